@@ -1,0 +1,722 @@
+"""Stack configuration: one frozen, validated ``StackConfig`` per stack.
+
+Read from the ``vllm-platform:*`` keys of ``Pulumi.<stack>.yaml`` (offline, by ``ops``) or of the
+running stack (by ``__main__.py``). Keys are camelCase as Pulumi users write them; every error
+names the key path as written in the stack file (``models[1].image: ...``) and all field errors
+are reported at once, before any resource is registered.
+
+Secrets never live in this model: the five secret keys (``SECRET_KEYS``) are only checked for
+presence and for being Pulumi secrets; their values are read as secret Outputs by the program.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
+
+from components.capacity import Precision, fit_memory, suggest_fixes
+from components.gpu_catalog import GPU_PLANS, GpuPlan, UnknownPlanError
+
+__all__ = [
+    "MANAGED_VLLM_FLAGS",
+    "PROJECT",
+    "SECRET_KEYS",
+    "ConfigError",
+    "ConfigIssue",
+    "LoadedStack",
+    "ModelConfig",
+    "StackConfig",
+    "endpoint_url",
+    "load_stack_config",
+]
+
+PROJECT = "vllm-platform"
+VLLM_PORT = 8000
+
+Environment = Literal["development", "staging", "production"]
+
+# Secret config keys: (required, what it is for). Set with `pulumi config set --secret KEY`.
+SECRET_KEYS: dict[str, tuple[bool, str]] = {
+    "hfToken": (False, "Hugging Face token (needed for gated models)"),
+    "vllmApiKey": (True, "API key vLLM requires on /v1 requests"),
+    "registryPassword": (True, "password of the registry owner user (runs migrations)"),
+    "registryWriterPassword": (True, "password of the registry writer role (this program)"),
+    "registryReaderPassword": (True, "password of the registry reader role (the API router)"),
+}
+_SECRETISH = re.compile(r"(password|passwd|token|secret|api[-_]?key|credential)", re.I)
+
+# Flags the platform sets itself; extraArgs may not set them (vLLM accepts `_` for `-`).
+MANAGED_VLLM_FLAGS: frozenset[str] = frozenset(
+    {
+        "--model",
+        "--served-model-name",
+        "--host",
+        "--port",
+        "--tensor-parallel-size",
+        "-tp",
+        "--pipeline-parallel-size",
+        "-pp",
+        "--data-parallel-size",
+        "-dp",
+        "--max-model-len",
+        "--gpu-memory-utilization",
+        "--revision",
+        "--api-key",
+        "--download-dir",
+        "--hf-token",
+        "--device",
+        "--uvicorn-log-level",
+        "--disable-log-requests",
+        "--enable-log-requests",
+    }
+)
+
+# A DNS-1035 label (Service names must start with a letter). 40 characters leaves room for the
+# longest derived object name, the smoke-test Job `<name>-smoke-<8 hex>`, in a 63-character label.
+MAX_MODEL_NAME = 40
+_DNS_LABEL = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
+ModelName = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_MODEL_NAME, pattern=_DNS_LABEL)
+]
+NamespaceName = Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=_DNS_LABEL)]
+LabelMap = dict[
+    Annotated[
+        str,
+        StringConstraints(
+            max_length=253,
+            pattern=r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$",
+        ),
+    ],
+    Annotated[
+        str,
+        StringConstraints(max_length=63, pattern=r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$"),
+    ],
+]
+Quantity = Annotated[str, StringConstraints(pattern=r"^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti)?$")]
+K8sVersion = Annotated[str, StringConstraints(pattern=r"^1\.[0-9]{2}$")]
+HfModelId = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
+]
+# An OCI image reference: [registry/]repository[:tag][@sha256:digest]
+_IMAGE = re.compile(
+    r"^(?P<repo>[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*)"
+    r"(:(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
+    r"(@(?P<digest>sha256:[a-f0-9]{64}))?$"
+)
+
+
+def _image_ref(value: str) -> str:
+    if not _IMAGE.match(value):
+        raise PydanticCustomError(
+            "image", "not an image reference (registry/repository[:tag][@sha256:digest])"
+        )
+    return value
+
+
+ImageRef = Annotated[str, AfterValidator(_image_ref)]
+
+
+def image_is_pinned(image: str) -> bool:
+    """A digest, or a version tag other than ``latest``."""
+    m = _IMAGE.match(image)
+    if m is None:
+        return False
+    if m.group("digest"):
+        return True
+    tag = m.group("tag")
+    return bool(tag) and tag != "latest"
+
+
+def endpoint_url(model: str, namespace: str) -> str:
+    return f"http://{model}.{namespace}.svc.cluster.local:{VLLM_PORT}/v1"
+
+
+def _path_error(path: str, message: str) -> PydanticCustomError:
+    """An error reported at an explicit key path (for checks that span several keys)."""
+    return PydanticCustomError("path_error", "{path}: {message}", {"path": path, "message": message})
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        str_strip_whitespace=False,
+    )
+
+
+# --------------------------------------------------------------------------------------- cluster
+
+
+class Autoscaler(_Model):
+    min: int = Field(ge=1, le=100)
+    max: int = Field(ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.max < self.min:
+            raise _path_error("max", f"must be >= min ({self.min}), got {self.max}")
+        return self
+
+
+class GpuPool(_Model):
+    """The GPU node pool: created in ``create`` mode, described (for planning) otherwise."""
+
+    type: str = Field(description="LKE GPU plan id, e.g. g2-gpu-rtx4000a1-m")
+    count: int = Field(ge=1, le=100, description="node count (initial count when autoscaling)")
+    autoscaler: Autoscaler | None = None
+    node_labels: LabelMap = Field(
+        default_factory=lambda: {"vllm-platform.io/gpu": "true"},
+        description="labels put on (create) or expected on the GPU nodes; vLLM pods select them",
+    )
+    taint: bool = Field(
+        default=True,
+        description="nvidia.com/gpu=present:NoSchedule taint so only GPU workloads land there",
+    )
+
+    @field_validator("type")
+    @classmethod
+    def _known_plan(cls, v: str) -> str:
+        if v not in GPU_PLANS:
+            raise PydanticCustomError("unknown_plan", str(UnknownPlanError(v)))
+        return v
+
+    @model_validator(mode="after")
+    def _count_in_range(self) -> Self:
+        a = self.autoscaler
+        if a is not None and not a.min <= self.count <= a.max:
+            raise _path_error(
+                "count", f"{self.count} is outside autoscaler.min..max ({a.min}..{a.max})"
+            )
+        return self
+
+    @property
+    def plan(self) -> GpuPlan:
+        return GPU_PLANS[self.type]
+
+    @property
+    def min_nodes(self) -> int:
+        return self.autoscaler.min if self.autoscaler else self.count
+
+    @property
+    def max_nodes(self) -> int:
+        return self.autoscaler.max if self.autoscaler else self.count
+
+
+class SystemPool(_Model):
+    type: str = Field(default="g6-standard-2", pattern=r"^g[0-9]+-[a-z0-9-]+$")
+    count: int = Field(default=1, ge=1, le=20)
+
+
+class ClusterConfig(_Model):
+    mode: Literal["create", "stack", "kubeconfig"] = Field(
+        description="create an LKE cluster, attach to another stack's, or use a kubeconfig"
+    )
+    region: str | None = Field(default=None, pattern=r"^[a-z]{2}-[a-z]+(-[0-9])?$")
+    k8s_version: K8sVersion = Field(
+        default="1.33", description="Kubernetes minor version, e.g. 1.33"
+    )
+    label: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9]([-_.A-Za-z0-9]{0,30}[A-Za-z0-9])?$"
+    )
+    high_availability: bool = False
+    control_plane_acl: list[str] | None = Field(
+        default=None, description="CIDRs allowed to reach the API server (None: no ACL)"
+    )
+    tags: list[Annotated[str, StringConstraints(min_length=1, max_length=50)]] = Field(
+        default_factory=list
+    )
+    system_pool: SystemPool = Field(default_factory=SystemPool)
+    gpu_pool: GpuPool
+    gpu_enablement: Literal["device-plugin", "gpu-operator", "none"] | None = Field(
+        default=None,
+        description="default: device-plugin in create mode, none otherwise",
+    )
+    stack_reference: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){0,2}$",
+        description="stack mode: the cluster stack, org/project/stack",
+    )
+    kubeconfig_output: str = Field(
+        default="kubeconfig", description="stack mode: the referenced stack's kubeconfig output"
+    )
+    kubeconfig_path: str | None = Field(default=None, description="kubeconfig mode: file path")
+    context: str | None = Field(default=None, description="kubeconfig mode: context name")
+    cluster_id: str | None = Field(
+        default=None,
+        description=(
+            "stable identifier of the cluster (stack/kubeconfig modes); a kubeconfig rotation "
+            "with the same id updates the Kubernetes provider instead of replacing everything"
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _mode_fields(self) -> Self:
+        if self.mode == "create" and self.region is None:
+            raise _path_error("region", "required when mode is create")
+        if self.mode == "stack" and self.stack_reference is None:
+            raise _path_error("stackReference", "required when mode is stack (org/project/stack)")
+        if self.mode != "create":
+            for key, value in (
+                ("highAvailability", self.high_availability or None),
+                ("controlPlaneAcl", self.control_plane_acl),
+            ):
+                if value is not None:
+                    raise _path_error(key, "only applies when mode is create")
+        if self.mode != "stack" and self.stack_reference is not None:
+            raise _path_error("stackReference", "only applies when mode is stack")
+        if self.mode != "kubeconfig":
+            for key, value in (("kubeconfigPath", self.kubeconfig_path), ("context", self.context)):
+                if value is not None:
+                    raise _path_error(key, "only applies when mode is kubeconfig")
+        return self
+
+    @property
+    def gpu_enablement_resolved(self) -> Literal["device-plugin", "gpu-operator", "none"]:
+        if self.gpu_enablement is not None:
+            return self.gpu_enablement
+        return "device-plugin" if self.mode == "create" else "none"
+
+
+# -------------------------------------------------------------------------------------- registry
+
+
+class RegistryConfig(_Model):
+    host: str = Field(min_length=1, max_length=253)
+    port: int = Field(default=5432, ge=1, le=65535)
+    database: str = Field(min_length=1, max_length=63)
+    user: str = Field(
+        min_length=1,
+        max_length=63,
+        description="owner user: runs the migrations and manages the roles (registryPassword)",
+    )
+    sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = "require"
+    writer_role: Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]{0,62}$")] = (
+        "vllm_registry_writer"
+    )
+    reader_role: Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]{0,62}$")] = (
+        "vllm_registry_reader"
+    )
+    manage_roles: bool = Field(
+        default=True, description="create the writer and reader roles with pulumi-postgresql"
+    )
+
+
+# --------------------------------------------------------------------------------------- network
+
+
+class PeerSelector(_Model):
+    namespace: NamespaceName
+    pod_selector: LabelMap = Field(
+        default_factory=dict, description="pods in that namespace; empty: every pod"
+    )
+
+
+class NetworkConfig(_Model):
+    api_router: PeerSelector
+    monitoring: PeerSelector = Field(
+        default_factory=lambda: PeerSelector(namespace="monitoring")  # type: ignore[call-arg]
+    )
+
+
+# ------------------------------------------------------------------------------- observability
+
+
+class ObservabilityConfig(_Model):
+    service_monitor: bool = True
+    prometheus_rule: bool = True
+    grafana_dashboard: bool = True
+    dashboard_label: LabelMap = Field(
+        default_factory=lambda: {"grafana_dashboard": "1"},
+        description="label the Grafana sidecar watches for",
+    )
+    waiting_requests_threshold: int = Field(default=10, ge=1)
+    kv_cache_usage_threshold: float = Field(default=0.9, gt=0, le=1)
+    ttft_p95_seconds: float = Field(default=2.0, gt=0)
+
+
+# ---------------------------------------------------------------------------------------- models
+
+
+class WeightCache(_Model):
+    mode: Literal["per-replica", "shared", "none"] = Field(
+        default="per-replica",
+        description=(
+            "per-replica: a StatefulSet with one block-storage volume per replica (default); "
+            "shared: a Deployment sharing one ReadWriteMany volume; none: an emptyDir"
+        ),
+    )
+    size_gi: int | None = Field(default=None, ge=1, le=10240, description="default: 1.5 x weights")
+    storage_class: str = Field(default="linode-block-storage-retain", min_length=1)
+
+
+class Resources(_Model):
+    cpu: Quantity | None = Field(default=None, description="CPU request (default by model size)")
+    memory: Quantity | None = Field(default=None, description="memory request (default by size)")
+
+
+class Autoscaling(_Model):
+    enabled: bool = True
+    min_replicas: int = Field(ge=1)
+    max_replicas: int = Field(ge=1)
+    waiting_requests_target: int = Field(default=5, ge=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.max_replicas < self.min_replicas:
+            raise _path_error("maxReplicas", "must be >= minReplicas")
+        return self
+
+
+class Ingress(_Model):
+    host: Annotated[
+        str,
+        StringConstraints(pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,}$", max_length=253),
+    ]
+    cluster_issuer: str = Field(default="letsencrypt", min_length=1)
+    class_name: str = Field(default="nginx", min_length=1)
+
+
+def _flag_name(token: str) -> str | None:
+    if not token.startswith("-"):
+        return None
+    name = token.split("=", 1)[0]
+    return name.replace("_", "-") if name.startswith("--") else name
+
+
+class ModelConfig(_Model):
+    name: ModelName = Field(description="served model name and Kubernetes object name")
+    hf_model_id: HfModelId
+    revision: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")]
+    image: ImageRef
+    replicas: int = Field(default=1, ge=1, le=64)
+    allow_downtime: bool = False
+    gpus_per_replica: Literal[1, 2, 4, 8] = 1
+    max_model_len: int = Field(ge=128, le=1_048_576)
+    gpu_memory_utilization: float = Field(default=0.9, gt=0.1, le=0.98)
+    parameters_billions: float = Field(gt=0, le=2000)
+    precision: Precision = "bf16"
+    routing_enabled: bool = True
+    extra_args: list[Annotated[str, StringConstraints(min_length=1)]] = Field(default_factory=list)
+    accelerator: Literal["gpu", "cpu"] = "gpu"
+    cpu_kv_cache_space_gi: int = Field(default=4, ge=1, le=512)
+    api: Literal["chat", "completions"] = Field(
+        default="chat", description="chat for instruct models, completions for base models"
+    )
+    startup_timeout_minutes: int = Field(default=15, ge=5, le=180)
+    smoke_test_timeout_seconds: float = Field(default=3.0, gt=0, le=120)
+    shm_size_gi: int = Field(default=16, ge=1, le=512)
+    weight_cache: WeightCache = Field(default_factory=WeightCache)
+    resources: Resources = Field(default_factory=Resources)
+    autoscaling: Autoscaling | None = None
+    ingress: Ingress | None = None
+
+    @field_validator("extra_args")
+    @classmethod
+    def _no_managed_flags(cls, args: list[str]) -> list[str]:
+        if args and _flag_name(args[0]) is None:
+            raise PydanticCustomError(
+                "extra_args", "must start with a flag (--name or --name=value), got {arg!r}",
+                {"arg": args[0]},
+            )
+        for arg in args:
+            name = _flag_name(arg)
+            if name in MANAGED_VLLM_FLAGS:
+                raise PydanticCustomError(
+                    "managed_flag",
+                    "{flag} is set by the platform from the model's own keys; remove it",
+                    {"flag": name},
+                )
+        return args
+
+    @model_validator(mode="after")
+    def _against_environment_and_pool(self, info: ValidationInfo) -> Self:
+        ctx: Mapping[str, Any] = info.context or {}
+        env = ctx.get("environment")
+        plan: GpuPlan | None = ctx.get("plan")
+        if env in ("staging", "production"):
+            if not image_is_pinned(self.image):
+                raise _path_error(
+                    "image",
+                    f"{env} requires a pinned image (a version tag other than latest, "
+                    f"or @sha256 digest), got {self.image!r}",
+                )
+            if not re.fullmatch(r"[0-9a-f]{40}", self.revision):
+                raise _path_error(
+                    "revision",
+                    f"{env} requires a pinned revision (a 40-character commit hash), "
+                    f"got {self.revision!r}",
+                )
+        if env == "production" and self.replicas < 2 and not self.allow_downtime:
+            raise _path_error(
+                "replicas",
+                "production needs replicas >= 2 so an update or node loss keeps the model "
+                "serving; set allowDowntime: true to accept a single replica",
+            )
+        if self.autoscaling is not None and not (
+            self.autoscaling.min_replicas <= self.replicas <= self.autoscaling.max_replicas
+        ):
+            raise _path_error("replicas", "must be within autoscaling.minReplicas..maxReplicas")
+        if self.accelerator == "cpu":
+            if self.gpus_per_replica != 1:
+                raise _path_error("gpusPerReplica", "must be 1 (unused) when accelerator is cpu")
+            return self
+        if plan is None:
+            return self
+        if self.gpus_per_replica > plan.gpus_per_node:
+            raise _path_error(
+                "gpusPerReplica",
+                f"{self.gpus_per_replica} GPUs per replica but {plan.plan_id} nodes have "
+                f"{plan.gpus_per_node}; a replica cannot span nodes",
+            )
+        fit = fit_memory(
+            self.parameters_billions,
+            self.precision,
+            self.gpus_per_replica,
+            plan.gpu_memory_gib,
+            self.gpu_memory_utilization,
+        )
+        if not fit.fits:
+            fixes = suggest_fixes(
+                self.parameters_billions,
+                self.precision,
+                self.gpus_per_replica,
+                plan,
+                self.gpu_memory_utilization,
+            )
+            hint = "; would fit: " + ", or ".join(fixes) if fixes else ""
+            raise _path_error(
+                "parametersBillions",
+                f"{self.parameters_billions:g}B at {self.precision} needs ~{fit.needed_gib:.1f} "
+                f"GiB per replica but {self.gpus_per_replica} x {plan.gpu_model} "
+                f"({plan.gpu_memory_gib} GiB) at gpuMemoryUtilization "
+                f"{self.gpu_memory_utilization:g} gives {fit.available_gib:.1f} GiB{hint}",
+            )
+        return self
+
+    @property
+    def supports_surge(self) -> bool:
+        """Per-replica caches run as a StatefulSet, which replaces pods in place (no surge)."""
+        return self.weight_cache.mode != "per-replica"
+
+    @property
+    def gpus_total(self) -> int:
+        return 0 if self.accelerator == "cpu" else self.replicas * self.gpus_per_replica
+
+
+# ----------------------------------------------------------------------------------------- stack
+
+
+class StackConfig(_Model):
+    environment: Environment
+    namespace: NamespaceName | None = Field(default=None, description="default: vllm-<environment>")
+    protect: bool | None = Field(
+        default=None,
+        description="protect cluster, GPU pool and namespace from deletion (default: production)",
+    )
+    cluster: ClusterConfig
+    registry: RegistryConfig
+    network: NetworkConfig
+    observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
+    models: list[ModelConfig] = Field(min_length=1)
+
+    @field_validator("models")
+    @classmethod
+    def _unique_names(cls, models: list[ModelConfig]) -> list[ModelConfig]:
+        seen: dict[str, int] = {}
+        for i, m in enumerate(models):
+            if m.name in seen:
+                raise _path_error(
+                    f"models[{i}].name", f"{m.name!r} is already used by models[{seen[m.name]}]"
+                )
+            seen[m.name] = i
+        return models
+
+    @model_validator(mode="after")
+    def _pool_capacity(self) -> Self:
+        pool = self.cluster.gpu_pool
+        plan = pool.plan
+        gpu_models = [m for m in self.models if m.accelerator == "gpu"]
+        if not gpu_models:
+            return self
+        needed = sum(m.gpus_total for m in gpu_models)
+        limit = pool.max_nodes * plan.gpus_per_node
+        if needed > limit:
+            parts = ", ".join(f"{m.name} {m.replicas}x{m.gpus_per_replica}" for m in gpu_models)
+            raise _path_error(
+                "models",
+                f"needs {needed} GPUs ({parts}) but the GPU pool holds at most {limit} "
+                f"({pool.max_nodes} x {plan.plan_id} with {plan.gpus_per_node} GPU each); "
+                "raise cluster.gpuPool.autoscaler.max (or count) or lower replicas",
+            )
+        return self
+
+    @property
+    def namespace_name(self) -> str:
+        return self.namespace or f"vllm-{self.environment}"
+
+    @property
+    def protected(self) -> bool:
+        return self.environment == "production" if self.protect is None else self.protect
+
+    def endpoint_url(self, model: str) -> str:
+        return endpoint_url(model, self.namespace_name)
+
+
+# ---------------------------------------------------------------------------------------- loading
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigIssue:
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class ConfigError(Exception):
+    """Every problem found in a stack's configuration, each naming its key path."""
+
+    def __init__(self, issues: Iterable[ConfigIssue]) -> None:
+        self.issues = tuple(issues)
+        super().__init__("\n".join(str(i) for i in self.issues))
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedStack:
+    config: StackConfig
+    secrets_set: frozenset[str]
+
+    @property
+    def missing_secrets(self) -> list[str]:
+        return [
+            k
+            for k, (required, _) in SECRET_KEYS.items()
+            if required and k not in self.secrets_set and self._needed(k)
+        ]
+
+    def _needed(self, key: str) -> bool:
+        roles = ("registryWriterPassword", "registryReaderPassword")
+        return not (key in roles and not self.config.registry.manage_roles)
+
+
+def _join(base: str, loc: Iterable[str | int]) -> str:
+    out = base
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _issues_from(exc: ValidationError) -> list[ConfigIssue]:
+    issues: list[ConfigIssue] = []
+    for err in exc.errors(include_url=False):
+        loc = [p for p in err["loc"] if not (isinstance(p, str) and "[" in p)]
+        if err["type"] == "path_error":
+            ctx = err.get("ctx") or {}
+            rel = str(ctx["path"])
+            base = _join("", loc)
+            path = rel if rel.startswith("models[") else (f"{base}.{rel}" if base else rel)
+            issues.append(ConfigIssue(path, str(ctx["message"])))
+            continue
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        elif err["type"] == "literal_error":
+            msg = f"{msg}, got {err.get('input')!r}"
+        elif err["type"].startswith("value_error"):
+            msg = msg.removeprefix("Value error, ")
+        issues.append(ConfigIssue(_join("", loc), msg))
+    return issues
+
+
+def _secret_key_issues(raw: Mapping[str, Any], secret_keys: set[str]) -> list[ConfigIssue]:
+    """Top-level secret keys must be Pulumi secrets; nothing secret-looking elsewhere."""
+    issues: list[ConfigIssue] = []
+    for key in SECRET_KEYS:
+        if key in raw and key not in secret_keys:
+            issues.append(
+                ConfigIssue(
+                    key,
+                    f"is in plain text; set it with `pulumi config set --secret {key}` "
+                    "(and rotate the exposed value)",
+                )
+            )
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, Mapping):
+            for k, v in node.items():
+                child = f"{path}.{k}" if path else str(k)
+                if isinstance(k, str) and _SECRETISH.search(k) and isinstance(v, (str, int)):
+                    issues.append(
+                        ConfigIssue(
+                            child,
+                            "secrets may not be written in the stack file; use the secret keys "
+                            f"({', '.join(SECRET_KEYS)}) set with `pulumi config set --secret`",
+                        )
+                    )
+                else:
+                    walk(v, child)
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                if isinstance(v, str) and _SECRETISH.search(v.split("=", 1)[0]) and "=" in v:
+                    issues.append(ConfigIssue(f"{path}[{i}]", "carries a secret in plain text"))
+                walk(v, f"{path}[{i}]")
+
+    for key, value in raw.items():
+        if key not in SECRET_KEYS:
+            walk(value, key)
+    return issues
+
+
+def _context(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """What per-model checks need from elsewhere in the stack, when that part is itself valid."""
+    ctx: dict[str, Any] = {}
+    env = raw.get("environment")
+    if env in ("development", "staging", "production"):
+        ctx["environment"] = env
+    cluster = raw.get("cluster")
+    pool = cluster.get("gpuPool") if isinstance(cluster, Mapping) else None
+    plan_id = pool.get("type") if isinstance(pool, Mapping) else None
+    if isinstance(plan_id, str) and plan_id in GPU_PLANS:
+        ctx["plan"] = GPU_PLANS[plan_id]
+    return ctx
+
+
+def load_stack_config(raw: Mapping[str, Any], secret_keys: Iterable[str] = ()) -> LoadedStack:
+    """Validate the project's config keys (prefix already stripped) into a ``LoadedStack``.
+
+    ``secret_keys`` names the keys that are Pulumi secrets; their values are never looked at.
+    Raises ``ConfigError`` listing every problem found.
+    """
+    secrets = set(secret_keys)
+    issues = _secret_key_issues(raw, secrets)
+    data = {k: v for k, v in raw.items() if k not in SECRET_KEYS}
+    config: StackConfig | None = None
+    try:
+        config = StackConfig.model_validate(data, context=_context(raw))
+    except ValidationError as exc:
+        issues.extend(_issues_from(exc))
+    if issues or config is None:
+        raise ConfigError(issues)
+    return LoadedStack(config=config, secrets_set=frozenset(k for k in secrets if k in raw))
