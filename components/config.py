@@ -231,7 +231,7 @@ class ClusterConfig(_Model):
     )
     region: str | None = Field(default=None, pattern=r"^[a-z]{2}-[a-z]+(-[0-9])?$")
     k8s_version: K8sVersion = Field(
-        default="1.33", description="Kubernetes minor version, e.g. 1.33"
+        default="1.33", alias="k8sVersion", description="Kubernetes minor version, e.g. 1.33"
     )
     label: str | None = Field(
         default=None, pattern=r"^[A-Za-z0-9]([-_.A-Za-z0-9]{0,30}[A-Za-z0-9])?$"
