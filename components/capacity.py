@@ -162,6 +162,7 @@ class StackPlan:
     plan: GpuPlan
     pool_min_nodes: int
     pool_max_nodes: int
+    gpu_budget: int  # what this environment may use: its gpuBudget, else the whole pool
     models: tuple[ModelPlan, ...]
 
     @property
@@ -178,7 +179,7 @@ class StackPlan:
 
     @property
     def spare_gpus(self) -> int:
-        return self.pool_max_gpus - self.gpus_needed
+        return self.gpu_budget - self.gpus_needed
 
     @property
     def nodes_needed(self) -> int:
@@ -202,7 +203,7 @@ def _strategy(replicas: int, can_surge: bool) -> RolloutStrategy:
 def plan_stack(cfg: StackConfig) -> StackPlan:
     """Per model: GPUs, memory fit and rollout strategy; per stack: totals against the pool.
 
-    Spare GPUs (pool maximum minus what every replica needs) are handed out in model order,
+    Spare GPUs (the environment's GPU budget minus what every replica needs) are handed out in model order,
     one surge replica's worth at a time, so that all models rolling at once still fit.
     Models whose workload cannot surge (per-replica weight caches, see components/vllm)
     do not take any.
@@ -210,7 +211,7 @@ def plan_stack(cfg: StackConfig) -> StackPlan:
     plan = lookup_plan(cfg.cluster.gpu_pool.type)
     pool = cfg.cluster.gpu_pool
     needed = sum(_gpus_total(m) for m in cfg.models)
-    spare = pool.max_nodes * plan.gpus_per_node - needed
+    spare = cfg.gpu_budget_resolved - needed
     models: list[ModelPlan] = []
     for m in cfg.models:
         gpus = 0 if m.accelerator == "cpu" else m.gpus_per_replica
@@ -244,6 +245,7 @@ def plan_stack(cfg: StackConfig) -> StackPlan:
         plan=plan,
         pool_min_nodes=pool.min_nodes,
         pool_max_nodes=pool.max_nodes,
+        gpu_budget=cfg.gpu_budget_resolved,
         models=tuple(models),
     )
 

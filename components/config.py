@@ -534,6 +534,14 @@ class StackConfig(_Model):
     cluster: ClusterConfig
     registry: RegistryConfig
     network: NetworkConfig
+    gpu_budget: int | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            "GPUs this environment's namespace may request (its ResourceQuota); default: the "
+            "whole pool. Set it when environments share a pool (development + staging)."
+        ),
+    )
     observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
     models: list[ModelConfig] = Field(min_length=1)
 
@@ -553,20 +561,36 @@ class StackConfig(_Model):
     def _pool_capacity(self) -> Self:
         pool = self.cluster.gpu_pool
         plan = pool.plan
+        pool_gpus = pool.max_nodes * plan.gpus_per_node
+        if self.gpu_budget is not None and self.gpu_budget > pool_gpus:
+            raise _path_error(
+                "gpuBudget",
+                f"{self.gpu_budget} is more than the GPU pool holds ({pool_gpus}: "
+                f"{pool.max_nodes} x {plan.plan_id} with {plan.gpus_per_node} GPU each)",
+            )
         gpu_models = [m for m in self.models if m.accelerator == "gpu"]
-        if not gpu_models:
-            return self
         needed = sum(m.gpus_total for m in gpu_models)
-        limit = pool.max_nodes * plan.gpus_per_node
-        if needed > limit:
+        if needed > self.gpu_budget_resolved:
             parts = ", ".join(f"{m.name} {m.replicas}x{m.gpus_per_replica}" for m in gpu_models)
+            where = (
+                f"the environment's gpuBudget is {self.gpu_budget}"
+                if self.gpu_budget is not None
+                else f"the GPU pool holds at most {pool_gpus} ({pool.max_nodes} x "
+                f"{plan.plan_id} with {plan.gpus_per_node} GPU each)"
+            )
             raise _path_error(
                 "models",
-                f"needs {needed} GPUs ({parts}) but the GPU pool holds at most {limit} "
-                f"({pool.max_nodes} x {plan.plan_id} with {plan.gpus_per_node} GPU each); "
-                "raise cluster.gpuPool.autoscaler.max (or count) or lower replicas",
+                f"needs {needed} GPUs ({parts}) but {where}; raise "
+                "cluster.gpuPool.autoscaler.max (or count) or gpuBudget, or lower replicas",
             )
         return self
+
+    @property
+    def gpu_budget_resolved(self) -> int:
+        """GPUs this environment may use: its gpuBudget, else the GPU pool's maximum."""
+        pool = self.cluster.gpu_pool
+        pool_gpus = pool.max_nodes * pool.plan.gpus_per_node
+        return pool_gpus if self.gpu_budget is None else self.gpu_budget
 
     @property
     def namespace_name(self) -> str:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import pulumi
 import pytest
 
-from tests.program.harness import STACKS, run_program, stack_file_config
+from tests.program.harness import STACKS, TEST_SECRETS, run_program, stack_file_config
 
 pytestmark = pytest.mark.program
 
@@ -19,3 +20,33 @@ def test_program_completes_and_exports_endpoints_for_every_model(stack: str) -> 
         m["name"]: f"http://{m['name']}.{namespace}.svc.cluster.local:8000/v1"
         for m in cfg["vllm-platform:models"]
     }
+
+
+def test_invalid_config_fails_before_any_resource_with_every_error_listed() -> None:
+    cfg = stack_file_config("production")
+    models = [dict(m) for m in cfg["vllm-platform:models"]]
+    models[0]["image"] = "vllm/vllm-openai:latest"
+    models[1]["gpusPerReplica"] = 3
+    with pytest.raises(pulumi.RunError) as info:
+        run_program("production", overrides={"models": models, "modles": []})
+    message = str(info.value)
+    assert "models[0].image:" in message
+    assert "models[1].gpusPerReplica:" in message
+    assert "modles: unknown key" in message
+
+
+def test_missing_secrets_fail_with_the_commands_to_set_them() -> None:
+    with pytest.raises(pulumi.RunError) as info:
+        run_program("staging", secrets={"hfToken": "x"})
+    assert "pulumi config set --secret vllmApiKey" in str(info.value)
+
+
+def test_secret_given_in_plain_text_is_rejected_without_echoing_it() -> None:
+    with pytest.raises(pulumi.RunError) as info:
+        run_program(
+            "development",
+            overrides={"vllmApiKey": "sk-plain-text-key"},
+            secrets={k: v for k, v in TEST_SECRETS.items() if k != "vllmApiKey"},
+        )
+    assert "vllmApiKey: is in plain text" in str(info.value)
+    assert "sk-plain-text-key" not in str(info.value)

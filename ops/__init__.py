@@ -1,0 +1,1 @@
+"""Offline and operational commands: `python -m ops plan | render | schema | migrate | registry`."""

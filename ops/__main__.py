@@ -1,0 +1,40 @@
+"""`python -m ops COMMAND ...` — each command imports only what it needs, so `plan` stays fast."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from ops.common import CommandError, eprint
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m ops", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("plan", help="validate a stack file and print what it would deploy")
+    p.add_argument("--stack", help="stack name: reads Pulumi.STACK.yaml")
+    p.add_argument("--file", help="a stack file path instead of --stack")
+    p.set_defaults(handler="ops.plan:main")
+
+    p = sub.add_parser("schema", help="write (or --check) the JSON Schema of the stack files")
+    p.add_argument("--out", default="schema/stack-config.schema.json")
+    p.add_argument("--check", action="store_true", help="exit 1 when the file is out of date")
+    p.set_defaults(handler="ops.schema:main")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    module_name, func_name = str(args.handler).split(":")
+    module = __import__(module_name, fromlist=[func_name])
+    try:
+        return int(getattr(module, func_name)(args))
+    except CommandError as exc:
+        eprint(f"error: {exc}")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

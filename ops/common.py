@@ -1,0 +1,30 @@
+"""What every ops command shares: locating stack files and reporting errors without tracebacks."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+__all__ = ["PROJECT_ROOT", "CommandError", "stack_file"]
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+class CommandError(Exception):
+    """A user-facing failure: printed as one message, exit code 2, never a traceback."""
+
+
+def stack_file(stack: str | None, file: str | None) -> Path:
+    if file:
+        return Path(file)
+    if not stack:
+        raise CommandError("give --stack NAME (reads Pulumi.NAME.yaml) or --file PATH")
+    path = PROJECT_ROOT / f"Pulumi.{stack}.yaml"
+    if not path.exists():
+        known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in PROJECT_ROOT.glob("Pulumi.*.yaml"))
+        raise CommandError(f"no stack file {path.name}; stacks: {', '.join(known)}")
+    return path
+
+
+def eprint(*parts: object) -> None:
+    print(*parts, file=sys.stderr)
