@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     from components.config import ModelConfig, StackConfig
 
 __all__ = [
-    "BYTES_PER_PARAMETER",
     "ACTIVATION_OVERHEAD",
+    "BYTES_PER_PARAMETER",
     "PER_GPU_OVERHEAD_GIB",
     "MemoryFit",
     "ModelPlan",
@@ -203,8 +203,8 @@ def _strategy(replicas: int, can_surge: bool) -> RolloutStrategy:
 def plan_stack(cfg: StackConfig) -> StackPlan:
     """Per model: GPUs, memory fit and rollout strategy; per stack: totals against the pool.
 
-    Spare GPUs (the environment's GPU budget minus what every replica needs) are handed out in model order,
-    one surge replica's worth at a time, so that all models rolling at once still fit.
+    Spare GPUs (the environment's GPU budget minus what every replica needs) are handed out in
+    model order, one surge replica's worth at a time, so that all models rolling at once fit.
     Models whose workload cannot surge (per-replica weight caches, see components/vllm)
     do not take any.
     """

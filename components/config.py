@@ -149,7 +149,9 @@ def endpoint_url(model: str, namespace: str) -> str:
 
 def _path_error(path: str, message: str) -> PydanticCustomError:
     """An error reported at an explicit key path (for checks that span several keys)."""
-    return PydanticCustomError("path_error", "{path}: {message}", {"path": path, "message": message})
+    return PydanticCustomError(
+        "path_error", "{path}: {message}", {"path": path, "message": message}
+    )
 
 
 class _Model(BaseModel):
@@ -274,17 +276,18 @@ class ClusterConfig(_Model):
         if self.mode == "stack" and self.stack_reference is None:
             raise _path_error("stackReference", "required when mode is stack (org/project/stack)")
         if self.mode != "create":
-            for key, value in (
-                ("highAvailability", self.high_availability or None),
-                ("controlPlaneAcl", self.control_plane_acl),
-            ):
-                if value is not None:
-                    raise _path_error(key, "only applies when mode is create")
+            if self.high_availability:
+                raise _path_error("highAvailability", "only applies when mode is create")
+            if self.control_plane_acl is not None:
+                raise _path_error("controlPlaneAcl", "only applies when mode is create")
         if self.mode != "stack" and self.stack_reference is not None:
             raise _path_error("stackReference", "only applies when mode is stack")
         if self.mode != "kubeconfig":
-            for key, value in (("kubeconfigPath", self.kubeconfig_path), ("context", self.context)):
-                if value is not None:
+            for key, path_or_ctx in (
+                ("kubeconfigPath", self.kubeconfig_path),
+                ("context", self.context),
+            ):
+                if path_or_ctx is not None:
                     raise _path_error(key, "only applies when mode is kubeconfig")
         return self
 
@@ -307,7 +310,9 @@ class RegistryConfig(_Model):
         max_length=63,
         description="owner user: runs the migrations and manages the roles (registryPassword)",
     )
-    sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = "require"
+    sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = (
+        "require"
+    )
     writer_role: Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]{0,62}$")] = (
         "vllm_registry_writer"
     )
@@ -331,9 +336,7 @@ class PeerSelector(_Model):
 
 class NetworkConfig(_Model):
     api_router: PeerSelector
-    monitoring: PeerSelector = Field(
-        default_factory=lambda: PeerSelector(namespace="monitoring")  # type: ignore[call-arg]
-    )
+    monitoring: PeerSelector = Field(default_factory=lambda: PeerSelector(namespace="monitoring"))
 
 
 # ------------------------------------------------------------------------------- observability
@@ -433,7 +436,8 @@ class ModelConfig(_Model):
     def _no_managed_flags(cls, args: list[str]) -> list[str]:
         if args and _flag_name(args[0]) is None:
             raise PydanticCustomError(
-                "extra_args", "must start with a flag (--name or --name=value), got {arg!r}",
+                "extra_args",
+                "must start with a flag (--name or --name=value), got {arg!r}",
                 {"arg": args[0]},
             )
         for arg in args:

@@ -96,7 +96,7 @@ def _decode(value: Any) -> Any:
 
 def load_from_pulumi() -> LoadedStack:
     """The running program's config (inside ``pulumi up``/``preview`` or the mock runtime)."""
-    from pulumi.runtime import config as runtime_config
+    from pulumi.runtime import config as runtime_config  # noqa: PLC0415 (ops plan never needs it)
 
     # The language host hands the whole config map to set_all_config; reading it lets us reject
     # unknown `vllm-platform:*` keys, which pulumi.Config alone cannot enumerate.

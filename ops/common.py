@@ -21,7 +21,9 @@ def stack_file(stack: str | None, file: str | None) -> Path:
         raise CommandError("give --stack NAME (reads Pulumi.NAME.yaml) or --file PATH")
     path = PROJECT_ROOT / f"Pulumi.{stack}.yaml"
     if not path.exists():
-        known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in PROJECT_ROOT.glob("Pulumi.*.yaml"))
+        known = sorted(
+            p.name[len("Pulumi.") : -len(".yaml")] for p in PROJECT_ROOT.glob("Pulumi.*.yaml")
+        )
         raise CommandError(f"no stack file {path.name}; stacks: {', '.join(known)}")
     return path
 

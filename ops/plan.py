@@ -35,7 +35,9 @@ def _cluster_line(cfg: StackConfig) -> str:
 
 def _table(rows: list[list[str]]) -> list[str]:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    return [
+        "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows
+    ]
 
 
 def format_plan(loaded: LoadedStack, plan: StackPlan, source: str) -> str:
@@ -48,7 +50,8 @@ def format_plan(loaded: LoadedStack, plan: StackPlan, source: str) -> str:
         f"Cluster: {_cluster_line(cfg)}",
         f"GPU pool: {gp.plan_id} ({gp.gpus_per_node} x {gp.gpu_model}, {gp.gpu_memory_gib} GiB"
         f" each), nodes {plan.pool_min_nodes}..{plan.pool_max_nodes}"
-        f" -> at most {plan.pool_max_gpus} GPUs; GPU enablement: {cfg.cluster.gpu_enablement_resolved}",
+        f" -> at most {plan.pool_max_gpus} GPUs;"
+        f" GPU enablement: {cfg.cluster.gpu_enablement_resolved}",
         f"Capacity: models need {plan.gpus_needed} GPUs ({plan.nodes_needed} nodes) of a"
         f" {plan.gpu_budget}-GPU budget; {plan.spare_gpus} spare,"
         f" {plan.surge_gpus} held for surge rollouts",
@@ -63,7 +66,9 @@ def format_plan(loaded: LoadedStack, plan: StackPlan, source: str) -> str:
             mem = f"{m.fit.needed_gib:.1f}/{m.fit.available_gib:.1f}"
             kv = f"{m.fit.kv_cache_gib:.1f}"
         routed = "" if mc.routing_enabled else " (not routed)"
-        rows.append([m.name, gpus, str(m.replicas), mem, kv, m.strategy.value, m.endpoint_url + routed])
+        rows.append(
+            [m.name, gpus, str(m.replicas), mem, kv, m.strategy.value, m.endpoint_url + routed]
+        )
     lines += _table(rows)
     warnings = [f"{pool.type}: {gp.note}" for _ in [0] if not gp.lke_supported]
     warnings += [c for caution in CAUTIONS for c in caution(cfg)]

@@ -1,4 +1,4 @@
-"""`python -m ops schema [--check]`: the JSON Schema of Pulumi.<stack>.yaml, generated from StackConfig.
+"""`python -m ops schema [--check]`: the JSON Schema of Pulumi.<stack>.yaml, from StackConfig.
 
 Editors (VS Code's YAML extension, JetBrains) validate stack files with it:
 `# yaml-language-server: $schema=schema/stack-config.schema.json`. A test keeps it current.
@@ -39,7 +39,7 @@ def stack_file_schema() -> dict[str, Any]:
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": f"Pulumi stack file of {PROJECT}",
-        "description": "Generated from components/config.py by `python -m ops schema`; do not edit.",
+        "description": "Generated from components/config.py by `python -m ops schema`.",
         "type": "object",
         "properties": {
             "config": {
@@ -48,9 +48,7 @@ def stack_file_schema() -> dict[str, Any]:
                 "required": sorted(f"{PROJECT}:{k}" for k in required),
                 # Other namespaces (linode:, kubernetes:, pulumi:) are allowed; unknown keys of
                 # this project are not.
-                "propertyNames": {
-                    "anyOf": [{"enum": known}, {"not": {"pattern": f"^{PROJECT}:"}}]
-                },
+                "propertyNames": {"anyOf": [{"enum": known}, {"not": {"pattern": f"^{PROJECT}:"}}]},
             },
             "secretsprovider": {"type": "string"},
             "encryptedkey": {"type": "string"},

@@ -180,10 +180,14 @@ def _outputs_for(args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, 
 
 
 class _Mocks(pulumi.runtime.Mocks):
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+    def new_resource(
+        self, args: pulumi.runtime.MockResourceArgs
+    ) -> tuple[str | None, dict[str, Any]]:
         return _outputs_for(args)
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+    def call(
+        self, args: pulumi.runtime.MockCallArgs
+    ) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         return {}, None
 
 
@@ -193,7 +197,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         self.registered: list[Registered] = []
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
-        response = super().RegisterResource(request)
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type == "pulumi:pulumi:Stack":
             return response
         reg = self.resources[response.urn]
@@ -213,7 +217,13 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                 parent=request.parent,
                 protect=bool(request.protect),
                 custom_timeouts={
-                    k: v for k, v in (("create", ct.create), ("update", ct.update), ("delete", ct.delete)) if v
+                    k: v
+                    for k, v in (
+                        ("create", ct.create),
+                        ("update", ct.update),
+                        ("delete", ct.delete),
+                    )
+                    if v
                 },
                 dependencies=list(request.dependencies),
                 property_dependencies={
@@ -229,7 +239,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         return response
 
     def ReadResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
-        response = super().ReadResource(request)
+        response = super().ReadResource(request)  # type: ignore[no-untyped-call]
         from pulumi.runtime import rpc
 
         inputs = rpc.deserialize_properties(request.properties, keep_unknowns=True)
@@ -317,7 +327,11 @@ def run_program(
     pulumi.runtime.set_all_config(flat, secret_keys)
 
     main = str(ROOT / "__main__.py")
-    _sync_await(run_pulumi_func(lambda: runpy.run_path(main, run_name="__main__")))
+
+    def program() -> None:
+        runpy.run_path(main, run_name="__main__")
+
+    _sync_await(run_pulumi_func(program))
 
     root = pulumi_settings.get_root_resource()
     outputs: dict[str, Any] = {}

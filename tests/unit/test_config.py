@@ -63,44 +63,92 @@ REJECTED: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     ("model name too long", _set("models[0].name", "m" * 41), "models[0].name:"),
     ("model name starts with digit", _set("models[2].name", "7b-qwen"), "models[2].name:"),
     ("duplicate model names", _set("models[2].name", "llama-3-1-8b-instruct"), "models[2].name:"),
-    ("image latest in production", _set("models[1].image", "vllm/vllm-openai:latest"), "models[1].image:"),
-    ("image tagless in production", _set("models[1].image", "vllm/vllm-openai"), "models[1].image:"),
+    (
+        "image latest in production",
+        _set("models[1].image", "vllm/vllm-openai:latest"),
+        "models[1].image:",
+    ),
+    (
+        "image tagless in production",
+        _set("models[1].image", "vllm/vllm-openai"),
+        "models[1].image:",
+    ),
     ("image not a reference", _set("models[0].image", "not an image!"), "models[0].image:"),
     ("revision branch in production", _set("models[0].revision", "main"), "models[0].revision:"),
     ("replicas zero", _set("models[0].replicas", 0), "models[0].replicas:"),
     ("single replica in production", _set("models[1].replicas", 1), "models[1].replicas:"),
     ("gpus per replica 3", _set("models[0].gpusPerReplica", 3), "models[0].gpusPerReplica:"),
-    ("gpus per replica above node", _set("models[0].gpusPerReplica", 4), "models[0].gpusPerReplica:"),
+    (
+        "gpus per replica above node",
+        _set("models[0].gpusPerReplica", 4),
+        "models[0].gpusPerReplica:",
+    ),
     ("memory does not fit", _set("models[0].precision", "fp32"), "models[0].parametersBillions:"),
-    ("utilization above 0.98", _set("models[1].gpuMemoryUtilization", 1.2), "models[1].gpuMemoryUtilization:"),
+    (
+        "utilization above 0.98",
+        _set("models[1].gpuMemoryUtilization", 1.2),
+        "models[1].gpuMemoryUtilization:",
+    ),
     ("max model len tiny", _set("models[1].maxModelLen", 8), "models[1].maxModelLen:"),
     ("unknown precision", _set("models[1].precision", "int3"), "models[1].precision:"),
-    ("extra flag overrides port", _set("models[1].extraArgs", ["--port=9000"]), "models[1].extraArgs:"),
-    ("extra flag overrides tp (underscore)", _set("models[1].extraArgs", ["--tensor_parallel_size", "2"]), "models[1].extraArgs:"),
-    ("extra flag overrides served name", _set("models[1].extraArgs", ["--served-model-name", "x"]), "models[1].extraArgs:"),
+    (
+        "extra flag overrides port",
+        _set("models[1].extraArgs", ["--port=9000"]),
+        "models[1].extraArgs:",
+    ),
+    (
+        "extra flag overrides tp (underscore)",
+        _set("models[1].extraArgs", ["--tensor_parallel_size", "2"]),
+        "models[1].extraArgs:",
+    ),
+    (
+        "extra flag overrides served name",
+        _set("models[1].extraArgs", ["--served-model-name", "x"]),
+        "models[1].extraArgs:",
+    ),
     ("extra args start with a value", _set("models[1].extraArgs", ["fp8"]), "models[1].extraArgs:"),
     ("too many GPUs for the pool", _set("models[1].replicas", 5), "models:"),
     ("unknown GPU plan", _set("cluster.gpuPool.type", "g2-gpu-rtx9000"), "cluster.gpuPool.type:"),
-    ("autoscaler max below min", _set("cluster.gpuPool.autoscaler.max", 1), "cluster.gpuPool.autoscaler.max:"),
+    (
+        "autoscaler max below min",
+        _set("cluster.gpuPool.autoscaler.max", 1),
+        "cluster.gpuPool.autoscaler.max:",
+    ),
     ("count outside autoscaler", _set("cluster.gpuPool.count", 9), "cluster.gpuPool.count:"),
     ("create without region", _set("cluster.region", _DELETE), "cluster.region:"),
     ("stack mode without reference", _set("cluster.mode", "stack"), "cluster.stackReference:"),
     ("bad k8s version", _set("cluster.k8sVersion", "1.33.2"), "cluster.k8sVersion:"),
     ("bad sslmode", _set("registry.sslmode", "on"), "registry.sslmode:"),
     ("plain password in registry", _set("registry.password", "hunter2"), "registry.password:"),
-    ("plain token in extra args", _set("models[1].extraArgs", ["--hf-token=hf_abc"]), "models[1].extraArgs"),
+    (
+        "plain token in extra args",
+        _set("models[1].extraArgs", ["--hf-token=hf_abc"]),
+        "models[1].extraArgs",
+    ),
     ("plain api key at top level", _set("vllmApiKey", "sk-plain"), "vllmApiKey:"),
-    ("router namespace not DNS", _set("network.apiRouter.namespace", "API"), "network.apiRouter.namespace:"),
+    (
+        "router namespace not DNS",
+        _set("network.apiRouter.namespace", "API"),
+        "network.apiRouter.namespace:",
+    ),
     ("gpu budget above pool", _set("gpuBudget", 99), "gpuBudget:"),
     ("missing models", _set("models", _DELETE), "models:"),
     ("empty models", _set("models", []), "models:"),
-    ("autoscaling bounds exclude replicas", _set("models[1].autoscaling", {"minReplicas": 3, "maxReplicas": 4}), "models[1].replicas:"),
+    (
+        "autoscaling bounds exclude replicas",
+        _set("models[1].autoscaling", {"minReplicas": 3, "maxReplicas": 4}),
+        "models[1].replicas:",
+    ),
     ("hf model id without org", _set("models[1].hfModelId", "llama"), "models[1].hfModelId:"),
 ]
 
 
-@pytest.mark.parametrize(("mutate", "expected"), [(m, e) for _, m, e in REJECTED], ids=[n for n, _, _ in REJECTED])
-def test_rejected_config_names_the_offending_key(mutate: Callable[[dict[str, Any]], None], expected: str) -> None:
+@pytest.mark.parametrize(
+    ("mutate", "expected"), [(m, e) for _, m, e in REJECTED], ids=[n for n, _, _ in REJECTED]
+)
+def test_rejected_config_names_the_offending_key(
+    mutate: Callable[[dict[str, Any]], None], expected: str
+) -> None:
     raw = base()
     mutate(raw)
     assert expected in errors_of(raw)
@@ -113,7 +161,12 @@ def test_all_errors_are_reported_at_once() -> None:
     raw["models"][0]["gpusPerReplica"] = 3
     raw["models"][1]["name"] = "Bad_Name"
     message = errors_of(raw)
-    for path in ("environment:", "cluster.gpuPool.type:", "models[0].gpusPerReplica:", "models[1].name:"):
+    for path in (
+        "environment:",
+        "cluster.gpuPool.type:",
+        "models[0].gpusPerReplica:",
+        "models[1].name:",
+    ):
         assert path in message
 
 

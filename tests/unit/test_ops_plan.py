@@ -54,7 +54,9 @@ def test_plan_of_an_invalid_file_exits_2_listing_every_error(tmp_path: Path) -> 
     ("content", "message"),
     [("config: [1, 2", "not valid YAML"), ("- a\n- b\n", "expected a mapping")],
 )
-def test_plan_of_an_unreadable_file_is_a_clear_error(tmp_path: Path, content: str, message: str) -> None:
+def test_plan_of_an_unreadable_file_is_a_clear_error(
+    tmp_path: Path, content: str, message: str
+) -> None:
     bad = tmp_path / "Pulumi.x.yaml"
     bad.write_text(content)
     result = ops("plan", "--file", str(bad))

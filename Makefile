@@ -1,0 +1,53 @@
+# vllm-platform — `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STACK ?= development
+# The local file backend is the default; set PULUMI_BACKEND_URL for S3-compatible storage or
+# Pulumi Cloud (see docs/operations.md).
+export PULUMI_BACKEND_URL ?= file://$(HOME)/.pulumi
+
+.PHONY: help venv test lint fmt plan render schema preview up
+
+help:
+	@echo "make test                 create .venv, install everything, run the whole test suite"
+	@echo "make lint                 ruff (lint + format check) and mypy"
+	@echo "make plan STACK=name      validate Pulumi.<name>.yaml offline and print the plan"
+	@echo "make render STACK=name    write every Kubernetes object of the stack to render/<name>/"
+	@echo "make preview STACK=name   pulumi preview (needs the pulumi CLI)"
+	@echo "make up STACK=name        pulumi up (needs the pulumi CLI and cloud credentials)"
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+test: venv
+	$(PY) -m pytest
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
+
+fmt: venv
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+plan: venv
+	$(PY) -m ops plan --stack $(STACK)
+
+render: venv
+	$(PY) -m ops render --stack $(STACK) --out render/$(STACK)
+
+schema: venv
+	$(PY) -m ops schema
+
+preview: venv
+	pulumi preview --stack $(STACK) --diff
+
+up: venv
+	pulumi up --stack $(STACK)
