@@ -22,6 +22,21 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="schema/stack-config.schema.json")
     p.add_argument("--check", action="store_true", help="exit 1 when the file is out of date")
     p.set_defaults(handler="ops.schema:main")
+
+    p = sub.add_parser("history", help="list a stack's updates: result, git head, models, images")
+    p.add_argument("--stack", help="stack name (read with the Pulumi CLI)")
+    p.add_argument("--history-file", help="`pulumi stack history --json` output instead")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(handler="ops.history:main")
+
+    p = sub.add_parser("rollback", help="restore the config of a succeeded update, then up")
+    p.add_argument("--stack", help="stack name")
+    p.add_argument("--to", required=True, type=int, metavar="VERSION", help="history version")
+    p.add_argument("--yes", action="store_true", help="apply (pulumi up); default: plan+preview")
+    p.add_argument(
+        "--history-file", help="plan offline from `pulumi stack history --json --show-secrets`"
+    )
+    p.set_defaults(handler="ops.rollback:main")
     return parser
 
 

@@ -1,0 +1,466 @@
+"""`python -m ops rollback --stack NAME --to VERSION [--yes] [--history-file FILE]`.
+
+Pulumi has no rollback command, but every update in the stack's history records the config it
+ran with, and the whole model catalog lives in config. Restoring a succeeded update's config and
+running `pulumi up` restores that deployment; the registry follows through the RegistryEntry
+updates, recorded as ``rolled_back`` (the program reads ``ROLLBACK_ENV``).
+
+Only the project's own keys (``vllm-platform:*``) are restored. Other namespaces are left alone
+and listed when they differ: provider credentials (``linode:token``) are rotated independently,
+so an old one would break the update, and ``pulumi:*`` keys are stack metadata, not deployment.
+
+The planning here is pure (history + current config in, plan out); ``ops.automation`` talks to
+Pulumi. With ``--history-file`` nothing talks to Pulumi and nothing is applied.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from components.config import PROJECT, ConfigError, load_stack_config
+from components.config_source import SECRET
+from components.release import ROLLBACK_ENV, current_git_commit
+from ops.common import PROJECT_ROOT, CommandError, eprint
+from ops.history import (
+    MASK,
+    ConfigEntry,
+    Update,
+    load_history_file,
+)
+
+__all__ = [
+    "Change",
+    "RollbackError",
+    "RollbackPlan",
+    "choose_target",
+    "config_from_stack_file",
+    "format_plan",
+    "git_warnings",
+    "main",
+    "plan_rollback",
+    "rollback_message",
+    "validate_restored",
+]
+
+PREFIX = f"{PROJECT}:"
+
+
+class RollbackError(Exception):
+    """The rollback cannot be planned as asked (unknown, failed or current version)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    key: str
+    before: ConfigEntry | None  # None: the key is added back
+    after: ConfigEntry | None  # None: the key is removed (added since the target version)
+
+
+@dataclass(frozen=True, slots=True)
+class RollbackPlan:
+    target: Update
+    to_set: dict[str, ConfigEntry]
+    to_remove: list[str]
+    changes: list[Change]
+    restored: dict[str, ConfigEntry]  # the project's config after the rollback
+    kept_secrets: list[str] = field(default_factory=list)
+    missing_secrets: list[str] = field(default_factory=list)
+    other_namespaces: list[str] = field(default_factory=list)
+
+    def config_json(self) -> str:
+        """What `pulumi config set-all --json` takes for the keys to set."""
+        return json.dumps({k: e.to_config_json() for k, e in sorted(self.to_set.items())})
+
+
+# -------------------------------------------------------------------------------------- target
+
+
+def _versions(updates: Sequence[Update]) -> str:
+    good = [u.version for u in updates if u.kind == "update" and u.succeeded]
+    return ", ".join(map(str, sorted(good, reverse=True)[:10])) if good else "none"
+
+
+def choose_target(updates: Sequence[Update], version: int) -> Update:
+    """The update to restore: it must exist, be an update (not a refresh...) and have succeeded."""
+    by_version = {u.version: u for u in updates}
+    target = by_version.get(version)
+    if target is None:
+        span = f" (versions {min(by_version)}..{max(by_version)})" if by_version else ""
+        raise RollbackError(
+            f"version {version} is not in the stack's history{span}; "
+            f"succeeded updates: {_versions(updates)}"
+        )
+    if target.kind != "update":
+        raise RollbackError(
+            f"version {version} is a {target.kind or 'unknown'} operation, not an update; "
+            f"its config was never deployed as such. Succeeded updates: {_versions(updates)}"
+        )
+    if not target.succeeded:
+        what = (
+            "is still in progress (or was interrupted)"
+            if target.result == "in-progress"
+            else f"did not succeed (result: {target.result})"
+        )
+        raise RollbackError(
+            f"version {version} {what}; roll back only to a succeeded update: {_versions(updates)}"
+        )
+    return target
+
+
+# ---------------------------------------------------------------------------------------- plan
+
+
+def _is_project(key: str) -> bool:
+    return key.startswith(PREFIX)
+
+
+def plan_rollback(
+    updates: Sequence[Update], version: int, current: Mapping[str, ConfigEntry]
+) -> RollbackPlan:
+    """The project's config as it was at ``version``, against ``current`` (full keys).
+
+    Values are taken from the target update; keys added since are removed. A secret whose value
+    the history does not carry keeps its current value (listed in ``kept_secrets``), or cannot be
+    restored when it no longer exists (``missing_secrets``).
+    """
+    target = choose_target(updates, version)
+    wanted = {k: e for k, e in target.config.items() if _is_project(k)}
+    now = {k: e for k, e in current.items() if _is_project(k)}
+
+    to_set: dict[str, ConfigEntry] = {}
+    changes: list[Change] = []
+    kept: list[str] = []
+    missing: list[str] = []
+    restored: dict[str, ConfigEntry] = {}
+    for key in sorted(wanted):
+        old = wanted[key]
+        cur = now.get(key)
+        if not old.known:
+            # A secret the history does not reveal (not shown, or not decryptable).
+            if cur is None:
+                missing.append(key)
+            else:
+                kept.append(key)
+                restored[key] = cur
+            continue
+        restored[key] = old
+        if cur is not None and _same(cur, old):
+            continue
+        to_set[key] = old
+        changes.append(Change(key, cur, old))
+    to_remove = sorted(k for k in now if k not in wanted)
+    changes += [Change(k, now[k], None) for k in to_remove]
+    changes.sort(key=lambda c: c.key)
+
+    others = sorted(
+        k
+        for k in set(target.config) | set(current)
+        if not _is_project(k)
+        and not (
+            k in target.config
+            and k in current
+            and target.config[k].known
+            and _same(target.config[k], current[k])
+        )
+    )
+    if not changes:
+        raise RollbackError(
+            f"version {version} is the current configuration: the project's keys already have "
+            "the values it deployed (nothing to roll back)"
+            + (f"; secrets kept as they are: {', '.join(kept)}" if kept else "")
+        )
+    return RollbackPlan(
+        target=target,
+        to_set=to_set,
+        to_remove=to_remove,
+        changes=changes,
+        restored=restored,
+        kept_secrets=kept,
+        missing_secrets=missing,
+        other_namespaces=others,
+    )
+
+
+def _same(a: ConfigEntry, b: ConfigEntry) -> bool:
+    if a.secret != b.secret:
+        return False
+    if not (a.known and b.known):
+        return False
+    return bool(a.semantic() == b.semantic())
+
+
+def validate_restored(plan: RollbackPlan) -> list[str]:
+    """Today's validation of the config being restored; every problem, as ``key.path: msg``."""
+    raw: dict[str, Any] = {}
+    secrets: set[str] = set()
+    for key, entry in plan.restored.items():
+        short = key[len(PREFIX) :]
+        if entry.secret:
+            raw[short] = SECRET
+            secrets.add(short)
+        else:
+            raw[short] = entry.semantic()
+    try:
+        load_stack_config(raw, secrets)
+    except ConfigError as exc:
+        return [str(issue) for issue in exc.issues]
+    return []
+
+
+def rollback_message(plan: RollbackPlan, stack: str) -> str:
+    sha = plan.target.git_head
+    return (
+        f"rollback of {stack} to version {plan.target.version}"
+        + (f" (git {sha[:12]})" if sha else "")
+        + f" via python -m ops rollback; registry events: rolled_back ({ROLLBACK_ENV})"
+    )
+
+
+def git_warnings(target: Update, checked_out: str | None) -> list[str]:
+    """Whether the code changed since the target version, and how to roll it back too."""
+    head = target.git_head
+    if head is None:
+        return [
+            f"version {target.version} recorded no git commit: make sure the checked-out code "
+            "can deploy that config (the config alone is restored)"
+        ]
+    out: list[str] = []
+    if checked_out is None:
+        out.append(
+            f"cannot tell the checked-out commit (no git here, and no VLLM_PLATFORM_GIT_COMMIT); "
+            f"version {target.version} was deployed from {head}"
+        )
+    elif not (checked_out.startswith(head) or head.startswith(checked_out)):
+        out.append(
+            f"the code changed since version {target.version}: it was deployed from {head[:12]}, "
+            f"the checkout is {checked_out[:12]}. This restores the config only, deployed by "
+            f"today's code. To roll the code back too: `git checkout {head} -- .` (or "
+            f"`git revert` the commits since {head[:12]}), then rerun this command"
+        )
+    if target.git_dirty:
+        out.append(
+            f"version {target.version} was deployed from a dirty worktree: uncommitted changes "
+            f"on top of {head[:12]} are not recoverable from git"
+        )
+    return out
+
+
+# ------------------------------------------------------------------------------------- display
+
+
+def _path_diff(before: Any, after: Any, path: str) -> Iterator[str]:
+    """Leaf differences; lists of named objects (models) are matched by name."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        for k in sorted(set(before) | set(after), key=str):
+            child = f"{path}.{k}" if path else str(k)
+            if k not in before:
+                yield f"{child}: (absent) -> {_short(after[k])}"
+            elif k not in after:
+                yield f"{child}: {_short(before[k])} -> (absent)"
+            else:
+                yield from _path_diff(before[k], after[k], child)
+        return
+    if isinstance(before, list) and isinstance(after, list):
+        named = all(isinstance(x, dict) and "name" in x for x in [*before, *after])
+        if named:
+            b = {str(x["name"]): x for x in before}
+            a = {str(x["name"]): x for x in after}
+            for name in [*b, *(n for n in a if n not in b)]:
+                child = f"{path}[{name}]"
+                if name not in a:
+                    yield f"{child}: removed"
+                elif name not in b:
+                    yield f"{child}: added back"
+                else:
+                    yield from _path_diff(b[name], a[name], child)
+            if [n for n in b if n in a] != [n for n in a if n in b]:
+                yield f"{path}: order of models changes"
+            return
+        if len(before) == len(after):
+            for i, (x, y) in enumerate(zip(before, after, strict=True)):
+                yield from _path_diff(x, y, f"{path}[{i}]")
+            return
+    if before != after:
+        yield f"{path}: {_short(before)} -> {_short(after)}"
+
+
+def _short(value: Any, width: int = 80) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _change_lines(change: Change) -> list[str]:
+    key, before, after = change.key, change.before, change.after
+    if after is None:
+        shown = MASK if before is None or before.secret else _short(before.display())
+        return [f"  - {key} = {shown}   (added after this version: removed)"]
+    if before is None:
+        return [f"  + {key} = {_short(after.display())}   (removed since: set again)"]
+    if before.secret or after.secret:
+        if not (after.secret and before.secret):
+            note = "secret status changes"
+        elif before.known:
+            note = "secret value restored from the history"
+        else:
+            note = "secret value from the history; the current one is not readable here"
+        return [f"  ~ {key} = {MASK}   ({note})"]
+    lines = [f"  ~ {key}"]
+    lines += [f"      {line}" for line in _path_diff(before.semantic(), after.semantic(), "")]
+    return lines
+
+
+def format_plan(
+    plan: RollbackPlan, stack: str, current_source: str, git_notes: Sequence[str]
+) -> str:
+    t = plan.target
+    when = t.start.strftime("%Y-%m-%d %H:%M:%SZ") if t.start else "unknown time"
+    lines = [
+        f"Rollback of stack {stack} to version {t.version}: update of {when}"
+        + (f", git {t.git_head[:12]}" if t.git_head else "")
+        + (f', "{t.message}"' if t.message else ""),
+        f"Current configuration read from: {current_source}",
+        "",
+        f"Config changes ({PREFIX}* keys; secrets shown as {MASK}):",
+    ]
+    for change in plan.changes:
+        lines += _change_lines(change)
+    if plan.kept_secrets:
+        lines += [
+            "",
+            "Secrets kept at their current value (the history does not carry theirs; take it "
+            "with `--show-secrets` and the stack's secrets provider to restore them):",
+        ]
+        lines += [f"  {k}" for k in plan.kept_secrets]
+    if plan.missing_secrets:
+        lines += ["", "Secrets that cannot be restored (no value in the history, none now):"]
+        lines += [
+            f"  {k}: pulumi config set --secret {k[len(PREFIX) :]}" for k in plan.missing_secrets
+        ]
+    if plan.other_namespaces:
+        lines += [
+            "",
+            "Not restored (outside the project's keys; provider credentials and stack metadata "
+            "are managed separately): " + ", ".join(plan.other_namespaces),
+        ]
+    if git_notes:
+        lines += ["", "Code:"] + [f"  ! {n}" for n in git_notes]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------- offline input
+
+
+def config_from_stack_file(path: Path) -> dict[str, ConfigEntry]:
+    """A stack file's config as entries (secure values: secrets with unknown values)."""
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise CommandError(f"{path}: cannot read the stack file ({exc})") from None
+    config = doc.get("config") if isinstance(doc, Mapping) else None
+    if not isinstance(config, Mapping):
+        return {}
+    out: dict[str, ConfigEntry] = {}
+    for raw_key, value in config.items():
+        key = str(raw_key)
+        if isinstance(value, Mapping) and set(value) == {"secure"}:
+            out[key] = ConfigEntry(secret=True, text=None)
+        elif isinstance(value, (Mapping, list)):
+            obj = json.loads(json.dumps(value, default=str))
+            out[key] = ConfigEntry(
+                secret=False, text=json.dumps(obj), is_object=True, object_value=obj
+            )
+        elif isinstance(value, bool):
+            out[key] = ConfigEntry(secret=False, text="true" if value else "false")
+        else:
+            out[key] = ConfigEntry(secret=False, text="" if value is None else str(value))
+    return out
+
+
+def _latest_update_config(updates: Sequence[Update]) -> tuple[dict[str, ConfigEntry], str]:
+    for u in updates:
+        if u.kind == "update":  # whatever its result: its config was the stack's then
+            return dict(u.config), f"the newest update in the history (version {u.version})"
+    raise CommandError("the history has no update to compare with")
+
+
+# ------------------------------------------------------------------------------------- command
+
+
+def _plan_or_fail(
+    updates: Sequence[Update], version: int, current: Mapping[str, ConfigEntry], stack: str
+) -> RollbackPlan:
+    try:
+        plan = plan_rollback(updates, version, current)
+    except RollbackError as exc:
+        raise CommandError(f"stack {stack}: {exc}") from None
+    problems = validate_restored(plan)
+    if problems:
+        raise CommandError(
+            f"the config of version {version} does not validate against today's code "
+            f"({len(problems)} error(s)):\n"
+            + "\n".join(f"  {p}" for p in problems)
+            + "\nThe code changed since that version: roll the code back too"
+            + (f" (`git checkout {plan.target.git_head} -- .`)" if plan.target.git_head else "")
+            + " and rerun, or fix the config by hand."
+        )
+    return plan
+
+
+def main(args: argparse.Namespace) -> int:
+    stack = str(args.stack or "")
+    version = int(args.to)
+    if args.history_file:
+        if args.yes:
+            raise CommandError(
+                "--history-file plans only and never applies; drop --yes, or run without "
+                "--history-file (needs the Pulumi CLI) to apply"
+            )
+        updates, shown = load_history_file(Path(args.history_file))
+        stack_file = PROJECT_ROOT / f"Pulumi.{stack}.yaml" if stack else None
+        if stack_file is not None and stack_file.exists():
+            current, source = config_from_stack_file(stack_file), stack_file.name
+        else:
+            current, source = _latest_update_config(updates)
+        stack = stack or Path(args.history_file).name
+        if not shown:
+            eprint(
+                "note: the history was taken without --show-secrets; secrets will keep their "
+                "current values"
+            )
+        plan = _plan_or_fail(updates, version, current, stack)
+        print(format_plan(plan, stack, source, git_warnings(plan.target, current_git_commit())))
+        print("\nPlan only (--history-file): nothing was previewed or applied.")
+        return 0
+
+    if not stack:
+        raise CommandError("give --stack NAME")
+    from ops import automation  # noqa: PLC0415 (only this path needs pulumi.automation)
+
+    pulumi_stack = automation.open_stack(stack)
+    updates, shown = automation.fetch_history(pulumi_stack)
+    if not shown:
+        eprint(
+            "note: the stack's secrets could not be read from the history; secrets will keep "
+            "their current values"
+        )
+    current = automation.current_config(pulumi_stack)
+    plan = _plan_or_fail(updates, version, current, stack)
+    print(
+        format_plan(
+            plan,
+            stack,
+            f"stack {stack} (pulumi config)",
+            git_warnings(plan.target, current_git_commit(PROJECT_ROOT)),
+        )
+    )
+    print()
+    return automation.preview_and_apply(
+        pulumi_stack, plan, message=rollback_message(plan, stack), apply=bool(args.yes)
+    )
