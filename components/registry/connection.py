@@ -1,0 +1,112 @@
+"""Connecting to the registry database, and keeping its password out of every message.
+
+A DSN here is anything libpq accepts: a URL (``postgresql://user:pw@host:5432/db``) or a
+key/value string (``host=... dbname=... password=...``). Passwords are never printed: messages
+show ``mask_dsn(dsn)`` and errors pass through ``scrub``.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote
+
+import psycopg
+from psycopg import conninfo
+
+__all__ = [
+    "MASK",
+    "RegistryConnectionError",
+    "build_dsn",
+    "connect",
+    "dsn_database",
+    "dsn_password",
+    "mask_dsn",
+    "scrub",
+]
+
+MASK = "***"
+CONNECT_TIMEOUT_SECONDS = 10
+APPLICATION_NAME = "vllm-platform-registry"
+
+# password=value (quoted or not) in key/value DSNs, and user:password@ in URLs.
+_KV_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.I)
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)([^@\s]*)(@)")
+
+
+class RegistryConnectionError(Exception):
+    """The registry database could not be reached; the message never holds the password."""
+
+
+def build_dsn(
+    *, host: str, port: int, database: str, user: str, password: str, sslmode: str
+) -> str:
+    """A key/value DSN with every value quoted as libpq requires."""
+    return conninfo.make_conninfo(
+        host=host,
+        port=str(port),
+        dbname=database,
+        user=user,
+        password=password,
+        sslmode=sslmode,
+    )
+
+
+def _parse(dsn: str) -> dict[str, str] | None:
+    try:
+        return {k: str(v) for k, v in conninfo.conninfo_to_dict(dsn).items() if v is not None}
+    except psycopg.ProgrammingError:
+        return None
+
+
+def dsn_password(dsn: str) -> str | None:
+    parsed = _parse(dsn)
+    return parsed.get("password") if parsed else None
+
+
+def dsn_database(dsn: str) -> str | None:
+    parsed = _parse(dsn)
+    if not parsed:
+        return None
+    return parsed.get("dbname") or parsed.get("user")
+
+
+def mask_dsn(dsn: str) -> str:
+    """The DSN with its password replaced by ``***`` (also when the DSN does not parse)."""
+    parsed = _parse(dsn)
+    if parsed is None:
+        return _URL_PASSWORD.sub(rf"\g<1>{MASK}\g<3>", _KV_PASSWORD.sub(rf"\g<1>{MASK}", dsn))
+    if "password" in parsed:
+        parsed["password"] = MASK
+    user = parsed.pop("user", None)
+    password = parsed.pop("password", None)
+    host = parsed.pop("host", "")
+    port = parsed.pop("port", None)
+    dbname = parsed.pop("dbname", "")
+    auth = ""
+    if user is not None:
+        auth = quote(user, safe="") + (f":{password}" if password else "") + "@"
+    netloc = host + (f":{port}" if port else "")
+    query = "&".join(f"{k}={quote(v, safe='')}" for k, v in sorted(parsed.items()))
+    return f"postgresql://{auth}{netloc}/{quote(dbname, safe='')}" + (f"?{query}" if query else "")
+
+
+def scrub(text: str, dsn: str) -> str:
+    """``text`` with the DSN's password (and any password=/user:pw@ pattern) masked."""
+    password = dsn_password(dsn)
+    if password:
+        text = text.replace(password, MASK)
+    return _URL_PASSWORD.sub(rf"\g<1>{MASK}\g<3>", _KV_PASSWORD.sub(rf"\g<1>{MASK}", text))
+
+
+def connect(dsn: str, *, autocommit: bool = False) -> psycopg.Connection[tuple[object, ...]]:
+    """Open a connection; a failure raises ``RegistryConnectionError`` naming the masked DSN."""
+    try:
+        return psycopg.connect(
+            dsn,
+            autocommit=autocommit,
+            connect_timeout=CONNECT_TIMEOUT_SECONDS,
+            application_name=APPLICATION_NAME,
+        )
+    except psycopg.Error as exc:
+        reason = scrub(" ".join(str(exc).split()) or type(exc).__name__, dsn)
+        raise RegistryConnectionError(f"cannot connect to {mask_dsn(dsn)}: {reason}") from None

@@ -1,0 +1,291 @@
+"""The dynamic providers' logic, free of Pulumi resources so tests can drive it directly.
+
+The Pulumi SDK pickles a provider instance (``pulumi.dynamic.dynamic.serialize_provider``, dill
+by reference for importable modules) and the engine's provider process, started from the
+project root, unpickles it and calls ``check/diff/create/read/update/delete``. So: no state on
+the instances, no module-level clients (every method opens and closes its own connection),
+and nothing imported here that the provider process could not import.
+
+Secrets: the dynamic provider process tells the engine it does not accept secrets, so inputs
+arrive as plain values; ``_plain`` still unwraps Pulumi's secret envelope in case one does.
+The connection is kept in the outputs (``delete`` and ``read`` only receive outputs) and the
+resources mark it with ``additional_secret_outputs``; no other output carries it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+from pulumi.dynamic import (
+    CheckFailure,
+    CheckResult,
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    ResourceProvider,
+    UpdateResult,
+)
+from pulumi.output import Unknown
+from pulumi.runtime.rpc import unwrap_rpc_secret
+
+from components.registry import migrate as migrations
+from components.registry import store
+from components.registry.connection import connect
+
+__all__ = [
+    "ANNOTATION_FIELDS",
+    "CONNECTION",
+    "ENTRY_OUTPUTS",
+    "RegistryEntryProvider",
+    "RegistrySchemaProvider",
+    "check_entry",
+    "diff_entry",
+    "diff_schema",
+    "entry_id_of",
+]
+
+CONNECTION: Final = "connection"
+# Inputs that describe a change rather than the desired state: they never cause an update.
+ANNOTATION_FIELDS: Final[tuple[str, ...]] = ("change_kind", "note")
+ENTRY_OUTPUTS: Final[tuple[str, ...]] = ("entry_id", "health_status", "registry_action")
+_INT_FIELDS: Final = {"max_model_len": 1, "gpus_per_replica": 0, "replicas": 0}
+_BOOL_FIELDS: Final = ("routing_enabled",)
+
+
+def _plain(props: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: unwrap_rpc_secret(v) for k, v in props.items()}
+
+
+def _differs(old: Any, new: Any) -> bool:
+    if isinstance(new, Unknown) or isinstance(old, Unknown):
+        return True
+    return bool(unwrap_rpc_secret(old) != unwrap_rpc_secret(new))
+
+
+def entry_id_of(environment: str, model_name: str) -> str:
+    """The Pulumi id of a registry entry: its natural key."""
+    return f"{environment}/{model_name}"
+
+
+# ------------------------------------------------------------------------------------ entry
+
+
+def check_entry(news: Mapping[str, Any]) -> list[CheckFailure]:
+    """Reject impossible inputs at preview time (unknown values are checked at apply time)."""
+    failures: list[CheckFailure] = []
+
+    def known(name: str) -> Any:
+        value = unwrap_rpc_secret(news.get(name))
+        return None if isinstance(value, Unknown) else value
+
+    for name in (CONNECTION, *store.SPEC_FIELDS):
+        if name not in news or news[name] is None:
+            failures.append(CheckFailure(name, "is required"))
+    for name in store.SPEC_FIELDS:
+        value = known(name)
+        if value is None:
+            continue
+        if name in _INT_FIELDS:
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or value != int(value)
+            ):
+                failures.append(CheckFailure(name, f"must be an integer, got {value!r}"))
+            elif value < _INT_FIELDS[name]:
+                failures.append(CheckFailure(name, f"must be >= {_INT_FIELDS[name]}"))
+        elif name in _BOOL_FIELDS:
+            if not isinstance(value, bool):
+                failures.append(CheckFailure(name, f"must be true or false, got {value!r}"))
+        elif not isinstance(value, str) or not value:
+            failures.append(CheckFailure(name, "must be a non-empty string"))
+    env = known("environment")
+    if isinstance(env, str) and env not in store.ENVIRONMENTS:
+        failures.append(
+            CheckFailure("environment", f"must be one of {', '.join(store.ENVIRONMENTS)}")
+        )
+    url = known("endpoint_url")
+    if isinstance(url, str) and url:
+        parts = urlsplit(url)
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.netloc
+            or any(c.isspace() for c in url)
+        ):
+            failures.append(CheckFailure("endpoint_url", f"not an http(s) URL: {url!r}"))
+    kind = known("change_kind")
+    if kind is not None and kind not in store.CHANGE_KINDS:
+        failures.append(
+            CheckFailure("change_kind", f"must be one of {', '.join(store.CHANGE_KINDS)}")
+        )
+    return failures
+
+
+def diff_entry(olds: Mapping[str, Any], news: Mapping[str, Any]) -> DiffResult:
+    """Update when a registered field or the connection changed, or when the row was found
+    retired by a refresh; replace only when the natural key (environment, model_name) changed.
+    ``change_kind`` and ``note`` only annotate the next change and never cause one."""
+    replaces = [k for k in store.KEY_FIELDS if _differs(olds.get(k), news.get(k))]
+    changed = [k for k in (*store.SPEC_FIELDS, CONNECTION) if _differs(olds.get(k), news.get(k))]
+    retired = unwrap_rpc_secret(olds.get("health_status")) == "retired"
+    return DiffResult(
+        changes=bool(changed) or retired,
+        replaces=replaces,
+        stables=[],
+        delete_before_replace=False,
+    )
+
+
+def _spec(props: Mapping[str, Any]) -> store.EntrySpec:
+    values: dict[str, Any] = {name: props[name] for name in store.SPEC_FIELDS}
+    for name in _INT_FIELDS:
+        values[name] = int(values[name])
+    return store.EntrySpec(**values)
+
+
+def _entry_outs(
+    props: Mapping[str, Any], row: store.RegistryRow, action: str | None
+) -> dict[str, Any]:
+    """Outputs: the inputs as given, then the row's registered fields as stored."""
+    outs: dict[str, Any] = {k: props.get(k) for k in (CONNECTION, *ANNOTATION_FIELDS)}
+    data = asdict(row)
+    outs.update({name: data[name] for name in store.SPEC_FIELDS})
+    outs.update(entry_id=row.id, health_status=row.health_status, registry_action=action)
+    return outs
+
+
+class RegistryEntryProvider(ResourceProvider):
+    """One model's row in the registry: create registers, delete retires (the row stays)."""
+
+    serialize_as_secret_always = False  # holds no state; the connection travels in inputs
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        return CheckResult(news, check_entry(news))
+
+    def diff(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> DiffResult:
+        return diff_entry(_olds, _news)
+
+    def _register(self, props: dict[str, Any]) -> tuple[dict[str, Any], store.RegistryRow]:
+        p = _plain(props)
+        spec = _spec(p)
+        with connect(p[CONNECTION], autocommit=True) as conn:
+            outcome = store.register(
+                conn,
+                spec,
+                health_status="healthy",
+                change_kind=p.get("change_kind") or "deploy",
+                note=p.get("note"),
+            )
+        return _entry_outs(p, outcome.entry, outcome.action), outcome.entry
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        outs, row = self._register(props)
+        return CreateResult(entry_id_of(str(row.environment), str(row.model_name)), outs)
+
+    def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
+        outs, _row = self._register(_news)
+        return UpdateResult(outs)
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        p = _plain(_props)
+        stack = p.get("stack")
+        with connect(p[CONNECTION], autocommit=True) as conn:
+            store.retire(
+                conn,
+                p["environment"],
+                p["model_name"],
+                stack=stack,
+                note=f"removed from stack {stack}" if stack else "removed from its stack",
+            )
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        """Refresh: the row as stored; a missing or retired row means the resource is gone."""
+        p = _plain(props)
+        environment, model_name = p.get("environment"), p.get("model_name")
+        if not environment or not model_name:
+            environment, _, model_name = id_.partition("/")
+        with connect(p[CONNECTION], autocommit=True) as conn:
+            row = store.get_entry(conn, environment, model_name)
+        if row is None or row.retired:
+            return ReadResult(None, {})
+        return ReadResult(id_, _entry_outs(p, row, p.get("registry_action")))
+
+
+# ----------------------------------------------------------------------------------- schema
+
+
+def diff_schema(olds: Mapping[str, Any], news: Mapping[str, Any]) -> DiffResult:
+    """Update when a migration file is new or changed (compared with what the database records)
+    or the connection changed; replace when the database changed."""
+    old_files = unwrap_rpc_secret(olds.get("migrations")) or {}
+    new_files = unwrap_rpc_secret(news.get("migrations"))
+    if isinstance(new_files, Unknown) or not isinstance(new_files, Mapping):
+        files_changed = True
+    else:
+        files_changed = any(old_files.get(k) != v for k, v in new_files.items())
+    replaces = ["database"] if _differs(olds.get("database"), news.get("database")) else []
+    changed = files_changed or _differs(olds.get(CONNECTION), news.get(CONNECTION))
+    return DiffResult(changes=changed or bool(replaces), replaces=replaces, stables=[])
+
+
+def _schema_outs(
+    props: Mapping[str, Any], applied: list[migrations.AppliedMigration]
+) -> dict[str, Any]:
+    return {
+        CONNECTION: props.get(CONNECTION),
+        "database": props.get("database"),
+        "migrations": {a.key: a.checksum for a in applied},
+        "applied_versions": [a.version for a in applied],
+        "schema_version": max((a.version for a in applied), default=0),
+    }
+
+
+class RegistrySchemaProvider(ResourceProvider):
+    """The registry schema: create/update apply pending migrations; delete keeps everything."""
+
+    serialize_as_secret_always = False
+
+    def __init__(self, directory: Path | None = None) -> None:
+        super().__init__()
+        # Only a path (tests point it at a copy); the default is the package's migrations.
+        self.directory = str(directory) if directory is not None else None
+
+    def _apply(self, props: dict[str, Any]) -> dict[str, Any]:
+        p = _plain(props)
+        files = migrations.load_migrations(
+            Path(self.directory) if self.directory else migrations.MIGRATIONS_DIR
+        )
+        local = {m.key: m.checksum for m in files}
+        declared = dict(p.get("migrations") or {})
+        if local != declared:
+            raise migrations.MigrationError(
+                "the provider's migration files differ from the program's "
+                f"({sorted(set(local) ^ set(declared))}); run both from one checkout"
+            )
+        migrations.migrate(p[CONNECTION], files)
+        with connect(p[CONNECTION], autocommit=True) as conn:
+            applied = migrations.applied_migrations(conn)
+        return _schema_outs(p, applied)
+
+    def diff(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> DiffResult:
+        return diff_schema(_olds, _news)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        outs = self._apply(props)
+        return CreateResult(f"{outs['database']}/{migrations.MIGRATIONS_TABLE}", outs)
+
+    def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult(self._apply(_news))
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        """Removing the resource from the program never drops the registry or its history."""
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        p = _plain(props)
+        with connect(p[CONNECTION], autocommit=True) as conn:
+            applied = migrations.applied_migrations(conn)
+        return ReadResult(id_, _schema_outs(p, applied))

@@ -1,0 +1,199 @@
+"""Pulumi resources for the registry: ``RegistrySchema`` and one ``RegistryEntry`` per model.
+
+Wiring in ``__main__.py`` (see ``components/registry/__init__.py`` for the whole picture)::
+
+    reg = cfg.registry
+    owner_dsn = registry_dsn(reg, reg.user, config.require_secret("registryPassword"))
+    schema = RegistrySchema("registry-schema", RegistrySchemaArgs(connection=owner_dsn,
+                                                                  database=reg.database))
+    entry = RegistryEntry(f"{model.name}-registry", entry_args(cfg, model, connection=...,
+                          endpoint_url=..., deployment_name=..., stack=pulumi.get_stack()),
+                          ResourceOptions(depends_on=[deployment_ready]))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+from pulumi.dynamic import Resource
+
+from components.config import ModelConfig, RegistryConfig, StackConfig
+from components.registry import migrate as migrations
+from components.registry.connection import build_dsn
+from components.registry.providers import (
+    CONNECTION,
+    RegistryEntryProvider,
+    RegistrySchemaProvider,
+)
+from components.registry.store import ChangeKind
+
+__all__ = [
+    "RegistryEntry",
+    "RegistryEntryArgs",
+    "RegistrySchema",
+    "RegistrySchemaArgs",
+    "entry_args",
+    "registry_dsn",
+]
+
+
+def registry_dsn(
+    config: RegistryConfig, user: pulumi.Input[str], password: pulumi.Input[str]
+) -> pulumi.Output[str]:
+    """A secret DSN for ``user`` on the configured registry database."""
+    dsn = pulumi.Output.all(user, password).apply(
+        lambda up: build_dsn(
+            host=config.host,
+            port=config.port,
+            database=config.database,
+            user=str(up[0]),
+            password=str(up[1]),
+            sslmode=config.sslmode,
+        )
+    )
+    return pulumi.Output.secret(dsn)
+
+
+@dataclass(frozen=True)
+class RegistrySchemaArgs:
+    connection: pulumi.Input[str]
+    """DSN of the owner user (it runs the migrations); made secret."""
+    database: pulumi.Input[str]
+    """The registry database's name (a different database replaces the resource)."""
+
+
+class RegistrySchema(Resource, module="registry", name="RegistrySchema"):
+    """Applies the registry's SQL migrations; a new migration file shows as an update.
+
+    Deleting the resource keeps the tables and their data.
+    """
+
+    database: pulumi.Output[str]
+    migrations: pulumi.Output[dict[str, str]]
+    """``NNNN_name`` -> sha256 of each migration the database records as applied."""
+    applied_versions: pulumi.Output[list[int]]
+    schema_version: pulumi.Output[int]
+
+    def __init__(
+        self, name: str, args: RegistrySchemaArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        props: dict[str, object] = {
+            CONNECTION: pulumi.Output.secret(args.connection),
+            "database": args.database,
+            "migrations": {m.key: m.checksum for m in migrations.load_migrations()},
+            "applied_versions": None,
+            "schema_version": None,
+        }
+        secret = pulumi.ResourceOptions(additional_secret_outputs=[CONNECTION])
+        super().__init__(
+            RegistrySchemaProvider(), name, props, pulumi.ResourceOptions.merge(opts, secret)
+        )
+
+
+@dataclass(frozen=True)
+class RegistryEntryArgs:
+    connection: pulumi.Input[str]
+    """DSN of the writer role (or the owner when roles are not managed); made secret."""
+    model_name: pulumi.Input[str]
+    environment: pulumi.Input[str]
+    endpoint_url: pulumi.Input[str]
+    routing_enabled: pulumi.Input[bool]
+    namespace: pulumi.Input[str]
+    deployment_name: pulumi.Input[str]
+    image: pulumi.Input[str]
+    hf_model_id: pulumi.Input[str]
+    model_revision: pulumi.Input[str]
+    max_model_len: pulumi.Input[int]
+    gpu_type: pulumi.Input[str]
+    gpus_per_replica: pulumi.Input[int]
+    replicas: pulumi.Input[int]
+    stack: pulumi.Input[str]
+    change_kind: pulumi.Input[ChangeKind] = "deploy"
+    """``rollback`` records the change as ``rolled_back`` (set by ``python -m ops rollback``)."""
+    note: pulumi.Input[str] | None = None
+    """Free text stored with the change's audit event (e.g. the release or rollback reason)."""
+
+
+class RegistryEntry(Resource, module="registry", name="RegistryEntry"):
+    """A model's row in the registry, written once its deployment is ready and smoke-tested.
+
+    Create registers it (health ``healthy``, routing as configured; ``reactivated`` when the row
+    was retired), update writes the changed fields, delete retires the row and keeps it.
+    Changing ``environment`` or ``model_name`` replaces the resource.
+    """
+
+    entry_id: pulumi.Output[int]
+    model_name: pulumi.Output[str]
+    environment: pulumi.Output[str]
+    endpoint_url: pulumi.Output[str]
+    routing_enabled: pulumi.Output[bool]
+    health_status: pulumi.Output[str]
+    image: pulumi.Output[str]
+    model_revision: pulumi.Output[str]
+    registry_action: pulumi.Output[str | None]
+    """The audit action the last create/update recorded (None when nothing changed)."""
+
+    def __init__(
+        self, name: str, args: RegistryEntryArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        props: dict[str, object] = {
+            CONNECTION: pulumi.Output.secret(args.connection),
+            "model_name": args.model_name,
+            "environment": args.environment,
+            "endpoint_url": args.endpoint_url,
+            "routing_enabled": args.routing_enabled,
+            "namespace": args.namespace,
+            "deployment_name": args.deployment_name,
+            "image": args.image,
+            "hf_model_id": args.hf_model_id,
+            "model_revision": args.model_revision,
+            "max_model_len": args.max_model_len,
+            "gpu_type": args.gpu_type,
+            "gpus_per_replica": args.gpus_per_replica,
+            "replicas": args.replicas,
+            "stack": args.stack,
+            "change_kind": args.change_kind,
+            "note": args.note,
+            "entry_id": None,
+            "health_status": None,
+            "registry_action": None,
+        }
+        secret = pulumi.ResourceOptions(additional_secret_outputs=[CONNECTION])
+        super().__init__(
+            RegistryEntryProvider(), name, props, pulumi.ResourceOptions.merge(opts, secret)
+        )
+
+
+def entry_args(
+    config: StackConfig,
+    model: ModelConfig,
+    *,
+    connection: pulumi.Input[str],
+    endpoint_url: pulumi.Input[str],
+    deployment_name: pulumi.Input[str],
+    stack: str,
+    change_kind: ChangeKind = "deploy",
+    note: str | None = None,
+) -> RegistryEntryArgs:
+    """The registry entry of ``model`` from validated config plus the deployment's outputs."""
+    cpu = model.accelerator == "cpu"
+    return RegistryEntryArgs(
+        connection=connection,
+        model_name=model.name,
+        environment=config.environment,
+        endpoint_url=endpoint_url,
+        routing_enabled=model.routing_enabled,
+        namespace=config.namespace_name,
+        deployment_name=deployment_name,
+        image=model.image,
+        hf_model_id=model.hf_model_id,
+        model_revision=model.revision,
+        max_model_len=model.max_model_len,
+        gpu_type="cpu" if cpu else config.cluster.gpu_pool.plan.gpu_model,
+        gpus_per_replica=0 if cpu else model.gpus_per_replica,
+        replicas=model.replicas,
+        stack=stack,
+        change_kind=change_kind,
+        note=note,
+    )

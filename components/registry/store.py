@@ -1,0 +1,446 @@
+"""Reading and writing the model registry: plain psycopg 3 functions over one connection.
+
+Every write runs in one transaction together with the audit event it produces, so the events
+table is a complete history of what this platform did. All values travel as query parameters;
+identifiers (column names) come only from the fixed lists below, composed with ``psycopg.sql``.
+Rows are found by their natural key ``(environment, model_name)`` and locked ``FOR UPDATE``
+before being changed, so concurrent writers of the same model serialise instead of losing
+updates, and writers of different models never wait for each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime
+from typing import Any, Final, Literal, get_args
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+__all__ = [
+    "CHANGE_KINDS",
+    "ENTRIES_TABLE",
+    "ENVIRONMENTS",
+    "EVENTS_TABLE",
+    "HEALTH_STATUSES",
+    "KEY_FIELDS",
+    "SPEC_FIELDS",
+    "ChangeKind",
+    "EntrySpec",
+    "EventAction",
+    "EventRow",
+    "HealthStatus",
+    "Outcome",
+    "RegistryRow",
+    "get_entry",
+    "list_entries",
+    "list_events",
+    "reactivate",
+    "register",
+    "retire",
+    "update_entry",
+]
+
+ENTRIES_TABLE: Final = "model_registry_entries"
+EVENTS_TABLE: Final = "model_registry_events"
+
+Environment = Literal["development", "staging", "production"]
+HealthStatus = Literal["unknown", "deploying", "healthy", "unhealthy", "retired"]
+EventAction = Literal[
+    "registered", "updated", "retired", "reactivated", "rolled_back", "health_changed"
+]
+# Why a registration happens: a normal deploy, or the rollback command restoring a release.
+ChangeKind = Literal["deploy", "rollback"]
+CHANGE_KINDS: Final[tuple[str, ...]] = get_args(ChangeKind)
+ENVIRONMENTS: Final[tuple[str, ...]] = get_args(Environment)
+HEALTH_STATUSES: Final[tuple[str, ...]] = get_args(HealthStatus)
+
+Conn = psycopg.Connection[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class EntrySpec:
+    """The desired registration of one model in one environment (what a deploy declares)."""
+
+    model_name: str
+    environment: str
+    endpoint_url: str
+    routing_enabled: bool
+    namespace: str
+    deployment_name: str
+    image: str
+    hf_model_id: str
+    model_revision: str
+    max_model_len: int
+    gpu_type: str
+    gpus_per_replica: int
+    replicas: int
+    stack: str
+
+
+SPEC_FIELDS: Final[tuple[str, ...]] = tuple(f.name for f in fields(EntrySpec))
+KEY_FIELDS: Final[tuple[str, ...]] = ("environment", "model_name")
+# Columns a write may change (the key never changes; legacy columns are never touched).
+_UPDATABLE: Final[frozenset[str]] = frozenset(SPEC_FIELDS) - set(KEY_FIELDS) | {
+    "health_status",
+    "retired_at",
+    "last_health_check_at",
+    "legacy_row",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryRow:
+    """One row of the registry as this platform sees it (legacy rows may hold NULLs)."""
+
+    id: int
+    model_name: str | None
+    environment: str | None
+    endpoint_url: str | None
+    health_status: str
+    routing_enabled: bool
+    namespace: str | None
+    deployment_name: str | None
+    image: str | None
+    hf_model_id: str | None
+    model_revision: str | None
+    max_model_len: int | None
+    gpu_type: str | None
+    gpus_per_replica: int | None
+    replicas: int | None
+    stack: str | None
+    created_at: datetime | None
+    updated_at: datetime | None
+    retired_at: datetime | None
+    last_health_check_at: datetime | None
+    legacy_row: bool
+    """The row predates the registry schema (a register takes it over and clears this)."""
+
+    @property
+    def retired(self) -> bool:
+        return self.health_status == "retired"
+
+
+ROW_COLUMNS: Final[tuple[str, ...]] = tuple(f.name for f in fields(RegistryRow))
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    id: int
+    entry_id: int
+    action: str
+    old_values: dict[str, Any] | None
+    new_values: dict[str, Any] | None
+    at: datetime
+    stack: str | None
+    note: str | None
+
+
+EVENT_COLUMNS: Final[tuple[str, ...]] = tuple(f.name for f in fields(EventRow))
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The row after a write, and the event recorded for it (None: nothing changed)."""
+
+    entry: RegistryRow
+    action: EventAction | None
+
+
+class _Now:
+    """Marks a value the database sets to its own ``now()``."""
+
+    def __repr__(self) -> str:
+        return "now()"
+
+
+NOW: Final = _Now()
+
+
+def _cols(names: tuple[str, ...]) -> sql.Composable:
+    return sql.SQL(", ").join(sql.Identifier(n) for n in names)
+
+
+_SELECT_ROW = sql.SQL("SELECT {cols} FROM {table}").format(
+    cols=_cols(ROW_COLUMNS), table=sql.Identifier(ENTRIES_TABLE)
+)
+
+
+def _jsonable(value: object) -> object:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _row(data: Mapping[str, Any]) -> RegistryRow:
+    return RegistryRow(**{name: data[name] for name in ROW_COLUMNS})
+
+
+def _fetch(conn: Conn, environment: str, model_name: str, *, lock: bool) -> RegistryRow | None:
+    query = sql.SQL("{select} WHERE environment = %s AND model_name = %s{lock}").format(
+        select=_SELECT_ROW, lock=sql.SQL(" FOR UPDATE" if lock else "")
+    )
+    with conn.cursor(row_factory=dict_row) as cur:
+        found = cur.execute(query, (environment, model_name)).fetchone()
+    return _row(found) if found is not None else None
+
+
+def _event(
+    conn: Conn,
+    *,
+    entry_id: int,
+    action: EventAction,
+    old: Mapping[str, object] | None,
+    new: Mapping[str, object] | None,
+    stack: str | None,
+    note: str | None,
+) -> None:
+    conn.execute(
+        sql.SQL(
+            "INSERT INTO {table} (entry_id, action, old_values, new_values, stack, note) "
+            "VALUES (%s, %s, %s, %s, %s, %s)"
+        ).format(table=sql.Identifier(EVENTS_TABLE)),
+        (
+            entry_id,
+            action,
+            Jsonb({k: _jsonable(v) for k, v in old.items()}) if old is not None else None,
+            Jsonb({k: _jsonable(v) for k, v in new.items()}) if new is not None else None,
+            stack,
+            note,
+        ),
+    )
+
+
+def _changed(row: RegistryRow, wanted: Mapping[str, object]) -> dict[str, object]:
+    current = asdict(row)
+    out: dict[str, object] = {}
+    for name, value in wanted.items():
+        if name not in _UPDATABLE:
+            raise ValueError(f"{name!r} is not an updatable registry column")
+        if isinstance(value, _Now) or current[name] != value:
+            out[name] = value
+    return out
+
+
+def _write(
+    conn: Conn,
+    *,
+    row: RegistryRow,
+    changes: Mapping[str, object],
+    action: EventAction,
+    stack: str | None,
+    note: str | None,
+) -> RegistryRow:
+    """UPDATE the changed columns of ``row`` and record ``action`` with old and new values."""
+    assignments = sql.SQL(", ").join(
+        sql.SQL("{} = {}").format(
+            sql.Identifier(name), sql.SQL("now()") if isinstance(v, _Now) else sql.Placeholder()
+        )
+        for name, v in changes.items()
+    )
+    params = [v for v in changes.values() if not isinstance(v, _Now)]
+    query = sql.SQL("UPDATE {table} SET {assignments} WHERE id = %s RETURNING {cols}").format(
+        table=sql.Identifier(ENTRIES_TABLE), assignments=assignments, cols=_cols(ROW_COLUMNS)
+    )
+    with conn.cursor(row_factory=dict_row) as cur:
+        updated = cur.execute(query, [*params, row.id]).fetchone()
+    if updated is None:
+        raise RuntimeError(f"registry row {row.id} vanished while locked")
+    new_row = _row(updated)
+    before, after = asdict(row), asdict(new_row)
+    _event(
+        conn,
+        entry_id=row.id,
+        action=action,
+        old={k: before[k] for k in changes},
+        new={k: after[k] for k in changes},
+        stack=stack,
+        note=note,
+    )
+    return new_row
+
+
+def _insert(conn: Conn, spec: EntrySpec, health_status: str) -> RegistryRow | None:
+    values = {**asdict(spec), "health_status": health_status}
+    names = tuple(values)
+    query = sql.SQL(
+        "INSERT INTO {table} ({cols}) VALUES ({params}) "
+        "ON CONFLICT (environment, model_name) DO NOTHING RETURNING {ret}"
+    ).format(
+        table=sql.Identifier(ENTRIES_TABLE),
+        cols=_cols(names),
+        params=sql.SQL(", ").join(sql.Placeholder() * len(names)),
+        ret=_cols(ROW_COLUMNS),
+    )
+    with conn.cursor(row_factory=dict_row) as cur:
+        inserted = cur.execute(query, list(values.values())).fetchone()
+    return _row(inserted) if inserted is not None else None
+
+
+def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+
+
+def register(
+    conn: Conn,
+    spec: EntrySpec,
+    *,
+    health_status: HealthStatus = "healthy",
+    change_kind: ChangeKind = "deploy",
+    note: str | None = None,
+) -> Outcome:
+    """Make the registry hold ``spec``: insert, re-activate a retired row, or update in place.
+
+    Events: ``registered`` (new row), ``reactivated`` (the row was retired), ``updated``
+    (fields changed), and ``rolled_back`` instead of any of these when ``change_kind`` is
+    ``rollback``. Nothing is written when the row already matches.
+    """
+    _check_choice("change_kind", change_kind, CHANGE_KINDS)
+    _check_choice("health_status", health_status, HEALTH_STATUSES)
+    with conn.transaction():
+        # Two rounds at most: a concurrent first registration of the same key makes our INSERT
+        # do nothing, and the second round then finds (and locks) the committed row.
+        for _ in range(2):
+            row = _fetch(conn, spec.environment, spec.model_name, lock=True)
+            if row is None:
+                inserted = _insert(conn, spec, health_status)
+                if inserted is None:
+                    continue
+                action: EventAction = "rolled_back" if change_kind == "rollback" else "registered"
+                _event(
+                    conn,
+                    entry_id=inserted.id,
+                    action=action,
+                    old=None,
+                    new=_spec_values(inserted),
+                    stack=spec.stack,
+                    note=note,
+                )
+                return Outcome(inserted, action)
+            wanted: dict[str, object] = {
+                k: v for k, v in asdict(spec).items() if k not in KEY_FIELDS
+            }
+            wanted.update(health_status=health_status, retired_at=None, legacy_row=False)
+            changes = _changed(row, wanted)
+            if not changes:
+                return Outcome(row, None)
+            if change_kind == "rollback":
+                action = "rolled_back"
+            else:
+                action = "reactivated" if row.retired else "updated"
+            return Outcome(
+                _write(conn, row=row, changes=changes, action=action, stack=spec.stack, note=note),
+                action,
+            )
+    raise RuntimeError(
+        f"registry entry {spec.environment}/{spec.model_name} could be neither inserted nor found"
+    )
+
+
+def _spec_values(row: RegistryRow) -> dict[str, object]:
+    data = asdict(row)
+    return {k: data[k] for k in (*SPEC_FIELDS, "health_status")}
+
+
+def update_entry(
+    conn: Conn,
+    environment: str,
+    model_name: str,
+    changes: Mapping[str, object],
+    *,
+    stack: str | None,
+    note: str | None = None,
+    action: EventAction = "updated",
+) -> Outcome | None:
+    """Change some columns of an existing row; None when there is no such row."""
+    with conn.transaction():
+        row = _fetch(conn, environment, model_name, lock=True)
+        if row is None:
+            return None
+        changed = _changed(row, changes)
+        if not changed:
+            return Outcome(row, None)
+        return Outcome(
+            _write(conn, row=row, changes=changed, action=action, stack=stack, note=note), action
+        )
+
+
+def retire(
+    conn: Conn, environment: str, model_name: str, *, stack: str | None, note: str | None = None
+) -> Outcome | None:
+    """Take a model out of routing and mark it retired; the row and its history stay.
+
+    None when there is no such row; no event when it is already retired.
+    """
+    with conn.transaction():
+        row = _fetch(conn, environment, model_name, lock=True)
+        if row is None:
+            return None
+        if row.retired:
+            return Outcome(row, None)
+        changes = {"routing_enabled": False, "health_status": "retired", "retired_at": NOW}
+        return Outcome(
+            _write(conn, row=row, changes=changes, action="retired", stack=stack, note=note),
+            "retired",
+        )
+
+
+def reactivate(
+    conn: Conn,
+    environment: str,
+    model_name: str,
+    *,
+    stack: str | None,
+    note: str | None = None,
+    health_status: HealthStatus = "unknown",
+    routing_enabled: bool = False,
+) -> Outcome | None:
+    """Bring a retired row back (health unknown and not routed unless told otherwise).
+
+    None when there is no such row; no event when it is not retired.
+    """
+    _check_choice("health_status", health_status, HEALTH_STATUSES)
+    if health_status == "retired":
+        raise ValueError("reactivate needs a health status other than retired")
+    with conn.transaction():
+        row = _fetch(conn, environment, model_name, lock=True)
+        if row is None:
+            return None
+        if not row.retired:
+            return Outcome(row, None)
+        changes = {
+            "health_status": health_status,
+            "retired_at": None,
+            "routing_enabled": routing_enabled,
+        }
+        return Outcome(
+            _write(conn, row=row, changes=changes, action="reactivated", stack=stack, note=note),
+            "reactivated",
+        )
+
+
+def get_entry(conn: Conn, environment: str, model_name: str) -> RegistryRow | None:
+    return _fetch(conn, environment, model_name, lock=False)
+
+
+def list_entries(conn: Conn, environment: str | None = None) -> list[RegistryRow]:
+    """Every row (legacy ones included), optionally of one environment, by environment/name."""
+    where = sql.SQL(" WHERE environment = %s") if environment is not None else sql.SQL("")
+    query = sql.SQL("{select}{where} ORDER BY environment NULLS LAST, model_name, id").format(
+        select=_SELECT_ROW, where=where
+    )
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(query, (environment,) if environment is not None else ()).fetchall()
+    return [_row(r) for r in rows]
+
+
+def list_events(conn: Conn, entry_id: int) -> list[EventRow]:
+    """The audit events of one entry, oldest first."""
+    query = sql.SQL("SELECT {cols} FROM {table} WHERE entry_id = %s ORDER BY id").format(
+        cols=_cols(EVENT_COLUMNS), table=sql.Identifier(EVENTS_TABLE)
+    )
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(query, (entry_id,)).fetchall()
+    return [EventRow(**{name: r[name] for name in EVENT_COLUMNS}) for r in rows]

@@ -1,0 +1,144 @@
+"""`python -m ops migrate` and `python -m ops registry list`: the registry outside Pulumi.
+
+The DSN comes from ``--dsn`` or the ``VLLM_REGISTRY_DSN`` environment variable (preferred: a
+password on the command line is visible to other users of the machine). Messages show the DSN
+with its password masked. Exit codes: 0 ok, 2 bad input or the database unreachable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from datetime import UTC
+from typing import Any
+
+import psycopg
+
+from components.registry import store
+from components.registry.connection import RegistryConnectionError, connect, mask_dsn, scrub
+from components.registry.migrate import MigrationError, load_migrations, migrate
+from ops.common import CommandError
+
+__all__ = ["DSN_ENV", "add_parsers", "list_main", "migrate_main", "render_table"]
+
+DSN_ENV = "VLLM_REGISTRY_DSN"
+_ENVIRONMENTS = ("development", "staging", "production")
+
+
+def add_parsers(subparsers: argparse._SubParsersAction[Any]) -> None:
+    """Register `migrate` and `registry list` on the `python -m ops` subparsers."""
+    dsn_help = f"libpq DSN or URL of the registry database (default: ${DSN_ENV})"
+
+    p = subparsers.add_parser("migrate", help="apply the registry's pending SQL migrations")
+    p.add_argument("--dsn", help=dsn_help + "; connect as the owner user")
+    p.set_defaults(handler="ops.registry_cli:migrate_main")
+
+    p = subparsers.add_parser("registry", help="inspect the model registry")
+    sub = p.add_subparsers(dest="registry_command", required=True, metavar="COMMAND")
+    lst = sub.add_parser("list", help="print the registry entries as a table")
+    lst.add_argument("--dsn", help=dsn_help)
+    lst.add_argument("--environment", choices=_ENVIRONMENTS, help="only this environment")
+    lst.set_defaults(handler="ops.registry_cli:list_main")
+
+
+def _dsn(args: argparse.Namespace) -> str:
+    dsn = args.dsn or os.environ.get(DSN_ENV, "")
+    if not dsn.strip():
+        raise CommandError(f"give --dsn DSN or set {DSN_ENV}")
+    return str(dsn)
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+def migrate_main(args: argparse.Namespace) -> int:
+    dsn = _dsn(args)
+    try:
+        files = load_migrations()
+        applied = migrate(dsn, files)
+    except (RegistryConnectionError, MigrationError) as exc:
+        raise CommandError(scrub(str(exc), dsn)) from None
+    except psycopg.Error as exc:
+        raise CommandError(scrub(_first_line(exc), dsn)) from None
+    where = mask_dsn(dsn)
+    names = {m.version: m.filename for m in files}
+    if applied:
+        print(f"applied {', '.join(names[v] for v in applied)} to {where}")
+    else:
+        print(f"up to date: {len(files)} migrations already applied at {where}")
+    return 0
+
+
+def render_table(rows: Sequence[Sequence[str]], headers: Sequence[str]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    return "\n".join(lines)
+
+
+def list_main(args: argparse.Namespace) -> int:
+    dsn = _dsn(args)
+    try:
+        with connect(dsn, autocommit=True) as conn:
+            entries = store.list_entries(conn, args.environment)
+    except RegistryConnectionError as exc:
+        raise CommandError(str(exc)) from None
+    except psycopg.errors.UndefinedTable:
+        raise CommandError(
+            "the registry tables do not exist; run `python -m ops migrate`"
+        ) from None
+    except psycopg.Error as exc:
+        raise CommandError(scrub(_first_line(exc), dsn)) from None
+    if not entries:
+        print("no registry entries" + (f" in {args.environment}" if args.environment else ""))
+        return 0
+    headers = (
+        "ENVIRONMENT",
+        "MODEL",
+        "HEALTH",
+        "ROUTED",
+        "REPLICAS",
+        "IMAGE",
+        "ENDPOINT",
+        "UPDATED",
+    )
+    rows = [
+        (
+            e.environment or "-",
+            e.model_name or "-",
+            e.health_status,
+            "yes" if e.routing_enabled else "no",
+            "-" if e.replicas is None else str(e.replicas),
+            e.image or "-",
+            e.endpoint_url or "-",
+            e.updated_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ") if e.updated_at else "-",
+        )
+        for e in entries
+    ]
+    print(render_table(rows, headers))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run these commands on their own (``python -m ops`` normally dispatches them)."""
+    parser = argparse.ArgumentParser(prog="python -m ops.registry_cli")
+    add_parsers(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
+    args = parser.parse_args(argv)
+    handler = {
+        "ops.registry_cli:migrate_main": migrate_main,
+        "ops.registry_cli:list_main": list_main,
+    }
+    try:
+        return handler[str(args.handler)](args)
+    except CommandError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

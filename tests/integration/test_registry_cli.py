@@ -1,0 +1,73 @@
+"""`migrate` and `registry list` against a real PostgreSQL: output, exit codes, no passwords."""
+
+from __future__ import annotations
+
+import pytest
+from psycopg import conninfo
+
+from components.registry import store
+from components.registry.connection import connect
+from ops.registry_cli import main
+from tests.integration.helpers import spec
+
+pytestmark = pytest.mark.integration
+
+PASSWORD = "Top-Secret-pw-42"
+
+
+def test_migrate_applies_then_reports_up_to_date(
+    db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dsn = conninfo.make_conninfo(db, password=PASSWORD)  # trust auth ignores it
+
+    assert main(["migrate", "--dsn", dsn]) == 0
+    assert "applied 0001_model_registry.sql, 0002_health_check.sql" in capsys.readouterr().out
+    assert main(["migrate", "--dsn", dsn]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("up to date: 2 migrations")
+    assert PASSWORD not in out and "***" in out
+
+
+def test_registry_list_prints_a_table_filtered_by_environment(
+    migrated_db: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with connect(migrated_db, autocommit=True) as conn:
+        store.register(conn, spec())
+        store.register(conn, spec(environment="production", stack="production", replicas=4))
+    monkeypatch.setenv("VLLM_REGISTRY_DSN", migrated_db)
+
+    assert main(["registry", "list", "--environment", "production"]) == 0
+
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == [
+        "ENVIRONMENT", "MODEL", "HEALTH", "ROUTED", "REPLICAS", "IMAGE", "ENDPOINT", "UPDATED",
+    ]  # fmt: skip
+    assert len(lines) == 3
+    assert lines[2].split()[:5] == ["production", spec().model_name, "healthy", "yes", "4"]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["migrate", "--dsn", f"postgresql://nobody:{PASSWORD}@127.0.0.1:1/registry"],
+        ["registry", "list", "--dsn", f"host=127.0.0.1 port=1 password={PASSWORD} junk"],
+        ["registry", "list"],
+    ],
+)
+def test_bad_input_or_unreachable_database_exits_2_with_one_line_and_no_password(
+    argv: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("VLLM_REGISTRY_DSN", raising=False)
+
+    assert main(argv) == 2
+
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1
+    assert PASSWORD not in err and "Traceback" not in err
+
+
+def test_listing_a_database_without_the_registry_says_to_migrate(
+    db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["registry", "list", "--dsn", db]) == 2
+    assert "run `python -m ops migrate`" in capsys.readouterr().err

@@ -1,0 +1,136 @@
+"""Pure provider logic: what changes cause updates or replacements, what inputs are refused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pulumi.output import Unknown
+from pulumi.runtime.rpc import wrap_rpc_secret
+
+from components.registry.providers import check_entry, diff_entry, diff_schema
+
+UNKNOWN: Any = Unknown()  # type: ignore[no-untyped-call]
+DSN = "host=db dbname=registry user=writer password=pw"
+
+
+def _props(**overrides: Any) -> dict[str, Any]:
+    props: dict[str, Any] = {
+        "connection": DSN,
+        "model_name": "llama",
+        "environment": "staging",
+        "endpoint_url": "http://llama.vllm-staging.svc.cluster.local:8000/v1",
+        "routing_enabled": True,
+        "namespace": "vllm-staging",
+        "deployment_name": "llama",
+        "image": "vllm/vllm-openai:v0.11.0",
+        "hf_model_id": "meta-llama/Llama-3.1-8B-Instruct",
+        "model_revision": "main",
+        "max_model_len": 8192.0,
+        "gpu_type": "NVIDIA RTX 4000 Ada",
+        "gpus_per_replica": 1.0,
+        "replicas": 2.0,
+        "stack": "staging",
+        "change_kind": "deploy",
+        "note": None,
+    }
+    props.update(overrides)
+    return props
+
+
+def test_identical_inputs_are_no_change() -> None:
+    result = diff_entry(_props(entry_id=1.0, health_status="healthy"), _props())
+    assert (result.changes, result.replaces) == (False, [])
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("image", "vllm/vllm-openai:v0.12.0"),
+        ("replicas", 3.0),
+        ("routing_enabled", False),
+        ("endpoint_url", "http://other/v1"),
+        ("connection", "host=db dbname=registry user=writer password=rotated"),
+    ],
+)
+def test_a_changed_field_or_connection_is_an_update_in_place(field: str, value: Any) -> None:
+    result = diff_entry(_props(), _props(**{field: value}))
+    assert (result.changes, result.replaces) == (True, [])
+
+
+@pytest.mark.parametrize("field", ["environment", "model_name"])
+def test_a_changed_key_replaces_the_entry(field: str) -> None:
+    value = "production" if field == "environment" else "renamed"
+    result = diff_entry(_props(), _props(**{field: value}))
+    assert (result.changes, result.replaces) == (True, [field])
+
+
+def test_change_kind_and_note_alone_never_cause_a_change() -> None:
+    news = _props(change_kind="rollback", note="rollback to 41")
+    assert diff_entry(_props(), news).changes is False
+
+
+def test_a_row_found_retired_by_refresh_is_an_update_that_reactivates_it() -> None:
+    assert diff_entry(_props(health_status="retired"), _props()).changes is True
+
+
+def test_unknown_values_during_preview_count_as_changes() -> None:
+    result = diff_entry(_props(), _props(endpoint_url=UNKNOWN))
+    assert result.changes is True
+    assert diff_entry(_props(), _props(model_name=UNKNOWN)).replaces == ["model_name"]
+
+
+def test_a_secret_wrapped_connection_compares_by_value() -> None:
+    assert diff_entry(_props(), _props(connection=wrap_rpc_secret(DSN))).changes is False
+
+
+def test_check_accepts_valid_inputs_and_unknowns() -> None:
+    assert check_entry(_props()) == []
+    assert check_entry(_props(image=UNKNOWN, replicas=UNKNOWN)) == []
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("environment", "prod", "must be one of"),
+        ("endpoint_url", "ftp://x/v1", "not an http(s) URL"),
+        ("endpoint_url", "http://x /v1", "not an http(s) URL"),
+        ("replicas", -1.0, "must be >= 0"),
+        ("max_model_len", 0.0, "must be >= 1"),
+        ("gpus_per_replica", 1.5, "must be an integer"),
+        ("routing_enabled", "yes", "must be true or false"),
+        ("image", "", "must be a non-empty string"),
+        ("stack", None, "is required"),
+        ("change_kind", "hotfix", "must be one of"),
+    ],
+)
+def test_check_refuses_impossible_inputs(field: str, value: Any, reason: str) -> None:
+    failures = check_entry(_props(**{field: value}))
+    assert [(f.property, reason in f.reason) for f in failures] == [(field, True)]
+
+
+def _schema(**overrides: Any) -> dict[str, Any]:
+    props: dict[str, Any] = {
+        "connection": DSN,
+        "database": "registry",
+        "migrations": {"0001_model_registry": "a" * 64, "0002_health_check": "b" * 64},
+    }
+    props.update(overrides)
+    return props
+
+
+def test_schema_diff_reflects_the_migration_files() -> None:
+    assert diff_schema(_schema(), _schema()).changes is False
+    added = _schema(migrations={**_schema()["migrations"], "0003_more": "c" * 64})
+    edited = _schema(migrations={**_schema()["migrations"], "0002_health_check": "d" * 64})
+    assert diff_schema(_schema(), added).changes is True
+    assert diff_schema(_schema(), edited).changes is True
+    # The database may record migrations newer than this checkout: not a change.
+    assert diff_schema(added, _schema()).changes is False
+
+
+def test_schema_diff_replaces_on_another_database_and_updates_on_a_new_connection() -> None:
+    moved = diff_schema(_schema(), _schema(database="registry2"))
+    assert (moved.changes, moved.replaces) == (True, ["database"])
+    rotated = diff_schema(_schema(), _schema(connection=DSN + "x"))
+    assert (rotated.changes, rotated.replaces) == (True, [])

@@ -1,0 +1,126 @@
+"""RegistryRoles under Pulumi's mock runtime, and the SQL its grants correspond to."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pytest
+from pulumi.runtime import mocks
+from pulumi.runtime.sync_await import _sync_await
+
+from components.config import RegistryConfig
+from components.registry.roles import (
+    READER_GRANTS,
+    WRITER_GRANTS,
+    GrantSpec,
+    RegistryRoles,
+    RegistryRolesArgs,
+    grant_statements,
+)
+
+
+class _Mocks(pulumi.runtime.Mocks):
+    def __init__(self) -> None:
+        self.resources: list[mocks.MockResourceArgs] = []
+
+    def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        self.resources.append(args)
+        return f"{args.name}-id", dict(args.inputs)
+
+    def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return {}, None
+
+
+CONFIG = RegistryConfig(host="db.internal", database="model_registry", user="registry_owner")
+
+
+@pytest.fixture
+def registered() -> _Mocks:
+    m = _Mocks()
+    pulumi.runtime.set_mocks(m, project="vllm-platform", stack="staging", preview=False)
+    roles = RegistryRoles(
+        "registry-roles",
+        RegistryRolesArgs(
+            config=CONFIG,
+            owner_password=pulumi.Output.secret("owner-pw"),
+            writer_password=pulumi.Output.secret("writer-pw"),
+            reader_password=pulumi.Output.secret("reader-pw"),
+            database="model_registry",
+        ),
+    )
+    # Both DSNs resolve only after their role and every grant is registered.
+    assert _sync_await(roles.writer_dsn.is_secret())
+    assert _sync_await(roles.reader_dsn.is_secret())
+    return m
+
+
+def _by_type(m: _Mocks, typ: str) -> dict[str, mocks.MockResourceArgs]:
+    return {r.name: r for r in m.resources if r.typ == typ}
+
+
+def test_the_component_uses_an_explicit_postgresql_provider_from_the_config(
+    registered: _Mocks,
+) -> None:
+    [provider] = _by_type(registered, "pulumi:providers:postgresql").values()
+    assert provider.name == "registry-roles-postgresql"
+    assert {k: provider.inputs[k] for k in ("host", "port", "database", "username", "sslmode")} == {
+        "host": "db.internal",
+        "port": "5432",
+        "database": "model_registry",
+        "username": "registry_owner",
+        "sslmode": "require",
+    }
+    assert provider.inputs["superuser"] == "false"
+
+
+def test_writer_and_reader_are_login_roles_named_from_the_config(registered: _Mocks) -> None:
+    roles = _by_type(registered, "postgresql:index/role:Role")
+    assert {n: (r.inputs["name"], r.inputs["login"]) for n, r in roles.items()} == {
+        "registry-roles-writer": ("vllm_registry_writer", True),
+        "registry-roles-reader": ("vllm_registry_reader", True),
+    }
+
+
+def test_grants_match_the_declared_least_privilege_specs(registered: _Mocks) -> None:
+    grants = _by_type(registered, "postgresql:index/grant:Grant")
+    expected = {
+        f"registry-roles-{kind}-{g.key}": (role, g)
+        for kind, role, specs in (
+            ("writer", "vllm_registry_writer", WRITER_GRANTS),
+            ("reader", "vllm_registry_reader", READER_GRANTS),
+        )
+        for g in specs
+    }
+    assert set(grants) == set(expected)
+    for name, (role, g) in expected.items():
+        inputs = grants[name].inputs
+        assert inputs["role"] == role
+        assert inputs["database"] == "model_registry"
+        assert inputs["objectType"] == g.object_type
+        assert inputs["privileges"] == list(g.privileges)
+        assert inputs.get("objects", []) == list(g.objects)
+        assert inputs.get("schema") == (None if g.object_type == "database" else "public")
+
+
+def test_no_role_may_delete_entries_or_change_events() -> None:
+    for g in (*WRITER_GRANTS, *READER_GRANTS):
+        if "model_registry_events" in g.objects:
+            assert set(g.privileges) <= {"SELECT", "INSERT"}
+        assert "DELETE" not in g.privileges
+
+
+def test_grant_statements_render_quoted_identifiers() -> None:
+    spec = GrantSpec("t", "table", ("SELECT", "INSERT"), ("model_registry_entries",))
+    [statement] = grant_statements(spec, 'odd"role', "db")
+    assert statement.as_string() == (
+        'GRANT SELECT, INSERT ON TABLE "public"."model_registry_entries" TO "odd""role"'
+    )
+    [db] = grant_statements(GrantSpec("c", "database", ("CONNECT",)), "r", "model_registry")
+    assert db.as_string() == 'GRANT CONNECT ON DATABASE "model_registry" TO "r"'
+
+
+def test_grant_statements_refuse_unknown_privileges() -> None:
+    bad = GrantSpec("x", "table", ("SELECT", "DROP"), ("t",))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="DROP"):
+        grant_statements(bad, "r", "db")
