@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from ops.common import CommandError, eprint
+from ops.registry_args import add_parsers as add_registry_parsers
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,6 +38,8 @@ def _parser() -> argparse.ArgumentParser:
         "--history-file", help="plan offline from `pulumi stack history --json --show-secrets`"
     )
     p.set_defaults(handler="ops.rollback:main")
+
+    add_registry_parsers(sub)
     return parser
 
 

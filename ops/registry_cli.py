@@ -12,7 +12,6 @@ import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC
-from typing import Any
 
 import psycopg
 
@@ -20,27 +19,9 @@ from components.registry import store
 from components.registry.connection import RegistryConnectionError, connect, mask_dsn, scrub
 from components.registry.migrate import MigrationError, load_migrations, migrate
 from ops.common import CommandError
+from ops.registry_args import DSN_ENV, add_parsers
 
-__all__ = ["DSN_ENV", "add_parsers", "list_main", "migrate_main", "render_table"]
-
-DSN_ENV = "VLLM_REGISTRY_DSN"
-_ENVIRONMENTS = ("development", "staging", "production")
-
-
-def add_parsers(subparsers: argparse._SubParsersAction[Any]) -> None:
-    """Register `migrate` and `registry list` on the `python -m ops` subparsers."""
-    dsn_help = f"libpq DSN or URL of the registry database (default: ${DSN_ENV})"
-
-    p = subparsers.add_parser("migrate", help="apply the registry's pending SQL migrations")
-    p.add_argument("--dsn", help=dsn_help + "; connect as the owner user")
-    p.set_defaults(handler="ops.registry_cli:migrate_main")
-
-    p = subparsers.add_parser("registry", help="inspect the model registry")
-    sub = p.add_subparsers(dest="registry_command", required=True, metavar="COMMAND")
-    lst = sub.add_parser("list", help="print the registry entries as a table")
-    lst.add_argument("--dsn", help=dsn_help)
-    lst.add_argument("--environment", choices=_ENVIRONMENTS, help="only this environment")
-    lst.set_defaults(handler="ops.registry_cli:list_main")
+__all__ = ["DSN_ENV", "list_main", "migrate_main", "render_table"]
 
 
 def _dsn(args: argparse.Namespace) -> str:
