@@ -1,0 +1,166 @@
+"""``VllmDeployment``: registers exactly the objects ``model_objects`` builds for one model."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.capacity import ModelPlan
+from components.config import ModelConfig, StackConfig
+from components.vllm.names import Manifest
+from components.vllm.render import WORKLOAD_KINDS, model_objects, object_key
+from components.vllm.smoke import SMOKE_ACTIVE_DEADLINE_SECONDS
+from components.vllm.workload import rollout_timeouts
+
+__all__ = ["TYPE_TOKEN", "VllmDeployment", "VllmDeploymentArgs"]
+
+TYPE_TOKEN = "vllm-platform:serving:VllmDeployment"
+
+_Factory = Callable[[str, Manifest, Any, pulumi.ResourceOptions], pulumi.CustomResource]
+
+
+def _typed(cls: Any, body: str) -> _Factory:
+    def make(
+        name: str, obj: Manifest, meta: Any, opts: pulumi.ResourceOptions
+    ) -> pulumi.CustomResource:
+        resource: pulumi.CustomResource = cls(name, metadata=meta, opts=opts, **{body: obj[body]})
+        return resource
+
+    return make
+
+
+def _custom(
+    name: str, obj: Manifest, meta: Any, opts: pulumi.ResourceOptions
+) -> pulumi.CustomResource:
+    return k8s.apiextensions.CustomResource(
+        name,
+        api_version=obj["apiVersion"],
+        kind=obj["kind"],
+        metadata=meta,
+        spec=obj["spec"],
+        opts=opts,
+    )
+
+
+_FACTORIES: dict[tuple[str, str], _Factory] = {
+    ("v1", "PersistentVolumeClaim"): _typed(k8s.core.v1.PersistentVolumeClaim, "spec"),
+    ("v1", "Service"): _typed(k8s.core.v1.Service, "spec"),
+    ("v1", "ConfigMap"): _typed(k8s.core.v1.ConfigMap, "data"),
+    ("networking.k8s.io/v1", "NetworkPolicy"): _typed(k8s.networking.v1.NetworkPolicy, "spec"),
+    ("networking.k8s.io/v1", "Ingress"): _typed(k8s.networking.v1.Ingress, "spec"),
+    ("apps/v1", "StatefulSet"): _typed(k8s.apps.v1.StatefulSet, "spec"),
+    ("apps/v1", "Deployment"): _typed(k8s.apps.v1.Deployment, "spec"),
+    ("policy/v1", "PodDisruptionBudget"): _typed(k8s.policy.v1.PodDisruptionBudget, "spec"),
+    ("batch/v1", "Job"): _typed(k8s.batch.v1.Job, "spec"),
+    ("monitoring.coreos.com/v1", "ServiceMonitor"): _custom,
+    ("monitoring.coreos.com/v1", "PrometheusRule"): _custom,
+    ("keda.sh/v1alpha1", "ScaledObject"): _custom,
+}
+
+
+@dataclass(frozen=True)
+class VllmDeploymentArgs:
+    config: StackConfig
+    model: ModelConfig
+    plan: ModelPlan
+    # The environment's namespace (an output of EnvironmentNamespace, so every object waits for
+    # it); it must resolve to ``config.namespace_name``, which the builders put in the manifests.
+    namespace: pulumi.Input[str]
+
+
+def _minutes(seconds: int) -> str:
+    return f"{-(-seconds // 60)}m"
+
+
+def _succeeded(status: Any) -> bool:
+    count = status.get("succeeded") if isinstance(status, dict) else getattr(status, "succeeded", 0)
+    return bool(count)
+
+
+class VllmDeployment(pulumi.ComponentResource):
+    """One model's vLLM server, Service, policies, monitoring and smoke test."""
+
+    endpoint_url: pulumi.Output[str]
+    service_name: pulumi.Output[str]
+    workload_name: pulumi.Output[str]
+    smoke_test_job_name: pulumi.Output[str]
+    ready: pulumi.Output[bool]
+
+    def __init__(
+        self, name: str, args: VllmDeploymentArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(TYPE_TOKEN, name, None, opts)
+        cfg, model = args.config, args.model
+        expected = cfg.namespace_name
+
+        def same_namespace(ns: str) -> str:
+            if ns != expected:
+                raise ValueError(
+                    f"{model.name}: namespace {ns!r} is not the config's namespace {expected!r}"
+                )
+            return ns
+
+        namespace = pulumi.Output.from_input(args.namespace).apply(same_namespace)
+        create_s, update_s = rollout_timeouts(model)
+        smoke_minutes = _minutes(SMOKE_ACTIVE_DEADLINE_SECONDS + 5 * 60)
+
+        made: dict[str, pulumi.CustomResource] = {}
+        for obj in model_objects(cfg, model, args.plan):
+            key = object_key(model, obj)
+            kind = obj["kind"]
+            opts_kw: dict[str, Any] = {"parent": self}
+            meta_ns: pulumi.Input[str] = namespace
+            if kind in WORKLOAD_KINDS:
+                # Pulumi waits for the rollout; its 10-minute default would fail a model that
+                # is still loading within its startup budget.
+                opts_kw["custom_timeouts"] = pulumi.CustomTimeouts(
+                    create=_minutes(create_s), update=_minutes(update_s)
+                )
+                if model.autoscaling is not None and model.autoscaling.enabled:
+                    opts_kw["ignore_changes"] = ["spec.replicas"]  # KEDA owns the count
+            elif kind == "Job":
+                opts_kw["custom_timeouts"] = pulumi.CustomTimeouts(
+                    create=smoke_minutes, update=smoke_minutes
+                )
+                # Through the namespace value the Job depends on the (awaited) server, its
+                # Service and the smoke policy: it is created only once those are ready.
+                upstream = (_workload_key(model), "service", "networkpolicy-smoke")
+                meta_ns = pulumi.Output.all(namespace, *(made[k].id for k in upstream)).apply(
+                    lambda values: str(values[0])
+                )
+            meta = {**obj["metadata"], "namespace": meta_ns}
+            factory = _FACTORIES[(obj["apiVersion"], kind)]
+            made[key] = factory(f"{name}-{key}", obj, meta, pulumi.ResourceOptions(**opts_kw))
+
+        server = made[_workload_key(model)]
+        service = made["service"]
+        job = made["job-smoke"]
+        self.endpoint_url = pulumi.Output.all(
+            _meta_field(service, "name"), _meta_field(service, "namespace")
+        ).apply(lambda v: cfg.endpoint_url(str(v[0])) if v[1] == expected else "")
+        self.service_name = _meta_field(service, "name")
+        self.workload_name = _meta_field(server, "name")
+        self.smoke_test_job_name = _meta_field(job, "name")
+        self.ready = job.status.apply(_succeeded)  # type: ignore[attr-defined]
+        self.register_outputs(
+            {
+                "endpoint_url": self.endpoint_url,
+                "service_name": self.service_name,
+                "workload_name": self.workload_name,
+                "smoke_test_job_name": self.smoke_test_job_name,
+                "ready": self.ready,
+            }
+        )
+
+
+def _workload_key(model: ModelConfig) -> str:
+    return "statefulset" if model.weight_cache.mode == "per-replica" else "deployment"
+
+
+def _meta_field(resource: pulumi.CustomResource, field: str) -> pulumi.Output[str]:
+    meta: pulumi.Output[Any] = resource.metadata  # type: ignore[attr-defined]
+    return meta.apply(lambda m: str(m.get(field) if isinstance(m, dict) else getattr(m, field)))

@@ -1,0 +1,124 @@
+"""Optional per-model objects: an Ingress with TLS, and a KEDA ScaledObject."""
+
+from __future__ import annotations
+
+from components.config import ModelConfig, StackConfig
+from components.vllm.names import HTTP_PORT_NAME, Manifest, metadata
+from components.vllm.observability import selector
+from components.vllm.workload import uses_statefulset
+
+__all__ = ["AutoscalingCapacityError", "ingress", "prometheus_url", "scaled_object"]
+
+
+class AutoscalingCapacityError(ValueError):
+    """autoscaling.maxReplicas of a model would not fit the GPU pool with the other models."""
+
+
+def ingress(cfg: StackConfig, model: ModelConfig) -> Manifest | None:
+    """Direct HTTPS access to ``/v1`` only (``/metrics`` and ``/health`` stay in-cluster)."""
+    ing = model.ingress
+    if ing is None:
+        return None
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": metadata(
+            cfg,
+            model,
+            model.name,
+            annotations={"cert-manager.io/cluster-issuer": ing.cluster_issuer},
+        ),
+        "spec": {
+            "ingressClassName": ing.class_name,
+            "tls": [{"hosts": [ing.host], "secretName": f"{model.name}-tls"}],
+            "rules": [
+                {
+                    "host": ing.host,
+                    "http": {
+                        "paths": [
+                            {
+                                "path": "/v1",
+                                "pathType": "Prefix",
+                                "backend": {
+                                    "service": {
+                                        "name": model.name,
+                                        "port": {"name": HTTP_PORT_NAME},
+                                    }
+                                },
+                            }
+                        ]
+                    },
+                }
+            ],
+        },
+    }
+
+
+def prometheus_url(cfg: StackConfig) -> str:
+    """The Prometheus the prometheus-operator runs in the monitoring namespace
+    (``prometheus-operated`` is the Service the operator creates)."""
+    return f"http://prometheus-operated.{cfg.network.monitoring.namespace}.svc.cluster.local:9090"
+
+
+def _check_capacity(cfg: StackConfig, model: ModelConfig, max_replicas: int) -> None:
+    if model.accelerator == "cpu":
+        return
+    pool = cfg.cluster.gpu_pool
+    limit = pool.max_nodes * pool.plan.gpus_per_node
+    others = sum(m.gpus_total for m in cfg.models if m.name != model.name)
+    needed = others + max_replicas * model.gpus_per_replica
+    if needed > limit:
+        raise AutoscalingCapacityError(
+            f"{model.name}: autoscaling.maxReplicas {max_replicas} x {model.gpus_per_replica} "
+            f"GPU plus the other models' {others} needs {needed} GPUs; the pool holds {limit}"
+        )
+
+
+def scaled_object(cfg: StackConfig, model: ModelConfig) -> Manifest | None:
+    """Scale on queued requests, within the bounds the GPU pool can hold."""
+    auto = model.autoscaling
+    if auto is None or not auto.enabled:
+        return None
+    _check_capacity(cfg, model, auto.max_replicas)
+    query = f"sum(vllm:num_requests_waiting{{{selector(cfg, model)}}})"
+    return {
+        "apiVersion": "keda.sh/v1alpha1",
+        "kind": "ScaledObject",
+        "metadata": metadata(cfg, model, model.name),
+        "spec": {
+            "scaleTargetRef": {
+                "apiVersion": "apps/v1",
+                "kind": "StatefulSet" if uses_statefulset(model) else "Deployment",
+                "name": model.name,
+            },
+            "minReplicaCount": auto.min_replicas,
+            "maxReplicaCount": auto.max_replicas,
+            "pollingInterval": 30,
+            # A new replica takes minutes to load; do not give one back for a short lull.
+            "cooldownPeriod": 900,
+            "advanced": {
+                "horizontalPodAutoscalerConfig": {
+                    "behavior": {
+                        "scaleDown": {
+                            "stabilizationWindowSeconds": 900,
+                            "policies": [{"type": "Pods", "value": 1, "periodSeconds": 600}],
+                        },
+                        "scaleUp": {
+                            "stabilizationWindowSeconds": 60,
+                            "policies": [{"type": "Pods", "value": 1, "periodSeconds": 300}],
+                        },
+                    }
+                }
+            },
+            "triggers": [
+                {
+                    "type": "prometheus",
+                    "metadata": {
+                        "serverAddress": prometheus_url(cfg),
+                        "query": query,
+                        "threshold": str(auto.waiting_requests_target),
+                    },
+                }
+            ],
+        },
+    }

@@ -1,0 +1,78 @@
+"""Deterministic object names and labels for one model's objects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from components.config import ModelConfig, StackConfig
+from components.naming import standard_labels
+
+__all__ = [
+    "HEALTH_REPORTER_COMPONENT",
+    "HTTP_PORT_NAME",
+    "SERVER_COMPONENT",
+    "SMOKE_COMPONENT",
+    "Manifest",
+    "headless_service_name",
+    "labels",
+    "metadata",
+    "selector_labels",
+    "smoke_selector_labels",
+    "weights_claim_name",
+]
+
+Manifest = dict[str, Any]
+
+HTTP_PORT_NAME = "http"
+SERVER_COMPONENT = "server"
+SMOKE_COMPONENT = "smoke-test"
+PODS_COMPONENT = "pod-dns"
+HEALTH_REPORTER_COMPONENT = "health-reporter"
+
+
+def labels(
+    cfg: StackConfig, model: ModelConfig, component: str = SERVER_COMPONENT
+) -> dict[str, str]:
+    """The standard ``app.kubernetes.io/*`` labels of one of the model's objects."""
+    return standard_labels(model.name, component, cfg.environment)
+
+
+def selector_labels(model: ModelConfig) -> dict[str, str]:
+    """Labels that select the model's server pods (a stable subset: selectors are immutable)."""
+    return {
+        "app.kubernetes.io/name": model.name,
+        "app.kubernetes.io/component": SERVER_COMPONENT,
+    }
+
+
+def smoke_selector_labels(model: ModelConfig) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": model.name,
+        "app.kubernetes.io/component": SMOKE_COMPONENT,
+    }
+
+
+def metadata(
+    cfg: StackConfig,
+    model: ModelConfig,
+    name: str,
+    component: str = SERVER_COMPONENT,
+    annotations: dict[str, str] | None = None,
+) -> Manifest:
+    meta: Manifest = {
+        "name": name,
+        "namespace": cfg.namespace_name,
+        "labels": labels(cfg, model, component),
+    }
+    if annotations:
+        meta["annotations"] = annotations
+    return meta
+
+
+def headless_service_name(model: ModelConfig) -> str:
+    """The StatefulSet's governing Service (stable pod DNS names)."""
+    return f"{model.name}-pods"
+
+
+def weights_claim_name(model: ModelConfig) -> str:
+    return f"{model.name}-weights"

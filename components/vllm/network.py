@@ -1,0 +1,139 @@
+"""The model's Services and NetworkPolicies.
+
+vLLM's API key protects ``/v1/*`` only; ``/metrics`` and ``/health`` are open to anyone who can
+reach port 8000, so the NetworkPolicy is what keeps the pods private: ingress from the API
+router, from monitoring, from this model's smoke test and from the health reporter; egress to
+DNS and HTTPS (the Hugging Face Hub) only.
+"""
+
+from __future__ import annotations
+
+from components.config import VLLM_PORT, ModelConfig, PeerSelector, StackConfig
+from components.vllm.names import (
+    HEALTH_REPORTER_COMPONENT,
+    HTTP_PORT_NAME,
+    PODS_COMPONENT,
+    Manifest,
+    headless_service_name,
+    metadata,
+    selector_labels,
+    smoke_selector_labels,
+)
+from components.vllm.workload import uses_statefulset
+
+__all__ = [
+    "INGRESS_CONTROLLER_NAMESPACE",
+    "NAMESPACE_LABEL",
+    "headless_service",
+    "server_network_policy",
+    "service",
+    "smoke_network_policy",
+]
+
+NAMESPACE_LABEL = "kubernetes.io/metadata.name"
+# Where the ingress controller runs (only used when a model has an `ingress`). Config has no
+# key for it yet; see the report.
+INGRESS_CONTROLLER_NAMESPACE = "ingress-nginx"
+_PORT = [{"protocol": "TCP", "port": VLLM_PORT}]
+_DNS = {
+    "to": [{"namespaceSelector": {"matchLabels": {NAMESPACE_LABEL: "kube-system"}}}],
+    "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+}
+
+
+def _service_ports() -> list[Manifest]:
+    return [
+        {"name": HTTP_PORT_NAME, "port": VLLM_PORT, "targetPort": HTTP_PORT_NAME, "protocol": "TCP"}
+    ]
+
+
+def service(cfg: StackConfig, model: ModelConfig) -> Manifest:
+    """ClusterIP Service ``<model>``: the endpoint ``http://<model>.<ns>.svc...:8000/v1``."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": metadata(cfg, model, model.name),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": selector_labels(model),
+            "ports": _service_ports(),
+        },
+    }
+
+
+def headless_service(cfg: StackConfig, model: ModelConfig) -> Manifest | None:
+    """The StatefulSet's governing Service (per-pod DNS); labelled apart so monitoring
+    selects only the ClusterIP Service and does not scrape every pod twice."""
+    if not uses_statefulset(model):
+        return None
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": metadata(cfg, model, headless_service_name(model), PODS_COMPONENT),
+        "spec": {
+            "clusterIP": "None",
+            "selector": selector_labels(model),
+            "ports": _service_ports(),
+        },
+    }
+
+
+def _namespace_peer(peer: PeerSelector) -> Manifest:
+    return {
+        "namespaceSelector": {"matchLabels": {NAMESPACE_LABEL: peer.namespace}},
+        "podSelector": {"matchLabels": dict(peer.pod_selector)},
+    }
+
+
+def server_network_policy(cfg: StackConfig, model: ModelConfig) -> Manifest:
+    peers: list[Manifest] = [
+        _namespace_peer(cfg.network.api_router),
+        _namespace_peer(cfg.network.monitoring),
+        # Same namespace (a podSelector alone means the policy's namespace).
+        {"podSelector": {"matchLabels": smoke_selector_labels(model)}},
+        {
+            "podSelector": {
+                "matchLabels": {"app.kubernetes.io/component": HEALTH_REPORTER_COMPONENT}
+            }
+        },
+    ]
+    if model.ingress is not None:
+        peers.append(
+            {"namespaceSelector": {"matchLabels": {NAMESPACE_LABEL: INGRESS_CONTROLLER_NAMESPACE}}}
+        )
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": metadata(cfg, model, model.name),
+        "spec": {
+            "podSelector": {"matchLabels": selector_labels(model)},
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": [{"from": peers, "ports": _PORT}],
+            "egress": [
+                _DNS,
+                # Model downloads: the Hub and its CDN have no stable addresses.
+                {
+                    "to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}],
+                    "ports": [{"protocol": "TCP", "port": 443}],
+                },
+            ],
+        },
+    }
+
+
+def smoke_network_policy(cfg: StackConfig, model: ModelConfig) -> Manifest:
+    """The smoke-test pods may reach this model's pods (and DNS), nothing else."""
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": metadata(cfg, model, f"{model.name}-smoke", "smoke-test"),
+        "spec": {
+            "podSelector": {"matchLabels": smoke_selector_labels(model)},
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": [],
+            "egress": [
+                _DNS,
+                {"to": [{"podSelector": {"matchLabels": selector_labels(model)}}], "ports": _PORT},
+            ],
+        },
+    }

@@ -1,0 +1,64 @@
+"""Every Kubernetes object of one model, as plain dicts in apply order.
+
+Used by ``VllmDeployment`` (which registers exactly these) and by ``python -m ops render``.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from components.capacity import ModelPlan
+from components.config import ModelConfig, StackConfig
+from components.vllm.extras import ingress, scaled_object
+from components.vllm.names import Manifest
+from components.vllm.network import (
+    headless_service,
+    server_network_policy,
+    service,
+    smoke_network_policy,
+)
+from components.vllm.observability import grafana_dashboard, prometheus_rule, service_monitor
+from components.vllm.smoke import smoke_job
+from components.vllm.workload import pod_disruption_budget, shared_weights_claim, workload
+
+__all__ = ["WORKLOAD_KINDS", "model_objects", "object_key"]
+
+WORKLOAD_KINDS = frozenset({"StatefulSet", "Deployment"})
+
+
+def model_objects(cfg: StackConfig, model: ModelConfig, plan: ModelPlan) -> list[Manifest]:
+    """All objects for ``model`` in apply order; the smoke-test Job comes last.
+
+    The result shares no mutable parts with the builders' constants or with each other.
+    """
+    server = workload(cfg, model, plan)
+    candidates = [
+        shared_weights_claim(cfg, model),
+        service(cfg, model),
+        headless_service(cfg, model),
+        server_network_policy(cfg, model),
+        smoke_network_policy(cfg, model),
+        server,
+        pod_disruption_budget(cfg, model),
+        service_monitor(cfg, model),
+        prometheus_rule(cfg, model),
+        grafana_dashboard(cfg, model),
+        ingress(cfg, model),
+        scaled_object(cfg, model),
+        smoke_job(cfg, model, server["spec"]["template"]),
+    ]
+    return copy.deepcopy([obj for obj in candidates if obj is not None])
+
+
+def object_key(model: ModelConfig, obj: Manifest) -> str:
+    """A stable key for an object of the model (Pulumi child names derive from it).
+
+    The kind plus what the Kubernetes name adds to the model name; the smoke Job's hash is
+    left out so a new test run replaces the same child instead of adding one.
+    """
+    kind = str(obj["kind"]).lower()
+    name = str(obj["metadata"]["name"])
+    suffix = name.removeprefix(model.name)
+    if obj["kind"] == "Job":
+        suffix = suffix.rsplit("-", 1)[0]
+    return f"{kind}{suffix}"
