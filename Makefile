@@ -18,12 +18,18 @@ help:
 	@echo "make preview STACK=name   pulumi preview (needs the pulumi CLI)"
 	@echo "make up STACK=name        pulumi up (needs the pulumi CLI and cloud credentials)"
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt policy/requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-venv: $(VENV)/.installed
+# checkov pins packaging<24 (pulumi needs >=26), so it gets a virtualenv of its own.
+$(VENV)/checkov/.installed: requirements-checkov.txt | $(VENV)/.installed
+	test -x $(VENV)/checkov/bin/python || $(PYTHON) -m venv $(VENV)/checkov
+	$(VENV)/checkov/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	touch $@
+
+venv: $(VENV)/.installed $(VENV)/checkov/.installed
 
 test: venv
 	$(PY) -m pytest

@@ -1,0 +1,741 @@
+"""The policy pack's rules as pure functions over plain resource properties.
+
+No Pulumi import here: ``policy/policies.py`` turns the engine's property proxies into plain
+dicts (unknown preview values become ``UNKNOWN``) and calls these functions, and the tests call
+them directly. Properties are what the engine sends: Kubernetes objects in their JSON (camelCase)
+shape, Linode resources in camelCase (``nodeCount``, ``autoscaler.max``), dynamic resources with
+their Python property names (``model_name``).
+
+Every message names the object, says what is wrong and how to fix it. A value that is unknown
+during preview never fails a rule on its own: the rule skips that part (the update re-runs it
+with the value known).
+
+How the rules recognise the platform's objects (set by components/vllm and components/naming):
+
+- a vLLM server is a Deployment or StatefulSet whose pod template carries
+  ``app.kubernetes.io/part-of: vllm-platform`` and ``app.kubernetes.io/component: server``, or
+  any Deployment/StatefulSet with a container named ``vllm``; its vLLM containers are the ones
+  named ``vllm`` (all containers when none is);
+- its environment is the ``vllm-platform.io/environment`` label (else a ``vllm-<env>``
+  namespace); an object with neither is held to the production rules;
+- CPU mode: the container's ``VLLM_CPU_KVCACHE_SPACE`` env var, or the annotation
+  ``vllm-platform.io/accelerator: cpu`` on the workload;
+- allowed downtime: the annotation ``vllm-platform.io/allow-downtime: "true"``;
+- routed: the annotation ``vllm-platform.io/routing-enabled`` (absent means routed, the
+  config's default); registry entries are ``pulumi-python:dynamic`` resources with
+  ``model_name``, ``environment`` and ``routing_enabled``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+__all__ = [
+    "ACCELERATOR_ANNOTATION",
+    "ALLOW_DOWNTIME_ANNOTATION",
+    "DEFAULT_GPU_POOL_MAX_NODES",
+    "ENVIRONMENTS",
+    "ENVIRONMENT_LABEL",
+    "ROUTING_ANNOTATION",
+    "UNKNOWN",
+    "Resource",
+    "Violation",
+    "Workload",
+    "check_container_env_secrets",
+    "check_gpu_pool_budget",
+    "check_network_policies",
+    "check_pinned_images",
+    "check_production_availability",
+    "check_routed_models_registered",
+    "check_vllm_containers",
+    "environment_of",
+    "image_is_pinned",
+    "is_secret_env_name",
+    "selector_matches",
+    "vllm_workload",
+]
+
+
+class _Unknown:
+    """A value the engine cannot know during preview."""
+
+    _instance: _Unknown | None = None
+
+    def __new__(cls) -> _Unknown:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+
+UNKNOWN: Final = _Unknown()
+
+ENVIRONMENTS: Final = ("development", "staging", "production")
+PINNED_ENVIRONMENTS: Final = frozenset({"staging", "production"})
+DEFAULT_GPU_POOL_MAX_NODES: Final[Mapping[str, int]] = {
+    "development": 4,
+    "staging": 4,
+    "production": 16,
+}
+
+ENVIRONMENT_LABEL: Final = "vllm-platform.io/environment"
+NAME_LABEL: Final = "app.kubernetes.io/name"
+COMPONENT_LABEL: Final = "app.kubernetes.io/component"
+PART_OF_LABEL: Final = "app.kubernetes.io/part-of"
+PROJECT: Final = "vllm-platform"
+SERVER_COMPONENT: Final = "server"
+VLLM_CONTAINER: Final = "vllm"
+ALLOW_DOWNTIME_ANNOTATION: Final = "vllm-platform.io/allow-downtime"
+ROUTING_ANNOTATION: Final = "vllm-platform.io/routing-enabled"
+ACCELERATOR_ANNOTATION: Final = "vllm-platform.io/accelerator"
+CPU_MODE_ENV: Final = "VLLM_CPU_KVCACHE_SPACE"
+GPU_RESOURCE: Final = "nvidia.com/gpu"
+
+DEPLOYMENT: Final = "kubernetes:apps/v1:Deployment"
+STATEFULSET: Final = "kubernetes:apps/v1:StatefulSet"
+NETWORK_POLICY: Final = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+PDB: Final = "kubernetes:policy/v1:PodDisruptionBudget"
+HPA_TYPES: Final = frozenset(
+    {
+        "kubernetes:autoscaling/v2:HorizontalPodAutoscaler",
+        "kubernetes:keda.sh/v1alpha1:ScaledObject",
+    }
+)
+NODE_POOL: Final = "linode:index/lkeNodePool:LkeNodePool"
+LKE_CLUSTER: Final = "linode:index/lkeCluster:LkeCluster"
+DYNAMIC_PREFIX: Final = "pulumi-python:dynamic"
+
+# Where each pod-bearing kind keeps its pod spec.
+_POD_SPEC_PATHS: Final[Mapping[str, tuple[str, ...]]] = {
+    "kubernetes:core/v1:Pod": ("spec",),
+    "kubernetes:apps/v1:Deployment": ("spec", "template", "spec"),
+    "kubernetes:apps/v1:StatefulSet": ("spec", "template", "spec"),
+    "kubernetes:apps/v1:DaemonSet": ("spec", "template", "spec"),
+    "kubernetes:apps/v1:ReplicaSet": ("spec", "template", "spec"),
+    "kubernetes:core/v1:ReplicationController": ("spec", "template", "spec"),
+    "kubernetes:batch/v1:Job": ("spec", "template", "spec"),
+    "kubernetes:batch/v1:CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+}
+_CONTAINER_LISTS: Final = ("initContainers", "containers", "ephemeralContainers")
+
+# An OCI image reference: [registry/]repository[:tag][@sha256:digest] (as components/config.py;
+# tests/unit/test_policy_rules.py keeps the two in step).
+_IMAGE: Final = re.compile(
+    r"^(?P<repo>[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*)"
+    r"(:(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
+    r"(@(?P<digest>sha256:[a-f0-9]{64}))?$"
+)
+# Words in an env var name that mark a credential; names that only point at one are fine.
+_SECRET_WORDS: Final = frozenset(
+    {"TOKEN", "PASSWORD", "PASSWD", "PWD", "SECRET", "APIKEY", "CREDENTIAL", "CREDENTIALS"}
+)
+_POINTER_SUFFIXES: Final = frozenset({"FILE", "PATH", "DIR", "NAME", "REF"})
+_WORD_SPLIT: Final = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])")
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One resource of the stack, as a stack policy sees it (props already plain)."""
+
+    resource_type: str
+    urn: str
+    name: str
+    props: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Violation:
+    message: str
+    urn: str | None = None
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A vLLM server workload, with what the rules need from it."""
+
+    kind: str
+    name: str
+    namespace: str | _Unknown | None
+    labels: Mapping[str, Any]
+    """Pod template labels (what selectors match)."""
+    meta_labels: Mapping[str, Any]
+    annotations: Mapping[str, Any]
+    replicas: int | _Unknown | None
+    containers: tuple[Mapping[str, Any], ...]
+    """The vLLM containers."""
+
+    @property
+    def title(self) -> str:
+        ns = self.namespace if isinstance(self.namespace, str) else "?"
+        return f"{self.kind} {ns}/{self.name}"
+
+    @property
+    def model(self) -> str:
+        name = self.labels.get(NAME_LABEL)
+        return name if isinstance(name, str) else self.name
+
+
+# ------------------------------------------------------------------------------------ helpers
+
+
+def _dig(value: Any, *path: str) -> Any:
+    """``value[p0][p1]...``; ``None`` when a step is missing or not a mapping."""
+    for key in path:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(key)
+    return value
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _sequence(value: Any) -> Sequence[Any]:
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        return value
+    return ()
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+
+
+def _falsy(value: Any) -> bool:
+    return value is False or (isinstance(value, str) and value.strip().lower() == "false")
+
+
+def _as_int(value: Any) -> int | _Unknown | None:
+    if isinstance(value, _Unknown):
+        return value
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def image_is_pinned(image: str) -> bool:
+    """A digest, or a version tag other than ``latest``."""
+    m = _IMAGE.match(image)
+    if m is None:
+        return False
+    if m.group("digest"):
+        return True
+    tag = m.group("tag")
+    return bool(tag) and tag != "latest"
+
+
+def is_secret_env_name(name: str) -> bool:
+    """``HF_TOKEN``, ``PGPASSWORD``, ``VLLM_API_KEY``, ``apiKey``: yes. ``TOKENIZERS_PARALLELISM``,
+    ``HF_TOKEN_PATH``, ``SECRET_NAME``: no (not a credential, or only a pointer to one)."""
+    words = [w.upper() for w in _WORD_SPLIT.split(name) if w]
+    if not words or words[-1] in _POINTER_SUFFIXES:
+        return False
+    if any(w in _SECRET_WORDS for w in words):
+        return True
+    if any(w.endswith(("PASSWORD", "PASSWD", "TOKEN", "APIKEY", "SECRET")) for w in words):
+        return True  # PGPASSWORD, GITHUBTOKEN
+    return any(a == "API" and b == "KEY" for a, b in itertools.pairwise(words))
+
+
+def selector_matches(selector: Any, labels: Mapping[str, Any]) -> bool | None:
+    """Whether a LabelSelector selects pods labelled ``labels``; ``None`` if it is unknown.
+
+    An empty selector selects every pod (as in NetworkPolicy.podSelector).
+    """
+    if selector is UNKNOWN:
+        return None
+    sel = _mapping(selector)
+    match_labels = sel.get("matchLabels")
+    if match_labels is UNKNOWN:
+        return None
+    for key, want in _mapping(match_labels).items():
+        if want is UNKNOWN:
+            return None
+        if labels.get(key) != want:
+            return False
+    for expr in _sequence(sel.get("matchExpressions")):
+        e = _mapping(expr)
+        expr_key, op, values = e.get("key"), e.get("operator"), _sequence(e.get("values"))
+        if expr_key is UNKNOWN or op is UNKNOWN or UNKNOWN in values:
+            return None
+        present = isinstance(expr_key, str) and expr_key in labels
+        value = labels.get(expr_key) if isinstance(expr_key, str) else None
+        ok = {
+            "In": present and value in values,
+            "NotIn": not present or value not in values,
+            "Exists": present,
+            "DoesNotExist": not present,
+        }.get(str(op))
+        if not ok:
+            return False
+    return True
+
+
+def _pod_spec(resource_type: str, props: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    path = _POD_SPEC_PATHS.get(resource_type)
+    if path is None:
+        return None
+    spec = _dig(props, *path)
+    return spec if isinstance(spec, Mapping) else None
+
+
+def _containers(pod_spec: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    lists = (_sequence(pod_spec.get(key)) for key in _CONTAINER_LISTS)
+    return [c for containers in lists for c in containers if isinstance(c, Mapping)]
+
+
+def _object_title(resource_type: str, props: Mapping[str, Any]) -> str:
+    kind = resource_type.rsplit(":", 1)[-1]
+    name = _dig(props, "metadata", "name")
+    ns = _dig(props, "metadata", "namespace")
+    name_s = name if isinstance(name, str) else "?"
+    return f"{kind} {ns}/{name_s}" if isinstance(ns, str) else f"{kind} {name_s}"
+
+
+def vllm_workload(resource_type: str, props: Mapping[str, Any]) -> Workload | None:
+    """The vLLM server in a Deployment or StatefulSet, else ``None``."""
+    if resource_type not in (DEPLOYMENT, STATEFULSET):
+        return None
+    pod_spec = _pod_spec(resource_type, props) or {}
+    labels = _mapping(_dig(props, "spec", "template", "metadata", "labels"))
+    all_containers = [c for c in _sequence(pod_spec.get("containers")) if isinstance(c, Mapping)]
+    named = [c for c in all_containers if c.get("name") == VLLM_CONTAINER]
+    is_server = (
+        labels.get(PART_OF_LABEL) == PROJECT and labels.get(COMPONENT_LABEL) == SERVER_COMPONENT
+    )
+    if not named and not is_server:
+        return None
+    name = _dig(props, "metadata", "name")
+    namespace = _dig(props, "metadata", "namespace")
+    replicas = _dig(props, "spec", "replicas")
+    return Workload(
+        kind=resource_type.rsplit(":", 1)[-1],
+        name=name if isinstance(name, str) else "?",
+        namespace=namespace if isinstance(namespace, str) or namespace is UNKNOWN else None,
+        labels=labels,
+        meta_labels=_mapping(_dig(props, "metadata", "labels")),
+        annotations=_mapping(_dig(props, "metadata", "annotations")),
+        replicas=None if replicas is None else _as_int(replicas),
+        containers=tuple(named or all_containers),
+    )
+
+
+def environment_of(workload: Workload) -> str | None:
+    """The environment label (pod template, then object), else a ``vllm-<env>`` namespace."""
+    for source in (workload.labels, workload.meta_labels):
+        env = source.get(ENVIRONMENT_LABEL)
+        if env in ENVIRONMENTS:
+            return str(env)
+    ns = workload.namespace
+    if isinstance(ns, str) and ns.startswith("vllm-") and ns[5:] in ENVIRONMENTS:
+        return ns[5:]
+    return None
+
+
+def _env_phrase(env: str | None) -> str:
+    return env if env is not None else "an unlabelled environment (held to production rules)"
+
+
+def _is_cpu_mode(workload: Workload, container: Mapping[str, Any]) -> bool:
+    if workload.annotations.get(ACCELERATOR_ANNOTATION) == "cpu":
+        return True
+    return any(
+        isinstance(e, Mapping) and e.get("name") == CPU_MODE_ENV
+        for e in _sequence(container.get("env"))
+    )
+
+
+def _cname(container: Mapping[str, Any]) -> str:
+    name = container.get("name")
+    return name if isinstance(name, str) else "?"
+
+
+# ------------------------------------------------------------------------- resource policies
+
+
+def check_pinned_images(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    """vLLM containers in staging and production (or unlabelled) run pinned images."""
+    w = vllm_workload(resource_type, props)
+    if w is None:
+        return []
+    env = environment_of(w)
+    if env is not None and env not in PINNED_ENVIRONMENTS:
+        return []
+    out: list[str] = []
+    for c in w.containers:
+        image = c.get("image")
+        if image is UNKNOWN:
+            continue
+        if not isinstance(image, str) or not image_is_pinned(image):
+            out.append(
+                f"{w.title}: container '{_cname(c)}' image {image!r} is not pinned; "
+                f"{_env_phrase(env)} requires a version tag other than 'latest' or an "
+                "@sha256 digest. Fix: set the model's `image` in Pulumi.<stack>.yaml to a release "
+                "tag such as vllm/vllm-openai:v0.11.0 (or append @sha256:<digest>)."
+            )
+    return out
+
+
+def _quantity_set(value: Any) -> bool:
+    return value is UNKNOWN or (isinstance(value, str | int | float) and str(value).strip() != "")
+
+
+def _probe_set(value: Any) -> bool:
+    if value is UNKNOWN:
+        return True
+    probe = _mapping(value)
+    return any(k in probe for k in ("httpGet", "tcpSocket", "exec", "grpc"))
+
+
+def check_vllm_containers(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    """GPUs (unless CPU mode), CPU and memory requests, and the three probes."""
+    w = vllm_workload(resource_type, props)
+    if w is None:
+        return []
+    out: list[str] = []
+    for c in w.containers:
+        where = f"{w.title}: container '{_cname(c)}'"
+        resources = _mapping(c.get("resources"))
+        requests = _mapping(resources.get("requests"))
+        limits = _mapping(resources.get("limits"))
+        if not _is_cpu_mode(w, c):
+            gpus = _as_int(limits.get(GPU_RESOURCE))
+            req_gpus = requests.get(GPU_RESOURCE)
+            if not isinstance(gpus, _Unknown) and (gpus is None or gpus < 1):
+                out.append(
+                    f"{where} requests no GPU: set resources.limits['{GPU_RESOURCE}'] (and the "
+                    "same in requests) to the model's gpusPerReplica, or run the model in CPU mode "
+                    "(`accelerator: cpu` in the stack file sets VLLM_CPU_KVCACHE_SPACE)."
+                )
+            elif (
+                req_gpus is not None
+                and req_gpus is not UNKNOWN
+                and not isinstance(gpus, _Unknown)
+                and _as_int(req_gpus) != gpus
+            ):
+                out.append(
+                    f"{where}: GPU request {req_gpus!r} differs from the limit {gpus!r}; "
+                    f"Kubernetes requires them equal for {GPU_RESOURCE}: set both to "
+                    "gpusPerReplica."
+                )
+        missing = [k for k in ("cpu", "memory") if not _quantity_set(requests.get(k))]
+        if missing:
+            out.append(
+                f"{where} sets no {' or '.join(missing)} request: set resources.requests."
+                f"{'/'.join(missing)} (the model's `resources` in the stack file, or the builder "
+                "default in components/vllm/workload.py) so the scheduler reserves what vLLM uses."
+            )
+        probes = ("startupProbe", "readinessProbe", "livenessProbe")
+        absent = [p for p in probes if not _probe_set(c.get(p))]
+        if absent:
+            out.append(
+                f"{where} lacks {', '.join(absent)}: vLLM needs all three on /health (a long "
+                "startupProbe covers the model download and load; see probes() in "
+                "components/vllm/workload.py)."
+            )
+    return out
+
+
+def check_container_env_secrets(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    """No container env var named like a token, password or API key holds a literal value."""
+    pod_spec = _pod_spec(resource_type, props)
+    if pod_spec is None:
+        return []
+    out: list[str] = []
+    title = _object_title(resource_type, props)
+    for c in _containers(pod_spec):
+        for e in _sequence(c.get("env")):
+            env = _mapping(e)
+            name = env.get("name")
+            if not isinstance(name, str) or not is_secret_env_name(name):
+                continue
+            value = env.get("value")
+            if value is None or value == "":
+                continue
+            out.append(
+                f"{title}: container '{_cname(c)}' env {name} carries a literal value; keep it in "
+                "a Kubernetes Secret and reference it with valueFrom.secretKeyRef (the namespace "
+                "creates `hf-token` and `vllm-api-key` from `pulumi config set --secret hfToken` / "
+                "`vllmApiKey`), then rotate the exposed value."
+            )
+    return out
+
+
+# ---------------------------------------------------------------------------- stack policies
+
+
+def _workloads(resources: Iterable[Resource]) -> list[tuple[Resource, Workload]]:
+    out = []
+    for r in resources:
+        w = vllm_workload(r.resource_type, r.props)
+        if w is not None:
+            out.append((r, w))
+    return out
+
+
+def _same_namespace(a: Any, b: Any) -> bool:
+    """Unknown namespaces (preview) are taken to match: objects of one stack share one."""
+    if a is UNKNOWN or b is UNKNOWN:
+        return True
+    return bool(a == b)
+
+
+def _selects(resource: Resource, workload: Workload, selector_path: tuple[str, ...]) -> bool:
+    ns = _dig(resource.props, "metadata", "namespace")
+    if not _same_namespace(ns, workload.namespace):
+        return False
+    selector = _dig(resource.props, *selector_path)
+    matched = selector_matches(selector if selector is not None else {}, workload.labels)
+    return matched is not False  # unknown selectors count (the update re-checks)
+
+
+def _covers_ingress(policy: Resource) -> bool:
+    types = _dig(policy.props, "spec", "policyTypes")
+    if types is None or types is UNKNOWN:
+        return True  # Kubernetes defaults policyTypes to include Ingress
+    return "Ingress" in _sequence(types)
+
+
+def check_network_policies(resources: Sequence[Resource]) -> list[Violation]:
+    """Every vLLM workload's pods are selected by an ingress NetworkPolicy in its namespace."""
+    policies = [r for r in resources if r.resource_type == NETWORK_POLICY and _covers_ingress(r)]
+    out: list[Violation] = []
+    for r, w in _workloads(resources):
+        if not any(_selects(p, w, ("spec", "podSelector")) for p in policies):
+            out.append(
+                Violation(
+                    f"{w.title}: no NetworkPolicy selects its pods, so /metrics and /health on "
+                    "port 8000 are open to every pod in the cluster. Fix: register the model's "
+                    "NetworkPolicy (server_network_policy() in components/vllm/network.py) whose "
+                    f"podSelector matches the pod labels {dict(w.labels)}.",
+                    r.urn,
+                )
+            )
+    return out
+
+
+def _min_replicas(w: Workload, resources: Sequence[Resource]) -> int | _Unknown | None:
+    """``spec.replicas``, or the minimum of an autoscaler that targets the workload."""
+    for s in resources:
+        if s.resource_type not in HPA_TYPES:
+            continue
+        target = _mapping(_dig(s.props, "spec", "scaleTargetRef"))
+        if target.get("name") != w.name or not _same_namespace(
+            _dig(s.props, "metadata", "namespace"), w.namespace
+        ):
+            continue
+        spec = _mapping(s.props.get("spec"))
+        minimum = spec.get("minReplicas", spec.get("minReplicaCount"))
+        if minimum is not None:
+            return _as_int(minimum)
+    replicas: int | _Unknown | None = w.replicas
+    return replicas
+
+
+def check_production_availability(resources: Sequence[Resource]) -> list[Violation]:
+    """Production vLLM workloads: replicas >= 2 and a PodDisruptionBudget, unless downtime is
+    explicitly allowed (annotation ``vllm-platform.io/allow-downtime: "true"``)."""
+    pdbs = [r for r in resources if r.resource_type == PDB]
+    out: list[Violation] = []
+    for r, w in _workloads(resources):
+        env = environment_of(w)
+        if env not in (None, "production") or _truthy(w.annotations.get(ALLOW_DOWNTIME_ANNOTATION)):
+            continue
+        replicas = _min_replicas(w, resources)
+        if not isinstance(replicas, _Unknown) and (replicas is None or replicas < 2):
+            out.append(
+                Violation(
+                    f"{w.title} in {_env_phrase(env)} runs {replicas or 1} replica; an update or a "
+                    "node loss takes the model down. Fix: set the model's `replicas: 2` (or more) "
+                    "in Pulumi.production.yaml, or `allowDowntime: true` to accept it (the "
+                    f'workload then carries {ALLOW_DOWNTIME_ANNOTATION}: "true").',
+                    r.urn,
+                )
+            )
+        if not any(_selects(p, w, ("spec", "selector")) for p in pdbs):
+            out.append(
+                Violation(
+                    f"{w.title} in {_env_phrase(env)} has no PodDisruptionBudget, so a node drain "
+                    "may evict every replica at once. Fix: register the model's PDB "
+                    "(pod_disruption_budget() in components/vllm/workload.py, maxUnavailable: 1) "
+                    f"selecting {dict(w.labels)}, or set `allowDowntime: true`.",
+                    r.urn,
+                )
+            )
+    return out
+
+
+def _pool_max_nodes(pool: Mapping[str, Any]) -> int | _Unknown | None:
+    autoscaler = pool.get("autoscaler")
+    if isinstance(autoscaler, _Unknown):
+        return autoscaler
+    if isinstance(autoscaler, Mapping) and autoscaler.get("max") is not None:
+        return _as_int(autoscaler.get("max"))
+    count = pool.get("nodeCount", pool.get("count"))
+    return None if count is None else _as_int(count)
+
+
+def _tag_environments(tags: Any) -> set[str]:
+    found: set[str] = set()
+    for tag in _sequence(tags):
+        if not isinstance(tag, str):
+            continue
+        value = re.split(r"[:=]", tag, maxsplit=1)[-1] if re.search(r"[:=]", tag) else tag
+        if value in ENVIRONMENTS:
+            found.add(value)
+    return found
+
+
+def _stack_environments(resources: Sequence[Resource]) -> set[str]:
+    """Environments named by the ``vllm-platform.io/environment`` label of the stack's objects."""
+    found: set[str] = set()
+    for r in resources:
+        if not r.resource_type.startswith("kubernetes:"):
+            continue
+        env = _dig(r.props, "metadata", "labels", ENVIRONMENT_LABEL)
+        if env in ENVIRONMENTS:
+            found.add(str(env))
+    return found
+
+
+def _gpu_pools(resources: Sequence[Resource]) -> list[tuple[Resource, str, Mapping[str, Any]]]:
+    """(resource, description, pool props): LkeNodePools, and GPU pools nested in a cluster."""
+    out: list[tuple[Resource, str, Mapping[str, Any]]] = []
+    for r in resources:
+        if r.resource_type == NODE_POOL:
+            out.append((r, f"LKE node pool {r.name}", r.props))
+        elif r.resource_type == LKE_CLUSTER:
+            for i, pool in enumerate(_sequence(r.props.get("pools"))):
+                p = _mapping(pool)
+                if isinstance(p.get("type"), str) and "gpu" in p["type"]:
+                    out.append((r, f"LKE cluster {r.name} pools[{i}]", p))
+    return out
+
+
+def check_gpu_pool_budget(
+    resources: Sequence[Resource], max_nodes: Mapping[str, int]
+) -> list[Violation]:
+    """The GPU pool's autoscaler maximum (or node count) stays within the environment's budget.
+
+    The environment comes from the pool's tags (``production``, ``env:production``) and from
+    the ``vllm-platform.io/environment`` label of the stack's Kubernetes objects; when they name
+    more than one environment, the smallest budget applies.
+    """
+    budgets = {**DEFAULT_GPU_POOL_MAX_NODES, **max_nodes}
+    stack_envs = _stack_environments(resources)
+    out: list[Violation] = []
+    for r, what, pool in _gpu_pools(resources):
+        pool_type = pool.get("type")
+        if isinstance(pool_type, str) and "gpu" not in pool_type:
+            continue
+        nodes = _pool_max_nodes(pool)
+        if isinstance(nodes, _Unknown):
+            continue
+        envs = _tag_environments(pool.get("tags")) | stack_envs
+        if not envs:
+            out.append(
+                Violation(
+                    f"{what}: cannot tell which environment's GPU budget applies (no environment "
+                    "tag on the pool and no object labelled vllm-platform.io/environment in the "
+                    "stack). Fix: tag the pool with its environment (e.g. `production`) in "
+                    "cluster.tags.",
+                    r.urn,
+                )
+            )
+            continue
+        env = min(envs, key=lambda e: (budgets.get(e, 0), e))
+        budget = budgets.get(env, 0)
+        if nodes is None or nodes > budget:
+            key = "autoscaler.max" if isinstance(pool.get("autoscaler"), Mapping) else "count"
+            out.append(
+                Violation(
+                    f"{what}: GPU pool may grow to {nodes} nodes but the {env} budget is {budget}. "
+                    f"Fix: lower cluster.gpuPool.{key} in Pulumi.{env}.yaml to {budget} or less, "
+                    f"or (with approval) raise the policy config gpu-pool-budget.{env}.",
+                    r.urn,
+                )
+            )
+    return out
+
+
+def _registry_entries(resources: Sequence[Resource]) -> list[Resource]:
+    return [
+        r
+        for r in resources
+        if r.resource_type.startswith(DYNAMIC_PREFIX)
+        and "model_name" in r.props
+        and "environment" in r.props
+    ]
+
+
+def check_routed_models_registered(resources: Sequence[Resource]) -> list[Violation]:
+    """Every routed vLLM model has a registry entry, and every routed entry has a server.
+
+    A model is routed unless its workload says ``vllm-platform.io/routing-enabled: "false"``.
+    """
+    entries = _registry_entries(resources)
+    workloads = _workloads(resources)
+    out: list[Violation] = []
+
+    def entry_matches(entry: Resource, model: str, env: str | None) -> bool:
+        name, entry_env = entry.props.get("model_name"), entry.props.get("environment")
+        if name is not UNKNOWN and name != model:
+            return False
+        return entry_env is UNKNOWN or env is None or entry_env == env
+
+    for r, w in workloads:
+        routing = w.annotations.get(ROUTING_ANNOTATION)
+        if _falsy(routing):
+            continue
+        env = environment_of(w)
+        matching = [e for e in entries if entry_matches(e, w.model, env)]
+        if not matching:
+            out.append(
+                Violation(
+                    f"{w.title}: model '{w.model}' is routed but has no registry entry, so the API "
+                    "router cannot find it. Fix: register a RegistryEntry for it "
+                    "(components/registry/resources.py, entry_args(cfg, model, ...)) in the "
+                    "program, or set `routingEnabled: false` for the model.",
+                    r.urn,
+                )
+            )
+        elif _truthy(routing) and all(_falsy(e.props.get("routing_enabled")) for e in matching):
+            out.append(
+                Violation(
+                    f"{w.title}: model '{w.model}' is marked routed but its registry entry has "
+                    "routing_enabled false. Fix: build the entry from the same config "
+                    "(entry_args uses the model's routingEnabled).",
+                    r.urn,
+                )
+            )
+    for e in entries:
+        name, env = e.props.get("model_name"), e.props.get("environment")
+        if not _truthy(e.props.get("routing_enabled")) or name is UNKNOWN:
+            continue
+        if any(
+            w.model == name and (env is UNKNOWN or environment_of(w) in (None, env))
+            for _, w in workloads
+        ):
+            continue
+        out.append(
+            Violation(
+                f"registry entry {e.name}: routes model {name!r} ({env}) but no vLLM workload in "
+                "this stack serves it, so the router would send traffic nowhere. Fix: keep the "
+                "model in the stack's `models`, or remove its RegistryEntry (a deleted entry is "
+                "retired) or set routing_enabled false.",
+                e.urn,
+            )
+        )
+    return out
