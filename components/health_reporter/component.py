@@ -1,0 +1,118 @@
+"""``HealthReporter``: registers exactly the objects ``health_reporter_objects`` builds.
+
+The builder runs with the password ``REDACTED``; the Secret is registered with the real value
+(a secret Output) in its place and ``additional_secret_outputs`` so neither ``data`` nor
+``stringData`` is stored in plain text in the state. Every object's ``metadata.namespace`` is
+``args.namespace`` (pass ``EnvironmentNamespace.namespace_name``) so they wait for the namespace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.config import StackConfig
+from components.health_reporter.manifests import (
+    CONFIG_MAP_NAME,
+    CRONJOB_NAME,
+    PASSWORD_KEY,
+    SECRET_NAME,
+    HealthReporterSettings,
+    health_reporter_objects,
+)
+
+__all__ = ["HealthReporter", "HealthReporterArgs", "child_suffix"]
+
+TYPE_TOKEN = "vllm-platform:serving:HealthReporter"
+_SUFFIX: dict[tuple[str, str], str] = {
+    ("v1", "ConfigMap"): "config",
+    ("v1", "Secret"): "registry-secret",
+    ("networking.k8s.io/v1", "NetworkPolicy"): "network-policy",
+    ("batch/v1", "CronJob"): "cronjob",
+}
+
+
+@dataclass(frozen=True)
+class HealthReporterArgs:
+    config: StackConfig
+    settings: HealthReporterSettings
+    writer_password: pulumi.Input[str]
+    """The registry writer role's password (``registryWriterPassword``), a secret Output."""
+    namespace: pulumi.Input[str]
+    """``EnvironmentNamespace.namespace_name``: the objects are created once it exists."""
+
+
+def child_suffix(obj: Mapping[str, Any]) -> str:
+    """The Pulumi name suffix of a builder object (``<component>-<suffix>``); stable."""
+    key = (str(obj["apiVersion"]), str(obj["kind"]))
+    if key not in _SUFFIX:
+        raise ValueError(f"the health reporter has no typed resource for {key[0]} {key[1]}")
+    return _SUFFIX[key]
+
+
+class HealthReporter(pulumi.ComponentResource):
+    """The per-environment CronJob that keeps the registry's health_status current."""
+
+    cron_job_name: pulumi.Output[str]
+    config_map_name: pulumi.Output[str]
+    secret_name: pulumi.Output[str]
+    enabled: pulumi.Output[bool]
+
+    def __init__(
+        self, name: str, args: HealthReporterArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(TYPE_TOKEN, name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        objects = health_reporter_objects(args.config, args.settings)
+        self.k8s_objects: dict[str, pulumi.CustomResource] = {}
+        for obj in objects:
+            suffix = child_suffix(obj)
+            self.k8s_objects[suffix] = self._register(f"{name}-{suffix}", obj, args, child)
+        enabled = bool(objects)
+        self.enabled = pulumi.Output.from_input(enabled)
+        self.cron_job_name = pulumi.Output.from_input(CRONJOB_NAME if enabled else "")
+        self.config_map_name = pulumi.Output.from_input(CONFIG_MAP_NAME if enabled else "")
+        self.secret_name = pulumi.Output.from_input(SECRET_NAME if enabled else "")
+        self.register_outputs(
+            {
+                "enabled": self.enabled,
+                "cron_job_name": self.cron_job_name,
+                "config_map_name": self.config_map_name,
+                "secret_name": self.secret_name,
+            }
+        )
+
+    @staticmethod
+    def _register(
+        resource_name: str,
+        obj: Mapping[str, Any],
+        args: HealthReporterArgs,
+        opts: pulumi.ResourceOptions,
+    ) -> pulumi.CustomResource:
+        # Any: the typed classes take ObjectMetaArgsDict; the dict is the builder's own.
+        meta: Any = {**obj["metadata"], "namespace": args.namespace}
+        kind = (obj["apiVersion"], obj["kind"])
+        if kind == ("v1", "ConfigMap"):
+            return k8s.core.v1.ConfigMap(resource_name, metadata=meta, data=obj["data"], opts=opts)
+        if kind == ("v1", "Secret"):
+            secret_opts = pulumi.ResourceOptions.merge(
+                opts, pulumi.ResourceOptions(additional_secret_outputs=["data", "stringData"])
+            )
+            return k8s.core.v1.Secret(
+                resource_name,
+                metadata=meta,
+                type=obj["type"],
+                string_data={PASSWORD_KEY: pulumi.Output.secret(args.writer_password)},
+                opts=secret_opts,
+            )
+        if kind == ("networking.k8s.io/v1", "NetworkPolicy"):
+            return k8s.networking.v1.NetworkPolicy(
+                resource_name, metadata=meta, spec=obj["spec"], opts=opts
+            )
+        if kind == ("batch/v1", "CronJob"):
+            return k8s.batch.v1.CronJob(resource_name, metadata=meta, spec=obj["spec"], opts=opts)
+        raise ValueError(f"the health reporter has no typed resource for {kind[0]} {kind[1]}")

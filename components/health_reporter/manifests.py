@@ -1,0 +1,393 @@
+"""The health reporter's Kubernetes objects as plain dicts (pure builders, no Pulumi).
+
+Once a model is registered, `pulumi up` no longer runs; this CronJob keeps the registry's
+``health_status`` true. Every minute a pod probes each model's ``/health`` and applies each
+result with one parameterised statement (``report.sql``) as the registry writer role.
+
+Why a CronJob and not a long-running Deployment: each run is a fresh, short-lived pod, so a
+hung probe or a dropped database connection cannot wedge the reporter (``activeDeadlineSeconds``
+ends it and the next minute starts clean), nothing holds a database connection between runs,
+missed or failed runs are visible as Job history, and the script needs no loop, sleep or signal
+handling. A minute is Kubernetes' finest schedule, which is enough for routing decisions.
+
+Two stock images, no image of ours: the ``probe`` init container (curl) writes the results to
+an ``emptyDir``; the ``report`` container (the official PostgreSQL image, for ``psql``) records
+them. Only the ``report`` container mounts the writer's password, as a file.
+
+``health_reporter_objects`` is what ``HealthReporter`` registers and what ``ops render`` prints
+(the password ``REDACTED`` unless given).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, Final, Literal
+
+from components.config import VLLM_PORT, StackConfig, image_is_pinned
+from components.naming import standard_labels
+from components.vllm.names import SERVER_COMPONENT
+from components.vllm.workload import container_security_context, pod_security_context
+
+__all__ = [
+    "COMPONENT",
+    "CONFIG_MAP_NAME",
+    "CRONJOB_NAME",
+    "DEFAULT_PROBE_IMAGE",
+    "DEFAULT_PSQL_IMAGE",
+    "NETWORK_POLICY_NAME",
+    "PASSWORD_KEY",
+    "REDACTED",
+    "SECRET_NAME",
+    "HealthReporterSettings",
+    "Manifest",
+    "config_map",
+    "cron_job",
+    "health_reporter_objects",
+    "health_url",
+    "models_file",
+    "network_policy",
+    "pod_spec",
+    "read_asset",
+    "registry_secret",
+]
+
+Manifest = dict[str, Any]
+
+REDACTED: Final = "REDACTED"
+COMPONENT: Final = "health-reporter"
+"""Pods with this ``app.kubernetes.io/component`` may reach the vLLM pods (their policy)."""
+CRONJOB_NAME: Final = "health-reporter"
+CONFIG_MAP_NAME: Final = "health-reporter"
+SECRET_NAME: Final = "health-reporter-registry"
+NETWORK_POLICY_NAME: Final = "health-reporter"
+PASSWORD_KEY: Final = "password"
+SCRIPT_KEY: Final = "reporter.sh"
+SQL_KEY: Final = "report.sql"
+MODELS_KEY: Final = "models"
+ROOT_CERT_KEY: Final = "root.crt"
+
+# Stock images pinned by version tag and digest (the multi-arch index). curlimages/curl is the
+# curl project's own image; postgres is the Docker official image (alpine: busybox sh; it has no
+# curl, which is why the probe runs in its own container).
+DEFAULT_PROBE_IMAGE: Final = (
+    "curlimages/curl:8.16.0@sha256:463eaf6072688fe96ac64fa623fe73e1dbe25d8ad6c34404a669ad3ce1f104b6"
+)
+DEFAULT_PSQL_IMAGE: Final = (
+    "postgres:17.11-alpine3.24"
+    "@sha256:b0f9560a2de083e2cc7382e75f808c7381a32852a7ec49117deedb300e552b24"
+)
+
+CONFIG_DIR: Final = "/etc/health-reporter"
+RESULTS_DIR: Final = "/results"
+SECRET_DIR: Final = "/var/run/secrets/registry"
+TMP_DIR: Final = "/tmp"
+APPLICATION_NAME: Final = "vllm-platform-health-reporter"
+# A run must end before the next one is due (concurrencyPolicy Forbid would skip it otherwise).
+RUN_DEADLINE_SECONDS: Final = 50
+PSQL_CONNECT_TIMEOUT_SECONDS: Final = 5
+
+_CRON_FIELD = re.compile(r"^[0-9*/,\-]+$")
+
+
+@dataclass(frozen=True, slots=True)
+class HealthReporterSettings:
+    """How the reporter runs; plain data so builders are testable without config or Pulumi.
+
+    Invalid values raise ``ValueError`` at construction (so at preview time).
+    """
+
+    enabled: bool = True
+    schedule: str = "* * * * *"
+    """Standard five-field cron schedule (UTC)."""
+    unhealthy_disables_routing: bool = False
+    """Also set ``routing_enabled = false`` on an unhealthy result (routing is never turned on)."""
+    timeout_seconds: int = 3
+    """curl ``--max-time`` (and connect timeout) per ``/health`` probe."""
+    probe_image: str = DEFAULT_PROBE_IMAGE
+    psql_image: str = DEFAULT_PSQL_IMAGE
+    ssl_root_cert: str | None = None
+    """PEM of the CA that signed the registry's certificate (needed for ``sslmode`` verify-ca;
+    with verify-full and no CA given, the image's system trust store is used)."""
+
+    def __post_init__(self) -> None:
+        fields = self.schedule.split()
+        if len(fields) != 5 or not all(_CRON_FIELD.match(f) for f in fields):
+            raise ValueError(
+                f"healthReporter.schedule: a five-field cron schedule, got {self.schedule!r}"
+            )
+        if not 1 <= self.timeout_seconds <= 10:
+            raise ValueError(
+                f"healthReporter.timeoutSeconds: 1..10 (runs must fit in a minute), "
+                f"got {self.timeout_seconds}"
+            )
+        for key, image in (("probeImage", self.probe_image), ("psqlImage", self.psql_image)):
+            if not image_is_pinned(image):
+                raise ValueError(
+                    f"healthReporter.{key}: pin a version tag or digest, got {image!r}"
+                )
+        if self.ssl_root_cert is not None and "-----BEGIN CERTIFICATE-----" not in (
+            self.ssl_root_cert
+        ):
+            raise ValueError("healthReporter.sslRootCert: not a PEM certificate")
+
+
+def read_asset(name: Literal["reporter.sh", "report.sql"]) -> str:
+    """The script or the SQL, as shipped next to this module (and put in the ConfigMap)."""
+    return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
+
+
+def health_url(cfg: StackConfig, model: str) -> str:
+    """``http://<model>.<ns>.svc.cluster.local:8000/health`` (the Service, not a pod)."""
+    return cfg.endpoint_url(model).removesuffix("/v1") + "/health"
+
+
+def models_file(cfg: StackConfig) -> str:
+    """One ``<name> <health url>`` line per model of the environment."""
+    return "".join(f"{m.name} {health_url(cfg, m.name)}\n" for m in cfg.models)
+
+
+def _labels(cfg: StackConfig, name: str) -> dict[str, str]:
+    return standard_labels(name, COMPONENT, cfg.environment)
+
+
+def _metadata(cfg: StackConfig, name: str) -> Manifest:
+    return {"name": name, "namespace": cfg.namespace_name, "labels": _labels(cfg, name)}
+
+
+def _pod_selector() -> dict[str, str]:
+    return {"app.kubernetes.io/name": CRONJOB_NAME, "app.kubernetes.io/component": COMPONENT}
+
+
+def config_map(cfg: StackConfig, settings: HealthReporterSettings) -> Manifest:
+    data = {
+        SCRIPT_KEY: read_asset("reporter.sh"),
+        SQL_KEY: read_asset("report.sql"),
+        MODELS_KEY: models_file(cfg),
+    }
+    if settings.ssl_root_cert is not None:
+        data[ROOT_CERT_KEY] = settings.ssl_root_cert
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": _metadata(cfg, CONFIG_MAP_NAME),
+        "data": data,
+    }
+
+
+def registry_secret(cfg: StackConfig, writer_password: str = REDACTED) -> Manifest:
+    """The writer role's password; the rest of the connection is plain env on the container."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": _metadata(cfg, SECRET_NAME),
+        "type": "Opaque",
+        "stringData": {PASSWORD_KEY: writer_password},
+    }
+
+
+def _ssl_root_cert(cfg: StackConfig, settings: HealthReporterSettings) -> str | None:
+    if settings.ssl_root_cert is not None:
+        return f"{CONFIG_DIR}/{ROOT_CERT_KEY}"
+    if cfg.registry.sslmode == "verify-full":
+        return "system"
+    if cfg.registry.sslmode == "verify-ca":
+        raise ValueError(
+            "registry.sslmode verify-ca needs healthReporter.sslRootCert (the CA's PEM); "
+            "or use verify-full, which can use the image's system trust store"
+        )
+    return None
+
+
+def _env(pairs: dict[str, str]) -> list[Manifest]:
+    return [{"name": k, "value": v} for k, v in pairs.items()]
+
+
+def _resources() -> Manifest:
+    # curl and psql are small; up to HR_PARALLEL (8) curls run at once in the probe step.
+    return {
+        "requests": {"cpu": "10m", "memory": "32Mi"},
+        "limits": {"cpu": "200m", "memory": "64Mi"},
+    }
+
+
+def _container(
+    name: str, image: str, env: dict[str, str], mounts: list[Manifest], res: Manifest
+) -> Manifest:
+    """Container ``name`` runs ``reporter.sh <name>`` (the step is the container's name)."""
+    return {
+        "name": name,
+        "image": image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["/bin/sh", f"{CONFIG_DIR}/{SCRIPT_KEY}", name],
+        "env": _env(env),
+        "resources": res,
+        "securityContext": container_security_context(),
+        "volumeMounts": mounts,
+    }
+
+
+def pod_spec(cfg: StackConfig, settings: HealthReporterSettings) -> Manifest:
+    common = {
+        "HR_CONFIG_DIR": CONFIG_DIR,
+        "HR_RESULTS_DIR": RESULTS_DIR,
+        "HR_TIMEOUT_SECONDS": str(settings.timeout_seconds),
+        "HOME": TMP_DIR,
+    }
+    reg = cfg.registry
+    libpq = {
+        "PGHOST": reg.host,
+        "PGPORT": str(reg.port),
+        "PGDATABASE": reg.database,
+        "PGUSER": reg.writer_role,
+        "PGSSLMODE": reg.sslmode,
+        "PGCONNECT_TIMEOUT": str(PSQL_CONNECT_TIMEOUT_SECONDS),
+        "PGAPPNAME": APPLICATION_NAME,
+    }
+    root_cert = _ssl_root_cert(cfg, settings)
+    if root_cert is not None:
+        libpq["PGSSLROOTCERT"] = root_cert
+    report_env = {
+        **common,
+        "HR_ENVIRONMENT": cfg.environment,
+        "HR_DISABLE_ROUTING": "true" if settings.unhealthy_disables_routing else "false",
+        "HR_PASSWORD_FILE": f"{SECRET_DIR}/{PASSWORD_KEY}",
+        **libpq,
+    }
+    config_mount = {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True}
+    results_mount = {"name": "results", "mountPath": RESULTS_DIR}
+    tmp_mount = {"name": "tmp", "mountPath": TMP_DIR}
+    res = _resources()
+    probe = _container(
+        "probe", settings.probe_image, common, [config_mount, results_mount, tmp_mount], res
+    )
+    report = _container(
+        "report",
+        settings.psql_image,
+        report_env,
+        [
+            config_mount,
+            results_mount,
+            tmp_mount,
+            {"name": "registry-password", "mountPath": SECRET_DIR, "readOnly": True},
+        ],
+        res,
+    )
+    return {
+        "restartPolicy": "Never",
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "securityContext": pod_security_context(),
+        "terminationGracePeriodSeconds": 10,
+        "initContainers": [probe],
+        "containers": [report],
+        "volumes": [
+            {"name": "config", "configMap": {"name": CONFIG_MAP_NAME, "defaultMode": 0o444}},
+            # Group-readable: the files belong to root and the pod's fsGroup.
+            {
+                "name": "registry-password",
+                "secret": {"secretName": SECRET_NAME, "defaultMode": 0o440},
+            },
+            {"name": "results", "emptyDir": {"sizeLimit": "1Mi"}},
+            {"name": "tmp", "emptyDir": {"sizeLimit": "16Mi"}},
+        ],
+    }
+
+
+def cron_job(cfg: StackConfig, settings: HealthReporterSettings) -> Manifest:
+    pod_labels = _labels(cfg, CRONJOB_NAME)
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": _metadata(cfg, CRONJOB_NAME),
+        "spec": {
+            "schedule": settings.schedule,
+            "timeZone": "Etc/UTC",
+            # Never two runs at once; a run that is not started within 30 s of its time is
+            # skipped (the next one is a minute away) and does not count towards the
+            # controller's 100-missed-schedules limit.
+            "concurrencyPolicy": "Forbid",
+            "startingDeadlineSeconds": 30,
+            "successfulJobsHistoryLimit": 1,
+            "failedJobsHistoryLimit": 3,
+            "jobTemplate": {
+                "metadata": {"labels": pod_labels},
+                "spec": {
+                    # No retries: the next scheduled run is the retry.
+                    "backoffLimit": 0,
+                    "activeDeadlineSeconds": RUN_DEADLINE_SECONDS,
+                    "ttlSecondsAfterFinished": 3600,
+                    "template": {
+                        "metadata": {"labels": pod_labels},
+                        "spec": pod_spec(cfg, settings),
+                    },
+                },
+            },
+        },
+    }
+
+
+def network_policy(cfg: StackConfig) -> Manifest:
+    """The reporter's pods: no ingress; egress to DNS, the vLLM pods and the registry only.
+
+    The registry host may be a DNS name (its address is unknown here), so egress to it is
+    allowed by port to any address; the vLLM pods' own policy admits this component.
+    """
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": _metadata(cfg, NETWORK_POLICY_NAME),
+        "spec": {
+            "podSelector": {"matchLabels": _pod_selector()},
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": [],
+            "egress": [
+                {
+                    "to": [
+                        {
+                            "namespaceSelector": {
+                                "matchLabels": {"kubernetes.io/metadata.name": "kube-system"}
+                            }
+                        }
+                    ],
+                    "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+                },
+                {
+                    "to": [
+                        {
+                            "podSelector": {
+                                "matchLabels": {"app.kubernetes.io/component": SERVER_COMPONENT}
+                            }
+                        }
+                    ],
+                    "ports": [{"protocol": "TCP", "port": VLLM_PORT}],
+                },
+                {
+                    "to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}],
+                    "ports": [{"protocol": "TCP", "port": cfg.registry.port}],
+                },
+            ],
+        },
+    }
+
+
+def health_reporter_objects(
+    cfg: StackConfig, settings: HealthReporterSettings, *, writer_password: str = REDACTED
+) -> list[Manifest]:
+    """ConfigMap, Secret, NetworkPolicy and CronJob (none when ``settings.enabled`` is off)."""
+    if not settings.enabled:
+        return []
+    taken = {CRONJOB_NAME, CONFIG_MAP_NAME, SECRET_NAME, NETWORK_POLICY_NAME}
+    clash = sorted(m.name for m in cfg.models if m.name in taken)
+    if clash:
+        raise ValueError(
+            f"models named {', '.join(clash)} clash with the health reporter's objects; "
+            "rename the model(s)"
+        )
+    return [
+        config_map(cfg, settings),
+        registry_secret(cfg, writer_password),
+        network_policy(cfg),
+        cron_job(cfg, settings),
+    ]

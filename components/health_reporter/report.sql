@@ -1,0 +1,65 @@
+-- One health observation of one model, applied by the health reporter as the registry writer.
+--
+-- Run by reporter.sh as `psql -X -v ON_ERROR_STOP=1 -v env=... -v name=... -v status=...
+-- -v disable_routing=... -v note=... -f report.sql`; every value is interpolated as a quoted
+-- literal (:'var'), so no value is ever parsed as SQL.
+--
+--   env              the environment (development | staging | production)
+--   name             the model name
+--   status           healthy | unhealthy (anything else matches no row)
+--   disable_routing  true: an unhealthy observation also sets routing_enabled = false
+--   note             what was observed, e.g. "/health answered HTTP 503"
+--
+-- Rules: only rows whose health is unknown, healthy or unhealthy are touched ("deploying" and
+-- "retired" belong to `pulumi up`); last_health_check_at is set on every observation; routing
+-- can only be turned off, never on; an event is written only when the row's status (or its
+-- routing) changed, with the changed columns as old_values/new_values, like the registry store.
+-- Prints one line per touched row (none when the model has no such row).
+WITH observed AS (
+    SELECT :'env'::text AS environment,
+           :'name'::text AS model_name,
+           :'status'::text AS status,
+           :'disable_routing'::boolean AS disable_routing,
+           :'note'::text AS note
+), previous AS (
+    SELECT e.id, e.health_status, e.routing_enabled
+      FROM model_registry_entries AS e
+      JOIN observed AS o
+        ON e.environment = o.environment AND e.model_name = o.model_name
+     WHERE e.health_status IN ('unknown', 'healthy', 'unhealthy')
+       AND o.status IN ('healthy', 'unhealthy')
+       FOR UPDATE OF e
+), updated AS (
+    UPDATE model_registry_entries AS e
+       SET health_status = o.status,
+           last_health_check_at = now(),
+           routing_enabled = e.routing_enabled
+                             AND NOT (o.status = 'unhealthy' AND o.disable_routing)
+      FROM previous AS p, observed AS o
+     WHERE e.id = p.id
+ RETURNING e.id,
+           p.health_status AS old_status,
+           e.health_status AS new_status,
+           p.routing_enabled AS old_routing,
+           e.routing_enabled AS new_routing
+), event AS (
+    INSERT INTO model_registry_events (entry_id, action, old_values, new_values, note)
+    SELECT u.id,
+           'health_changed',
+           jsonb_strip_nulls(jsonb_build_object(
+               'health_status', CASE WHEN u.old_status <> u.new_status THEN u.old_status END,
+               'routing_enabled', CASE WHEN u.old_routing <> u.new_routing THEN u.old_routing END)),
+           jsonb_strip_nulls(jsonb_build_object(
+               'health_status', CASE WHEN u.old_status <> u.new_status THEN u.new_status END,
+               'routing_enabled', CASE WHEN u.old_routing <> u.new_routing THEN u.new_routing END)),
+           'health-reporter: ' || o.note
+      FROM updated AS u, observed AS o
+     WHERE u.old_status <> u.new_status OR u.old_routing <> u.new_routing
+    RETURNING entry_id
+)
+SELECT CASE WHEN u.old_status <> u.new_status
+            THEN 'changed from ' || u.old_status
+            ELSE 'unchanged' END
+       || CASE WHEN u.old_routing <> u.new_routing THEN ', routing turned off' ELSE '' END
+       || CASE WHEN EXISTS (SELECT 1 FROM event) THEN ', event recorded' ELSE '' END
+  FROM updated AS u;
