@@ -82,6 +82,8 @@ class Registered:
     ignore_changes: list[str]
     delete_before_replace: bool
     custom: bool
+    # Dotted paths of inputs the program passed as secrets (e.g. "stringData.api-key").
+    secret_inputs: list[str] = field(default_factory=list)
 
     @property
     def k8s_name(self) -> str:
@@ -156,7 +158,7 @@ def _outputs_for(args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, 
         return "654321", {
             **inputs,
             "poolId": 654321,
-            "nodes": [{"id": f"gpu-node-{i}", "status": "ready"} for i in range(count)],
+            "nodes": [{"id": f"gpu-node-{i}", "status": "ready"} for i in range(int(count))],
         }
     if typ == "pulumi:pulumi:StackReference":
         return inputs.get("name", args.name), {
@@ -234,6 +236,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                 ignore_changes=list(request.ignoreChanges),
                 delete_before_replace=bool(request.deleteBeforeReplace),
                 custom=bool(request.custom),
+                secret_inputs=_secret_paths(inputs),
             )
         )
         return response
@@ -265,6 +268,21 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
             )
         )
         return response
+
+
+def _secret_paths(value: Any, prefix: str = "") -> list[str]:
+    """Where secret markers sit in serialized inputs, as dotted paths."""
+    if isinstance(value, Mapping):
+        if value.get(pulumi.runtime.rpc._special_sig_key) == pulumi.runtime.rpc._special_secret_sig:
+            return [prefix]
+        return [
+            p
+            for k, v in value.items()
+            for p in _secret_paths(v, f"{prefix}.{k}" if prefix else str(k))
+        ]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _secret_paths(v, f"{prefix}[{i}]")]
+    return []
 
 
 def _plain(value: Any) -> Any:

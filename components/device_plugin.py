@@ -1,0 +1,165 @@
+"""GPU enablement: what makes ``nvidia.com/gpu`` schedulable on the GPU nodes (pure builders).
+
+LKE GPU nodes come with the NVIDIA driver and container toolkit (containerd's default runtime is
+NVIDIA's), but LKE does not install anything that advertises the GPUs to the kubelet.
+``cluster.gpuEnablement`` chooses how:
+
+- ``device-plugin`` (default in create mode): NVIDIA's device plugin as a plain DaemonSet, pinned
+  to a released image, only on GPU nodes. It is the smallest thing that works on LKE (it is what
+  Akamai's "Using GPUs on LKE" installs): one pod per GPU node, no CRDs, no operator reconciling
+  node software behind our back, and every field is rendered and reviewed offline.
+- ``gpu-operator``: NVIDIA's GPU Operator Helm chart, for when DCGM metrics, GPU feature discovery,
+  MIG or time-slicing are wanted. Driver and toolkit stay the node's own (LKE ships them). Only
+  then does a ``nvidia`` RuntimeClass exist (``runtime_class_name``).
+- ``none`` (default in stack and kubeconfig modes): the cluster's owner already enabled GPUs;
+  a shared cluster must have exactly one device plugin, installed by the stack that created it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from components.config import StackConfig
+from components.naming import GPU_TAINT_KEY, standard_labels
+
+__all__ = [
+    "DEVICE_PLUGIN_IMAGE",
+    "DEVICE_PLUGIN_NAMESPACE",
+    "GPU_OPERATOR_CHART",
+    "GPU_OPERATOR_NAMESPACE",
+    "GPU_OPERATOR_REPO",
+    "GPU_OPERATOR_VERSION",
+    "GPU_TAINT_VALUE",
+    "device_plugin_objects",
+    "gpu_node_selector",
+    "gpu_operator_values",
+    "gpu_tolerations",
+    "runtime_class_name",
+]
+
+# A released tag (https://github.com/NVIDIA/k8s-device-plugin/releases); bump deliberately.
+DEVICE_PLUGIN_IMAGE = "nvcr.io/nvidia/k8s-device-plugin:v0.18.2"
+# The plugin mounts the kubelet's device-plugins directory from the host. hostPath volumes are
+# forbidden by the baseline and restricted Pod Security levels, so the plugin cannot live in the
+# (restricted) environment namespace; it gets its own namespace labelled `privileged`, which keeps
+# that exemption to this one DaemonSet instead of loosening kube-system or the vLLM namespace.
+DEVICE_PLUGIN_NAMESPACE = "nvidia-device-plugin"
+_DEVICE_PLUGIN_NAME = "nvidia-device-plugin"
+_DEVICE_PLUGIN_SOCKETS = "/var/lib/kubelet/device-plugins"
+
+GPU_OPERATOR_NAMESPACE = "gpu-operator"
+GPU_OPERATOR_CHART = "gpu-operator"
+GPU_OPERATOR_REPO = "https://helm.ngc.nvidia.com/nvidia"
+GPU_OPERATOR_VERSION = "v25.3.4"
+
+# The value of the taint put on GPU pool nodes (key: naming.GPU_TAINT_KEY).
+GPU_TAINT_VALUE = "present"
+
+
+def gpu_node_selector(cfg: StackConfig) -> dict[str, str]:
+    """The labels GPU nodes carry (put there in create mode, expected there otherwise)."""
+    return dict(cfg.cluster.gpu_pool.node_labels)
+
+
+def gpu_tolerations() -> list[dict[str, str]]:
+    """Tolerate the GPU taint whatever its value, as NVIDIA's own manifests do."""
+    return [{"key": GPU_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"}]
+
+
+def runtime_class_name(cfg: StackConfig) -> str | None:
+    """``nvidia`` only when the GPU Operator (which creates that RuntimeClass) is installed."""
+    return "nvidia" if cfg.cluster.gpu_enablement_resolved == "gpu-operator" else None
+
+
+def _privileged_namespace(name: str, component: str, cfg: StackConfig) -> dict[str, Any]:
+    version = f"v{cfg.cluster.k8s_version}"
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+            "name": name,
+            "labels": {
+                **standard_labels(name, component, cfg.environment),
+                "pod-security.kubernetes.io/enforce": "privileged",
+                "pod-security.kubernetes.io/enforce-version": version,
+            },
+        },
+    }
+
+
+def _device_plugin_daemonset(cfg: StackConfig) -> dict[str, Any]:
+    selector = {"app.kubernetes.io/name": _DEVICE_PLUGIN_NAME}
+    labels = standard_labels(_DEVICE_PLUGIN_NAME, "gpu-enablement", cfg.environment)
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {
+            "name": _DEVICE_PLUGIN_NAME,
+            "namespace": DEVICE_PLUGIN_NAMESPACE,
+            "labels": labels,
+        },
+        "spec": {
+            "selector": {"matchLabels": selector},
+            "updateStrategy": {"type": "RollingUpdate"},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "nodeSelector": gpu_node_selector(cfg),
+                    "tolerations": gpu_tolerations(),
+                    # Critical add-on: evicted last, scheduled first (allowed outside
+                    # kube-system since Kubernetes 1.17).
+                    "priorityClassName": "system-node-critical",
+                    "automountServiceAccountToken": False,
+                    "containers": [
+                        {
+                            "name": "nvidia-device-plugin",
+                            "image": DEVICE_PLUGIN_IMAGE,
+                            "env": [{"name": "FAIL_ON_INIT_ERROR", "value": "false"}],
+                            "securityContext": {
+                                "allowPrivilegeEscalation": False,
+                                "capabilities": {"drop": ["ALL"]},
+                            },
+                            "resources": {
+                                "requests": {"cpu": "10m", "memory": "32Mi"},
+                                "limits": {"memory": "128Mi"},
+                            },
+                            "volumeMounts": [
+                                {"name": "device-plugins", "mountPath": _DEVICE_PLUGIN_SOCKETS}
+                            ],
+                        }
+                    ],
+                    "volumes": [
+                        {
+                            "name": "device-plugins",
+                            "hostPath": {"path": _DEVICE_PLUGIN_SOCKETS, "type": "Directory"},
+                        }
+                    ],
+                },
+            },
+        },
+    }
+
+
+def device_plugin_objects(cfg: StackConfig) -> list[dict[str, Any]]:
+    """The cluster-level Kubernetes objects GPU enablement needs, in creation order.
+
+    ``device-plugin``: its namespace and DaemonSet. ``gpu-operator``: the operator's namespace
+    (the chart itself is a Helm release, see ``gpu_operator_values``). ``none``: nothing.
+    """
+    mode = cfg.cluster.gpu_enablement_resolved
+    if mode == "device-plugin":
+        return [
+            _privileged_namespace(DEVICE_PLUGIN_NAMESPACE, "gpu-enablement", cfg),
+            _device_plugin_daemonset(cfg),
+        ]
+    if mode == "gpu-operator":
+        return [_privileged_namespace(GPU_OPERATOR_NAMESPACE, "gpu-enablement", cfg)]
+    return []
+
+
+def gpu_operator_values() -> dict[str, Any]:
+    """Helm values for the GPU Operator on LKE: the nodes' own driver and toolkit are kept.
+
+    The chart's operands already tolerate the ``nvidia.com/gpu`` taint by default.
+    """
+    return {"driver": {"enabled": False}, "toolkit": {"enabled": False}}

@@ -1,0 +1,80 @@
+"""EnvironmentNamespace: the stack's namespace, GPU quota, defaults, default-deny and Secrets.
+
+Registers exactly ``components.k8s_namespace.environment_objects`` (secret values come from the
+Pulumi secrets passed in, never from the builder), every object with the cluster's provider.
+The namespace itself is protected when the stack is (production by default).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.config import StackConfig
+from components.k8s_namespace import environment_objects
+from components.k8s_resources import register_object
+from components.naming import API_KEY_SECRET, API_KEY_SECRET_KEY, HF_TOKEN_SECRET_KEY
+
+__all__ = ["EnvironmentNamespace", "EnvironmentNamespaceArgs"]
+
+
+@dataclass(frozen=True)
+class EnvironmentNamespaceArgs:
+    config: StackConfig
+    provider: k8s.Provider
+    api_key: pulumi.Input[str]
+    hf_token: pulumi.Input[str] | None = None
+
+
+class EnvironmentNamespace(pulumi.ComponentResource):
+    """The environment's namespace and what every model in it relies on."""
+
+    namespace: k8s.core.v1.Namespace
+    namespace_name: pulumi.Output[str]
+    api_key_secret_name: pulumi.Output[str]
+    hf_token_secret_name: pulumi.Output[str] | None
+
+    def __init__(
+        self, name: str, args: EnvironmentNamespaceArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("vllm-platform:infra:EnvironmentNamespace", name, None, opts)
+        cfg = args.config
+        k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        secret_values: dict[str, pulumi.Input[str]] = {API_KEY_SECRET_KEY: args.api_key}
+        if args.hf_token is not None:
+            secret_values[HF_TOKEN_SECRET_KEY] = args.hf_token
+        self.hf_token_secret_name = None
+
+        objs = environment_objects(cfg, redact_secrets=True, hf_token_set=args.hf_token is not None)
+        ns_obj, *rest = objs
+        self.namespace = k8s.core.v1.Namespace(
+            f"{name}-{ns_obj['metadata']['name']}",
+            metadata=ns_obj["metadata"],
+            opts=pulumi.ResourceOptions.merge(
+                k8s_opts, pulumi.ResourceOptions(protect=cfg.protected)
+            ),
+        )
+        self.namespace_name = self.namespace.metadata.name
+        for obj in rest:
+            string_data = None
+            if obj["kind"] == "Secret":
+                (key,) = obj["stringData"]
+                string_data = {key: secret_values[key]}
+            res = register_object(
+                name, obj, k8s_opts, namespace=self.namespace_name, string_data=string_data
+            )
+            if isinstance(res, k8s.core.v1.Secret):
+                if obj["metadata"]["name"] == API_KEY_SECRET:
+                    self.api_key_secret_name = res.metadata.name
+                else:
+                    self.hf_token_secret_name = res.metadata.name
+
+        self.register_outputs(
+            {
+                "namespace_name": self.namespace_name,
+                "api_key_secret_name": self.api_key_secret_name,
+                "hf_token_secret_name": self.hf_token_secret_name,
+            }
+        )
