@@ -282,6 +282,10 @@ class ClusterConfig(_Model):
                 raise _path_error("controlPlaneAcl", "only applies when mode is create")
         if self.mode != "stack" and self.stack_reference is not None:
             raise _path_error("stackReference", "only applies when mode is stack")
+        if self.mode == "create" and self.cluster_id is not None:
+            raise _path_error(
+                "clusterId", "only applies when mode is stack or kubeconfig (create uses LKE's id)"
+            )
         if self.mode != "kubeconfig":
             for key, path_or_ctx in (
                 ("kubeconfigPath", self.kubeconfig_path),
@@ -350,6 +354,20 @@ class ObservabilityConfig(_Model):
         default_factory=lambda: {"grafana_dashboard": "1"},
         description="label the Grafana sidecar watches for",
     )
+    rule_labels: LabelMap = Field(
+        default_factory=dict,
+        description=(
+            "extra labels on ServiceMonitors and PrometheusRules, for the Prometheus operator's "
+            "selectors (kube-prometheus-stack selects release: <its release name>)"
+        ),
+    )
+    prometheus_url: Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+$")] | None = Field(
+        default=None,
+        description=(
+            "Prometheus that KEDA queries (default: the operator's prometheus-operated Service "
+            "in the monitoring namespace)"
+        ),
+    )
     waiting_requests_threshold: int = Field(default=10, ge=1)
     kv_cache_usage_threshold: float = Field(default=0.9, gt=0, le=1)
     ttft_p95_seconds: float = Field(default=2.0, gt=0)
@@ -368,6 +386,16 @@ class WeightCache(_Model):
     )
     size_gi: int | None = Field(default=None, ge=1, le=10240, description="default: 1.5 x weights")
     storage_class: str = Field(default="linode-block-storage-retain", min_length=1)
+
+    @model_validator(mode="after")
+    def _shared_needs_rwx(self) -> Self:
+        if self.mode == "shared" and self.storage_class.startswith("linode-block-storage"):
+            raise _path_error(
+                "storageClass",
+                "mode shared needs a ReadWriteMany storage class (e.g. an NFS or CephFS "
+                f"class); {self.storage_class} is Linode block storage, ReadWriteOnce only",
+            )
+        return self
 
 
 class Resources(_Model):
@@ -395,6 +423,9 @@ class Ingress(_Model):
     ]
     cluster_issuer: str = Field(default="letsencrypt", min_length=1)
     class_name: str = Field(default="nginx", min_length=1)
+    controller_namespace: NamespaceName = Field(
+        default="ingress-nginx", description="namespace of the ingress controller's pods"
+    )
 
 
 def _flag_name(token: str) -> str | None:
@@ -402,6 +433,23 @@ def _flag_name(token: str) -> str | None:
         return None
     name = token.split("=", 1)[0]
     return name.replace("_", "-") if name.startswith("--") else name
+
+
+class HealthReporterConfig(_Model):
+    """The in-cluster health reporter; unset keys take the builder's defaults
+    (components/health_reporter/manifests.py, HealthReporterSettings)."""
+
+    enabled: bool | None = None
+    schedule: str | None = Field(default=None, description="five-field cron schedule (UTC)")
+    unhealthy_disables_routing: bool | None = Field(
+        default=None, description="turn routing off for an unhealthy model (never back on)"
+    )
+    timeout_seconds: int | None = Field(default=None, ge=1, le=10)
+    probe_image: ImageRef | None = None
+    psql_image: ImageRef | None = None
+    ssl_root_cert: str | None = Field(
+        default=None, description="PEM of the registry's CA (needed for sslmode verify-ca)"
+    )
 
 
 class ModelConfig(_Model):
@@ -478,6 +526,13 @@ class ModelConfig(_Model):
             self.autoscaling.min_replicas <= self.replicas <= self.autoscaling.max_replicas
         ):
             raise _path_error("replicas", "must be within autoscaling.minReplicas..maxReplicas")
+        if self.accelerator == "cpu" and re.match(
+            r"^(docker\.io/)?vllm/vllm-openai[:@]", self.image
+        ):
+            raise _path_error(
+                "image",
+                "accelerator cpu needs the CPU image (vllm/vllm-openai-cpu), not the CUDA one",
+            )
         if self.accelerator == "cpu":
             if self.gpus_per_replica != 1:
                 raise _path_error("gpusPerReplica", "must be 1 (unused) when accelerator is cpu")
@@ -547,6 +602,7 @@ class StackConfig(_Model):
         ),
     )
     observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
+    health_reporter: HealthReporterConfig = Field(default_factory=HealthReporterConfig)
     models: list[ModelConfig] = Field(min_length=1)
 
     @field_validator("models")
@@ -574,6 +630,17 @@ class StackConfig(_Model):
             )
         gpu_models = [m for m in self.models if m.accelerator == "gpu"]
         needed = sum(m.gpus_total for m in gpu_models)
+        for i, m in enumerate(self.models):
+            auto = m.autoscaling
+            if auto is None or not auto.enabled or m.accelerator == "cpu":
+                continue
+            at_max = needed - m.gpus_total + auto.max_replicas * m.gpus_per_replica
+            if at_max > self.gpu_budget_resolved:
+                raise _path_error(
+                    f"models[{i}].autoscaling.maxReplicas",
+                    f"{auto.max_replicas} x {m.gpus_per_replica} GPU plus the other models needs "
+                    f"{at_max} GPUs; this environment may use {self.gpu_budget_resolved}",
+                )
         if needed > self.gpu_budget_resolved:
             parts = ", ".join(f"{m.name} {m.replicas}x{m.gpus_per_replica}" for m in gpu_models)
             where = (
@@ -642,8 +709,13 @@ class LoadedStack:
         ]
 
     def _needed(self, key: str) -> bool:
-        roles = ("registryWriterPassword", "registryReaderPassword")
-        return not (key in roles and not self.config.registry.manage_roles)
+        if key == "registryReaderPassword":
+            return self.config.registry.manage_roles
+        if key == "registryWriterPassword":
+            # The health reporter connects as the writer role, managed here or not.
+            reporter = self.config.health_reporter.enabled is not False
+            return self.config.registry.manage_roles or reporter
+        return True
 
 
 def _join(base: str, loc: Iterable[str | int]) -> str:

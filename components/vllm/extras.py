@@ -7,11 +7,7 @@ from components.vllm.names import HTTP_PORT_NAME, Manifest, metadata
 from components.vllm.observability import selector
 from components.vllm.workload import uses_statefulset
 
-__all__ = ["AutoscalingCapacityError", "ingress", "prometheus_url", "scaled_object"]
-
-
-class AutoscalingCapacityError(ValueError):
-    """autoscaling.maxReplicas of a model would not fit the GPU pool with the other models."""
+__all__ = ["ingress", "prometheus_url", "scaled_object"]
 
 
 def ingress(cfg: StackConfig, model: ModelConfig) -> Manifest | None:
@@ -55,23 +51,11 @@ def ingress(cfg: StackConfig, model: ModelConfig) -> Manifest | None:
 
 
 def prometheus_url(cfg: StackConfig) -> str:
-    """The Prometheus the prometheus-operator runs in the monitoring namespace
-    (``prometheus-operated`` is the Service the operator creates)."""
+    """``observability.prometheusUrl``, else the Prometheus the prometheus-operator runs in the
+    monitoring namespace (``prometheus-operated`` is the Service the operator creates)."""
+    if cfg.observability.prometheus_url is not None:
+        return cfg.observability.prometheus_url
     return f"http://prometheus-operated.{cfg.network.monitoring.namespace}.svc.cluster.local:9090"
-
-
-def _check_capacity(cfg: StackConfig, model: ModelConfig, max_replicas: int) -> None:
-    if model.accelerator == "cpu":
-        return
-    pool = cfg.cluster.gpu_pool
-    limit = pool.max_nodes * pool.plan.gpus_per_node
-    others = sum(m.gpus_total for m in cfg.models if m.name != model.name)
-    needed = others + max_replicas * model.gpus_per_replica
-    if needed > limit:
-        raise AutoscalingCapacityError(
-            f"{model.name}: autoscaling.maxReplicas {max_replicas} x {model.gpus_per_replica} "
-            f"GPU plus the other models' {others} needs {needed} GPUs; the pool holds {limit}"
-        )
 
 
 def scaled_object(cfg: StackConfig, model: ModelConfig) -> Manifest | None:
@@ -79,7 +63,6 @@ def scaled_object(cfg: StackConfig, model: ModelConfig) -> Manifest | None:
     auto = model.autoscaling
     if auto is None or not auto.enabled:
         return None
-    _check_capacity(cfg, model, auto.max_replicas)
     query = f"sum(vllm:num_requests_waiting{{{selector(cfg, model)}}})"
     return {
         "apiVersion": "keda.sh/v1alpha1",

@@ -22,7 +22,6 @@ from components.vllm.names import (
 from components.vllm.workload import uses_statefulset
 
 __all__ = [
-    "INGRESS_CONTROLLER_NAMESPACE",
     "NAMESPACE_LABEL",
     "headless_service",
     "server_network_policy",
@@ -33,7 +32,6 @@ __all__ = [
 NAMESPACE_LABEL = "kubernetes.io/metadata.name"
 # Where the ingress controller runs (only used when a model has an `ingress`). Config has no
 # key for it yet; see the report.
-INGRESS_CONTROLLER_NAMESPACE = "ingress-nginx"
 _PORT = [{"protocol": "TCP", "port": VLLM_PORT}]
 _DNS = {
     "to": [{"namespaceSelector": {"matchLabels": {NAMESPACE_LABEL: "kube-system"}}}],
@@ -99,7 +97,11 @@ def server_network_policy(cfg: StackConfig, model: ModelConfig) -> Manifest:
     ]
     if model.ingress is not None:
         peers.append(
-            {"namespaceSelector": {"matchLabels": {NAMESPACE_LABEL: INGRESS_CONTROLLER_NAMESPACE}}}
+            {
+                "namespaceSelector": {
+                    "matchLabels": {NAMESPACE_LABEL: model.ingress.controller_namespace}
+                }
+            }
         )
     return {
         "apiVersion": "networking.k8s.io/v1",

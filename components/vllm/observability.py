@@ -31,13 +31,20 @@ def selector(cfg: StackConfig, model: ModelConfig) -> str:
     return f'namespace="{cfg.namespace_name}",service="{model.name}"'
 
 
+def _operator_metadata(cfg: StackConfig, model: ModelConfig) -> Manifest:
+    """Metadata plus ``observability.ruleLabels``, which the operator's selectors match on."""
+    meta = metadata(cfg, model, model.name)
+    meta["labels"] = {**cfg.observability.rule_labels, **meta["labels"]}
+    return meta
+
+
 def service_monitor(cfg: StackConfig, model: ModelConfig) -> Manifest | None:
     if not cfg.observability.service_monitor:
         return None
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "ServiceMonitor",
-        "metadata": metadata(cfg, model, model.name),
+        "metadata": _operator_metadata(cfg, model),
         "spec": {
             # Only the ClusterIP Service (the headless one is labelled pod-dns).
             "selector": {
@@ -131,7 +138,7 @@ def prometheus_rule(cfg: StackConfig, model: ModelConfig) -> Manifest | None:
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "PrometheusRule",
-        "metadata": metadata(cfg, model, model.name),
+        "metadata": _operator_metadata(cfg, model),
         "spec": {"groups": [{"name": f"vllm-{model.name}", "rules": _rules(cfg, model)}]},
     }
 

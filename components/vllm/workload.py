@@ -49,16 +49,30 @@ __all__ = [
     "uses_statefulset",
     "weight_cache_size_gi",
     "workload",
+    "workload_annotations",
 ]
 
 # The vLLM images run as root; we run as this UID/GID instead (any non-zero id works: every
 # path vLLM writes to is a volume, see args.py).
-NON_ROOT_ID = 1000
+# A UID/GID outside the range images and hosts usually assign (checkov CKV_K8S_40 asks >= 10000).
+NON_ROOT_ID = 10001
 PROBE_PERIOD_SECONDS = 10
 # Scheduling, a GPU node scale-up and pulling the ~10 GB image happen before the startup
 # probe's clock starts; this margin covers them in the rollout deadlines and Pulumi timeouts.
 ROLLOUT_MARGIN_SECONDS = 15 * 60
 _WEIGHTS_VOLUME = "weights"
+
+
+# Facts the CrossGuard policy pack (policy/rules.py) reads from the workload in `pulumi preview`.
+ALLOW_DOWNTIME_ANNOTATION = "vllm-platform.io/allow-downtime"
+ROUTING_ANNOTATION = "vllm-platform.io/routing-enabled"
+
+
+def workload_annotations(model: ModelConfig) -> dict[str, str]:
+    return {
+        ALLOW_DOWNTIME_ANNOTATION: str(model.allow_downtime).lower(),
+        ROUTING_ANNOTATION: str(model.routing_enabled).lower(),
+    }
 
 
 def uses_statefulset(model: ModelConfig) -> bool:
@@ -263,7 +277,7 @@ def workload(cfg: StackConfig, model: ModelConfig, plan: ModelPlan) -> Manifest:
         return {
             "apiVersion": "apps/v1",
             "kind": "StatefulSet",
-            "metadata": metadata(cfg, model, model.name),
+            "metadata": metadata(cfg, model, model.name, annotations=workload_annotations(model)),
             "spec": {
                 "replicas": model.replicas,
                 "serviceName": headless_service_name(model),
@@ -296,7 +310,7 @@ def workload(cfg: StackConfig, model: ModelConfig, plan: ModelPlan) -> Manifest:
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": metadata(cfg, model, model.name),
+        "metadata": metadata(cfg, model, model.name, annotations=workload_annotations(model)),
         "spec": {
             "replicas": model.replicas,
             "strategy": strategy,

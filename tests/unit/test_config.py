@@ -140,6 +140,28 @@ REJECTED: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
         "models[1].replicas:",
     ),
     ("hf model id without org", _set("models[1].hfModelId", "llama"), "models[1].hfModelId:"),
+    (
+        "shared cache on block storage",
+        _set("models[1].weightCache", {"mode": "shared"}),
+        "models[1].weightCache.storageClass:",
+    ),
+    (
+        "autoscaling max beyond the budget",
+        _set("models[1].autoscaling", {"minReplicas": 2, "maxReplicas": 6}),
+        "models[1].autoscaling.maxReplicas:",
+    ),
+    ("cluster id in create mode", _set("cluster.clusterId", "x"), "cluster.clusterId:"),
+    ("cpu mode with the CUDA image", _set("models[1].accelerator", "cpu"), "models[1].image:"),
+    (
+        "health reporter timeout",
+        _set("healthReporter", {"timeoutSeconds": 30}),
+        "healthReporter.timeoutSeconds:",
+    ),
+    (
+        "unpinned-looking probe image",
+        _set("healthReporter", {"probeImage": "Not An Image"}),
+        "healthReporter.probeImage:",
+    ),
 ]
 
 
@@ -202,7 +224,11 @@ def test_role_passwords_not_needed_when_roles_are_not_managed() -> None:
     raw = base()
     raw["registry"]["manageRoles"] = False
     loaded = load_stack_config(raw, set())
-    assert "registryWriterPassword" not in loaded.missing_secrets
+    assert "registryReaderPassword" not in loaded.missing_secrets
+    # the health reporter still connects as the writer role
+    assert "registryWriterPassword" in loaded.missing_secrets
+    raw["healthReporter"] = {"enabled": False}
+    assert "registryWriterPassword" not in load_stack_config(raw, set()).missing_secrets
 
 
 def test_development_accepts_unpinned_image_and_branch_revision() -> None:

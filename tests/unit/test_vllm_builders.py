@@ -16,7 +16,7 @@ from components.config_source import read_stack_file
 from components.naming import API_KEY_SECRET, GPU_RESOURCE, HF_TOKEN_SECRET
 from components.vllm import model_objects
 from components.vllm.args import server_args, server_env
-from components.vllm.extras import AutoscalingCapacityError, ingress, scaled_object
+from components.vllm.extras import ingress, scaled_object
 from components.vllm.network import server_network_policy, smoke_network_policy
 from components.vllm.render import object_key
 from components.vllm.smoke import smoke_job
@@ -484,13 +484,6 @@ def test_scaled_object_targets_the_workload_on_waiting_requests() -> None:
     assert trigger["metadata"]["threshold"] == "4"
 
 
-def test_scaled_object_rejects_a_maximum_the_gpu_pool_cannot_hold() -> None:
-    # production pool: 10 GPUs; the other models take 6; 5 x 1 GPU would need 11.
-    cfg, m, _ = stack(model=1, autoscaling={"minReplicas": 2, "maxReplicas": 5})
-    with pytest.raises(AutoscalingCapacityError, match="needs 11 GPUs"):
-        scaled_object(cfg, m)
-
-
 def test_observability_objects_follow_the_switches() -> None:
     cfg, m, plan = stack("examples/Pulumi.local.yaml")
     ks = kinds(model_objects(cfg, m, plan))
@@ -500,3 +493,61 @@ def test_observability_objects_follow_the_switches() -> None:
     pks = kinds(model_objects(pcfg, pm, pplan))
     assert {"ServiceMonitor", "PrometheusRule", "ConfigMap"} <= set(pks)
     assert pks[-1] == "Job"
+
+
+# ------------------------------------------------------------------- config-driven details
+
+
+def test_workload_carries_the_facts_the_policy_pack_reads() -> None:
+    from policy.rules import ALLOW_DOWNTIME_ANNOTATION, ROUTING_ANNOTATION
+
+    cfg, m, plan = stack(model=1, replicas=1, allowDowntime=True, routingEnabled=False)
+    workload = next(o for o in model_objects(cfg, m, plan) if o["kind"] == "StatefulSet")
+    assert workload["metadata"]["annotations"] == {
+        ALLOW_DOWNTIME_ANNOTATION: "true",
+        ROUTING_ANNOTATION: "false",
+    }
+
+
+def test_operator_objects_carry_the_configured_rule_labels() -> None:
+    cfg, m, plan = stack()
+    cfg = cfg.model_copy(
+        update={
+            "observability": cfg.observability.model_copy(
+                update={"rule_labels": {"release": "kube-prometheus-stack"}}
+            )
+        }
+    )
+    objs = {o["kind"]: o for o in model_objects(cfg, m, plan)}
+    for kind in ("ServiceMonitor", "PrometheusRule"):
+        assert objs[kind]["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    assert "release" not in objs["Service"]["metadata"]["labels"]
+
+
+def test_keda_queries_the_configured_prometheus() -> None:
+    cfg, m, _ = stack(model=1, autoscaling={"minReplicas": 2, "maxReplicas": 3})
+    assert (
+        "prometheus-operated.monitoring.svc"
+        in scaled_object(cfg, m)["spec"]["triggers"][0]["metadata"]["serverAddress"]
+    )
+    cfg = cfg.model_copy(
+        update={
+            "observability": cfg.observability.model_copy(
+                update={"prometheus_url": "http://prom.example:9090"}
+            )
+        }
+    )
+    trigger = scaled_object(cfg, m)["spec"]["triggers"][0]
+    assert trigger["metadata"]["serverAddress"] == "http://prom.example:9090"
+
+
+def test_ingress_controller_namespace_comes_from_config() -> None:
+    from components.vllm.network import server_network_policy
+
+    cfg, m, _ = stack(
+        model=1, ingress={"host": "llm.example.com", "controllerNamespace": "traefik"}
+    )
+    peers = server_network_policy(cfg, m)["spec"]["ingress"][0]["from"]
+    assert {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "traefik"}}
+    } in peers
