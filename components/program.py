@@ -6,17 +6,40 @@ computes manifests (the pure builders do) or talks to a database (the registry p
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 
-from components.capacity import plan_stack
+from components.capacity import StackPlan, plan_stack
 from components.cluster import GpuCluster, GpuClusterArgs
 from components.config import PROJECT, SECRET_KEYS, ConfigError, LoadedStack, StackConfig
 from components.config_source import load_from_pulumi
+from components.health_reporter.component import HealthReporter, HealthReporterArgs
+from components.health_reporter.manifests import health_reporter_settings
 from components.namespace import EnvironmentNamespace, EnvironmentNamespaceArgs
+from components.registry.resources import (
+    RegistryEntry,
+    RegistrySchema,
+    RegistrySchemaArgs,
+    entry_args,
+    registry_dsn,
+)
+from components.registry.roles import RegistryRoles, RegistryRolesArgs
+from components.release import ROLLBACK_ENV, current_git_commit, release_record
+from components.vllm.component import VllmDeployment, VllmDeploymentArgs
 
-__all__ = ["Platform", "load_or_fail", "run", "wire_platform"]
+__all__ = [
+    "Platform",
+    "load_or_fail",
+    "run",
+    "wire_health_reporter",
+    "wire_models",
+    "wire_platform",
+    "wire_registry",
+]
 
 
 def load_or_fail() -> LoadedStack:
@@ -66,12 +89,112 @@ def wire_platform(cfg: StackConfig) -> Platform:
     return Platform(cluster=cluster, namespace=namespace)
 
 
+def wire_models(cfg: StackConfig, plan: StackPlan, platform: Platform) -> dict[str, VllmDeployment]:
+    """One VllmDeployment per model, scheduled only once the GPUs are advertised."""
+    opts = pulumi.ResourceOptions(
+        provider=platform.cluster.provider, depends_on=platform.cluster.gpu_ready
+    )
+    return {
+        model.name: VllmDeployment(
+            model.name,
+            VllmDeploymentArgs(
+                config=cfg,
+                model=model,
+                plan=plan.model(model.name),
+                namespace=platform.namespace.namespace_name,
+            ),
+            opts,
+        )
+        for model in cfg.models
+    }
+
+
+def wire_registry(cfg: StackConfig, deployments: dict[str, VllmDeployment]) -> None:
+    """Schema and roles first; then each model's entry, once its server answered its smoke test.
+
+    During ``ops rollback --yes`` the registry events record the change as ``rolled_back``.
+    """
+    secrets = pulumi.Config(PROJECT)
+    reg = cfg.registry
+    owner_password = secrets.require_secret("registryPassword")
+    owner_dsn = registry_dsn(reg, reg.user, owner_password)
+    schema = RegistrySchema(
+        "registry-schema", RegistrySchemaArgs(connection=owner_dsn, database=reg.database)
+    )
+    if reg.manage_roles:
+        roles = RegistryRoles(
+            "registry-roles",
+            RegistryRolesArgs(
+                config=reg,
+                owner_password=owner_password,
+                writer_password=secrets.require_secret("registryWriterPassword"),
+                reader_password=secrets.require_secret("registryReaderPassword"),
+                database=schema.database,
+            ),
+        )
+        entry_dsn: pulumi.Output[str] = roles.writer_dsn
+    else:
+        # The owner writes the entries; its DSN only carries the schema dependency through this.
+        entry_dsn = pulumi.Output.all(owner_dsn, schema.schema_version).apply(lambda v: str(v[0]))
+    rollback_to = os.environ.get(ROLLBACK_ENV)
+    for model in cfg.models:
+        dep = deployments[model.name]
+        # The endpoint only resolves once the smoke Job passed: ready gates the registration.
+        endpoint = pulumi.Output.all(dep.endpoint_url, dep.ready).apply(_ready_endpoint(model.name))
+        RegistryEntry(
+            f"{model.name}-registry",
+            entry_args(
+                cfg,
+                model,
+                connection=entry_dsn,
+                endpoint_url=endpoint,
+                deployment_name=dep.workload_name,
+                stack=pulumi.get_stack(),
+                change_kind="rollback" if rollback_to else "deploy",
+                note=f"rollback to stack version {rollback_to}" if rollback_to else None,
+            ),
+        )
+
+
+def _ready_endpoint(model: str) -> Callable[[list[Any]], str]:
+    def check(values: list[Any]) -> str:
+        url, ready = values
+        if not ready:
+            raise pulumi.RunError(f"{model}: the smoke test did not pass; not registering it")
+        return str(url)
+
+    return check
+
+
+def wire_health_reporter(cfg: StackConfig, platform: Platform) -> None:
+    try:
+        settings = health_reporter_settings(cfg)
+    except ValueError as exc:
+        raise pulumi.RunError(f"invalid vllm-platform configuration:\n  {exc}") from None
+    if not settings.enabled:
+        return
+    HealthReporter(
+        "health-reporter",
+        HealthReporterArgs(
+            config=cfg,
+            settings=settings,
+            writer_password=pulumi.Config(PROJECT).require_secret("registryWriterPassword"),
+            namespace=platform.namespace.namespace_name,
+        ),
+        platform.k8s_opts,
+    )
+
+
 def run() -> None:
     loaded = load_or_fail()
     cfg = loaded.config
     plan = plan_stack(cfg)
     platform = wire_platform(cfg)
+    deployments = wire_models(cfg, plan, platform)
+    wire_registry(cfg, deployments)
+    wire_health_reporter(cfg, platform)
 
     pulumi.export("environment", cfg.environment)
     pulumi.export("namespace", platform.namespace.namespace_name)
-    pulumi.export("endpoints", {m.name: m.endpoint_url for m in plan.models})
+    pulumi.export("endpoints", {name: d.endpoint_url for name, d in deployments.items()})
+    pulumi.export("release", release_record(cfg, current_git_commit()))

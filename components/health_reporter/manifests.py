@@ -45,6 +45,7 @@ __all__ = [
     "config_map",
     "cron_job",
     "health_reporter_objects",
+    "health_reporter_settings",
     "health_url",
     "models_file",
     "network_policy",
@@ -131,6 +132,14 @@ class HealthReporterSettings:
             self.ssl_root_cert
         ):
             raise ValueError("healthReporter.sslRootCert: not a PEM certificate")
+
+
+def health_reporter_settings(cfg: StackConfig) -> HealthReporterSettings:
+    """The reporter's settings from ``healthReporter`` config; unset keys keep these defaults.
+
+    Raises ``ValueError`` naming the ``healthReporter.*`` key for a value the builders reject.
+    """
+    return HealthReporterSettings(**cfg.health_reporter.model_dump(exclude_none=True))
 
 
 def read_asset(name: Literal["reporter.sh", "report.sql"]) -> str:

@@ -168,7 +168,7 @@ def _outputs_for(args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, 
         }
     if typ.startswith("pulumi:providers:"):
         return f"{args.name}-provider-id", inputs
-    if typ == "pulumi-python:dynamic:Resource":
+    if typ.startswith("pulumi-python:dynamic"):
         outs = {k: v for k, v in inputs.items() if k != "__provider"}
         return f"{args.name}-id", outs
     if typ.startswith("kubernetes:"):

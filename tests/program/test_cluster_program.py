@@ -58,7 +58,8 @@ def provider_ref(run: ProgramRun) -> str:
 
 
 def k8s_objects(run: ProgramRun) -> list[Registered]:
-    return [r for r in run.kubernetes() if r.typ != RELEASE]
+    """Kubernetes objects of the cluster and namespace components (not the per-model ones)."""
+    return [r for r in run.kubernetes() if r.typ != RELEASE and "::vllm-platform:infra:" in r.urn]
 
 
 # ------------------------------------------------------------------------------ every stack
@@ -120,8 +121,8 @@ def test_namespace_is_exported_from_the_namespace_resource(stack: str) -> None:
 def test_hf_token_secret_is_only_created_when_the_token_is_set() -> None:
     secrets = {k: v for k, v in TEST_SECRETS.items() if k != "hfToken"}
     run = run_program("production", secrets=secrets)
-    names = [r.k8s_name for r in run.by_type("kubernetes:core/v1:Secret")]
-    assert names == ["vllm-api-key"]
+    names = sorted(r.k8s_name for r in run.by_type("kubernetes:core/v1:Secret"))
+    assert names == ["health-reporter-registry", "vllm-api-key"]
 
 
 # ------------------------------------------------------------------------------ create mode

@@ -279,8 +279,13 @@ def test_the_script_rejects_an_unknown_step() -> None:
 
 
 def _checkov() -> str | None:
-    venv = ROOT / ".venv" / "bin" / "checkov"
-    return str(venv) if venv.exists() else shutil.which("checkov")
+    for candidate in (
+        ROOT / ".venv" / "checkov" / "bin" / "checkov",
+        ROOT / ".venv" / "bin" / "checkov",
+    ):
+        if candidate.exists():
+            return str(candidate)
+    return shutil.which("checkov")
 
 
 def test_manifests_pass_checkov(tmp_path: Path) -> None:
