@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from components.config import StackConfig
+from components.images import DEVICE_PLUGIN_IMAGE
 from components.naming import GPU_TAINT_KEY, standard_labels
 
 __all__ = [
@@ -37,8 +38,7 @@ __all__ = [
     "runtime_class_name",
 ]
 
-# A released tag (https://github.com/NVIDIA/k8s-device-plugin/releases); bump deliberately.
-DEVICE_PLUGIN_IMAGE = "nvcr.io/nvidia/k8s-device-plugin:v0.18.2"
+# The image is a released tag pinned by digest (components/images.py); bump deliberately.
 # The plugin mounts the kubelet's device-plugins directory from the host. hostPath volumes are
 # forbidden by the baseline and restricted Pod Security levels, so the plugin cannot live in the
 # (restricted) environment namespace; it gets its own namespace labelled `privileged`, which keeps
@@ -97,6 +97,16 @@ def _device_plugin_daemonset(cfg: StackConfig) -> dict[str, Any]:
             "name": _DEVICE_PLUGIN_NAME,
             "namespace": DEVICE_PLUGIN_NAMESPACE,
             "labels": labels,
+            # The checks this one object cannot meet, each with its reason (checkov reads these).
+            "annotations": {
+                "checkov.io/skip1": "CKV_K8S_23=must run as root: it creates its socket in the "
+                "kubelet's root-owned /var/lib/kubelet/device-plugins",
+                "checkov.io/skip2": "CKV_K8S_40=runs as root (see CKV_K8S_23)",
+                "checkov.io/skip3": "CKV_K8S_8=the device plugin serves no health endpoint; the "
+                "kubelet re-registers it when its socket disappears",
+                "checkov.io/skip4": "CKV_K8S_9=no readiness endpoint (see CKV_K8S_8); a DaemonSet "
+                "pod receives no traffic",
+            },
         },
         "spec": {
             "selector": {"matchLabels": selector},
@@ -110,6 +120,7 @@ def _device_plugin_daemonset(cfg: StackConfig) -> dict[str, Any]:
                     # kube-system since Kubernetes 1.17).
                     "priorityClassName": "system-node-critical",
                     "automountServiceAccountToken": False,
+                    "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
                     "containers": [
                         {
                             "name": "nvidia-device-plugin",
@@ -118,6 +129,9 @@ def _device_plugin_daemonset(cfg: StackConfig) -> dict[str, Any]:
                             "securityContext": {
                                 "allowPrivilegeEscalation": False,
                                 "capabilities": {"drop": ["ALL"]},
+                                # It writes only its socket, into the hostPath mount.
+                                "readOnlyRootFilesystem": True,
+                                "seccompProfile": {"type": "RuntimeDefault"},
                             },
                             "resources": {
                                 "requests": {"cpu": "10m", "memory": "32Mi"},

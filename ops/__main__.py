@@ -19,6 +19,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--file", help="a stack file path instead of --stack")
     p.set_defaults(handler="ops.plan:main")
 
+    p = sub.add_parser("render", help="write every Kubernetes object of a stack as YAML files")
+    p.add_argument("--stack", help="stack name: reads Pulumi.STACK.yaml")
+    p.add_argument("--file", help="a stack file path instead of --stack")
+    p.add_argument("--out", required=True, help="directory for the YAML files")
+    p.set_defaults(handler="ops.render:main")
+
     p = sub.add_parser("schema", help="write (or --check) the JSON Schema of the stack files")
     p.add_argument("--out", default="schema/stack-config.schema.json")
     p.add_argument("--check", action="store_true", help="exit 1 when the file is out of date")

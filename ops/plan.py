@@ -12,12 +12,14 @@ from collections.abc import Callable
 from components.capacity import StackPlan, plan_stack
 from components.config import SECRET_KEYS, ConfigError, LoadedStack, StackConfig
 from components.config_source import StackFileError, load_from_stack_file
+from components.lke import replacement_warnings
+from components.manifests import stack_objects
 from ops.common import CommandError, eprint, stack_file
 
 __all__ = ["format_plan", "main"]
 
-# Later components contribute standing cautions (e.g. which keys force a cluster replacement).
-CAUTIONS: list[Callable[[StackConfig], list[str]]] = []
+# Standing cautions shown with every plan (e.g. which keys force a cluster replacement).
+CAUTIONS: list[Callable[[StackConfig], list[str]]] = [replacement_warnings]
 
 
 def _cluster_line(cfg: StackConfig) -> str:
@@ -96,5 +98,13 @@ def main(args: argparse.Namespace) -> int:
         for issue in exc.issues:
             eprint(f"  {issue}")
         return 2
-    print(format_plan(loaded, plan_stack(loaded.config), path.name))
+    plan = plan_stack(loaded.config)
+    try:
+        # Build every manifest too, so what the builders reject fails here, not in preview.
+        stack_objects(loaded, plan)
+    except ValueError as exc:
+        eprint(f"{path.name}: 1 error(s):")
+        eprint(f"  {exc}")
+        return 2
+    print(format_plan(loaded, plan, path.name))
     return 0

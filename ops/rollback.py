@@ -292,7 +292,10 @@ def _path_diff(before: Any, after: Any, path: str) -> Iterator[str]:
 
 
 def _short(value: Any, width: int = 80) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    """Leaf strings in full (an image digest cut short would hide what changes); long JSON cut."""
+    if isinstance(value, str):
+        return value
+    text = json.dumps(value, sort_keys=True)
     return text if len(text) <= width else text[: width - 1] + "…"
 
 

@@ -26,6 +26,7 @@ from importlib import resources
 from typing import Any, Final, Literal
 
 from components.config import VLLM_PORT, StackConfig, image_is_pinned
+from components.images import CURL_IMAGE, PSQL_IMAGE
 from components.naming import standard_labels
 from components.vllm.names import SERVER_COMPONENT
 from components.vllm.workload import container_security_context, pod_security_context
@@ -69,16 +70,9 @@ SQL_KEY: Final = "report.sql"
 MODELS_KEY: Final = "models"
 ROOT_CERT_KEY: Final = "root.crt"
 
-# Stock images pinned by version tag and digest (the multi-arch index). curlimages/curl is the
-# curl project's own image; postgres is the Docker official image (alpine: busybox sh; it has no
-# curl, which is why the probe runs in its own container).
-DEFAULT_PROBE_IMAGE: Final = (
-    "curlimages/curl:8.16.0@sha256:463eaf6072688fe96ac64fa623fe73e1dbe25d8ad6c34404a669ad3ce1f104b6"
-)
-DEFAULT_PSQL_IMAGE: Final = (
-    "postgres:17.11-alpine3.24"
-    "@sha256:b0f9560a2de083e2cc7382e75f808c7381a32852a7ec49117deedb300e552b24"
-)
+# The probe runs in its own container because the postgres image has no curl.
+DEFAULT_PROBE_IMAGE: Final = CURL_IMAGE
+DEFAULT_PSQL_IMAGE: Final = PSQL_IMAGE
 
 CONFIG_DIR: Final = "/etc/health-reporter"
 RESULTS_DIR: Final = "/results"

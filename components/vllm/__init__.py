@@ -1,6 +1,5 @@
-"""The vLLM serving component and the pure builders of its Kubernetes objects."""
+"""The vLLM serving component (component.py) and the pure builders of its Kubernetes objects.
 
-from components.vllm.component import TYPE_TOKEN, VllmDeployment, VllmDeploymentArgs
-from components.vllm.render import model_objects, object_key
-
-__all__ = ["TYPE_TOKEN", "VllmDeployment", "VllmDeploymentArgs", "model_objects", "object_key"]
+Import from the submodules: this package imports nothing, so the offline commands that only
+need the builders (``ops plan``, ``ops render``) do not load the Pulumi SDK.
+"""

@@ -18,6 +18,7 @@ import hashlib
 import json
 
 from components.config import ModelConfig, StackConfig
+from components.images import CURL_IMAGE
 from components.naming import API_KEY_SECRET, API_KEY_SECRET_KEY
 from components.vllm.names import (
     SMOKE_COMPONENT,
@@ -38,7 +39,7 @@ __all__ = [
 ]
 
 # A stock image, pinned; the script only needs curl and a POSIX shell.
-SMOKE_IMAGE = "curlimages/curl:8.11.1"
+SMOKE_IMAGE = CURL_IMAGE
 # Two retries: the very first request after start may hit cold caches once; a model that is
 # slow or failing three times in a row is not ready to be registered.
 SMOKE_BACKOFF_LIMIT = 2

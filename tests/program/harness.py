@@ -8,11 +8,12 @@ options the engine would see (parent, provider, protect, custom timeouts, depend
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import copy
 import json
 import runpy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -296,6 +297,44 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def reset_runtime() -> None:
+    """A fresh event loop and no root stack, so nothing of an earlier (failed) run lingers.
+
+    A run that raised leaves registrations pending on the loop; run later, they would fail the
+    next run with the earlier run's error.
+    """
+    loop = asyncio.get_event_loop_policy().get_event_loop()
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    loop.close()
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    # As pulumi.runtime.test does: forget outstanding RPCs and outputs of earlier runs.
+    pulumi_settings.SETTINGS.rpc_manager.clear()
+    pulumi_settings.SETTINGS.outputs.clear()
+    pulumi_settings.ROOT.set(None)
+
+
+def mocked_run(
+    program: Callable[[], None],
+    *,
+    stack: str,
+    config: Mapping[str, str] | None = None,
+    secret_keys: list[str] | None = None,
+    preview: bool = False,
+) -> _RecordingMonitor:
+    """Run ``program`` in a fresh Pulumi mock runtime; the monitor holds every registration."""
+    reset_runtime()
+    mocks = _Mocks()
+    monitor = _RecordingMonitor(mocks)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
+    pulumi.runtime.set_all_config(dict(config or {}), secret_keys or [])
+    _sync_await(run_pulumi_func(program))
+    return monitor
+
+
 def stack_file_config(stack: str) -> dict[str, Any]:
     doc = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
     return dict(doc.get("config") or {})
@@ -338,18 +377,14 @@ def run_program(
             cfg[full] = value
     flat, secret_keys = engine_config(cfg, TEST_SECRETS if secrets is None else secrets)
 
-    mocks = _Mocks()
-    monitor = _RecordingMonitor(mocks)
-    pulumi_settings.ROOT.set(None)
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
-    pulumi.runtime.set_all_config(flat, secret_keys)
-
     main = str(ROOT / "__main__.py")
 
     def program() -> None:
         runpy.run_path(main, run_name="__main__")
 
-    _sync_await(run_pulumi_func(program))
+    monitor = mocked_run(
+        program, stack=stack, config=flat, secret_keys=secret_keys, preview=preview
+    )
 
     root = pulumi_settings.get_root_resource()
     outputs: dict[str, Any] = {}

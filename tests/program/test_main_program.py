@@ -50,3 +50,26 @@ def test_secret_given_in_plain_text_is_rejected_without_echoing_it() -> None:
         )
     assert "vllmApiKey: is in plain text" in str(info.value)
     assert "sk-plain-text-key" not in str(info.value)
+
+
+def test_a_run_that_failed_mid_registration_does_not_break_the_next_run() -> None:
+    import pulumi_kubernetes as k8s
+
+    from tests.program.harness import mocked_run
+
+    def failing() -> None:
+        def boom(_: str) -> str:
+            raise ValueError("planted failure")
+
+        provider = k8s.Provider("k8s", kubeconfig="{}")
+        for i in range(3):
+            k8s.core.v1.ConfigMap(
+                f"cm-{i}",
+                metadata={"name": pulumi.Output.from_input("x").apply(boom)},
+                opts=pulumi.ResourceOptions(provider=provider),
+            )
+
+    with pytest.raises(Exception, match="planted failure"):
+        mocked_run(failing, stack="development")
+    run = run_program("development")
+    assert run.outputs["environment"] == "development"

@@ -11,16 +11,15 @@ from typing import Any
 
 import pulumi
 import pytest
-from pulumi.runtime import settings as pulumi_settings
-from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from components.capacity import plan_stack
 from components.config import ModelConfig, StackConfig, load_stack_config
 from components.config_source import read_stack_file
-from components.vllm import TYPE_TOKEN, VllmDeployment, VllmDeploymentArgs, model_objects
+from components.vllm.component import TYPE_TOKEN, VllmDeployment, VllmDeploymentArgs
+from components.vllm.render import model_objects
 from components.vllm.workload import startup_budget_seconds
-from tests.program.harness import PROJECT, Registered, _Mocks, _RecordingMonitor
+from tests.program.harness import Registered, mocked_run
 
 pytestmark = pytest.mark.program
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,10 +44,6 @@ def load(file: str, patch: Callable[[dict[str, Any]], None] | None = None) -> St
 
 def run_component(cfg: StackConfig, model: ModelConfig, namespace: str | None = None) -> Run:
     """Instantiate one VllmDeployment with an explicit provider inside a mocked Pulumi run."""
-    mocks = _Mocks()
-    monitor = _RecordingMonitor(mocks)
-    pulumi_settings.ROOT.set(None)
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack="test", preview=False, monitor=monitor)
     made: dict[str, VllmDeployment] = {}
 
     def program() -> None:
@@ -66,7 +61,7 @@ def run_component(cfg: StackConfig, model: ModelConfig, namespace: str | None = 
             opts=pulumi.ResourceOptions(provider=provider),
         )
 
-    _sync_await(run_pulumi_func(program))
+    monitor = mocked_run(program, stack="test")
     c = made["c"]
     outputs = {
         name: _sync_await(getattr(c, name).future())

@@ -44,7 +44,10 @@ def test_device_plugin_image_is_a_pinned_release_from_nvcr() -> None:
     _, ds = device_plugin_objects(stack("production"))
     (container,) = ds["spec"]["template"]["spec"]["containers"]
     assert container["image"] == DEVICE_PLUGIN_IMAGE
-    assert re.fullmatch(r"nvcr\.io/nvidia/k8s-device-plugin:v\d+\.\d+\.\d+", DEVICE_PLUGIN_IMAGE)
+    assert re.fullmatch(
+        r"nvcr\.io/nvidia/k8s-device-plugin:v\d+\.\d+\.\d+@sha256:[0-9a-f]{64}",
+        DEVICE_PLUGIN_IMAGE,
+    )
 
 
 def test_device_plugin_runs_only_on_gpu_nodes_and_tolerates_their_taint() -> None:
@@ -74,7 +77,18 @@ def test_device_plugin_is_least_privileged_apart_from_its_hostpath() -> None:
     assert container["securityContext"] == {
         "allowPrivilegeEscalation": False,
         "capabilities": {"drop": ["ALL"]},
+        "readOnlyRootFilesystem": True,
+        "seccompProfile": {"type": "RuntimeDefault"},
     }
+    assert pod["securityContext"] == {"seccompProfile": {"type": "RuntimeDefault"}}
+    # what it cannot meet (root, no probes) is skipped on this object only, each with a reason
+    skips = [v for k, v in ds["metadata"]["annotations"].items() if k.startswith("checkov.io/skip")]
+    assert sorted(s.split("=")[0] for s in skips) == [
+        "CKV_K8S_23",
+        "CKV_K8S_40",
+        "CKV_K8S_8",
+        "CKV_K8S_9",
+    ]
     assert [v["hostPath"]["path"] for v in pod["volumes"]] == ["/var/lib/kubelet/device-plugins"]
     assert (
         ds["spec"]["selector"]["matchLabels"].items()

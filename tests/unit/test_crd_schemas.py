@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from components.capacity import plan_stack
 from components.config import load_stack_config
 from components.config_source import load_from_stack_file, read_stack_file
-from components.vllm import model_objects
+from components.vllm.render import model_objects
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELS: dict[str, type[BaseModel]] = {

@@ -4,87 +4,32 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 import pytest
-from pulumi.runtime import mocks as pulumi_mocks
-from pulumi.runtime import rpc
-from pulumi.runtime import settings as pulumi_settings
-from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
 
 from components.config import StackConfig
 from components.config_source import load_from_stack_file
-from components.health_reporter import (
-    HealthReporter,
-    HealthReporterArgs,
-    HealthReporterSettings,
-    health_reporter_objects,
-)
+from components.health_reporter.component import HealthReporter, HealthReporterArgs
+from components.health_reporter.manifests import HealthReporterSettings, health_reporter_objects
+from tests.program.harness import Registered, mocked_run
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "writer-pw-Kd3#pL"
-SECRET_SIG = rpc._special_sig_key  # the wire marker of a secret value
 
 
 @dataclass
-class Registration:
-    typ: str
-    name: str
-    parent: str
-    provider: str
-    inputs: dict[str, Any]
-    additional_secret_outputs: list[str]
-
-
-class _Mocks(pulumi.runtime.Mocks):
-    def new_resource(
-        self, args: pulumi.runtime.MockResourceArgs
-    ) -> tuple[str | None, dict[str, Any]]:
-        return f"{args.name}-id", dict(args.inputs)
-
-    def call(
-        self, args: pulumi.runtime.MockCallArgs
-    ) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        return {}, None
-
-
-class _Monitor(pulumi_mocks.MockMonitor):
-    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
-        super().__init__(mocks)
-        self.registered: list[Registration] = []
-        self.urns: dict[str, str] = {}
-
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
-        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
-        self.urns[request.name] = response.urn
-        self.registered.append(
-            Registration(
-                typ=request.type,
-                name=request.name,
-                parent=request.parent,
-                provider=request.provider,
-                inputs=rpc.deserialize_properties(request.object, keep_unknowns=True),
-                additional_secret_outputs=list(request.additionalSecretOutputs),
-            )
-        )
-        return response
+class Run:
+    registered: list[Registered]
+    urns: dict[str, str]
 
 
 def _cfg() -> StackConfig:
     return load_from_stack_file(ROOT / "Pulumi.staging.yaml").config
 
 
-def _register(settings: HealthReporterSettings) -> _Monitor:
-    mocks = _Mocks()
-    monitor = _Monitor(mocks)
-    pulumi_settings.ROOT.set(None)
-    pulumi.runtime.set_mocks(
-        mocks, project="vllm-platform", stack="staging", preview=False, monitor=monitor
-    )
-
+def _register(settings: HealthReporterSettings) -> Run:
     def program() -> None:
         provider = k8s.Provider("k8s", kubeconfig="{}")
         HealthReporter(
@@ -98,22 +43,16 @@ def _register(settings: HealthReporterSettings) -> _Monitor:
             pulumi.ResourceOptions(provider=provider),
         )
 
-    _sync_await(run_pulumi_func(program))
-    return monitor
-
-
-def _unwrap_secret(value: Any) -> Any:
-    if isinstance(value, dict) and SECRET_SIG in value:
-        return value["value"]
-    return value
+    monitor = mocked_run(program, stack="staging")
+    return Run(monitor.registered, {r.name: r.urn for r in monitor.registered})
 
 
 @pytest.fixture(scope="module")
-def monitor() -> _Monitor:
+def monitor() -> Run:
     return _register(HealthReporterSettings())
 
 
-def test_the_component_registers_exactly_the_builder_objects(monitor: _Monitor) -> None:
+def test_the_component_registers_exactly_the_builder_objects(monitor: Run) -> None:
     expected = health_reporter_objects(_cfg(), HealthReporterSettings())
     # Registration order is asynchronous: match by kind (each kind appears once).
     children = {
@@ -130,7 +69,7 @@ def test_the_component_registers_exactly_the_builder_objects(monitor: _Monitor) 
             assert reg.inputs == obj
 
 
-def test_children_are_parented_named_and_use_the_given_provider(monitor: _Monitor) -> None:
+def test_children_are_parented_named_and_use_the_given_provider(monitor: Run) -> None:
     component = monitor.urns["health-reporter"]
     assert component.endswith("vllm-platform:serving:HealthReporter::health-reporter")
     children = [r for r in monitor.registered if r.typ.startswith("kubernetes:")]
@@ -145,11 +84,10 @@ def test_children_are_parented_named_and_use_the_given_provider(monitor: _Monito
         assert r.provider.startswith(monitor.urns["k8s"])
 
 
-def test_the_secret_carries_the_real_password_as_a_secret(monitor: _Monitor) -> None:
+def test_the_secret_carries_the_real_password_as_a_secret(monitor: Run) -> None:
     [secret] = [r for r in monitor.registered if r.typ == "kubernetes:core/v1:Secret"]
-    raw = secret.inputs["stringData"]
-    assert isinstance(raw, dict) and SECRET_SIG in raw  # marked secret on the wire
-    assert _unwrap_secret(raw) == {"password": PASSWORD}
+    assert "stringData" in secret.secret_inputs  # marked secret on the wire
+    assert secret.inputs["stringData"] == {"password": PASSWORD}
     assert {"data", "stringData"} <= set(secret.additional_secret_outputs)
     others = [r for r in monitor.registered if r.typ.startswith("kubernetes:") and r is not secret]
     assert all(PASSWORD not in repr(r.inputs) for r in others)

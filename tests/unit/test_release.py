@@ -42,7 +42,7 @@ def test_record_lists_each_model_image_revision_replicas_and_endpoint() -> None:
     llama = record["models"]["llama-3-3-70b-instruct"]
     assert llama == {
         "hfModelId": "meta-llama/Llama-3.3-70B-Instruct",
-        "image": "vllm/vllm-openai:v0.11.0",
+        "image": cfg.models[0].image,
         "revision": "6f6073b423013f6a7d4d9f39144961bfbfbc386b",
         "replicas": 2,
         "endpoint": "http://llama-3-3-70b-instruct.vllm-production.svc.cluster.local:8000/v1",

@@ -14,11 +14,10 @@ from components.capacity import ModelPlan, RolloutStrategy, plan_stack, weight_m
 from components.config import ModelConfig, StackConfig, load_stack_config
 from components.config_source import read_stack_file
 from components.naming import API_KEY_SECRET, GPU_RESOURCE, HF_TOKEN_SECRET
-from components.vllm import model_objects
 from components.vllm.args import server_args, server_env
 from components.vllm.extras import ingress, scaled_object
 from components.vllm.network import server_network_policy, smoke_network_policy
-from components.vllm.render import object_key
+from components.vllm.render import model_objects, object_key
 from components.vllm.smoke import smoke_job
 from components.vllm.workload import (
     pod_disruption_budget,
