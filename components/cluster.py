@@ -34,7 +34,7 @@ from components.device_plugin import (
     gpu_operator_values,
     runtime_class_name,
 )
-from components.k8s_resources import register_object
+from components.k8s_resources import register_object, resource_name
 from components.lke import cluster_args, gpu_pool_args
 
 __all__ = ["GpuCluster", "GpuClusterArgs", "decode_kubeconfig"]
@@ -150,7 +150,7 @@ class GpuCluster(pulumi.ComponentResource):
         for obj in device_plugin_objects(cfg):
             ns_name = obj["metadata"].get("namespace")
             res = register_object(
-                name,
+                resource_name(name, obj),
                 obj,
                 k8s_opts,
                 namespace=namespaces[ns_name] if ns_name is not None else None,

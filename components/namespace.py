@@ -14,7 +14,7 @@ import pulumi_kubernetes as k8s
 
 from components.config import StackConfig
 from components.k8s_namespace import environment_objects
-from components.k8s_resources import register_object
+from components.k8s_resources import register_object, resource_name
 from components.naming import API_KEY_SECRET, API_KEY_SECRET_KEY, HF_TOKEN_SECRET_KEY
 
 __all__ = ["EnvironmentNamespace", "EnvironmentNamespaceArgs"]
@@ -63,7 +63,11 @@ class EnvironmentNamespace(pulumi.ComponentResource):
                 (key,) = obj["stringData"]
                 string_data = {key: secret_values[key]}
             res = register_object(
-                name, obj, k8s_opts, namespace=self.namespace_name, string_data=string_data
+                resource_name(name, obj),
+                obj,
+                k8s_opts,
+                namespace=self.namespace_name,
+                string_data=string_data,
             )
             if isinstance(res, k8s.core.v1.Secret):
                 if obj["metadata"]["name"] == API_KEY_SECRET:

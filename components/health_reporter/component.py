@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from components.config import StackConfig
 from components.health_reporter.manifests import (
@@ -24,6 +23,7 @@ from components.health_reporter.manifests import (
     HealthReporterSettings,
     health_reporter_objects,
 )
+from components.k8s_resources import register_object
 
 __all__ = ["HealthReporter", "HealthReporterArgs", "child_suffix"]
 
@@ -71,7 +71,10 @@ class HealthReporter(pulumi.ComponentResource):
         self.k8s_objects: dict[str, pulumi.CustomResource] = {}
         for obj in objects:
             suffix = child_suffix(obj)
-            self.k8s_objects[suffix] = self._register(f"{name}-{suffix}", obj, args, child)
+            secret = {PASSWORD_KEY: args.writer_password} if obj["kind"] == "Secret" else None
+            self.k8s_objects[suffix] = register_object(
+                f"{name}-{suffix}", obj, child, namespace=args.namespace, string_data=secret
+            )
         enabled = bool(objects)
         self.enabled = pulumi.Output.from_input(enabled)
         self.cron_job_name = pulumi.Output.from_input(CRONJOB_NAME if enabled else "")
@@ -85,34 +88,3 @@ class HealthReporter(pulumi.ComponentResource):
                 "secret_name": self.secret_name,
             }
         )
-
-    @staticmethod
-    def _register(
-        resource_name: str,
-        obj: Mapping[str, Any],
-        args: HealthReporterArgs,
-        opts: pulumi.ResourceOptions,
-    ) -> pulumi.CustomResource:
-        # Any: the typed classes take ObjectMetaArgsDict; the dict is the builder's own.
-        meta: Any = {**obj["metadata"], "namespace": args.namespace}
-        kind = (obj["apiVersion"], obj["kind"])
-        if kind == ("v1", "ConfigMap"):
-            return k8s.core.v1.ConfigMap(resource_name, metadata=meta, data=obj["data"], opts=opts)
-        if kind == ("v1", "Secret"):
-            secret_opts = pulumi.ResourceOptions.merge(
-                opts, pulumi.ResourceOptions(additional_secret_outputs=["data", "stringData"])
-            )
-            return k8s.core.v1.Secret(
-                resource_name,
-                metadata=meta,
-                type=obj["type"],
-                string_data={PASSWORD_KEY: pulumi.Output.secret(args.writer_password)},
-                opts=secret_opts,
-            )
-        if kind == ("networking.k8s.io/v1", "NetworkPolicy"):
-            return k8s.networking.v1.NetworkPolicy(
-                resource_name, metadata=meta, spec=obj["spec"], opts=opts
-            )
-        if kind == ("batch/v1", "CronJob"):
-            return k8s.batch.v1.CronJob(resource_name, metadata=meta, spec=obj["spec"], opts=opts)
-        raise ValueError(f"the health reporter has no typed resource for {kind[0]} {kind[1]}")

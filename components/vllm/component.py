@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from components.capacity import ModelPlan
 from components.config import ModelConfig, StackConfig
-from components.vllm.names import Manifest
+from components.k8s_resources import register_object
 from components.vllm.render import WORKLOAD_KINDS, model_objects, object_key
 from components.vllm.smoke import SMOKE_ACTIVE_DEADLINE_SECONDS
 from components.vllm.workload import rollout_timeouts
@@ -19,47 +17,6 @@ from components.vllm.workload import rollout_timeouts
 __all__ = ["TYPE_TOKEN", "VllmDeployment", "VllmDeploymentArgs"]
 
 TYPE_TOKEN = "vllm-platform:serving:VllmDeployment"
-
-_Factory = Callable[[str, Manifest, Any, pulumi.ResourceOptions], pulumi.CustomResource]
-
-
-def _typed(cls: Any, body: str) -> _Factory:
-    def make(
-        name: str, obj: Manifest, meta: Any, opts: pulumi.ResourceOptions
-    ) -> pulumi.CustomResource:
-        resource: pulumi.CustomResource = cls(name, metadata=meta, opts=opts, **{body: obj[body]})
-        return resource
-
-    return make
-
-
-def _custom(
-    name: str, obj: Manifest, meta: Any, opts: pulumi.ResourceOptions
-) -> pulumi.CustomResource:
-    return k8s.apiextensions.CustomResource(
-        name,
-        api_version=obj["apiVersion"],
-        kind=obj["kind"],
-        metadata=meta,
-        spec=obj["spec"],
-        opts=opts,
-    )
-
-
-_FACTORIES: dict[tuple[str, str], _Factory] = {
-    ("v1", "PersistentVolumeClaim"): _typed(k8s.core.v1.PersistentVolumeClaim, "spec"),
-    ("v1", "Service"): _typed(k8s.core.v1.Service, "spec"),
-    ("v1", "ConfigMap"): _typed(k8s.core.v1.ConfigMap, "data"),
-    ("networking.k8s.io/v1", "NetworkPolicy"): _typed(k8s.networking.v1.NetworkPolicy, "spec"),
-    ("networking.k8s.io/v1", "Ingress"): _typed(k8s.networking.v1.Ingress, "spec"),
-    ("apps/v1", "StatefulSet"): _typed(k8s.apps.v1.StatefulSet, "spec"),
-    ("apps/v1", "Deployment"): _typed(k8s.apps.v1.Deployment, "spec"),
-    ("policy/v1", "PodDisruptionBudget"): _typed(k8s.policy.v1.PodDisruptionBudget, "spec"),
-    ("batch/v1", "Job"): _typed(k8s.batch.v1.Job, "spec"),
-    ("monitoring.coreos.com/v1", "ServiceMonitor"): _custom,
-    ("monitoring.coreos.com/v1", "PrometheusRule"): _custom,
-    ("keda.sh/v1alpha1", "ScaledObject"): _custom,
-}
 
 
 @dataclass(frozen=True)
@@ -132,9 +89,9 @@ class VllmDeployment(pulumi.ComponentResource):
                 meta_ns = pulumi.Output.all(namespace, *(made[k].id for k in upstream)).apply(
                     lambda values: str(values[0])
                 )
-            meta = {**obj["metadata"], "namespace": meta_ns}
-            factory = _FACTORIES[(obj["apiVersion"], kind)]
-            made[key] = factory(f"{name}-{key}", obj, meta, pulumi.ResourceOptions(**opts_kw))
+            made[key] = register_object(
+                f"{name}-{key}", obj, pulumi.ResourceOptions(**opts_kw), namespace=meta_ns
+            )
 
         server = made[_workload_key(model)]
         service = made["service"]
