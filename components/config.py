@@ -168,8 +168,12 @@ class _Model(BaseModel):
 
 
 class Autoscaler(_Model):
-    min: int = Field(ge=1, le=100)
-    max: int = Field(ge=1, le=100)
+    """GPU node autoscaling bounds (LKE cluster autoscaler)."""
+
+    min: int = Field(ge=1, le=100, description="fewest GPU nodes the autoscaler keeps")
+    max: int = Field(
+        ge=1, le=100, description="most GPU nodes; bounds the GPUs every model may use"
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
@@ -186,7 +190,10 @@ class GpuPool(_Model):
     autoscaler: Autoscaler | None = None
     node_labels: LabelMap = Field(
         default_factory=lambda: {"vllm-platform.io/gpu": "true"},
-        description="labels put on (create) or expected on the GPU nodes; vLLM pods select them",
+        description=(
+            "labels put on (create) or expected on the GPU nodes; vLLM pods select them "
+            "(default vllm-platform.io/gpu: true)"
+        ),
     )
     taint: bool = Field(
         default=True,
@@ -223,27 +230,43 @@ class GpuPool(_Model):
 
 
 class SystemPool(_Model):
-    type: str = Field(default="g6-standard-2", pattern=r"^g[0-9]+-[a-z0-9-]+$")
-    count: int = Field(default=1, ge=1, le=20)
+    """The small CPU pool for system workloads (create mode)."""
+
+    type: str = Field(
+        default="g6-standard-2",
+        pattern=r"^g[0-9]+-[a-z0-9-]+$",
+        description="Linode plan of the CPU pool for system workloads",
+    )
+    count: int = Field(default=1, ge=1, le=20, description="nodes in the system pool")
 
 
 class ClusterConfig(_Model):
+    """How the stack gets its cluster, and the GPU pool it plans against."""
+
     mode: Literal["create", "stack", "kubeconfig"] = Field(
         description="create an LKE cluster, attach to another stack's, or use a kubeconfig"
     )
-    region: str | None = Field(default=None, pattern=r"^[a-z]{2}-[a-z]+(-[0-9])?$")
+    region: str | None = Field(
+        default=None,
+        pattern=r"^[a-z]{2}-[a-z]+(-[0-9])?$",
+        description="Linode region (create mode), e.g. us-ord",
+    )
     k8s_version: K8sVersion = Field(
         default="1.33", alias="k8sVersion", description="Kubernetes minor version, e.g. 1.33"
     )
     label: str | None = Field(
-        default=None, pattern=r"^[A-Za-z0-9]([-_.A-Za-z0-9]{0,30}[A-Za-z0-9])?$"
+        default=None,
+        pattern=r"^[A-Za-z0-9]([-_.A-Za-z0-9]{0,30}[A-Za-z0-9])?$",
+        description="LKE cluster label (create mode); default vllm-<environment>",
     )
-    high_availability: bool = False
+    high_availability: bool = Field(
+        default=False, description="HA control plane (create mode; cannot be turned off later)"
+    )
     control_plane_acl: list[str] | None = Field(
         default=None, description="CIDRs allowed to reach the API server (None: no ACL)"
     )
     tags: list[Annotated[str, StringConstraints(min_length=1, max_length=50)]] = Field(
-        default_factory=list
+        default_factory=list, description="Linode tags on the cluster and its pools"
     )
     system_pool: SystemPool = Field(default_factory=SystemPool)
     gpu_pool: GpuPool
@@ -306,22 +329,26 @@ class ClusterConfig(_Model):
 
 
 class RegistryConfig(_Model):
-    host: str = Field(min_length=1, max_length=253)
-    port: int = Field(default=5432, ge=1, le=65535)
-    database: str = Field(min_length=1, max_length=63)
+    """The PostgreSQL registry the API router reads; passwords are secret keys."""
+
+    host: str = Field(min_length=1, max_length=253, description="PostgreSQL host of the registry")
+    port: int = Field(default=5432, ge=1, le=65535, description="PostgreSQL port")
+    database: str = Field(min_length=1, max_length=63, description="database of the registry")
     user: str = Field(
         min_length=1,
         max_length=63,
         description="owner user: runs the migrations and manages the roles (registryPassword)",
     )
-    sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = (
-        "require"
+    sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = Field(
+        default="require", description="libpq sslmode for every registry connection"
     )
-    writer_role: Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]{0,62}$")] = (
-        "vllm_registry_writer"
+    writer_role: Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]{0,62}$")] = Field(
+        default="vllm_registry_writer",
+        description="role this program and the health reporter write as (registryWriterPassword)",
     )
-    reader_role: Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]{0,62}$")] = (
-        "vllm_registry_reader"
+    reader_role: Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]{0,62}$")] = Field(
+        default="vllm_registry_reader",
+        description="SELECT-only role for the API router (registryReaderPassword)",
     )
     manage_roles: bool = Field(
         default=True, description="create the writer and reader roles with pulumi-postgresql"
@@ -332,27 +359,36 @@ class RegistryConfig(_Model):
 
 
 class PeerSelector(_Model):
-    namespace: NamespaceName
+    """Pods (in a namespace) allowed to reach the vLLM servers."""
+
+    namespace: NamespaceName = Field(description="namespace of the peer's pods")
     pod_selector: LabelMap = Field(
         default_factory=dict, description="pods in that namespace; empty: every pod"
     )
 
 
 class NetworkConfig(_Model):
-    api_router: PeerSelector
-    monitoring: PeerSelector = Field(default_factory=lambda: PeerSelector(namespace="monitoring"))
+    """Who may reach the vLLM pods: everything else is denied."""
+
+    api_router: PeerSelector = Field(description="the API router's pods: may call vLLM")
+    monitoring: PeerSelector = Field(
+        default_factory=lambda: PeerSelector(namespace="monitoring"),
+        description="the monitoring stack's pods: may scrape /metrics",
+    )
 
 
 # ------------------------------------------------------------------------------- observability
 
 
 class ObservabilityConfig(_Model):
-    service_monitor: bool = True
-    prometheus_rule: bool = True
-    grafana_dashboard: bool = True
+    """Monitoring objects per model (switch off where the CRDs are missing)."""
+
+    service_monitor: bool = Field(default=True, description="a ServiceMonitor per model")
+    prometheus_rule: bool = Field(default=True, description="a PrometheusRule (alerts) per model")
+    grafana_dashboard: bool = Field(default=True, description="a dashboard ConfigMap per model")
     dashboard_label: LabelMap = Field(
         default_factory=lambda: {"grafana_dashboard": "1"},
-        description="label the Grafana sidecar watches for",
+        description="label the Grafana sidecar watches for (default grafana_dashboard: 1)",
     )
     rule_labels: LabelMap = Field(
         default_factory=dict,
@@ -368,15 +404,23 @@ class ObservabilityConfig(_Model):
             "in the monitoring namespace)"
         ),
     )
-    waiting_requests_threshold: int = Field(default=10, ge=1)
-    kv_cache_usage_threshold: float = Field(default=0.9, gt=0, le=1)
-    ttft_p95_seconds: float = Field(default=2.0, gt=0)
+    waiting_requests_threshold: int = Field(
+        default=10, ge=1, description="alert when more requests wait than this for 5 minutes"
+    )
+    kv_cache_usage_threshold: float = Field(
+        default=0.9, gt=0, le=1, description="alert when KV cache usage stays above this"
+    )
+    ttft_p95_seconds: float = Field(
+        default=2.0, gt=0, description="alert when time to first token p95 exceeds this"
+    )
 
 
 # ---------------------------------------------------------------------------------------- models
 
 
 class WeightCache(_Model):
+    """Where the Hugging Face cache (the weights) lives across restarts."""
+
     mode: Literal["per-replica", "shared", "none"] = Field(
         default="per-replica",
         description=(
@@ -385,7 +429,11 @@ class WeightCache(_Model):
         ),
     )
     size_gi: int | None = Field(default=None, ge=1, le=10240, description="default: 1.5 x weights")
-    storage_class: str = Field(default="linode-block-storage-retain", min_length=1)
+    storage_class: str = Field(
+        default="linode-block-storage-retain",
+        min_length=1,
+        description="storage class of the weight cache volumes",
+    )
 
     @model_validator(mode="after")
     def _shared_needs_rwx(self) -> Self:
@@ -399,15 +447,21 @@ class WeightCache(_Model):
 
 
 class Resources(_Model):
+    """CPU and memory requests of the vLLM container."""
+
     cpu: Quantity | None = Field(default=None, description="CPU request (default by model size)")
     memory: Quantity | None = Field(default=None, description="memory request (default by size)")
 
 
 class Autoscaling(_Model):
-    enabled: bool = True
-    min_replicas: int = Field(ge=1)
-    max_replicas: int = Field(ge=1)
-    waiting_requests_target: int = Field(default=5, ge=1)
+    """KEDA scaling on queued requests (vllm:num_requests_waiting)."""
+
+    enabled: bool = Field(default=True, description="a KEDA ScaledObject for this model")
+    min_replicas: int = Field(ge=1, description="fewest replicas KEDA keeps")
+    max_replicas: int = Field(ge=1, description="most replicas; must fit the GPU budget")
+    waiting_requests_target: int = Field(
+        default=5, ge=1, description="queued requests per replica that trigger a scale-up"
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
@@ -417,12 +471,16 @@ class Autoscaling(_Model):
 
 
 class Ingress(_Model):
+    """Direct HTTPS access to /v1 through an Ingress with a cert-manager certificate."""
+
     host: Annotated[
         str,
         StringConstraints(pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,}$", max_length=253),
     ]
-    cluster_issuer: str = Field(default="letsencrypt", min_length=1)
-    class_name: str = Field(default="nginx", min_length=1)
+    cluster_issuer: str = Field(
+        default="letsencrypt", min_length=1, description="cert-manager ClusterIssuer for TLS"
+    )
+    class_name: str = Field(default="nginx", min_length=1, description="IngressClass name")
     controller_namespace: NamespaceName = Field(
         default="ingress-nginx", description="namespace of the ingress controller's pods"
     )
@@ -439,41 +497,78 @@ class HealthReporterConfig(_Model):
     """The in-cluster health reporter; unset keys take the builder's defaults
     (components/health_reporter/manifests.py, HealthReporterSettings)."""
 
-    enabled: bool | None = None
-    schedule: str | None = Field(default=None, description="five-field cron schedule (UTC)")
+    enabled: bool | None = Field(default=None, description="run the reporter (default: on)")
+    schedule: str | None = Field(
+        default=None, description="five-field cron schedule, UTC (default: every minute)"
+    )
     unhealthy_disables_routing: bool | None = Field(
         default=None, description="turn routing off for an unhealthy model (never back on)"
     )
-    timeout_seconds: int | None = Field(default=None, ge=1, le=10)
-    probe_image: ImageRef | None = None
-    psql_image: ImageRef | None = None
+    timeout_seconds: int | None = Field(
+        default=None, ge=1, le=10, description="per-probe /health timeout (default: 3)"
+    )
+    probe_image: ImageRef | None = Field(default=None, description="curl image (pinned default)")
+    psql_image: ImageRef | None = Field(default=None, description="psql image (pinned default)")
     ssl_root_cert: str | None = Field(
         default=None, description="PEM of the registry's CA (needed for sslmode verify-ca)"
     )
 
 
 class ModelConfig(_Model):
+    """One model: one VllmDeployment and one registry entry."""
+
     name: ModelName = Field(description="served model name and Kubernetes object name")
-    hf_model_id: HfModelId
-    revision: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")]
-    image: ImageRef
-    replicas: int = Field(default=1, ge=1, le=64)
-    allow_downtime: bool = False
-    gpus_per_replica: Literal[1, 2, 4, 8] = 1
-    max_model_len: int = Field(ge=128, le=1_048_576)
-    gpu_memory_utilization: float = Field(default=0.9, gt=0.1, le=0.98)
-    parameters_billions: float = Field(gt=0, le=2000)
-    precision: Precision = "bf16"
-    routing_enabled: bool = True
-    extra_args: list[Annotated[str, StringConstraints(min_length=1)]] = Field(default_factory=list)
-    accelerator: Literal["gpu", "cpu"] = "gpu"
-    cpu_kv_cache_space_gi: int = Field(default=4, ge=1, le=512)
+    hf_model_id: HfModelId = Field(description="Hugging Face model id, org/name")
+    revision: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")] = (
+        Field(description="model revision; staging/production: a 40-hex commit")
+    )
+    image: ImageRef = Field(
+        description="vLLM image; staging/production: a version tag (not latest) or a digest"
+    )
+    replicas: int = Field(
+        default=1, ge=1, le=64, description="production: >= 2 unless allowDowntime"
+    )
+    allow_downtime: bool = Field(
+        default=False, description="accept a single replica (and downtime on updates) in production"
+    )
+    gpus_per_replica: Literal[1, 2, 4, 8] = Field(
+        default=1, description="tensor parallel size; at most the plan's GPUs per node"
+    )
+    max_model_len: int = Field(ge=128, le=1_048_576, description="--max-model-len")
+    gpu_memory_utilization: float = Field(
+        default=0.9, gt=0.1, le=0.98, description="--gpu-memory-utilization"
+    )
+    parameters_billions: float = Field(
+        gt=0, le=2000, description="parameter count in billions (memory-fit check)"
+    )
+    precision: Precision = Field(
+        default="bf16", description="weight precision (memory-fit check; quantize via extraArgs)"
+    )
+    routing_enabled: bool = Field(
+        default=True, description="the registry entry tells the API router to route to it"
+    )
+    extra_args: list[Annotated[str, StringConstraints(min_length=1)]] = Field(
+        default_factory=list,
+        description="more vLLM flags; may not set the ones the platform manages",
+    )
+    accelerator: Literal["gpu", "cpu"] = Field(
+        default="gpu", description="cpu: the CPU image, no GPU requests (local clusters)"
+    )
+    cpu_kv_cache_space_gi: int = Field(
+        default=4, ge=1, le=512, description="VLLM_CPU_KVCACHE_SPACE in CPU mode"
+    )
     api: Literal["chat", "completions"] = Field(
         default="chat", description="chat for instruct models, completions for base models"
     )
-    startup_timeout_minutes: int = Field(default=15, ge=5, le=180)
-    smoke_test_timeout_seconds: float = Field(default=3.0, gt=0, le=120)
-    shm_size_gi: int = Field(default=16, ge=1, le=512)
+    startup_timeout_minutes: int = Field(
+        default=15, ge=5, le=180, description="startup probe budget for loading the model"
+    )
+    smoke_test_timeout_seconds: float = Field(
+        default=3.0, gt=0, le=120, description="the smoke test's completion must answer within"
+    )
+    shm_size_gi: int = Field(
+        default=16, ge=1, le=512, description="memory-backed /dev/shm when gpusPerReplica > 1"
+    )
     weight_cache: WeightCache = Field(default_factory=WeightCache)
     resources: Resources = Field(default_factory=Resources)
     autoscaling: Autoscaling | None = None
@@ -584,7 +679,9 @@ class ModelConfig(_Model):
 
 
 class StackConfig(_Model):
-    environment: Environment
+    """Everything one stack deploys."""
+
+    environment: Environment = Field(description="development, staging or production")
     namespace: NamespaceName | None = Field(default=None, description="default: vllm-<environment>")
     protect: bool | None = Field(
         default=None,

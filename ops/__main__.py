@@ -28,6 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("schema", help="write (or --check) the JSON Schema of the stack files")
     p.add_argument("--out", default="schema/stack-config.schema.json")
     p.add_argument("--check", action="store_true", help="exit 1 when the file is out of date")
+    p.add_argument("--readme", action="store_true", help="regenerate README's config reference")
     p.set_defaults(handler="ops.schema:main")
 
     p = sub.add_parser("history", help="list a stack's updates: result, git head, models, images")

@@ -87,3 +87,21 @@ def test_json_schema_accepts_the_stack_files_and_rejects_unknown_project_keys() 
     doc["config"]["vllm-platform:vllmApiKey"] = "plain"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(doc, schema)
+
+
+def test_readme_config_reference_is_current() -> None:
+    from ops.schema import readme_with_reference
+
+    readme = (ROOT / "README.md").read_text()
+    assert readme == readme_with_reference(readme), "run `python -m ops schema --readme`"
+
+
+def test_ci_runs_exactly_the_readme_test_command() -> None:
+    readme = (ROOT / "README.md").read_text()
+    tests_section = readme[readme.index("## Tests") :]
+    command = tests_section.split("```sh\n", 1)[1].split()[0:2]
+    ci = (ROOT / ".ci/run").read_text().splitlines()
+    assert " ".join(command) == "make test"
+    assert "make test" in ci
+    quickstart = readme[readme.index("## Quickstart") :]
+    assert quickstart.split("```sh\n", 1)[1].startswith("make test\n")

@@ -525,9 +525,11 @@ def test_operator_objects_carry_the_configured_rule_labels() -> None:
 
 def test_keda_queries_the_configured_prometheus() -> None:
     cfg, m, _ = stack(model=1, autoscaling={"minReplicas": 2, "maxReplicas": 3})
+    default = scaled_object(cfg, m)
+    assert default is not None
     assert (
         "prometheus-operated.monitoring.svc"
-        in scaled_object(cfg, m)["spec"]["triggers"][0]["metadata"]["serverAddress"]
+        in (default["spec"]["triggers"][0]["metadata"]["serverAddress"])
     )
     cfg = cfg.model_copy(
         update={
@@ -536,8 +538,11 @@ def test_keda_queries_the_configured_prometheus() -> None:
             )
         }
     )
-    trigger = scaled_object(cfg, m)["spec"]["triggers"][0]
-    assert trigger["metadata"]["serverAddress"] == "http://prom.example:9090"
+    configured = scaled_object(cfg, m)
+    assert configured is not None
+    assert configured["spec"]["triggers"][0]["metadata"]["serverAddress"] == (
+        "http://prom.example:9090"
+    )
 
 
 def test_ingress_controller_namespace_comes_from_config() -> None:
