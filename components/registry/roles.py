@@ -21,7 +21,7 @@ import pulumi_postgresql as postgresql
 from psycopg import sql
 
 from components.config import RegistryConfig
-from components.registry.connection import build_dsn
+from components.registry.resources import registry_dsn
 from components.registry.store import ENTRIES_TABLE, EVENTS_TABLE
 
 __all__ = [
@@ -158,19 +158,11 @@ class RegistryRoles(pulumi.ComponentResource):
                 )
                 for g in grants
             ]
-            dsn = pulumi.Output.all(
-                created.name, pulumi.Output.secret(password), *[g.id for g in granted]
-            ).apply(
-                lambda v: build_dsn(
-                    host=cfg.host,
-                    port=cfg.port,
-                    database=cfg.database,
-                    user=str(v[0]),
-                    password=str(v[1]),
-                    sslmode=cfg.sslmode,
-                )
+            # The user name resolves only once every grant exists, and the DSN with it.
+            user = pulumi.Output.all(created.name, *[g.id for g in granted]).apply(
+                lambda v: str(v[0])
             )
-            return created.name, pulumi.Output.secret(dsn)
+            return created.name, registry_dsn(cfg, user, password)
 
         self.writer_role, self.writer_dsn = role(
             "writer", cfg.writer_role, args.writer_password, WRITER_GRANTS
