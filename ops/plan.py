@@ -9,12 +9,10 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from components.capacity import StackPlan, plan_stack
-from components.config import SECRET_KEYS, ConfigError, LoadedStack, StackConfig
-from components.config_source import StackFileError, load_from_stack_file
+from components.capacity import StackPlan
+from components.config import SECRET_KEYS, LoadedStack, StackConfig
 from components.lke import replacement_warnings
-from components.manifests import stack_objects
-from ops.common import CommandError, eprint, stack_file
+from ops.stack import load_offline
 
 __all__ = ["format_plan", "main"]
 
@@ -88,23 +86,6 @@ def format_plan(loaded: LoadedStack, plan: StackPlan, source: str) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    path = stack_file(args.stack, args.file)
-    try:
-        loaded = load_from_stack_file(path)
-    except StackFileError as exc:
-        raise CommandError(str(exc)) from None
-    except ConfigError as exc:
-        eprint(f"{path.name}: {len(exc.issues)} error(s):")
-        for issue in exc.issues:
-            eprint(f"  {issue}")
-        return 2
-    plan = plan_stack(loaded.config)
-    try:
-        # Build every manifest too, so what the builders reject fails here, not in preview.
-        stack_objects(loaded, plan)
-    except ValueError as exc:
-        eprint(f"{path.name}: 1 error(s):")
-        eprint(f"  {exc}")
-        return 2
-    print(format_plan(loaded, plan, path.name))
+    stack = load_offline(args)
+    print(format_plan(stack.loaded, stack.plan, stack.path.name))
     return 0

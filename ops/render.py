@@ -13,30 +13,15 @@ from pathlib import Path
 
 import yaml
 
-from components.capacity import plan_stack
-from components.config import ConfigError
-from components.config_source import StackFileError, load_from_stack_file
 from components.device_plugin import GPU_OPERATOR_CHART, GPU_OPERATOR_VERSION
-from components.manifests import stack_objects
-from ops.common import CommandError, eprint, stack_file
+from ops.stack import load_offline
 
 __all__ = ["main"]
 
 
 def main(args: argparse.Namespace) -> int:
-    path = stack_file(args.stack, args.file)
-    try:
-        loaded = load_from_stack_file(path)
-        objects = stack_objects(loaded, plan_stack(loaded.config))
-    except StackFileError as exc:
-        raise CommandError(str(exc)) from None
-    except ConfigError as exc:
-        eprint(f"{path.name}: {len(exc.issues)} error(s):")
-        for issue in exc.issues:
-            eprint(f"  {issue}")
-        return 2
-    except ValueError as exc:
-        raise CommandError(f"{path.name}: {exc}") from None
+    stack = load_offline(args)
+    objects = stack.objects
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("*.yaml"):
@@ -45,7 +30,7 @@ def main(args: argparse.Namespace) -> int:
         name = f"{i:03d}-{obj['kind'].lower()}-{obj['metadata']['name']}.yaml"
         (out / name).write_text(yaml.safe_dump(obj, sort_keys=False), encoding="utf-8")
     print(f"wrote {len(objects)} objects to {out}")
-    if loaded.config.cluster.gpu_enablement_resolved == "gpu-operator":
+    if stack.loaded.config.cluster.gpu_enablement_resolved == "gpu-operator":
         print(
             f"note: the NVIDIA GPU Operator (Helm chart {GPU_OPERATOR_CHART} "
             f"{GPU_OPERATOR_VERSION}) is a Helm release and is not rendered here"

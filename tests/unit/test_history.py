@@ -19,22 +19,9 @@ from ops.history import (
     parse_history,
     secrets_shown,
 )
+from tests.fixtures.history import HIDDEN, SECRET_VALUES, SHOWN
 
 ROOT = Path(__file__).resolve().parents[2]
-FIXTURES = ROOT / "tests" / "fixtures" / "history"
-SHOWN = FIXTURES / "production-show-secrets.json"
-HIDDEN = FIXTURES / "production.json"
-# Every secret value in the fixtures: no output may contain one.
-SECRET_VALUES = (
-    "sk-prod-FIRSTKEY-0000",
-    "sk-prod-SECONDKEY-2222",
-    "sk-prod-THIRDKEY-3333",
-    "owner-pw-Zq8!xT",
-    "writer-pw-Kd3#pL",
-    "reader-pw-Vb7$nR",
-    "hf_PRODTOKEN0000000000000000",
-    "linode-tok-PROD-aaaaaaaaaaaaaaaa",
-)
 
 
 def load(path: Path) -> list[Update]:

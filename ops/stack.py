@@ -1,0 +1,44 @@
+"""Load a stack file for the offline commands: validate it, plan it, build every manifest."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from components.capacity import StackPlan, plan_stack
+from components.config import ConfigError, LoadedStack
+from components.config_source import StackFileError, load_from_stack_file
+from components.manifests import stack_objects
+from ops.common import CommandError, stack_file
+
+__all__ = ["OfflineStack", "load_offline"]
+
+
+@dataclass(frozen=True)
+class OfflineStack:
+    path: Path
+    loaded: LoadedStack
+    plan: StackPlan
+    objects: list[dict[str, Any]]
+
+
+def load_offline(args: argparse.Namespace) -> OfflineStack:
+    """``--stack``/``--file`` validated, planned and rendered; every problem is a CommandError.
+
+    Building the manifests too means what the builders reject fails here, not in preview.
+    """
+    path = stack_file(args.stack, args.file)
+    try:
+        loaded = load_from_stack_file(path)
+        plan = plan_stack(loaded.config)
+        objects = stack_objects(loaded, plan)
+    except StackFileError as exc:
+        raise CommandError(str(exc)) from None
+    except ConfigError as exc:
+        lines = "\n".join(f"  {issue}" for issue in exc.issues)
+        raise CommandError(f"{path.name}: {len(exc.issues)} error(s):\n{lines}") from None
+    except ValueError as exc:
+        raise CommandError(f"{path.name}: {exc}") from None
+    return OfflineStack(path=path, loaded=loaded, plan=plan, objects=objects)
