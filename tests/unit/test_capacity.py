@@ -103,6 +103,7 @@ def test_single_replica_with_spare_gpu_and_no_cache_surges() -> None:
 def test_cpu_models_need_no_gpus() -> None:
     raw, _ = read_stack_file(ROOT / "Pulumi.development.yaml")
     raw["models"][0]["accelerator"] = "cpu"
+    raw["models"][0]["image"] = "vllm/vllm-openai-cpu:v0.18.1"
     plan = plan_stack(load_stack_config(raw).config)
     cpu = plan.model("llama-3-1-8b-instruct")
     assert cpu.gpus_total == 0 and cpu.fit is None
