@@ -13,7 +13,9 @@ Wiring in ``__main__.py`` (see ``components/registry/__init__.py`` for the whole
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 from pulumi.dynamic import Resource
@@ -55,6 +57,30 @@ def registry_dsn(
     return pulumi.Output.secret(dsn)
 
 
+# pulumi.dynamic's serialize_provider (pulumi 3.272) wraps pickle._Pickler._batch_setitems in one
+# more sorting layer on every dynamic resource and never unwraps it: pickling cost grows with
+# every resource (quadratic over a stack) and past ~970 resources in one process it raises
+# RecursionError. Each dynamic resource here puts the pristine methods back once its provider is
+# serialized; the pickled bytes are the same (the wrappers only sort, and sorting is idempotent).
+_PRISTINE_PICKLER = (pickle._Pickler._batch_setitems, pickle._Pickler.save_dict)  # type: ignore[attr-defined]
+
+
+class _DynamicResource(Resource):
+    """A dynamic resource that does not leave pulumi's pickler patches stacked behind it."""
+
+    def __init__(
+        self,
+        provider: Any,
+        name: str,
+        props: dict[str, Any],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        try:
+            super().__init__(provider, name, props, opts)
+        finally:
+            pickle._Pickler._batch_setitems, pickle._Pickler.save_dict = _PRISTINE_PICKLER  # type: ignore[attr-defined]
+
+
 @dataclass(frozen=True)
 class RegistrySchemaArgs:
     connection: pulumi.Input[str]
@@ -63,7 +89,7 @@ class RegistrySchemaArgs:
     """The registry database's name (a different database replaces the resource)."""
 
 
-class RegistrySchema(Resource, module="registry", name="RegistrySchema"):
+class RegistrySchema(_DynamicResource, module="registry", name="RegistrySchema"):
     """Applies the registry's SQL migrations; a new migration file shows as an update.
 
     Deleting the resource keeps the tables and their data.
@@ -115,7 +141,7 @@ class RegistryEntryArgs:
     """Free text stored with the change's audit event (e.g. the release or rollback reason)."""
 
 
-class RegistryEntry(Resource, module="registry", name="RegistryEntry"):
+class RegistryEntry(_DynamicResource, module="registry", name="RegistryEntry"):
     """A model's row in the registry, written once its deployment is ready and smoke-tested.
 
     Create registers it (health ``healthy``, routing as configured; ``reactivated`` when the row
