@@ -19,6 +19,14 @@ from ops.stack import load_offline
 __all__ = ["main"]
 
 
+class _NoAliasDumper(yaml.SafeDumper):
+    """Spell out repeated values (e.g. one probe target shared by three probes) instead of
+    writing YAML anchors and aliases, which reviewers and some GitOps tools stumble over."""
+
+    def ignore_aliases(self, data: object) -> bool:
+        return True
+
+
 def main(args: argparse.Namespace) -> int:
     stack = load_offline(args)
     objects = stack.objects
@@ -28,7 +36,8 @@ def main(args: argparse.Namespace) -> int:
         old.unlink()
     for i, obj in enumerate(objects, start=1):
         name = f"{i:03d}-{obj['kind'].lower()}-{obj['metadata']['name']}.yaml"
-        (out / name).write_text(yaml.safe_dump(obj, sort_keys=False), encoding="utf-8")
+        text = yaml.dump(obj, Dumper=_NoAliasDumper, sort_keys=False)
+        (out / name).write_text(text, encoding="utf-8")
     print(f"wrote {len(objects)} objects to {out}")
     if stack.loaded.config.cluster.gpu_enablement_resolved == "gpu-operator":
         print(

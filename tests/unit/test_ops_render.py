@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -39,6 +40,8 @@ def test_render_writes_every_object_of_the_stack_once_in_apply_order(
     expected = stack_objects(loaded, plan_stack(loaded.config))
     files = sorted(tmp_path.glob("*.yaml"))
     assert [yaml.safe_load(f.read_text()) for f in files] == expected
+    for f in files:  # plain YAML: no anchors or aliases for reviewers to chase
+        assert not re.search(r"[&*]id\d+", f.read_text()), f.name
     kinds = [o["kind"] for o in expected]
     assert kinds.index("Namespace") < kinds.index("StatefulSet") < kinds.index("Job")
 
