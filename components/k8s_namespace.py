@@ -64,6 +64,11 @@ def _namespace(cfg: StackConfig) -> dict[str, Any]:
     }
 
 
+def _metadata(cfg: StackConfig, name: str) -> dict[str, Any]:
+    """Metadata of an object in the environment's namespace."""
+    return {"name": name, "namespace": cfg.namespace_name, "labels": _labels(cfg, name)}
+
+
 def _gpu_quota(cfg: StackConfig) -> dict[str, Any]:
     # The budget is `gpuBudget`, else the GPU pool at its maximum size. Extended resources cannot
     # be overcommitted (request == limit), so quota only accepts the `requests.` prefix for them;
@@ -71,11 +76,7 @@ def _gpu_quota(cfg: StackConfig) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "ResourceQuota",
-        "metadata": {
-            "name": GPU_QUOTA,
-            "namespace": cfg.namespace_name,
-            "labels": _labels(cfg, GPU_QUOTA),
-        },
+        "metadata": _metadata(cfg, GPU_QUOTA),
         "spec": {"hard": {f"requests.{GPU_RESOURCE}": str(cfg.gpu_budget_resolved)}},
     }
 
@@ -86,11 +87,7 @@ def _limit_range(cfg: StackConfig) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "LimitRange",
-        "metadata": {
-            "name": LIMIT_RANGE,
-            "namespace": cfg.namespace_name,
-            "labels": _labels(cfg, LIMIT_RANGE),
-        },
+        "metadata": _metadata(cfg, LIMIT_RANGE),
         "spec": {
             "limits": [{"type": "Container", "defaultRequest": {"cpu": "100m", "memory": "128Mi"}}]
         },
@@ -101,11 +98,7 @@ def _default_deny(cfg: StackConfig) -> dict[str, Any]:
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
-        "metadata": {
-            "name": DEFAULT_DENY_POLICY,
-            "namespace": cfg.namespace_name,
-            "labels": _labels(cfg, DEFAULT_DENY_POLICY),
-        },
+        "metadata": _metadata(cfg, DEFAULT_DENY_POLICY),
         "spec": {"podSelector": {}, "policyTypes": ["Ingress"]},
     }
 
@@ -115,7 +108,7 @@ def secret_object(cfg: StackConfig, name: str, key: str, value: str) -> dict[str
     return {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": {"name": name, "namespace": cfg.namespace_name, "labels": _labels(cfg, name)},
+        "metadata": _metadata(cfg, name),
         "type": "Opaque",
         "stringData": {key: value},
     }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +9,8 @@ import pytest
 
 from components.capacity import RolloutStrategy, fit_memory, plan_stack, suggest_fixes
 from components.config import load_stack_config
-from components.config_source import read_stack_file
 from components.gpu_catalog import GPU_PLANS, UnknownPlanError, lookup_plan
+from tests.stackfiles import raw_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -57,8 +56,7 @@ def test_unknown_plan_lists_the_known_ones() -> None:
 
 
 def _prod() -> dict[str, Any]:
-    raw, _ = read_stack_file(ROOT / "Pulumi.production.yaml")
-    return copy.deepcopy(raw)
+    return raw_stack("production")
 
 
 def test_production_plan_totals_and_one_down_rollouts() -> None:
@@ -85,14 +83,14 @@ def test_surge_hands_out_spare_gpus_in_model_order() -> None:
 
 
 def test_single_replica_without_spare_gpus_is_a_downtime_rollout() -> None:
-    raw, _ = read_stack_file(ROOT / "Pulumi.staging.yaml")
+    raw = raw_stack("staging")
     plan = plan_stack(load_stack_config(raw).config)
     assert plan.spare_gpus == 0
     assert {m.strategy for m in plan.models} == {RolloutStrategy.DOWNTIME}
 
 
 def test_single_replica_with_spare_gpu_and_no_cache_surges() -> None:
-    raw, _ = read_stack_file(ROOT / "Pulumi.development.yaml")
+    raw = raw_stack("development")
     raw["gpuBudget"] = 4
     raw["models"][1]["weightCache"] = {"mode": "none"}
     plan = plan_stack(load_stack_config(raw).config)
@@ -101,7 +99,7 @@ def test_single_replica_with_spare_gpu_and_no_cache_surges() -> None:
 
 
 def test_cpu_models_need_no_gpus() -> None:
-    raw, _ = read_stack_file(ROOT / "Pulumi.development.yaml")
+    raw = raw_stack("development")
     raw["models"][0]["accelerator"] = "cpu"
     raw["models"][0]["image"] = "vllm/vllm-openai-cpu:v0.18.1"
     plan = plan_stack(load_stack_config(raw).config)

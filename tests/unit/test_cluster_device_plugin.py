@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import copy
 import re
 from pathlib import Path
-from typing import Any
 
 import kubernetes_validate
 import pytest
 
-from components.config import StackConfig, load_stack_config
-from components.config_source import read_stack_file
 from components.device_plugin import (
     DEVICE_PLUGIN_IMAGE,
     DEVICE_PLUGIN_NAMESPACE,
@@ -22,15 +18,9 @@ from components.device_plugin import (
     gpu_tolerations,
     runtime_class_name,
 )
+from tests.stackfiles import stack_config as stack
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def stack(name: str, **cluster: Any) -> StackConfig:
-    raw, secrets = read_stack_file(ROOT / f"Pulumi.{name}.yaml")
-    raw = copy.deepcopy(raw)
-    raw["cluster"].update(cluster)
-    return load_stack_config(raw, secrets).config
 
 
 def test_create_mode_defaults_to_the_device_plugin_in_a_privileged_namespace() -> None:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any
 
 import pulumi_linode as linode
 
-from components.config import StackConfig, load_stack_config
+from components.config import load_stack_config
 from components.config_source import read_stack_file
 from components.lke import (
     EXTERNAL_POOL_TAG,
@@ -17,15 +16,9 @@ from components.lke import (
     gpu_pool_args,
     replacement_warnings,
 )
+from tests.stackfiles import stack_config as stack
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def stack(name: str, **cluster: Any) -> StackConfig:
-    raw, secrets = read_stack_file(ROOT / f"Pulumi.{name}.yaml")
-    raw = copy.deepcopy(raw)
-    raw["cluster"].update(cluster)
-    return load_stack_config(raw, secrets).config
 
 
 def test_cluster_args_follow_the_production_config() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,7 +9,8 @@ from typing import Any
 import pytest
 
 from components.config import ConfigError, load_stack_config
-from components.config_source import SECRET, load_from_stack_file, read_stack_file
+from components.config_source import SECRET, load_from_stack_file
+from tests.stackfiles import raw_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK_FILES = sorted(ROOT.glob("Pulumi.*.yaml")) + sorted(ROOT.glob("examples/Pulumi.*.yaml"))
@@ -18,8 +18,7 @@ STACK_FILES = sorted(ROOT.glob("Pulumi.*.yaml")) + sorted(ROOT.glob("examples/Pu
 
 def base() -> dict[str, Any]:
     """A valid production config to mutate (prefix stripped, as the loader sees it)."""
-    raw, _ = read_stack_file(ROOT / "Pulumi.production.yaml")
-    return copy.deepcopy(raw)
+    return raw_stack("production")
 
 
 def errors_of(raw: dict[str, Any], secrets: set[str] | None = None) -> str:
@@ -232,7 +231,7 @@ def test_role_passwords_not_needed_when_roles_are_not_managed() -> None:
 
 
 def test_development_accepts_unpinned_image_and_branch_revision() -> None:
-    raw, _ = read_stack_file(ROOT / "Pulumi.development.yaml")
+    raw = raw_stack("development")
     raw["models"][0]["image"] = "vllm/vllm-openai:latest"
     raw["models"][0]["revision"] = "main"
     assert load_stack_config(raw).config.models[0].image == "vllm/vllm-openai:latest"
@@ -249,7 +248,7 @@ def test_defaults_resolve_from_the_model_only() -> None:
     cfg = load_stack_config(base()).config
     assert cfg.protected is True
     assert cfg.cluster.gpu_enablement_resolved == "device-plugin"
-    raw, _ = read_stack_file(ROOT / "Pulumi.staging.yaml")
+    raw = raw_stack("staging")
     staging = load_stack_config(raw).config
     assert staging.protected is False
     assert staging.cluster.gpu_enablement_resolved == "none"

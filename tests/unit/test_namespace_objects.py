@@ -16,16 +16,10 @@ from components.k8s_namespace import (
     environment_objects,
     namespace_objects,
 )
+from tests.stackfiles import stack_config as stack
 
 ROOT = Path(__file__).resolve().parents[2]
 STACKS = ("development", "staging", "production")
-
-
-def stack(name: str, **cluster: Any) -> StackConfig:
-    raw, secrets = read_stack_file(ROOT / f"Pulumi.{name}.yaml")
-    raw = copy.deepcopy(raw)
-    raw["cluster"].update(cluster)
-    return load_stack_config(raw, secrets).config
 
 
 def k8s_version(cfg: StackConfig) -> str:

@@ -10,20 +10,21 @@ from typing import Any
 import pytest
 
 from components.config import StackConfig
-from components.config_source import SECRET, read_stack_file
+from components.config_source import SECRET
 from components.release import (
     GIT_COMMIT_ENV,
     config_digest,
     current_git_commit,
     release_record,
 )
+from tests.stackfiles import raw_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 TEST_SECRETS = {"vllmApiKey": "sk-must-never-leak-0123", "registryPassword": "pw-never-leak-9"}
 
 
 def raw_production() -> dict[str, Any]:
-    raw, _ = read_stack_file(ROOT / "Pulumi.production.yaml")
+    raw = raw_stack("production")
     return raw
 
 

@@ -1,0 +1,26 @@
+"""The committed stack files, loaded (and optionally tweaked) the way the tests need them."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+from components.config import StackConfig, load_stack_config
+from components.config_source import read_stack_file
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def raw_stack(name: str) -> dict[str, Any]:
+    """``Pulumi.<name>.yaml``'s project keys (prefix stripped), a private copy to mutate."""
+    raw, _ = read_stack_file(ROOT / f"Pulumi.{name}.yaml")
+    return copy.deepcopy(raw)
+
+
+def stack_config(name: str, **cluster: Any) -> StackConfig:
+    """The validated config of a committed stack, with ``cluster`` keys overridden."""
+    raw, secrets = read_stack_file(ROOT / f"Pulumi.{name}.yaml")
+    raw = copy.deepcopy(raw)
+    raw["cluster"].update(cluster)
+    return load_stack_config(raw, secrets).config
