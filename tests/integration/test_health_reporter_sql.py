@@ -309,6 +309,22 @@ def test_repeated_results_refresh_the_check_time_without_new_events(h: Harness) 
     assert f"{SICK}: unhealthy (/health answered HTTP 503); unchanged" in again.stdout
 
 
+def test_a_probe_that_changes_nothing_keeps_updated_at(h: Harness) -> None:
+    assert h.run(FIRST).returncode == 0
+    status, _, checked, updated = h.entry(SICK)
+    assert h.run(FIRST).returncode == 0
+    status_again, _, checked_again, updated_again = h.entry(SICK)
+    assert (status_again, updated_again) == (status, updated)  # only the probe time moved
+    assert checked_again > checked
+    with psycopg.connect(h.dsn, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE model_registry_entries SET replicas = replicas + 1 "
+            "WHERE environment = %s AND model_name = %s",
+            (ENV, SICK),
+        )
+    assert h.entry(SICK)[3] > updated  # a real change still moves it
+
+
 def test_a_recovered_model_becomes_healthy_and_routing_is_not_turned_on(h: Harness) -> None:
     with psycopg.connect(h.dsn, autocommit=True) as conn:
         conn.execute(

@@ -54,8 +54,9 @@ def test_schema_create_applies_migrations_and_outputs_versions_without_the_dsn(d
     created = RegistrySchemaProvider().create(props)
 
     assert created.outs is not None
-    assert created.outs["applied_versions"] == [1, 2]
-    assert created.outs["schema_version"] == 2
+    shipped = [mig.version for mig in m.load_migrations()]
+    assert created.outs["applied_versions"] == shipped
+    assert created.outs["schema_version"] == shipped[-1]
     assert created.outs["migrations"] == _declared()
     assert [k for k, v in created.outs.items() if v == db] == ["connection"]
     assert rows(db, "SELECT to_regclass('model_registry_events') IS NOT NULL") == [(True,)]
@@ -70,7 +71,8 @@ def test_schema_diff_and_update_apply_a_new_migration_file(db: str, tmp_path: Pa
     same = {"connection": db, "database": "r", "migrations": _declared(tmp_path)}
     assert provider.diff(olds.id, olds.outs, same).changes is False
 
-    (tmp_path / "0003_note.sql").write_text(
+    shipped = [mig.version for mig in m.load_migrations()]
+    (tmp_path / f"{shipped[-1] + 1:04d}_note.sql").write_text(
         "ALTER TABLE model_registry_entries ADD COLUMN IF NOT EXISTS release_note text;"
     )
     news = {**same, "migrations": _declared(tmp_path)}
@@ -78,7 +80,8 @@ def test_schema_diff_and_update_apply_a_new_migration_file(db: str, tmp_path: Pa
     updated = provider.update(olds.id, olds.outs, news)
 
     assert (diff.changes, diff.replaces) == (True, [])
-    assert updated.outs is not None and updated.outs["applied_versions"] == [1, 2, 3]
+    assert updated.outs is not None
+    assert updated.outs["applied_versions"] == [*shipped, shipped[-1] + 1]
     read = provider.read(olds.id, updated.outs)
     assert read.outs is not None and read.outs["migrations"] == _declared(tmp_path)
 
