@@ -262,8 +262,15 @@ class ClusterConfig(_Model):
     high_availability: bool = Field(
         default=False, description="HA control plane (create mode; cannot be turned off later)"
     )
-    control_plane_acl: list[str] | None = Field(
-        default=None, description="CIDRs allowed to reach the API server (None: no ACL)"
+    control_plane_acl: (
+        list[Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F:.]+/[0-9]{1,3}$")]] | None
+    ) = Field(
+        default=None,
+        min_length=1,
+        description=(
+            "CIDRs allowed to reach the API server (unset: no ACL; an empty list would deny "
+            "everyone, Pulumi included, so it is refused)"
+        ),
     )
     tags: list[Annotated[str, StringConstraints(min_length=1, max_length=50)]] = Field(
         default_factory=list, description="Linode tags on the cluster and its pools"

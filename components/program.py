@@ -109,10 +109,11 @@ def wire_models(cfg: StackConfig, plan: StackPlan, platform: Platform) -> dict[s
     }
 
 
-def wire_registry(cfg: StackConfig, deployments: dict[str, VllmDeployment]) -> None:
+def wire_registry(cfg: StackConfig, deployments: dict[str, VllmDeployment]) -> pulumi.Output[str]:
     """Schema and roles first; then each model's entry, once its server answered its smoke test.
 
     During ``ops rollback --yes`` the registry events record the change as ``rolled_back``.
+    Returns the writers' DSN, which resolves once the tables and the writer's grants exist.
     """
     secrets = pulumi.Config(PROJECT)
     reg = cfg.registry
@@ -154,6 +155,7 @@ def wire_registry(cfg: StackConfig, deployments: dict[str, VllmDeployment]) -> N
                 note=f"rollback to stack version {rollback_to}" if rollback_to else None,
             ),
         )
+    return entry_dsn
 
 
 def _ready_endpoint(model: str) -> Callable[[list[Any]], str]:
@@ -166,7 +168,10 @@ def _ready_endpoint(model: str) -> Callable[[list[Any]], str]:
     return check
 
 
-def wire_health_reporter(cfg: StackConfig, platform: Platform) -> None:
+def wire_health_reporter(
+    cfg: StackConfig, platform: Platform, writer_dsn: pulumi.Output[str]
+) -> None:
+    """The CronJob that keeps health_status true; its first run waits for the writer's grants."""
     try:
         settings = health_reporter_settings(cfg)
     except ValueError as exc:
@@ -178,7 +183,12 @@ def wire_health_reporter(cfg: StackConfig, platform: Platform) -> None:
         HealthReporterArgs(
             config=cfg,
             settings=settings,
-            writer_password=pulumi.Config(PROJECT).require_secret("registryWriterPassword"),
+            # Through the writer DSN the reporter's objects wait for the tables and the grants.
+            writer_password=pulumi.Output.secret(
+                pulumi.Output.all(
+                    pulumi.Config(PROJECT).require_secret("registryWriterPassword"), writer_dsn
+                ).apply(lambda v: str(v[0]))
+            ),
             namespace=platform.namespace.namespace_name,
         ),
         platform.k8s_opts,
@@ -191,8 +201,8 @@ def run() -> None:
     plan = plan_stack(cfg)
     platform = wire_platform(cfg)
     deployments = wire_models(cfg, plan, platform)
-    wire_registry(cfg, deployments)
-    wire_health_reporter(cfg, platform)
+    writer_dsn = wire_registry(cfg, deployments)
+    wire_health_reporter(cfg, platform, writer_dsn)
 
     pulumi.export("environment", cfg.environment)
     pulumi.export("namespace", platform.namespace.namespace_name)

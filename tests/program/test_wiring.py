@@ -143,3 +143,12 @@ def test_dynamic_resources_leave_the_pickler_as_they_found_it() -> None:
     assert (pickle._Pickler._batch_setitems, pickle._Pickler.save_dict) == _PRISTINE_PICKLER  # type: ignore[attr-defined]
     providers = {r.inputs["__provider"] for r in run.by_type(ENTRY)}
     assert len(providers) == 1  # the same provider pickles to the same bytes every time
+
+
+def test_health_reporter_waits_for_the_writer_grants_before_it_can_run() -> None:
+    run = run_program("production")
+    secret = run.one("kubernetes:core/v1:Secret", "health-reporter-registry-secret")
+    writer_grants = {
+        r.urn for r in run.by_type("postgresql:index/grant:Grant") if "-writer-" in r.name
+    }
+    assert writer_grants <= set(secret.dependencies)

@@ -150,6 +150,12 @@ REJECTED: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
         "models[1].autoscaling.maxReplicas:",
     ),
     ("cluster id in create mode", _set("cluster.clusterId", "x"), "cluster.clusterId:"),
+    ("empty control plane ACL", _set("cluster.controlPlaneAcl", []), "cluster.controlPlaneAcl:"),
+    (
+        "ACL entry not a CIDR",
+        _set("cluster.controlPlaneAcl", ["office"]),
+        "cluster.controlPlaneAcl[0]:",
+    ),
     ("cpu mode with the CUDA image", _set("models[1].accelerator", "cpu"), "models[1].image:"),
     (
         "health reporter timeout",
