@@ -28,9 +28,7 @@ import argparse
 import statistics
 import sys
 import time
-import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,28 +37,15 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
-from psycopg import conninfo, sql  # noqa: E402
+from psycopg import sql  # noqa: E402
 
 from components.registry.migrate import migrate  # noqa: E402
 from components.registry.providers import RegistryEntryProvider  # noqa: E402
 from components.registry.store import ENTRIES_TABLE, EVENTS_TABLE, SPEC_FIELDS  # noqa: E402
+from tests.integration.conftest import database  # noqa: E402
 
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 Op = Callable[[], None]
-
-
-@contextmanager
-def throwaway_database(server: str) -> Iterator[str]:
-    name = f"vllm_bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
-    try:
-        yield conninfo.make_conninfo(server, dbname=name)
-    finally:
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
 
 
 def props(dsn: str, model: str, *, image: str, replicas: int) -> dict[str, Any]:
@@ -210,7 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     creates: dict[str, list[float]] = {k: [] for k in programs}
     updates: dict[str, list[float]] = {k: [] for k in programs}
     totals: dict[str, list[float]] = {k: [] for k in programs}
-    with throwaway_database(args.server) as dsn:
+    with database(args.server) as dsn:
         migrate(dsn)
         # Warm-up: first connection, prepared plans, imports.
         run_provider(dsn, ["warm-up"])
