@@ -24,3 +24,10 @@ def stack_config(name: str, **cluster: Any) -> StackConfig:
     raw = copy.deepcopy(raw)
     raw["cluster"].update(cluster)
     return load_stack_config(raw, secrets).config
+
+
+def committed_stacks() -> list[str]:
+    """Every ``Pulumi.<name>.yaml`` at the project root, by name (tests discover, never list)."""
+    return sorted(
+        p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in ROOT.glob("Pulumi.*.yaml")
+    )
