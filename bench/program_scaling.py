@@ -43,11 +43,11 @@ import pulumi  # noqa: E402
 import pulumi_kubernetes as k8s  # noqa: E402
 from pulumi.dynamic import Resource  # noqa: E402
 
-from components.capacity import plan_stack  # noqa: E402
 from components.config import load_stack_config  # noqa: E402
-from components.config_source import project_keys  # noqa: E402
+from components.config.source import project_keys  # noqa: E402
+from components.manifests.vllm.render import model_objects  # noqa: E402
+from components.planning.capacity import plan_stack  # noqa: E402
 from components.registry.providers import RegistryEntryProvider  # noqa: E402
-from components.vllm.render import model_objects  # noqa: E402
 from tests.program.harness import (  # noqa: E402
     PROJECT,
     TEST_SECRETS,

@@ -13,23 +13,22 @@ from typing import Any
 
 import pulumi
 
-from components.capacity import StackPlan, plan_stack
-from components.cluster import GpuCluster, GpuClusterArgs
 from components.config import PROJECT, SECRET_KEYS, ConfigError, LoadedStack, StackConfig
-from components.config_source import load_from_pulumi
-from components.health_reporter.component import HealthReporter, HealthReporterArgs
-from components.health_reporter.manifests import health_reporter_settings
-from components.namespace import EnvironmentNamespace, EnvironmentNamespaceArgs
-from components.registry.resources import (
+from components.config.source import load_from_pulumi
+from components.planning.capacity import StackPlan, plan_stack
+from components.planning.release import ROLLBACK_ENV, current_git_commit, release_record
+from components.resources.cluster import GpuCluster, GpuClusterArgs
+from components.resources.health_reporter import HealthReporter, HealthReporterArgs
+from components.resources.namespace import EnvironmentNamespace, EnvironmentNamespaceArgs
+from components.resources.registry import (
     RegistryEntry,
     RegistrySchema,
     RegistrySchemaArgs,
     entry_args,
     registry_dsn,
 )
-from components.registry.roles import RegistryRoles, RegistryRolesArgs
-from components.release import ROLLBACK_ENV, current_git_commit, release_record
-from components.vllm.component import VllmDeployment, VllmDeploymentArgs
+from components.resources.registry_roles import RegistryRoles, RegistryRolesArgs
+from components.resources.vllm import VllmDeployment, VllmDeploymentArgs
 
 __all__ = [
     "Platform",
@@ -42,10 +41,11 @@ __all__ = [
 ]
 
 
-def load_or_fail() -> LoadedStack:
-    """The validated config, or a RunError (no traceback) listing every problem at once."""
+def load_or_fail() -> tuple[LoadedStack, StackPlan]:
+    """The validated config and its plan, or a RunError (no traceback) listing every problem."""
     try:
         loaded = load_from_pulumi()
+        plan = plan_stack(loaded.config)
     except ConfigError as exc:
         raise pulumi.RunError(
             "invalid vllm-platform configuration:\n" + "\n".join(f"  {i}" for i in exc.issues)
@@ -54,7 +54,7 @@ def load_or_fail() -> LoadedStack:
     if missing:
         lines = [f"  pulumi config set --secret {k}   # {SECRET_KEYS[k][1]}" for k in missing]
         raise pulumi.RunError("secrets not set yet; set them with:\n" + "\n".join(lines))
-    return loaded
+    return loaded, plan
 
 
 @dataclass(frozen=True)
@@ -172,17 +172,12 @@ def wire_health_reporter(
     cfg: StackConfig, platform: Platform, writer_dsn: pulumi.Output[str]
 ) -> None:
     """The CronJob that keeps health_status true; its first run waits for the writer's grants."""
-    try:
-        settings = health_reporter_settings(cfg)
-    except ValueError as exc:
-        raise pulumi.RunError(f"invalid vllm-platform configuration:\n  {exc}") from None
-    if not settings.enabled:
+    if not cfg.health_reporter.enabled:
         return
     HealthReporter(
         "health-reporter",
         HealthReporterArgs(
             config=cfg,
-            settings=settings,
             # Through the writer DSN the reporter's objects wait for the tables and the grants.
             writer_password=pulumi.Output.secret(
                 pulumi.Output.all(
@@ -196,9 +191,8 @@ def wire_health_reporter(
 
 
 def run() -> None:
-    loaded = load_or_fail()
+    loaded, plan = load_or_fail()
     cfg = loaded.config
-    plan = plan_stack(cfg)
     platform = wire_platform(cfg)
     deployments = wire_models(cfg, plan, platform)
     writer_dsn = wire_registry(cfg, deployments)

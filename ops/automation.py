@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from pulumi import automation as auto
 
-from components.release import ROLLBACK_ENV
+from components.planning.release import ROLLBACK_ENV
 from ops.common import PROJECT_ROOT, CommandError
 from ops.history import ConfigEntry, HistoryError, Update, parse_history, secrets_shown
 from ops.rollback import RollbackPlan

@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from components.capacity import StackPlan
 from components.config import SECRET_KEYS, LoadedStack, StackConfig
-from components.lke import replacement_warnings
+from components.manifests.lke import replacement_warnings
+from components.planning.capacity import StackPlan
 from ops.stack import load_offline
 
 __all__ = ["format_plan", "main"]

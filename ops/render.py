@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from components.device_plugin import GPU_OPERATOR_CHART, GPU_OPERATOR_VERSION
+from components.manifests.device_plugin import GPU_OPERATOR_CHART, GPU_OPERATOR_VERSION
 from ops.stack import load_offline
 
 __all__ = ["main"]

@@ -25,8 +25,8 @@ from typing import Any
 import yaml
 
 from components.config import PROJECT, ConfigError, load_stack_config
-from components.config_source import SECRET
-from components.release import ROLLBACK_ENV, current_git_commit
+from components.config.source import SECRET
+from components.planning.release import ROLLBACK_ENV, current_git_commit
 from ops.common import PROJECT_ROOT, CommandError, eprint
 from ops.history import (
     MASK,

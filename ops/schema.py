@@ -39,7 +39,7 @@ def stack_file_schema() -> dict[str, Any]:
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": f"Pulumi stack file of {PROJECT}",
-        "description": "Generated from components/config.py by `python -m ops schema`.",
+        "description": "Generated from components/config/ by `python -m ops schema`.",
         "type": "object",
         "properties": {
             "config": {

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from components.capacity import StackPlan, plan_stack
 from components.config import ConfigError, LoadedStack
-from components.config_source import StackFileError, load_from_stack_file
-from components.manifests import stack_objects
+from components.config.source import StackFileError, load_from_stack_file
+from components.manifests.stack import stack_objects
+from components.planning.capacity import StackPlan, plan_stack
 from ops.common import CommandError, stack_file
 
 __all__ = ["OfflineStack", "load_offline"]

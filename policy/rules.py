@@ -124,7 +124,7 @@ _POD_SPEC_PATHS: Final[Mapping[str, tuple[str, ...]]] = {
 }
 _CONTAINER_LISTS: Final = ("initContainers", "containers", "ephemeralContainers")
 
-# An OCI image reference: [registry/]repository[:tag][@sha256:digest] (as components/config.py;
+# An OCI image reference: [registry/]repository[:tag][@sha256:digest] (as components/config/;
 # tests/unit/test_policy_rules.py keeps the two in step).
 _IMAGE: Final = re.compile(
     r"^(?P<repo>[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*)"
@@ -435,7 +435,8 @@ def check_vllm_containers(resource_type: str, props: Mapping[str, Any]) -> list[
             out.append(
                 f"{where} sets no {' or '.join(missing)} request: set resources.requests."
                 f"{'/'.join(missing)} (the model's `resources` in the stack file, or the builder "
-                "default in components/vllm/workload.py) so the scheduler reserves what vLLM uses."
+                "default in components/manifests/vllm/workload.py) so the scheduler reserves what "
+                "vLLM uses."
             )
         probes = ("startupProbe", "readinessProbe", "livenessProbe")
         absent = [p for p in probes if not _probe_set(c.get(p))]
@@ -443,7 +444,7 @@ def check_vllm_containers(resource_type: str, props: Mapping[str, Any]) -> list[
             out.append(
                 f"{where} lacks {', '.join(absent)}: vLLM needs all three on /health (a long "
                 "startupProbe covers the model download and load; see probes() in "
-                "components/vllm/workload.py)."
+                "components/manifests/vllm/workload.py)."
             )
     return out
 
@@ -518,7 +519,8 @@ def check_network_policies(resources: Sequence[Resource]) -> list[Violation]:
                 Violation(
                     f"{w.title}: no NetworkPolicy selects its pods, so /metrics and /health on "
                     "port 8000 are open to every pod in the cluster. Fix: register the model's "
-                    "NetworkPolicy (server_network_policy() in components/vllm/network.py) whose "
+                    "NetworkPolicy (server_network_policy() in "
+                    "components/manifests/vllm/network.py) whose "
                     f"podSelector matches the pod labels {dict(w.labels)}.",
                     r.urn,
                 )
@@ -569,7 +571,8 @@ def check_production_availability(resources: Sequence[Resource]) -> list[Violati
                 Violation(
                     f"{w.title} in {_env_phrase(env)} has no PodDisruptionBudget, so a node drain "
                     "may evict every replica at once. Fix: register the model's PDB "
-                    "(pod_disruption_budget() in components/vllm/workload.py, maxUnavailable: 1) "
+                    "(pod_disruption_budget() in components/manifests/vllm/workload.py, "
+                    "maxUnavailable: 1) "
                     f"selecting {dict(w.labels)}, or set `allowDowntime: true`.",
                     r.urn,
                 )
@@ -706,7 +709,7 @@ def check_routed_models_registered(resources: Sequence[Resource]) -> list[Violat
                 Violation(
                     f"{w.title}: model '{w.model}' is routed but has no registry entry, so the API "
                     "router cannot find it. Fix: register a RegistryEntry for it "
-                    "(components/registry/resources.py, entry_args(cfg, model, ...)) in the "
+                    "(components/resources/registry.py, entry_args(cfg, model, ...)) in the "
                     "program, or set `routingEnabled: false` for the model.",
                     r.urn,
                 )

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from components.config import StackConfig, load_stack_config
-from components.config_source import read_stack_file
+from components.config.source import read_stack_file
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,3 +31,18 @@ def committed_stacks() -> list[str]:
     return sorted(
         p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in ROOT.glob("Pulumi.*.yaml")
     )
+
+
+def with_reporter(cfg: StackConfig, **settings: Any) -> StackConfig:
+    """``cfg`` with its ``healthReporter`` section set from snake_case ``settings`` (validated)."""
+    from components.config import HealthReporterConfig
+
+    return cfg.model_copy(update={"health_reporter": HealthReporterConfig(**settings)})
+
+
+def with_raw(name: str, **keys: Any) -> Any:
+    """Validate ``Pulumi.<name>.yaml`` with top-level ``keys`` replaced (raises ConfigError)."""
+    raw, secrets = read_stack_file(ROOT / f"Pulumi.{name}.yaml")
+    raw = copy.deepcopy(raw)
+    raw.update(keys)
+    return load_stack_config(raw, secrets)

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from components.config import PROJECT
-from components.release import ROLLBACK_ENV
+from components.planning.release import ROLLBACK_ENV
 from ops.rollback import plan_rollback, validate_restored
 
 pytestmark = [

@@ -24,14 +24,14 @@ import pytest
 from psycopg import conninfo
 
 from components.config import StackConfig
-from components.config_source import load_from_stack_file
-from components.health_reporter.manifests import (
-    HealthReporterSettings,
+from components.config.source import load_from_stack_file
+from components.manifests.health_reporter import (
     health_reporter_objects,
     health_url,
 )
 from components.registry.migrate import migrate
-from components.registry.roles import WRITER_GRANTS, grant_statements
+from components.resources.registry_roles import WRITER_GRANTS, grant_statements
+from tests.stackfiles import with_reporter
 
 pytestmark = pytest.mark.integration
 
@@ -122,14 +122,14 @@ class Harness:
     def run(
         self,
         answers: dict[str, str],
-        settings: HealthReporterSettings | None = None,
+        settings: dict[str, Any] | None = None,
         *,
         shell: str = "sh",
         extra_env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
         """Render the objects, lay the ConfigMap out as mounted, run ``reporter.sh run``."""
         objs = health_reporter_objects(
-            self.cfg, settings or HealthReporterSettings(), writer_password=PASSWORD_SENTINEL
+            with_reporter(self.cfg, **(settings or {})), writer_password=PASSWORD_SENTINEL
         )
         cm = next(o for o in objs if o["kind"] == "ConfigMap")
         cron = next(o for o in objs if o["kind"] == "CronJob")
@@ -180,7 +180,7 @@ class Harness:
 
     def psql(self, **variables: str) -> subprocess.CompletedProcess[str]:
         """Run the shipped report.sql directly with psql variables (as the writer)."""
-        objs = health_reporter_objects(self.cfg, HealthReporterSettings())
+        objs = health_reporter_objects(self.cfg)
         sql_file = self.tmp / "direct-report.sql"
         sql_file.write_text(next(o for o in objs if o["kind"] == "ConfigMap")["data"]["report.sql"])
         args = ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", self.writer]
@@ -340,7 +340,7 @@ def test_a_recovered_model_becomes_healthy_and_routing_is_not_turned_on(h: Harne
 
 
 def test_with_the_flag_an_unhealthy_model_is_taken_out_of_routing(h: Harness) -> None:
-    settings = HealthReporterSettings(unhealthy_disables_routing=True)
+    settings = {"unhealthy_disables_routing": True}
     result = h.run(FIRST, settings)
     assert result.returncode == 0, result.stdout + result.stderr
     assert h.entry(SICK)[:2] == ("unhealthy", False)

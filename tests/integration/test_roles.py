@@ -11,7 +11,12 @@ from psycopg import conninfo
 
 from components.registry import store
 from components.registry.connection import connect
-from components.registry.roles import READER_GRANTS, WRITER_GRANTS, GrantSpec, grant_statements
+from components.resources.registry_roles import (
+    READER_GRANTS,
+    WRITER_GRANTS,
+    GrantSpec,
+    grant_statements,
+)
 from tests.integration.conftest import MakeRole, database, roles
 from tests.integration.helpers import spec
 

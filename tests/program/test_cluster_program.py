@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from components.config import StackConfig, load_stack_config
-from components.device_plugin import GPU_OPERATOR_REPO, GPU_OPERATOR_VERSION
-from components.k8s_namespace import namespace_objects
-from components.lke import EXTERNAL_POOL_TAG
+from components.manifests.device_plugin import GPU_OPERATOR_REPO, GPU_OPERATOR_VERSION
+from components.manifests.lke import EXTERNAL_POOL_TAG
+from components.manifests.namespace import namespace_objects
 from tests.program.harness import (
     FAKE_KUBECONFIG,
     PROJECT,

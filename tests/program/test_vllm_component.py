@@ -13,12 +13,12 @@ import pulumi
 import pytest
 from pulumi.runtime.sync_await import _sync_await
 
-from components.capacity import plan_stack
 from components.config import ModelConfig, StackConfig, load_stack_config
-from components.config_source import read_stack_file
-from components.vllm.component import TYPE_TOKEN, VllmDeployment, VllmDeploymentArgs
-from components.vllm.render import model_objects
-from components.vllm.workload import startup_budget_seconds
+from components.config.source import read_stack_file
+from components.manifests.vllm.render import model_objects
+from components.manifests.vllm.workload import startup_budget_seconds
+from components.planning.capacity import plan_stack
+from components.resources.vllm import TYPE_TOKEN, VllmDeployment, VllmDeploymentArgs
 from tests.program.harness import Registered, mocked_run
 
 pytestmark = pytest.mark.program

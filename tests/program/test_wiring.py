@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from components.release import ROLLBACK_ENV
+from components.planning.release import ROLLBACK_ENV
 from tests.program.harness import STACKS, TEST_SECRETS, ProgramRun, Registered, run_program
 
 pytestmark = pytest.mark.program
@@ -136,7 +136,7 @@ def test_dynamic_resources_leave_the_pickler_as_they_found_it() -> None:
     RecursionError past ~970 resources); the registry resources undo it after each one."""
     import pickle
 
-    from components.registry.resources import _PRISTINE_PICKLER
+    from components.resources.registry import _PRISTINE_PICKLER
 
     run = run_program("production")
     run = run_program("production")  # twice: 8 dynamic resources serialized in this process

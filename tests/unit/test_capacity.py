@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from components.capacity import RolloutStrategy, fit_memory, plan_stack, suggest_fixes
 from components.config import load_stack_config
-from components.gpu_catalog import GPU_PLANS, UnknownPlanError, lookup_plan
+from components.config.gpu_plans import GPU_PLANS, UnknownPlanError, lookup_plan
+from components.planning.capacity import RolloutStrategy, plan_stack
+from components.planning.memory import fit_memory, suggest_fixes
 from tests.stackfiles import raw_stack
 
 ROOT = Path(__file__).resolve().parents[2]

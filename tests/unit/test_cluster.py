@@ -1,10 +1,10 @@
-"""components/cluster.py: kubeconfig decoding (the component itself: tests/program)."""
+"""components/resources/cluster.py: kubeconfig decoding (the component itself: tests/program)."""
 
 from __future__ import annotations
 
 import base64
 
-from components.cluster import decode_kubeconfig
+from components.resources.cluster import decode_kubeconfig
 
 YAML = "apiVersion: v1\nkind: Config\nclusters: []\n"
 

@@ -1,4 +1,4 @@
-"""components/device_plugin.py: GPU enablement objects for each gpuEnablement choice."""
+"""components/manifests/device_plugin.py: GPU enablement objects for each gpuEnablement choice."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 
-from components.device_plugin import (
+from components.manifests.device_plugin import (
     DEVICE_PLUGIN_IMAGE,
     DEVICE_PLUGIN_NAMESPACE,
     GPU_OPERATOR_NAMESPACE,

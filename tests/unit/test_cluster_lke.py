@@ -1,4 +1,4 @@
-"""components/lke.py: LKE cluster and GPU pool arguments, and the replacement cautions."""
+"""components/manifests/lke.py: LKE cluster and GPU pool arguments, and the replacement cautions."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 import pulumi_linode as linode
 
 from components.config import load_stack_config
-from components.config_source import read_stack_file
-from components.lke import (
+from components.config.source import read_stack_file
+from components.manifests.lke import (
     EXTERNAL_POOL_TAG,
     cluster_args,
     cluster_label,

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from components.config import ConfigError, load_stack_config
-from components.config_source import SECRET, load_from_stack_file
+from components.config.source import SECRET, load_from_stack_file
+from components.planning.capacity import plan_stack
 from tests.stackfiles import raw_stack
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,8 +23,9 @@ def base() -> dict[str, Any]:
 
 
 def errors_of(raw: dict[str, Any], secrets: set[str] | None = None) -> str:
+    """Config validation, then planning's checks (memory fit), through the one ConfigError."""
     with pytest.raises(ConfigError) as info:
-        load_stack_config(raw, secrets or set())
+        plan_stack(load_stack_config(raw, secrets or set()).config)
     return str(info.value)
 
 

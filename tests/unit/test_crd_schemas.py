@@ -15,10 +15,10 @@ from cloudcoil.models.keda.v1alpha1 import ScaledObject
 from cloudcoil.models.prometheus_operator.v1 import PrometheusRule, ServiceMonitor
 from pydantic import BaseModel
 
-from components.capacity import plan_stack
 from components.config import load_stack_config
-from components.config_source import load_from_stack_file, read_stack_file
-from components.vllm.render import model_objects
+from components.config.source import load_from_stack_file, read_stack_file
+from components.manifests.vllm.render import model_objects
+from components.planning.capacity import plan_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELS: dict[str, type[BaseModel]] = {

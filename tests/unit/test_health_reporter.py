@@ -10,22 +10,23 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
+from pydantic.alias_generators import to_camel
 
-from components.config import StackConfig, image_is_pinned
-from components.config_source import load_from_stack_file
-from components.health_reporter.manifests import (
+from components.config import ConfigError, StackConfig, image_is_pinned, load_stack_config
+from components.config.source import load_from_stack_file
+from components.manifests.health_reporter import (
     COMPONENT,
     CONFIG_DIR,
-    HealthReporterSettings,
     Manifest,
     health_reporter_objects,
     health_url,
     read_asset,
 )
-from components.naming import standard_labels
-from components.vllm.names import selector_labels
-from components.vllm.network import server_network_policy
-from components.vllm.workload import container_security_context, pod_security_context
+from components.manifests.toolkit import standard_labels
+from components.manifests.vllm.names import selector_labels
+from components.manifests.vllm.network import server_network_policy
+from components.manifests.vllm.workload import container_security_context, pod_security_context
+from tests.stackfiles import raw_stack, with_reporter
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK_FILES = sorted(ROOT.glob("Pulumi.*.yaml"))
@@ -37,7 +38,7 @@ def _cfg(stack: str = "staging") -> StackConfig:
 
 
 def _objects(cfg: StackConfig | None = None, **settings: Any) -> dict[str, Manifest]:
-    objs = health_reporter_objects(cfg or _cfg(), HealthReporterSettings(**settings))
+    objs = health_reporter_objects(with_reporter(cfg or _cfg(), **settings))
     return {o["kind"]: o for o in objs}
 
 
@@ -61,7 +62,7 @@ def _matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
 
 @pytest.mark.parametrize("path", STACK_FILES, ids=lambda p: p.name)
 def test_every_object_of_every_stack_validates_strictly(path: Path) -> None:
-    objs = health_reporter_objects(load_from_stack_file(path).config, HealthReporterSettings())
+    objs = health_reporter_objects(load_from_stack_file(path).config)
     assert [o["kind"] for o in objs] == ["ConfigMap", "Secret", "NetworkPolicy", "CronJob"]
     for obj in objs:
         kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
@@ -176,8 +177,11 @@ def test_schedule_and_run_limits() -> None:
     ],
 )
 def test_bad_settings_are_rejected(settings: dict[str, Any], message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        HealthReporterSettings(**settings)
+    raw = raw_stack("development")
+    raw["healthReporter"] = {to_camel(k): v for k, v in settings.items()}
+    with pytest.raises(ConfigError) as info:
+        load_stack_config(raw)
+    assert any(str(i).startswith(message) for i in info.value.issues), info.value.issues
 
 
 def test_the_script_sql_and_models_are_in_the_config_map() -> None:
@@ -196,10 +200,7 @@ def test_the_script_sql_and_models_are_in_the_config_map() -> None:
 
 def test_the_password_is_only_in_the_secret_and_only_the_report_step_mounts_it() -> None:
     password = "writer-pw-Kd3#pL"
-    objs = {
-        o["kind"]: o
-        for o in health_reporter_objects(_cfg(), HealthReporterSettings(), writer_password=password)
-    }
+    objs = {o["kind"]: o for o in health_reporter_objects(_cfg(), writer_password=password)}
     assert objs["Secret"]["stringData"] == {"password": password}
     for kind in ("ConfigMap", "NetworkPolicy", "CronJob"):
         assert password not in yaml.safe_dump(objs[kind])
@@ -237,16 +238,15 @@ def test_a_given_ca_certificate_is_shipped_and_used() -> None:
 
 
 def test_verify_ca_without_a_ca_certificate_is_rejected() -> None:
-    cfg = _cfg()
-    cfg = cfg.model_copy(
-        update={"registry": cfg.registry.model_copy(update={"sslmode": "verify-ca"})}
-    )
-    with pytest.raises(ValueError, match="sslRootCert"):
-        health_reporter_objects(cfg, HealthReporterSettings())
+    raw = raw_stack("development")
+    raw["registry"]["sslmode"] = "verify-ca"
+    with pytest.raises(ConfigError) as info:
+        load_stack_config(raw)
+    assert [i.path for i in info.value.issues] == ["healthReporter.sslRootCert"]
 
 
 def test_disabled_builds_nothing() -> None:
-    assert health_reporter_objects(_cfg(), HealthReporterSettings(enabled=False)) == []
+    assert health_reporter_objects(with_reporter(_cfg(), enabled=False)) == []
 
 
 def test_a_model_named_like_a_reporter_object_is_rejected() -> None:
@@ -254,7 +254,7 @@ def test_a_model_named_like_a_reporter_object_is_rejected() -> None:
     clash = cfg.models[0].model_copy(update={"name": "health-reporter"})
     cfg = cfg.model_copy(update={"models": [clash]})
     with pytest.raises(ValueError, match="health-reporter"):
-        health_reporter_objects(cfg, HealthReporterSettings())
+        health_reporter_objects(cfg)
 
 
 @pytest.mark.parametrize("shell", [s for s in ("dash", "bash", "busybox") if shutil.which(s)])
@@ -293,7 +293,7 @@ def test_manifests_pass_checkov(tmp_path: Path) -> None:
     if checkov is None:
         pytest.skip("checkov is not installed (in .venv or on PATH)")
     (tmp_path / "health-reporter.yaml").write_text(
-        yaml.safe_dump_all(health_reporter_objects(_cfg(), HealthReporterSettings()))
+        yaml.safe_dump_all(health_reporter_objects(_cfg()))
     )
     args = [checkov, "-d", str(tmp_path), "--framework", "kubernetes", "--skip-download"]
     args += ["--compact", "--quiet", "--output", "json"]

@@ -10,10 +10,11 @@ import pulumi_kubernetes as k8s
 import pytest
 
 from components.config import StackConfig
-from components.config_source import load_from_stack_file
-from components.health_reporter.component import HealthReporter, HealthReporterArgs
-from components.health_reporter.manifests import HealthReporterSettings, health_reporter_objects
+from components.config.source import load_from_stack_file
+from components.manifests.health_reporter import health_reporter_objects
+from components.resources.health_reporter import HealthReporter, HealthReporterArgs
 from tests.program.harness import Registered, mocked_run
+from tests.stackfiles import with_reporter
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "writer-pw-Kd3#pL"
@@ -29,14 +30,13 @@ def _cfg() -> StackConfig:
     return load_from_stack_file(ROOT / "Pulumi.staging.yaml").config
 
 
-def _register(settings: HealthReporterSettings) -> Run:
+def _register(cfg: StackConfig) -> Run:
     def program() -> None:
         provider = k8s.Provider("k8s", kubeconfig="{}")
         HealthReporter(
             "health-reporter",
             HealthReporterArgs(
-                config=_cfg(),
-                settings=settings,
+                config=cfg,
                 writer_password=pulumi.Output.secret(PASSWORD),
                 namespace=pulumi.Output.from_input("vllm-staging"),
             ),
@@ -49,11 +49,11 @@ def _register(settings: HealthReporterSettings) -> Run:
 
 @pytest.fixture(scope="module")
 def monitor() -> Run:
-    return _register(HealthReporterSettings())
+    return _register(_cfg())
 
 
 def test_the_component_registers_exactly_the_builder_objects(monitor: Run) -> None:
-    expected = health_reporter_objects(_cfg(), HealthReporterSettings())
+    expected = health_reporter_objects(_cfg())
     # Registration order is asynchronous: match by kind (each kind appears once).
     children = {
         r.typ.rsplit(":", 1)[-1]: r for r in monitor.registered if r.typ.startswith("kubernetes:")
@@ -94,5 +94,5 @@ def test_the_secret_carries_the_real_password_as_a_secret(monitor: Run) -> None:
 
 
 def test_disabled_registers_only_the_component() -> None:
-    registered = _register(HealthReporterSettings(enabled=False)).registered
+    registered = _register(with_reporter(_cfg(), enabled=False)).registered
     assert [r.typ for r in registered if r.typ.startswith("kubernetes:")] == []

@@ -1,4 +1,4 @@
-"""components/k8s_namespace.py: the environment's objects, valid for the cluster's Kubernetes."""
+"""components/manifests/namespace.py: the environment's objects, valid for its Kubernetes."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import kubernetes_validate
 import pytest
 
 from components.config import StackConfig, load_stack_config
-from components.config_source import read_stack_file
-from components.k8s_namespace import (
+from components.config.source import read_stack_file
+from components.manifests.namespace import (
     REDACTED,
     environment_objects,
     namespace_objects,

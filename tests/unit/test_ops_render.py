@@ -11,9 +11,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from components.capacity import plan_stack
-from components.config_source import load_from_stack_file
-from components.manifests import stack_objects
+from components.config.source import load_from_stack_file
+from components.manifests.stack import stack_objects
+from components.planning.capacity import plan_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 STACKS = ("development", "staging", "production")

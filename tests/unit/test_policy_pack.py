@@ -23,10 +23,10 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
-from components.capacity import plan_stack
-from components.config_source import load_from_stack_file
-from components.k8s_namespace import environment_objects
-from components.vllm.render import model_objects
+from components.config.source import load_from_stack_file
+from components.manifests.namespace import environment_objects
+from components.manifests.vllm.render import model_objects
+from components.planning.capacity import plan_stack
 from policy import policies, rules
 
 ROOT = Path(__file__).resolve().parents[2]

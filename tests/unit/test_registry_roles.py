@@ -10,7 +10,7 @@ from pulumi.runtime import mocks
 from pulumi.runtime.sync_await import _sync_await
 
 from components.config import RegistryConfig
-from components.registry.roles import (
+from components.resources.registry_roles import (
     READER_GRANTS,
     WRITER_GRANTS,
     GrantSpec,

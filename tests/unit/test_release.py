@@ -1,4 +1,4 @@
-"""components/release.py: the release record exported as the stack output `release`."""
+"""components/planning/release.py: the release record exported as the stack output `release`."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from components.config import StackConfig
-from components.config_source import SECRET
-from components.release import (
+from components.config.source import SECRET
+from components.planning.release import (
     GIT_COMMIT_ENV,
     config_digest,
     current_git_commit,

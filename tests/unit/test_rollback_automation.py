@@ -13,7 +13,7 @@ import pytest
 from pulumi import automation as auto
 from pulumi.automation._cmd import CommandResult
 
-from components.release import ROLLBACK_ENV
+from components.planning.release import ROLLBACK_ENV
 from ops import automation
 from ops.common import CommandError
 from ops.history import ConfigEntry

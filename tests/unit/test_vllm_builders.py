@@ -10,16 +10,15 @@ from typing import Any
 
 import pytest
 
-from components.capacity import ModelPlan, RolloutStrategy, plan_stack, weight_memory_gib
 from components.config import ModelConfig, StackConfig, load_stack_config
-from components.config_source import read_stack_file
-from components.naming import API_KEY_SECRET, GPU_RESOURCE, HF_TOKEN_SECRET
-from components.vllm.args import server_args, server_env
-from components.vllm.extras import ingress, scaled_object
-from components.vllm.network import server_network_policy, smoke_network_policy
-from components.vllm.render import model_objects, object_key
-from components.vllm.smoke import smoke_job
-from components.vllm.workload import (
+from components.config.source import read_stack_file
+from components.manifests.toolkit import API_KEY_SECRET, GPU_RESOURCE, HF_TOKEN_SECRET
+from components.manifests.vllm.args import server_args, server_env
+from components.manifests.vllm.extras import ingress, scaled_object
+from components.manifests.vllm.network import server_network_policy, smoke_network_policy
+from components.manifests.vllm.render import model_objects, object_key
+from components.manifests.vllm.smoke import smoke_job
+from components.manifests.vllm.workload import (
     pod_disruption_budget,
     probes,
     rollout_timeouts,
@@ -28,6 +27,8 @@ from components.vllm.workload import (
     weight_cache_size_gi,
     workload,
 )
+from components.planning.capacity import ModelPlan, RolloutStrategy, plan_stack
+from components.planning.memory import weight_memory_gib
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -546,7 +547,7 @@ def test_keda_queries_the_configured_prometheus() -> None:
 
 
 def test_ingress_controller_namespace_comes_from_config() -> None:
-    from components.vllm.network import server_network_policy
+    from components.manifests.vllm.network import server_network_policy
 
     cfg, m, _ = stack(
         model=1, ingress={"host": "llm.example.com", "controllerNamespace": "traefik"}

@@ -10,10 +10,10 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from components.capacity import plan_stack
 from components.config import SECRET_KEYS, StackConfig, load_stack_config
-from components.config_source import load_from_stack_file, read_stack_file
-from components.vllm.render import model_objects
+from components.config.source import load_from_stack_file, read_stack_file
+from components.manifests.vllm.render import model_objects
+from components.planning.capacity import plan_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK_FILES = [

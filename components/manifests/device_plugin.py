@@ -20,8 +20,8 @@ from __future__ import annotations
 from typing import Any
 
 from components.config import StackConfig
-from components.images import DEVICE_PLUGIN_IMAGE
-from components.naming import GPU_TAINT_KEY, standard_labels
+from components.config.images import DEVICE_PLUGIN_IMAGE
+from components.manifests.toolkit import GPU_TAINT_KEY, standard_labels
 
 __all__ = [
     "DEVICE_PLUGIN_IMAGE",
@@ -38,7 +38,7 @@ __all__ = [
     "runtime_class_name",
 ]
 
-# The image is a released tag pinned by digest (components/images.py); bump deliberately.
+# The image is a released tag pinned by digest (components/manifests/images.py); bump deliberately.
 # The plugin mounts the kubelet's device-plugins directory from the host. hostPath volumes are
 # forbidden by the baseline and restricted Pod Security levels, so the plugin cannot live in the
 # (restricted) environment namespace; it gets its own namespace labelled `privileged`, which keeps

@@ -8,13 +8,13 @@ positional argument (``--model`` is deprecated for ``vllm serve``).
 from __future__ import annotations
 
 from components.config import VLLM_PORT, ModelConfig
-from components.naming import (
+from components.manifests.toolkit import (
     API_KEY_SECRET,
     API_KEY_SECRET_KEY,
     HF_TOKEN_SECRET,
     HF_TOKEN_SECRET_KEY,
 )
-from components.vllm.names import Manifest
+from components.manifests.vllm.names import Manifest
 
 __all__ = [
     "CACHE_MOUNT",

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.capacity import StackPlan
 from components.config import LoadedStack
-from components.health_reporter.manifests import health_reporter_objects, health_reporter_settings
-from components.k8s_namespace import namespace_objects
-from components.vllm.render import model_objects
+from components.manifests.health_reporter import health_reporter_objects
+from components.manifests.namespace import namespace_objects
+from components.manifests.vllm.render import model_objects
+from components.planning.capacity import StackPlan
 
 __all__ = ["stack_objects"]
 
@@ -26,5 +26,5 @@ def stack_objects(loaded: LoadedStack, plan: StackPlan) -> list[dict[str, Any]]:
     objects = namespace_objects(cfg, hf_token_set="hfToken" in loaded.secrets_set)
     for model in cfg.models:
         objects += model_objects(cfg, model, plan.model(model.name))
-    objects += health_reporter_objects(cfg, health_reporter_settings(cfg))
+    objects += health_reporter_objects(cfg)
     return objects

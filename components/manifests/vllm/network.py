@@ -9,7 +9,7 @@ DNS and HTTPS (the Hugging Face Hub) only.
 from __future__ import annotations
 
 from components.config import VLLM_PORT, ModelConfig, PeerSelector, StackConfig
-from components.vllm.names import (
+from components.manifests.vllm.names import (
     HEALTH_REPORTER_COMPONENT,
     HTTP_PORT_NAME,
     PODS_COMPONENT,
@@ -19,7 +19,7 @@ from components.vllm.names import (
     selector_labels,
     smoke_selector_labels,
 )
-from components.vllm.workload import uses_statefulset
+from components.manifests.vllm.workload import uses_statefulset
 
 __all__ = [
     "NAMESPACE_LABEL",

@@ -21,8 +21,8 @@ import pulumi_postgresql as postgresql
 from psycopg import sql
 
 from components.config import RegistryConfig
-from components.registry.resources import registry_dsn
 from components.registry.store import ENTRIES_TABLE, EVENTS_TABLE
+from components.resources.registry import registry_dsn
 
 __all__ = [
     "READER_GRANTS",

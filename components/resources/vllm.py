@@ -7,12 +7,12 @@ from typing import Any
 
 import pulumi
 
-from components.capacity import ModelPlan
 from components.config import ModelConfig, StackConfig
-from components.k8s_resources import register_object
-from components.vllm.render import WORKLOAD_KINDS, model_objects, object_key
-from components.vllm.smoke import SMOKE_ACTIVE_DEADLINE_SECONDS
-from components.vllm.workload import rollout_timeouts
+from components.manifests.vllm.render import WORKLOAD_KINDS, model_objects, object_key
+from components.manifests.vllm.smoke import SMOKE_ACTIVE_DEADLINE_SECONDS
+from components.manifests.vllm.workload import rollout_timeouts
+from components.planning.capacity import ModelPlan
+from components.resources.registration import register_object
 
 __all__ = ["TYPE_TOKEN", "VllmDeployment", "VllmDeploymentArgs"]
 

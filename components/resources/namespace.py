@@ -1,6 +1,7 @@
 """EnvironmentNamespace: the stack's namespace, GPU quota, defaults, default-deny and Secrets.
 
-Registers exactly ``components.k8s_namespace.environment_objects`` (secret values come from the
+Registers exactly ``components.manifests.namespace.environment_objects`` (secret values come
+from the
 Pulumi secrets passed in, never from the builder), every object with the cluster's provider.
 The namespace itself is protected when the stack is (production by default).
 """
@@ -13,9 +14,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.config import StackConfig
-from components.k8s_namespace import environment_objects
-from components.k8s_resources import register_object, resource_name
-from components.naming import API_KEY_SECRET, API_KEY_SECRET_KEY, HF_TOKEN_SECRET_KEY
+from components.manifests.namespace import environment_objects
+from components.manifests.toolkit import API_KEY_SECRET, API_KEY_SECRET_KEY, HF_TOKEN_SECRET_KEY
+from components.resources.registration import register_object, resource_name
 
 __all__ = ["EnvironmentNamespace", "EnvironmentNamespaceArgs"]
 

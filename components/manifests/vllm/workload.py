@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import math
 
-from components.capacity import ModelPlan, RolloutStrategy, weight_memory_gib
 from components.config import VLLM_PORT, ModelConfig, StackConfig
-from components.naming import GPU_RESOURCE, GPU_TAINT_KEY
-from components.vllm.args import (
+from components.manifests.toolkit import GPU_RESOURCE, GPU_TAINT_KEY
+from components.manifests.vllm.args import (
     CACHE_MOUNT,
     HOME_DIR,
     SERVER_COMMAND,
@@ -23,7 +22,7 @@ from components.vllm.args import (
     server_env,
     tensor_parallel_size,
 )
-from components.vllm.names import (
+from components.manifests.vllm.names import (
     HTTP_PORT_NAME,
     Manifest,
     headless_service_name,
@@ -32,6 +31,8 @@ from components.vllm.names import (
     selector_labels,
     weights_claim_name,
 )
+from components.planning.capacity import ModelPlan, RolloutStrategy
+from components.planning.memory import weight_memory_gib
 
 __all__ = [
     "NON_ROOT_ID",

@@ -16,8 +16,8 @@ from __future__ import annotations
 from typing import Any
 
 from components.config import StackConfig
-from components.device_plugin import GPU_TAINT_VALUE
-from components.naming import GPU_TAINT_KEY
+from components.manifests.device_plugin import GPU_TAINT_VALUE
+from components.manifests.toolkit import GPU_TAINT_KEY
 
 __all__ = [
     "EXTERNAL_POOL_TAG",

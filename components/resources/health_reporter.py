@@ -15,15 +15,14 @@ from typing import Any
 import pulumi
 
 from components.config import StackConfig
-from components.health_reporter.manifests import (
+from components.manifests.health_reporter import (
     CONFIG_MAP_NAME,
     CRONJOB_NAME,
     PASSWORD_KEY,
     SECRET_NAME,
-    HealthReporterSettings,
     health_reporter_objects,
 )
-from components.k8s_resources import register_object
+from components.resources.registration import register_object
 
 __all__ = ["HealthReporter", "HealthReporterArgs", "child_suffix"]
 
@@ -39,7 +38,6 @@ _SUFFIX: dict[tuple[str, str], str] = {
 @dataclass(frozen=True)
 class HealthReporterArgs:
     config: StackConfig
-    settings: HealthReporterSettings
     writer_password: pulumi.Input[str]
     """The registry writer role's password (``registryWriterPassword``), a secret Output."""
     namespace: pulumi.Input[str]
@@ -67,7 +65,7 @@ class HealthReporter(pulumi.ComponentResource):
     ) -> None:
         super().__init__(TYPE_TOKEN, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        objects = health_reporter_objects(args.config, args.settings)
+        objects = health_reporter_objects(args.config)
         self.k8s_objects: dict[str, pulumi.CustomResource] = {}
         for obj in objects:
             suffix = child_suffix(obj)

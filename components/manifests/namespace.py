@@ -16,8 +16,8 @@ from __future__ import annotations
 from typing import Any
 
 from components.config import StackConfig
-from components.device_plugin import device_plugin_objects
-from components.naming import (
+from components.manifests.device_plugin import device_plugin_objects
+from components.manifests.toolkit import (
     API_KEY_SECRET,
     API_KEY_SECRET_KEY,
     GPU_RESOURCE,

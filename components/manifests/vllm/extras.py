@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from components.config import ModelConfig, StackConfig
-from components.vllm.names import HTTP_PORT_NAME, Manifest, metadata
-from components.vllm.observability import selector
-from components.vllm.workload import uses_statefulset
+from components.manifests.vllm.names import HTTP_PORT_NAME, Manifest, metadata
+from components.manifests.vllm.observability import selector
+from components.manifests.vllm.workload import uses_statefulset
 
 __all__ = ["ingress", "prometheus_url", "scaled_object"]
 

@@ -21,32 +21,26 @@ them. Only the ``report`` container mounts the writer's password, as a file.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Final, Literal
 
-from components.config import VLLM_PORT, StackConfig, image_is_pinned
-from components.images import CURL_IMAGE, PSQL_IMAGE
-from components.naming import standard_labels
-from components.vllm.names import SERVER_COMPONENT
-from components.vllm.workload import container_security_context, pod_security_context
+from components.config import VLLM_PORT, StackConfig
+from components.manifests.toolkit import standard_labels
+from components.manifests.vllm.names import SERVER_COMPONENT
+from components.manifests.vllm.workload import container_security_context, pod_security_context
 
 __all__ = [
     "COMPONENT",
     "CONFIG_MAP_NAME",
     "CRONJOB_NAME",
-    "DEFAULT_PROBE_IMAGE",
-    "DEFAULT_PSQL_IMAGE",
     "NETWORK_POLICY_NAME",
     "PASSWORD_KEY",
     "REDACTED",
     "SECRET_NAME",
-    "HealthReporterSettings",
     "Manifest",
     "config_map",
     "cron_job",
     "health_reporter_objects",
-    "health_reporter_settings",
     "health_url",
     "models_file",
     "network_policy",
@@ -70,9 +64,6 @@ SQL_KEY: Final = "report.sql"
 MODELS_KEY: Final = "models"
 ROOT_CERT_KEY: Final = "root.crt"
 
-# The probe runs in its own container because the postgres image has no curl.
-DEFAULT_PROBE_IMAGE: Final = CURL_IMAGE
-DEFAULT_PSQL_IMAGE: Final = PSQL_IMAGE
 
 CONFIG_DIR: Final = "/etc/health-reporter"
 RESULTS_DIR: Final = "/results"
@@ -86,59 +77,9 @@ PSQL_CONNECT_TIMEOUT_SECONDS: Final = 5
 _CRON_FIELD = re.compile(r"^[0-9*/,\-]+$")
 
 
-@dataclass(frozen=True, slots=True)
-class HealthReporterSettings:
-    """How the reporter runs; plain data so builders are testable without config or Pulumi.
-
-    Invalid values raise ``ValueError`` at construction (so at preview time).
-    """
-
-    enabled: bool = True
-    schedule: str = "* * * * *"
-    """Standard five-field cron schedule (UTC)."""
-    unhealthy_disables_routing: bool = False
-    """Also set ``routing_enabled = false`` on an unhealthy result (routing is never turned on)."""
-    timeout_seconds: int = 3
-    """curl ``--max-time`` (and connect timeout) per ``/health`` probe."""
-    probe_image: str = DEFAULT_PROBE_IMAGE
-    psql_image: str = DEFAULT_PSQL_IMAGE
-    ssl_root_cert: str | None = None
-    """PEM of the CA that signed the registry's certificate (needed for ``sslmode`` verify-ca;
-    with verify-full and no CA given, the image's system trust store is used)."""
-
-    def __post_init__(self) -> None:
-        fields = self.schedule.split()
-        if len(fields) != 5 or not all(_CRON_FIELD.match(f) for f in fields):
-            raise ValueError(
-                f"healthReporter.schedule: a five-field cron schedule, got {self.schedule!r}"
-            )
-        if not 1 <= self.timeout_seconds <= 10:
-            raise ValueError(
-                f"healthReporter.timeoutSeconds: 1..10 (runs must fit in a minute), "
-                f"got {self.timeout_seconds}"
-            )
-        for key, image in (("probeImage", self.probe_image), ("psqlImage", self.psql_image)):
-            if not image_is_pinned(image):
-                raise ValueError(
-                    f"healthReporter.{key}: pin a version tag or digest, got {image!r}"
-                )
-        if self.ssl_root_cert is not None and "-----BEGIN CERTIFICATE-----" not in (
-            self.ssl_root_cert
-        ):
-            raise ValueError("healthReporter.sslRootCert: not a PEM certificate")
-
-
-def health_reporter_settings(cfg: StackConfig) -> HealthReporterSettings:
-    """The reporter's settings from ``healthReporter`` config; unset keys keep these defaults.
-
-    Raises ``ValueError`` naming the ``healthReporter.*`` key for a value the builders reject.
-    """
-    return HealthReporterSettings(**cfg.health_reporter.model_dump(exclude_none=True))
-
-
 def read_asset(name: Literal["reporter.sh", "report.sql"]) -> str:
     """The script or the SQL, as shipped next to this module (and put in the ConfigMap)."""
-    return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
+    return resources.files(__package__).joinpath("assets", name).read_text(encoding="utf-8")
 
 
 def health_url(cfg: StackConfig, model: str) -> str:
@@ -163,7 +104,8 @@ def _pod_selector() -> dict[str, str]:
     return {"app.kubernetes.io/name": CRONJOB_NAME, "app.kubernetes.io/component": COMPONENT}
 
 
-def config_map(cfg: StackConfig, settings: HealthReporterSettings) -> Manifest:
+def config_map(cfg: StackConfig) -> Manifest:
+    settings = cfg.health_reporter
     data = {
         SCRIPT_KEY: read_asset("reporter.sh"),
         SQL_KEY: read_asset("report.sql"),
@@ -190,16 +132,13 @@ def registry_secret(cfg: StackConfig, writer_password: str = REDACTED) -> Manife
     }
 
 
-def _ssl_root_cert(cfg: StackConfig, settings: HealthReporterSettings) -> str | None:
+def _ssl_root_cert(cfg: StackConfig) -> str | None:
+    settings = cfg.health_reporter
     if settings.ssl_root_cert is not None:
         return f"{CONFIG_DIR}/{ROOT_CERT_KEY}"
     if cfg.registry.sslmode == "verify-full":
         return "system"
-    if cfg.registry.sslmode == "verify-ca":
-        raise ValueError(
-            "registry.sslmode verify-ca needs healthReporter.sslRootCert (the CA's PEM); "
-            "or use verify-full, which can use the image's system trust store"
-        )
+    # verify-ca without a CA is refused by the config (StackConfig): there is no system default.
     return None
 
 
@@ -231,7 +170,8 @@ def _container(
     }
 
 
-def pod_spec(cfg: StackConfig, settings: HealthReporterSettings) -> Manifest:
+def pod_spec(cfg: StackConfig) -> Manifest:
+    settings = cfg.health_reporter
     common = {
         "HR_CONFIG_DIR": CONFIG_DIR,
         "HR_RESULTS_DIR": RESULTS_DIR,
@@ -248,7 +188,7 @@ def pod_spec(cfg: StackConfig, settings: HealthReporterSettings) -> Manifest:
         "PGCONNECT_TIMEOUT": str(PSQL_CONNECT_TIMEOUT_SECONDS),
         "PGAPPNAME": APPLICATION_NAME,
     }
-    root_cert = _ssl_root_cert(cfg, settings)
+    root_cert = _ssl_root_cert(cfg)
     if root_cert is not None:
         libpq["PGSSLROOTCERT"] = root_cert
     report_env = {
@@ -298,7 +238,8 @@ def pod_spec(cfg: StackConfig, settings: HealthReporterSettings) -> Manifest:
     }
 
 
-def cron_job(cfg: StackConfig, settings: HealthReporterSettings) -> Manifest:
+def cron_job(cfg: StackConfig) -> Manifest:
+    settings = cfg.health_reporter
     pod_labels = _labels(cfg, CRONJOB_NAME)
     return {
         "apiVersion": "batch/v1",
@@ -323,7 +264,7 @@ def cron_job(cfg: StackConfig, settings: HealthReporterSettings) -> Manifest:
                     "ttlSecondsAfterFinished": 3600,
                     "template": {
                         "metadata": {"labels": pod_labels},
-                        "spec": pod_spec(cfg, settings),
+                        "spec": pod_spec(cfg),
                     },
                 },
             },
@@ -375,10 +316,10 @@ def network_policy(cfg: StackConfig) -> Manifest:
     }
 
 
-def health_reporter_objects(
-    cfg: StackConfig, settings: HealthReporterSettings, *, writer_password: str = REDACTED
-) -> list[Manifest]:
-    """ConfigMap, Secret, NetworkPolicy and CronJob (none when ``settings.enabled`` is off)."""
+def health_reporter_objects(cfg: StackConfig, *, writer_password: str = REDACTED) -> list[Manifest]:
+    """ConfigMap, Secret, NetworkPolicy and CronJob (none when ``healthReporter.enabled`` is
+    off)."""
+    settings = cfg.health_reporter
     if not settings.enabled:
         return []
     taken = {CRONJOB_NAME, CONFIG_MAP_NAME, SECRET_NAME, NETWORK_POLICY_NAME}
@@ -389,8 +330,8 @@ def health_reporter_objects(
             "rename the model(s)"
         )
     return [
-        config_map(cfg, settings),
+        config_map(cfg),
         registry_secret(cfg, writer_password),
         network_policy(cfg),
-        cron_job(cfg, settings),
+        cron_job(cfg),
     ]

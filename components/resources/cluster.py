@@ -11,7 +11,7 @@
 
 The provider's ``cluster_identifier`` is stable (the LKE cluster id, ``cluster.clusterId``, or
 the referenced stack's ``clusterId``), so a rotated kubeconfig updates the provider instead of
-replacing it and every object under it. GPU enablement: see ``components.device_plugin``.
+replacing it and every object under it. GPU enablement: see ``components.manifests.device_plugin``.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import pulumi_kubernetes as k8s
 import pulumi_linode as linode
 
 from components.config import StackConfig
-from components.device_plugin import (
+from components.manifests.device_plugin import (
     GPU_OPERATOR_CHART,
     GPU_OPERATOR_REPO,
     GPU_OPERATOR_VERSION,
@@ -34,8 +34,8 @@ from components.device_plugin import (
     gpu_operator_values,
     runtime_class_name,
 )
-from components.k8s_resources import register_object, resource_name
-from components.lke import cluster_args, gpu_pool_args
+from components.manifests.lke import cluster_args, gpu_pool_args
+from components.resources.registration import register_object, resource_name
 
 __all__ = ["GpuCluster", "GpuClusterArgs", "decode_kubeconfig"]
 

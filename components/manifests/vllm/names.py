@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from components.config import ModelConfig, StackConfig
-from components.naming import standard_labels
+from components.manifests.toolkit import standard_labels
 
 __all__ = [
     "HEALTH_REPORTER_COMPONENT",

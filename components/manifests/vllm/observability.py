@@ -11,7 +11,7 @@ import hashlib
 import json
 
 from components.config import ModelConfig, StackConfig
-from components.vllm.names import (
+from components.manifests.vllm.names import (
     HTTP_PORT_NAME,
     SERVER_COMPONENT,
     Manifest,

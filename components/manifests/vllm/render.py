@@ -7,19 +7,23 @@ from __future__ import annotations
 
 import copy
 
-from components.capacity import ModelPlan
 from components.config import ModelConfig, StackConfig
-from components.vllm.extras import ingress, scaled_object
-from components.vllm.names import Manifest
-from components.vllm.network import (
+from components.manifests.vllm.extras import ingress, scaled_object
+from components.manifests.vllm.names import Manifest
+from components.manifests.vllm.network import (
     headless_service,
     server_network_policy,
     service,
     smoke_network_policy,
 )
-from components.vllm.observability import grafana_dashboard, prometheus_rule, service_monitor
-from components.vllm.smoke import smoke_job
-from components.vllm.workload import pod_disruption_budget, shared_weights_claim, workload
+from components.manifests.vllm.observability import (
+    grafana_dashboard,
+    prometheus_rule,
+    service_monitor,
+)
+from components.manifests.vllm.smoke import smoke_job
+from components.manifests.vllm.workload import pod_disruption_budget, shared_weights_claim, workload
+from components.planning.capacity import ModelPlan
 
 __all__ = ["WORKLOAD_KINDS", "model_objects", "object_key"]
 

@@ -1,0 +1,65 @@
+"""Stack configuration: one frozen, validated ``StackConfig`` per stack.
+
+Read from the ``vllm-platform:*`` keys of ``Pulumi.<stack>.yaml`` (offline, by ``ops``) or of the
+running stack (by ``__main__.py``), through ``source``. Keys are camelCase as Pulumi users write
+them; every error is a ``ConfigIssue`` naming the key path as written in the stack file
+(``models[1].image: ...``), all reported at once in one ``ConfigError``.
+
+One module per concern: ``types`` (constrained types), ``base`` (the base model), one module per
+section (``cluster``, ``registry``, ``network``, ``observability``, ``health_reporter``,
+``model``), ``stack`` (the whole stack and cross-section checks), ``secrets``, ``errors``,
+``loading`` and ``source``. ``gpu_plans`` and ``images`` are the catalogs of values the config
+accepts and defaults to. This package re-exports the names other layers use.
+"""
+
+from __future__ import annotations
+
+from components.config.cluster import Autoscaler, ClusterConfig, GpuPool, SystemPool
+from components.config.errors import ConfigError, ConfigIssue
+from components.config.health_reporter import HealthReporterConfig
+from components.config.loading import LoadedStack, load_stack_config
+from components.config.model import (
+    MANAGED_VLLM_FLAGS,
+    Autoscaling,
+    Ingress,
+    ModelConfig,
+    Resources,
+    WeightCache,
+)
+from components.config.network import NetworkConfig, PeerSelector
+from components.config.observability import ObservabilityConfig
+from components.config.registry import RegistryConfig
+from components.config.secrets import SECRET_KEYS
+from components.config.stack import StackConfig, endpoint_url
+from components.config.types import Environment, Precision
+from components.contract import PROJECT, VLLM_PORT, image_is_pinned
+
+__all__ = [
+    "MANAGED_VLLM_FLAGS",
+    "PROJECT",
+    "SECRET_KEYS",
+    "VLLM_PORT",
+    "Autoscaler",
+    "Autoscaling",
+    "ClusterConfig",
+    "ConfigError",
+    "ConfigIssue",
+    "Environment",
+    "GpuPool",
+    "HealthReporterConfig",
+    "Ingress",
+    "LoadedStack",
+    "ModelConfig",
+    "NetworkConfig",
+    "ObservabilityConfig",
+    "PeerSelector",
+    "Precision",
+    "RegistryConfig",
+    "Resources",
+    "StackConfig",
+    "SystemPool",
+    "WeightCache",
+    "endpoint_url",
+    "image_is_pinned",
+    "load_stack_config",
+]

@@ -1,0 +1,67 @@
+"""``healthReporter``: the in-cluster CronJob that keeps the registry's health_status true."""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from pydantic import Field, field_validator
+
+from components.config.base import ConfigModel
+from components.config.images import CURL_IMAGE, PSQL_IMAGE
+from components.config.types import ImageRef
+from components.contract import image_is_pinned
+
+__all__ = ["HealthReporterConfig"]
+
+_CRON_FIELD: Final = re.compile(r"^[0-9*/,\-]+$")
+
+
+class HealthReporterConfig(ConfigModel):
+    """How the reporter runs; every default lives here (the builders only read it)."""
+
+    enabled: bool = Field(default=True, description="run the reporter")
+    schedule: str = Field(
+        default="* * * * *", description="five-field cron schedule, UTC (default: every minute)"
+    )
+    unhealthy_disables_routing: bool = Field(
+        default=False,
+        description="also turn routing off for an unhealthy model (never turned back on)",
+    )
+    timeout_seconds: int = Field(
+        default=3,
+        ge=1,
+        le=10,
+        description="curl --max-time per /health probe (runs must fit in a minute)",
+    )
+    probe_image: ImageRef = Field(default=CURL_IMAGE, description="curl image (pinned)")
+    psql_image: ImageRef = Field(default=PSQL_IMAGE, description="psql image (pinned)")
+    ssl_root_cert: str | None = Field(
+        default=None,
+        description=(
+            "PEM of the CA that signed the registry's certificate (needed for sslmode "
+            "verify-ca; with verify-full and no CA given, the image's system trust store is used)"
+        ),
+    )
+
+    @field_validator("schedule")
+    @classmethod
+    def _five_field_cron(cls, value: str) -> str:
+        fields = value.split()
+        if len(fields) != 5 or not all(_CRON_FIELD.match(f) for f in fields):
+            raise ValueError(f"a five-field cron schedule, got {value!r}")
+        return value
+
+    @field_validator("probe_image", "psql_image")
+    @classmethod
+    def _pinned(cls, value: str) -> str:
+        if not image_is_pinned(value):
+            raise ValueError(f"pin a version tag or digest, got {value!r}")
+        return value
+
+    @field_validator("ssl_root_cert")
+    @classmethod
+    def _pem(cls, value: str | None) -> str | None:
+        if value is not None and "-----BEGIN CERTIFICATE-----" not in value:
+            raise ValueError("not a PEM certificate")
+        return value

@@ -1,0 +1,72 @@
+"""Validate a stack's raw config into a ``LoadedStack``, reporting every problem at once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from components.config.errors import ConfigError, issues_from
+from components.config.gpu_plans import GPU_PLANS
+from components.config.secrets import SECRET_KEYS, secret_key_issues
+from components.config.stack import StackConfig
+
+__all__ = ["LoadedStack", "load_stack_config"]
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedStack:
+    config: StackConfig
+    secrets_set: frozenset[str]
+
+    @property
+    def missing_secrets(self) -> list[str]:
+        return [
+            k
+            for k, (required, _) in SECRET_KEYS.items()
+            if required and k not in self.secrets_set and self._needed(k)
+        ]
+
+    def _needed(self, key: str) -> bool:
+        if key == "registryReaderPassword":
+            return self.config.registry.manage_roles
+        if key == "registryWriterPassword":
+            # The health reporter connects as the writer role, managed here or not.
+            reporter = self.config.health_reporter.enabled
+            return self.config.registry.manage_roles or reporter
+        return True
+
+
+def _context(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """What per-model checks need from elsewhere in the stack, when that part is itself valid."""
+    ctx: dict[str, Any] = {}
+    env = raw.get("environment")
+    if env in ("development", "staging", "production"):
+        ctx["environment"] = env
+    cluster = raw.get("cluster")
+    pool = cluster.get("gpuPool") if isinstance(cluster, Mapping) else None
+    plan_id = pool.get("type") if isinstance(pool, Mapping) else None
+    if isinstance(plan_id, str) and plan_id in GPU_PLANS:
+        ctx["plan"] = GPU_PLANS[plan_id]
+    return ctx
+
+
+def load_stack_config(raw: Mapping[str, Any], secret_keys: Iterable[str] = ()) -> LoadedStack:
+    """Validate the project's config keys (prefix already stripped) into a ``LoadedStack``.
+
+    ``secret_keys`` names the keys that are Pulumi secrets; their values are never looked at.
+    Raises ``ConfigError`` listing every problem found.
+    """
+    secrets = set(secret_keys)
+    issues = secret_key_issues(raw, secrets)
+    data = {k: v for k, v in raw.items() if k not in SECRET_KEYS}
+    config: StackConfig | None = None
+    try:
+        config = StackConfig.model_validate(data, context=_context(raw))
+    except ValidationError as exc:
+        issues.extend(issues_from(exc))
+    if issues or config is None:
+        raise ConfigError(issues)
+    return LoadedStack(config=config, secrets_set=frozenset(k for k in secrets if k in raw))

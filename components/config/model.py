@@ -1,0 +1,276 @@
+"""``models[]``: one model, one VllmDeployment and one registry entry."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import Field, StringConstraints, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from components.config.base import ConfigModel, path_error
+from components.config.gpu_plans import GpuPlan
+from components.config.types import (
+    HfModelId,
+    ImageRef,
+    ModelName,
+    NamespaceName,
+    Precision,
+    Quantity,
+)
+from components.contract import image_is_pinned
+
+__all__ = [
+    "MANAGED_VLLM_FLAGS",
+    "Autoscaling",
+    "Ingress",
+    "ModelConfig",
+    "Resources",
+    "WeightCache",
+]
+
+# Flags the platform sets itself; extraArgs may not set them (vLLM accepts `_` for `-`).
+MANAGED_VLLM_FLAGS: frozenset[str] = frozenset(
+    {
+        "--model",
+        "--served-model-name",
+        "--host",
+        "--port",
+        "--tensor-parallel-size",
+        "-tp",
+        "--pipeline-parallel-size",
+        "-pp",
+        "--data-parallel-size",
+        "-dp",
+        "--max-model-len",
+        "--gpu-memory-utilization",
+        "--revision",
+        "--api-key",
+        "--download-dir",
+        "--hf-token",
+        "--device",
+        "--uvicorn-log-level",
+        "--disable-log-requests",
+        "--enable-log-requests",
+    }
+)
+
+
+class WeightCache(ConfigModel):
+    """Where the Hugging Face cache (the weights) lives across restarts."""
+
+    mode: Literal["per-replica", "shared", "none"] = Field(
+        default="per-replica",
+        description=(
+            "per-replica: a StatefulSet with one block-storage volume per replica (default); "
+            "shared: a Deployment sharing one ReadWriteMany volume; none: an emptyDir"
+        ),
+    )
+    size_gi: int | None = Field(default=None, ge=1, le=10240, description="default: 1.5 x weights")
+    storage_class: str = Field(
+        default="linode-block-storage-retain",
+        min_length=1,
+        description="storage class of the weight cache volumes",
+    )
+
+    @model_validator(mode="after")
+    def _shared_needs_rwx(self) -> Self:
+        if self.mode == "shared" and self.storage_class.startswith("linode-block-storage"):
+            raise path_error(
+                "storageClass",
+                "mode shared needs a ReadWriteMany storage class (e.g. an NFS or CephFS "
+                f"class); {self.storage_class} is Linode block storage, ReadWriteOnce only",
+            )
+        return self
+
+
+class Resources(ConfigModel):
+    """CPU and memory requests of the vLLM container."""
+
+    cpu: Quantity | None = Field(default=None, description="CPU request (default by model size)")
+    memory: Quantity | None = Field(default=None, description="memory request (default by size)")
+
+
+class Autoscaling(ConfigModel):
+    """KEDA scaling on queued requests (vllm:num_requests_waiting)."""
+
+    enabled: bool = Field(default=True, description="a KEDA ScaledObject for this model")
+    min_replicas: int = Field(ge=1, description="fewest replicas KEDA keeps")
+    max_replicas: int = Field(ge=1, description="most replicas; must fit the GPU budget")
+    waiting_requests_target: int = Field(
+        default=5, ge=1, description="queued requests per replica that trigger a scale-up"
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.max_replicas < self.min_replicas:
+            raise path_error("maxReplicas", "must be >= minReplicas")
+        return self
+
+
+class Ingress(ConfigModel):
+    """Direct HTTPS access to /v1 through an Ingress with a cert-manager certificate."""
+
+    host: Annotated[
+        str,
+        StringConstraints(pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,}$", max_length=253),
+    ]
+    cluster_issuer: str = Field(
+        default="letsencrypt", min_length=1, description="cert-manager ClusterIssuer for TLS"
+    )
+    class_name: str = Field(default="nginx", min_length=1, description="IngressClass name")
+    controller_namespace: NamespaceName = Field(
+        default="ingress-nginx", description="namespace of the ingress controller's pods"
+    )
+
+
+def flag_name(token: str) -> str | None:
+    if not token.startswith("-"):
+        return None
+    name = token.split("=", 1)[0]
+    return name.replace("_", "-") if name.startswith("--") else name
+
+
+class ModelConfig(ConfigModel):
+    """One model: one VllmDeployment and one registry entry."""
+
+    name: ModelName = Field(description="served model name and Kubernetes object name")
+    hf_model_id: HfModelId = Field(description="Hugging Face model id, org/name")
+    revision: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")] = (
+        Field(description="model revision; staging/production: a 40-hex commit")
+    )
+    image: ImageRef = Field(
+        description="vLLM image; staging/production: a version tag (not latest) or a digest"
+    )
+    replicas: int = Field(
+        default=1, ge=1, le=64, description="production: >= 2 unless allowDowntime"
+    )
+    allow_downtime: bool = Field(
+        default=False, description="accept a single replica (and downtime on updates) in production"
+    )
+    gpus_per_replica: Literal[1, 2, 4, 8] = Field(
+        default=1, description="tensor parallel size; at most the plan's GPUs per node"
+    )
+    max_model_len: int = Field(ge=128, le=1_048_576, description="--max-model-len")
+    gpu_memory_utilization: float = Field(
+        default=0.9, gt=0.1, le=0.98, description="--gpu-memory-utilization"
+    )
+    parameters_billions: float = Field(
+        gt=0, le=2000, description="parameter count in billions (memory-fit check)"
+    )
+    precision: Precision = Field(
+        default="bf16", description="weight precision (memory-fit check; quantize via extraArgs)"
+    )
+    routing_enabled: bool = Field(
+        default=True, description="the registry entry tells the API router to route to it"
+    )
+    extra_args: list[Annotated[str, StringConstraints(min_length=1)]] = Field(
+        default_factory=list,
+        description="more vLLM flags; may not set the ones the platform manages",
+    )
+    accelerator: Literal["gpu", "cpu"] = Field(
+        default="gpu", description="cpu: the CPU image, no GPU requests (local clusters)"
+    )
+    cpu_kv_cache_space_gi: int = Field(
+        default=4, ge=1, le=512, description="VLLM_CPU_KVCACHE_SPACE in CPU mode"
+    )
+    api: Literal["chat", "completions"] = Field(
+        default="chat", description="chat for instruct models, completions for base models"
+    )
+    startup_timeout_minutes: int = Field(
+        default=15, ge=5, le=180, description="startup probe budget for loading the model"
+    )
+    smoke_test_timeout_seconds: float = Field(
+        default=3.0, gt=0, le=120, description="the smoke test's completion must answer within"
+    )
+    shm_size_gi: int = Field(
+        default=16, ge=1, le=512, description="memory-backed /dev/shm when gpusPerReplica > 1"
+    )
+    weight_cache: WeightCache = Field(default_factory=WeightCache)
+    resources: Resources = Field(default_factory=Resources)
+    autoscaling: Autoscaling | None = None
+    ingress: Ingress | None = None
+
+    @field_validator("extra_args")
+    @classmethod
+    def _no_managed_flags(cls, args: list[str]) -> list[str]:
+        if args and flag_name(args[0]) is None:
+            raise PydanticCustomError(
+                "extra_args",
+                "must start with a flag (--name or --name=value), got {arg!r}",
+                {"arg": args[0]},
+            )
+        for arg in args:
+            name = flag_name(arg)
+            if name in MANAGED_VLLM_FLAGS:
+                raise PydanticCustomError(
+                    "managed_flag",
+                    "{flag} is set by the platform from the model's own keys; remove it",
+                    {"flag": name},
+                )
+        return args
+
+    @model_validator(mode="after")
+    def _against_environment_and_pool(self, info: ValidationInfo) -> Self:
+        ctx: Mapping[str, Any] = info.context or {}
+        env = ctx.get("environment")
+        plan: GpuPlan | None = ctx.get("plan")
+        if env in ("staging", "production"):
+            if not image_is_pinned(self.image):
+                raise path_error(
+                    "image",
+                    f"{env} requires a pinned image (a version tag other than latest, "
+                    f"or @sha256 digest), got {self.image!r}",
+                )
+            if not re.fullmatch(r"[0-9a-f]{40}", self.revision):
+                raise path_error(
+                    "revision",
+                    f"{env} requires a pinned revision (a 40-character commit hash), "
+                    f"got {self.revision!r}",
+                )
+        if env == "production" and self.replicas < 2 and not self.allow_downtime:
+            raise path_error(
+                "replicas",
+                "production needs replicas >= 2 so an update or node loss keeps the model "
+                "serving; set allowDowntime: true to accept a single replica",
+            )
+        if self.autoscaling is not None and not (
+            self.autoscaling.min_replicas <= self.replicas <= self.autoscaling.max_replicas
+        ):
+            raise path_error("replicas", "must be within autoscaling.minReplicas..maxReplicas")
+        if self.accelerator == "cpu" and re.match(
+            r"^(docker\.io/)?vllm/vllm-openai[:@]", self.image
+        ):
+            raise path_error(
+                "image",
+                "accelerator cpu needs the CPU image (vllm/vllm-openai-cpu), not the CUDA one",
+            )
+        if self.accelerator == "cpu":
+            if self.gpus_per_replica != 1:
+                raise path_error("gpusPerReplica", "must be 1 (unused) when accelerator is cpu")
+            return self
+        if plan is None:
+            return self
+        if self.gpus_per_replica > plan.gpus_per_node:
+            raise path_error(
+                "gpusPerReplica",
+                f"{self.gpus_per_replica} GPUs per replica but {plan.plan_id} nodes have "
+                f"{plan.gpus_per_node}; a replica cannot span nodes",
+            )
+        return self
+
+    @property
+    def uses_statefulset(self) -> bool:
+        """Per-replica weight caches need a StatefulSet (one claim per replica); the other modes
+        run as a Deployment. Linode block storage is ReadWriteOnce, so it cannot be shared."""
+        return self.weight_cache.mode == "per-replica"
+
+    @property
+    def supports_surge(self) -> bool:
+        """A StatefulSet replaces its pods in place (no surge); a Deployment can surge."""
+        return not self.uses_statefulset
+
+    @property
+    def gpus_total(self) -> int:
+        return 0 if self.accelerator == "cpu" else self.replicas * self.gpus_per_replica

@@ -1,0 +1,128 @@
+"""The stack model: every section, and the checks that span sections (GPU totals, budget)."""
+
+from __future__ import annotations
+
+from typing import Self
+
+from pydantic import Field, field_validator, model_validator
+
+from components.config.base import ConfigModel, path_error
+from components.config.cluster import ClusterConfig
+from components.config.health_reporter import HealthReporterConfig
+from components.config.model import ModelConfig
+from components.config.network import NetworkConfig
+from components.config.observability import ObservabilityConfig
+from components.config.registry import RegistryConfig
+from components.config.types import Environment, NamespaceName
+from components.contract import VLLM_PORT
+
+__all__ = ["StackConfig", "endpoint_url"]
+
+
+def endpoint_url(model: str, namespace: str) -> str:
+    """The model's in-cluster OpenAI base URL (what the registry entry records)."""
+    return f"http://{model}.{namespace}.svc.cluster.local:{VLLM_PORT}/v1"
+
+
+class StackConfig(ConfigModel):
+    """Everything one stack deploys."""
+
+    environment: Environment = Field(description="development, staging or production")
+    namespace: NamespaceName | None = Field(default=None, description="default: vllm-<environment>")
+    protect: bool | None = Field(
+        default=None,
+        description="protect cluster, GPU pool and namespace from deletion (default: production)",
+    )
+    cluster: ClusterConfig
+    registry: RegistryConfig
+    network: NetworkConfig
+    gpu_budget: int | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            "GPUs this environment's namespace may request (its ResourceQuota); default: the "
+            "whole pool. Set it when environments share a pool (development + staging)."
+        ),
+    )
+    observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
+    health_reporter: HealthReporterConfig = Field(default_factory=HealthReporterConfig)
+    models: list[ModelConfig] = Field(min_length=1)
+
+    @field_validator("models")
+    @classmethod
+    def _unique_names(cls, models: list[ModelConfig]) -> list[ModelConfig]:
+        seen: dict[str, int] = {}
+        for i, m in enumerate(models):
+            if m.name in seen:
+                raise path_error(
+                    f"models[{i}].name", f"{m.name!r} is already used by models[{seen[m.name]}]"
+                )
+            seen[m.name] = i
+        return models
+
+    @model_validator(mode="after")
+    def _pool_capacity(self) -> Self:
+        pool = self.cluster.gpu_pool
+        plan = pool.plan
+        pool_gpus = pool.max_gpus
+        if self.gpu_budget is not None and self.gpu_budget > pool_gpus:
+            raise path_error(
+                "gpuBudget",
+                f"{self.gpu_budget} is more than the GPU pool holds ({pool_gpus}: "
+                f"{pool.max_nodes} x {plan.plan_id} with {plan.gpus_per_node} GPU each)",
+            )
+        gpu_models = [m for m in self.models if m.accelerator == "gpu"]
+        needed = sum(m.gpus_total for m in gpu_models)
+        for i, m in enumerate(self.models):
+            auto = m.autoscaling
+            if auto is None or not auto.enabled or m.accelerator == "cpu":
+                continue
+            at_max = needed - m.gpus_total + auto.max_replicas * m.gpus_per_replica
+            if at_max > self.gpu_budget_resolved:
+                raise path_error(
+                    f"models[{i}].autoscaling.maxReplicas",
+                    f"{auto.max_replicas} x {m.gpus_per_replica} GPU plus the other models needs "
+                    f"{at_max} GPUs; this environment may use {self.gpu_budget_resolved}",
+                )
+        if needed > self.gpu_budget_resolved:
+            parts = ", ".join(f"{m.name} {m.replicas}x{m.gpus_per_replica}" for m in gpu_models)
+            where = (
+                f"the environment's gpuBudget is {self.gpu_budget}"
+                if self.gpu_budget is not None
+                else f"the GPU pool holds at most {pool_gpus} ({pool.max_nodes} x "
+                f"{plan.plan_id} with {plan.gpus_per_node} GPU each)"
+            )
+            raise path_error(
+                "models",
+                f"needs {needed} GPUs ({parts}) but {where}; raise "
+                "cluster.gpuPool.autoscaler.max (or count) or gpuBudget, or lower replicas",
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _reporter_can_verify_the_registry(self) -> Self:
+        hr = self.health_reporter
+        if hr.enabled and self.registry.sslmode == "verify-ca" and hr.ssl_root_cert is None:
+            raise path_error(
+                "healthReporter.sslRootCert",
+                "registry.sslmode verify-ca needs the CA's PEM here; or use verify-full, "
+                "which can use the image's system trust store",
+            )
+        return self
+
+    @property
+    def gpu_budget_resolved(self) -> int:
+        """GPUs this environment may use: its gpuBudget, else the GPU pool's maximum."""
+        pool_gpus = self.cluster.gpu_pool.max_gpus
+        return pool_gpus if self.gpu_budget is None else self.gpu_budget
+
+    @property
+    def namespace_name(self) -> str:
+        return self.namespace or f"vllm-{self.environment}"
+
+    @property
+    def protected(self) -> bool:
+        return self.environment == "production" if self.protect is None else self.protect
+
+    def endpoint_url(self, model: str) -> str:
+        return endpoint_url(model, self.namespace_name)
