@@ -35,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--stack", help="stack name (read with the Pulumi CLI)")
     p.add_argument("--history-file", help="`pulumi stack history --json` output instead")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p.set_defaults(handler="ops.history:main")
+    p.set_defaults(handler="ops.history_command:main")
 
     p = sub.add_parser("rollback", help="restore the config of a succeeded update, then up")
     p.add_argument("--stack", help="stack name")
@@ -44,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--history-file", help="plan offline from `pulumi stack history --json --show-secrets`"
     )
-    p.set_defaults(handler="ops.rollback:main")
+    p.set_defaults(handler="ops.rollback_command:main")
 
     add_registry_parsers(sub)
     return parser

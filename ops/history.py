@@ -11,7 +11,6 @@ Secret values are parsed (a rollback may restore them) but never printed.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -33,7 +32,6 @@ __all__ = [
     "format_history",
     "history_rows",
     "load_history_file",
-    "main",
     "parse_history",
 ]
 
@@ -345,25 +343,3 @@ def format_history(updates: Sequence[Update], stack: str) -> str:
         + (", ".join(map(str, good)) if good else "none"),
     ]
     return "\n".join(lines)
-
-
-# ------------------------------------------------------------------------------------ command
-
-
-def main(args: argparse.Namespace) -> int:
-    stack = str(args.stack or "")
-    if args.history_file:
-        updates, _ = load_history_file(Path(args.history_file))
-        stack = stack or Path(args.history_file).name
-    else:
-        if not stack:
-            raise CommandError("give --stack NAME (reads the stack's history with the Pulumi CLI)")
-        from ops import automation  # noqa: PLC0415 (only this path needs pulumi.automation)
-
-        pulumi_stack = automation.open_stack(stack)
-        updates, _ = automation.fetch_history(pulumi_stack)
-    if args.json:
-        print(json.dumps(history_rows(updates), indent=2))
-    else:
-        print(format_history(updates, stack))
-    return 0

@@ -15,7 +15,6 @@ Pulumi. With ``--history-file`` nothing talks to Pulumi and nothing is applied.
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,13 +25,12 @@ import yaml
 
 from components.config import PROJECT, ConfigError, load_stack_config
 from components.config.source import SECRET
-from components.planning.release import ROLLBACK_ENV, current_git_commit
-from ops.common import PROJECT_ROOT, CommandError, eprint
+from components.planning.release import ROLLBACK_ENV
+from ops.common import CommandError
 from ops.history import (
     MASK,
     ConfigEntry,
     Update,
-    load_history_file,
 )
 
 __all__ = [
@@ -43,7 +41,7 @@ __all__ = [
     "config_from_stack_file",
     "format_plan",
     "git_warnings",
-    "main",
+    "latest_update_config",
     "plan_rollback",
     "rollback_message",
     "validate_restored",
@@ -386,84 +384,8 @@ def config_from_stack_file(path: Path) -> dict[str, ConfigEntry]:
     return out
 
 
-def _latest_update_config(updates: Sequence[Update]) -> tuple[dict[str, ConfigEntry], str]:
+def latest_update_config(updates: Sequence[Update]) -> tuple[dict[str, ConfigEntry], str]:
     for u in updates:
         if u.kind == "update":  # whatever its result: its config was the stack's then
             return dict(u.config), f"the newest update in the history (version {u.version})"
     raise CommandError("the history has no update to compare with")
-
-
-# ------------------------------------------------------------------------------------- command
-
-
-def _plan_or_fail(
-    updates: Sequence[Update], version: int, current: Mapping[str, ConfigEntry], stack: str
-) -> RollbackPlan:
-    try:
-        plan = plan_rollback(updates, version, current)
-    except RollbackError as exc:
-        raise CommandError(f"stack {stack}: {exc}") from None
-    problems = validate_restored(plan)
-    if problems:
-        raise CommandError(
-            f"the config of version {version} does not validate against today's code "
-            f"({len(problems)} error(s)):\n"
-            + "\n".join(f"  {p}" for p in problems)
-            + "\nThe code changed since that version: roll the code back too"
-            + (f" (`git checkout {plan.target.git_head} -- .`)" if plan.target.git_head else "")
-            + " and rerun, or fix the config by hand."
-        )
-    return plan
-
-
-def main(args: argparse.Namespace) -> int:
-    stack = str(args.stack or "")
-    version = int(args.to)
-    if args.history_file:
-        if args.yes:
-            raise CommandError(
-                "--history-file plans only and never applies; drop --yes, or run without "
-                "--history-file (needs the Pulumi CLI) to apply"
-            )
-        updates, shown = load_history_file(Path(args.history_file))
-        stack_file = PROJECT_ROOT / f"Pulumi.{stack}.yaml" if stack else None
-        if stack_file is not None and stack_file.exists():
-            current, source = config_from_stack_file(stack_file), stack_file.name
-        else:
-            current, source = _latest_update_config(updates)
-        stack = stack or Path(args.history_file).name
-        if not shown:
-            eprint(
-                "note: the history was taken without --show-secrets; secrets will keep their "
-                "current values"
-            )
-        plan = _plan_or_fail(updates, version, current, stack)
-        print(format_plan(plan, stack, source, git_warnings(plan.target, current_git_commit())))
-        print("\nPlan only (--history-file): nothing was previewed or applied.")
-        return 0
-
-    if not stack:
-        raise CommandError("give --stack NAME")
-    from ops import automation  # noqa: PLC0415 (only this path needs pulumi.automation)
-
-    pulumi_stack = automation.open_stack(stack)
-    updates, shown = automation.fetch_history(pulumi_stack)
-    if not shown:
-        eprint(
-            "note: the stack's secrets could not be read from the history; secrets will keep "
-            "their current values"
-        )
-    current = automation.current_config(pulumi_stack)
-    plan = _plan_or_fail(updates, version, current, stack)
-    print(
-        format_plan(
-            plan,
-            stack,
-            f"stack {stack} (pulumi config)",
-            git_warnings(plan.target, current_git_commit(PROJECT_ROOT)),
-        )
-    )
-    print()
-    return automation.preview_and_apply(
-        pulumi_stack, plan, message=rollback_message(plan, stack), apply=bool(args.yes)
-    )

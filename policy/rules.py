@@ -34,6 +34,24 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from components.contract import (
+    ACCELERATOR_ANNOTATION,
+    ALLOW_DOWNTIME_ANNOTATION,
+    COMPONENT_LABEL,
+    CPU_MODE_ENV,
+    ENVIRONMENT_LABEL,
+    ENVIRONMENTS,
+    GPU_RESOURCE,
+    NAME_LABEL,
+    PART_OF_LABEL,
+    PINNED_ENVIRONMENTS,
+    PROJECT,
+    ROUTING_ANNOTATION,
+    SERVER_COMPONENT,
+    VLLM_CONTAINER,
+    image_is_pinned,
+)
+
 __all__ = [
     "ACCELERATOR_ANNOTATION",
     "ALLOW_DOWNTIME_ANNOTATION",
@@ -76,26 +94,11 @@ class _Unknown:
 
 UNKNOWN: Final = _Unknown()
 
-ENVIRONMENTS: Final = ("development", "staging", "production")
-PINNED_ENVIRONMENTS: Final = frozenset({"staging", "production"})
 DEFAULT_GPU_POOL_MAX_NODES: Final[Mapping[str, int]] = {
     "development": 4,
     "staging": 4,
     "production": 16,
 }
-
-ENVIRONMENT_LABEL: Final = "vllm-platform.io/environment"
-NAME_LABEL: Final = "app.kubernetes.io/name"
-COMPONENT_LABEL: Final = "app.kubernetes.io/component"
-PART_OF_LABEL: Final = "app.kubernetes.io/part-of"
-PROJECT: Final = "vllm-platform"
-SERVER_COMPONENT: Final = "server"
-VLLM_CONTAINER: Final = "vllm"
-ALLOW_DOWNTIME_ANNOTATION: Final = "vllm-platform.io/allow-downtime"
-ROUTING_ANNOTATION: Final = "vllm-platform.io/routing-enabled"
-ACCELERATOR_ANNOTATION: Final = "vllm-platform.io/accelerator"
-CPU_MODE_ENV: Final = "VLLM_CPU_KVCACHE_SPACE"
-GPU_RESOURCE: Final = "nvidia.com/gpu"
 
 DEPLOYMENT: Final = "kubernetes:apps/v1:Deployment"
 STATEFULSET: Final = "kubernetes:apps/v1:StatefulSet"
@@ -126,11 +129,6 @@ _CONTAINER_LISTS: Final = ("initContainers", "containers", "ephemeralContainers"
 
 # An OCI image reference: [registry/]repository[:tag][@sha256:digest] (as components/config/;
 # tests/unit/test_policy_rules.py keeps the two in step).
-_IMAGE: Final = re.compile(
-    r"^(?P<repo>[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*)"
-    r"(:(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
-    r"(@(?P<digest>sha256:[a-f0-9]{64}))?$"
-)
 # Words in an env var name that mark a credential; names that only point at one are fine.
 _SECRET_WORDS: Final = frozenset(
     {"TOKEN", "PASSWORD", "PASSWD", "PWD", "SECRET", "APIKEY", "CREDENTIAL", "CREDENTIALS"}
@@ -223,17 +221,6 @@ def _as_int(value: Any) -> int | _Unknown | None:
     if isinstance(value, str) and value.strip().isdigit():
         return int(value.strip())
     return None
-
-
-def image_is_pinned(image: str) -> bool:
-    """A digest, or a version tag other than ``latest``."""
-    m = _IMAGE.match(image)
-    if m is None:
-        return False
-    if m.group("digest"):
-        return True
-    tag = m.group("tag")
-    return bool(tag) and tag != "latest"
 
 
 def is_secret_env_name(name: str) -> bool:

@@ -21,7 +21,8 @@ from typing import Any
 
 from components.config import StackConfig
 from components.config.images import DEVICE_PLUGIN_IMAGE
-from components.manifests.toolkit import GPU_TAINT_KEY, standard_labels
+from components.contract import GPU_TAINT_KEY
+from components.manifests.toolkit import metadata, standard_labels
 
 __all__ = [
     "DEVICE_PLUGIN_IMAGE",
@@ -30,7 +31,6 @@ __all__ = [
     "GPU_OPERATOR_NAMESPACE",
     "GPU_OPERATOR_REPO",
     "GPU_OPERATOR_VERSION",
-    "GPU_TAINT_VALUE",
     "device_plugin_objects",
     "gpu_node_selector",
     "gpu_operator_values",
@@ -51,9 +51,6 @@ GPU_OPERATOR_NAMESPACE = "gpu-operator"
 GPU_OPERATOR_CHART = "gpu-operator"
 GPU_OPERATOR_REPO = "https://helm.ngc.nvidia.com/nvidia"
 GPU_OPERATOR_VERSION = "v25.3.4"
-
-# The value of the taint put on GPU pool nodes (key: naming.GPU_TAINT_KEY).
-GPU_TAINT_VALUE = "present"
 
 
 def gpu_node_selector(cfg: StackConfig) -> dict[str, str]:
@@ -76,14 +73,15 @@ def _privileged_namespace(name: str, component: str, cfg: StackConfig) -> dict[s
     return {
         "apiVersion": "v1",
         "kind": "Namespace",
-        "metadata": {
-            "name": name,
-            "labels": {
+        "metadata": metadata(
+            name,
+            None,
+            {
                 **standard_labels(name, component, cfg.environment),
                 "pod-security.kubernetes.io/enforce": "privileged",
                 "pod-security.kubernetes.io/enforce-version": version,
             },
-        },
+        ),
     }
 
 

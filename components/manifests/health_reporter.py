@@ -22,12 +22,18 @@ from __future__ import annotations
 
 import re
 from importlib import resources
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
 from components.config import VLLM_PORT, StackConfig
-from components.manifests.toolkit import standard_labels
-from components.manifests.vllm.names import SERVER_COMPONENT
-from components.manifests.vllm.workload import container_security_context, pod_security_context
+from components.contract import SERVER_COMPONENT
+from components.manifests.toolkit import (
+    REDACTED,
+    Manifest,
+    container_security_context,
+    metadata,
+    pod_security_context,
+    standard_labels,
+)
 
 __all__ = [
     "COMPONENT",
@@ -49,9 +55,6 @@ __all__ = [
     "registry_secret",
 ]
 
-Manifest = dict[str, Any]
-
-REDACTED: Final = "REDACTED"
 COMPONENT: Final = "health-reporter"
 """Pods with this ``app.kubernetes.io/component`` may reach the vLLM pods (their policy)."""
 CRONJOB_NAME: Final = "health-reporter"
@@ -97,7 +100,7 @@ def _labels(cfg: StackConfig, name: str) -> dict[str, str]:
 
 
 def _metadata(cfg: StackConfig, name: str) -> Manifest:
-    return {"name": name, "namespace": cfg.namespace_name, "labels": _labels(cfg, name)}
+    return metadata(name, cfg.namespace_name, _labels(cfg, name))
 
 
 def _pod_selector() -> dict[str, str]:

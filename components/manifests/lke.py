@@ -16,8 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from components.config import StackConfig
-from components.manifests.device_plugin import GPU_TAINT_VALUE
-from components.manifests.toolkit import GPU_TAINT_KEY
+from components.contract import GPU_TAINT_KEY, GPU_TAINT_VALUE
 
 __all__ = [
     "EXTERNAL_POOL_TAG",

@@ -23,6 +23,9 @@ from components.manifests.toolkit import (
     GPU_RESOURCE,
     HF_TOKEN_SECRET,
     HF_TOKEN_SECRET_KEY,
+    REDACTED,
+    Manifest,
+    metadata,
     standard_labels,
 )
 
@@ -37,7 +40,6 @@ __all__ = [
     "secret_object",
 ]
 
-REDACTED = "REDACTED"
 POD_SECURITY_LEVEL = "restricted"
 GPU_QUOTA = "gpu-quota"
 LIMIT_RANGE = "container-defaults"
@@ -64,9 +66,9 @@ def _namespace(cfg: StackConfig) -> dict[str, Any]:
     }
 
 
-def _metadata(cfg: StackConfig, name: str) -> dict[str, Any]:
+def _metadata(cfg: StackConfig, name: str) -> Manifest:
     """Metadata of an object in the environment's namespace."""
-    return {"name": name, "namespace": cfg.namespace_name, "labels": _labels(cfg, name)}
+    return metadata(name, cfg.namespace_name, _labels(cfg, name))
 
 
 def _gpu_quota(cfg: StackConfig) -> dict[str, Any]:

@@ -1,8 +1,25 @@
-"""Names and labels shared by every builder, so objects find each other deterministically."""
+"""The one toolkit every builder uses: the manifest type, metadata, labels, selectors, security
+contexts, the redaction placeholder, and the Secret names vLLM reads.
+
+Label keys, the GPU resource and the taint come from ``components.contract`` (shared with the
+policy pack); this module only assembles them.
+"""
 
 from __future__ import annotations
 
-from components.config import PROJECT
+from typing import Any, Final
+
+from components.contract import (
+    COMPONENT_LABEL,
+    ENVIRONMENT_LABEL,
+    GPU_RESOURCE,
+    GPU_TAINT_KEY,
+    MANAGED_BY,
+    MANAGED_BY_LABEL,
+    NAME_LABEL,
+    PART_OF_LABEL,
+    PROJECT,
+)
 
 __all__ = [
     "API_KEY_SECRET",
@@ -11,29 +28,86 @@ __all__ = [
     "GPU_TAINT_KEY",
     "HF_TOKEN_SECRET",
     "HF_TOKEN_SECRET_KEY",
-    "MANAGED_BY",
+    "NON_ROOT_ID",
+    "REDACTED",
+    "Manifest",
+    "container_security_context",
+    "metadata",
+    "pod_security_context",
+    "selector",
     "standard_labels",
 ]
 
+Manifest = dict[str, Any]
+"""A Kubernetes object (or part of one) as plain JSON-shaped data."""
+
+REDACTED: Final = "REDACTED"
+"""What ``ops render`` writes instead of a secret value."""
+
 # Kubernetes Secrets the namespace creates from Pulumi secrets; vLLM reads them via secretKeyRef.
-HF_TOKEN_SECRET = "hf-token"
-HF_TOKEN_SECRET_KEY = "token"
-API_KEY_SECRET = "vllm-api-key"
-API_KEY_SECRET_KEY = "api-key"
+HF_TOKEN_SECRET: Final = "hf-token"
+HF_TOKEN_SECRET_KEY: Final = "token"
+API_KEY_SECRET: Final = "vllm-api-key"
+API_KEY_SECRET_KEY: Final = "api-key"
 
-# The NVIDIA device plugin's extended resource, and the taint key put on GPU nodes.
-GPU_RESOURCE = "nvidia.com/gpu"
-GPU_TAINT_KEY = "nvidia.com/gpu"
-
-MANAGED_BY = "pulumi"
+NON_ROOT_ID: Final = 10001
+"""UID and GID every container of ours runs as (the restricted Pod Security level)."""
 
 
 def standard_labels(name: str, component: str, environment: str) -> dict[str, str]:
     """The app.kubernetes.io/* labels (as the vLLM production-stack chart sets them)."""
     return {
-        "app.kubernetes.io/name": name,
-        "app.kubernetes.io/component": component,
-        "app.kubernetes.io/part-of": PROJECT,
-        "app.kubernetes.io/managed-by": MANAGED_BY,
-        "vllm-platform.io/environment": environment,
+        NAME_LABEL: name,
+        COMPONENT_LABEL: component,
+        PART_OF_LABEL: PROJECT,
+        MANAGED_BY_LABEL: MANAGED_BY,
+        ENVIRONMENT_LABEL: environment,
+    }
+
+
+def selector(name: str, component: str) -> dict[str, str]:
+    """The stable label subset that selects an app's pods (selectors are immutable)."""
+    return {NAME_LABEL: name, COMPONENT_LABEL: component}
+
+
+def metadata(
+    name: str,
+    namespace: str | None,
+    labels: dict[str, str],
+    annotations: dict[str, str] | None = None,
+) -> Manifest:
+    """``metadata`` of an object: ``namespace`` None for cluster-scoped objects."""
+    meta: Manifest = {"name": name}
+    if namespace is not None:
+        meta["namespace"] = namespace
+    meta["labels"] = labels
+    if annotations:
+        meta["annotations"] = annotations
+    return meta
+
+
+def container_security_context() -> Manifest:
+    """The restricted Pod Security level's container settings, read-only root, UID 10001."""
+    return {
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "privileged": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "runAsUser": NON_ROOT_ID,
+        "runAsGroup": NON_ROOT_ID,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def pod_security_context() -> Manifest:
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": NON_ROOT_ID,
+        "runAsGroup": NON_ROOT_ID,
+        # The cache volume becomes group-writable for us; OnRootMismatch skips the recursive
+        # chown of hundreds of GiB of weights on every restart.
+        "fsGroup": NON_ROOT_ID,
+        "fsGroupChangePolicy": "OnRootMismatch",
+        "seccompProfile": {"type": "RuntimeDefault"},
     }

@@ -115,7 +115,7 @@ class VllmDeployment(pulumi.ComponentResource):
 
 
 def _workload_key(model: ModelConfig) -> str:
-    return "statefulset" if model.weight_cache.mode == "per-replica" else "deployment"
+    return "statefulset" if model.uses_statefulset else "deployment"
 
 
 def _meta_field(resource: pulumi.CustomResource, field: str) -> pulumi.Output[str]:

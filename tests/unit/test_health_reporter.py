@@ -22,10 +22,13 @@ from components.manifests.health_reporter import (
     health_url,
     read_asset,
 )
-from components.manifests.toolkit import standard_labels
+from components.manifests.toolkit import (
+    container_security_context,
+    pod_security_context,
+    standard_labels,
+)
 from components.manifests.vllm.names import selector_labels
 from components.manifests.vllm.network import server_network_policy
-from components.manifests.vllm.workload import container_security_context, pod_security_context
 from tests.stackfiles import raw_stack, with_reporter
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,9 +12,11 @@ from typing import Any
 
 import pytest
 
-from components.config import image_is_pinned as config_image_is_pinned
+from components.manifests.vllm.render import model_objects
+from components.planning.capacity import plan_stack
 from policy import rules
 from policy.rules import UNKNOWN, Resource
+from tests.stackfiles import stack_config
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 STATEFULSET = "kubernetes:apps/v1:StatefulSet"
@@ -152,19 +154,33 @@ def test_environment_comes_from_the_label_then_the_namespace() -> None:
 
 
 @pytest.mark.parametrize(
-    "image",
+    ("image", "pinned"),
     [
-        "vllm/vllm-openai:v0.11.0",
-        "vllm/vllm-openai@sha256:" + "a" * 64,
-        "ghcr.io:443/org/vllm:v1@sha256:" + "b" * 64,
-        "vllm/vllm-openai:latest",
-        "vllm/vllm-openai",
-        "Not An Image",
-        "registry.example.com:5000/vllm",
+        ("vllm/vllm-openai:v0.11.0", True),
+        ("vllm/vllm-openai@sha256:" + "a" * 64, True),
+        ("ghcr.io:443/org/vllm:v1@sha256:" + "b" * 64, True),
+        ("vllm/vllm-openai:latest", False),
+        ("vllm/vllm-openai", False),
+        ("Not An Image", False),
+        ("registry.example.com:5000/vllm", False),
     ],
 )
-def test_pinned_image_agrees_with_the_config_validator(image: str) -> None:
-    assert rules.image_is_pinned(image) is config_image_is_pinned(image)
+def test_pinned_image_rule(image: str, pinned: bool) -> None:
+    assert rules.image_is_pinned(image) is pinned
+
+
+def test_the_pack_recognises_the_labels_the_builders_write() -> None:
+    """What the pack keys on is what the builders emit (both read components.contract)."""
+    cfg = stack_config("production")
+    model = cfg.models[0]
+    plan = plan_stack(cfg).model(model.name)
+    sts = next(o for o in model_objects(cfg, model, plan) if o["kind"] == "StatefulSet")
+    for c in sts["spec"]["template"]["spec"]["containers"]:
+        c["name"] = "renamed"  # recognised by its labels alone
+    found = rules.vllm_workload(STATEFULSET, sts)
+    assert found is not None
+    assert rules.environment_of(found) == "production"
+    assert found.labels[rules.ENVIRONMENT_LABEL] == "production"
 
 
 @pytest.mark.parametrize("env", ["staging", "production"])

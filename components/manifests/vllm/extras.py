@@ -5,7 +5,6 @@ from __future__ import annotations
 from components.config import ModelConfig, StackConfig
 from components.manifests.vllm.names import HTTP_PORT_NAME, Manifest, metadata
 from components.manifests.vllm.observability import selector
-from components.manifests.vllm.workload import uses_statefulset
 
 __all__ = ["ingress", "prometheus_url", "scaled_object"]
 
@@ -71,7 +70,7 @@ def scaled_object(cfg: StackConfig, model: ModelConfig) -> Manifest | None:
         "spec": {
             "scaleTargetRef": {
                 "apiVersion": "apps/v1",
-                "kind": "StatefulSet" if uses_statefulset(model) else "Deployment",
+                "kind": "StatefulSet" if model.uses_statefulset else "Deployment",
                 "name": model.name,
             },
             "minReplicaCount": auto.min_replicas,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from components.config import ModelConfig, StackConfig
-from components.manifests.toolkit import standard_labels
+from components.contract import SERVER_COMPONENT
+from components.manifests import toolkit
+from components.manifests.toolkit import Manifest, standard_labels
 
 __all__ = [
     "HEALTH_REPORTER_COMPONENT",
@@ -21,10 +21,7 @@ __all__ = [
     "weights_claim_name",
 ]
 
-Manifest = dict[str, Any]
-
 HTTP_PORT_NAME = "http"
-SERVER_COMPONENT = "server"
 SMOKE_COMPONENT = "smoke-test"
 PODS_COMPONENT = "pod-dns"
 HEALTH_REPORTER_COMPONENT = "health-reporter"
@@ -39,17 +36,11 @@ def labels(
 
 def selector_labels(model: ModelConfig) -> dict[str, str]:
     """Labels that select the model's server pods (a stable subset: selectors are immutable)."""
-    return {
-        "app.kubernetes.io/name": model.name,
-        "app.kubernetes.io/component": SERVER_COMPONENT,
-    }
+    return toolkit.selector(model.name, SERVER_COMPONENT)
 
 
 def smoke_selector_labels(model: ModelConfig) -> dict[str, str]:
-    return {
-        "app.kubernetes.io/name": model.name,
-        "app.kubernetes.io/component": SMOKE_COMPONENT,
-    }
+    return toolkit.selector(model.name, SMOKE_COMPONENT)
 
 
 def metadata(
@@ -59,14 +50,7 @@ def metadata(
     component: str = SERVER_COMPONENT,
     annotations: dict[str, str] | None = None,
 ) -> Manifest:
-    meta: Manifest = {
-        "name": name,
-        "namespace": cfg.namespace_name,
-        "labels": labels(cfg, model, component),
-    }
-    if annotations:
-        meta["annotations"] = annotations
-    return meta
+    return toolkit.metadata(name, cfg.namespace_name, labels(cfg, model, component), annotations)
 
 
 def headless_service_name(model: ModelConfig) -> str:

@@ -19,7 +19,6 @@ from components.manifests.vllm.names import (
     selector_labels,
     smoke_selector_labels,
 )
-from components.manifests.vllm.workload import uses_statefulset
 
 __all__ = [
     "NAMESPACE_LABEL",
@@ -62,7 +61,7 @@ def service(cfg: StackConfig, model: ModelConfig) -> Manifest:
 def headless_service(cfg: StackConfig, model: ModelConfig) -> Manifest | None:
     """The StatefulSet's governing Service (per-pod DNS); labelled apart so monitoring
     selects only the ClusterIP Service and does not scrape every pod twice."""
-    if not uses_statefulset(model):
+    if not model.uses_statefulset:
         return None
     return {
         "apiVersion": "v1",

@@ -19,14 +19,18 @@ import json
 
 from components.config import ModelConfig, StackConfig
 from components.config.images import CURL_IMAGE
-from components.manifests.toolkit import API_KEY_SECRET, API_KEY_SECRET_KEY
+from components.manifests.toolkit import (
+    API_KEY_SECRET,
+    API_KEY_SECRET_KEY,
+    NON_ROOT_ID,
+    container_security_context,
+)
 from components.manifests.vllm.names import (
     SMOKE_COMPONENT,
     Manifest,
     labels,
     metadata,
 )
-from components.manifests.vllm.workload import NON_ROOT_ID, container_security_context
 
 __all__ = [
     "SMOKE_ACTIVE_DEADLINE_SECONDS",

@@ -12,7 +12,13 @@ from __future__ import annotations
 import math
 
 from components.config import VLLM_PORT, ModelConfig, StackConfig
-from components.manifests.toolkit import GPU_RESOURCE, GPU_TAINT_KEY
+from components.contract import ALLOW_DOWNTIME_ANNOTATION, ROUTING_ANNOTATION
+from components.manifests.toolkit import (
+    GPU_RESOURCE,
+    GPU_TAINT_KEY,
+    container_security_context,
+    pod_security_context,
+)
 from components.manifests.vllm.args import (
     CACHE_MOUNT,
     HOME_DIR,
@@ -35,28 +41,22 @@ from components.planning.capacity import ModelPlan, RolloutStrategy
 from components.planning.memory import weight_memory_gib
 
 __all__ = [
-    "NON_ROOT_ID",
     "PROBE_PERIOD_SECONDS",
     "ROLLOUT_MARGIN_SECONDS",
-    "container_security_context",
     "pod_disruption_budget",
-    "pod_security_context",
     "probes",
     "resources",
     "rollout_timeouts",
     "server_pod_template",
     "shared_weights_claim",
     "startup_budget_seconds",
-    "uses_statefulset",
     "weight_cache_size_gi",
     "workload",
     "workload_annotations",
 ]
 
-# The vLLM images run as root; we run as this UID/GID instead (any non-zero id works: every
-# path vLLM writes to is a volume, see args.py).
-# A UID/GID outside the range images and hosts usually assign (checkov CKV_K8S_40 asks >= 10000).
-NON_ROOT_ID = 10001
+# The vLLM images run as root; we run as toolkit.NON_ROOT_ID instead (any non-zero id works:
+# every path vLLM writes to is a volume, see args.py; checkov CKV_K8S_40 asks >= 10000).
 PROBE_PERIOD_SECONDS = 10
 # Scheduling, a GPU node scale-up and pulling the ~10 GB image happen before the startup
 # probe's clock starts; this margin covers them in the rollout deadlines and Pulumi timeouts.
@@ -65,8 +65,6 @@ _WEIGHTS_VOLUME = "weights"
 
 
 # Facts the CrossGuard policy pack (policy/rules.py) reads from the workload in `pulumi preview`.
-ALLOW_DOWNTIME_ANNOTATION = "vllm-platform.io/allow-downtime"
-ROUTING_ANNOTATION = "vllm-platform.io/routing-enabled"
 
 
 def workload_annotations(model: ModelConfig) -> dict[str, str]:
@@ -74,10 +72,6 @@ def workload_annotations(model: ModelConfig) -> dict[str, str]:
         ALLOW_DOWNTIME_ANNOTATION: str(model.allow_downtime).lower(),
         ROUTING_ANNOTATION: str(model.routing_enabled).lower(),
     }
-
-
-def uses_statefulset(model: ModelConfig) -> bool:
-    return model.weight_cache.mode == "per-replica"
 
 
 def weight_cache_size_gi(model: ModelConfig) -> int:
@@ -157,32 +151,6 @@ def resources(model: ModelConfig) -> Manifest:
         out["requests"][GPU_RESOURCE] = gpus
         out["limits"][GPU_RESOURCE] = gpus
     return out
-
-
-def container_security_context() -> Manifest:
-    return {
-        "allowPrivilegeEscalation": False,
-        "capabilities": {"drop": ["ALL"]},
-        "privileged": False,
-        "readOnlyRootFilesystem": True,
-        "runAsNonRoot": True,
-        "runAsUser": NON_ROOT_ID,
-        "runAsGroup": NON_ROOT_ID,
-        "seccompProfile": {"type": "RuntimeDefault"},
-    }
-
-
-def pod_security_context() -> Manifest:
-    return {
-        "runAsNonRoot": True,
-        "runAsUser": NON_ROOT_ID,
-        "runAsGroup": NON_ROOT_ID,
-        # The cache volume becomes group-writable for us; OnRootMismatch skips the recursive
-        # chown of hundreds of GiB of weights on every restart.
-        "fsGroup": NON_ROOT_ID,
-        "fsGroupChangePolicy": "OnRootMismatch",
-        "seccompProfile": {"type": "RuntimeDefault"},
-    }
 
 
 def _volumes(model: ModelConfig) -> tuple[list[Manifest], list[Manifest]]:
@@ -266,7 +234,7 @@ def workload(cfg: StackConfig, model: ModelConfig, plan: ModelPlan) -> Manifest:
     template = server_pod_template(cfg, model)
     selector = {"matchLabels": selector_labels(model)}
     _, update_seconds = rollout_timeouts(model)
-    if uses_statefulset(model):
+    if model.uses_statefulset:
         claim = {
             "metadata": {"name": _WEIGHTS_VOLUME, "labels": labels(cfg, model)},
             "spec": {

@@ -1,0 +1,30 @@
+"""`python -m ops history`: list a stack's updates (from the Pulumi CLI or a history file)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ops import automation
+from ops.common import CommandError
+from ops.history import format_history, history_rows, load_history_file
+
+__all__ = ["main"]
+
+
+def main(args: argparse.Namespace) -> int:
+    stack = str(args.stack or "")
+    if args.history_file:
+        updates, _ = load_history_file(Path(args.history_file))
+        stack = stack or Path(args.history_file).name
+    else:
+        if not stack:
+            raise CommandError("give --stack NAME (reads the stack's history with the Pulumi CLI)")
+        pulumi_stack = automation.open_stack(stack)
+        updates, _ = automation.fetch_history(pulumi_stack)
+    if args.json:
+        print(json.dumps(history_rows(updates), indent=2))
+    else:
+        print(format_history(updates, stack))
+    return 0

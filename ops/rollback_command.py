@@ -1,0 +1,96 @@
+"""`python -m ops rollback`: restore a succeeded update's config, preview, and (--yes) apply."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from components.planning.release import current_git_commit
+from ops import automation
+from ops.common import PROJECT_ROOT, CommandError, eprint
+from ops.history import ConfigEntry, Update, load_history_file
+from ops.rollback import (
+    RollbackError,
+    RollbackPlan,
+    config_from_stack_file,
+    format_plan,
+    git_warnings,
+    latest_update_config,
+    plan_rollback,
+    rollback_message,
+    validate_restored,
+)
+
+__all__ = ["main"]
+
+
+def _plan_or_fail(
+    updates: Sequence[Update], version: int, current: Mapping[str, ConfigEntry], stack: str
+) -> RollbackPlan:
+    try:
+        plan = plan_rollback(updates, version, current)
+    except RollbackError as exc:
+        raise CommandError(f"stack {stack}: {exc}") from None
+    problems = validate_restored(plan)
+    if problems:
+        raise CommandError(
+            f"the config of version {version} does not validate against today's code "
+            f"({len(problems)} error(s)):\n"
+            + "\n".join(f"  {p}" for p in problems)
+            + "\nThe code changed since that version: roll the code back too"
+            + (f" (`git checkout {plan.target.git_head} -- .`)" if plan.target.git_head else "")
+            + " and rerun, or fix the config by hand."
+        )
+    return plan
+
+
+def main(args: argparse.Namespace) -> int:
+    stack = str(args.stack or "")
+    version = int(args.to)
+    if args.history_file:
+        if args.yes:
+            raise CommandError(
+                "--history-file plans only and never applies; drop --yes, or run without "
+                "--history-file (needs the Pulumi CLI) to apply"
+            )
+        updates, shown = load_history_file(Path(args.history_file))
+        stack_file = PROJECT_ROOT / f"Pulumi.{stack}.yaml" if stack else None
+        if stack_file is not None and stack_file.exists():
+            current, source = config_from_stack_file(stack_file), stack_file.name
+        else:
+            current, source = latest_update_config(updates)
+        stack = stack or Path(args.history_file).name
+        if not shown:
+            eprint(
+                "note: the history was taken without --show-secrets; secrets will keep their "
+                "current values"
+            )
+        plan = _plan_or_fail(updates, version, current, stack)
+        print(format_plan(plan, stack, source, git_warnings(plan.target, current_git_commit())))
+        print("\nPlan only (--history-file): nothing was previewed or applied.")
+        return 0
+
+    if not stack:
+        raise CommandError("give --stack NAME")
+    pulumi_stack = automation.open_stack(stack)
+    updates, shown = automation.fetch_history(pulumi_stack)
+    if not shown:
+        eprint(
+            "note: the stack's secrets could not be read from the history; secrets will keep "
+            "their current values"
+        )
+    current = automation.current_config(pulumi_stack)
+    plan = _plan_or_fail(updates, version, current, stack)
+    print(
+        format_plan(
+            plan,
+            stack,
+            f"stack {stack} (pulumi config)",
+            git_warnings(plan.target, current_git_commit(PROJECT_ROOT)),
+        )
+    )
+    print()
+    return automation.preview_and_apply(
+        pulumi_stack, plan, message=rollback_message(plan, stack), apply=bool(args.yes)
+    )
