@@ -35,7 +35,7 @@ from components.manifests.device_plugin import (
     runtime_class_name,
 )
 from components.manifests.lke import cluster_args, gpu_pool_args
-from components.resources.registration import register_object, resource_name
+from components.resources.registration import register_child
 
 __all__ = ["GpuCluster", "GpuClusterArgs", "decode_kubeconfig"]
 
@@ -149,10 +149,11 @@ class GpuCluster(pulumi.ComponentResource):
         namespaces: dict[str, pulumi.Output[str]] = {}
         for obj in device_plugin_objects(cfg):
             ns_name = obj["metadata"].get("namespace")
-            res = register_object(
-                resource_name(name, obj),
+            res = register_child(
+                name,
                 obj,
                 k8s_opts,
+                previous_name=f"{name}-{obj['metadata']['name']}",
                 namespace=namespaces[ns_name] if ns_name is not None else None,
             )
             if isinstance(res, k8s.core.v1.Namespace):

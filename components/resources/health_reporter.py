@@ -22,12 +22,13 @@ from components.manifests.health_reporter import (
     SECRET_NAME,
     health_reporter_objects,
 )
-from components.resources.registration import register_object
+from components.resources.registration import register_child
 
-__all__ = ["HealthReporter", "HealthReporterArgs", "child_suffix"]
+__all__ = ["HealthReporter", "HealthReporterArgs"]
 
 TYPE_TOKEN = "vllm-platform:serving:HealthReporter"
-_SUFFIX: dict[tuple[str, str], str] = {
+# The 0.1.0 child names' suffixes, kept as aliases so live objects are adopted, not replaced.
+_PREVIOUS_SUFFIX: dict[tuple[str, str], str] = {
     ("v1", "ConfigMap"): "config",
     ("v1", "Secret"): "registry-secret",
     ("networking.k8s.io/v1", "NetworkPolicy"): "network-policy",
@@ -44,12 +45,9 @@ class HealthReporterArgs:
     """``EnvironmentNamespace.namespace_name``: the objects are created once it exists."""
 
 
-def child_suffix(obj: Mapping[str, Any]) -> str:
-    """The Pulumi name suffix of a builder object (``<component>-<suffix>``); stable."""
-    key = (str(obj["apiVersion"]), str(obj["kind"]))
-    if key not in _SUFFIX:
-        raise ValueError(f"the health reporter has no typed resource for {key[0]} {key[1]}")
-    return _SUFFIX[key]
+def _previous_name(name: str, obj: Mapping[str, Any]) -> str | None:
+    suffix = _PREVIOUS_SUFFIX.get((str(obj["apiVersion"]), str(obj["kind"])))
+    return None if suffix is None else f"{name}-{suffix}"
 
 
 class HealthReporter(pulumi.ComponentResource):
@@ -68,10 +66,14 @@ class HealthReporter(pulumi.ComponentResource):
         objects = health_reporter_objects(args.config)
         self.k8s_objects: dict[str, pulumi.CustomResource] = {}
         for obj in objects:
-            suffix = child_suffix(obj)
             secret = {PASSWORD_KEY: args.writer_password} if obj["kind"] == "Secret" else None
-            self.k8s_objects[suffix] = register_object(
-                f"{name}-{suffix}", obj, child, namespace=args.namespace, string_data=secret
+            self.k8s_objects[str(obj["kind"])] = register_child(
+                name,
+                obj,
+                child,
+                previous_name=_previous_name(name, obj),
+                namespace=args.namespace,
+                string_data=secret,
             )
         enabled = bool(objects)
         self.enabled = pulumi.Output.from_input(enabled)

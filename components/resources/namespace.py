@@ -16,7 +16,7 @@ import pulumi_kubernetes as k8s
 from components.config import StackConfig
 from components.manifests.namespace import environment_objects
 from components.manifests.toolkit import API_KEY_SECRET, API_KEY_SECRET_KEY, HF_TOKEN_SECRET_KEY
-from components.resources.registration import register_object, resource_name
+from components.resources.registration import child_name, register_child
 
 __all__ = ["EnvironmentNamespace", "EnvironmentNamespaceArgs"]
 
@@ -50,11 +50,15 @@ class EnvironmentNamespace(pulumi.ComponentResource):
 
         objs = environment_objects(cfg, redact_secrets=True, hf_token_set=args.hf_token is not None)
         ns_obj, *rest = objs
+        previous = f"{name}-{ns_obj['metadata']['name']}"  # the 0.1.0 name, kept as an alias
         self.namespace = k8s.core.v1.Namespace(
-            f"{name}-{ns_obj['metadata']['name']}",
+            child_name(name, ns_obj),
             metadata=ns_obj["metadata"],
             opts=pulumi.ResourceOptions.merge(
-                k8s_opts, pulumi.ResourceOptions(protect=cfg.protected)
+                k8s_opts,
+                pulumi.ResourceOptions(
+                    protect=cfg.protected, aliases=[pulumi.Alias(name=previous)]
+                ),
             ),
         )
         self.namespace_name = self.namespace.metadata.name
@@ -63,10 +67,11 @@ class EnvironmentNamespace(pulumi.ComponentResource):
             if obj["kind"] == "Secret":
                 (key,) = obj["stringData"]
                 string_data = {key: secret_values[key]}
-            res = register_object(
-                resource_name(name, obj),
+            res = register_child(
+                name,
                 obj,
                 k8s_opts,
+                previous_name=f"{name}-{obj['metadata']['name']}",
                 namespace=self.namespace_name,
                 string_data=string_data,
             )

@@ -7,13 +7,14 @@ the builder produced" holds by construction and is tested. Every component uses 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-__all__ = ["CUSTOM_RESOURCE_GROUPS", "register_object", "resource_name"]
+__all__ = ["CUSTOM_RESOURCE_GROUPS", "child_name", "register_child", "register_object"]
 
 # (apiVersion, kind) -> (typed class, the top-level fields besides metadata it takes).
 _TYPED: dict[tuple[str, str], tuple[Any, tuple[str, ...]]] = {
@@ -38,9 +39,52 @@ CUSTOM_RESOURCE_GROUPS = ("monitoring.coreos.com/", "keda.sh/")
 _SNAKE = {"stringData": "string_data"}
 
 
-def resource_name(prefix: str, obj: Mapping[str, Any]) -> str:
-    """``<prefix>-<metadata.name>``: deterministic and unique per kind within a component."""
-    return f"{prefix}-{obj['metadata']['name']}"
+_SPEC_HASH = re.compile(r"-[0-9a-f]{8}$")
+
+
+def child_name(component: str, obj: Mapping[str, Any]) -> str:
+    """The one rule naming a component's Kubernetes children: ``<component>-<kind>[-<rest>]``.
+
+    ``rest`` is ``metadata.name`` without the component's own name in front (``llama`` ->
+    ``llama-service``, ``llama-pods`` -> ``llama-service-pods``; ``gpu-quota`` in component
+    ``environment`` -> ``environment-resourcequota-gpu-quota``). A Job's trailing spec hash
+    (``-<8 hex>``, see manifests/vllm/smoke.py) is left out, so a new spec replaces the same
+    child instead of adding one. Unique per component: Kubernetes names are unique per kind
+    and namespace, and a component's objects share one namespace per kind.
+    """
+    kind = str(obj["kind"]).lower()
+    name = str(obj["metadata"]["name"])
+    if kind == "job":
+        name = _SPEC_HASH.sub("", name)
+    if name == component:
+        rest = ""
+    elif name.startswith(f"{component}-"):
+        rest = name[len(component) :]
+    else:
+        rest = f"-{name}"
+    return f"{component}-{kind}{rest}"
+
+
+def register_child(
+    component: str,
+    obj: Mapping[str, Any],
+    opts: pulumi.ResourceOptions,
+    *,
+    previous_name: str | None = None,
+    namespace: pulumi.Input[str] | None = None,
+    string_data: Mapping[str, pulumi.Input[str]] | None = None,
+) -> pulumi.CustomResource:
+    """``register_object`` under ``child_name(component, obj)``.
+
+    ``previous_name`` is the child's name before the one rule existed (0.1.0); when it differs
+    it becomes an alias, so the engine adopts the live object instead of replacing it.
+    """
+    name = child_name(component, obj)
+    if previous_name is not None and previous_name != name:
+        opts = pulumi.ResourceOptions.merge(
+            opts, pulumi.ResourceOptions(aliases=[pulumi.Alias(name=previous_name)])
+        )
+    return register_object(name, obj, opts, namespace=namespace, string_data=string_data)
 
 
 def register_object(

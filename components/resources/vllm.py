@@ -8,11 +8,11 @@ from typing import Any
 import pulumi
 
 from components.config import ModelConfig, StackConfig
-from components.manifests.vllm.render import WORKLOAD_KINDS, model_objects, object_key
+from components.manifests.vllm.render import WORKLOAD_KINDS, model_objects
 from components.manifests.vllm.smoke import SMOKE_ACTIVE_DEADLINE_SECONDS
 from components.manifests.vllm.workload import rollout_timeouts
 from components.planning.capacity import ModelPlan
-from components.resources.registration import register_object
+from components.resources.registration import child_name, register_object
 
 __all__ = ["TYPE_TOKEN", "VllmDeployment", "VllmDeploymentArgs"]
 
@@ -67,7 +67,7 @@ class VllmDeployment(pulumi.ComponentResource):
 
         made: dict[str, pulumi.CustomResource] = {}
         for obj in model_objects(cfg, model, args.plan):
-            key = object_key(model, obj)
+            key = child_name(name, obj).removeprefix(f"{name}-")
             kind = obj["kind"]
             opts_kw: dict[str, Any] = {"parent": self}
             meta_ns: pulumi.Input[str] = namespace

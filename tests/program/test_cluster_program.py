@@ -221,7 +221,7 @@ def test_create_mode_provider_uses_the_lke_id_and_a_secret_kubeconfig(stack: str
 @pytest.mark.parametrize("stack", ["development", "production"])
 def test_create_mode_deploys_the_device_plugin_on_gpu_nodes(stack: str) -> None:
     run = run_program(stack)
-    ds = run.one("kubernetes:apps/v1:DaemonSet", "cluster-nvidia-device-plugin")
+    ds = run.one("kubernetes:apps/v1:DaemonSet", "cluster-daemonset-nvidia-device-plugin")
     pod = ds.inputs["spec"]["template"]["spec"]
     assert ds.inputs["metadata"]["namespace"] == "nvidia-device-plugin"
     assert pod["nodeSelector"] == {"vllm-platform.io/gpu": "true"}

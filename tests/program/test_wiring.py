@@ -147,7 +147,7 @@ def test_dynamic_resources_leave_the_pickler_as_they_found_it() -> None:
 
 def test_health_reporter_waits_for_the_writer_grants_before_it_can_run() -> None:
     run = run_program("production")
-    secret = run.one("kubernetes:core/v1:Secret", "health-reporter-registry-secret")
+    secret = run.one("kubernetes:core/v1:Secret", "health-reporter-secret-registry")
     writer_grants = {
         r.urn for r in run.by_type("postgresql:index/grant:Grant") if "-writer-" in r.name
     }

@@ -74,14 +74,28 @@ def test_children_are_parented_named_and_use_the_given_provider(monitor: Run) ->
     assert component.endswith("vllm-platform:serving:HealthReporter::health-reporter")
     children = [r for r in monitor.registered if r.typ.startswith("kubernetes:")]
     assert {r.name for r in children} == {
-        "health-reporter-config",
-        "health-reporter-registry-secret",
-        "health-reporter-network-policy",
+        "health-reporter-configmap",
+        "health-reporter-secret-registry",
+        "health-reporter-networkpolicy",
         "health-reporter-cronjob",
     }
     for r in children:
         assert r.parent == component
         assert r.provider.startswith(monitor.urns["k8s"])
+
+
+def test_renamed_children_alias_their_previous_names(monitor: Run) -> None:
+    """0.1.0 named these children by a table of suffixes; the aliases adopt live objects."""
+    by_name = {r.name: r for r in monitor.registered}
+    for new, old in [
+        ("health-reporter-configmap", "health-reporter-config"),
+        ("health-reporter-secret-registry", "health-reporter-registry-secret"),
+        ("health-reporter-networkpolicy", "health-reporter-network-policy"),
+    ]:
+        reg = by_name[new]
+        assert reg.urn.replace(f"::{new}", f"::{old}") in reg.aliases
+    cron = by_name["health-reporter-cronjob"]  # its name did not change: no rename alias
+    assert all(a.endswith("::health-reporter-cronjob") for a in cron.aliases)
 
 
 def test_the_secret_carries_the_real_password_as_a_secret(monitor: Run) -> None:

@@ -16,7 +16,7 @@ from components.manifests.toolkit import API_KEY_SECRET, GPU_RESOURCE, HF_TOKEN_
 from components.manifests.vllm.args import server_args, server_env
 from components.manifests.vllm.extras import ingress, scaled_object
 from components.manifests.vllm.network import server_network_policy, smoke_network_policy
-from components.manifests.vllm.render import model_objects, object_key
+from components.manifests.vllm.render import model_objects
 from components.manifests.vllm.smoke import smoke_job
 from components.manifests.vllm.workload import (
     pod_disruption_budget,
@@ -29,6 +29,7 @@ from components.manifests.vllm.workload import (
 )
 from components.planning.capacity import ModelPlan, RolloutStrategy, plan_stack
 from components.planning.memory import weight_memory_gib
+from components.resources.registration import child_name
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -391,11 +392,11 @@ def test_smoke_job_name_changes_with_the_served_spec_and_is_stable_otherwise() -
     assert model_objects(cfg3, m3, plan3)[-1]["metadata"]["name"] == first["metadata"]["name"]
 
 
-def test_object_keys_are_unique_and_ignore_the_smoke_hash() -> None:
+def test_child_names_are_unique_and_ignore_the_smoke_hash() -> None:
     cfg, m, plan = stack()
-    keys = [object_key(m, o) for o in model_objects(cfg, m, plan)]
+    keys = [child_name(m.name, o) for o in model_objects(cfg, m, plan)]
     assert len(keys) == len(set(keys))
-    assert "job-smoke" in keys and "service-pods" in keys
+    assert f"{m.name}-job-smoke" in keys and f"{m.name}-service-pods" in keys
 
 
 # ---------------------------------------------------------------------------------- CPU mode

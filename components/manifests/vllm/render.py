@@ -25,7 +25,7 @@ from components.manifests.vllm.smoke import smoke_job
 from components.manifests.vllm.workload import pod_disruption_budget, shared_weights_claim, workload
 from components.planning.capacity import ModelPlan
 
-__all__ = ["WORKLOAD_KINDS", "model_objects", "object_key"]
+__all__ = ["WORKLOAD_KINDS", "model_objects"]
 
 WORKLOAD_KINDS = frozenset({"StatefulSet", "Deployment"})
 
@@ -52,17 +52,3 @@ def model_objects(cfg: StackConfig, model: ModelConfig, plan: ModelPlan) -> list
         smoke_job(cfg, model, server["spec"]["template"]),
     ]
     return copy.deepcopy([obj for obj in candidates if obj is not None])
-
-
-def object_key(model: ModelConfig, obj: Manifest) -> str:
-    """A stable key for an object of the model (Pulumi child names derive from it).
-
-    The kind plus what the Kubernetes name adds to the model name; the smoke Job's hash is
-    left out so a new test run replaces the same child instead of adding one.
-    """
-    kind = str(obj["kind"]).lower()
-    name = str(obj["metadata"]["name"])
-    suffix = name.removeprefix(model.name)
-    if obj["kind"] == "Job":
-        suffix = suffix.rsplit("-", 1)[0]
-    return f"{kind}{suffix}"
