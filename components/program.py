@@ -15,11 +15,12 @@ import pulumi
 
 from components.config import PROJECT, SECRET_KEYS, ConfigError, LoadedStack, StackConfig
 from components.config.source import load_from_pulumi
+from components.manifests.health_reporter import health_reporter_objects
 from components.planning.capacity import StackPlan, plan_stack
 from components.planning.release import ROLLBACK_ENV, current_git_commit, release_record
-from components.resources.cluster import GpuCluster, GpuClusterArgs
+from components.resources.cluster import GpuCluster, gpu_cluster_args
 from components.resources.health_reporter import HealthReporter, HealthReporterArgs
-from components.resources.namespace import EnvironmentNamespace, EnvironmentNamespaceArgs
+from components.resources.namespace import EnvironmentNamespace, environment_namespace_args
 from components.resources.registry import (
     RegistryEntry,
     RegistrySchema,
@@ -28,7 +29,7 @@ from components.resources.registry import (
     registry_dsn,
 )
 from components.resources.registry_roles import RegistryRoles, RegistryRolesArgs
-from components.resources.vllm import VllmDeployment, VllmDeploymentArgs
+from components.resources.vllm import VllmDeployment, vllm_deployment_args
 
 __all__ = [
     "Platform",
@@ -73,11 +74,11 @@ class Platform:
 def wire_platform(cfg: StackConfig) -> Platform:
     """GpuCluster -> EnvironmentNamespace, with the Pulumi secrets read as secret Outputs."""
     secrets = pulumi.Config(PROJECT)
-    cluster = GpuCluster("cluster", GpuClusterArgs(config=cfg))
+    cluster = GpuCluster("cluster", gpu_cluster_args(cfg))
     namespace = EnvironmentNamespace(
         "environment",
-        EnvironmentNamespaceArgs(
-            config=cfg,
+        environment_namespace_args(
+            cfg,
             provider=cluster.provider,
             api_key=secrets.require_secret("vllmApiKey"),
             hf_token=secrets.get_secret("hfToken"),
@@ -97,11 +98,8 @@ def wire_models(cfg: StackConfig, plan: StackPlan, platform: Platform) -> dict[s
     return {
         model.name: VllmDeployment(
             model.name,
-            VllmDeploymentArgs(
-                config=cfg,
-                model=model,
-                plan=plan.model(model.name),
-                namespace=platform.namespace.namespace_name,
+            vllm_deployment_args(
+                cfg, model, plan.model(model.name), platform.namespace.namespace_name
             ),
             opts,
         )
@@ -177,7 +175,7 @@ def wire_health_reporter(
     HealthReporter(
         "health-reporter",
         HealthReporterArgs(
-            config=cfg,
+            objects=tuple(health_reporter_objects(cfg)),
             # Through the writer DSN the reporter's objects wait for the tables and the grants.
             writer_password=pulumi.Output.secret(
                 pulumi.Output.all(

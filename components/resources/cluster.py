@@ -16,16 +16,13 @@ replacing it and every object under it. GPU enablement: see ``components.manifes
 
 from __future__ import annotations
 
-import base64
-import binascii
-import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
-import pulumi_linode as linode
 
-from components.config import StackConfig
+from components.config import ClusterConfig, StackConfig
 from components.manifests.device_plugin import (
     GPU_OPERATOR_CHART,
     GPU_OPERATOR_REPO,
@@ -35,25 +32,56 @@ from components.manifests.device_plugin import (
     runtime_class_name,
 )
 from components.manifests.lke import cluster_args, gpu_pool_args
+from components.manifests.toolkit import Manifest
+from components.resources.clusters import ClusterSource
+from components.resources.clusters.kubeconfig import KubeconfigSource
+from components.resources.clusters.lke import LkeSource, decode_kubeconfig
+from components.resources.clusters.stack_reference import StackSource
 from components.resources.registration import register_child
 
-__all__ = ["GpuCluster", "GpuClusterArgs", "decode_kubeconfig"]
-
-
-def decode_kubeconfig(value: str) -> str:
-    """A kubeconfig as YAML: LKE returns it base64-encoded; YAML passes through unchanged."""
-    text = value.strip()
-    if "apiVersion" in text or "clusters:" in text:
-        return value
-    try:
-        return base64.b64decode(text, validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        return value
+__all__ = ["GpuCluster", "GpuClusterArgs", "decode_kubeconfig", "gpu_cluster_args"]
 
 
 @dataclass(frozen=True)
 class GpuClusterArgs:
-    config: StackConfig
+    source: ClusterSource
+    """Where the cluster comes from (components/resources/clusters/)."""
+    gpu_objects: Sequence[Manifest]
+    """GPU enablement objects to register (``device_plugin_objects``; empty for none)."""
+    gpu_operator: bool = False
+    """Install the NVIDIA GPU Operator with Helm."""
+    runtime_class_name: str | None = None
+
+
+def cluster_source(cfg: StackConfig) -> ClusterSource:
+    """The source ``cluster.mode`` names, with its arguments built from the config."""
+    c: ClusterConfig = cfg.cluster
+    if c.mode == "create":
+        return LkeSource(
+            cluster_args=cluster_args(cfg),
+            gpu_pool_args=gpu_pool_args(cfg),
+            autoscaled=c.gpu_pool.autoscaler is not None,
+            protect=cfg.protected,
+        )
+    if c.mode == "stack":
+        if c.stack_reference is None:  # the config refuses this; kept for the type checker
+            raise ValueError("cluster.stackReference: required when mode is stack")
+        return StackSource(
+            stack_reference=c.stack_reference,
+            kubeconfig_output=c.kubeconfig_output,
+            cluster_id=c.cluster_id,
+        )
+    return KubeconfigSource(path=c.kubeconfig_path, context=c.context, cluster_id=c.cluster_id)
+
+
+def gpu_cluster_args(cfg: StackConfig) -> GpuClusterArgs:
+    """The component's arguments for the stack, built by the pure builders."""
+    return GpuClusterArgs(
+        source=cluster_source(cfg),
+        gpu_objects=tuple(device_plugin_objects(cfg)),
+        gpu_operator=cfg.cluster.gpu_enablement_resolved == "gpu-operator",
+        runtime_class_name=runtime_class_name(cfg),
+    )
 
 
 class GpuCluster(pulumi.ComponentResource):
@@ -62,9 +90,6 @@ class GpuCluster(pulumi.ComponentResource):
     provider: k8s.Provider
     cluster_id: pulumi.Output[str]
     kubeconfig: pulumi.Output[str] | None
-    lke_cluster: linode.LkeCluster | None
-    gpu_pool: linode.LkeNodePool | None
-    stack_reference: pulumi.StackReference | None
     gpu_ready: list[pulumi.Resource]
     runtime_class_name: str | None
 
@@ -72,69 +97,19 @@ class GpuCluster(pulumi.ComponentResource):
         self, name: str, args: GpuClusterArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("vllm-platform:infra:GpuCluster", name, None, opts)
-        cfg = args.config
-        c = cfg.cluster
-        child = pulumi.ResourceOptions(parent=self)
-        guarded = pulumi.ResourceOptions(parent=self, protect=cfg.protected)
-        self.lke_cluster = None
-        self.gpu_pool = None
-        self.stack_reference = None
-        self.kubeconfig = None
-        kubeconfig: pulumi.Input[str] | None
-        context: str | None = None
-
-        if c.mode == "create":
-            self.lke_cluster = linode.LkeCluster(f"{name}-lke", **cluster_args(cfg), opts=guarded)
-            pool_opts = pulumi.ResourceOptions.merge(
-                guarded,
-                # The autoscaler owns the node count once the pool exists.
-                pulumi.ResourceOptions(
-                    ignore_changes=["nodeCount"] if c.gpu_pool.autoscaler else None
-                ),
-            )
-            self.gpu_pool = linode.LkeNodePool(
-                f"{name}-gpu-pool",
-                cluster_id=self.lke_cluster.id.apply(int),
-                **gpu_pool_args(cfg),
-                opts=pool_opts,
-            )
-            self.kubeconfig = pulumi.Output.secret(
-                self.lke_cluster.kubeconfig.apply(decode_kubeconfig)
-            )
-            kubeconfig = self.kubeconfig
-            # The LKE id, not cluster.clusterId: a replaced cluster must replace the provider.
-            self.cluster_id = self.lke_cluster.id
-        elif c.mode == "stack":
-            self.stack_reference = pulumi.StackReference(
-                f"{name}-stack", stack_name=c.stack_reference, opts=child
-            )
-            ref = self.stack_reference
-            self.kubeconfig = pulumi.Output.secret(
-                ref.require_output(c.kubeconfig_output).apply(lambda v: decode_kubeconfig(str(v)))
-            )
-            kubeconfig = self.kubeconfig
-            self.cluster_id = (
-                pulumi.Output.from_input(c.cluster_id)
-                if c.cluster_id
-                else ref.require_output("clusterId").apply(str)
-            )
-        else:
-            kubeconfig = os.path.expanduser(c.kubeconfig_path) if c.kubeconfig_path else None
-            context = c.context
-            self.cluster_id = pulumi.Output.from_input(
-                c.cluster_id or f"kubeconfig:{c.context or 'current-context'}"
-            )
-
+        attached = args.source.attach(name, self)
+        self.kubeconfig = attached.kubeconfig
+        self.cluster_id = attached.cluster_id
         self.provider = k8s.Provider(
             f"{name}-k8s",
-            kubeconfig=kubeconfig,
-            context=context,
+            kubeconfig=attached.kubeconfig or attached.kubeconfig_path,
+            context=attached.context,
             cluster_identifier=self.cluster_id,
             opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["kubeconfig"]),
         )
-        self.gpu_ready = [self.gpu_pool] if self.gpu_pool is not None else []
-        self.runtime_class_name = runtime_class_name(cfg)
-        self._enable_gpus(name, cfg)
+        self.gpu_ready = list(attached.gpu_ready)
+        self.runtime_class_name = args.runtime_class_name
+        self._enable_gpus(name, args)
 
         self.register_outputs(
             {
@@ -144,10 +119,10 @@ class GpuCluster(pulumi.ComponentResource):
             }
         )
 
-    def _enable_gpus(self, name: str, cfg: StackConfig) -> None:
+    def _enable_gpus(self, name: str, args: GpuClusterArgs) -> None:
         k8s_opts = pulumi.ResourceOptions(parent=self, provider=self.provider)
         namespaces: dict[str, pulumi.Output[str]] = {}
-        for obj in device_plugin_objects(cfg):
+        for obj in args.gpu_objects:
             ns_name = obj["metadata"].get("namespace")
             res = register_child(
                 name,
@@ -160,7 +135,7 @@ class GpuCluster(pulumi.ComponentResource):
                 namespaces[obj["metadata"]["name"]] = res.metadata.name
             else:
                 self.gpu_ready.append(res)
-        if cfg.cluster.gpu_enablement_resolved == "gpu-operator":
+        if args.gpu_operator:
             (namespace,) = namespaces.values()
             release = k8s.helm.v3.Release(
                 f"{name}-gpu-operator",

@@ -8,20 +8,19 @@ The builder runs with the password ``REDACTED``; the Secret is registered with t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 
-from components.config import StackConfig
 from components.manifests.health_reporter import (
     CONFIG_MAP_NAME,
     CRONJOB_NAME,
     PASSWORD_KEY,
     SECRET_NAME,
-    health_reporter_objects,
 )
+from components.manifests.toolkit import Manifest
 from components.resources.registration import register_child
 
 __all__ = ["HealthReporter", "HealthReporterArgs"]
@@ -38,7 +37,9 @@ _PREVIOUS_SUFFIX: dict[tuple[str, str], str] = {
 
 @dataclass(frozen=True)
 class HealthReporterArgs:
-    config: StackConfig
+    objects: Sequence[Manifest]
+    """Exactly what is registered: ``health_reporter_objects(cfg)`` (empty when disabled); the
+    Secret's password is replaced by ``writer_password``."""
     writer_password: pulumi.Input[str]
     """The registry writer role's password (``registryWriterPassword``), a secret Output."""
     namespace: pulumi.Input[str]
@@ -63,7 +64,7 @@ class HealthReporter(pulumi.ComponentResource):
     ) -> None:
         super().__init__(TYPE_TOKEN, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        objects = health_reporter_objects(args.config)
+        objects = args.objects
         self.k8s_objects: dict[str, pulumi.CustomResource] = {}
         for obj in objects:
             secret = {PASSWORD_KEY: args.writer_password} if obj["kind"] == "Secret" else None

@@ -8,6 +8,7 @@ The namespace itself is protected when the stack is (production by default).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -15,18 +16,44 @@ import pulumi_kubernetes as k8s
 
 from components.config import StackConfig
 from components.manifests.namespace import environment_objects
-from components.manifests.toolkit import API_KEY_SECRET, API_KEY_SECRET_KEY, HF_TOKEN_SECRET_KEY
+from components.manifests.toolkit import (
+    API_KEY_SECRET,
+    API_KEY_SECRET_KEY,
+    HF_TOKEN_SECRET_KEY,
+    Manifest,
+)
 from components.resources.registration import child_name, register_child
 
-__all__ = ["EnvironmentNamespace", "EnvironmentNamespaceArgs"]
+__all__ = ["EnvironmentNamespace", "EnvironmentNamespaceArgs", "environment_namespace_args"]
 
 
 @dataclass(frozen=True)
 class EnvironmentNamespaceArgs:
-    config: StackConfig
+    objects: Sequence[Manifest]
+    """Exactly what is registered, the Namespace first: ``environment_objects`` with the
+    secret values redacted (the real ones are ``api_key`` and ``hf_token``)."""
+    protect: bool
+    """Protect the namespace from deletion (production by default)."""
     provider: k8s.Provider
     api_key: pulumi.Input[str]
     hf_token: pulumi.Input[str] | None = None
+
+
+def environment_namespace_args(
+    cfg: StackConfig,
+    provider: k8s.Provider,
+    api_key: pulumi.Input[str],
+    hf_token: pulumi.Input[str] | None = None,
+) -> EnvironmentNamespaceArgs:
+    """The component's arguments for the stack's environment, built by the pure builders."""
+    objects = environment_objects(cfg, redact_secrets=True, hf_token_set=hf_token is not None)
+    return EnvironmentNamespaceArgs(
+        objects=tuple(objects),
+        protect=cfg.protected,
+        provider=provider,
+        api_key=api_key,
+        hf_token=hf_token,
+    )
 
 
 class EnvironmentNamespace(pulumi.ComponentResource):
@@ -41,24 +68,20 @@ class EnvironmentNamespace(pulumi.ComponentResource):
         self, name: str, args: EnvironmentNamespaceArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("vllm-platform:infra:EnvironmentNamespace", name, None, opts)
-        cfg = args.config
         k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.provider)
         secret_values: dict[str, pulumi.Input[str]] = {API_KEY_SECRET_KEY: args.api_key}
         if args.hf_token is not None:
             secret_values[HF_TOKEN_SECRET_KEY] = args.hf_token
         self.hf_token_secret_name = None
 
-        objs = environment_objects(cfg, redact_secrets=True, hf_token_set=args.hf_token is not None)
-        ns_obj, *rest = objs
+        ns_obj, *rest = args.objects
         previous = f"{name}-{ns_obj['metadata']['name']}"  # the 0.1.0 name, kept as an alias
         self.namespace = k8s.core.v1.Namespace(
             child_name(name, ns_obj),
             metadata=ns_obj["metadata"],
             opts=pulumi.ResourceOptions.merge(
                 k8s_opts,
-                pulumi.ResourceOptions(
-                    protect=cfg.protected, aliases=[pulumi.Alias(name=previous)]
-                ),
+                pulumi.ResourceOptions(protect=args.protect, aliases=[pulumi.Alias(name=previous)]),
             ),
         )
         self.namespace_name = self.namespace.metadata.name

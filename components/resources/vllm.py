@@ -2,31 +2,47 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 
-from components.config import ModelConfig, StackConfig
+from components.config import ModelConfig, StackConfig, endpoint_url
+from components.manifests.toolkit import Manifest
 from components.manifests.vllm.render import WORKLOAD_KINDS, model_objects
 from components.manifests.vllm.smoke import SMOKE_ACTIVE_DEADLINE_SECONDS
 from components.manifests.vllm.workload import rollout_timeouts
 from components.planning.capacity import ModelPlan
 from components.resources.registration import child_name, register_object
 
-__all__ = ["TYPE_TOKEN", "VllmDeployment", "VllmDeploymentArgs"]
+__all__ = ["TYPE_TOKEN", "VllmDeployment", "VllmDeploymentArgs", "vllm_deployment_args"]
 
 TYPE_TOKEN = "vllm-platform:serving:VllmDeployment"
 
 
 @dataclass(frozen=True)
 class VllmDeploymentArgs:
-    config: StackConfig
     model: ModelConfig
-    plan: ModelPlan
-    # The environment's namespace (an output of EnvironmentNamespace, so every object waits for
-    # it); it must resolve to ``config.namespace_name``, which the builders put in the manifests.
+    """The model's spec (rollout timeouts, autoscaling)."""
+    objects: Sequence[Manifest]
+    """Exactly what is registered: ``model_objects`` for this model."""
     namespace: pulumi.Input[str]
+    """The environment's namespace (an output of EnvironmentNamespace, so every object waits
+    for it); it must resolve to ``expected_namespace``, which the builders put in the objects."""
+    expected_namespace: str
+
+
+def vllm_deployment_args(
+    cfg: StackConfig, model: ModelConfig, plan: ModelPlan, namespace: pulumi.Input[str]
+) -> VllmDeploymentArgs:
+    """The component's arguments for one model of the stack, built by the pure builders."""
+    return VllmDeploymentArgs(
+        model=model,
+        objects=tuple(model_objects(cfg, model, plan)),
+        namespace=namespace,
+        expected_namespace=cfg.namespace_name,
+    )
 
 
 def _minutes(seconds: int) -> str:
@@ -51,8 +67,8 @@ class VllmDeployment(pulumi.ComponentResource):
         self, name: str, args: VllmDeploymentArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(TYPE_TOKEN, name, None, opts)
-        cfg, model = args.config, args.model
-        expected = cfg.namespace_name
+        model = args.model
+        expected = args.expected_namespace
 
         def same_namespace(ns: str) -> str:
             if ns != expected:
@@ -66,7 +82,7 @@ class VllmDeployment(pulumi.ComponentResource):
         smoke_minutes = _minutes(SMOKE_ACTIVE_DEADLINE_SECONDS + 5 * 60)
 
         made: dict[str, pulumi.CustomResource] = {}
-        for obj in model_objects(cfg, model, args.plan):
+        for obj in args.objects:
             key = child_name(name, obj).removeprefix(f"{name}-")
             kind = obj["kind"]
             opts_kw: dict[str, Any] = {"parent": self}
@@ -98,7 +114,7 @@ class VllmDeployment(pulumi.ComponentResource):
         job = made["job-smoke"]
         self.endpoint_url = pulumi.Output.all(
             _meta_field(service, "name"), _meta_field(service, "namespace")
-        ).apply(lambda v: cfg.endpoint_url(str(v[0])) if v[1] == expected else "")
+        ).apply(lambda v: endpoint_url(str(v[0]), expected) if v[1] == expected else "")
         self.service_name = _meta_field(service, "name")
         self.workload_name = _meta_field(server, "name")
         self.smoke_test_job_name = _meta_field(job, "name")

@@ -18,7 +18,7 @@ from components.config.source import read_stack_file
 from components.manifests.vllm.render import model_objects
 from components.manifests.vllm.workload import startup_budget_seconds
 from components.planning.capacity import plan_stack
-from components.resources.vllm import TYPE_TOKEN, VllmDeployment, VllmDeploymentArgs
+from components.resources.vllm import TYPE_TOKEN, VllmDeployment, vllm_deployment_args
 from tests.program.harness import Registered, mocked_run
 
 pytestmark = pytest.mark.program
@@ -52,11 +52,8 @@ def run_component(cfg: StackConfig, model: ModelConfig, namespace: str | None = 
         provider = k8s.Provider("k8s", kubeconfig="{}")
         made["c"] = VllmDeployment(
             model.name,
-            VllmDeploymentArgs(
-                config=cfg,
-                model=model,
-                plan=plan_stack(cfg).model(model.name),
-                namespace=namespace or cfg.namespace_name,
+            vllm_deployment_args(
+                cfg, model, plan_stack(cfg).model(model.name), namespace or cfg.namespace_name
             ),
             opts=pulumi.ResourceOptions(provider=provider),
         )

@@ -36,7 +36,7 @@ def _register(cfg: StackConfig) -> Run:
         HealthReporter(
             "health-reporter",
             HealthReporterArgs(
-                config=cfg,
+                objects=health_reporter_objects(cfg),
                 writer_password=pulumi.Output.secret(PASSWORD),
                 namespace=pulumi.Output.from_input("vllm-staging"),
             ),
