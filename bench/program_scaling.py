@@ -3,7 +3,7 @@
 Usage: ``.venv/bin/python bench/program_scaling.py [--models 1,10,50,100,200] [--repeat 3]``
 
 For each model count N it times, in this one process and under the same mock runtime
-(``tests.program.harness.mocked_run``, the same recording monitor the program tests use):
+(``tests.support.harness.mocked_run``, the same recording monitor the program tests use):
 
 - ``platform``: the real program (``runpy`` of ``__main__.py``: config validation, capacity
   plan, builders, components, registry entries) for a synthetic production stack of N models;
@@ -48,7 +48,7 @@ from components.config.source import project_keys  # noqa: E402
 from components.manifests.vllm.render import model_objects  # noqa: E402
 from components.planning.capacity import plan_stack  # noqa: E402
 from components.registry.providers import RegistryEntryProvider  # noqa: E402
-from tests.program.harness import (  # noqa: E402
+from tests.support.harness import (  # noqa: E402
     PROJECT,
     TEST_SECRETS,
     engine_config,

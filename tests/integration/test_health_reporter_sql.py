@@ -31,7 +31,7 @@ from components.manifests.health_reporter import (
 )
 from components.registry.migrate import migrate
 from components.resources.registry_roles import WRITER_GRANTS, grant_statements
-from tests.stackfiles import with_reporter
+from tests.support.stackfiles import with_reporter
 
 pytestmark = pytest.mark.integration
 

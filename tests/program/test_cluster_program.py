@@ -12,16 +12,16 @@ from components.config import StackConfig, load_stack_config
 from components.manifests.device_plugin import GPU_OPERATOR_REPO, GPU_OPERATOR_VERSION
 from components.manifests.lke import EXTERNAL_POOL_TAG
 from components.manifests.namespace import namespace_objects
-from tests.program.harness import (
+from tests.support.harness import (
     FAKE_KUBECONFIG,
     PROJECT,
-    STACKS,
     TEST_SECRETS,
     ProgramRun,
     Registered,
     run_program,
     stack_file_config,
 )
+from tests.support.stackfiles import STACKS
 
 pytestmark = pytest.mark.program
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pulumi
 import pytest
 
-from tests.program.harness import STACKS, TEST_SECRETS, run_program, stack_file_config
+from tests.support.harness import TEST_SECRETS, run_program, stack_file_config
+from tests.support.stackfiles import STACKS
 
 pytestmark = pytest.mark.program
 
@@ -55,7 +56,7 @@ def test_secret_given_in_plain_text_is_rejected_without_echoing_it() -> None:
 def test_a_run_that_failed_mid_registration_does_not_break_the_next_run() -> None:
     import pulumi_kubernetes as k8s
 
-    from tests.program.harness import mocked_run
+    from tests.support.harness import mocked_run
 
     def failing() -> None:
         def boom(_: str) -> str:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.program.harness import run_program
 from tests.program.urns import recorded_urns
-from tests.stackfiles import committed_stacks
+from tests.support.harness import run_program
+from tests.support.stackfiles import committed_stacks
 
 pytestmark = pytest.mark.program
 

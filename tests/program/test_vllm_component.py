@@ -19,7 +19,7 @@ from components.manifests.vllm.render import model_objects
 from components.manifests.vllm.workload import startup_budget_seconds
 from components.planning.capacity import plan_stack
 from components.resources.vllm import TYPE_TOKEN, VllmDeployment, vllm_deployment_args
-from tests.program.harness import Registered, mocked_run
+from tests.support.harness import Registered, mocked_run
 
 pytestmark = pytest.mark.program
 ROOT = Path(__file__).resolve().parents[2]

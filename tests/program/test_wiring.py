@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from components.planning.release import ROLLBACK_ENV
-from tests.program.harness import STACKS, TEST_SECRETS, ProgramRun, Registered, run_program
+from tests.support.harness import TEST_SECRETS, ProgramRun, Registered, run_program
+from tests.support.stackfiles import STACKS
 
 pytestmark = pytest.mark.program
 
@@ -55,7 +56,7 @@ def test_registry_entries_connect_as_the_writer_role_after_its_grants() -> None:
 
 
 def test_unmanaged_roles_register_as_the_owner_after_the_schema() -> None:
-    from tests.program.harness import stack_file_config
+    from tests.support.harness import stack_file_config
 
     registry = dict(stack_file_config("production")["vllm-platform:registry"], manageRoles=False)
     run = run_program("production", overrides={"registry": registry})

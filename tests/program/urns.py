@@ -15,8 +15,8 @@ def recorded_urns() -> dict[str, list[str]]:
 
 
 def current_urns() -> dict[str, list[str]]:
-    from tests.program.harness import run_program
-    from tests.stackfiles import committed_stacks
+    from tests.support.harness import run_program
+    from tests.support.stackfiles import committed_stacks
 
     return {s: sorted(r.urn for r in run_program(s).resources) for s in committed_stacks()}
 

@@ -1,0 +1,38 @@
+"""Helpers shared by the test modules beside this one."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from components.config import ModelConfig, StackConfig, load_stack_config
+from components.config.source import read_stack_file
+from components.planning.capacity import ModelPlan, plan_stack
+from tests.support.stackfiles import ROOT
+
+__all__ = ["container", "kinds", "stack"]
+
+
+def stack(
+    file: str = "Pulumi.production.yaml",
+    model: int = 0,
+    drop_others: bool = False,
+    **overrides: Any,
+) -> tuple[StackConfig, ModelConfig, ModelPlan]:
+    """A committed stack file with ``overrides`` applied to one model (camelCase keys)."""
+    raw, secrets = read_stack_file(ROOT / file)
+    models = copy.deepcopy(raw["models"])
+    models[model].update(overrides)
+    raw["models"] = [models[model]] if drop_others else models
+    cfg = load_stack_config(raw, secrets).config
+    name = models[model]["name"]
+    m = next(x for x in cfg.models if x.name == name)
+    return cfg, m, plan_stack(cfg).model(name)
+
+
+def kinds(objs: list[dict[str, Any]]) -> list[str]:
+    return [o["kind"] for o in objs]
+
+
+def container(obj: dict[str, Any]) -> dict[str, Any]:
+    return obj["spec"]["template"]["spec"]["containers"][0]  # type: ignore[no-any-return]

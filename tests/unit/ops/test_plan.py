@@ -1,0 +1,106 @@
+"""`python -m ops plan` and `python -m ops schema`, run as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from ops.schema import render
+from tests.support.stackfiles import ROOT, STACKS
+
+
+def ops(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ops", *args], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_plan_prints_every_model_endpoint_and_the_secrets_to_set(stack: str) -> None:
+    result = ops("plan", "--stack", stack)
+    assert result.returncode == 0, result.stderr
+    cfg = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    ns = cfg["vllm-platform:namespace"]
+    for model in cfg["vllm-platform:models"]:
+        assert f"http://{model['name']}.{ns}.svc.cluster.local:8000/v1" in result.stdout
+    assert "pulumi config set --secret vllmApiKey" in result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_plan_of_an_invalid_file_exits_2_listing_every_error(tmp_path: Path) -> None:
+    doc = yaml.safe_load((ROOT / "Pulumi.production.yaml").read_text())
+    doc["config"]["vllm-platform:models"][1]["image"] = "vllm/vllm-openai:latest"
+    doc["config"]["vllm-platform:models"][2]["gpusPerReplica"] = 3
+    doc["config"]["vllm-platform:registry"]["password"] = "hunter2"
+    bad = tmp_path / "Pulumi.bad.yaml"
+    bad.write_text(yaml.safe_dump(doc))
+    result = ops("plan", "--file", str(bad))
+    assert result.returncode == 2
+    assert "models[1].image:" in result.stderr
+    assert "models[2].gpusPerReplica:" in result.stderr
+    assert "registry.password:" in result.stderr
+    assert "hunter2" not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [("config: [1, 2", "not valid YAML"), ("- a\n- b\n", "expected a mapping")],
+)
+def test_plan_of_an_unreadable_file_is_a_clear_error(
+    tmp_path: Path, content: str, message: str
+) -> None:
+    bad = tmp_path / "Pulumi.x.yaml"
+    bad.write_text(content)
+    result = ops("plan", "--file", str(bad))
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_plan_of_an_unknown_stack_names_the_known_ones() -> None:
+    result = ops("plan", "--stack", "prod")
+    assert result.returncode == 2
+    assert "development, production, staging" in result.stderr
+
+
+def test_committed_json_schema_is_current() -> None:
+    committed = (ROOT / "schema/stack-config.schema.json").read_text()
+    assert committed == render(), "run `python -m ops schema`"
+
+
+def test_json_schema_accepts_the_stack_files_and_rejects_unknown_project_keys() -> None:
+    schema = json.loads(render())
+    for stack in STACKS:
+        jsonschema.validate(yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text()), schema)
+    doc = yaml.safe_load((ROOT / "Pulumi.staging.yaml").read_text())
+    doc["config"]["vllm-platform:modelz"] = []
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(doc, schema)
+    doc["config"].pop("vllm-platform:modelz")
+    doc["config"]["vllm-platform:vllmApiKey"] = "plain"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(doc, schema)
+
+
+def test_readme_config_reference_is_current() -> None:
+    from ops.schema import readme_with_reference
+
+    readme = (ROOT / "README.md").read_text()
+    assert readme == readme_with_reference(readme), "run `python -m ops schema --readme`"
+
+
+def test_ci_runs_exactly_the_readme_test_command() -> None:
+    readme = (ROOT / "README.md").read_text()
+    tests_section = readme[readme.index("## Tests") :]
+    command = tests_section.split("```sh\n", 1)[1].split()[0:2]
+    ci = (ROOT / ".ci/run").read_text().splitlines()
+    assert " ".join(command) == "make test"
+    assert "make test" in ci
+    quickstart = readme[readme.index("## Quickstart") :]
+    assert quickstart.split("```sh\n", 1)[1].startswith("make test\n")

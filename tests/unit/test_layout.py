@@ -1,0 +1,44 @@
+"""The house rules a reader relies on: small modules, and a contract module policy/ can import."""
+
+from __future__ import annotations
+
+import ast
+import sys
+
+from tests.support.stackfiles import ROOT
+
+MAX_LINES = 500
+SOURCE_DIRS = ("components", "ops", "policy", "bench", "tests", "tools")
+
+
+def _python_files() -> list[str]:
+    return sorted(
+        str(p.relative_to(ROOT))
+        for d in SOURCE_DIRS
+        if (ROOT / d).is_dir()
+        for p in (ROOT / d).rglob("*.py")
+        if ".venv" not in p.parts
+    )
+
+
+def test_no_module_is_over_500_lines() -> None:
+    sizes = {p: (ROOT / p).read_text(encoding="utf-8").count("\n") for p in _python_files()}
+    assert len(sizes) > 100  # the walk found the tree
+    too_long = {p: n for p, n in sizes.items() if n > MAX_LINES}
+    assert not too_long, f"split these by concern: {too_long}"
+
+
+def test_contract_imports_only_the_standard_library() -> None:
+    """policy/ runs in the pack's environment and imports components.contract alone."""
+    tree = ast.parse((ROOT / "components" / "contract.py").read_text(encoding="utf-8"))
+    imported = {
+        alias.name.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    } | {
+        (node.module or "").split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.level == 0
+    }
+    assert imported <= set(sys.stdlib_module_names), sorted(imported - sys.stdlib_module_names)
