@@ -10,7 +10,7 @@ Every message names the object, says what is wrong and how to fix it. A value th
 during preview never fails a rule on its own: the rule skips that part (the update re-runs it
 with the value known).
 
-How the rules recognise the platform's objects (set by components/vllm and components/naming):
+How the rules recognise the platform's objects (components/contract.py, shared with the builders):
 
 - a vLLM server is a Deployment or StatefulSet whose pod template carries
   ``app.kubernetes.io/part-of: vllm-platform`` and ``app.kubernetes.io/component: server``, or

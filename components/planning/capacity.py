@@ -96,7 +96,7 @@ def plan_stack(cfg: StackConfig) -> StackPlan:
 
     Spare GPUs (the environment's GPU budget minus what every replica needs) are handed out in
     model order, one surge replica's worth at a time, so that all models rolling at once fit.
-    Models whose workload cannot surge (per-replica weight caches, see components/vllm)
+    Models whose workload cannot surge (per-replica weight caches: ModelConfig.uses_statefulset)
     do not take any.
     """
     issues = memory_issues(cfg)

@@ -1,14 +1,8 @@
 """Pulumi resources for the registry: ``RegistrySchema`` and one ``RegistryEntry`` per model.
 
-Wiring in ``__main__.py`` (see ``components/registry/__init__.py`` for the whole picture)::
-
-    reg = cfg.registry
-    owner_dsn = registry_dsn(reg, reg.user, config.require_secret("registryPassword"))
-    schema = RegistrySchema("registry-schema", RegistrySchemaArgs(connection=owner_dsn,
-                                                                  database=reg.database))
-    entry = RegistryEntry(f"{model.name}-registry", entry_args(cfg, model, connection=...,
-                          endpoint_url=..., deployment_name=..., stack=pulumi.get_stack()),
-                          ResourceOptions(depends_on=[deployment_ready]))
+Their providers' logic is ``components/registry/providers.py``; ``components/program.py``
+(``wire_registry``) wires them: the entry's endpoint is an Output that resolves only once the
+model's smoke test passed, so the dependency comes from the value (no ``depends_on``).
 """
 
 from __future__ import annotations
