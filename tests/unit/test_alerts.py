@@ -142,9 +142,7 @@ def test_down_alerts_wait_longer_than_the_largest_models_whole_start() -> None:
         cfg, _, _ = stack(f"Pulumi.{name}.yaml")
         plans = plan_stack(cfg)
         largest = max(cfg.models, key=lambda x: (x.startup_timeout_minutes, x.parameters_billions))
-        rules = {
-            r["alert"]: r for r in availability_rules(cfg, largest, plans.model(largest.name))
-        }
+        rules = {r["alert"]: r for r in availability_rules(cfg, largest, plans.model(largest.name))}
         start = startup_budget_seconds(largest) + ROLLOUT_MARGIN_SECONDS
         create, _ = rollout_timeouts(largest)
         for alert in ("VllmServerDown", "VllmReplicaDown"):

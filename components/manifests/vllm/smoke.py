@@ -39,9 +39,9 @@ __all__ = [
     "SMOKE_BACKOFF_LIMIT",
     "SMOKE_DNS_WAIT_SECONDS",
     "SMOKE_IMAGE",
+    "smoke_dns_name",
     "smoke_job",
     "smoke_job_name",
-    "smoke_dns_name",
     "smoke_path",
     "smoke_payload",
     "smoke_targets",
@@ -84,7 +84,8 @@ if [ -z "$targets" ]; then
     count=$(printf '%s\\n' "$targets" | grep -c .)
     [ "$count" -ge "$SMOKE_REPLICAS" ] && break
     if [ "$waited" -ge "$SMOKE_DNS_WAIT_SECONDS" ]; then
-      echo "smoke test FAILED: $SMOKE_DNS_NAME resolves to $count ready replica(s), expected $SMOKE_REPLICAS"
+      echo "smoke test FAILED: $SMOKE_DNS_NAME resolves to $count ready replica(s)," \\
+        "expected $SMOKE_REPLICAS"
       exit 1
     fi
     sleep 2
