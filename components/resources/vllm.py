@@ -46,6 +46,10 @@ class VllmDeployment(pulumi.ComponentResource):
     workload_name: pulumi.Output[str]
     smoke_test_job_name: pulumi.Output[str]
     ready: pulumi.Output[bool]
+    # What the registry may record as tested: resolves only once the smoke Job finished (Pulumi
+    # awaits the Job), naming the Job whose hash covers the served pod template (image and
+    # --revision included) and the image, revision and replica count it reached.
+    smoke_evidence: pulumi.Output[dict[str, Any]]
 
     def __init__(
         self, name: str, args: VllmDeploymentArgs, opts: pulumi.ResourceOptions | None = None
@@ -103,6 +107,15 @@ class VllmDeployment(pulumi.ComponentResource):
         self.workload_name = _meta_field(server, "name")
         self.smoke_test_job_name = _meta_field(job, "name")
         self.ready = job.status.apply(_succeeded)  # type: ignore[attr-defined]
+        self.smoke_evidence = pulumi.Output.all(self.smoke_test_job_name, self.ready).apply(
+            lambda v: {
+                "smoke_job": str(v[0]),
+                "passed": bool(v[1]),
+                "image": model.image,
+                "revision": model.revision,
+                "replicas": model.replicas,
+            }
+        )
         self.register_outputs(
             {
                 "endpoint_url": self.endpoint_url,
@@ -110,6 +123,7 @@ class VllmDeployment(pulumi.ComponentResource):
                 "workload_name": self.workload_name,
                 "smoke_test_job_name": self.smoke_test_job_name,
                 "ready": self.ready,
+                "smoke_evidence": self.smoke_evidence,
             }
         )
 
