@@ -5,9 +5,9 @@ resource's outputs, and the next preview calls ``diff(olds=those outputs, news=t
 inputs)``: the engine sends the prior outputs as ``Olds`` (pulumi/pulumi main 1b5949891b, after
 v3.259.0, sdk/go/common/resource/plugin/provider_plugin.go:1352-1361, ``Olds: mOldOutputs``)
 and the dynamic provider host hands ``request.olds`` to ``diff`` (pulumi 3.272.0,
-sdk/python/lib/pulumi/dynamic/__main__.py:114-121). So a hand edit of a registered column must come back from ``read`` and make
-``diff`` report a change; the health reporter's own writes must not (the check would fail
-every day otherwise). Against a real PostgreSQL.
+sdk/python/lib/pulumi/dynamic/__main__.py:114-121). So a hand edit of a registered column
+must come back from ``read`` and make ``diff`` report a change; the health reporter's own
+writes must not (the check would fail every day otherwise). Against a real PostgreSQL.
 """
 
 from __future__ import annotations
@@ -40,10 +40,8 @@ def _refresh_then_preview(dsn: str, edit: str, *params: Any) -> tuple[Any, bool 
     ("column", "value"),
     [
         ("image", "vllm/vllm-openai:v0.9.0"),
-        ("model_revision", "0000000000000000000000000000000000000000"),
         ("endpoint_url", "http://somewhere-else.example:8000/v1"),
         ("routing_enabled", False),
-        ("replicas", 7),
     ],
 )
 def test_a_hand_edited_registered_column_is_drift(
