@@ -159,3 +159,18 @@ def test_a_deployment_with_fewer_ready_addresses_than_replicas_fails(tmp_path: P
     assert rc == 1
     assert asked == []
     assert "resolves to 1 ready replica(s), expected 3" in out
+
+
+def test_an_autoscaled_statefulset_tests_every_ready_replica_at_least_keda_s_minimum(
+    tmp_path: Path,
+) -> None:
+    # KEDA owns the count: there may be 1 to 3 replicas when the test runs, not `replicas`.
+    cfg, m, plan = stack(replicas=2, autoscaling={"minReplicas": 1, "maxReplicas": 3})
+    job = smoke_job(cfg, m, workload(cfg, m, plan)["spec"]["template"])
+    env = {e["name"]: e.get("value") for e in container(job)["env"]}
+    assert env["SMOKE_TARGETS"] == "" and env["SMOKE_REPLICAS"] == "1"
+    rc, out, asked = run_smoke(tmp_path, job, addresses="10.2.0.7 10.2.1.9 10.2.2.4")
+    assert rc == 0, out
+    assert len(asked) == 3  # a replica KEDA added before the test is tested too
+    rc, out, _ = run_smoke(tmp_path, job, addresses="", dns_wait="0")
+    assert rc == 1 and "resolves to 0 ready replica(s), expected 1" in out

@@ -42,6 +42,7 @@ __all__ = [
     "smoke_dns_name",
     "smoke_job",
     "smoke_job_name",
+    "smoke_min_replicas",
     "smoke_path",
     "smoke_payload",
     "smoke_targets",
@@ -134,13 +135,26 @@ def _pods_domain(cfg: StackConfig, model: ModelConfig) -> str:
     return f"{headless_service_name(model)}.{cfg.namespace_name}.svc.cluster.local"
 
 
+def _autoscaled(model: ModelConfig) -> bool:
+    return model.autoscaling is not None and model.autoscaling.enabled
+
+
+def smoke_min_replicas(model: ModelConfig) -> int:
+    """How many replicas exist when the test runs: ``replicas``, or with KEDA (which owns the
+    count once the workload exists) its ``minReplicas``."""
+    if _autoscaled(model) and model.autoscaling is not None:
+        return model.autoscaling.min_replicas
+    return model.replicas
+
+
 def smoke_targets(cfg: StackConfig, model: ModelConfig) -> list[str]:
     """The StatefulSet's per-pod DNS names ``<sts>-0..N-1.<headless>...``; empty for a
-    Deployment, whose replicas are found through ``smoke_dns_name`` at run time.
+    Deployment or an autoscaled model, whose ready replicas (however many there are) are found
+    through ``smoke_dns_name`` at run time, at least ``smoke_min_replicas`` of them.
 
-    Replicas KEDA adds beyond ``replicas`` after the test are not in this list (they pass the
-    same readiness probe, and the health reporter probes the model from then on)."""
-    if not uses_statefulset(model):
+    Replicas that start after the test (KEDA scale-ups) are not tested by it: they pass the
+    same readiness probe, and the health reporter probes the model from then on."""
+    if not uses_statefulset(model) or _autoscaled(model):
         return []
     domain = _pods_domain(cfg, model)
     return [f"{model.name}-{i}.{domain}" for i in range(model.replicas)]
@@ -175,7 +189,7 @@ def _job_spec(cfg: StackConfig, model: ModelConfig) -> Manifest:
             {"name": "SMOKE_TARGETS", "value": " ".join(smoke_targets(cfg, model))},
             {"name": "SMOKE_DNS_NAME", "value": smoke_dns_name(cfg, model)},
             {"name": "SMOKE_DNS_WAIT_SECONDS", "value": str(SMOKE_DNS_WAIT_SECONDS)},
-            {"name": "SMOKE_REPLICAS", "value": str(model.replicas)},
+            {"name": "SMOKE_REPLICAS", "value": str(smoke_min_replicas(model))},
             {"name": "SMOKE_PORT", "value": str(VLLM_PORT)},
             {"name": "SMOKE_PATH", "value": smoke_path(model)},
             {"name": "SMOKE_PAYLOAD", "value": smoke_payload(model)},
