@@ -88,8 +88,9 @@ class VllmDeployment(pulumi.ComponentResource):
                     create=smoke_minutes, update=smoke_minutes
                 )
                 # Through the namespace value the Job depends on the (awaited) server, its
-                # Service and the smoke policy: it is created only once those are ready.
-                upstream = (_workload_key(model), "service", "networkpolicy-smoke")
+                # Services (the headless one names every replica) and the smoke policy: it is
+                # created only once those are ready.
+                upstream = (_workload_key(model), "service", "service-pods", "networkpolicy-smoke")
                 meta_ns = pulumi.Output.all(namespace, *(made[k].id for k in upstream)).apply(
                     lambda values: str(values[0])
                 )

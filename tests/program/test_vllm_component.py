@@ -179,6 +179,8 @@ def test_smoke_job_depends_on_the_server_service_and_policy() -> None:
     needed = {
         by_key[("StatefulSet", name)].urn,
         by_key[("Service", name)].urn,
+        # The headless Service: the Job reaches every replica through its names.
+        by_key[("Service", f"{name}-pods")].urn,
         by_key[("NetworkPolicy", f"{name}-smoke")].urn,
     }
     assert needed <= set(job.dependencies)

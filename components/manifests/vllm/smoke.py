@@ -65,7 +65,8 @@ SMOKE_ACTIVE_DEADLINE_SECONDS = 600
 # (https://kubernetes.io/docs/concepts/services-networking/dns-pod-service/#services). The
 # Job runs only after Pulumi's await saw every replica ready, so fewer addresses than replicas
 # is waited for (DNS caches), then a failure. Each replica gets its own time budget.
-# ``nslookup`` is busybox's (the curl image is Alpine-based); only dotted IPv4 answers after
+# ``nslookup`` is busybox's: the curl image is built on Alpine (curl/curl-container, Makefile:
+# ``base=docker.io/alpine:...``, whose busybox has the applet); only dotted IPv4 answers after
 # the first ``Name:`` line are taken, which fits both its old and new output formats.
 SMOKE_DNS_WAIT_SECONDS = 60
 
