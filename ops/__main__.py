@@ -46,6 +46,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler="ops.rollback_command:main")
 
+    p = sub.add_parser(
+        "deploy", help="preview and up a stack; --auto-rollback restores the last good version"
+    )
+    p.add_argument("--stack", required=True, help="stack name")
+    p.add_argument("--yes", action="store_true", help="apply (pulumi up); default: preview only")
+    p.add_argument(
+        "--auto-rollback",
+        action="store_true",
+        help="on a failed update that changed resources, roll back to the last succeeded one",
+    )
+    p.add_argument(
+        "--policy-pack", action="append", metavar="DIR", help="CrossGuard pack (repeatable)"
+    )
+    p.add_argument("--message", help="update message (default: names the git commit)")
+    p.set_defaults(handler="ops.deploy:main")
+
     add_registry_parsers(sub)
     return parser
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from components.config import SECRET_KEYS, LoadedStack, StackConfig
 from components.manifests.lke import replacement_warnings
 from components.planning.capacity import StackPlan
+from ops.reach import reach_lines
 from ops.stack import load_offline
 
 __all__ = ["format_plan", "main"]
@@ -74,6 +75,7 @@ def format_plan(loaded: LoadedStack, plan: StackPlan, source: str) -> str:
     warnings += [c for caution in CAUTIONS for c in caution(cfg)]
     if warnings:
         lines += ["", "Cautions:"] + [f"  - {w}" for w in warnings]
+    lines += ["", *reach_lines(cfg)]
     missing = loaded.missing_secrets
     optional = [k for k, (req, _) in SECRET_KEYS.items() if not req and k not in loaded.secrets_set]
     if missing or optional:

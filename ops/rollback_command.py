@@ -22,10 +22,10 @@ from ops.rollback import (
     validate_restored,
 )
 
-__all__ = ["main"]
+__all__ = ["main", "plan_or_fail"]
 
 
-def _plan_or_fail(
+def plan_or_fail(
     updates: Sequence[Update], version: int, current: Mapping[str, ConfigEntry], stack: str
 ) -> RollbackPlan:
     try:
@@ -66,7 +66,7 @@ def main(args: argparse.Namespace) -> int:
                 "note: the history was taken without --show-secrets; secrets will keep their "
                 "current values"
             )
-        plan = _plan_or_fail(updates, version, current, stack)
+        plan = plan_or_fail(updates, version, current, stack)
         print(format_plan(plan, stack, source, git_warnings(plan.target, current_git_commit())))
         print("\nPlan only (--history-file): nothing was previewed or applied.")
         return 0
@@ -81,7 +81,7 @@ def main(args: argparse.Namespace) -> int:
             "their current values"
         )
     current = automation.current_config(pulumi_stack)
-    plan = _plan_or_fail(updates, version, current, stack)
+    plan = plan_or_fail(updates, version, current, stack)
     print(
         format_plan(
             plan,

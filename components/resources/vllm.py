@@ -62,6 +62,10 @@ class VllmDeployment(pulumi.ComponentResource):
     workload_name: pulumi.Output[str]
     smoke_test_job_name: pulumi.Output[str]
     ready: pulumi.Output[bool]
+    # What the registry may record as tested: resolves only once the smoke Job finished (Pulumi
+    # awaits the Job), naming the Job whose hash covers the served pod template (image and
+    # --revision included) and the image, revision and replica count it reached.
+    smoke_evidence: pulumi.Output[dict[str, Any]]
 
     def __init__(
         self, name: str, args: VllmDeploymentArgs, opts: pulumi.ResourceOptions | None = None
@@ -100,8 +104,9 @@ class VllmDeployment(pulumi.ComponentResource):
                     create=smoke_minutes, update=smoke_minutes
                 )
                 # Through the namespace value the Job depends on the (awaited) server, its
-                # Service and the smoke policy: it is created only once those are ready.
-                upstream = (_workload_key(model), "service", "networkpolicy-smoke")
+                # Services (the headless one names every replica) and the smoke policy: it is
+                # created only once those are ready.
+                upstream = (_workload_key(model), "service", "service-pods", "networkpolicy-smoke")
                 meta_ns = pulumi.Output.all(namespace, *(made[k].id for k in upstream)).apply(
                     lambda values: str(values[0])
                 )
@@ -119,6 +124,15 @@ class VllmDeployment(pulumi.ComponentResource):
         self.workload_name = _meta_field(server, "name")
         self.smoke_test_job_name = _meta_field(job, "name")
         self.ready = job.status.apply(_succeeded)  # type: ignore[attr-defined]
+        self.smoke_evidence = pulumi.Output.all(self.smoke_test_job_name, self.ready).apply(
+            lambda v: {
+                "smoke_job": str(v[0]),
+                "passed": bool(v[1]),
+                "image": model.image,
+                "revision": model.revision,
+                "replicas": model.replicas,
+            }
+        )
         self.register_outputs(
             {
                 "endpoint_url": self.endpoint_url,
@@ -126,6 +140,7 @@ class VllmDeployment(pulumi.ComponentResource):
                 "workload_name": self.workload_name,
                 "smoke_test_job_name": self.smoke_test_job_name,
                 "ready": self.ready,
+                "smoke_evidence": self.smoke_evidence,
             }
         )
 

@@ -68,6 +68,7 @@ def run_component(cfg: StackConfig, model: ModelConfig, namespace: str | None = 
             "workload_name",
             "smoke_test_job_name",
             "ready",
+            "smoke_evidence",
         )
     }
     return Run(resources=monitor.registered, outputs=outputs)
@@ -130,6 +131,14 @@ def test_outputs_carry_the_endpoint_and_names() -> None:
         "workload_name": model.name,
         "smoke_test_job_name": job.k8s_name,
         "ready": True,
+        # The evidence the registry needs before it records an image and revision as serving.
+        "smoke_evidence": {
+            "smoke_job": job.k8s_name,
+            "passed": True,
+            "image": model.image,
+            "revision": model.revision,
+            "replicas": 2,
+        },
     }
     assert run.outputs["endpoint_url"] == cfg.endpoint_url(model.name)
 
@@ -167,6 +176,8 @@ def test_smoke_job_depends_on_the_server_service_and_policy() -> None:
     needed = {
         by_key[("StatefulSet", name)].urn,
         by_key[("Service", name)].urn,
+        # The headless Service: the Job reaches every replica through its names.
+        by_key[("Service", f"{name}-pods")].urn,
         by_key[("NetworkPolicy", f"{name}-smoke")].urn,
     }
     assert needed <= set(job.dependencies)

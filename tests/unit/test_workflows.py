@@ -7,6 +7,7 @@ order of the jobs, the policy pack on every preview and update, and the approval
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -109,10 +110,87 @@ def test_merges_to_main_deploy_development_then_staging_then_production() -> Non
         assert job["needs"] == previous
         # The GitHub environment carries the approval rule (required reviewers).
         assert job["environment"] == stack
-        [step] = pulumi_steps(job)
-        assert step["with"]["command"] == "up"
-        assert step["with"]["stack-name"] == stack
-        assert step["with"]["policyPacks"] == "policy"
+        # The CLI is installed (the action without a command), then ops deploy runs it.
+        [install] = pulumi_steps(job)
+        assert "command" not in install["with"]
+        assert install["with"]["pulumi-version"] == "${{ env.PULUMI_VERSION }}"
+        commands = runs(job)
+        assert commands.index("make venv") < commands.index(
+            f".venv/bin/python -m ops plan --stack {stack}"
+        )
+        [deploy] = [c for c in commands if "-m ops deploy" in c]
+        words = deploy.split()
+        assert words[words.index("--stack") + 1] == stack
+        assert {"--yes", "--auto-rollback"} <= set(words)
+        assert words[words.index("--policy-pack") + 1] == "policy"
+
+
+def test_the_pinned_cli_is_the_sdks_version() -> None:
+    import importlib.metadata
+
+    sdk = importlib.metadata.version("pulumi")
+    for name in ("deploy.yml", "drift.yml"):
+        assert load(name)["env"]["PULUMI_VERSION"] == sdk, name
+
+
+DEFAULT_RUNNER = {stack: ["self-hosted", f"vllm-{stack}"] for stack in STACKS}
+
+
+def runner_expression(job: dict[str, Any]) -> str:
+    value = job["runs-on"]
+    assert isinstance(value, str) and value.startswith("${{") and value.endswith("}}"), value
+    return " ".join(value[3:-2].split())
+
+
+def test_jobs_that_reach_the_targets_run_on_the_environments_runner() -> None:
+    """Linode API, the cluster API through its ACL and the registry database are reached from
+    the runner: those jobs take the per-environment runner variable, self-hosted by default;
+    the checks (no target reached) stay on GitHub-hosted runners."""
+    deploy = load("deploy.yml")["jobs"]
+    for stack in STACKS:
+        expr = runner_expression(deploy[stack])
+        assert expr == (
+            f"fromJSON(vars.DEPLOY_RUNNER_{stack.upper()} || '{json.dumps(DEFAULT_RUNNER[stack])}')"
+        )
+    per_matrix = (
+        "fromJSON(vars[format('DEPLOY_RUNNER_{0}', matrix.stack)] || "
+        'format(\'["self-hosted", "vllm-{0}"]\', matrix.stack))'
+    )
+    assert runner_expression(load("pull-request.yml")["jobs"]["preview"]) == per_matrix
+    assert runner_expression(load("drift.yml")["jobs"]["drift"]) == per_matrix
+    for name in ("deploy.yml", "pull-request.yml"):
+        assert load(name)["jobs"]["checks"]["runs-on"] == "ubuntu-latest"
+
+
+def test_no_committed_stack_is_reachable_from_a_hosted_runner() -> None:
+    """Why the default is self-hosted: what `ops plan` says for every committed stack."""
+    from ops.reach import hosted_runner_can_deploy
+    from tests.support.stackfiles import stack_config
+
+    for stack in STACKS:
+        assert not hosted_runner_can_deploy(stack_config(stack)), stack
+
+
+def test_drift_runs_daily_refreshes_and_expects_no_changes_for_every_stack() -> None:
+    wf = load("drift.yml")
+    on = triggers(wf)
+    assert on["schedule"] and "workflow_dispatch" in on
+    job = wf["jobs"]["drift"]
+    assert sorted(job["strategy"]["matrix"]["stack"]) == sorted(STACKS)
+    assert job["strategy"]["fail-fast"] is False  # one stack's drift does not hide another's
+    [step] = pulumi_steps(job)
+    args = step["with"]
+    assert args["command"] == "preview"
+    assert args["stack-name"] == "${{ matrix.stack }}"
+    assert args["refresh"] is True and args["expect-no-changes"] is True
+    assert args["policyPacks"] == "policy"
+    # Loudly: a failure opens or comments on an issue.
+    report = wf["jobs"]["report"]
+    assert report["needs"] == "drift" and report["if"] == "failure()"
+    assert report["permissions"] == {"issues": "write"}
+    assert "gh issue create" in runs(report)[0]
+    # Shares the deploy's concurrency group: a drift check never runs beside an `up`.
+    assert wf["concurrency"]["group"] == load("deploy.yml")["concurrency"]["group"]
 
 
 def test_no_workflow_writes_a_secret_into_a_shell_command() -> None:

@@ -54,7 +54,8 @@ def metadata(
 
 
 def headless_service_name(model: ModelConfig) -> str:
-    """The StatefulSet's governing Service (stable pod DNS names)."""
+    """The headless Service: a StatefulSet's governing Service (stable pod DNS names), and for
+    every workload the DNS name that lists each ready replica (the smoke test uses both)."""
     return f"{model.name}-pods"
 
 

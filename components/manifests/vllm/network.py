@@ -58,11 +58,11 @@ def service(cfg: StackConfig, model: ModelConfig) -> Manifest:
     }
 
 
-def headless_service(cfg: StackConfig, model: ModelConfig) -> Manifest | None:
-    """The StatefulSet's governing Service (per-pod DNS); labelled apart so monitoring
-    selects only the ClusterIP Service and does not scrape every pod twice."""
-    if not model.uses_statefulset:
-        return None
+def headless_service(cfg: StackConfig, model: ModelConfig) -> Manifest:
+    """``<model>-pods``: per-pod DNS. The StatefulSet's governing Service (stable pod names);
+    for a Deployment, its name resolves to every ready pod's address, which is how the smoke
+    test reaches each replica. Labelled apart so monitoring selects only the ClusterIP Service
+    and does not scrape every pod twice."""
     return {
         "apiVersion": "v1",
         "kind": "Service",

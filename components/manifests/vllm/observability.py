@@ -1,7 +1,9 @@
 """ServiceMonitor, PrometheusRule and Grafana dashboard for one model (each switchable).
 
-Metric names are vLLM's current ones (V1 engine): ``vllm:kv_cache_usage_perc`` replaced
-``vllm:gpu_cache_usage_perc``. The ServiceMonitor adds ``namespace`` and ``service`` target
+Metric names are the ones vLLM 0.11.0 exports by default (V1 engine), checked against the
+contract data ``components/data/vllm/v0.11.0/metrics.json`` by tests/unit/test_alerts.py:
+``vllm:kv_cache_usage_perc`` replaced ``vllm:gpu_cache_usage_perc`` (only shown with
+``--show-hidden-metrics-for-version``). The ServiceMonitor adds ``namespace`` and ``service`` target
 labels, which the queries below select on.
 """
 
@@ -17,8 +19,14 @@ from components.manifests.vllm.names import (
     Manifest,
     metadata,
 )
+from components.manifests.vllm.workload import rollout_timeouts
+from components.planning.capacity import ModelPlan, RolloutStrategy
 
 __all__ = [
+    "DOWN_GRACE_SECONDS",
+    "availability_rules",
+    "dashboard_json",
+    "down_for_seconds",
     "grafana_dashboard",
     "prometheus_rule",
     "selector",
@@ -66,32 +74,94 @@ def service_monitor(cfg: StackConfig, model: ModelConfig) -> Manifest | None:
     }
 
 
-def _rules(cfg: StackConfig, model: ModelConfig) -> list[Manifest]:
-    obs = cfg.observability
+# A replica that went away (first start, or replaced by a rollout) may take this long before it
+# answers /metrics again; shorter ``for`` durations on the "down" alerts would page on every
+# normal start of a large model.
+DOWN_GRACE_SECONDS = 5 * 60
+# How far back "was serving" looks in VllmStoppedServing: longer than Prometheus' 5-minute
+# staleness window, so a server whose targets vanished altogether is still seen as "was up".
+WAS_SERVING_WINDOW = "30m"
+STOPPED_SERVING_FOR = "3m"
+
+
+def _duration(seconds: int) -> str:
+    return f"{-(-seconds // 60)}m"
+
+
+def down_for_seconds(model: ModelConfig) -> int:
+    """The ``for`` of the alerts that a loading replica would trip: longer than one replica's
+    whole start (scheduling, node scale-up, image pull, then the startup probe's budget),
+    which is also how long Pulumi waits for it before failing the update."""
+    per_pod, _ = rollout_timeouts(model)
+    return per_pod + DOWN_GRACE_SECONDS
+
+
+def availability_rules(cfg: StackConfig, model: ModelConfig, plan: ModelPlan) -> list[Manifest]:
+    """Quiet through a first start and a rollout; firing when the model stops serving.
+
+    * ``VllmServerDown``: no target up (or none at all) for longer than a replica's whole
+      start, so a first start that never completes pages, a normal one does not.
+    * ``VllmStoppedServing``, only when rollouts keep a replica serving (surge or one down at
+      a time): no target is up *and* one was up within the last 30 minutes. A first start was
+      never up, a rollout always leaves one up, so this can page within minutes.
+    * ``VllmReplicaDown``: one replica down for longer than a replica's whole start.
+    """
     sel = selector(cfg, model)
     name = model.name
-    return [
+    down_for = _duration(down_for_seconds(model))
+    none_up = f"(sum(up{{{sel}}}) == 0 or absent(up{{{sel}}}))"
+    rules: list[Manifest] = [
         {
             "alert": "VllmServerDown",
-            "expr": f"sum(up{{{sel}}}) == 0 or absent(up{{{sel}}})",
-            "for": "5m",
+            "expr": none_up,
+            "for": down_for,
             "labels": {"severity": "critical"},
             "annotations": {
                 "summary": f"{name}: no vLLM replica is up",
                 "description": f"No scrape target of {name} in {cfg.namespace_name} has "
-                "answered /metrics for 5 minutes; the model is not serving.",
+                f"answered /metrics for {down_for} (longer than a replica's start); the model "
+                "is not serving.",
             },
         },
+    ]
+    if plan.strategy is not RolloutStrategy.DOWNTIME:
+        rules.append(
+            {
+                "alert": "VllmStoppedServing",
+                "expr": f"{none_up} and on() "
+                f"(max(max_over_time(up{{{sel}}}[{WAS_SERVING_WINDOW}])) == 1)",
+                "for": STOPPED_SERVING_FOR,
+                "labels": {"severity": "critical"},
+                "annotations": {
+                    "summary": f"{name}: stopped serving",
+                    "description": f"{name} was serving within the last {WAS_SERVING_WINDOW} "
+                    f"and no replica has answered /metrics for {STOPPED_SERVING_FOR}; its "
+                    "rollouts always keep a replica up, so this is an outage.",
+                },
+            }
+        )
+    rules.append(
         {
             "alert": "VllmReplicaDown",
             "expr": f"up{{{sel}}} == 0",
-            "for": "10m",
+            "for": down_for,
             "labels": {"severity": "warning"},
             "annotations": {
                 "summary": f"{name}: replica {{{{ $labels.pod }}}} is down",
-                "description": "A vLLM replica has not answered /metrics for 10 minutes.",
+                "description": f"A vLLM replica has not answered /metrics for {down_for}, "
+                "longer than a replica's start.",
             },
-        },
+        }
+    )
+    return rules
+
+
+def _rules(cfg: StackConfig, model: ModelConfig, plan: ModelPlan) -> list[Manifest]:
+    obs = cfg.observability
+    sel = selector(cfg, model)
+    name = model.name
+    return [
+        *availability_rules(cfg, model, plan),
         {
             "alert": "VllmRequestsWaiting",
             "expr": f"max by (pod) (vllm:num_requests_waiting{{{sel}}}) "
@@ -132,14 +202,14 @@ def _rules(cfg: StackConfig, model: ModelConfig) -> list[Manifest]:
     ]
 
 
-def prometheus_rule(cfg: StackConfig, model: ModelConfig) -> Manifest | None:
+def prometheus_rule(cfg: StackConfig, model: ModelConfig, plan: ModelPlan) -> Manifest | None:
     if not cfg.observability.prometheus_rule:
         return None
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "PrometheusRule",
         "metadata": _operator_metadata(cfg, model),
-        "spec": {"groups": [{"name": f"vllm-{model.name}", "rules": _rules(cfg, model)}]},
+        "spec": {"groups": [{"name": f"vllm-{model.name}", "rules": _rules(cfg, model, plan)}]},
     }
 
 

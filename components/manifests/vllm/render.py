@@ -45,7 +45,7 @@ def model_objects(cfg: StackConfig, model: ModelConfig, plan: ModelPlan) -> list
         server,
         pod_disruption_budget(cfg, model),
         service_monitor(cfg, model),
-        prometheus_rule(cfg, model),
+        prometheus_rule(cfg, model, plan),
         grafana_dashboard(cfg, model),
         ingress(cfg, model),
         scaled_object(cfg, model),

@@ -1,4 +1,5 @@
-"""The smoke-test Job: one small request to the model once it is ready, with a time budget.
+"""The smoke-test Job: one small request to every replica once it is ready, each with a time
+budget.
 
 Pulumi awaits a Job until it completes, so a model whose server is up but cannot answer (wrong
 chat template, broken weights, far too slow) fails ``pulumi up`` before the registry lists it.
@@ -17,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from components.config import ModelConfig, StackConfig
+from components.config import VLLM_PORT, ModelConfig, StackConfig
 from components.config.images import CURL_IMAGE
 from components.manifests.toolkit import (
     API_KEY_SECRET,
@@ -28,6 +29,7 @@ from components.manifests.toolkit import (
 from components.manifests.vllm.names import (
     SMOKE_COMPONENT,
     Manifest,
+    headless_service_name,
     labels,
     metadata,
 )
@@ -35,11 +37,15 @@ from components.manifests.vllm.names import (
 __all__ = [
     "SMOKE_ACTIVE_DEADLINE_SECONDS",
     "SMOKE_BACKOFF_LIMIT",
+    "SMOKE_DNS_WAIT_SECONDS",
     "SMOKE_IMAGE",
+    "smoke_dns_name",
     "smoke_job",
     "smoke_job_name",
+    "smoke_min_replicas",
+    "smoke_path",
     "smoke_payload",
-    "smoke_url",
+    "smoke_targets",
 ]
 
 # A stock image, pinned; the script only needs curl and a POSIX shell.
@@ -50,32 +56,114 @@ SMOKE_BACKOFF_LIMIT = 2
 # Bounds all attempts together (retries back off 10 s, 20 s), image pull included.
 SMOKE_ACTIVE_DEADLINE_SECONDS = 600
 
+# Every replica answers, not whichever one the ClusterIP Service picks: a broken second replica
+# must fail the test. The targets are the StatefulSet's per-pod DNS names
+# (``<sts>-<i>.<headless svc>.<ns>.svc.cluster.local``, stable names:
+# https://kubernetes.io/docs/concepts/workloads/controllers/statefulset/#stable-network-id), or,
+# for a Deployment (no stable pod names), every address the headless Service resolves to: a
+# headless Service's name has one A record per ready pod
+# (https://kubernetes.io/docs/concepts/services-networking/dns-pod-service/#services). The
+# Job runs only after Pulumi's await saw every replica ready, so fewer addresses than replicas
+# is waited for (DNS caches), then a failure. Each replica gets its own time budget.
+# ``nslookup`` is busybox's: the curl image is built on Alpine (curl/curl-container, Makefile:
+# ``base=docker.io/alpine:...``, whose busybox has the applet); only dotted IPv4 answers after
+# the first ``Name:`` line are taken, which fits both its old and new output formats.
+SMOKE_DNS_WAIT_SECONDS = 60
+
 _SCRIPT = """\
 set -u
 umask 077
-printf 'Authorization: Bearer %s\\n' "$VLLM_API_KEY" > /tmp/auth
-status=$(curl --silent --show-error --max-time "$SMOKE_TIMEOUT_SECONDS" \\
-  --header @/tmp/auth --header 'Content-Type: application/json' \\
-  --data "$SMOKE_PAYLOAD" --output /tmp/body --write-out '%{http_code} %{time_total}' \\
-  "$SMOKE_URL")
-rc=$?
-cat /tmp/body 2>/dev/null; echo
-if [ "$rc" -ne 0 ]; then
-  echo "smoke test FAILED: curl exit $rc (28: no answer within ${SMOKE_TIMEOUT_SECONDS}s)"
+tmp=${TMPDIR:-/tmp}
+printf 'Authorization: Bearer %s\\n' "$VLLM_API_KEY" > "$tmp/auth"
+targets=$SMOKE_TARGETS
+if [ -z "$targets" ]; then
+  waited=0
+  while :; do
+    targets=$(nslookup -type=a "$SMOKE_DNS_NAME" 2>/dev/null | awk '
+      /^Name:/ { answers = 1; next }
+      answers { for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+[.][0-9]+[.][0-9]+[.][0-9]+$/) print $i }
+    ' | sort -u)
+    count=$(printf '%s\\n' "$targets" | grep -c .)
+    [ "$count" -ge "$SMOKE_REPLICAS" ] && break
+    if [ "$waited" -ge "$SMOKE_DNS_WAIT_SECONDS" ]; then
+      echo "smoke test FAILED: $SMOKE_DNS_NAME resolves to $count ready replica(s)," \\
+        "expected $SMOKE_REPLICAS"
+      exit 1
+    fi
+    sleep 2
+    waited=$((waited + 2))
+  done
+fi
+total=0
+failed=0
+for host in $targets; do
+  total=$((total + 1))
+  url="http://$host:$SMOKE_PORT$SMOKE_PATH"
+  status=$(curl --silent --show-error --max-time "$SMOKE_TIMEOUT_SECONDS" \\
+    --header @"$tmp/auth" --header 'Content-Type: application/json' \\
+    --data "$SMOKE_PAYLOAD" --output "$tmp/body" --write-out '%{http_code} %{time_total}' \\
+    "$url")
+  rc=$?
+  cat "$tmp/body" 2>/dev/null; echo
+  rm -f "$tmp/body"
+  if [ "$rc" -ne 0 ]; then
+    echo "replica $host FAILED: curl exit $rc (28: no answer within ${SMOKE_TIMEOUT_SECONDS}s)"
+    failed=$((failed + 1))
+  elif [ "${status%% *}" != "200" ]; then
+    echo "replica $host FAILED: HTTP ${status%% *} from $url (time ${status#* }s)"
+    failed=$((failed + 1))
+  else
+    echo "replica $host passed: HTTP 200 in ${status#* }s (budget ${SMOKE_TIMEOUT_SECONDS}s)"
+  fi
+done
+if [ "$total" -lt "$SMOKE_REPLICAS" ]; then
+  echo "smoke test FAILED: tested $total replica(s), expected $SMOKE_REPLICAS"
   exit 1
 fi
-code=${status%% *}
-if [ "$code" != "200" ]; then
-  echo "smoke test FAILED: HTTP $code from $SMOKE_URL (time ${status#* }s)"
+if [ "$failed" -ne 0 ]; then
+  echo "smoke test FAILED: $failed of $total replica(s) did not answer"
   exit 1
 fi
-echo "smoke test passed: HTTP 200 in ${status#* }s (budget ${SMOKE_TIMEOUT_SECONDS}s)"
+echo "smoke test passed: all $total replica(s) answered"
 """
 
 
-def smoke_url(cfg: StackConfig, model: ModelConfig) -> str:
-    path = "/chat/completions" if model.api == "chat" else "/completions"
-    return cfg.endpoint_url(model.name) + path
+def smoke_path(model: ModelConfig) -> str:
+    return "/v1/chat/completions" if model.api == "chat" else "/v1/completions"
+
+
+def _pods_domain(cfg: StackConfig, model: ModelConfig) -> str:
+    return f"{headless_service_name(model)}.{cfg.namespace_name}.svc.cluster.local"
+
+
+def _autoscaled(model: ModelConfig) -> bool:
+    return model.autoscaling is not None and model.autoscaling.enabled
+
+
+def smoke_min_replicas(model: ModelConfig) -> int:
+    """How many replicas exist when the test runs: ``replicas``, or with KEDA (which owns the
+    count once the workload exists) its ``minReplicas``."""
+    if _autoscaled(model) and model.autoscaling is not None:
+        return model.autoscaling.min_replicas
+    return model.replicas
+
+
+def smoke_targets(cfg: StackConfig, model: ModelConfig) -> list[str]:
+    """The StatefulSet's per-pod DNS names ``<sts>-0..N-1.<headless>...``; empty for a
+    Deployment or an autoscaled model, whose ready replicas (however many there are) are found
+    through ``smoke_dns_name`` at run time, at least ``smoke_min_replicas`` of them.
+
+    Replicas that start after the test (KEDA scale-ups) are not tested by it: they pass the
+    same readiness probe, and the health reporter probes the model from then on."""
+    if not model.uses_statefulset or _autoscaled(model):
+        return []
+    domain = _pods_domain(cfg, model)
+    return [f"{model.name}-{i}.{domain}" for i in range(model.replicas)]
+
+
+def smoke_dns_name(cfg: StackConfig, model: ModelConfig) -> str:
+    """The headless Service's name: one A record per ready replica."""
+    return _pods_domain(cfg, model)
 
 
 def smoke_payload(model: ModelConfig) -> str:
@@ -99,7 +187,12 @@ def _job_spec(cfg: StackConfig, model: ModelConfig) -> Manifest:
                 "name": "VLLM_API_KEY",
                 "valueFrom": {"secretKeyRef": {"name": API_KEY_SECRET, "key": API_KEY_SECRET_KEY}},
             },
-            {"name": "SMOKE_URL", "value": smoke_url(cfg, model)},
+            {"name": "SMOKE_TARGETS", "value": " ".join(smoke_targets(cfg, model))},
+            {"name": "SMOKE_DNS_NAME", "value": smoke_dns_name(cfg, model)},
+            {"name": "SMOKE_DNS_WAIT_SECONDS", "value": str(SMOKE_DNS_WAIT_SECONDS)},
+            {"name": "SMOKE_REPLICAS", "value": str(smoke_min_replicas(model))},
+            {"name": "SMOKE_PORT", "value": str(VLLM_PORT)},
+            {"name": "SMOKE_PATH", "value": smoke_path(model)},
             {"name": "SMOKE_PAYLOAD", "value": smoke_payload(model)},
             {"name": "SMOKE_TIMEOUT_SECONDS", "value": f"{model.smoke_test_timeout_seconds:g}"},
         ],

@@ -1,0 +1,249 @@
+"""`python -m ops deploy --stack NAME [--auto-rollback] [--yes] [--policy-pack DIR]`.
+
+Preview, then (with ``--yes``) `pulumi up`. When the update fails after it changed resources (a
+server that never became ready, a smoke test that failed), ``--auto-rollback`` restores the
+config of the last update that succeeded *before* this deploy, through the same path as
+`ops rollback` (``plan_rollback`` + today's validation + ``automation.preview_and_apply``),
+and the command still exits 1, reporting both the failure and the rollback.
+
+No rollback is attempted when the failed update changed nothing (it failed in preview: a
+policy violation, a config or program error), when there is no earlier succeeded update (a
+first deploy), or when the config did not change (the change was in the code: roll the code
+back and deploy again; restoring the same config would redeploy the same thing).
+
+The decisions are pure functions of the history before and after the update
+(``decide_after_failure``); ``deploy`` drives a ``DeployStack`` (``pulumi.automation.Stack``, or
+a fake in the tests).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from components.planning.release import current_git_commit
+from ops.common import PROJECT_ROOT, CommandError
+from ops.history import Update
+
+__all__ = [
+    "DeployStack",
+    "FailureDecision",
+    "applied_anything",
+    "decide_after_failure",
+    "deploy",
+    "last_succeeded",
+    "main",
+]
+
+OnOutput = Callable[[str], Any]
+EXIT_OK = 0
+EXIT_FAILED = 1
+
+
+class DeployStack(Protocol):
+    """What ``deploy`` asks of a stack: the rollback path's calls plus policy packs."""
+
+    @property
+    def name(self) -> str: ...
+
+    def history(
+        self, page_size: int | None = None, page: int | None = None, show_secrets: bool = True
+    ) -> list[Any]: ...
+
+    def get_all_config(self) -> Any: ...
+
+    def set_all_config_json(self, config_json: str) -> None: ...
+
+    def remove_all_config(self, keys: list[str], *, path: bool = False) -> None: ...
+
+    def preview(
+        self,
+        *,
+        message: str | None = None,
+        on_output: OnOutput | None = None,
+        policy_packs: list[str] | None = None,
+    ) -> Any: ...
+
+    def up(
+        self,
+        *,
+        message: str | None = None,
+        on_output: OnOutput | None = None,
+        policy_packs: list[str] | None = None,
+    ) -> Any: ...
+
+
+# ------------------------------------------------------------------------------- decisions
+
+
+def last_succeeded(updates: Sequence[Update]) -> Update | None:
+    """The newest update (not refresh) that succeeded: what was deployed."""
+    good = [u for u in updates if u.kind == "update" and u.succeeded]
+    return max(good, key=lambda u: u.version) if good else None
+
+
+def applied_anything(update: Update | None) -> bool:
+    """Whether an update changed a resource. Unknown (no record, no counts) counts as yes:
+    assuming nothing changed could leave a half-applied update in place."""
+    if update is None or update.resource_changes is None:
+        return True
+    return any(n for op, n in update.resource_changes.items() if op != "same")
+
+
+@dataclass(frozen=True, slots=True)
+class FailureDecision:
+    rollback: bool
+    target: Update | None  # the version to restore (also named when not rolling back)
+    reason: str
+
+
+def decide_after_failure(
+    stack: str, before: Sequence[Update], after: Sequence[Update], *, auto_rollback: bool
+) -> FailureDecision:
+    """What to do once `pulumi up` failed, from the history before and after it."""
+    known = {u.version for u in before}
+    failed = next(
+        (u for u in sorted(after, key=lambda u: -u.version) if u.version not in known), None
+    )
+    target = last_succeeded(before)
+    if failed is not None and not applied_anything(failed):
+        return FailureDecision(
+            False,
+            target,
+            f"the failed update (version {failed.version}) changed no resource: nothing to "
+            "roll back (fix the error above and deploy again)",
+        )
+    if target is None:
+        return FailureDecision(
+            False, None, "no earlier update succeeded (first deploy): nothing to roll back to"
+        )
+    if not auto_rollback:
+        return FailureDecision(
+            False,
+            target,
+            f"not rolled back (no --auto-rollback); the last succeeded version is "
+            f"{target.version}: python -m ops rollback --stack {stack} --to {target.version} "
+            "--yes",
+        )
+    return FailureDecision(True, target, f"rolling back to version {target.version}")
+
+
+# ---------------------------------------------------------------------------------- driver
+
+
+def _rollback(
+    stack: DeployStack,
+    after: Sequence[Update],
+    target: Update,
+    *,
+    work_dir: Path,
+    on_output: OnOutput,
+) -> str:
+    """Restore ``target``'s config through the `ops rollback` path; a sentence on the result."""
+    from ops import automation  # noqa: PLC0415 (pulumi.automation only on this path)
+    from ops.rollback import format_plan, git_warnings, rollback_message  # noqa: PLC0415
+    from ops.rollback_command import plan_or_fail  # noqa: PLC0415
+
+    current = automation.current_config(stack)
+    try:
+        plan = plan_or_fail(after, target.version, current, stack.name)
+    except CommandError as exc:
+        if "is the current configuration" in str(exc):
+            return (
+                f"rollback NOT possible: the config is the one version {target.version} "
+                "deployed, so the failing change is in the code; revert the commit and deploy "
+                "again"
+            )
+        return f"rollback NOT possible: {exc}"
+    on_output(
+        format_plan(
+            plan,
+            stack.name,
+            f"stack {stack.name} (pulumi config)",
+            git_warnings(plan.target, current_git_commit(work_dir)),
+        )
+    )
+    try:
+        automation.preview_and_apply(
+            stack,
+            plan,
+            message=rollback_message(plan, stack.name),
+            apply=True,
+            work_dir=work_dir,
+            on_output=on_output,
+        )
+    except CommandError as exc:
+        return f"rollback to version {target.version} FAILED as well: {exc}"
+    return f"rolled back to version {target.version}"
+
+
+def deploy(
+    stack: DeployStack,
+    *,
+    apply: bool,
+    auto_rollback: bool,
+    message: str,
+    policy_packs: Sequence[str] = (),
+    work_dir: Path = PROJECT_ROOT,
+    on_output: OnOutput = print,
+) -> int:
+    """Preview; with ``apply``, up; on a failed up, decide and maybe roll back. Exit code."""
+    from pulumi import automation as auto  # noqa: PLC0415
+
+    from ops import automation  # noqa: PLC0415
+
+    packs = list(policy_packs) or None
+    before, _ = automation.fetch_history(stack)
+    try:
+        preview = stack.preview(message=message, on_output=on_output, policy_packs=packs)
+    except auto.CommandError as exc:
+        on_output(
+            f"deploy of {stack.name} FAILED: {automation._cli_failure('pulumi preview', exc)}"
+        )
+        on_output("Nothing was applied.")
+        return EXIT_FAILED
+    on_output(f"Preview: {automation._changes(preview)}")
+    if not apply:
+        on_output("Nothing applied. Run again with --yes to apply as `pulumi up`.")
+        return EXIT_OK
+    try:
+        result = stack.up(message=message, on_output=on_output, policy_packs=packs)
+    except auto.CommandError as exc:
+        failure = automation._cli_failure("pulumi up", exc)
+    else:
+        on_output(f"Deployed {stack.name}: {automation._changes(result)}")
+        return EXIT_OK
+
+    after, _ = automation.fetch_history(stack)
+    decision = decide_after_failure(stack.name, before, after, auto_rollback=auto_rollback)
+    outcome = decision.reason
+    if decision.rollback and decision.target is not None:
+        on_output(f"deploy of {stack.name} failed; {decision.reason}")
+        outcome = _rollback(stack, after, decision.target, work_dir=work_dir, on_output=on_output)
+    on_output(f"deploy of {stack.name} FAILED: {failure}")
+    on_output(f"Rollback: {outcome}")
+    return EXIT_FAILED
+
+
+def deploy_message(stack: str, commit: str | None, extra: str | None) -> str:
+    text = f"deploy of {stack}" + (f" (git {commit[:12]})" if commit else "")
+    return f"{text}: {extra}" if extra else f"{text} via python -m ops deploy"
+
+
+def main(args: argparse.Namespace) -> int:
+    if not args.stack:
+        raise CommandError("give --stack NAME")
+    from ops import automation  # noqa: PLC0415
+
+    stack = automation.open_stack(str(args.stack))
+    message = deploy_message(str(args.stack), current_git_commit(PROJECT_ROOT), args.message)
+    return deploy(
+        stack,
+        apply=bool(args.yes),
+        auto_rollback=bool(args.auto_rollback),
+        message=message,
+        policy_packs=list(args.policy_pack or []),
+    )
