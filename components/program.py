@@ -20,6 +20,7 @@ from components.planning.release import ROLLBACK_ENV, current_git_commit, releas
 from components.resources.cluster import GpuCluster, GpuClusterArgs
 from components.resources.health_reporter import HealthReporter, HealthReporterArgs
 from components.resources.namespace import EnvironmentNamespace, EnvironmentNamespaceArgs
+from components.resources.prepull import ImagePrePuller, ImagePrePullerArgs
 from components.resources.registry import (
     RegistryEntry,
     RegistrySchema,
@@ -37,6 +38,7 @@ __all__ = [
     "wire_health_reporter",
     "wire_models",
     "wire_platform",
+    "wire_prepuller",
     "wire_registry",
 ]
 
@@ -107,6 +109,17 @@ def wire_models(cfg: StackConfig, plan: StackPlan, platform: Platform) -> dict[s
         )
         for model in cfg.models
     }
+
+
+def wire_prepuller(cfg: StackConfig, platform: Platform) -> None:
+    """The image pre-puller on the GPU nodes (nothing registered when switched off)."""
+    if not cfg.timing.pre_pull_images:
+        return
+    ImagePrePuller(
+        "image-prepuller",
+        ImagePrePullerArgs(config=cfg, namespace=platform.namespace.namespace_name),
+        platform.k8s_opts,
+    )
 
 
 def wire_registry(cfg: StackConfig, deployments: dict[str, VllmDeployment]) -> pulumi.Output[str]:
@@ -194,6 +207,7 @@ def run() -> None:
     loaded, plan = load_or_fail()
     cfg = loaded.config
     platform = wire_platform(cfg)
+    wire_prepuller(cfg, platform)
     deployments = wire_models(cfg, plan, platform)
     writer_dsn = wire_registry(cfg, deployments)
     wire_health_reporter(cfg, platform, writer_dsn)

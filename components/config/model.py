@@ -162,6 +162,15 @@ class ModelConfig(ConfigModel):
     precision: Precision = Field(
         default="bf16", description="weight precision (memory-fit check; quantize via extraArgs)"
     )
+    checkpoint_gb: float | None = Field(
+        default=None,
+        gt=0,
+        le=10_000,
+        description=(
+            "GB the revision's weights download (time estimates); default: parameters x bytes "
+            "of precision. Set it when weights are quantized on load (fp8 from bf16 weights)"
+        ),
+    )
     routing_enabled: bool = Field(
         default=True, description="the registry entry tells the API router to route to it"
     )

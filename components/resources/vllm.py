@@ -62,7 +62,7 @@ class VllmDeployment(pulumi.ComponentResource):
             return ns
 
         namespace = pulumi.Output.from_input(args.namespace).apply(same_namespace)
-        create_s, update_s = rollout_timeouts(model)
+        create_s, update_s = rollout_timeouts(cfg, model)
         smoke_minutes = _minutes(SMOKE_ACTIVE_DEADLINE_SECONDS + 5 * 60)
 
         made: dict[str, pulumi.CustomResource] = {}
@@ -73,7 +73,7 @@ class VllmDeployment(pulumi.ComponentResource):
             meta_ns: pulumi.Input[str] = namespace
             if kind in WORKLOAD_KINDS:
                 # Pulumi waits for the rollout; its 10-minute default would fail a model that
-                # is still loading within its startup budget.
+                # is still downloading or loading within its budgets.
                 opts_kw["custom_timeouts"] = pulumi.CustomTimeouts(
                     create=_minutes(create_s), update=_minutes(update_s)
                 )
