@@ -55,9 +55,7 @@ def _cache_warning(cfg: StackConfig, i: int) -> str | None:
 def format_timing(cfg: StackConfig) -> list[str]:
     """The section's lines (header, table, assumptions, cautions)."""
     t = cfg.timing
-    rows = [
-        ["MODEL", "DOWNLOAD GB", "COLD START", "WARM RESTART", "ROLLBACK", "PREFETCH", "CACHE"]
-    ]
+    rows = [["MODEL", "DOWNLOAD GB", "COLD START", "WARM RESTART", "ROLLBACK", "PREFETCH", "CACHE"]]
     warnings: list[str] = []
     for i, model in enumerate(cfg.models):
         est = estimate_model(t, model)

@@ -188,7 +188,13 @@ class ModelConfig(ConfigModel):
         default="chat", description="chat for instruct models, completions for base models"
     )
     startup_timeout_minutes: int = Field(
-        default=15, ge=5, le=180, description="startup probe budget for loading the model"
+        default=15,
+        ge=5,
+        le=180,
+        description=(
+            "startup probe budget for vLLM to load and compile the model; the download runs "
+            "before it (fetch-weights init container) unless extraArgs prevent prefetching"
+        ),
     )
     smoke_test_timeout_seconds: float = Field(
         default=3.0, gt=0, le=120, description="the smoke test's completion must answer within"

@@ -78,7 +78,10 @@ def image_prepuller(cfg: StackConfig) -> dict[str, Any] | None:
         },
         "spec": {
             "selector": {"matchLabels": selector},
-            "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "100%"}},
+            "updateStrategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxUnavailable": "100%"},
+            },
             "template": {
                 "metadata": {"labels": labels},
                 "spec": {

@@ -80,6 +80,8 @@ def fetch_container(
             *cache_env(),
             {"name": "HOME", "value": HOME_DIR},
             {"name": "HF_HUB_DISABLE_TELEMETRY", "value": "1"},
+            # It needs no GPU; see components/manifests/prepull.py on NVIDIA's runtime.
+            {"name": "NVIDIA_VISIBLE_DEVICES", "value": "void"},
         ],
         # Far below the server's; the pod's request is the larger of the two, so this adds
         # nothing to what the scheduler reserves.
