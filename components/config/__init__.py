@@ -8,8 +8,8 @@ them; every error is a ``ConfigIssue`` naming the key path as written in the sta
 One module per concern: ``types`` (constrained types), ``base`` (the base model), one module per
 section (``cluster``, ``registry``, ``network``, ``observability``, ``health_reporter``,
 ``model``, ``timing``), ``stack`` (the whole stack and cross-section checks), ``secrets``,
-``errors``, ``loading`` and ``source``. ``gpu_plans`` and ``images`` are the catalogs of values the config
-accepts and defaults to. This package re-exports the names other layers use.
+``errors``, ``loading`` and ``source``. ``gpu_plans`` and ``images`` are the catalogs of values
+the config accepts and defaults to. This package re-exports the names other layers use.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The image pre-puller: every GPU node holds the stack's pinned vLLM images before a replica needs them.
+"""The image pre-puller: every GPU node holds the stack's vLLM images before a replica needs them.
 
 When the autoscaler adds a GPU node, or a rollback moves a replica to a node that never ran its
 image, the kubelet first pulls the multi-GB vLLM image. This DaemonSet runs on every GPU node

@@ -19,7 +19,8 @@ __all__ = ["stack_objects"]
 
 
 def stack_objects(loaded: LoadedStack, plan: StackPlan) -> list[dict[str, Any]]:
-    """Namespace-level objects (with the image pre-puller), then each model's, then the health reporter's, in apply order.
+    """Namespace-level objects (and the image pre-puller), then each model's, then the health
+    reporter's, in apply order.
 
     Raises ``ValueError`` (naming the config key) when a builder rejects the configuration.
     """

@@ -34,8 +34,8 @@ __all__ = [
     "ModelTiming",
     "checkpoint_gb",
     "download_budget_seconds",
-    "image_pull_budget_seconds",
     "estimate_model",
+    "image_pull_budget_seconds",
     "prefetches_weights",
     "size_class",
     "timing_warnings",
@@ -119,7 +119,7 @@ class ModelTiming:
 
     @property
     def startup_probe_covers(self) -> float:
-        """What the startup probe must allow on a cold start (the download only if not prefetched)."""
+        """What the startup probe must allow on a cold start (the download if not prefetched)."""
         return self.load + self.cold_compile + (0.0 if self.prefetch else self.download)
 
 

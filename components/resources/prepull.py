@@ -33,9 +33,9 @@ class ImagePrePuller(pulumi.ComponentResource):
         super().__init__(TYPE_TOKEN, name, None, opts)
         obj = image_prepuller(args.config)
         if obj is not None:
-            # pulumi-kubernetes awaits a DaemonSet's rollout (provider/pkg/await/awaiters.go,
-            # apps/v1 DaemonSet); every GPU node pulls the images first, which the default
-            # 10-minute timeout may not cover for a multi-GB image.
+            # pulumi-kubernetes awaits a DaemonSet's rollout (provider/pkg/await/awaiters.go:
+            # 99,172-177,185 at v4.32.0); every GPU node pulls the images first, which the
+            # default 10-minute timeout may not cover for a multi-GB image.
             minutes = f"{-(-image_pull_budget_seconds(args.config.timing) // 60)}m"
             register_object(
                 resource_name(name, obj),

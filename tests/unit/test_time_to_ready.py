@@ -169,7 +169,7 @@ def run_fetch_script(files: list[str], monkeypatch: pytest.MonkeyPatch, *, trans
             (object() if transfer else None) if name == "hf_transfer" else real(name, *a)
         ),
     )
-    exec(compile(FETCH_SCRIPT, "fetch", "exec"), {"__name__": "__main__"})  # noqa: S102
+    exec(compile(FETCH_SCRIPT, "fetch", "exec"), {"__name__": "__main__"})
     return hub
 
 

@@ -90,7 +90,7 @@ def cache_env() -> list[Manifest]:
 
     The volume survives pod replacement in ``per-replica`` (the replica's own claim) and
     ``shared`` mode; in ``none`` mode it is an emptyDir, which survives only a container
-    restart within the same pod. Sources (docs/provider-semantics.md, "Caches"):
+    restart within the same pod. Sources (docs/time-to-ready.md, "Caches on the weight volume"):
 
     - ``HF_HOME``: the Hugging Face hub cache (``$HF_HOME/hub``), where vLLM finds the weights.
     - ``VLLM_CACHE_ROOT``: vLLM's torch.compile cache, ``$VLLM_CACHE_ROOT/torch_compile_cache``

@@ -6,14 +6,17 @@ gets the pod killed. The init container runs first, from the server's own (pinne
 the same cache volume, environment and restricted security context, and only downloads:
 
 - ``huggingface_hub.snapshot_download`` of the pinned revision into ``$HF_HOME/hub``, where
-  vLLM looks (no ``--download-dir``). Files already there are skipped and interrupted ones
-  resume, so a container restart (exit on a network error, the kubelet retries it with
-  back-off) continues where it stopped. An init container has no probe and no deadline: a slow
-  download neither kills the pod nor counts against readiness.
+  vLLM looks (no ``--download-dir``). Complete files are skipped, so a container restart (it
+  exits on a network error; the kubelet reruns it with back-off) continues with the missing
+  shards; a partly downloaded shard resumes over HTTP and may restart from zero over Xet
+  (huggingface/huggingface_hub#4196), which loses at most one shard (a few GB). An init
+  container has no probe and no deadline: a slow download neither kills the pod nor counts
+  against readiness.
 - the same weight format vLLM's default loader would pick: ``*.safetensors`` when the
   revision has any at its top level, else ``*.bin``, else ``*.pt`` (vllm v0.11.0
   vllm/model_executor/model_loader/default_loader.py:88-106 and weight_utils.py:371-386), and
-  never ``original/**/*`` (vllm/config/load.py:108-113, the duplicate Llama checkpoints).
+  never ``original/**/*`` (vllm/config/load.py:108-113, the duplicate Llama checkpoints; as
+  fnmatch needs a second ``/`` for that pattern, ``original/*`` and ``*.pth`` are ignored too).
 - Hugging Face's fast transfer where the image has it: ``HF_HUB_ENABLE_HF_TRANSFER=1`` only
   when ``hf_transfer`` is importable (set before huggingface_hub is imported, which reads it
   at import); newer huggingface_hub releases download through Xet instead and ignore it.
@@ -48,7 +51,8 @@ repo, revision = os.environ["MODEL_ID"], os.environ["MODEL_REVISION"]
 top = [f for f in HfApi().list_repo_files(repo, revision=revision) if "/" not in f]
 formats = ["*.safetensors", "*.bin", "*.pt"]
 chosen = next((p for p in formats if fnmatch.filter(top, p)), None)
-ignore = ["original/**/*", "*.pth", "*.gguf", "*.onnx", "*.onnx_data", "*.msgpack", "*.h5"]
+ignore = ["original/**/*", "original/*", "*.pth", "*.gguf", "*.onnx", "*.onnx_data"]
+ignore += ["*.msgpack", "*.h5"]
 ignore += [p for p in formats if p != chosen]
 start = time.monotonic()
 path = snapshot_download(repo, revision=revision, ignore_patterns=ignore)

@@ -103,10 +103,9 @@ def rollout_timeouts(cfg: StackConfig, model: ModelConfig) -> tuple[int, int]:
     Per pod: the fetch-weights download allowance (``download_budget_seconds``, from
     ``timing.downloadMbPerS``), the startup budget, and the scheduling/pull margin.
     pulumi-kubernetes waits until the StatefulSet or Deployment rollout is complete
-    (pulumi-kubernetes v4.34.2 provider/pkg/await/awaiters.go: apps/v1 StatefulSet and
-    Deployment have await logic, docs/provider-semantics.md). Pods start together on create; an
-    update replaces them one at a time (every strategy we use has at most one pod in flight), so
-    it may take ``replicas`` of those.
+    (provider/pkg/await/awaiters.go:93-99,142-168,185-191 at v4.32.0; docs/time-to-ready.md).
+    Pods start together on create; an update replaces them one at a time (every strategy we use
+    has at most one pod in flight), so it may take ``replicas`` of those.
     """
     per_pod = (
         download_budget_seconds(cfg.timing, model)
