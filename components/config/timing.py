@@ -10,7 +10,7 @@ from pydantic import Field
 
 from components.config.base import ConfigModel
 
-__all__ = ["SizeClassSeconds", "TimingConfig"]
+__all__ = ["ColdCompileSeconds", "SizeClassSeconds", "TimingConfig", "WarmCompileSeconds"]
 
 
 class SizeClassSeconds(ConfigModel):
@@ -19,6 +19,26 @@ class SizeClassSeconds(ConfigModel):
     small: float = Field(gt=0, le=3600, description="models under 15B parameters")
     medium: float = Field(gt=0, le=3600, description="models of 15B to under 40B parameters")
     large: float = Field(gt=0, le=3600, description="models of 40B parameters or more")
+
+
+class ColdCompileSeconds(SizeClassSeconds):
+    """Engine start with an empty compile cache, per size class (assumptions; measure them)."""
+
+    small: float = Field(default=90, gt=0, le=3600, description="models under 15B parameters")
+    medium: float = Field(
+        default=150, gt=0, le=3600, description="models of 15B to under 40B parameters"
+    )
+    large: float = Field(default=240, gt=0, le=3600, description="models of 40B parameters or more")
+
+
+class WarmCompileSeconds(SizeClassSeconds):
+    """Engine start with the compile cache on the volume, per size class (assumptions)."""
+
+    small: float = Field(default=30, gt=0, le=3600, description="models under 15B parameters")
+    medium: float = Field(
+        default=45, gt=0, le=3600, description="models of 15B to under 40B parameters"
+    )
+    large: float = Field(default=75, gt=0, le=3600, description="models of 40B parameters or more")
 
 
 class TimingConfig(ConfigModel):
@@ -64,15 +84,15 @@ class TimingConfig(ConfigModel):
             "measure with vLLM's 'Loading weights took' log line)"
         ),
     )
-    cold_compile_seconds: SizeClassSeconds = Field(
-        default_factory=lambda: SizeClassSeconds(small=90, medium=150, large=240),
+    cold_compile_seconds: ColdCompileSeconds = Field(
+        default_factory=ColdCompileSeconds,
         description=(
             "engine start with an empty compile cache: torch.compile, kernel JIT, CUDA graph "
             "capture, memory profiling (measure: vLLM's 'init engine ... took' log line)"
         ),
     )
-    warm_compile_seconds: SizeClassSeconds = Field(
-        default_factory=lambda: SizeClassSeconds(small=30, medium=45, large=75),
+    warm_compile_seconds: WarmCompileSeconds = Field(
+        default_factory=WarmCompileSeconds,
         description=(
             "engine start with the compile cache on the volume (loads the compiled graphs; CUDA "
             "graph capture and memory profiling still run)"

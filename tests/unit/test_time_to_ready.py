@@ -325,3 +325,25 @@ def test_ops_plan_prints_the_time_to_ready_section(capsys: pytest.CaptureFixture
     )
     assert row.split()[1:6] == ["141", "43.1", "!", "13.5", "27.0"]
     assert "weight cache (200 GiB) cannot hold two revisions (263 GiB)" in out
+
+
+# ---------------------------------------------------------------------------------- config
+
+
+def test_timing_keys_are_validated_at_their_key_path() -> None:
+    from components.config import ConfigError, load_stack_config
+    from components.config.source import read_stack_file
+
+    raw, secrets = read_stack_file(ROOT / "Pulumi.production.yaml")
+    raw = {**raw, "timing": {"downloadMbPerS": 0, "coldCompileSeconds": {"huge": 1}}}
+    with pytest.raises(ConfigError) as info:
+        load_stack_config(raw, secrets)
+    text = "\n".join(str(i) for i in info.value.issues)
+    assert "timing.downloadMbPerS" in text
+    assert "timing.coldCompileSeconds.huge" in text
+
+
+def test_one_size_class_can_be_set_alone() -> None:
+    t = TimingConfig.model_validate({"coldCompileSeconds": {"large": 300}})
+    assert (t.cold_compile_seconds.small, t.cold_compile_seconds.large) == (90, 300)
+    assert t.warm_compile_seconds.large == 75
