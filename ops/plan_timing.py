@@ -46,9 +46,10 @@ def _cache_warning(cfg: StackConfig, i: int) -> str | None:
     if size_gi >= needed_gi:
         return None
     return (
-        f"{model.name}: the weight cache ({size_gi} GiB) cannot hold two revisions "
-        f"({needed_gi:.0f} GiB): a revision change fills the volume, and a rollback downloads "
-        f"the old revision again; set weightCache.sizeGi to at least {needed_gi:.0f}"
+        f"{model.name}: the weight cache ({size_gi} GiB) cannot hold two revisions' weights "
+        f"({needed_gi:.0f} GiB): a revision with new weight files may fill the volume, and a "
+        f"rollback then downloads again; set weightCache.sizeGi to at least {needed_gi:.0f} "
+        "(unchanged files are stored once, so a config-only revision needs no room)"
     )
 
 

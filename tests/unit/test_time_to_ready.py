@@ -324,7 +324,7 @@ def test_ops_plan_prints_the_time_to_ready_section(capsys: pytest.CaptureFixture
         line for line in out.splitlines() if line.strip().startswith("llama-3-3-70b-instruct  141")
     )
     assert row.split()[1:6] == ["141", "43.1", "!", "13.5", "27.0"]
-    assert "weight cache (200 GiB) cannot hold two revisions (263 GiB)" in out
+    assert "weight cache (200 GiB) cannot hold two revisions' weights (263 GiB)" in out
 
 
 # ---------------------------------------------------------------------------------- config
