@@ -119,6 +119,7 @@ def test_weights_are_fetched_by_an_init_container_from_the_server_image() -> Non
     # The server then downloads nothing: every hub call is local_files_only.
     assert env_of(server)["HF_HUB_OFFLINE"] == "1"
     assert "HF_HUB_OFFLINE" not in env
+    assert env["NVIDIA_VISIBLE_DEVICES"] == "void"  # it gets no GPU from NVIDIA's runtime
 
 
 @pytest.mark.parametrize(
@@ -309,6 +310,18 @@ def test_warnings_for_a_short_startup_budget_and_a_missed_rollback_target() -> N
     assert "estimated rollback 27.0 min (2 x 13.5 min) misses the 5.0 min target (SC-004)" in text
     _, small, _ = stack(model=1)
     assert timing_warnings(small, estimate_model(cfg.timing, small)) == []
+
+
+def test_without_prefetch_the_startup_budget_must_cover_the_download_too() -> None:
+    cfg, m, _ = stack(startupTimeoutMinutes=20, extraArgs=["--load-format", "safetensors"])
+    t = estimate_model(cfg.timing, m)
+    assert t.startup_probe_covers == 1411 + 705.5 + 240
+    text = "\n".join(timing_warnings(m, t))
+    assert "below the estimated download + load + compile (39.3 min)" in text
+    assert "the weights are not prefetched" in text
+    cfg, m, _ = stack(model=1, weightCache={"mode": "none"}, replicas=3)
+    text = "\n".join(timing_warnings(m, estimate_model(cfg.timing, m)))
+    assert "weightCache.mode none keeps nothing across pods" in text
 
 
 def test_ops_plan_prints_the_time_to_ready_section(capsys: pytest.CaptureFixture[str]) -> None:
