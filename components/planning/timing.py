@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from components.config import ModelConfig, TimingConfig
+from components.config.model import flag_name
 from components.planning.memory import BYTES_PER_PARAMETER
 
 __all__ = [
@@ -79,8 +80,7 @@ def checkpoint_gb(model: ModelConfig) -> float:
 
 def prefetches_weights(model: ModelConfig) -> bool:
     """Whether the fetch-weights init container downloads the revision before vLLM starts."""
-    flags = {a.split("=", 1)[0].replace("_", "-") for a in model.extra_args if a.startswith("--")}
-    return not flags & PREFETCH_BLOCKING_FLAGS
+    return not {flag_name(a) for a in model.extra_args} & PREFETCH_BLOCKING_FLAGS
 
 
 @dataclass(frozen=True, slots=True)
