@@ -21,6 +21,7 @@ from components.planning.release import ROLLBACK_ENV, current_git_commit, releas
 from components.resources.cluster import GpuCluster, gpu_cluster_args
 from components.resources.health_reporter import HealthReporter, HealthReporterArgs
 from components.resources.namespace import EnvironmentNamespace, environment_namespace_args
+from components.resources.prepull import ImagePrePuller, image_prepuller_args
 from components.resources.registry import (
     RegistryEntry,
     RegistrySchema,
@@ -38,6 +39,7 @@ __all__ = [
     "wire_health_reporter",
     "wire_models",
     "wire_platform",
+    "wire_prepuller",
     "wire_registry",
 ]
 
@@ -105,6 +107,17 @@ def wire_models(cfg: StackConfig, plan: StackPlan, platform: Platform) -> dict[s
         )
         for model in cfg.models
     }
+
+
+def wire_prepuller(cfg: StackConfig, platform: Platform) -> None:
+    """The image pre-puller on the GPU nodes (nothing registered when switched off)."""
+    if not cfg.timing.pre_pull_images:
+        return
+    ImagePrePuller(
+        "image-prepuller",
+        image_prepuller_args(cfg, platform.namespace.namespace_name),
+        platform.k8s_opts,
+    )
 
 
 def wire_registry(cfg: StackConfig, deployments: dict[str, VllmDeployment]) -> pulumi.Output[str]:
@@ -192,6 +205,7 @@ def run() -> None:
     loaded, plan = load_or_fail()
     cfg = loaded.config
     platform = wire_platform(cfg)
+    wire_prepuller(cfg, platform)
     deployments = wire_models(cfg, plan, platform)
     writer_dsn = wire_registry(cfg, deployments)
     wire_health_reporter(cfg, platform, writer_dsn)

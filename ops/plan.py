@@ -12,6 +12,7 @@ from collections.abc import Callable
 from components.config import SECRET_KEYS, LoadedStack, StackConfig
 from components.manifests.lke import replacement_warnings
 from components.planning.capacity import StackPlan
+from ops.plan_timing import format_timing
 from ops.reach import reach_lines
 from ops.stack import load_offline
 
@@ -71,6 +72,7 @@ def format_plan(loaded: LoadedStack, plan: StackPlan, source: str) -> str:
             [m.name, gpus, str(m.replicas), mem, kv, m.strategy.value, m.endpoint_url + routed]
         )
     lines += _table(rows)
+    lines += format_timing(cfg)
     warnings = [f"{pool.type}: {gp.note}" for _ in [0] if not gp.lke_supported]
     warnings += [c for caution in CAUTIONS for c in caution(cfg)]
     if warnings:

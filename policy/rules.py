@@ -180,7 +180,7 @@ def check_vllm_containers(resource_type: str, props: Mapping[str, Any]) -> list[
         if absent:
             out.append(
                 f"{where} lacks {', '.join(absent)}: vLLM needs all three on /health (a long "
-                "startupProbe covers the model download and load; see probes() in "
+                "startupProbe covers loading and compiling; see probes() in "
                 "components/manifests/vllm/workload.py)."
             )
     return out

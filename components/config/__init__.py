@@ -7,9 +7,9 @@ them; every error is a ``ConfigIssue`` naming the key path as written in the sta
 
 One module per concern: ``types`` (constrained types), ``base`` (the base model), one module per
 section (``cluster``, ``registry``, ``network``, ``observability``, ``health_reporter``,
-``model``), ``stack`` (the whole stack and cross-section checks), ``secrets``, ``errors``,
-``loading`` and ``source``. ``gpu_plans`` and ``images`` are the catalogs of values the config
-accepts and defaults to. This package re-exports the names other layers use.
+``model``, ``timing``), ``stack`` (the whole stack and cross-section checks), ``secrets``,
+``errors``, ``loading`` and ``source``. ``gpu_plans`` and ``images`` are the catalogs of values
+the config accepts and defaults to. This package re-exports the names other layers use.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from components.config.observability import ObservabilityConfig
 from components.config.registry import RegistryConfig
 from components.config.secrets import SECRET_KEYS
 from components.config.stack import StackConfig, endpoint_url
+from components.config.timing import SizeClassSeconds, TimingConfig
 from components.config.types import Environment, Precision
 from components.contract import PROJECT, VLLM_PORT, image_is_pinned
 
@@ -56,8 +57,10 @@ __all__ = [
     "Precision",
     "RegistryConfig",
     "Resources",
+    "SizeClassSeconds",
     "StackConfig",
     "SystemPool",
+    "TimingConfig",
     "WeightCache",
     "endpoint_url",
     "image_is_pinned",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["CURL_IMAGE", "DEVICE_PLUGIN_IMAGE", "PSQL_IMAGE"]
+__all__ = ["CURL_IMAGE", "DEVICE_PLUGIN_IMAGE", "PAUSE_IMAGE", "PSQL_IMAGE"]
 
 # The curl project's own image: the smoke tests and the health reporter's probes.
 CURL_IMAGE: Final = (
@@ -23,4 +23,10 @@ PSQL_IMAGE: Final = (
 DEVICE_PLUGIN_IMAGE: Final = (
     "nvcr.io/nvidia/k8s-device-plugin:v0.18.2"
     "@sha256:b5788e29e7ae5272de8de863ebe386d6611e608421a6ecc5b4e7d5952aba637f"
+)
+# Kubernetes' pause image: the image pre-puller's idle container (components/manifests/prepull.py).
+# The same tag and index digest as e.g. cilium/cilium images/runtime/Dockerfile pins.
+PAUSE_IMAGE: Final = (
+    "registry.k8s.io/pause:3.10"
+    "@sha256:ee6521f290b2168b6e0935a181d4cff9be1ac3f505666ef0e3c98fae8199917a"
 )

@@ -162,6 +162,15 @@ class ModelConfig(ConfigModel):
     precision: Precision = Field(
         default="bf16", description="weight precision (memory-fit check; quantize via extraArgs)"
     )
+    checkpoint_gb: float | None = Field(
+        default=None,
+        gt=0,
+        le=10_000,
+        description=(
+            "GB the revision's weights download (time estimates); default: parameters x bytes "
+            "of precision. Set it when weights are quantized on load (fp8 from bf16 weights)"
+        ),
+    )
     routing_enabled: bool = Field(
         default=True, description="the registry entry tells the API router to route to it"
     )
@@ -179,7 +188,13 @@ class ModelConfig(ConfigModel):
         default="chat", description="chat for instruct models, completions for base models"
     )
     startup_timeout_minutes: int = Field(
-        default=15, ge=5, le=180, description="startup probe budget for loading the model"
+        default=15,
+        ge=5,
+        le=180,
+        description=(
+            "startup probe budget for vLLM to load and compile the model; the download runs "
+            "before it (fetch-weights init container) unless extraArgs prevent prefetching"
+        ),
     )
     smoke_test_timeout_seconds: float = Field(
         default=3.0, gt=0, le=120, description="the smoke test's completion must answer within"

@@ -13,6 +13,7 @@ from components.config.model import ModelConfig
 from components.config.network import NetworkConfig
 from components.config.observability import ObservabilityConfig
 from components.config.registry import RegistryConfig
+from components.config.timing import TimingConfig
 from components.config.types import Environment, NamespaceName
 from components.contract import VLLM_PORT
 
@@ -46,6 +47,7 @@ class StackConfig(ConfigModel):
     )
     observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
     health_reporter: HealthReporterConfig = Field(default_factory=HealthReporterConfig)
+    timing: TimingConfig = Field(default_factory=TimingConfig)
     models: list[ModelConfig] = Field(min_length=1)
 
     @field_validator("models")

@@ -31,6 +31,8 @@ class VllmDeploymentArgs:
     """The environment's namespace (an output of EnvironmentNamespace, so every object waits
     for it); it must resolve to ``expected_namespace``, which the builders put in the objects."""
     expected_namespace: str
+    rollout_seconds: tuple[int, int]
+    """(create, update) deadlines of the workload's rollout (``rollout_timeouts``)."""
 
 
 def vllm_deployment_args(
@@ -42,6 +44,7 @@ def vllm_deployment_args(
         objects=tuple(model_objects(cfg, model, plan)),
         namespace=namespace,
         expected_namespace=cfg.namespace_name,
+        rollout_seconds=rollout_timeouts(cfg, model),
     )
 
 
@@ -82,7 +85,7 @@ class VllmDeployment(pulumi.ComponentResource):
             return ns
 
         namespace = pulumi.Output.from_input(args.namespace).apply(same_namespace)
-        create_s, update_s = rollout_timeouts(model)
+        create_s, update_s = args.rollout_seconds
         smoke_minutes = _minutes(SMOKE_ACTIVE_DEADLINE_SECONDS + 5 * 60)
 
         made: dict[str, pulumi.CustomResource] = {}
@@ -93,7 +96,7 @@ class VllmDeployment(pulumi.ComponentResource):
             meta_ns: pulumi.Input[str] = namespace
             if kind in WORKLOAD_KINDS:
                 # Pulumi waits for the rollout; its 10-minute default would fail a model that
-                # is still loading within its startup budget.
+                # is still downloading or loading within its budgets.
                 opts_kw["custom_timeouts"] = pulumi.CustomTimeouts(
                     create=_minutes(create_s), update=_minutes(update_s)
                 )

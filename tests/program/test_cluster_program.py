@@ -239,7 +239,8 @@ def test_gpu_operator_is_a_pinned_helm_release_instead_of_the_device_plugin() ->
     assert release.inputs["namespace"] == "gpu-operator"
     assert release.inputs["values"]["driver"] == {"enabled": False}
     assert release.provider == provider_ref(run)
-    assert run.by_type("kubernetes:apps/v1:DaemonSet") == []
+    # The image pre-puller (a DaemonSet of its own component) is not GPU enablement.
+    assert [r for r in run.by_type("kubernetes:apps/v1:DaemonSet") if "GpuCluster" in r.urn] == []
 
 
 # ------------------------------------------------------------------------------- stack mode
@@ -260,7 +261,8 @@ def test_staging_attaches_through_a_stack_reference_without_linode_resources() -
 
 def test_staging_installs_no_gpu_enablement_on_the_shared_cluster() -> None:
     run = run_program("staging")
-    assert run.by_type("kubernetes:apps/v1:DaemonSet") == []
+    # The image pre-puller (a DaemonSet of its own component) is not GPU enablement.
+    assert [r for r in run.by_type("kubernetes:apps/v1:DaemonSet") if "GpuCluster" in r.urn] == []
     assert run.by_type(RELEASE) == []
 
 

@@ -126,7 +126,7 @@ def test_bad_health_reporter_settings_fail_with_the_key() -> None:
 @pytest.mark.parametrize("stack", STACKS)
 def test_models_wait_for_the_gpu_device_plugin_when_the_stack_installs_it(stack: str) -> None:
     run = run_program(stack)
-    plugin = [r for r in run.by_type("kubernetes:apps/v1:DaemonSet")]
+    plugin = [r for r in run.by_type("kubernetes:apps/v1:DaemonSet") if "GpuCluster" in r.urn]
     for dep in run.by_type("vllm-platform:serving:VllmDeployment"):
         for p in plugin:
             assert p.urn in dep.dependencies

@@ -18,9 +18,13 @@ from components.manifests.vllm.names import Manifest
 
 __all__ = [
     "CACHE_MOUNT",
+    "HF_HOME",
     "HOME_DIR",
+    "KERNEL_CACHE_DIR",
     "SERVER_COMMAND",
     "TMP_DIR",
+    "cache_env",
+    "hf_token_env",
     "server_args",
     "server_env",
     "tensor_parallel_size",
@@ -31,7 +35,9 @@ SERVER_COMMAND = ["vllm", "serve"]
 # Writable locations (the root filesystem is read-only; each is a volume, see workload.py).
 CACHE_MOUNT = "/var/cache/vllm-platform"  # the weight cache volume
 HF_HOME = f"{CACHE_MOUNT}/huggingface"
-HOME_DIR = "/home/vllm"
+# Compiled artefacts vLLM and its kernels reuse across starts, on the same volume.
+KERNEL_CACHE_DIR = f"{CACHE_MOUNT}/cache"
+HOME_DIR = "/home/vllm"  # an emptyDir: nothing here is worth keeping
 TMP_DIR = "/tmp"
 
 
@@ -74,24 +80,55 @@ def _secret_env(name: str, secret: str, key: str, *, optional: bool) -> Manifest
     return {"name": name, "valueFrom": {"secretKeyRef": ref}}
 
 
+def hf_token_env() -> Manifest:
+    """HF_TOKEN from the hf-token Secret; optional, since only gated models need a token."""
+    return _secret_env("HF_TOKEN", HF_TOKEN_SECRET, HF_TOKEN_SECRET_KEY, optional=True)
+
+
+def cache_env() -> list[Manifest]:
+    """Every cache vLLM 0.11.0 and its kernels reuse across starts, on the weight volume.
+
+    The volume survives pod replacement in ``per-replica`` (the replica's own claim) and
+    ``shared`` mode; in ``none`` mode it is an emptyDir, which survives only a container
+    restart within the same pod. Sources (docs/time-to-ready.md, "Caches on the weight volume"):
+
+    - ``HF_HOME``: the Hugging Face hub cache (``$HF_HOME/hub``), where vLLM finds the weights.
+    - ``VLLM_CACHE_ROOT``: vLLM's torch.compile cache, ``$VLLM_CACHE_ROOT/torch_compile_cache``
+      (vllm v0.11.0 vllm/envs.py:433-438, vllm/compilation/backends.py:526-530). While it
+      compiles, vLLM points ``TORCHINDUCTOR_CACHE_DIR`` and ``TRITON_CACHE_DIR`` at
+      ``inductor_cache``/``triton_cache`` inside that directory itself, overwriting ours
+      (vllm/compilation/compiler_interface.py:274-279); ours cover kernels built outside it.
+    - ``XDG_CACHE_HOME``: the default root of other caches (vllm/envs.py:210-214; torch's
+      extensions).
+    - ``FLASHINFER_WORKSPACE_BASE``: FlashInfer's JIT cache is ``<base>/.cache/flashinfer``
+      (flashinfer-ai/flashinfer flashinfer/jit/env.py, 0.3.x, which vLLM 0.11.0 pins).
+    - ``CUDA_CACHE_PATH``: the CUDA driver's JIT (PTX to SASS) cache, default
+      ``~/.nv/ComputeCache`` (CUDA C++ Programming Guide, "CUDA Environment Variables").
+    """
+    return [
+        {"name": "HF_HOME", "value": HF_HOME},
+        {"name": "XDG_CACHE_HOME", "value": KERNEL_CACHE_DIR},
+        {"name": "VLLM_CACHE_ROOT", "value": f"{KERNEL_CACHE_DIR}/vllm"},
+        {"name": "TRITON_CACHE_DIR", "value": f"{KERNEL_CACHE_DIR}/triton"},
+        {"name": "TORCHINDUCTOR_CACHE_DIR", "value": f"{KERNEL_CACHE_DIR}/torchinductor"},
+        {"name": "FLASHINFER_WORKSPACE_BASE", "value": f"{KERNEL_CACHE_DIR}/flashinfer"},
+        {"name": "CUDA_CACHE_PATH", "value": f"{KERNEL_CACHE_DIR}/nv-compute"},
+    ]
+
+
 def server_env(model: ModelConfig) -> list[Manifest]:
     """Environment of the server container: secrets by reference, writable cache paths."""
     env: list[Manifest] = [
         # vLLM requires `Authorization: Bearer <key>` on /v1/* when VLLM_API_KEY is set.
         _secret_env("VLLM_API_KEY", API_KEY_SECRET, API_KEY_SECRET_KEY, optional=False),
-        # Only gated models need a token; the hfToken secret is optional in config.
-        _secret_env("HF_TOKEN", HF_TOKEN_SECRET, HF_TOKEN_SECRET_KEY, optional=True),
-        {"name": "HF_HOME", "value": HF_HOME},
+        hf_token_env(),
+        *cache_env(),
         {"name": "HOME", "value": HOME_DIR},
         # getpass.getuser() (torch inductor, triton) fails for a UID without a passwd entry
         # unless USER is set.
         {"name": "USER", "value": "vllm"},
-        {"name": "XDG_CACHE_HOME", "value": f"{HOME_DIR}/.cache"},
         {"name": "XDG_CONFIG_HOME", "value": f"{HOME_DIR}/.config"},
-        {"name": "VLLM_CACHE_ROOT", "value": f"{HOME_DIR}/.cache/vllm"},
         {"name": "VLLM_CONFIG_ROOT", "value": f"{HOME_DIR}/.config/vllm"},
-        {"name": "TRITON_CACHE_DIR", "value": f"{HOME_DIR}/.triton/cache"},
-        {"name": "TORCHINDUCTOR_CACHE_DIR", "value": f"{TMP_DIR}/torchinductor"},
         {"name": "VLLM_NO_USAGE_STATS", "value": "1"},
         {"name": "DO_NOT_TRACK", "value": "1"},
     ]

@@ -88,11 +88,11 @@ def _duration(seconds: int) -> str:
     return f"{-(-seconds // 60)}m"
 
 
-def down_for_seconds(model: ModelConfig) -> int:
+def down_for_seconds(cfg: StackConfig, model: ModelConfig) -> int:
     """The ``for`` of the alerts that a loading replica would trip: longer than one replica's
     whole start (scheduling, node scale-up, image pull, then the startup probe's budget),
     which is also how long Pulumi waits for it before failing the update."""
-    per_pod, _ = rollout_timeouts(model)
+    per_pod, _ = rollout_timeouts(cfg, model)
     return per_pod + DOWN_GRACE_SECONDS
 
 
@@ -108,7 +108,7 @@ def availability_rules(cfg: StackConfig, model: ModelConfig, plan: ModelPlan) ->
     """
     sel = selector(cfg, model)
     name = model.name
-    down_for = _duration(down_for_seconds(model))
+    down_for = _duration(down_for_seconds(cfg, model))
     none_up = f"(sum(up{{{sel}}}) == 0 or absent(up{{{sel}}}))"
     rules: list[Manifest] = [
         {

@@ -37,8 +37,10 @@ from components.manifests.vllm.names import (
     selector_labels,
     weights_claim_name,
 )
+from components.manifests.vllm.prefetch import fetch_container, offline_env
 from components.planning.capacity import ModelPlan, RolloutStrategy
 from components.planning.memory import weight_memory_gib
+from components.planning.timing import download_budget_seconds
 
 __all__ = [
     "PROBE_PERIOD_SECONDS",
@@ -58,8 +60,9 @@ __all__ = [
 # The vLLM images run as root; we run as toolkit.NON_ROOT_ID instead (any non-zero id works:
 # every path vLLM writes to is a volume, see args.py; checkov CKV_K8S_40 asks >= 10000).
 PROBE_PERIOD_SECONDS = 10
-# Scheduling, a GPU node scale-up and pulling the ~10 GB image happen before the startup
-# probe's clock starts; this margin covers them in the rollout deadlines and Pulumi timeouts.
+# Scheduling, a GPU node scale-up and pulling the ~10 GB image (when the pre-puller has not)
+# happen before the startup probe's clock starts; this margin covers them in the rollout
+# deadlines and Pulumi timeouts. The weight download has its own allowance (download_budget).
 ROLLOUT_MARGIN_SECONDS = 15 * 60
 _WEIGHTS_VOLUME = "weights"
 
@@ -83,17 +86,26 @@ def weight_cache_size_gi(model: ModelConfig) -> int:
 
 
 def startup_budget_seconds(model: ModelConfig) -> int:
-    """What the startup probe allows for downloading and loading the model."""
+    """What the startup probe allows vLLM for loading and compiling the model (and for the
+    download only when the weights are not prefetched; see prefetch.py)."""
     return model.startup_timeout_minutes * 60
 
 
-def rollout_timeouts(model: ModelConfig) -> tuple[int, int]:
+def rollout_timeouts(cfg: StackConfig, model: ModelConfig) -> tuple[int, int]:
     """(create, update) seconds Pulumi waits for the workload to become ready.
 
-    Pods start together on create; an update replaces them one at a time (every strategy we
-    use has at most one pod in flight), so it may take ``replicas`` startup budgets.
+    Per pod: the fetch-weights download allowance (``download_budget_seconds``, from
+    ``timing.downloadMbPerS``), the startup budget, and the scheduling/pull margin.
+    pulumi-kubernetes waits until the StatefulSet or Deployment rollout is complete
+    (provider/pkg/await/awaiters.go:93-99,142-168,185-191 at v4.32.0; docs/time-to-ready.md).
+    Pods start together on create; an update replaces them one at a time (every strategy we use
+    has at most one pod in flight), so it may take ``replicas`` of those.
     """
-    per_pod = startup_budget_seconds(model) + ROLLOUT_MARGIN_SECONDS
+    per_pod = (
+        download_budget_seconds(cfg.timing, model)
+        + startup_budget_seconds(model)
+        + ROLLOUT_MARGIN_SECONDS
+    )
     return per_pod, per_pod * model.replicas
 
 
@@ -188,13 +200,14 @@ def _volumes(model: ModelConfig) -> tuple[list[Manifest], list[Manifest]]:
 
 def server_pod_template(cfg: StackConfig, model: ModelConfig) -> Manifest:
     volumes, mounts = _volumes(model)
+    fetch = fetch_container(model, mounts, container_security_context())
     container: Manifest = {
         "name": "vllm",
         "image": model.image,
         "imagePullPolicy": "IfNotPresent",
         "command": SERVER_COMMAND,
         "args": server_args(model),
-        "env": server_env(model),
+        "env": server_env(model) + offline_env(model),
         "ports": [{"name": HTTP_PORT_NAME, "containerPort": VLLM_PORT, "protocol": "TCP"}],
         "resources": resources(model),
         "volumeMounts": mounts,
@@ -208,6 +221,7 @@ def server_pod_template(cfg: StackConfig, model: ModelConfig) -> Manifest:
         "enableServiceLinks": False,
         "securityContext": pod_security_context(),
         "terminationGracePeriodSeconds": 60,
+        **({"initContainers": [fetch]} if fetch is not None else {}),
         "containers": [container],
         "volumes": volumes,
     }
@@ -233,7 +247,7 @@ def workload(cfg: StackConfig, model: ModelConfig, plan: ModelPlan) -> Manifest:
     _check_strategy(model, plan)
     template = server_pod_template(cfg, model)
     selector = {"matchLabels": selector_labels(model)}
-    _, update_seconds = rollout_timeouts(model)
+    _, update_seconds = rollout_timeouts(cfg, model)
     if model.uses_statefulset:
         claim = {
             "metadata": {"name": _WEIGHTS_VOLUME, "labels": labels(cfg, model)},
@@ -283,8 +297,9 @@ def workload(cfg: StackConfig, model: ModelConfig, plan: ModelPlan) -> Manifest:
         "spec": {
             "replicas": model.replicas,
             "strategy": strategy,
-            # Progress is judged per new pod: allow it the whole startup budget plus the
-            # scheduling and image pull margin before the rollout counts as failed.
+            # Progress is judged per new pod: allow it the download allowance, the whole
+            # startup budget and the scheduling and image pull margin before the rollout
+            # counts as failed.
             "progressDeadlineSeconds": update_seconds // model.replicas,
             "revisionHistoryLimit": 5,
             "selector": selector,

@@ -144,7 +144,7 @@ def test_down_alerts_wait_longer_than_the_largest_models_whole_start() -> None:
         largest = max(cfg.models, key=lambda x: (x.startup_timeout_minutes, x.parameters_billions))
         rules = {r["alert"]: r for r in availability_rules(cfg, largest, plans.model(largest.name))}
         start = startup_budget_seconds(largest) + ROLLOUT_MARGIN_SECONDS
-        create, _ = rollout_timeouts(largest)
+        create, _ = rollout_timeouts(cfg, largest)
         for alert in ("VllmServerDown", "VllmReplicaDown"):
             wait = _minutes(rules[alert]["for"]) * 60
             # A first start (no target, then targets down while loading) and a replaced
@@ -184,7 +184,7 @@ def test_the_fast_alert_needs_the_model_to_have_served_and_only_where_rollouts_k
 def test_down_for_is_what_the_rules_render() -> None:
     cfg, m, plan = stack()
     rules = {r["alert"]: r for r in availability_rules(cfg, m, plan)}
-    assert _minutes(rules["VllmServerDown"]["for"]) * 60 == down_for_seconds(m)
+    assert _minutes(rules["VllmServerDown"]["for"]) == -(-down_for_seconds(cfg, m) // 60)
 
 
 def test_contract_file_is_committed_where_the_flags_issue_puts_it() -> None:

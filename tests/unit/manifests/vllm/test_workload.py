@@ -145,8 +145,8 @@ def test_readiness_and_liveness_use_health_and_liveness_is_gated_by_startup() ->
 
 
 def test_rollout_timeouts_cover_the_startup_budget_and_each_replica_on_update() -> None:
-    _, m, _ = stack()
-    create, update = rollout_timeouts(m)
+    cfg, m, _ = stack()
+    create, update = rollout_timeouts(cfg, m)
     assert create >= startup_budget_seconds(m)
     assert update >= m.replicas * startup_budget_seconds(m)
 

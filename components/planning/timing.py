@@ -1,0 +1,197 @@
+"""Pure time-to-ready estimates per model: cold start, warm restart, rollback.
+
+An estimate from the ``timing`` config's assumptions (bandwidths, image size, compile time per
+size class), not a measurement; ``ops plan`` prints it against the targets:
+
+- SC-001, a deployment ready within ``COLD_START_TARGET_SECONDS`` (10 minutes);
+- SC-004, a rollback within ``ROLLBACK_TARGET_SECONDS`` (5 minutes).
+
+Phases of one pod (``download`` runs in the ``fetch-weights`` init container when the weights are
+prefetched, so the startup probe only covers ``load`` and ``compile``):
+
+    cold start    = scheduling + image pull + download + load + cold compile
+    warm restart  = scheduling + load + warm compile        (image, weights, compile cache local)
+    rollback      = replicas x rollback per pod              (one pod at a time, every strategy)
+
+With ``weightCache.mode: none`` nothing survives a pod's replacement: a warm restart is a cold
+start minus the image pull. A rollback pod finds its image on the node only with the pre-puller
+(``timing.prePullImages``); else it pays the pull too.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Final
+
+from components.config import ModelConfig, TimingConfig
+from components.config.model import flag_name
+from components.planning.memory import BYTES_PER_PARAMETER
+
+__all__ = [
+    "COLD_START_TARGET_SECONDS",
+    "PREFETCH_BLOCKING_FLAGS",
+    "ROLLBACK_TARGET_SECONDS",
+    "ModelTiming",
+    "checkpoint_gb",
+    "download_budget_seconds",
+    "estimate_model",
+    "image_pull_budget_seconds",
+    "prefetches_weights",
+    "size_class",
+    "timing_warnings",
+]
+
+COLD_START_TARGET_SECONDS: Final = 10 * 60  # SC-001
+ROLLBACK_TARGET_SECONDS: Final = 5 * 60  # SC-004
+
+# Flags that make vLLM read other repositories or files than the model's own weights; the
+# fetch-weights init container cannot know which, so with any of them vLLM downloads itself
+# (online, inside the startup budget) as before.
+PREFETCH_BLOCKING_FLAGS: Final = frozenset(
+    {
+        "--load-format",
+        "--tokenizer",
+        "--tokenizer-revision",
+        "--hf-config-path",
+        "--speculative-config",
+        "--lora-modules",
+        "--qlora-adapter-name-or-path",
+    }
+)
+# The Pulumi wait allows this many times the estimated download, and at least the floor.
+_DOWNLOAD_BUDGET_FACTOR: Final = 3
+_DOWNLOAD_BUDGET_FLOOR_SECONDS: Final = 10 * 60
+
+
+def size_class(parameters_billions: float) -> str:
+    """small < 15B <= medium < 40B <= large (the keys of the timing size-class tables)."""
+    if parameters_billions < 15:
+        return "small"
+    return "medium" if parameters_billions < 40 else "large"
+
+
+def checkpoint_gb(model: ModelConfig) -> float:
+    """GB the weights download: ``checkpointGb``, else parameters x bytes of the precision."""
+    if model.checkpoint_gb is not None:
+        return model.checkpoint_gb
+    return model.parameters_billions * BYTES_PER_PARAMETER[model.precision]
+
+
+def prefetches_weights(model: ModelConfig) -> bool:
+    """Whether the fetch-weights init container downloads the revision before vLLM starts."""
+    return not {flag_name(a) for a in model.extra_args} & PREFETCH_BLOCKING_FLAGS
+
+
+@dataclass(frozen=True, slots=True)
+class ModelTiming:
+    """Seconds per phase of one pod, and the totals the plan prints."""
+
+    name: str
+    replicas: int
+    scheduling: float
+    image_pull: float
+    download: float
+    load: float
+    cold_compile: float
+    warm_compile: float
+    prefetch: bool  # the download runs in the init container, outside the startup probe
+    cache_persists: bool  # weights and compile caches survive a pod's replacement
+    image_pre_pulled: bool
+
+    @property
+    def cold_start(self) -> float:
+        return self.scheduling + self.image_pull + self.download + self.load + self.cold_compile
+
+    @property
+    def warm_restart(self) -> float:
+        if not self.cache_persists:
+            return self.scheduling + self.download + self.load + self.cold_compile
+        return self.scheduling + self.load + self.warm_compile
+
+    @property
+    def rollback_per_pod(self) -> float:
+        return self.warm_restart + (0.0 if self.image_pre_pulled else self.image_pull)
+
+    @property
+    def rollback(self) -> float:
+        return self.replicas * self.rollback_per_pod
+
+    @property
+    def startup_probe_covers(self) -> float:
+        """What the startup probe must allow on a cold start (the download if not prefetched)."""
+        return self.load + self.cold_compile + (0.0 if self.prefetch else self.download)
+
+
+def _seconds_for(gb: float, mb_per_s: float) -> float:
+    return gb * 1000 / mb_per_s
+
+
+def estimate_model(timing: TimingConfig, model: ModelConfig) -> ModelTiming:
+    size = size_class(model.parameters_billions)
+    weights = checkpoint_gb(model)
+    return ModelTiming(
+        name=model.name,
+        replicas=model.replicas,
+        scheduling=timing.scheduling_seconds,
+        image_pull=_seconds_for(timing.image_size_gb, timing.image_pull_mb_per_s),
+        download=_seconds_for(weights, timing.download_mb_per_s),
+        load=_seconds_for(weights, timing.volume_read_mb_per_s),
+        cold_compile=getattr(timing.cold_compile_seconds, size),
+        warm_compile=getattr(timing.warm_compile_seconds, size),
+        prefetch=prefetches_weights(model),
+        cache_persists=model.weight_cache.mode != "none",
+        image_pre_pulled=timing.pre_pull_images and model.accelerator == "gpu",
+    )
+
+
+def download_budget_seconds(timing: TimingConfig, model: ModelConfig) -> int:
+    """What the rollout wait allows the fetch-weights init container (0 when not prefetching):
+    three times the estimated download, at least ten minutes."""
+    if not prefetches_weights(model):
+        return 0
+    estimate = _seconds_for(checkpoint_gb(model), timing.download_mb_per_s)
+    return max(_DOWNLOAD_BUDGET_FLOOR_SECONDS, math.ceil(estimate * _DOWNLOAD_BUDGET_FACTOR))
+
+
+def image_pull_budget_seconds(timing: TimingConfig) -> int:
+    """What the rollout wait allows a node to pull the image: three times the estimate, at
+    least ten minutes (the image pre-puller's Pulumi timeouts)."""
+    estimate = _seconds_for(timing.image_size_gb, timing.image_pull_mb_per_s)
+    return max(_DOWNLOAD_BUDGET_FLOOR_SECONDS, math.ceil(estimate * _DOWNLOAD_BUDGET_FACTOR))
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min"
+
+
+def timing_warnings(model: ModelConfig, t: ModelTiming) -> list[str]:
+    """What the plan cautions about for one model's estimates."""
+    out: list[str] = []
+    budget = model.startup_timeout_minutes * 60
+    if budget < t.startup_probe_covers:
+        what = "load + compile" if t.prefetch else "download + load + compile"
+        out.append(
+            f"{model.name}: startupTimeoutMinutes {model.startup_timeout_minutes} is below the "
+            f"estimated {what} ({_minutes(t.startup_probe_covers)}); the startup probe would "
+            "restart the pod before it is ready"
+        )
+    if t.rollback > ROLLBACK_TARGET_SECONDS:
+        out.append(
+            f"{model.name}: estimated rollback {_minutes(t.rollback)} ({t.replicas} x "
+            f"{_minutes(t.rollback_per_pod)}) misses the {_minutes(ROLLBACK_TARGET_SECONDS)} "
+            "target (SC-004)"
+            + ("; weightCache.mode none keeps nothing across pods" if not t.cache_persists else "")
+        )
+    if t.cold_start > COLD_START_TARGET_SECONDS:
+        out.append(
+            f"{model.name}: estimated cold start {_minutes(t.cold_start)} misses the "
+            f"{_minutes(COLD_START_TARGET_SECONDS)} target (SC-001); a warm restart "
+            f"({_minutes(t.warm_restart)}) is what updates and restarts take once cached"
+        )
+    if not t.prefetch:
+        out.append(
+            f"{model.name}: extraArgs set one of {', '.join(sorted(PREFETCH_BLOCKING_FLAGS))}, "
+            "so the weights are not prefetched: vLLM downloads them inside the startup budget"
+        )
+    return out

@@ -1,0 +1,93 @@
+"""The ``Time to ready`` section of ``ops plan``: per model, cold start, warm restart, rollback.
+
+Kept apart from the capacity table so each can change on its own. The figures come from
+``components.planning.timing`` and the stack's ``timing`` assumptions; they are estimates.
+"""
+
+from __future__ import annotations
+
+from components.config import StackConfig
+from components.manifests.vllm.workload import weight_cache_size_gi
+from components.planning.timing import (
+    COLD_START_TARGET_SECONDS,
+    ROLLBACK_TARGET_SECONDS,
+    checkpoint_gb,
+    estimate_model,
+    timing_warnings,
+)
+
+__all__ = ["format_timing"]
+
+_GIB_PER_GB = 1e9 / 1024**3
+
+
+def _min(seconds: float) -> str:
+    return f"{seconds / 60:.1f}"
+
+
+def _mark(seconds: float, target: int) -> str:
+    return _min(seconds) + ("" if seconds <= target else " !")
+
+
+def _table(rows: list[list[str]]) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return [
+        "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows
+    ]
+
+
+def _cache_warning(cfg: StackConfig, i: int) -> str | None:
+    """A new revision downloads next to the cached one; the volume must hold both."""
+    model = cfg.models[i]
+    if model.weight_cache.mode == "none":
+        return None
+    size_gi = weight_cache_size_gi(model)
+    needed_gi = 2 * checkpoint_gb(model) * _GIB_PER_GB
+    if size_gi >= needed_gi:
+        return None
+    return (
+        f"{model.name}: the weight cache ({size_gi} GiB) cannot hold two revisions' weights "
+        f"({needed_gi:.0f} GiB): a revision with new weight files may fill the volume, and a "
+        f"rollback then downloads again; set weightCache.sizeGi to at least {needed_gi:.0f} "
+        "(unchanged files are stored once, so a config-only revision needs no room)"
+    )
+
+
+def format_timing(cfg: StackConfig) -> list[str]:
+    """The section's lines (header, table, assumptions, cautions)."""
+    t = cfg.timing
+    rows = [["MODEL", "DOWNLOAD GB", "COLD START", "WARM RESTART", "ROLLBACK", "PREFETCH", "CACHE"]]
+    warnings: list[str] = []
+    for i, model in enumerate(cfg.models):
+        est = estimate_model(t, model)
+        rows.append(
+            [
+                model.name,
+                f"{checkpoint_gb(model):.0f}",
+                _mark(est.cold_start, COLD_START_TARGET_SECONDS),
+                _min(est.warm_restart),
+                _mark(est.rollback, ROLLBACK_TARGET_SECONDS),
+                "init" if est.prefetch else "vllm",
+                model.weight_cache.mode,
+            ]
+        )
+        warnings += timing_warnings(model, est)
+        cache = _cache_warning(cfg, i)
+        if cache is not None:
+            warnings.append(cache)
+    lines = [
+        "",
+        f"Time to ready (estimate, minutes; targets: cold start {_min(COLD_START_TARGET_SECONDS)}"
+        f" SC-001, rollback {_min(ROLLBACK_TARGET_SECONDS)} SC-004; ! = over target):",
+    ]
+    lines += ["  " + row for row in _table(rows)]
+    lines.append(
+        f"  assumed: download {t.download_mb_per_s:g} MB/s, image {t.image_size_gb:g} GB at "
+        f"{t.image_pull_mb_per_s:g} MB/s"
+        + (" (pre-pulled on GPU nodes)" if t.pre_pull_images else "")
+        + f", volume read {t.volume_read_mb_per_s:g} MB/s, scheduling {t.scheduling_seconds:g} s;"
+        " set the timing.* keys to measured figures (README, Time to ready)"
+    )
+    if warnings:
+        lines += ["", "Time-to-ready cautions:"] + [f"  - {w}" for w in warnings]
+    return lines
