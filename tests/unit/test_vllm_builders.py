@@ -37,10 +37,15 @@ def stack(
     file: str = "Pulumi.production.yaml",
     model: int = 0,
     drop_others: bool = False,
+    max_nodes: int | None = None,
     **overrides: Any,
 ) -> tuple[StackConfig, ModelConfig, ModelPlan]:
-    """A committed stack file with ``overrides`` applied to one model (camelCase keys)."""
+    """A committed stack file with ``overrides`` applied to one model (camelCase keys), and
+    the GPU pool's autoscaler maximum at ``max_nodes`` (room to place more replicas)."""
     raw, secrets = read_stack_file(ROOT / file)
+    raw = copy.deepcopy(raw)
+    if max_nodes is not None:
+        raw["cluster"]["gpuPool"]["autoscaler"]["max"] = max_nodes
     models = copy.deepcopy(raw["models"])
     models[model].update(overrides)
     raw["models"] = [models[model]] if drop_others else models
@@ -65,7 +70,7 @@ def test_args_put_the_model_first_then_managed_flags_then_extra_args() -> None:
     _, m, _ = stack()
     args = server_args(m)
     assert args[0] == "meta-llama/Llama-3.3-70B-Instruct"
-    pairs = dict(zip(args[1:-3:2], args[2:-3:2], strict=True))
+    pairs = dict(zip(args[1:-5:2], args[2:-5:2], strict=True))
     assert pairs == {
         "--served-model-name": "llama-3-3-70b-instruct",
         "--host": "0.0.0.0",
@@ -75,7 +80,13 @@ def test_args_put_the_model_first_then_managed_flags_then_extra_args() -> None:
         "--gpu-memory-utilization": "0.92",
         "--revision": "6f6073b423013f6a7d4d9f39144961bfbfbc386b",
     }
-    assert args[-3:] == ["--quantization", "fp8", "--enable-prefix-caching"]
+    assert args[-5:] == [
+        "--quantization",
+        "fp8",
+        "--kv-cache-dtype",
+        "fp8",
+        "--enable-prefix-caching",
+    ]
 
 
 def test_served_model_name_is_always_set_even_without_extra_args() -> None:
@@ -177,15 +188,21 @@ def test_per_replica_cache_is_a_statefulset_with_claim_templates() -> None:
     assert claim["metadata"]["name"] == "weights"
     assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
     assert claim["spec"]["storageClassName"] == "linode-block-storage-retain"
-    assert claim["spec"]["resources"]["requests"]["storage"] == "200Gi"  # sizeGi in the file
+    # the 70.6B bf16 checkpoint (~131.5 GiB) twice plus 10 %: room for a second revision
+    assert claim["spec"]["resources"]["requests"]["storage"] == "290Gi"
 
 
-def test_cache_size_defaults_to_one_and_a_half_weights_at_least_20_gi() -> None:
-    _, m, _ = stack(model=1)  # 8B bf16: ~14.9 GiB of weights
-    expected = math.ceil(weight_memory_gib(8, "bf16") * 1.5)
-    assert weight_cache_size_gi(m) == expected == 23
+def test_cache_size_defaults_to_two_checkpoints_plus_a_tenth_at_least_20_gi() -> None:
+    _, m, _ = stack(model=1)  # 8B bf16 checkpoint: ~14.9 GiB
+    expected = math.ceil(weight_memory_gib(8, "bf16") * 2 * 1.1)
+    assert weight_cache_size_gi(m) == expected == 33
+    # served at fp8 (dev), the cache still holds the bf16 checkpoint it downloads
+    _, dev, _ = stack("Pulumi.development.yaml")
+    assert dev.precision == "fp8" and weight_cache_size_gi(dev) == 33
     _, small, _ = stack("examples/Pulumi.local.yaml")
     assert weight_cache_size_gi(small) == 20
+    _, sized, _ = stack(model=1, weightCache={"sizeGi": 40})
+    assert weight_cache_size_gi(sized) == 40
 
 
 def test_shared_cache_is_a_deployment_with_one_read_write_many_claim() -> None:
@@ -270,9 +287,13 @@ def test_deployment_strategy_follows_the_plan(
 
 
 def test_planner_gives_deployments_surge_when_gpus_are_spare() -> None:
-    # production: 5 nodes x 2 GPUs = 10, models need 8; the 8B model surges with 1 GPU.
-    _, _, plan = stack(model=1, weightCache={"mode": "none"})
+    # production at 8 nodes x 2 GPUs = 16, models need 8; the 8B model surges with 1 GPU
+    # (9 GPUs held: a 2-GPU replica is still placed in every arrangement, 7 < 8 x 1).
+    _, _, plan = stack(model=1, weightCache={"mode": "none"}, max_nodes=8)
     assert plan.strategy is RolloutStrategy.SURGE
+    # at 7 nodes the budget has room (14) but a surge replica could leave the 70B Pending
+    _, _, tight = stack(model=1, weightCache={"mode": "none"})
+    assert tight.strategy is RolloutStrategy.ONE_DOWN
 
 
 def test_a_statefulset_plan_never_surges() -> None:
@@ -387,7 +408,7 @@ def test_smoke_job_name_changes_with_the_served_spec_and_is_stable_otherwise() -
     assert len(first["metadata"]["name"].rsplit("-", 1)[1]) == 8
     cfg2, m2, plan2 = stack(image="vllm/vllm-openai:v0.11.1")
     assert model_objects(cfg2, m2, plan2)[-1]["metadata"]["name"] != first["metadata"]["name"]
-    cfg3, m3, plan3 = stack(replicas=3)  # scaling does not change what is served
+    cfg3, m3, plan3 = stack(replicas=3, max_nodes=9)  # scaling does not change what is served
     assert model_objects(cfg3, m3, plan3)[-1]["metadata"]["name"] == first["metadata"]["name"]
 
 
@@ -469,7 +490,9 @@ def test_ingress_exposes_only_v1_with_tls_from_cert_manager() -> None:
 
 def test_scaled_object_targets_the_workload_on_waiting_requests() -> None:
     cfg, m, _ = stack(
-        model=1, autoscaling={"minReplicas": 2, "maxReplicas": 3, "waitingRequestsTarget": 4}
+        model=1,
+        autoscaling={"minReplicas": 2, "maxReplicas": 3, "waitingRequestsTarget": 4},
+        max_nodes=8,
     )
     so = scaled_object(cfg, m)
     assert so is not None
@@ -525,7 +548,7 @@ def test_operator_objects_carry_the_configured_rule_labels() -> None:
 
 
 def test_keda_queries_the_configured_prometheus() -> None:
-    cfg, m, _ = stack(model=1, autoscaling={"minReplicas": 2, "maxReplicas": 3})
+    cfg, m, _ = stack(model=1, autoscaling={"minReplicas": 2, "maxReplicas": 3}, max_nodes=8)
     default = scaled_object(cfg, m)
     assert default is not None
     assert (

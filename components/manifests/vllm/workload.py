@@ -33,6 +33,7 @@ from components.manifests.vllm.names import (
 )
 from components.planning.capacity import ModelPlan, RolloutStrategy
 from components.planning.memory import weight_memory_gib
+from components.planning.model_checks import weight_cache_gi
 
 __all__ = [
     "NON_ROOT_ID",
@@ -81,11 +82,8 @@ def uses_statefulset(model: ModelConfig) -> bool:
 
 
 def weight_cache_size_gi(model: ModelConfig) -> int:
-    """Configured size, else 1.5 x the weights (room for a second revision), at least 20 GiB."""
-    if model.weight_cache.size_gi is not None:
-        return model.weight_cache.size_gi
-    weights = weight_memory_gib(model.parameters_billions, model.precision)
-    return max(20, math.ceil(weights * 1.5))
+    """Configured size, else two checkpoints plus 10 % (room for a second revision)."""
+    return weight_cache_gi(model)
 
 
 def startup_budget_seconds(model: ModelConfig) -> int:
