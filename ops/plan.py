@@ -131,7 +131,7 @@ def format_plan(loaded: LoadedStack, plan: StackPlan, source: str) -> str:
         f" {plan.surge_gpus} held for surge rollouts",
     ]
     lines += _placement_lines(plan)
-    lines += [""] + _table(_model_rows(plan, cfg))
+    lines += ["", *_table(_model_rows(plan, cfg))]
     warnings = [f"{pool.type}: {gp.note}" for _ in [0] if not gp.lke_supported]
     warnings += list(plan.cautions)
     warnings += [c for caution in CAUTIONS for c in caution(cfg)]

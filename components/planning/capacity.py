@@ -151,9 +151,7 @@ def plan_stack(cfg: StackConfig) -> StackPlan:
             )
         gpus = 0 if m.accelerator == "cpu" else m.gpus_per_replica
         can_surge = (
-            m.supports_surge
-            and spare >= gpus
-            and (gpus == 0 or _placeable(cfg, surge_held + gpus))
+            m.supports_surge and spare >= gpus and (gpus == 0 or _placeable(cfg, surge_held + gpus))
         )
         if can_surge:
             spare -= gpus

@@ -67,6 +67,7 @@ def concurrency(
     dtype_bytes: int,
     tensor_parallel: int,
     kv_cache_gib: float,
+    *,
     max_model_len: int,
     typical_tokens: int,
 ) -> Concurrency:

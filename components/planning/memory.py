@@ -131,13 +131,15 @@ def fit_memory(
 def _fits(
     parameters_billions: float,
     precision: str,
-    checkpoint: str,
     gpus: int,
-    gpu_memory_gib: float,
-    gpu_memory_utilization: float,
+    *,
+    checkpoint: str,
+    memory_gib: float,
+    utilization: float,
 ) -> bool:
-    serving = fit_memory(parameters_billions, precision, gpus, gpu_memory_gib, gpu_memory_utilization)
-    return serving.fits and fit_load(parameters_billions, checkpoint, gpus, gpu_memory_gib).fits
+    """Fits while serving (at ``precision``) and at load (the ``checkpoint`` as stored)."""
+    serving = fit_memory(parameters_billions, precision, gpus, memory_gib, utilization)
+    return serving.fits and fit_load(parameters_billions, checkpoint, gpus, memory_gib).fits
 
 
 def suggest_fixes(
@@ -146,6 +148,7 @@ def suggest_fixes(
     gpus_per_replica: int,
     plan: GpuPlan,
     gpu_memory_utilization: float,
+    *,
     checkpoint_precision: str | None = None,
 ) -> list[str]:
     """What would make a model fit both at load and while serving: a lower precision, more
@@ -154,6 +157,18 @@ def suggest_fixes(
     ckpt = checkpoint_precision or precision
     mem, util = plan.gpu_memory_gib, gpu_memory_utilization
     out: list[str] = []
+    if BYTES_PER_PARAMETER[ckpt] > BYTES_PER_PARAMETER[precision] and _fits(
+        parameters_billions,
+        precision,
+        gpus_per_replica,
+        checkpoint=precision,
+        memory_gib=mem,
+        utilization=util,
+    ):
+        out.append(
+            f"a checkpoint stored at {precision} (checkpointPrecision {precision}) instead of "
+            f"quantizing the {ckpt} one after loading it"
+        )
     smaller = [
         p
         for p, b in BYTES_PER_PARAMETER.items()
@@ -167,15 +182,17 @@ def suggest_fixes(
             out.append("quantize to precision fp8 on the fly (extraArgs --quantization fp8)")
         elif fit_load(parameters_billions, best, gpus_per_replica, mem).fits:
             why = (
-                f" (on-the-fly --quantization fp8 would load the {ckpt} checkpoint first, "
-                f"~{load.peak_per_gpu_gib:.1f} GiB per GPU)"
+                f"; on-the-fly --quantization fp8 would first load the {ckpt} checkpoint, "
+                f"~{load.peak_per_gpu_gib:.1f} GiB per GPU"
                 if best == "fp8" and not load.fits
                 else ""
             )
-            out.append(f"a checkpoint stored at {best} (precision and checkpointPrecision {best}){why}")
+            out.append(
+                f"a checkpoint stored at {best} (precision and checkpointPrecision {best}{why})"
+            )
     for gpus in (2, 4, 8):
         if gpus_per_replica < gpus <= plan.gpus_per_node and _fits(
-            parameters_billions, precision, ckpt, gpus, mem, util
+            parameters_billions, precision, gpus, checkpoint=ckpt, memory_gib=mem, utilization=util
         ):
             out.append(f"gpusPerReplica {gpus}")
             break
@@ -185,7 +202,14 @@ def suggest_fixes(
             for p in GPU_PLANS.values()
             if p.lke_supported
             and p.gpus_per_node >= gpus_per_replica
-            and _fits(parameters_billions, precision, ckpt, gpus_per_replica, p.gpu_memory_gib, util)
+            and _fits(
+                parameters_billions,
+                precision,
+                gpus_per_replica,
+                checkpoint=ckpt,
+                memory_gib=p.gpu_memory_gib,
+                utilization=util,
+            )
         ),
         key=lambda p: (p.gpu_memory_gib, p.gpus_per_node, p.plan_id),
     )

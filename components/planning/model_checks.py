@@ -111,7 +111,12 @@ def model_concurrency(m: ModelConfig, plan: GpuPlan) -> Concurrency | None:
         )
         kv_gib = fit.kv_cache_gib
     return concurrency(
-        shape, kv_dtype_bytes(m), tp, kv_gib, m.max_model_len, m.typical_request_tokens
+        shape,
+        kv_dtype_bytes(m),
+        tp,
+        kv_gib,
+        max_model_len=m.max_model_len,
+        typical_tokens=m.typical_request_tokens,
     )
 
 

@@ -4,8 +4,9 @@ GPUs come in nodes of ``G`` GPUs and a replica needing ``g`` GPUs must find them
 The default scheduler's ``NodeResourcesFit`` plugin scores with ``LeastAllocated`` unless
 configured otherwise (https://kubernetes.io/docs/reference/scheduling/config/, KEP-2458
 https://www.kubernetes.dev/resources/keps/2458/), so small replicas spread over the nodes, and
-pods come and go in any order (rollouts, node loss, autoscaling). We therefore assume nothing about where the other pods are, only how many GPUs
-they hold, and prove placement for every possible arrangement:
+pods come and go in any order (rollouts, node loss, autoscaling). We therefore assume nothing
+about where the other pods are, only how many GPUs they hold, and prove placement for every
+possible arrangement:
 
     A node on which a g-GPU replica does not fit has at most g - 1 free GPUs, so at least
     G - g + 1 of its GPUs are in use. If the replica fits on none of N nodes, the other pods
