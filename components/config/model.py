@@ -295,16 +295,20 @@ class ModelConfig(ConfigModel):
             )
         return self
 
-    def extra_arg(self, flag: str) -> str | None:
-        """The value extraArgs give ``flag`` (``--flag value`` or ``--flag=value``), else None."""
+    def extra_arg(self, flag: str, *aliases: str) -> str | None:
+        """The value extraArgs give ``flag`` or an alias (``--flag value`` or ``--flag=value``;
+        the last one wins, as in argparse), else None."""
+        names = {flag, *aliases}
+        found: str | None = None
         for i, token in enumerate(self.extra_args):
-            if flag_name(token) != flag:
+            if flag_name(token) not in names:
                 continue
             if "=" in token:
-                return token.split("=", 1)[1]
+                found = token.split("=", 1)[1]
+                continue
             nxt = self.extra_args[i + 1] if i + 1 < len(self.extra_args) else None
-            return nxt if nxt is not None and flag_name(nxt) is None else ""
-        return None
+            found = nxt if nxt is not None and flag_name(nxt) is None else ""
+        return found
 
     @property
     def uses_statefulset(self) -> bool:

@@ -16,7 +16,14 @@ from dataclasses import dataclass
 from components.config import ModelConfig
 from components.config.types import Precision
 
-__all__ = ["CATALOG", "CatalogEntry", "ModelShape", "checkpoint_precision", "model_shape"]
+__all__ = [
+    "CATALOG",
+    "CatalogEntry",
+    "ModelShape",
+    "checkpoint_precision",
+    "model_shape",
+    "quantization",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,4 +94,9 @@ def checkpoint_precision(m: ModelConfig) -> Precision | None:
     entry = CATALOG.get(m.hf_model_id)
     if entry is not None:
         return entry.torch_dtype
-    return m.precision if m.extra_arg("--quantization") is None else None
+    return m.precision if quantization(m) is None else None
+
+
+def quantization(m: ModelConfig) -> str | None:
+    """``--quantization`` or its alias ``-q`` (vllm/engine/arg_utils.py:548) from extraArgs."""
+    return m.extra_arg("--quantization", "-q")

@@ -10,7 +10,7 @@ import math
 
 from components.config import ConfigIssue, ModelConfig
 from components.config.gpu_plans import GpuPlan
-from components.planning.architecture import checkpoint_precision, model_shape
+from components.planning.architecture import checkpoint_precision, model_shape, quantization
 from components.planning.kv_cache import BLOCK_SIZE_TOKENS, Concurrency, concurrency, kv_dtype_bytes
 from components.planning.memory import (
     BYTES_PER_PARAMETER,
@@ -21,8 +21,10 @@ from components.planning.memory import (
 )
 
 __all__ = [
+    "KV_SIZING_FLAGS",
     "cache_checks",
     "concurrency_issues",
+    "kv_sizing_cautions",
     "model_concurrency",
     "precision_issues",
     "weight_cache_gi",
@@ -34,7 +36,7 @@ _ON_THE_FLY: dict[str, str] = {"fp8": "fp8"}
 
 def precision_issues(i: int, m: ModelConfig) -> list[ConfigIssue]:
     """``precision`` must be what vLLM will serve, and the checkpoint's dtype must be known."""
-    quant = m.extra_arg("--quantization")
+    quant = quantization(m)
     ckpt = checkpoint_precision(m)
     at = f"models[{i}]"
     if ckpt is None:
@@ -95,6 +97,22 @@ def cache_checks(i: int, m: ModelConfig) -> tuple[list[ConfigIssue], list[str]]:
             f"second revision while it downloads; the default would be {default}"
         ]
     return [], []
+
+
+# Flags that size the KV cache themselves, ignoring gpuMemoryUtilization: vLLM 0.11.0 returns
+# kv_cache_memory_bytes without profiling (vllm/v1/worker/gpu_worker.py:235-252), and
+# num_gpu_blocks_override replaces the computed block count
+# (vllm/v1/core/kv_cache_utils.py:798-810).
+KV_SIZING_FLAGS = ("--kv-cache-memory-bytes", "--num-gpu-blocks-override")
+
+
+def kv_sizing_cautions(i: int, m: ModelConfig) -> list[str]:
+    return [
+        f"models[{i}].extraArgs: {flag} sizes the KV cache itself; the plan's memory and "
+        "concurrency figures assume vLLM sizes it from gpuMemoryUtilization"
+        for flag in KV_SIZING_FLAGS
+        if m.extra_arg(flag) is not None
+    ]
 
 
 def model_concurrency(m: ModelConfig, plan: GpuPlan) -> Concurrency | None:

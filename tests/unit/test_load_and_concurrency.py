@@ -168,3 +168,24 @@ def test_cpu_models_use_the_cpu_kv_cache_space() -> None:
     # 2 GiB / (16 x 12 KiB) = 10922 blocks; 2048 tokens = 128 blocks -> 85.3 sequences
     c = plan_stack(load_stack_config(raw).config).models[0].concurrency
     assert c is not None and c.at_max_len == pytest.approx(10922 / 128)
+
+
+def test_the_short_quantization_flag_and_the_equals_form_count_too() -> None:
+    raw = raw_stack("development")
+    raw["models"][0]["precision"] = "bf16"
+    raw["models"][0]["extraArgs"] = ["-q", "fp8", "--kv-cache-dtype=fp8"]
+    assert "--quantization fp8 serves fp8 weights" in errors(raw)["models[0].precision"]
+    raw["models"][0]["precision"] = "fp8"
+    plan = plan_stack(load_stack_config(raw).config)
+    c = plan.model("llama-3-1-8b-instruct").concurrency
+    assert c is not None and c.bytes_per_token == 65_536  # the fp8 KV cache was read
+
+
+def test_flags_that_size_the_kv_cache_themselves_are_a_caution() -> None:
+    raw = raw_stack("production")
+    raw["models"][2]["extraArgs"] = ["--num-gpu-blocks-override", "4096"]
+    plan = plan_stack(load_stack_config(raw).config)
+    assert any(
+        c.startswith("models[2].extraArgs: --num-gpu-blocks-override sizes the KV cache")
+        for c in plan.cautions
+    )
