@@ -185,7 +185,8 @@ class ModelConfig(ConfigModel):
         default=None,
         description=(
             "dtype of the checkpoint files (config.json torch_dtype): memory at load and the "
-            "weight cache; default: the architecture catalog's, else precision"
+            "weight cache; default: the architecture catalog's, else precision (required when "
+            "extraArgs quantize with --quantization)"
         ),
     )
     architecture: Architecture | None = Field(
