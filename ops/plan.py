@@ -52,9 +52,9 @@ def _placement_lines(plan: StackPlan) -> list[str]:
         f" (at most {c.others})"
         for g, c in sorted(sizes.items(), reverse=True)
     ]
-    others = f" + {d.others} other namespaces'" if d.others else ""
+    others = f", other namespaces {d.others}" if d.others else ""
     return [
-        f"Placement (worst case, {plan.pool_max_nodes} nodes): up to {d.own} GPUs of this stack"
+        f"Placement (worst case, {plan.pool_max_nodes} nodes): this stack may hold {d.own} GPUs"
         f" (replicas, surge, autoscaling maxima){others}; " + "; ".join(clauses)
     ]
 
