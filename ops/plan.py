@@ -43,7 +43,7 @@ def _table(rows: list[list[str]]) -> list[str]:
 def _placement_lines(plan: StackPlan) -> list[str]:
     """The worst-case placement proof, one clause per replica size."""
     d = plan.demand
-    if d is None or not plan.placement:
+    if not plan.placement:
         return []
     g_node = plan.plan.gpus_per_node
     sizes = {c.gpus_per_replica: c for c in plan.placement}

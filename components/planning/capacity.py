@@ -68,10 +68,10 @@ class ModelPlan:
     fit: MemoryFit | None  # None in CPU mode
     strategy: RolloutStrategy
     surge_gpus: int  # GPUs held back for this model's surge replica
-    load: LoadFit | None = None  # peak per GPU while loading; None in CPU mode
-    checkpoint_precision: str = "bf16"
-    concurrency: Concurrency | None = None  # None when the model's shape is unknown
-    weight_cache_gi: int = 0
+    load: LoadFit | None  # peak per GPU while loading; None in CPU mode
+    checkpoint_precision: str
+    concurrency: Concurrency | None  # None when the model's shape is unknown
+    weight_cache_gi: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,9 +81,9 @@ class StackPlan:
     pool_max_nodes: int
     gpu_budget: int  # what this environment may use: its gpuBudget, else the whole pool
     models: tuple[ModelPlan, ...]
-    placement: tuple[PlacementCheck, ...] = ()
-    demand: PoolDemand | None = None  # GPUs that may be held on the pool at once
-    cautions: tuple[str, ...] = ()
+    placement: tuple[PlacementCheck, ...]
+    demand: PoolDemand  # GPUs that may be held on the pool at once
+    cautions: tuple[str, ...]
 
     @property
     def pool_max_gpus(self) -> int:

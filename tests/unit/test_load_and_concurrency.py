@@ -8,11 +8,12 @@ import pytest
 
 from components.config import ConfigError, load_stack_config
 from components.config.gpu_plans import lookup_plan
+from components.config.source import read_stack_file
 from components.planning.architecture import CATALOG, ModelShape
 from components.planning.capacity import plan_stack
 from components.planning.kv_cache import concurrency, kv_bytes_per_token
 from components.planning.memory import fit_load, fit_memory, suggest_fixes, weight_cache_default_gi
-from tests.stackfiles import raw_stack
+from tests.stackfiles import ROOT, committed_stacks, raw_stack
 
 RTX4000 = lookup_plan("g2-gpu-rtx4000a1-m")
 LLAMA_8B = CATALOG["meta-llama/Llama-3.1-8B-Instruct"].shape
@@ -189,3 +190,12 @@ def test_flags_that_size_the_kv_cache_themselves_are_a_caution() -> None:
         c.startswith("models[2].extraArgs: --num-gpu-blocks-override sizes the KV cache")
         for c in plan.cautions
     )
+
+
+def test_every_shipped_model_is_in_the_architecture_catalog() -> None:
+    files = [ROOT / f"Pulumi.{s}.yaml" for s in committed_stacks()]
+    for path in [*files, ROOT / "examples/Pulumi.local.yaml"]:
+        raw, _ = read_stack_file(path)
+        for m in raw["models"]:
+            assert m["hfModelId"] in CATALOG, (path.name, m["hfModelId"])
+            assert "architecture" not in m  # the catalog's cited values, not a copy

@@ -135,3 +135,14 @@ def test_plan_cautions_about_the_shared_pool_assumption() -> None:
     text = _plan_text("staging")
     cautions = text[text.index("Cautions:") :]
     assert "other namespaces on this GPU pool request at most 2 GPUs" in cautions
+
+
+def test_plan_exits_2_naming_the_model_that_may_stay_pending(tmp_path: Path) -> None:
+    doc = yaml.safe_load((ROOT / "Pulumi.production.yaml").read_text())
+    doc["config"]["vllm-platform:cluster"]["gpuPool"]["autoscaler"]["max"] = 5
+    bad = tmp_path / "Pulumi.five.yaml"
+    bad.write_text(yaml.safe_dump(doc))
+    result = ops("plan", "--file", str(bad))
+    assert result.returncode == 2
+    assert "models[0].gpusPerReplica: a 2-GPU replica of llama-3-3-70b-instruct" in result.stderr
+    assert "Traceback" not in result.stderr

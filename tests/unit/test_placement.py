@@ -95,14 +95,14 @@ def test_autoscaling_maxima_count_towards_placement() -> None:
     with pytest.raises(ConfigError, match=r"models\[0\].gpusPerReplica: .*hold 8 GPUs"):
         plan_stack(load_stack_config(raw).config)
     raw["cluster"]["gpuPool"]["autoscaler"]["max"] = 9
-    assert plan_stack(load_stack_config(raw).config).demand is not None
+    assert plan_stack(load_stack_config(raw).config).demand.total == 10
 
 
 def test_a_shared_pool_counts_the_other_namespaces_quota() -> None:
     # development: 4 one-GPU nodes, its own 2 replicas; staging may hold 2 -> 1 + 2 < 4 x 1
     raw = raw_stack("development")
     plan = plan_stack(load_stack_config(raw).config)
-    assert plan.demand is not None and plan.demand.others == 2
+    assert plan.demand.others == 2
     assert any("at most 2 GPUs (otherNamespacesGpuBudget)" in c for c in plan.cautions)
     raw["otherNamespacesGpuBudget"] = 3
     with pytest.raises(ConfigError) as info:
