@@ -199,3 +199,10 @@ def test_every_shipped_model_is_in_the_architecture_catalog() -> None:
         for m in raw["models"]:
             assert m["hfModelId"] in CATALOG, (path.name, m["hfModelId"])
             assert "architecture" not in m  # the catalog's cited values, not a copy
+
+
+def test_the_last_kv_cache_dtype_flag_wins_as_in_argparse() -> None:
+    raw = raw_stack("production")
+    raw["models"][2]["extraArgs"] = ["--kv-cache-dtype", "fp8", "--kv-cache-dtype=auto"]
+    c = plan_stack(load_stack_config(raw).config).model("qwen-2-5-7b-instruct").concurrency
+    assert c is not None and c.bytes_per_token == 57_344  # 16-bit: the later flag
