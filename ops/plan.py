@@ -42,6 +42,80 @@ def _table(rows: list[list[str]]) -> list[str]:
     ]
 
 
+def _placement_lines(plan: StackPlan) -> list[str]:
+    """The worst-case placement proof, one clause per replica size."""
+    d = plan.demand
+    if not plan.placement:
+        return []
+    g_node = plan.plan.gpus_per_node
+    sizes = {c.gpus_per_replica: c for c in plan.placement}
+    clauses = [
+        f"{g}-GPU replicas fit while the other pods hold < {c.nodes} x {g_node - g + 1}"
+        f" (at most {c.others})"
+        for g, c in sorted(sizes.items(), reverse=True)
+    ]
+    others = f", other namespaces {d.others}" if d.others else ""
+    return [
+        f"Placement (worst case, {plan.pool_max_nodes} nodes): this stack may hold {d.own} GPUs"
+        f" (replicas, surge, autoscaling maxima){others}; " + "; ".join(clauses)
+    ]
+
+
+def _model_rows(plan: StackPlan, cfg: StackConfig) -> list[list[str]]:
+    typical = {m.concurrency.typical_tokens for m in plan.models if m.concurrency}
+    at = f"SEQS @{typical.pop()}" if len(typical) == 1 else "SEQS @typical"
+    rows = [
+        [
+            "MODEL",
+            "GPUS",
+            "WEIGHTS",
+            "LOAD GiB/GPU",
+            "SERVE GiB need/avail",
+            "KV GiB",
+            "SEQS @maxLen",
+            at,
+            "CACHE",
+            "ROLLOUT",
+            "ENDPOINT",
+        ]
+    ]
+    for m, mc in zip(plan.models, cfg.models, strict=True):
+        weights = (
+            m.checkpoint_precision
+            if m.checkpoint_precision == mc.precision
+            else f"{m.checkpoint_precision}->{mc.precision}"
+        )
+        if m.fit is None or m.load is None:
+            gpus, load, mem = f"{m.replicas}xcpu", "-", "-"
+            kv = f"{mc.cpu_kv_cache_space_gi:.1f}"
+        else:
+            gpus = f"{m.replicas}x{m.gpus_per_replica}"
+            load = f"{m.load.peak_per_gpu_gib:.1f}/{m.load.gpu_memory_gib}"
+            mem = f"{m.fit.needed_gib:.1f}/{m.fit.available_gib:.1f}"
+            kv = f"{m.fit.kv_cache_gib:.1f}"
+        c = m.concurrency
+        seqs_max = f"{c.at_max_len:.1f} @{mc.max_model_len}" if c else "?"
+        seqs_typ = f"{c.at_typical_len:.0f}" if c else "?"
+        cache = "-" if mc.weight_cache.mode == "none" else f"{m.weight_cache_gi}Gi"
+        routed = "" if mc.routing_enabled else " (not routed)"
+        rows.append(
+            [
+                m.name,
+                gpus,
+                weights,
+                load,
+                mem,
+                kv,
+                seqs_max,
+                seqs_typ,
+                cache,
+                m.strategy.value,
+                m.endpoint_url + routed,
+            ]
+        )
+    return rows
+
+
 def format_plan(loaded: LoadedStack, plan: StackPlan, source: str) -> str:
     cfg = loaded.config
     gp = plan.plan
@@ -57,23 +131,12 @@ def format_plan(loaded: LoadedStack, plan: StackPlan, source: str) -> str:
         f"Capacity: models need {plan.gpus_needed} GPUs ({plan.nodes_needed} nodes) of a"
         f" {plan.gpu_budget}-GPU budget; {plan.spare_gpus} spare,"
         f" {plan.surge_gpus} held for surge rollouts",
-        "",
     ]
-    rows = [["MODEL", "GPUS", "REPLICAS", "MEMORY GiB need/avail", "KV GiB", "ROLLOUT", "ENDPOINT"]]
-    for m, mc in zip(plan.models, cfg.models, strict=True):
-        if m.fit is None:
-            gpus, mem, kv = "cpu", "-", "-"
-        else:
-            gpus = f"{m.replicas}x{m.gpus_per_replica}"
-            mem = f"{m.fit.needed_gib:.1f}/{m.fit.available_gib:.1f}"
-            kv = f"{m.fit.kv_cache_gib:.1f}"
-        routed = "" if mc.routing_enabled else " (not routed)"
-        rows.append(
-            [m.name, gpus, str(m.replicas), mem, kv, m.strategy.value, m.endpoint_url + routed]
-        )
-    lines += _table(rows)
+    lines += _placement_lines(plan)
+    lines += ["", *_table(_model_rows(plan, cfg))]
     lines += format_timing(cfg)
     warnings = [f"{pool.type}: {gp.note}" for _ in [0] if not gp.lke_supported]
+    warnings += list(plan.cautions)
     warnings += [c for caution in CAUTIONS for c in caution(cfg)]
     if warnings:
         lines += ["", "Cautions:"] + [f"  - {w}" for w in warnings]

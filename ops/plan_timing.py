@@ -7,7 +7,6 @@ Kept apart from the capacity table so each can change on its own. The figures co
 from __future__ import annotations
 
 from components.config import StackConfig
-from components.manifests.vllm.workload import weight_cache_size_gi
 from components.planning.timing import (
     COLD_START_TARGET_SECONDS,
     ROLLBACK_TARGET_SECONDS,
@@ -17,8 +16,6 @@ from components.planning.timing import (
 )
 
 __all__ = ["format_timing"]
-
-_GIB_PER_GB = 1e9 / 1024**3
 
 
 def _min(seconds: float) -> str:
@@ -36,29 +33,13 @@ def _table(rows: list[list[str]]) -> list[str]:
     ]
 
 
-def _cache_warning(cfg: StackConfig, i: int) -> str | None:
-    """A new revision downloads next to the cached one; the volume must hold both."""
-    model = cfg.models[i]
-    if model.weight_cache.mode == "none":
-        return None
-    size_gi = weight_cache_size_gi(model)
-    needed_gi = 2 * checkpoint_gb(model) * _GIB_PER_GB
-    if size_gi >= needed_gi:
-        return None
-    return (
-        f"{model.name}: the weight cache ({size_gi} GiB) cannot hold two revisions' weights "
-        f"({needed_gi:.0f} GiB): a revision with new weight files may fill the volume, and a "
-        f"rollback then downloads again; set weightCache.sizeGi to at least {needed_gi:.0f} "
-        "(unchanged files are stored once, so a config-only revision needs no room)"
-    )
-
-
 def format_timing(cfg: StackConfig) -> list[str]:
     """The section's lines (header, table, assumptions, cautions)."""
     t = cfg.timing
     rows = [["MODEL", "DOWNLOAD GB", "COLD START", "WARM RESTART", "ROLLBACK", "PREFETCH", "CACHE"]]
     warnings: list[str] = []
-    for i, model in enumerate(cfg.models):
+    # The weight cache's room for a second revision is planning's caution (model_checks).
+    for model in cfg.models:
         est = estimate_model(t, model)
         rows.append(
             [
@@ -72,9 +53,6 @@ def format_timing(cfg: StackConfig) -> list[str]:
             ]
         )
         warnings += timing_warnings(model, est)
-        cache = _cache_warning(cfg, i)
-        if cache is not None:
-            warnings.append(cache)
     lines = [
         "",
         f"Time to ready (estimate, minutes; targets: cold start {_min(COLD_START_TARGET_SECONDS)}"

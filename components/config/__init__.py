@@ -20,6 +20,7 @@ from components.config.health_reporter import HealthReporterConfig
 from components.config.loading import LoadedStack, load_stack_config
 from components.config.model import (
     MANAGED_VLLM_FLAGS,
+    Architecture,
     Autoscaling,
     Ingress,
     ModelConfig,
@@ -40,6 +41,7 @@ __all__ = [
     "PROJECT",
     "SECRET_KEYS",
     "VLLM_PORT",
+    "Architecture",
     "Autoscaler",
     "Autoscaling",
     "ClusterConfig",

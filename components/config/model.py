@@ -23,6 +23,7 @@ from components.contract import image_is_pinned
 
 __all__ = [
     "MANAGED_VLLM_FLAGS",
+    "Architecture",
     "Autoscaling",
     "Ingress",
     "ModelConfig",
@@ -67,7 +68,12 @@ class WeightCache(ConfigModel):
             "shared: a Deployment sharing one ReadWriteMany volume; none: an emptyDir"
         ),
     )
-    size_gi: int | None = Field(default=None, ge=1, le=10240, description="default: 1.5 x weights")
+    size_gi: int | None = Field(
+        default=None,
+        ge=1,
+        le=10240,
+        description="default: 2.2 x the checkpoint (room for a second revision), at least 20",
+    )
     storage_class: str = Field(
         default="linode-block-storage-retain",
         min_length=1,
@@ -83,6 +89,18 @@ class WeightCache(ConfigModel):
                 f"class); {self.storage_class} is Linode block storage, ReadWriteOnce only",
             )
         return self
+
+
+class Architecture(ConfigModel):
+    """The model's attention shape, from its config.json, for models not in the catalog."""
+
+    num_hidden_layers: int = Field(ge=1, le=1000, description="config.json num_hidden_layers")
+    num_key_value_heads: int = Field(
+        ge=1, le=1024, description="config.json num_key_value_heads (num_attention_heads if absent)"
+    )
+    head_dim: int = Field(
+        ge=1, le=4096, description="config.json head_dim, else hidden_size / num_attention_heads"
+    )
 
 
 class Resources(ConfigModel):
@@ -160,16 +178,25 @@ class ModelConfig(ConfigModel):
         gt=0, le=2000, description="parameter count in billions (memory-fit check)"
     )
     precision: Precision = Field(
-        default="bf16", description="weight precision (memory-fit check; quantize via extraArgs)"
+        default="bf16",
+        description="precision of the weights while serving (--quantization fp8 serves fp8)",
     )
-    checkpoint_gb: float | None = Field(
+    checkpoint_precision: Precision | None = Field(
         default=None,
-        gt=0,
-        le=10_000,
         description=(
-            "GB the revision's weights download (time estimates); default: parameters x bytes "
-            "of precision. Set it when weights are quantized on load (fp8 from bf16 weights)"
+            "dtype of the checkpoint files (config.json torch_dtype): memory at load and the "
+            "weight cache; default: the architecture catalog's, else precision (required when "
+            "extraArgs quantize with --quantization)"
         ),
+    )
+    architecture: Architecture | None = Field(
+        default=None, description="attention shape for the KV-cache estimate (default: catalog)"
+    )
+    min_concurrent_sequences: int = Field(
+        default=10, ge=1, le=100_000, description="sequences of maxModelLen one replica must hold"
+    )
+    typical_request_tokens: int = Field(
+        default=2048, ge=16, le=1_048_576, description="request length the plan reports"
     )
     routing_enabled: bool = Field(
         default=True, description="the registry entry tells the API router to route to it"
@@ -274,6 +301,21 @@ class ModelConfig(ConfigModel):
                 f"{plan.gpus_per_node}; a replica cannot span nodes",
             )
         return self
+
+    def extra_arg(self, flag: str, *aliases: str) -> str | None:
+        """The value extraArgs give ``flag`` or an alias (``--flag value`` or ``--flag=value``;
+        the last one wins, as in argparse), else None."""
+        names = {flag, *aliases}
+        found: str | None = None
+        for i, token in enumerate(self.extra_args):
+            if flag_name(token) not in names:
+                continue
+            if "=" in token:
+                found = token.split("=", 1)[1]
+                continue
+            nxt = self.extra_args[i + 1] if i + 1 < len(self.extra_args) else None
+            found = nxt if nxt is not None and flag_name(nxt) is None else ""
+        return found
 
     @property
     def uses_statefulset(self) -> bool:

@@ -45,6 +45,15 @@ class StackConfig(ConfigModel):
             "whole pool. Set it when environments share a pool (development + staging)."
         ),
     )
+    other_namespaces_gpu_budget: int | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            "GPUs the other namespaces sharing this GPU pool may request (the sum of their "
+            "gpuBudgets), for the placement check; default: the rest of the pool at its maximum "
+            "when gpuBudget is set, else 0"
+        ),
+    )
     observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
     health_reporter: HealthReporterConfig = Field(default_factory=HealthReporterConfig)
     timing: TimingConfig = Field(default_factory=TimingConfig)
@@ -117,6 +126,13 @@ class StackConfig(ConfigModel):
         """GPUs this environment may use: its gpuBudget, else the GPU pool's maximum."""
         pool_gpus = self.cluster.gpu_pool.max_gpus
         return pool_gpus if self.gpu_budget is None else self.gpu_budget
+
+    @property
+    def other_namespaces_gpus(self) -> int:
+        """GPUs other namespaces may hold on this pool: the key, else the rest of the pool."""
+        if self.other_namespaces_gpu_budget is not None:
+            return self.other_namespaces_gpu_budget
+        return self.cluster.gpu_pool.max_gpus - self.gpu_budget_resolved
 
     @property
     def namespace_name(self) -> str:

@@ -1,8 +1,12 @@
-"""Pure capacity planning: memory fit per model, GPU totals per stack, rollout strategy.
+"""Pure capacity planning: memory per model, placement on the pool's nodes, concurrency, rollout.
 
-``plan_stack`` is also the planning half of validation: a model that does not fit its GPUs is a
-``ConfigIssue`` at ``models[i].parametersBillions`` (the config layer knows the plan's GPU count
-and memory, planning owns the memory model in ``memory.py``).
+``plan_stack`` is also the planning half of validation. Every problem is a ``ConfigIssue``
+naming the key to change: a model that does not fit its GPUs at load or while serving
+(``models[i].parametersBillions``, ``memory.py``), a precision vLLM would not serve
+(``models[i].precision``), a weight cache that cannot hold the checkpoint, a replica that may
+stay Pending under the worst placement (``placement.py``), a KV cache that holds fewer than
+``minConcurrentSequences`` sequences of ``maxModelLen`` (``kv_cache.py``). What only deserves
+attention is a caution on the plan.
 """
 
 from __future__ import annotations
@@ -13,14 +17,32 @@ from enum import StrEnum
 
 from components.config import ConfigError, ConfigIssue, ModelConfig, StackConfig
 from components.config.gpu_plans import GpuPlan
-from components.planning.memory import MemoryFit, fit_memory, suggest_fixes
+from components.planning.architecture import checkpoint_precision, model_shape
+from components.planning.kv_cache import Concurrency
+from components.planning.memory import LoadFit, MemoryFit, fit_load, fit_memory, suggest_fixes
+from components.planning.model_checks import (
+    cache_checks,
+    concurrency_issues,
+    kv_sizing_cautions,
+    model_concurrency,
+    precision_issues,
+    weight_cache_gi,
+)
+from components.planning.placement import (
+    PlacementCheck,
+    PoolDemand,
+    check_placement,
+    fits_worst_case,
+)
 
 __all__ = [
     "ModelPlan",
     "RolloutStrategy",
     "StackPlan",
     "memory_issues",
+    "placement_issues",
     "plan_stack",
+    "pool_demand",
 ]
 
 
@@ -46,6 +68,10 @@ class ModelPlan:
     fit: MemoryFit | None  # None in CPU mode
     strategy: RolloutStrategy
     surge_gpus: int  # GPUs held back for this model's surge replica
+    load: LoadFit | None  # peak per GPU while loading; None in CPU mode
+    checkpoint_precision: str
+    concurrency: Concurrency | None  # None when the model's shape is unknown
+    weight_cache_gi: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +81,9 @@ class StackPlan:
     pool_max_nodes: int
     gpu_budget: int  # what this environment may use: its gpuBudget, else the whole pool
     models: tuple[ModelPlan, ...]
+    placement: tuple[PlacementCheck, ...]
+    demand: PoolDemand  # GPUs that may be held on the pool at once
+    cautions: tuple[str, ...]
 
     @property
     def pool_max_gpus(self) -> int:
@@ -92,27 +121,44 @@ def _strategy(replicas: int, can_surge: bool) -> RolloutStrategy:
 
 
 def plan_stack(cfg: StackConfig) -> StackPlan:
-    """Per model: GPUs, memory fit and rollout strategy; per stack: totals against the pool.
+    """Per model: GPUs, memory at load and serving, concurrency and rollout strategy; per stack:
+    totals against the pool and worst-case placement on its nodes.
 
     Spare GPUs (the environment's GPU budget minus what every replica needs) are handed out in
-    model order, one surge replica's worth at a time, so that all models rolling at once fit.
-    Models whose workload cannot surge (per-replica weight caches: ModelConfig.uses_statefulset)
-    do not take any.
+    model order, one surge replica's worth at a time, so that all models rolling at once fit
+    the budget and can still be placed on the pool's nodes in every arrangement. Models whose
+    workload cannot surge (per-replica weight caches: ModelConfig.uses_statefulset) do not take any.
     """
     issues = memory_issues(cfg)
-    if issues:
-        raise ConfigError(issues)
+    cautions: list[str] = []
     pool = cfg.cluster.gpu_pool
     plan = pool.plan
     needed = sum(m.gpus_total for m in cfg.models)
     spare = cfg.gpu_budget_resolved - needed
+    surge_held = 0
     models: list[ModelPlan] = []
-    for m in cfg.models:
+    for i, m in enumerate(cfg.models):
+        issues += precision_issues(i, m)
+        cache_issues, cache_cautions = cache_checks(i, m)
+        issues += cache_issues
+        if m.accelerator == "cpu" or _fit(m, plan).fits:
+            issues += concurrency_issues(i, m, plan)
+        cautions += cache_cautions + kv_sizing_cautions(i, m)
+        if model_shape(m) is None:
+            cautions.append(
+                f"models[{i}].architecture: {m.hf_model_id} is not in the architecture catalog; "
+                "set architecture.numHiddenLayers, numKeyValueHeads and headDim (config.json) "
+                "to check its concurrency"
+            )
         gpus = 0 if m.accelerator == "cpu" else m.gpus_per_replica
-        can_surge = m.supports_surge and spare >= gpus
+        can_surge = (
+            m.supports_surge and spare >= gpus and (gpus == 0 or _placeable(cfg, surge_held + gpus))
+        )
         if can_surge:
             spare -= gpus
-        fit = None if m.accelerator == "cpu" else _fit(m, plan)
+            surge_held += gpus
+        cpu = m.accelerator == "cpu"
+        ckpt = checkpoint_precision(m) or m.precision
         models.append(
             ModelPlan(
                 name=m.name,
@@ -120,48 +166,149 @@ def plan_stack(cfg: StackConfig) -> StackPlan:
                 gpus_per_replica=gpus,
                 replicas=m.replicas,
                 gpus_total=m.gpus_total,
-                fit=fit,
+                fit=None if cpu else _fit(m, plan),
                 strategy=_strategy(m.replicas, can_surge),
                 surge_gpus=gpus if can_surge else 0,
+                load=None if cpu else _load(m, plan),
+                checkpoint_precision=ckpt,
+                concurrency=model_concurrency(m, plan),
+                weight_cache_gi=weight_cache_gi(m),
             )
         )
+    demand = pool_demand(cfg, models)
+    placement = check_placement(
+        demand,
+        plan,
+        pool.max_nodes,
+        others_follow_pool=_others_follow_pool(cfg),
+        nodes_key="cluster.gpuPool." + ("autoscaler.max" if pool.autoscaler else "count"),
+    )
+    issues += placement_issues(cfg, placement)
+    if demand.others:
+        cautions.append(
+            f"placement assumes the other namespaces on this GPU pool request at most "
+            f"{demand.others} GPUs (otherNamespacesGpuBudget"
+            + (")" if cfg.other_namespaces_gpu_budget is not None else ", default: the rest")
+            + " and nothing else requests GPUs on its nodes"
+        )
+    if issues:
+        raise ConfigError(issues)
     return StackPlan(
         plan=plan,
         pool_min_nodes=pool.min_nodes,
         pool_max_nodes=pool.max_nodes,
         gpu_budget=cfg.gpu_budget_resolved,
         models=tuple(models),
+        placement=tuple(placement),
+        demand=demand,
+        cautions=tuple(cautions),
     )
 
 
+def _placeable(cfg: StackConfig, surge_gpus: int) -> bool:
+    """Every replica size is placed in every arrangement with ``surge_gpus`` of surge pods."""
+    pool = cfg.cluster.gpu_pool
+    demand = _demand(cfg, surge_gpus)
+    return all(
+        fits_worst_case(g, demand.total - g, pool.max_nodes, pool.plan.gpus_per_node)
+        for _, g in demand.sizes
+    )
+
+
+def _others_follow_pool(cfg: StackConfig) -> bool:
+    return cfg.other_namespaces_gpu_budget is None and cfg.gpu_budget is not None
+
+
+def pool_demand(cfg: StackConfig, models: list[ModelPlan]) -> PoolDemand:
+    """Every GPU this stack's pods may hold at once (replicas at their autoscaling maxima plus
+    the promised surge replicas, capped by the namespace's quota), and the other namespaces'."""
+    return _demand(cfg, sum(m.surge_gpus for m in models))
+
+
+def _demand(cfg: StackConfig, surge_gpus: int) -> PoolDemand:
+    own = surge_gpus
+    sizes: list[tuple[str, int]] = []
+    for m in cfg.models:
+        if m.accelerator == "cpu":
+            continue
+        auto = m.autoscaling
+        top = auto.max_replicas if auto is not None and auto.enabled else m.replicas
+        own += top * m.gpus_per_replica
+        sizes.append((m.name, m.gpus_per_replica))
+    return PoolDemand(
+        own=min(own, cfg.gpu_budget_resolved),
+        others=max(0, cfg.other_namespaces_gpus),
+        sizes=tuple(sizes),
+    )
+
+
+def placement_issues(cfg: StackConfig, checks: list[PlacementCheck]) -> list[ConfigIssue]:
+    out: list[ConfigIssue] = []
+    plan = cfg.cluster.gpu_pool.plan
+    index = {m.name: i for i, m in enumerate(cfg.models)}
+    for c in checks:
+        if c.fits:
+            continue
+        free = plan.gpus_per_node - c.gpus_per_replica + 1
+        out.append(
+            ConfigIssue(
+                f"models[{index[c.model]}].gpusPerReplica",
+                f"a {c.gpus_per_replica}-GPU replica of {c.model} may stay Pending: the other "
+                f"pods may hold {c.others} GPUs, enough to leave fewer than "
+                f"{c.gpus_per_replica} free on each of the pool's {c.nodes} "
+                f"{plan.gpus_per_node}-GPU nodes (it is safe only while they hold fewer than "
+                f"{c.nodes} x {free}); would fix: " + ", or ".join(c.fixes),
+            )
+        )
+    return out
+
+
 def memory_issues(cfg: StackConfig) -> list[ConfigIssue]:
-    """One issue per GPU model whose replica does not fit its GPUs' memory, with what would."""
+    """One issue per GPU model whose replica does not fit its GPUs' memory while serving or at
+    load (the checkpoint as stored, before any on-the-fly quantization), with what would."""
     plan = cfg.cluster.gpu_pool.plan
     issues: list[ConfigIssue] = []
     for i, m in enumerate(cfg.models):
         if m.accelerator == "cpu" or m.gpus_per_replica > plan.gpus_per_node:
             continue
-        fit = _fit(m, plan)
-        if fit.fits:
+        fit, load = _fit(m, plan), _load(m, plan)
+        if fit.fits and load.fits:
             continue
+        ckpt = checkpoint_precision(m) or m.precision
         fixes = suggest_fixes(
             m.parameters_billions,
             m.precision,
             m.gpus_per_replica,
             plan,
             m.gpu_memory_utilization,
+            checkpoint_precision=ckpt,
         )
         hint = "; would fit: " + ", or ".join(fixes) if fixes else ""
-        issues.append(
-            ConfigIssue(
-                f"models[{i}].parametersBillions",
+        gpus = f"{m.gpus_per_replica} x {plan.gpu_model} ({plan.gpu_memory_gib} GiB)"
+        if not fit.fits:
+            what = (
                 f"{m.parameters_billions:g}B at {m.precision} needs ~{fit.needed_gib:.1f} "
-                f"GiB per replica but {m.gpus_per_replica} x {plan.gpu_model} "
-                f"({plan.gpu_memory_gib} GiB) at gpuMemoryUtilization "
-                f"{m.gpu_memory_utilization:g} gives {fit.available_gib:.1f} GiB{hint}",
+                f"GiB per replica but {gpus} at gpuMemoryUtilization "
+                f"{m.gpu_memory_utilization:g} gives {fit.available_gib:.1f} GiB"
             )
-        )
+        else:
+            quantized = (
+                f"; vLLM quantizes to {m.precision} only after loading every weight"
+                if ckpt != m.precision
+                else ""
+            )
+            what = (
+                f"loading the {m.parameters_billions:g}B {ckpt} checkpoint needs "
+                f"~{load.peak_per_gpu_gib:.1f} GiB per GPU but {gpus} has "
+                f"{plan.gpu_memory_gib} GiB{quantized}"
+            )
+        issues.append(ConfigIssue(f"models[{i}].parametersBillions", what + hint))
     return issues
+
+
+def _load(m: ModelConfig, plan: GpuPlan) -> LoadFit:
+    ckpt = checkpoint_precision(m) or m.precision
+    return fit_load(m.parameters_billions, ckpt, m.gpus_per_replica, plan.gpu_memory_gib)
 
 
 def _fit(m: ModelConfig, plan: GpuPlan) -> MemoryFit:

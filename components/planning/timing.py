@@ -26,6 +26,7 @@ from typing import Final
 
 from components.config import ModelConfig, TimingConfig
 from components.config.model import flag_name
+from components.planning.architecture import checkpoint_precision
 from components.planning.memory import BYTES_PER_PARAMETER
 
 __all__ = [
@@ -72,10 +73,11 @@ def size_class(parameters_billions: float) -> str:
 
 
 def checkpoint_gb(model: ModelConfig) -> float:
-    """GB the weights download: ``checkpointGb``, else parameters x bytes of the precision."""
-    if model.checkpoint_gb is not None:
-        return model.checkpoint_gb
-    return model.parameters_billions * BYTES_PER_PARAMETER[model.precision]
+    """GB the revision's weights download: parameters x bytes of the checkpoint's dtype
+    (``architecture.checkpoint_precision``: a bf16 checkpoint quantized to fp8 on load still
+    downloads bf16), else of the serving precision."""
+    stored = checkpoint_precision(model) or model.precision
+    return model.parameters_billions * BYTES_PER_PARAMETER[stored]
 
 
 def prefetches_weights(model: ModelConfig) -> bool:

@@ -40,7 +40,7 @@ KUBECONFIG_MODE = {
 STACK_MODE = {
     "mode": "stack",
     "stackReference": "organization/vllm-platform/development",
-    "gpuPool": {"type": "g3-gpu-rtxpro6000-blackwell-2", "count": 5},
+    "gpuPool": {"type": "g3-gpu-rtxpro6000-blackwell-2", "count": 7},
 }
 
 
@@ -176,7 +176,7 @@ def test_gpu_pool_arguments_follow_the_config(stack: str) -> None:
 
 def test_fixed_size_pool_keeps_its_node_count_under_management() -> None:
     cluster = {**stack_file_config("production")[f"{PROJECT}:cluster"]}
-    cluster["gpuPool"] = {"type": "g3-gpu-rtxpro6000-blackwell-2", "count": 5}
+    cluster["gpuPool"] = {"type": "g3-gpu-rtxpro6000-blackwell-2", "count": 7}
     pool = run_program("production", overrides={"cluster": cluster}).one(POOL)
     assert "autoscaler" not in pool.inputs
     assert pool.ignore_changes == []

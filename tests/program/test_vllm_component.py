@@ -81,6 +81,8 @@ def production() -> StackConfig:
 def autoscaled_with_ingress() -> StackConfig:
     def patch(raw: dict[str, Any]) -> None:
         raw["models"][1]["autoscaling"] = {"minReplicas": 2, "maxReplicas": 4}
+        # 2 more 1-GPU replicas: a 2-GPU replica is placed in every arrangement from 9 nodes up
+        raw["cluster"]["gpuPool"]["autoscaler"]["max"] = 9
         raw["models"][1]["ingress"] = {"host": "llama.example.com"}
 
     return load("Pulumi.production.yaml", patch)

@@ -40,6 +40,7 @@ from components.manifests.vllm.names import (
 from components.manifests.vllm.prefetch import fetch_container, offline_env
 from components.planning.capacity import ModelPlan, RolloutStrategy
 from components.planning.memory import weight_memory_gib
+from components.planning.model_checks import weight_cache_gi
 from components.planning.timing import download_budget_seconds
 
 __all__ = [
@@ -78,11 +79,8 @@ def workload_annotations(model: ModelConfig) -> dict[str, str]:
 
 
 def weight_cache_size_gi(model: ModelConfig) -> int:
-    """Configured size, else 1.5 x the weights (room for a second revision), at least 20 GiB."""
-    if model.weight_cache.size_gi is not None:
-        return model.weight_cache.size_gi
-    weights = weight_memory_gib(model.parameters_billions, model.precision)
-    return max(20, math.ceil(weights * 1.5))
+    """Configured size, else two checkpoints plus 10 % (room for a second revision)."""
+    return weight_cache_gi(model)
 
 
 def startup_budget_seconds(model: ModelConfig) -> int:

@@ -110,7 +110,7 @@ REJECTED: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
         "models[1].extraArgs:",
     ),
     ("extra args start with a value", _set("models[1].extraArgs", ["fp8"]), "models[1].extraArgs:"),
-    ("too many GPUs for the pool", _set("models[1].replicas", 5), "models:"),
+    ("too many GPUs for the pool", _set("models[1].replicas", 9), "models:"),
     ("unknown GPU plan", _set("cluster.gpuPool.type", "g2-gpu-rtx9000"), "cluster.gpuPool.type:"),
     (
         "autoscaler max below min",
@@ -150,7 +150,7 @@ REJECTED: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     ),
     (
         "autoscaling max beyond the budget",
-        _set("models[1].autoscaling", {"minReplicas": 2, "maxReplicas": 6}),
+        _set("models[1].autoscaling", {"minReplicas": 2, "maxReplicas": 10}),
         "models[1].autoscaling.maxReplicas:",
     ),
     ("cluster id in create mode", _set("cluster.clusterId", "x"), "cluster.clusterId:"),
@@ -207,7 +207,10 @@ def test_memory_error_says_what_would_fit() -> None:
     raw["models"][0]["gpuMemoryUtilization"] = 0.8
     message = errors_of(raw)
     assert "needs ~79.9 GiB per replica" in message and "gives 76.8 GiB" in message
-    assert "would fit: quantize to precision int4, or gpusPerReplica 2" in message
+    assert (
+        "would fit: a checkpoint stored at int4 (precision and checkpointPrecision int4), "
+        "or gpusPerReplica 2" in message
+    )
 
 
 def test_secret_key_given_as_pulumi_secret_is_accepted_and_never_held() -> None:

@@ -45,6 +45,8 @@ def autoscaled_production() -> list[dict[str, Any]]:
     raw, secrets = read_stack_file(ROOT / "Pulumi.production.yaml")
     raw = copy.deepcopy(raw)
     raw["models"][1]["autoscaling"] = {"minReplicas": 2, "maxReplicas": 4}
+    # 2 more 1-GPU replicas: a 2-GPU replica is placed in every arrangement from 9 nodes up
+    raw["cluster"]["gpuPool"]["autoscaler"]["max"] = 9
     cfg = load_stack_config(raw, secrets).config
     m = cfg.models[1]
     return model_objects(cfg, m, plan_stack(cfg).model(m.name))

@@ -64,7 +64,7 @@ def test_gpu_pool_args_follow_the_config() -> None:
     assert pool == {
         "type": "g3-gpu-rtxpro6000-blackwell-2",
         "node_count": 4,
-        "autoscaler": {"min": 4, "max": 5},
+        "autoscaler": {"min": 4, "max": 7},
         "labels": {"vllm-platform.io/gpu": "true"},
         "taints": [{"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}],
         "tags": ["vllm-platform", "production", EXTERNAL_POOL_TAG],

@@ -55,7 +55,7 @@ def test_namespace_enforces_restricted_pod_security_and_carries_the_environment(
     assert labels["vllm-platform.io/environment"] == "staging"
 
 
-@pytest.mark.parametrize(("name", "gpus"), [("development", 2), ("staging", 2), ("production", 10)])
+@pytest.mark.parametrize(("name", "gpus"), [("development", 2), ("staging", 2), ("production", 14)])
 def test_gpu_quota_caps_requests_at_the_environments_gpu_budget(name: str, gpus: int) -> None:
     cfg = stack(name)
     (quota,) = by_kind(environment_objects(cfg), "ResourceQuota")

@@ -104,3 +104,44 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
     assert "make test" in ci
     quickstart = readme[readme.index("## Quickstart") :]
     assert quickstart.split("```sh\n", 1)[1].startswith("make test\n")
+
+
+def _plan_text(stack: str) -> str:
+    from components.config import load_stack_config
+    from components.planning.capacity import plan_stack
+    from ops.plan import format_plan
+    from tests.support.stackfiles import raw_stack
+
+    loaded = load_stack_config(raw_stack(stack))
+    return format_plan(loaded, plan_stack(loaded.config), f"Pulumi.{stack}.yaml")
+
+
+def test_plan_shows_load_serving_concurrency_and_cache_in_one_table_then_cautions() -> None:
+    lines = _plan_text("production").splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("MODEL "))
+    for column in ("LOAD GiB/GPU", "SERVE GiB need/avail", "KV GiB", "SEQS @maxLen", "CACHE"):
+        assert column in lines[header]
+    row = lines[header + 1].split()
+    # 70B: bf16 checkpoint (131.5 GiB / 2 GPUs + 1) at load, fp8 while serving, 290 GiB cache
+    assert row[:5] == ["llama-3-3-70b-instruct", "2x2", "bf16->fp8", "66.8/96", "80.9/176.6"]
+    assert row[6:10] == ["19.1", "@32768", "306", "290Gi"]
+    assert "Placement (worst case, 7 nodes)" in "\n".join(lines[:header])
+    assert "2-GPU replicas fit while the other pods hold < 7 x 1 (at most 6)" in lines[header - 2]
+    assert lines.index("Cautions:") > header + 3
+
+
+def test_plan_cautions_about_the_shared_pool_assumption() -> None:
+    text = _plan_text("staging")
+    cautions = text[text.index("Cautions:") :]
+    assert "other namespaces on this GPU pool request at most 2 GPUs" in cautions
+
+
+def test_plan_exits_2_naming_the_model_that_may_stay_pending(tmp_path: Path) -> None:
+    doc = yaml.safe_load((ROOT / "Pulumi.production.yaml").read_text())
+    doc["config"]["vllm-platform:cluster"]["gpuPool"]["autoscaler"]["max"] = 5
+    bad = tmp_path / "Pulumi.five.yaml"
+    bad.write_text(yaml.safe_dump(doc))
+    result = ops("plan", "--file", str(bad))
+    assert result.returncode == 2
+    assert "models[0].gpusPerReplica: a 2-GPU replica of llama-3-3-70b-instruct" in result.stderr
+    assert "Traceback" not in result.stderr

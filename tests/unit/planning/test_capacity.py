@@ -35,7 +35,7 @@ def test_8b_fp8_fits_one_20gb_gpu_with_kv_cache_left() -> None:
 def test_fixes_suggest_quantization_more_gpus_and_a_larger_plan() -> None:
     fixes = suggest_fixes(8, "bf16", 1, lookup_plan("g2-gpu-rtx4000a2-m"), 0.9)
     assert fixes == [
-        "quantize to precision fp8",
+        "quantize to precision fp8 on the fly (extraArgs --quantization fp8)",
         "gpusPerReplica 2",
         "a plan with larger GPUs (g3-gpu-rtxpro6000-blackwell-1)",
     ]
@@ -62,8 +62,8 @@ def _prod() -> dict[str, Any]:
 def test_production_plan_totals_and_one_down_rollouts() -> None:
     plan = plan_stack(load_stack_config(_prod()).config)
     assert plan.gpus_needed == 8
-    assert plan.pool_max_gpus == 10
-    assert plan.spare_gpus == 2
+    assert plan.pool_max_gpus == 14
+    assert plan.spare_gpus == 6
     # per-replica weight caches run as StatefulSets, which cannot surge
     assert {m.strategy for m in plan.models} == {RolloutStrategy.ONE_DOWN}
 
@@ -72,6 +72,9 @@ def test_surge_hands_out_spare_gpus_in_model_order() -> None:
     raw = _prod()
     for m in raw["models"]:
         m["weightCache"] = {"mode": "none"}
+    raw["gpuBudget"] = 10
+    raw["otherNamespacesGpuBudget"] = 0
+    raw["cluster"]["gpuPool"]["autoscaler"]["max"] = 9
     plan = plan_stack(load_stack_config(raw).config)
     # 2 spare GPUs: the 70B model (2 GPUs per replica) takes both; the others take one down.
     assert [m.strategy for m in plan.models] == [
@@ -92,6 +95,7 @@ def test_single_replica_without_spare_gpus_is_a_downtime_rollout() -> None:
 def test_single_replica_with_spare_gpu_and_no_cache_surges() -> None:
     raw = raw_stack("development")
     raw["gpuBudget"] = 4
+    raw["otherNamespacesGpuBudget"] = 0
     raw["models"][1]["weightCache"] = {"mode": "none"}
     plan = plan_stack(load_stack_config(raw).config)
     assert plan.model("qwen-2-5-7b-instruct").strategy is RolloutStrategy.SURGE
@@ -102,6 +106,7 @@ def test_cpu_models_need_no_gpus() -> None:
     raw = raw_stack("development")
     raw["models"][0]["accelerator"] = "cpu"
     raw["models"][0]["image"] = "vllm/vllm-openai-cpu:v0.18.1"
+    raw["models"][0]["cpuKvCacheSpaceGi"] = 8
     plan = plan_stack(load_stack_config(raw).config)
     cpu = plan.model("llama-3-1-8b-instruct")
     assert cpu.gpus_total == 0 and cpu.fit is None

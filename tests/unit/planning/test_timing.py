@@ -202,13 +202,13 @@ def test_fetch_script_falls_back_to_bin_and_uses_hf_transfer_when_installed(
 
 
 def test_rollout_waits_cover_the_download_the_startup_budget_and_the_margin() -> None:
-    cfg, m, _ = stack()  # 70B: checkpointGb 141.1 at 100 MB/s = 1411 s, x3
+    cfg, m, _ = stack()  # 70B: 70.6B x 2 bytes = 141.2 GB at 100 MB/s = 1412 s, x3
     create, update = rollout_timeouts(cfg, m)
-    assert download_budget_seconds(cfg.timing, m) == 4233
-    assert create == 4233 + startup_budget_seconds(m) + ROLLOUT_MARGIN_SECONDS
+    assert download_budget_seconds(cfg.timing, m) == 4236
+    assert create == 4236 + startup_budget_seconds(m) + ROLLOUT_MARGIN_SECONDS
     assert update == m.replicas * create
     slow = cfg.model_copy(update={"timing": TimingConfig(download_mb_per_s=10)})
-    assert rollout_timeouts(slow, m)[0] - create == 42330 - 4233
+    assert rollout_timeouts(slow, m)[0] - create == 42360 - 4236
 
 
 def test_startup_timeout_is_documented_as_load_and_compile_only() -> None:
@@ -284,14 +284,14 @@ def test_size_classes() -> None:
 
 
 def test_estimates_for_the_70b_by_hand() -> None:
-    cfg, m, _ = stack()  # 70B, checkpointGb 141.1, 2 replicas, per-replica cache, defaults
+    cfg, m, _ = stack()  # 70B, a 141.2 GB bf16 checkpoint, 2 replicas, per-replica cache
     t = estimate_model(cfg.timing, m)
-    # download 141.1 GB / 100 MB/s = 1411 s; load / 200 MB/s = 705.5 s; pull 10 GB / 50 = 200 s
-    assert (t.download, t.load, t.image_pull) == (1411, 705.5, 200)
-    assert t.cold_start == 30 + 200 + 1411 + 705.5 + 240  # 2586.5 s, 43.1 min
-    assert t.warm_restart == 30 + 705.5 + 75  # 810.5 s
-    assert t.rollback == 2 * 810.5  # one pod at a time, images pre-pulled
-    assert t.startup_probe_covers == 705.5 + 240  # the download is in the init container
+    # download 141.2 GB / 100 MB/s = 1412 s; load / 200 MB/s = 706 s; pull 10 GB / 50 = 200 s
+    assert (t.download, t.load, t.image_pull) == (1412, 706, 200)
+    assert t.cold_start == 30 + 200 + 1412 + 706 + 240  # 2588 s, 43.1 min
+    assert t.warm_restart == 30 + 706 + 75  # 811 s
+    assert t.rollback == 2 * 811  # one pod at a time, images pre-pulled
+    assert t.startup_probe_covers == 706 + 240  # the download is in the init container
 
 
 def test_without_a_persistent_cache_or_the_prepuller_restarts_are_cold() -> None:
@@ -312,13 +312,23 @@ def test_warnings_for_a_short_startup_budget_and_a_missed_rollback_target() -> N
 
 
 def test_without_prefetch_the_startup_budget_must_cover_the_download_too() -> None:
-    cfg, m, _ = stack(startupTimeoutMinutes=20, extraArgs=["--load-format", "safetensors"])
+    cfg, m, _ = stack(
+        startupTimeoutMinutes=20,
+        extraArgs=[
+            "--quantization",
+            "fp8",
+            "--kv-cache-dtype",
+            "fp8",
+            "--load-format",
+            "safetensors",
+        ],
+    )
     t = estimate_model(cfg.timing, m)
-    assert t.startup_probe_covers == 1411 + 705.5 + 240
+    assert t.startup_probe_covers == 1412 + 706 + 240
     text = "\n".join(timing_warnings(m, t))
     assert "below the estimated download + load + compile (39.3 min)" in text
     assert "the weights are not prefetched" in text
-    cfg, m, _ = stack(model=1, weightCache={"mode": "none"}, replicas=3)
+    cfg, m, _ = stack(model=1, weightCache={"mode": "none"}, replicas=3, max_nodes=9)
     text = "\n".join(timing_warnings(m, estimate_model(cfg.timing, m)))
     assert "weightCache.mode none keeps nothing across pods" in text
 
@@ -336,7 +346,7 @@ def test_ops_plan_prints_the_time_to_ready_section(capsys: pytest.CaptureFixture
         line for line in out.splitlines() if line.strip().startswith("llama-3-3-70b-instruct  141")
     )
     assert row.split()[1:6] == ["141", "43.1", "!", "13.5", "27.0"]
-    assert "weight cache (200 GiB) cannot hold two revisions' weights (263 GiB)" in out
+    assert "weightCache.sizeGi" not in out  # the default 290 Gi holds two 131.5 GiB checkpoints
 
 
 # ---------------------------------------------------------------------------------- config

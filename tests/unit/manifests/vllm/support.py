@@ -17,10 +17,15 @@ def stack(
     file: str = "Pulumi.production.yaml",
     model: int = 0,
     drop_others: bool = False,
+    max_nodes: int | None = None,
     **overrides: Any,
 ) -> tuple[StackConfig, ModelConfig, ModelPlan]:
-    """A committed stack file with ``overrides`` applied to one model (camelCase keys)."""
+    """A committed stack file with ``overrides`` applied to one model (camelCase keys), and
+    the GPU pool's autoscaler maximum at ``max_nodes`` (room to place more replicas)."""
     raw, secrets = read_stack_file(ROOT / file)
+    raw = copy.deepcopy(raw)
+    if max_nodes is not None:
+        raw["cluster"]["gpuPool"]["autoscaler"]["max"] = max_nodes
     models = copy.deepcopy(raw["models"])
     models[model].update(overrides)
     raw["models"] = [models[model]] if drop_others else models

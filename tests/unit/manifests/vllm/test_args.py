@@ -16,7 +16,7 @@ def test_args_put_the_model_first_then_managed_flags_then_extra_args() -> None:
     _, m, _ = stack()
     args = server_args(m)
     assert args[0] == "meta-llama/Llama-3.3-70B-Instruct"
-    pairs = dict(zip(args[1:-3:2], args[2:-3:2], strict=True))
+    pairs = dict(zip(args[1:-5:2], args[2:-5:2], strict=True))
     assert pairs == {
         "--served-model-name": "llama-3-3-70b-instruct",
         "--host": "0.0.0.0",
@@ -26,7 +26,13 @@ def test_args_put_the_model_first_then_managed_flags_then_extra_args() -> None:
         "--gpu-memory-utilization": "0.92",
         "--revision": "6f6073b423013f6a7d4d9f39144961bfbfbc386b",
     }
-    assert args[-3:] == ["--quantization", "fp8", "--enable-prefix-caching"]
+    assert args[-5:] == [
+        "--quantization",
+        "fp8",
+        "--kv-cache-dtype",
+        "fp8",
+        "--enable-prefix-caching",
+    ]
 
 
 def test_served_model_name_is_always_set_even_without_extra_args() -> None:

@@ -23,7 +23,9 @@ def test_ingress_exposes_only_v1_with_tls_from_cert_manager() -> None:
 
 def test_scaled_object_targets_the_workload_on_waiting_requests() -> None:
     cfg, m, _ = stack(
-        model=1, autoscaling={"minReplicas": 2, "maxReplicas": 3, "waitingRequestsTarget": 4}
+        model=1,
+        autoscaling={"minReplicas": 2, "maxReplicas": 3, "waitingRequestsTarget": 4},
+        max_nodes=8,
     )
     so = scaled_object(cfg, m)
     assert so is not None
@@ -79,7 +81,7 @@ def test_operator_objects_carry_the_configured_rule_labels() -> None:
 
 
 def test_keda_queries_the_configured_prometheus() -> None:
-    cfg, m, _ = stack(model=1, autoscaling={"minReplicas": 2, "maxReplicas": 3})
+    cfg, m, _ = stack(model=1, autoscaling={"minReplicas": 2, "maxReplicas": 3}, max_nodes=8)
     default = scaled_object(cfg, m)
     assert default is not None
     assert (

@@ -55,7 +55,7 @@ def test_smoke_job_name_changes_with_the_served_spec_and_is_stable_otherwise() -
     cfg2, m2, plan2 = stack(image="vllm/vllm-openai:v0.11.1")
     assert model_objects(cfg2, m2, plan2)[-1]["metadata"]["name"] != first["metadata"]["name"]
     # Scaling adds replicas that serve traffic: the test runs again and reaches them too.
-    cfg3, m3, plan3 = stack(replicas=3)
+    cfg3, m3, plan3 = stack(replicas=3, max_nodes=9)
     assert model_objects(cfg3, m3, plan3)[-1]["metadata"]["name"] != first["metadata"]["name"]
 
 

@@ -103,12 +103,12 @@ def run_smoke(
 
 
 def statefulset_job(replicas: int = 3) -> dict[str, Any]:
-    cfg, m, plan = stack(replicas=replicas)
+    cfg, m, plan = stack(replicas=replicas, max_nodes=9)
     return smoke_job(cfg, m, workload(cfg, m, plan)["spec"]["template"])
 
 
 def deployment_job(replicas: int = 3) -> dict[str, Any]:
-    cfg, m, plan = stack(replicas=replicas, weightCache={"mode": "none"})
+    cfg, m, plan = stack(replicas=replicas, weightCache={"mode": "none"}, max_nodes=9)
     return smoke_job(cfg, m, workload(cfg, m, plan)["spec"]["template"])
 
 
@@ -165,7 +165,7 @@ def test_an_autoscaled_statefulset_tests_every_ready_replica_at_least_keda_s_min
     tmp_path: Path,
 ) -> None:
     # KEDA owns the count: there may be 1 to 3 replicas when the test runs, not `replicas`.
-    cfg, m, plan = stack(replicas=2, autoscaling={"minReplicas": 1, "maxReplicas": 3})
+    cfg, m, plan = stack(replicas=2, autoscaling={"minReplicas": 1, "maxReplicas": 3}, max_nodes=9)
     job = smoke_job(cfg, m, workload(cfg, m, plan)["spec"]["template"])
     env = {e["name"]: e.get("value") for e in container(job)["env"]}
     assert env["SMOKE_TARGETS"] == "" and env["SMOKE_REPLICAS"] == "1"

@@ -84,15 +84,21 @@ def test_per_replica_cache_is_a_statefulset_with_claim_templates() -> None:
     assert claim["metadata"]["name"] == "weights"
     assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
     assert claim["spec"]["storageClassName"] == "linode-block-storage-retain"
-    assert claim["spec"]["resources"]["requests"]["storage"] == "200Gi"  # sizeGi in the file
+    # the 70.6B bf16 checkpoint (~131.5 GiB) twice plus 10 %: room for a second revision
+    assert claim["spec"]["resources"]["requests"]["storage"] == "290Gi"
 
 
-def test_cache_size_defaults_to_one_and_a_half_weights_at_least_20_gi() -> None:
-    _, m, _ = stack(model=1)  # 8B bf16: ~14.9 GiB of weights
-    expected = math.ceil(weight_memory_gib(8, "bf16") * 1.5)
-    assert weight_cache_size_gi(m) == expected == 23
+def test_cache_size_defaults_to_two_checkpoints_plus_a_tenth_at_least_20_gi() -> None:
+    _, m, _ = stack(model=1)  # 8B bf16 checkpoint: ~14.9 GiB
+    expected = math.ceil(weight_memory_gib(8, "bf16") * 2 * 1.1)
+    assert weight_cache_size_gi(m) == expected == 33
+    # served at fp8 (dev), the cache still holds the bf16 checkpoint it downloads
+    _, dev, _ = stack("Pulumi.development.yaml")
+    assert dev.precision == "fp8" and weight_cache_size_gi(dev) == 33
     _, small, _ = stack("examples/Pulumi.local.yaml")
     assert weight_cache_size_gi(small) == 20
+    _, sized, _ = stack(model=1, weightCache={"sizeGi": 40})
+    assert weight_cache_size_gi(sized) == 40
 
 
 def test_shared_cache_is_a_deployment_with_one_read_write_many_claim() -> None:
@@ -178,9 +184,13 @@ def test_deployment_strategy_follows_the_plan(
 
 
 def test_planner_gives_deployments_surge_when_gpus_are_spare() -> None:
-    # production: 5 nodes x 2 GPUs = 10, models need 8; the 8B model surges with 1 GPU.
-    _, _, plan = stack(model=1, weightCache={"mode": "none"})
+    # production at 8 nodes x 2 GPUs = 16, models need 8; the 8B model surges with 1 GPU
+    # (9 GPUs held: a 2-GPU replica is still placed in every arrangement, 7 < 8 x 1).
+    _, _, plan = stack(model=1, weightCache={"mode": "none"}, max_nodes=8)
     assert plan.strategy is RolloutStrategy.SURGE
+    # at 7 nodes the budget has room (14) but a surge replica could leave the 70B Pending
+    _, _, tight = stack(model=1, weightCache={"mode": "none"})
+    assert tight.strategy is RolloutStrategy.ONE_DOWN
 
 
 def test_a_statefulset_plan_never_surges() -> None:

@@ -1,0 +1,87 @@
+"""KV-cache bytes per token, and how many sequences one replica's KV cache holds.
+
+vLLM 0.11.0 sizes a KV-cache block per layer as ``2 x block_size x num_kv_heads x head_size x
+dtype bytes`` (K and V; vllm/v1/kv_cache_interface.py:63-66 ``AttentionSpec.page_size_bytes``),
+with ``num_kv_heads`` the KV heads per GPU, ``max(1, total // tensor_parallel_size)``
+(vllm/config/model.py:1179-1191 ``get_num_kv_heads``), and 16-token blocks on CUDA
+(vllm/platforms/cuda.py:126-127). Its startup log "Maximum concurrency for <maxModelLen> tokens
+per request" is ``num_blocks / ceil(max_model_len / block_size)``
+(vllm/v1/core/kv_cache_utils.py:780-795, logged at :1091). We compute the same from the KV-cache
+memory our memory model leaves (``memory.MemoryFit.kv_cache_gib``).
+
+The KV-cache dtype: ``--kv-cache-dtype`` in extraArgs, default ``auto`` = the model's dtype
+(vllm/config/cache.py:25 ``CacheDType``), which is 16-bit for our checkpoints: vLLM downcasts a
+float32 config dtype to 16 bits unless ``--dtype float32`` (vllm/config/model.py:1665-1667).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from components.config import ModelConfig
+from components.planning.architecture import ModelShape
+
+__all__ = [
+    "BLOCK_SIZE_TOKENS",
+    "Concurrency",
+    "concurrency",
+    "kv_bytes_per_token",
+    "kv_dtype_bytes",
+]
+
+BLOCK_SIZE_TOKENS = 16
+_GIB = 1024**3
+_ONE_BYTE = frozenset({"fp8", "fp8_e4m3", "fp8_e5m2", "fp8_inc"})
+
+
+def kv_dtype_bytes(m: ModelConfig) -> int:
+    """Bytes per KV element: 1 for an fp8 KV cache, 4 for a float32 model, else 2."""
+    kv = m.extra_arg("--kv-cache-dtype") or "auto"
+    if kv in _ONE_BYTE:
+        return 1
+    if kv == "auto" and m.extra_arg("--dtype") in ("float32", "float"):
+        return 4
+    return 2
+
+
+def kv_bytes_per_token(shape: ModelShape, dtype_bytes: int, tensor_parallel: int) -> int:
+    """K and V for every layer, over all the replica's GPUs (KV heads replicate when there are
+    fewer than GPUs)."""
+    heads_per_gpu = max(1, shape.num_key_value_heads // tensor_parallel)
+    per_gpu = 2 * shape.num_hidden_layers * heads_per_gpu * shape.head_dim * dtype_bytes
+    return per_gpu * tensor_parallel
+
+
+@dataclass(frozen=True, slots=True)
+class Concurrency:
+    bytes_per_token: int
+    kv_tokens: int  # tokens the replica's KV cache holds (whole blocks)
+    at_max_len: float  # sequences of maxModelLen, as vLLM's "Maximum concurrency" log
+    at_typical_len: float  # sequences of typicalRequestTokens (at most maxModelLen)
+    typical_tokens: int
+
+
+def concurrency(
+    shape: ModelShape,
+    dtype_bytes: int,
+    tensor_parallel: int,
+    kv_cache_gib: float,
+    *,
+    max_model_len: int,
+    typical_tokens: int,
+) -> Concurrency:
+    per_token = kv_bytes_per_token(shape, dtype_bytes, tensor_parallel)
+    blocks = math.floor(kv_cache_gib * _GIB / (per_token * BLOCK_SIZE_TOKENS))
+    typical = min(typical_tokens, max_model_len)
+
+    def sequences(tokens: int) -> float:
+        return blocks / math.ceil(tokens / BLOCK_SIZE_TOKENS)
+
+    return Concurrency(
+        bytes_per_token=per_token,
+        kv_tokens=blocks * BLOCK_SIZE_TOKENS,
+        at_max_len=sequences(max_model_len),
+        at_typical_len=sequences(typical),
+        typical_tokens=typical,
+    )
