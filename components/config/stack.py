@@ -12,7 +12,7 @@ from components.config.health_reporter import HealthReporterConfig
 from components.config.model import ModelConfig
 from components.config.network import NetworkConfig
 from components.config.observability import ObservabilityConfig
-from components.config.registry import RegistryConfig
+from components.config.registry import RegistryConfig, role_has_word
 from components.config.types import Environment, NamespaceName
 from components.contract import VLLM_PORT
 
@@ -109,6 +109,36 @@ class StackConfig(ConfigModel):
                 "which can use the image's system trust store",
             )
         return self
+
+    @model_validator(mode="after")
+    def _roles_cannot_collide(self) -> Self:
+        reg, env = self.registry, self.environment
+        roles = {"registry.writerRole": self.writer_role, "registry.readerRole": self.reader_role}
+        if self.writer_role == self.reader_role:
+            raise path_error("registry.readerRole", f"{self.reader_role!r} is the writer role too")
+        for path, role in roles.items():
+            if role == reg.user:
+                raise path_error(path, f"{role!r} is registry.user, the owner (not a role to manage)")
+            if reg.manage_roles and not reg.exclusive_server and not role_has_word(role, env):
+                raise path_error(
+                    path,
+                    f"{role!r} must contain the environment {env!r} as a word (e.g. "
+                    f"{role}_{env}): roles are server-wide, and another stack managing the same "
+                    "role fails on CREATE ROLE or drops it on destroy; set "
+                    "registry.exclusiveServer: true if no other stack manages roles on "
+                    f"{reg.host}:{reg.port}",
+                )
+        return self
+
+    @property
+    def writer_role(self) -> str:
+        """The registry role this program and the health reporter write as."""
+        return self.registry.writer_role_for(self.environment)
+
+    @property
+    def reader_role(self) -> str:
+        """The registry's SELECT-only role for the API router."""
+        return self.registry.reader_role_for(self.environment)
 
     @property
     def gpu_budget_resolved(self) -> int:

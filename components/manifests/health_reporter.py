@@ -183,7 +183,7 @@ def pod_spec(cfg: StackConfig) -> Manifest:
         "PGHOST": reg.host,
         "PGPORT": str(reg.port),
         "PGDATABASE": reg.database,
-        "PGUSER": reg.writer_role,
+        "PGUSER": cfg.writer_role,
         "PGSSLMODE": reg.sslmode,
         "PGCONNECT_TIMEOUT": str(PSQL_CONNECT_TIMEOUT_SECONDS),
         "PGAPPNAME": APPLICATION_NAME,

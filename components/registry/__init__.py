@@ -14,7 +14,8 @@ Wiring in ``__main__.py``::
                             RegistrySchemaArgs(connection=owner_dsn, database=reg.database))
     if reg.manage_roles:
         roles = RegistryRoles("registry-roles", RegistryRolesArgs(
-            config=reg, owner_password=config.require_secret("registryPassword"),
+            config=reg, writer_role=cfg.writer_role, reader_role=cfg.reader_role,
+            owner_password=config.require_secret("registryPassword"),
             writer_password=config.require_secret("registryWriterPassword"),
             reader_password=config.require_secret("registryReaderPassword"),
             database=schema.database))

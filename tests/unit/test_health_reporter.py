@@ -221,7 +221,7 @@ def test_the_report_step_connects_as_the_writer_role() -> None:
     assert env["PGHOST"] == cfg.registry.host
     assert env["PGPORT"] == str(cfg.registry.port)
     assert env["PGDATABASE"] == cfg.registry.database
-    assert env["PGUSER"] == cfg.registry.writer_role
+    assert env["PGUSER"] == cfg.writer_role == "vllm_registry_writer_staging"
     assert env["PGSSLMODE"] == "verify-full"
     assert env["PGSSLROOTCERT"] == "system"
     assert env["HR_ENVIRONMENT"] == "staging"
