@@ -100,17 +100,6 @@ class StackConfig(ConfigModel):
         return self
 
     @model_validator(mode="after")
-    def _reporter_can_verify_the_registry(self) -> Self:
-        hr = self.health_reporter
-        if hr.enabled and self.registry.sslmode == "verify-ca" and hr.ssl_root_cert is None:
-            raise path_error(
-                "healthReporter.sslRootCert",
-                "registry.sslmode verify-ca needs the CA's PEM here; or use verify-full, "
-                "which can use the image's system trust store",
-            )
-        return self
-
-    @model_validator(mode="after")
     def _roles_cannot_collide(self) -> Self:
         reg, env = self.registry, self.environment
         roles = {"registry.writerRole": self.writer_role, "registry.readerRole": self.reader_role}

@@ -133,6 +133,7 @@ class RegistryRoles(pulumi.ComponentResource):
             username=cfg.user,
             password=pulumi.Output.secret(args.owner_password),
             sslmode=cfg.sslmode,
+            sslrootcert=cfg.lib_pq_root_cert,
             superuser=False,
             opts=pulumi.ResourceOptions(parent=self),
         )

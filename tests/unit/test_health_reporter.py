@@ -242,7 +242,7 @@ def test_verify_ca_without_a_ca_certificate_is_rejected() -> None:
     raw["registry"]["sslmode"] = "verify-ca"
     with pytest.raises(ConfigError) as info:
         load_stack_config(raw)
-    assert [i.path for i in info.value.issues] == ["healthReporter.sslRootCert"]
+    assert [i.path for i in info.value.issues] == ["registry.sslRootCert"]
 
 
 def test_disabled_builds_nothing() -> None:
