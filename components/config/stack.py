@@ -107,7 +107,9 @@ class StackConfig(ConfigModel):
             raise path_error("registry.readerRole", f"{self.reader_role!r} is the writer role too")
         for path, role in roles.items():
             if role == reg.user:
-                raise path_error(path, f"{role!r} is registry.user, the owner (not a role to manage)")
+                raise path_error(
+                    path, f"{role!r} is registry.user, the owner (not a role to manage)"
+                )
             if reg.manage_roles and not reg.exclusive_server and not role_has_word(role, env):
                 raise path_error(
                     path,
@@ -118,6 +120,47 @@ class StackConfig(ConfigModel):
                     f"{reg.host}:{reg.port}",
                 )
         return self
+
+    @model_validator(mode="after")
+    def _custom_resources_have_their_crds(self) -> Self:
+        c, obs = self.cluster, self.observability
+        operator = c.has_crds_of("prometheus_operator")
+        why = (
+            "a cluster this stack creates has no CRDs"
+            if c.mode == "create"
+            else "cluster.installed says it is not installed"
+        )
+        for key, on in (
+            ("serviceMonitor", obs.service_monitor),
+            ("prometheusRule", obs.prometheus_rule),
+        ):
+            if on and not operator:
+                raise path_error(
+                    f"observability.{key}",
+                    f"needs the Prometheus operator's CRDs ({why}): install it (e.g. "
+                    "kube-prometheus-stack), then set cluster.installed.prometheusOperator: true",
+                )
+        if not c.has_crds_of("keda"):
+            for i, m in enumerate(self.models):
+                if m.autoscaling is not None and m.autoscaling.enabled:
+                    raise path_error(
+                        f"models[{i}].autoscaling",
+                        f"a ScaledObject needs KEDA's CRDs ({why}): install KEDA, then set "
+                        "cluster.installed.keda: true; or autoscaling.enabled: false",
+                    )
+        return self
+
+    @property
+    def service_monitors(self) -> bool:
+        """A ServiceMonitor per model (needs the Prometheus operator's CRDs)."""
+        on = self.observability.service_monitor
+        return self.cluster.has_crds_of("prometheus_operator") if on is None else on
+
+    @property
+    def prometheus_rules(self) -> bool:
+        """A PrometheusRule per model (needs the Prometheus operator's CRDs)."""
+        on = self.observability.prometheus_rule
+        return self.cluster.has_crds_of("prometheus_operator") if on is None else on
 
     @property
     def writer_role(self) -> str:

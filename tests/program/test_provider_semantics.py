@@ -107,3 +107,43 @@ def test_custom_resource_kinds_are_known() -> None:
     assert crd_provider({"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject"}) == "KEDA"
     assert crd_provider({"apiVersion": "apps/v1", "kind": "StatefulSet"}) is None
     assert crd_provider({"apiVersion": "v1", "kind": "Service"}) is None
+
+
+_OPERATOR_OF_GROUP = {"monitoring.coreos.com": "prometheus_operator", "keda.sh": "keda"}
+
+
+@pytest.mark.parametrize("stack", STACK_NAMES)
+def test_no_custom_resource_without_its_crd(stack: str) -> None:
+    cfg = _config(stack)
+    for r in _run(stack).kubernetes():
+        obj = _manifest(r)
+        if crd_provider(obj) is None:
+            continue
+        group = str(obj["apiVersion"]).rpartition("/")[0]
+        assert group in _OPERATOR_OF_GROUP, f"{obj['kind']}: which config key says it exists?"
+        assert cfg.cluster.has_crds_of(_OPERATOR_OF_GROUP[group]), f"{stack}: {obj['kind']}"
+        if cfg.cluster.mode == "create":
+            # On a cluster this stack creates, only because the user said so.
+            assert getattr(cfg.cluster.installed, _OPERATOR_OF_GROUP[group]) is True
+
+
+def test_a_created_cluster_registers_custom_resources_once_the_operators_are_installed() -> None:
+    run = run_program(
+        "production",
+        overrides={
+            "cluster": {
+                **_stack_cluster("production"),
+                "installed": {"prometheusOperator": True},
+            }
+        },
+    )
+    kinds = {r.inputs.get("kind") for r in run.kubernetes()}
+    assert {"ServiceMonitor", "PrometheusRule"} <= kinds
+    assert not {"ServiceMonitor", "PrometheusRule"} & {
+        r.inputs.get("kind") for r in _run("production").kubernetes()
+    }
+
+
+def _stack_cluster(stack: str) -> dict[str, Any]:
+    doc = yaml.safe_load(_stack_path(stack).read_text())
+    return dict(doc["config"]["vllm-platform:cluster"])

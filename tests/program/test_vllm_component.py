@@ -84,6 +84,7 @@ def autoscaled_with_ingress() -> StackConfig:
     def patch(raw: dict[str, Any]) -> None:
         raw["models"][1]["autoscaling"] = {"minReplicas": 2, "maxReplicas": 4}
         raw["models"][1]["ingress"] = {"host": "llama.example.com"}
+        raw["cluster"]["installed"] = {"prometheusOperator": True, "keda": True}
 
     return load("Pulumi.production.yaml", patch)
 

@@ -37,10 +37,16 @@ def stack(
     file: str = "Pulumi.production.yaml",
     model: int = 0,
     drop_others: bool = False,
+    operators: bool = True,
     **overrides: Any,
 ) -> tuple[StackConfig, ModelConfig, ModelPlan]:
-    """A committed stack file with ``overrides`` applied to one model (camelCase keys)."""
+    """A committed stack file with ``overrides`` applied to one model (camelCase keys).
+
+    ``operators``: the cluster has the Prometheus operator's and KEDA's CRDs.
+    """
     raw, secrets = read_stack_file(ROOT / file)
+    if operators:
+        raw["cluster"]["installed"] = {"prometheusOperator": True, "keda": True}
     models = copy.deepcopy(raw["models"])
     models[model].update(overrides)
     raw["models"] = [models[model]] if drop_others else models
@@ -493,6 +499,18 @@ def test_observability_objects_follow_the_switches() -> None:
     pks = kinds(model_objects(pcfg, pm, pplan))
     assert {"ServiceMonitor", "PrometheusRule", "ConfigMap"} <= set(pks)
     assert pks[-1] == "Job"
+
+
+def test_a_created_cluster_gets_no_custom_resources_until_the_operators_are_installed() -> None:
+    for file in ("Pulumi.production.yaml", "Pulumi.development.yaml"):
+        cfg, m, plan = stack(file, operators=False)
+        assert cfg.cluster.mode == "create"
+        ks = kinds(model_objects(cfg, m, plan))
+        assert "ServiceMonitor" not in ks and "PrometheusRule" not in ks, file
+        assert "ConfigMap" in ks  # the dashboard needs no CRD
+    # An attached cluster is assumed to have them (staging attaches to development's).
+    scfg, sm, splan = stack("Pulumi.staging.yaml", operators=False)
+    assert {"ServiceMonitor", "PrometheusRule"} <= set(kinds(model_objects(scfg, sm, splan)))
 
 
 # ------------------------------------------------------------------- config-driven details
