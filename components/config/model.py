@@ -67,7 +67,15 @@ class WeightCache(ConfigModel):
             "shared: a Deployment sharing one ReadWriteMany volume; none: an emptyDir"
         ),
     )
-    size_gi: int | None = Field(default=None, ge=1, le=10240, description="default: 1.5 x weights")
+    size_gi: int | None = Field(
+        default=None,
+        ge=1,
+        le=10240,
+        description=(
+            "default: 1.5 x the 16-bit checkpoint (parametersBillions x 2 bytes), at least 20; "
+            "not precision, which would replace the StatefulSet"
+        ),
+    )
     storage_class: str = Field(
         default="linode-block-storage-retain",
         min_length=1,

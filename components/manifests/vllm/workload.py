@@ -80,11 +80,19 @@ def uses_statefulset(model: ModelConfig) -> bool:
     return model.weight_cache.mode == "per-replica"
 
 
+# What a checkpoint holds on disk: Hugging Face repos ship 16-bit weights (``--quantization``
+# quantizes them at load), and a pre-quantized checkpoint is smaller. ``precision`` is not used:
+# it describes memory at load, and the size is in the StatefulSet's immutable
+# volumeClaimTemplates, so a size that moved with it would replace the StatefulSet.
+CHECKPOINT_PRECISION = "bf16"
+
+
 def weight_cache_size_gi(model: ModelConfig) -> int:
-    """Configured size, else 1.5 x the weights (room for a second revision), at least 20 GiB."""
+    """Configured size, else 1.5 x the 16-bit checkpoint (room for a second revision), at
+    least 20 GiB."""
     if model.weight_cache.size_gi is not None:
         return model.weight_cache.size_gi
-    weights = weight_memory_gib(model.parameters_billions, model.precision)
+    weights = weight_memory_gib(model.parameters_billions, CHECKPOINT_PRECISION)
     return max(20, math.ceil(weights * 1.5))
 
 
