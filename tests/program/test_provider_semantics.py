@@ -8,6 +8,7 @@ startup budget, a custom resource without its CRD, a provider that replaces Secr
 
 from __future__ import annotations
 
+import copy
 import functools
 from typing import Any
 
@@ -24,7 +25,7 @@ from components.manifests.k8s_semantics import (
 )
 from components.manifests.vllm.smoke import SMOKE_ACTIVE_DEADLINE_SECONDS
 from components.manifests.vllm.workload import startup_budget_seconds
-from tests.program.harness import ROOT, ProgramRun, Registered, run_program
+from tests.program.harness import ROOT, ProgramRun, Registered, run_program, stack_file_config
 from tests.stackfiles import committed_stacks
 
 pytestmark = pytest.mark.program
@@ -147,3 +148,38 @@ def test_a_created_cluster_registers_custom_resources_once_the_operators_are_ins
 def _stack_cluster(stack: str) -> dict[str, Any]:
     doc = yaml.safe_load(_stack_path(stack).read_text())
     return dict(doc["config"]["vllm-platform:cluster"])
+
+
+DOC = ROOT / "docs" / "provider-semantics.md"
+
+
+def _variant_runs() -> list[ProgramRun]:
+    """Every committed stack, the example, and production with every optional object on."""
+    cfg = stack_file_config("production")
+    models = copy.deepcopy(cfg["vllm-platform:models"])
+    models[1]["autoscaling"] = {"minReplicas": 2, "maxReplicas": 3}
+    models[1]["ingress"] = {"host": "llama.example.com"}
+    models[2]["weightCache"] = {"mode": "shared", "storageClass": "nfs-rwx"}
+    cluster = {
+        **_stack_cluster("production"),
+        "gpuEnablement": "gpu-operator",
+        "installed": {"prometheusOperator": True, "keda": True},
+    }
+    everything = run_program("production", overrides={"models": models, "cluster": cluster})
+    return [*(_run(s) for s in STACK_NAMES), everything]
+
+
+def test_every_registered_type_has_a_row_in_the_semantics_table() -> None:
+    doc = DOC.read_text(encoding="utf-8")
+    seen: set[str] = set()
+    for run in _variant_runs():
+        for r in run.resources:
+            if r.typ.startswith("vllm-platform:"):
+                continue  # components: no provider behaviour of their own
+            name = str(r.inputs.get("kind") or r.typ.rsplit(":", 1)[-1])
+            if r.typ == "kubernetes:helm.sh/v3:Release":
+                name = "helm Release"
+            seen.add(name)
+    missing = sorted(n for n in seen if n not in doc)
+    assert not missing, f"docs/provider-semantics.md has no row for {missing}"
+    assert {"Ingress", "ScaledObject", "PersistentVolumeClaim", "helm Release"} <= seen
