@@ -17,7 +17,9 @@ class ObservabilityConfig(ConfigModel):
 
     service_monitor: bool | None = Field(
         default=None,
-        description="a ServiceMonitor per model (default: when cluster.installed.prometheusOperator)",
+        description=(
+            "a ServiceMonitor per model (default: when cluster.installed.prometheusOperator)"
+        ),
     )
     prometheus_rule: bool | None = Field(
         default=None,

@@ -105,7 +105,6 @@ def _pod_selector() -> dict[str, str]:
 
 
 def config_map(cfg: StackConfig) -> Manifest:
-    settings = cfg.health_reporter
     data = {
         SCRIPT_KEY: read_asset("reporter.sh"),
         SQL_KEY: read_asset("report.sql"),

@@ -86,7 +86,8 @@ def registry_cautions(cfg: StackConfig) -> list[str]:
             "(registry.writerRole/readerRole, or a stack first deployed with the old defaults "
             "vllm_registry_writer/vllm_registry_reader) renames the role (ALTER ROLE ... "
             "RENAME): point the API router at the new reader name; PostgreSQL clears an MD5 "
-            "password on rename"
+            "password on rename; the Grants are replaced and deleting the old ones REVOKEs "
+            "from the old name, expected to fail (remove them with `pulumi state delete`)"
         )
         out.append(
             f"registry.host/port/database/user ({server}/{reg.database} as {reg.user}): a change "

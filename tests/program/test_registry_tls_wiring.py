@@ -38,7 +38,9 @@ def _runs() -> list[tuple[str, ProgramRun]]:
     ca = {"sslRootCert": CA}
     for mode in ("verify-ca", "verify-full", "require"):
         reg = _registry("production", sslmode=mode, **ca)
-        runs.append((f"production+{mode}+ca", run_program("production", overrides={"registry": reg})))
+        runs.append(
+            (f"production+{mode}+ca", run_program("production", overrides={"registry": reg}))
+        )
     return runs
 
 

@@ -53,7 +53,7 @@ def test_the_user_saying_the_operator_is_installed_allows_them() -> None:
 
 def test_an_attached_cluster_is_assumed_to_have_them_unless_told_otherwise() -> None:
     assert _load("staging", {}).config.service_monitors
-    told = {"cluster": {"installed": {"prometheusOperator": False}}}
+    told: dict[str, Any] = {"cluster": {"installed": {"prometheusOperator": False}}}
     assert not _load("staging", told).config.service_monitors
     told["observability"] = {"serviceMonitor": True}
     assert _paths("staging", told) == ["observability.serviceMonitor"]

@@ -41,7 +41,8 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> Path:
              "-subj", "/CN=localhost", cwd=d)  # fmt: skip
     (d / "ext").write_text("subjectAltName=DNS:localhost\n")
     _openssl("x509", "-req", "-in", "srv.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-             "-CAcreateserial", "-out", "srv.crt", "-days", "2", "-extfile", "ext", cwd=d)  # fmt: skip
+             "-CAcreateserial", "-out", "srv.crt", "-days", "2", "-extfile", "ext",
+             cwd=d)  # fmt: skip
     return d
 
 
@@ -105,7 +106,7 @@ def test_verify_full_with_the_system_store_uses_the_hosts_bundle(
 ) -> None:
     # The "host's bundle" is our CA here, so a passing handshake proves which store was used.
     paths = SimpleNamespace(cafile=str(certs / "ca.crt"), capath=None)
-    monkeypatch.setattr(connection.ssl, "get_default_verify_paths", lambda: paths)
+    monkeypatch.setattr(ssl, "get_default_verify_paths", lambda: paths)
     assert "tls-ok" in _error(_dsn(server, "system"))
 
 
@@ -115,7 +116,7 @@ def test_the_wheels_own_system_store_is_not_the_hosts(
 ) -> None:
     # Why with_system_roots exists: libpq's plain sslrootcert=system misses the host's CAs.
     paths = SimpleNamespace(cafile=str(certs / "ca.crt"), capath=None)
-    monkeypatch.setattr(connection.ssl, "get_default_verify_paths", lambda: paths)
+    monkeypatch.setattr(ssl, "get_default_verify_paths", lambda: paths)
     with pytest.raises(psycopg.OperationalError, match="certificate verify failed"):
         psycopg.connect(_dsn(server, "system"), connect_timeout=5)
 
