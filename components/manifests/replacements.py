@@ -126,6 +126,13 @@ def custom_resource_lines(cfg: StackConfig) -> list[str]:
     scaled = [m.name for m in cfg.models if m.autoscaling is not None and m.autoscaling.enabled]
     if scaled:
         lines.append(f"ScaledObject for {', '.join(scaled)}: CRD of KEDA (keda.sh)")
+    for m in cfg.models:
+        if m.ingress is not None:
+            lines.append(
+                f"Ingress for {m.name} (not a custom resource): needs an ingress controller "
+                f"({m.ingress.class_name}) that publishes status.loadBalancer (Pulumi waits for "
+                f"it, 10 min) and cert-manager's ClusterIssuer {m.ingress.cluster_issuer}"
+            )
     if not lines:
         lines.append("none")
     return lines
