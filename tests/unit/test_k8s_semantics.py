@@ -26,6 +26,7 @@ def test_a_service_is_awaited_only_with_a_selector_and_a_cluster_ip() -> None:
 def test_kinds_without_an_awaiter_and_skip_await_are_not_awaited() -> None:
     for kind in ("ConfigMap", "NetworkPolicy", "CronJob", "PodDisruptionBudget", "Namespace"):
         assert not awaits({"kind": kind, "metadata": {}})
+
     def job(annotation: str) -> dict[str, Any]:
         return {"kind": "Job", "metadata": {"annotations": {annotation: "true"}}}
 
