@@ -67,6 +67,8 @@ def synthetic_config(n: int) -> dict[str, Any]:
     cfg = dict(stack_file_config(STACK))
     cluster = dict(cfg[f"{PROJECT}:cluster"])
     cluster["gpuPool"] = POOL
+    # As measured before custom resources defaulted off on a created cluster: with them.
+    cluster["installed"] = {"prometheusOperator": True}
     cfg[f"{PROJECT}:cluster"] = cluster
     cfg.pop(f"{PROJECT}:gpuBudget", None)
     template = dict(cfg[f"{PROJECT}:models"][1])  # the 8B model: fits one GPU

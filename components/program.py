@@ -138,6 +138,8 @@ def wire_registry(cfg: StackConfig, deployments: dict[str, VllmDeployment]) -> p
             "registry-roles",
             RegistryRolesArgs(
                 config=reg,
+                writer_role=cfg.writer_role,
+                reader_role=cfg.reader_role,
                 owner_password=owner_password,
                 writer_password=secrets.require_secret("registryWriterPassword"),
                 reader_password=secrets.require_secret("registryReaderPassword"),

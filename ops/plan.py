@@ -11,6 +11,11 @@ from collections.abc import Callable
 
 from components.config import SECRET_KEYS, LoadedStack, StackConfig
 from components.manifests.lke import replacement_warnings
+from components.manifests.replacements import (
+    custom_resource_lines,
+    model_replacements,
+    registry_cautions,
+)
 from components.planning.capacity import StackPlan
 from ops.plan_timing import format_timing
 from ops.reach import reach_lines
@@ -19,7 +24,11 @@ from ops.stack import load_offline
 __all__ = ["format_plan", "main"]
 
 # Standing cautions shown with every plan (e.g. which keys force a cluster replacement).
-CAUTIONS: list[Callable[[StackConfig], list[str]]] = [replacement_warnings]
+CAUTIONS: list[Callable[[StackConfig], list[str]]] = [
+    replacement_warnings,
+    model_replacements,
+    registry_cautions,
+]
 
 
 def _cluster_line(cfg: StackConfig) -> str:
@@ -135,6 +144,7 @@ def format_plan(loaded: LoadedStack, plan: StackPlan, source: str) -> str:
     lines += _placement_lines(plan)
     lines += ["", *_table(_model_rows(plan, cfg))]
     lines += format_timing(cfg)
+    lines += ["", "Custom resources:"] + [f"  - {c}" for c in custom_resource_lines(cfg)]
     warnings = [f"{pool.type}: {gp.note}" for _ in [0] if not gp.lke_supported]
     warnings += list(plan.cautions)
     warnings += [c for caution in CAUTIONS for c in caution(cfg)]

@@ -11,7 +11,7 @@ from components.config.base import ConfigModel, path_error
 from components.config.gpu_plans import GPU_PLANS, GpuPlan, UnknownPlanError
 from components.config.types import K8sVersion, LabelMap
 
-__all__ = ["Autoscaler", "ClusterConfig", "GpuPool", "SystemPool"]
+__all__ = ["Autoscaler", "ClusterConfig", "GpuPool", "InstalledOperators", "SystemPool"]
 
 
 class Autoscaler(ConfigModel):
@@ -92,6 +92,27 @@ class SystemPool(ConfigModel):
     count: int = Field(default=1, ge=1, le=20, description="nodes in the system pool")
 
 
+class InstalledOperators(ConfigModel):
+    """Operators whose CRDs the cluster has; custom resources are created only for those.
+
+    A cluster this stack creates has none (default false there); a cluster it attaches to is
+    assumed to have them (default true). A custom resource without its CRD passes preview and
+    fails ``up`` (docs/provider-semantics.md).
+    """
+
+    prometheus_operator: bool | None = Field(
+        default=None,
+        description=(
+            "the Prometheus operator (ServiceMonitor, PrometheusRule CRDs), e.g. "
+            "kube-prometheus-stack; default: false in create mode, true otherwise"
+        ),
+    )
+    keda: bool | None = Field(
+        default=None,
+        description="KEDA (ScaledObject CRD); default: false in create mode, true otherwise",
+    )
+
+
 class ClusterConfig(ConfigModel):
     """How the stack gets its cluster, and the GPU pool it plans against."""
 
@@ -133,6 +154,7 @@ class ClusterConfig(ConfigModel):
         default=None,
         description="default: device-plugin in create mode, none otherwise",
     )
+    installed: InstalledOperators = Field(default_factory=InstalledOperators)
     stack_reference: str | None = Field(
         default=None,
         pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){0,2}$",
@@ -176,6 +198,11 @@ class ClusterConfig(ConfigModel):
                 if path_or_ctx is not None:
                     raise path_error(key, "only applies when mode is kubeconfig")
         return self
+
+    def has_crds_of(self, operator: Literal["prometheus_operator", "keda"]) -> bool:
+        """Whether the cluster has that operator's CRDs (as configured, else by mode)."""
+        said: bool | None = getattr(self.installed, operator)
+        return self.mode != "create" if said is None else said
 
     @property
     def gpu_enablement_resolved(self) -> Literal["device-plugin", "gpu-operator", "none"]:

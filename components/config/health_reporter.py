@@ -39,8 +39,8 @@ class HealthReporterConfig(ConfigModel):
     ssl_root_cert: str | None = Field(
         default=None,
         description=(
-            "PEM of the CA that signed the registry's certificate (needed for sslmode "
-            "verify-ca; with verify-full and no CA given, the image's system trust store is used)"
+            "PEM of the CA the reporter verifies the registry against, if not registry.sslRootCert "
+            "(default: that file's PEM; with neither, verify-full uses the image's trust store)"
         ),
     )
 

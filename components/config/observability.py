@@ -15,8 +15,19 @@ __all__ = ["ObservabilityConfig"]
 class ObservabilityConfig(ConfigModel):
     """Monitoring objects per model (switch off where the CRDs are missing)."""
 
-    service_monitor: bool = Field(default=True, description="a ServiceMonitor per model")
-    prometheus_rule: bool = Field(default=True, description="a PrometheusRule (alerts) per model")
+    service_monitor: bool | None = Field(
+        default=None,
+        description=(
+            "a ServiceMonitor per model (default: when cluster.installed.prometheusOperator)"
+        ),
+    )
+    prometheus_rule: bool | None = Field(
+        default=None,
+        description=(
+            "a PrometheusRule (alerts) per model (default: when "
+            "cluster.installed.prometheusOperator)"
+        ),
+    )
     grafana_dashboard: bool = Field(default=True, description="a dashboard ConfigMap per model")
     dashboard_label: LabelMap = Field(
         default_factory=lambda: {"grafana_dashboard": "1"},

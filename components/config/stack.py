@@ -12,7 +12,7 @@ from components.config.health_reporter import HealthReporterConfig
 from components.config.model import ModelConfig
 from components.config.network import NetworkConfig
 from components.config.observability import ObservabilityConfig
-from components.config.registry import RegistryConfig
+from components.config.registry import RegistryConfig, role_has_word
 from components.config.timing import TimingConfig
 from components.config.types import Environment, NamespaceName
 from components.contract import VLLM_PORT
@@ -111,15 +111,77 @@ class StackConfig(ConfigModel):
         return self
 
     @model_validator(mode="after")
-    def _reporter_can_verify_the_registry(self) -> Self:
-        hr = self.health_reporter
-        if hr.enabled and self.registry.sslmode == "verify-ca" and hr.ssl_root_cert is None:
-            raise path_error(
-                "healthReporter.sslRootCert",
-                "registry.sslmode verify-ca needs the CA's PEM here; or use verify-full, "
-                "which can use the image's system trust store",
-            )
+    def _roles_cannot_collide(self) -> Self:
+        reg, env = self.registry, self.environment
+        roles = {"registry.writerRole": self.writer_role, "registry.readerRole": self.reader_role}
+        if self.writer_role == self.reader_role:
+            raise path_error("registry.readerRole", f"{self.reader_role!r} is the writer role too")
+        for path, role in roles.items():
+            if role == reg.user:
+                raise path_error(
+                    path, f"{role!r} is registry.user, the owner (not a role to manage)"
+                )
+            if reg.manage_roles and not reg.exclusive_server and not role_has_word(role, env):
+                raise path_error(
+                    path,
+                    f"{role!r} must contain the environment {env!r} as a word (e.g. "
+                    f"{role}_{env}): roles are server-wide, and another stack managing the same "
+                    "role fails on CREATE ROLE or drops it on destroy; set "
+                    "registry.exclusiveServer: true if no other stack manages roles on "
+                    f"{reg.host}:{reg.port}",
+                )
         return self
+
+    @model_validator(mode="after")
+    def _custom_resources_have_their_crds(self) -> Self:
+        c, obs = self.cluster, self.observability
+        operator = c.has_crds_of("prometheus_operator")
+        why = (
+            "a cluster this stack creates has no CRDs"
+            if c.mode == "create"
+            else "cluster.installed says it is not installed"
+        )
+        for key, on in (
+            ("serviceMonitor", obs.service_monitor),
+            ("prometheusRule", obs.prometheus_rule),
+        ):
+            if on and not operator:
+                raise path_error(
+                    f"observability.{key}",
+                    f"needs the Prometheus operator's CRDs ({why}): install it (e.g. "
+                    "kube-prometheus-stack), then set cluster.installed.prometheusOperator: true",
+                )
+        if not c.has_crds_of("keda"):
+            for i, m in enumerate(self.models):
+                if m.autoscaling is not None and m.autoscaling.enabled:
+                    raise path_error(
+                        f"models[{i}].autoscaling",
+                        f"a ScaledObject needs KEDA's CRDs ({why}): install KEDA, then set "
+                        "cluster.installed.keda: true; or autoscaling.enabled: false",
+                    )
+        return self
+
+    @property
+    def service_monitors(self) -> bool:
+        """A ServiceMonitor per model (needs the Prometheus operator's CRDs)."""
+        on = self.observability.service_monitor
+        return self.cluster.has_crds_of("prometheus_operator") if on is None else on
+
+    @property
+    def prometheus_rules(self) -> bool:
+        """A PrometheusRule per model (needs the Prometheus operator's CRDs)."""
+        on = self.observability.prometheus_rule
+        return self.cluster.has_crds_of("prometheus_operator") if on is None else on
+
+    @property
+    def writer_role(self) -> str:
+        """The registry role this program and the health reporter write as."""
+        return self.registry.writer_role_for(self.environment)
+
+    @property
+    def reader_role(self) -> str:
+        """The registry's SELECT-only role for the API router."""
+        return self.registry.reader_role_for(self.environment)
 
     @property
     def gpu_budget_resolved(self) -> int:

@@ -108,14 +108,14 @@ def _pod_selector() -> dict[str, str]:
 
 
 def config_map(cfg: StackConfig) -> Manifest:
-    settings = cfg.health_reporter
     data = {
         SCRIPT_KEY: read_asset("reporter.sh"),
         SQL_KEY: read_asset("report.sql"),
         MODELS_KEY: models_file(cfg),
     }
-    if settings.ssl_root_cert is not None:
-        data[ROOT_CERT_KEY] = settings.ssl_root_cert
+    root_cert = _root_cert_pem(cfg)
+    if root_cert is not None:
+        data[ROOT_CERT_KEY] = root_cert
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -135,13 +135,17 @@ def registry_secret(cfg: StackConfig, writer_password: str = REDACTED) -> Manife
     }
 
 
+def _root_cert_pem(cfg: StackConfig) -> str | None:
+    """The reporter's own CA (healthReporter.sslRootCert), else the registry's (sslRootCert)."""
+    return cfg.health_reporter.ssl_root_cert or cfg.registry.ssl_root_cert_pem
+
+
 def _ssl_root_cert(cfg: StackConfig) -> str | None:
-    settings = cfg.health_reporter
-    if settings.ssl_root_cert is not None:
+    if _root_cert_pem(cfg) is not None:
         return f"{CONFIG_DIR}/{ROOT_CERT_KEY}"
     if cfg.registry.sslmode == "verify-full":
         return "system"
-    # verify-ca without a CA is refused by the config (StackConfig): there is no system default.
+    # verify-ca without a CA is refused by the config (RegistryConfig): no system default.
     return None
 
 
@@ -186,7 +190,7 @@ def pod_spec(cfg: StackConfig) -> Manifest:
         "PGHOST": reg.host,
         "PGPORT": str(reg.port),
         "PGDATABASE": reg.database,
-        "PGUSER": reg.writer_role,
+        "PGUSER": cfg.writer_role,
         "PGSSLMODE": reg.sslmode,
         "PGCONNECT_TIMEOUT": str(PSQL_CONNECT_TIMEOUT_SECONDS),
         "PGAPPNAME": APPLICATION_NAME,

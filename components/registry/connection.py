@@ -7,7 +7,9 @@ show ``mask_dsn(dsn)`` and errors pass through ``scrub``.
 
 from __future__ import annotations
 
+import os
 import re
+import ssl
 from urllib.parse import quote
 
 import psycopg
@@ -22,6 +24,7 @@ __all__ = [
     "dsn_password",
     "mask_dsn",
     "scrub",
+    "with_system_roots",
 ]
 
 MASK = "***"
@@ -38,9 +41,17 @@ class RegistryConnectionError(Exception):
 
 
 def build_dsn(
-    *, host: str, port: int, database: str, user: str, password: str, sslmode: str
+    *,
+    host: str,
+    port: int,
+    database: str,
+    user: str,
+    password: str,
+    sslmode: str,
+    sslrootcert: str | None = None,
 ) -> str:
     """A key/value DSN with every value quoted as libpq requires."""
+    extra = {} if sslrootcert is None else {"sslrootcert": sslrootcert}
     return conninfo.make_conninfo(
         host=host,
         port=str(port),
@@ -48,7 +59,33 @@ def build_dsn(
         user=user,
         password=password,
         sslmode=sslmode,
+        **extra,
     )
+
+
+def with_system_roots(dsn: str) -> str:
+    """``dsn`` with ``sslrootcert=system`` pointing at the host's CA bundle.
+
+    libpq's ``system`` loads the default store of the OpenSSL it is linked with; the
+    psycopg-binary wheel bundles its own OpenSSL, whose default store is
+    ``/usr/lib/psycopg-openssl/cert.pem`` (a path no host has), so verify-full would fail with
+    "certificate verify failed" unless SSL_CERT_FILE/SSL_CERT_DIR are set. The host's bundle is
+    what Python's own OpenSSL uses. Only verify-full is rewritten (libpq refuses ``system``
+    with any other sslmode, and keeps doing so); set SSL_CERT_FILE to choose another store.
+    """
+    parsed = _parse(dsn)
+    if (
+        not parsed
+        or parsed.get("sslrootcert") != "system"
+        or parsed.get("sslmode") != "verify-full"
+        or os.environ.get("SSL_CERT_FILE")
+        or os.environ.get("SSL_CERT_DIR")
+    ):
+        return dsn
+    cafile = ssl.get_default_verify_paths().cafile
+    if cafile is None:
+        return dsn
+    return conninfo.make_conninfo(dsn, sslrootcert=cafile)
 
 
 def _parse(dsn: str) -> dict[str, str] | None:
@@ -102,7 +139,7 @@ def connect(dsn: str, *, autocommit: bool = False) -> psycopg.Connection[tuple[o
     """Open a connection; a failure raises ``RegistryConnectionError`` naming the masked DSN."""
     try:
         return psycopg.connect(
-            dsn,
+            with_system_roots(dsn),
             autocommit=autocommit,
             connect_timeout=CONNECT_TIMEOUT_SECONDS,
             application_name=APPLICATION_NAME,

@@ -105,6 +105,11 @@ class GpuCluster(pulumi.ComponentResource):
             kubeconfig=attached.kubeconfig or attached.kubeconfig_path,
             context=attached.context,
             cluster_identifier=self.cluster_id,
+            # Without these, any change to a Secret's or ConfigMap's data replaces the object,
+            # delete-first (pulumi-kubernetes diff.go:28-34; provider.go:696-726, default false):
+            # the API key Secret would vanish under running pods for a moment on every rotation.
+            enable_config_map_mutable=True,
+            enable_secret_mutable=True,
             opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["kubeconfig"]),
         )
         self.gpu_ready = list(attached.gpu_ready)

@@ -46,6 +46,7 @@ def registry_dsn(
             user=str(up[0]),
             password=str(up[1]),
             sslmode=config.sslmode,
+            sslrootcert=config.libpq_root_cert,
         )
     )
     return pulumi.Output.secret(dsn)

@@ -99,6 +99,9 @@ def grant_statements(
 @dataclass(frozen=True)
 class RegistryRolesArgs:
     config: RegistryConfig
+    writer_role: str
+    """``StackConfig.writer_role`` (the default carries the environment)."""
+    reader_role: str
     owner_password: pulumi.Input[str]
     """Password of ``config.user``, which connects to create roles and grants."""
     writer_password: pulumi.Input[str]
@@ -108,7 +111,7 @@ class RegistryRolesArgs:
 
 
 class RegistryRoles(pulumi.ComponentResource):
-    """LOGIN roles for writing (``config.writer_role``) and reading (``config.reader_role``)."""
+    """LOGIN roles for writing (``args.writer_role``) and reading (``args.reader_role``)."""
 
     writer_role: pulumi.Output[str]
     reader_role: pulumi.Output[str]
@@ -130,6 +133,7 @@ class RegistryRoles(pulumi.ComponentResource):
             username=cfg.user,
             password=pulumi.Output.secret(args.owner_password),
             sslmode=cfg.sslmode,
+            sslrootcert=cfg.lib_pq_root_cert,
             superuser=False,
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -165,10 +169,10 @@ class RegistryRoles(pulumi.ComponentResource):
             return created.name, registry_dsn(cfg, user, password)
 
         self.writer_role, self.writer_dsn = role(
-            "writer", cfg.writer_role, args.writer_password, WRITER_GRANTS
+            "writer", args.writer_role, args.writer_password, WRITER_GRANTS
         )
         self.reader_role, self.reader_dsn = role(
-            "reader", cfg.reader_role, args.reader_password, READER_GRANTS
+            "reader", args.reader_role, args.reader_password, READER_GRANTS
         )
         self.register_outputs(
             {

@@ -9,6 +9,7 @@ from typing import Any
 import pulumi
 
 from components.config import ModelConfig, StackConfig, endpoint_url
+from components.manifests.k8s_semantics import awaits
 from components.manifests.toolkit import Manifest
 from components.manifests.vllm.render import WORKLOAD_KINDS, model_objects
 from components.manifests.vllm.smoke import SMOKE_ACTIVE_DEADLINE_SECONDS
@@ -102,6 +103,12 @@ class VllmDeployment(pulumi.ComponentResource):
                 )
                 if model.autoscaling is not None and model.autoscaling.enabled:
                     opts_kw["ignore_changes"] = ["spec.replicas"]  # KEDA owns the count
+            elif kind == "Service" and awaits(obj):
+                # The Service awaiter waits until no endpoint is not-ready, i.e. for the same
+                # loading pods as the workload: its 10-minute default fails a first deploy.
+                opts_kw["custom_timeouts"] = pulumi.CustomTimeouts(
+                    create=_minutes(create_s), update=_minutes(update_s)
+                )
             elif kind == "Job":
                 opts_kw["custom_timeouts"] = pulumi.CustomTimeouts(
                     create=smoke_minutes, update=smoke_minutes

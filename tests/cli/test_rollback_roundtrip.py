@@ -25,7 +25,8 @@ pytestmark = [
     pytest.mark.skipif(shutil.which("pulumi") is None, reason="needs the pulumi CLI on PATH"),
 ]
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.stackfiles import ROOT  # noqa: E402
+
 P = f"{PROJECT}:"
 
 PROGRAM = f"""

@@ -35,7 +35,8 @@ from tests.support.stackfiles import with_reporter
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.stackfiles import ROOT  # noqa: E402
+
 ENV = "staging"
 HEALTHY = "alpha"
 SICK = "beta"

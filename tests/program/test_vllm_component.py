@@ -6,7 +6,6 @@ import copy
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -22,7 +21,7 @@ from components.resources.vllm import TYPE_TOKEN, VllmDeployment, vllm_deploymen
 from tests.support.harness import Registered, mocked_run
 
 pytestmark = pytest.mark.program
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.stackfiles import ROOT  # noqa: E402
 
 
 @dataclass
@@ -84,6 +83,7 @@ def autoscaled_with_ingress() -> StackConfig:
         # 2 more 1-GPU replicas: a 2-GPU replica is placed in every arrangement from 9 nodes up
         raw["cluster"]["gpuPool"]["autoscaler"]["max"] = 9
         raw["models"][1]["ingress"] = {"host": "llama.example.com"}
+        raw["cluster"]["installed"] = {"prometheusOperator": True, "keda": True}
 
     return load("Pulumi.production.yaml", patch)
 

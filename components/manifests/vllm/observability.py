@@ -47,7 +47,7 @@ def _operator_metadata(cfg: StackConfig, model: ModelConfig) -> Manifest:
 
 
 def service_monitor(cfg: StackConfig, model: ModelConfig) -> Manifest | None:
-    if not cfg.observability.service_monitor:
+    if not cfg.service_monitors:
         return None
     return {
         "apiVersion": "monitoring.coreos.com/v1",
@@ -203,7 +203,7 @@ def _rules(cfg: StackConfig, model: ModelConfig, plan: ModelPlan) -> list[Manife
 
 
 def prometheus_rule(cfg: StackConfig, model: ModelConfig, plan: ModelPlan) -> Manifest | None:
-    if not cfg.observability.prometheus_rule:
+    if not cfg.prometheus_rules:
         return None
     return {
         "apiVersion": "monitoring.coreos.com/v1",

@@ -5,7 +5,8 @@ Pulumi awaits a Job until it completes, so a model whose server is up but cannot
 chat template, broken weights, far too slow) fails ``pulumi up`` before the registry lists it.
 The Job is named ``<model>-smoke-<hash>``, the hash covering the server's pod template and the
 test itself: any change to what is served gives a new Job (a fresh run), an unchanged model
-keeps its completed Job and is not re-tested.
+keeps its completed Job and is not re-tested. A Job that failed (or never finished) carries
+``pulumi.com/replaceUnready``, so the next ``up`` replaces it and runs the test again.
 
 No ``ttlSecondsAfterFinished``: if Kubernetes deleted the finished Job, Pulumi's state would
 still list it, ``pulumi refresh`` would drop it and the next ``up`` would re-create it (a second,
@@ -20,6 +21,7 @@ import json
 
 from components.config import VLLM_PORT, ModelConfig, StackConfig
 from components.config.images import CURL_IMAGE
+from components.manifests.k8s_semantics import REPLACE_UNREADY_ANNOTATION
 from components.manifests.toolkit import (
     API_KEY_SECRET,
     API_KEY_SECRET_KEY,
@@ -239,6 +241,10 @@ def smoke_job(cfg: StackConfig, model: ModelConfig, server_template: Manifest) -
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
-        "metadata": metadata(cfg, model, name, SMOKE_COMPONENT),
+        # A failed (or unfinished) Job is replaced on the next ``up``, which runs the test again;
+        # without it the engine re-awaits the same failed Job forever (k8s_semantics).
+        "metadata": metadata(
+            cfg, model, name, SMOKE_COMPONENT, annotations={REPLACE_UNREADY_ANNOTATION: "true"}
+        ),
         "spec": spec,
     }

@@ -47,6 +47,7 @@ def autoscaled_production() -> list[dict[str, Any]]:
     raw["models"][1]["autoscaling"] = {"minReplicas": 2, "maxReplicas": 4}
     # 2 more 1-GPU replicas: a 2-GPU replica is placed in every arrangement from 9 nodes up
     raw["cluster"]["gpuPool"]["autoscaler"]["max"] = 9
+    raw["cluster"]["installed"] = {"prometheusOperator": True, "keda": True}
     cfg = load_stack_config(raw, secrets).config
     m = cfg.models[1]
     return model_objects(cfg, m, plan_stack(cfg).model(m.name))
@@ -62,8 +63,8 @@ def custom_objects() -> list[Any]:
                 if o["kind"] in MODELS:
                     out.append(pytest.param(o, id=f"{file}:{m.name}:{o['kind']}"))
     for o in autoscaled_production():
-        if o["kind"] == "ScaledObject":
-            out.append(pytest.param(o, id="production-autoscaled:ScaledObject"))
+        if o["kind"] in MODELS:
+            out.append(pytest.param(o, id=f"production-operators:{o['kind']}"))
     return out
 
 
@@ -98,7 +99,9 @@ def test_strict_check_rejects_unknown_keys(
 
 
 def test_alerts_use_current_vllm_metric_names() -> None:
-    cfg = load_from_stack_file(ROOT / "Pulumi.production.yaml").config
+    raw, secrets = read_stack_file(ROOT / "Pulumi.production.yaml")
+    raw["cluster"]["installed"] = {"prometheusOperator": True}
+    cfg = load_stack_config(raw, secrets).config
     m = cfg.models[0]
     rule = next(
         o

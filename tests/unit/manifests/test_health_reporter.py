@@ -227,7 +227,7 @@ def test_the_report_step_connects_as_the_writer_role() -> None:
     assert env["PGHOST"] == cfg.registry.host
     assert env["PGPORT"] == str(cfg.registry.port)
     assert env["PGDATABASE"] == cfg.registry.database
-    assert env["PGUSER"] == cfg.registry.writer_role
+    assert env["PGUSER"] == cfg.writer_role == "vllm_registry_writer_staging"
     assert env["PGSSLMODE"] == "verify-full"
     assert env["PGSSLROOTCERT"] == "system"
     assert env["HR_ENVIRONMENT"] == "staging"
@@ -248,7 +248,7 @@ def test_verify_ca_without_a_ca_certificate_is_rejected() -> None:
     raw["registry"]["sslmode"] = "verify-ca"
     with pytest.raises(ConfigError) as info:
         load_stack_config(raw)
-    assert [i.path for i in info.value.issues] == ["healthReporter.sslRootCert"]
+    assert [i.path for i in info.value.issues] == ["registry.sslRootCert"]
 
 
 def test_disabled_builds_nothing() -> None:

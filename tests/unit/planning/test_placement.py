@@ -91,6 +91,7 @@ def test_the_committed_production_pool_places_every_replica() -> None:
 
 def test_autoscaling_maxima_count_towards_placement() -> None:
     raw = raw_stack("production")
+    raw["cluster"]["installed"] = {"keda": True}  # a ScaledObject needs KEDA's CRDs
     raw["models"][1]["autoscaling"] = {"minReplicas": 2, "maxReplicas": 4}
     with pytest.raises(ConfigError, match=r"models\[0\].gpusPerReplica: .*hold 8 GPUs"):
         plan_stack(load_stack_config(raw).config)

@@ -346,7 +346,7 @@ def test_ops_plan_prints_the_time_to_ready_section(capsys: pytest.CaptureFixture
         line for line in out.splitlines() if line.strip().startswith("llama-3-3-70b-instruct  141")
     )
     assert row.split()[1:6] == ["141", "43.1", "!", "13.5", "27.0"]
-    assert "weightCache.sizeGi" not in out  # the default 290 Gi holds two 131.5 GiB checkpoints
+    assert "not a second revision" not in out  # the default 290 Gi holds two 131.5 GiB ones
 
 
 # ---------------------------------------------------------------------------------- config

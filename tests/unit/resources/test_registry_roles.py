@@ -43,6 +43,8 @@ def registered() -> _Mocks:
         "registry-roles",
         RegistryRolesArgs(
             config=CONFIG,
+            writer_role="vllm_registry_writer_staging",
+            reader_role="vllm_registry_reader_staging",
             owner_password=pulumi.Output.secret("owner-pw"),
             writer_password=pulumi.Output.secret("writer-pw"),
             reader_password=pulumi.Output.secret("reader-pw"),
@@ -77,8 +79,8 @@ def test_the_component_uses_an_explicit_postgresql_provider_from_the_config(
 def test_writer_and_reader_are_login_roles_named_from_the_config(registered: _Mocks) -> None:
     roles = _by_type(registered, "postgresql:index/role:Role")
     assert {n: (r.inputs["name"], r.inputs["login"]) for n, r in roles.items()} == {
-        "registry-roles-writer": ("vllm_registry_writer", True),
-        "registry-roles-reader": ("vllm_registry_reader", True),
+        "registry-roles-writer": ("vllm_registry_writer_staging", True),
+        "registry-roles-reader": ("vllm_registry_reader_staging", True),
     }
 
 
@@ -87,8 +89,8 @@ def test_grants_match_the_declared_least_privilege_specs(registered: _Mocks) -> 
     expected = {
         f"registry-roles-{kind}-{g.key}": (role, g)
         for kind, role, specs in (
-            ("writer", "vllm_registry_writer", WRITER_GRANTS),
-            ("reader", "vllm_registry_reader", READER_GRANTS),
+            ("writer", "vllm_registry_writer_staging", WRITER_GRANTS),
+            ("reader", "vllm_registry_reader_staging", READER_GRANTS),
         )
         for g in specs
     }

@@ -18,12 +18,18 @@ def stack(
     model: int = 0,
     drop_others: bool = False,
     max_nodes: int | None = None,
+    operators: bool = True,
     **overrides: Any,
 ) -> tuple[StackConfig, ModelConfig, ModelPlan]:
     """A committed stack file with ``overrides`` applied to one model (camelCase keys), and
-    the GPU pool's autoscaler maximum at ``max_nodes`` (room to place more replicas)."""
+    the GPU pool's autoscaler maximum at ``max_nodes`` (room to place more replicas).
+
+    ``operators``: the cluster has the Prometheus operator's and KEDA's CRDs.
+    """
     raw, secrets = read_stack_file(ROOT / file)
     raw = copy.deepcopy(raw)
+    if operators:
+        raw["cluster"]["installed"] = {"prometheusOperator": True, "keda": True}
     if max_nodes is not None:
         raw["cluster"]["gpuPool"]["autoscaler"]["max"] = max_nodes
     models = copy.deepcopy(raw["models"])

@@ -1,0 +1,115 @@
+"""What pulumi-kubernetes does with the objects this program registers: facts the code relies on.
+
+Pure data (no Pulumi import), read by the resources (timeouts), the builders (annotations),
+``ops plan`` (what replaces what) and the tests over the program's registrations. Every fact
+is cited, file and line, in docs/provider-semantics.md; the source read is pulumi-kubernetes at
+``PK8S_SOURCE`` (the pinned 4.34.2 tag is not in the mirror used; the installed 4.34.2 wheel's
+docstrings agree on every fact checked there).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+__all__ = [
+    "ALWAYS_REPLACE_FIELDS",
+    "AWAITED_KINDS",
+    "CRD_PROVIDERS",
+    "DEFAULT_AWAIT_SECONDS",
+    "FIXED_AWAIT_SECONDS",
+    "PK8S_SOURCE",
+    "REPLACE_FIELDS",
+    "REPLACE_UNREADY_ANNOTATION",
+    "SKIP_AWAIT_ANNOTATION",
+    "awaits",
+    "crd_provider",
+]
+
+PK8S_SOURCE: Final = "pulumi/pulumi-kubernetes@94977969 (after v4.32.0)"
+
+# provider/pkg/await/await.go:306-309 (create), :491-494 (update): 10 minutes unless the
+# resource's customTimeouts (or the pulumi.com/timeoutSeconds annotation) say otherwise.
+DEFAULT_AWAIT_SECONDS: Final = 600
+
+# provider/pkg/metadata/annotations.go:33,36; the value must be exactly "true" (:96-101).
+SKIP_AWAIT_ANNOTATION: Final = "pulumi.com/skipAwait"
+# provider/pkg/provider/provider.go:1622-1643: in Diff, a Job that is not complete (failed, or
+# still running) is replaced on the next update; for any other kind only a warning is logged.
+REPLACE_UNREADY_ANNOTATION: Final = "pulumi.com/replaceUnready"
+
+# Kinds with a built-in awaiter that honours customTimeouts (awaiters.go:184-243), and what it
+# waits for. Kinds not listed (Namespace, ConfigMap, NetworkPolicy, PodDisruptionBudget,
+# LimitRange, CronJob, every custom resource) are ready as soon as the API server accepts them.
+AWAITED_KINDS: Final[dict[str, str]] = {
+    "Deployment": "the new ReplicaSet available: Progressing=NewReplicaSetAvailable, Available",
+    "StatefulSet": "every replica ready and updated: readyReplicas = replicas, revisions equal",
+    "DaemonSet": "kstatus Current: every scheduled pod updated and available",
+    "Job": "condition Complete=True (fails at once on Failed=True)",
+    "Service": "with a selector and a cluster IP: endpoints with no not-ready address",
+    "Ingress": "status.loadBalancer.ingress set and every backend Service has endpoints",
+}
+# Awaiters with a hard-coded limit that customTimeouts do not lengthen (awaiters.go:278-279 PVC,
+# :320-321 ResourceQuota).
+FIXED_AWAIT_SECONDS: Final[dict[str, int]] = {"PersistentVolumeClaim": 300, "ResourceQuota": 60}
+
+# provider/pkg/provider/diff.go:23-38, 45-212: fields whose change replaces the object. An
+# explicitly named object (all of ours) is deleted before its replacement is created
+# (provider.go:1645-1658). Secret and ConfigMap data is listed for a provider without
+# enableSecretMutable / enableConfigMapMutable (diff.go:28-34); ours has both on.
+ALWAYS_REPLACE_FIELDS: Final = ("metadata.name", "metadata.namespace")
+REPLACE_FIELDS: Final[dict[str, tuple[str, ...]]] = {
+    "StatefulSet": (
+        "spec.podManagementPolicy",
+        "spec.revisionHistoryLimit",
+        "spec.selector",
+        "spec.serviceName",
+        "spec.volumeClaimTemplates",
+    ),
+    "Deployment": ("spec.selector",),
+    "DaemonSet": ("spec.selector",),
+    "Job": ("spec.completions", "spec.parallelism", "spec.selector", "spec.template"),
+    "Service": ("spec.clusterIP",),
+    "PersistentVolumeClaim": (
+        "spec.accessModes",
+        "spec.selector",
+        "spec.storageClassName",
+        "spec.volumeName",
+    ),
+    "ResourceQuota": ("spec.scopes",),
+}
+
+# Custom resources need their CRD before they are created: preview skips kinds the API server
+# does not know (provider.go:1723-1736), ``up`` retries 5 times and then fails with "Verify that
+# any required CRDs have been created" (provider.go:1821-1834; await.go:165-274).
+CRD_PROVIDERS: Final[dict[str, str]] = {
+    "monitoring.coreos.com": "the Prometheus operator (e.g. kube-prometheus-stack)",
+    "keda.sh": "KEDA",
+    "cert-manager.io": "cert-manager",
+}
+
+
+def _api_group(obj: dict[str, Any]) -> str:
+    api_version = str(obj.get("apiVersion", ""))
+    return api_version.rpartition("/")[0]
+
+
+def crd_provider(obj: dict[str, Any]) -> str | None:
+    """What installs the CRD of ``obj`` (None for built-in kinds)."""
+    return CRD_PROVIDERS.get(_api_group(obj))
+
+
+def awaits(obj: dict[str, Any]) -> bool:
+    """Whether pulumi-kubernetes waits for ``obj`` with a timeout that customTimeouts set."""
+    kind = str(obj.get("kind", ""))
+    annotations = obj.get("metadata", {}).get("annotations") or {}
+    if kind not in AWAITED_KINDS or annotations.get(SKIP_AWAIT_ANNOTATION) == "true":
+        return False
+    if kind == "Service":
+        # service.go:385-409: headless, ExternalName or selector-less Services are ready at once.
+        spec = obj.get("spec", {})
+        return (
+            bool(spec.get("selector"))
+            and spec.get("clusterIP") != "None"
+            and spec.get("type") != "ExternalName"
+        )
+    return True

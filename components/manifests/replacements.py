@@ -1,0 +1,138 @@
+"""What a change to the stack file replaces or restarts, and which custom resources it creates.
+
+Standing cautions for ``ops plan`` (against the current stack file): each line names the key,
+its current value, and what the providers do on a change (the facts are in k8s_semantics and
+docs/provider-semantics.md). The cluster, pool and namespace lines are in ``lke.py``.
+"""
+
+from __future__ import annotations
+
+from components.config import StackConfig
+from components.manifests.k8s_semantics import CRD_PROVIDERS
+from components.manifests.vllm.workload import weight_cache_size_gi
+
+__all__ = ["custom_resource_lines", "model_replacements", "registry_cautions"]
+
+# Keys that are part of the server's pod template: a change restarts every pod (one at a time,
+# as the rollout strategy says) and the smoke test runs again (a new Job).
+POD_TEMPLATE_KEYS = (
+    "image",
+    "hfModelId",
+    "revision",
+    "extraArgs",
+    "maxModelLen",
+    "gpuMemoryUtilization",
+    "gpusPerReplica",
+    "api",
+    "resources",
+    "startupTimeoutMinutes",
+    "shmSizeGi",
+    "cpuKvCacheSpaceGi",
+    "accelerator",
+)
+
+
+def model_replacements(cfg: StackConfig) -> list[str]:
+    """Per model: the keys whose change replaces its objects, and those that restart its pods."""
+    out: list[str] = []
+    for i, m in enumerate(cfg.models):
+        at = f"models[{i}]"
+        out.append(
+            f"{at}.name={m.name}: a new name replaces every object of the model (new Service, "
+            "new workload, new registry entry; the old ones are deleted)"
+        )
+        wc = m.weight_cache
+        if m.uses_statefulset:
+            size = weight_cache_size_gi(m)
+            derived = (
+                f" (derived from {at}.parametersBillions={m.parameters_billions:g}: "
+                f"set {at}.weightCache.sizeGi to pin it)"
+                if wc.size_gi is None
+                else ""
+            )
+            out.append(
+                f"{at}.weightCache.sizeGi={size}{derived}, {at}.weightCache.storageClass="
+                f"{wc.storage_class}: the StatefulSet's volumeClaimTemplates are immutable; a "
+                "change replaces it delete-first (fixed name): every replica down at once, its "
+                "claims deleted (whenDeleted: Delete), the weights downloaded again"
+            )
+        elif wc.mode == "shared":
+            out.append(
+                f"{at}.weightCache.storageClass={wc.storage_class}: replaces the shared claim "
+                "delete-first; its deletion waits for every pod using it (pvc-protection)"
+            )
+        out.append(
+            f"{at}.weightCache.mode={wc.mode}: switching between per-replica (StatefulSet) and "
+            "shared/none (Deployment) deletes one workload and creates the other"
+        )
+        keys = ", ".join(POD_TEMPLATE_KEYS)
+        out.append(
+            f"{at}: a change to {keys} restarts the pods ({m.replicas} replica(s), one at a "
+            "time; a single replica means downtime) and runs the smoke test again"
+        )
+    return out
+
+
+def registry_cautions(cfg: StackConfig) -> list[str]:
+    """The roles this stack creates and drops, and what moves the registry's resources."""
+    reg = cfg.registry
+    server = f"{reg.host}:{reg.port}"
+    out: list[str] = []
+    if reg.manage_roles:
+        out.append(
+            f"registry roles {cfg.writer_role}, {cfg.reader_role} on {server} (server-wide): "
+            "created with CREATE ROLE (fails if the role exists: import it), dropped by "
+            "`pulumi destroy` (REASSIGN OWNED, DROP OWNED, DROP ROLE); a new name "
+            "(registry.writerRole/readerRole, or a stack first deployed with the old defaults "
+            "vllm_registry_writer/vllm_registry_reader) renames the role (ALTER ROLE ... "
+            "RENAME): point the API router at the new reader name; PostgreSQL clears an MD5 "
+            "password on rename; the Grants are replaced and deleting the old ones REVOKEs "
+            "from the old name, expected to fail (remove them with `pulumi state delete`)"
+        )
+        out.append(
+            f"registry.host/port/database/user ({server}/{reg.database} as {reg.user}): a change "
+            "reconfigures the postgresql provider; the roles and grants are then managed on the "
+            "new server (not verified against the real provider: check `pulumi preview`)"
+        )
+    out.append(
+        f"registry.database={reg.database}: a new database replaces RegistrySchema (migrations "
+        "run there; the old tables are kept)"
+    )
+    return out
+
+
+def custom_resource_lines(cfg: StackConfig) -> list[str]:
+    """Which custom resources the stack creates, and which CRDs (operators) they need."""
+    c = cfg.cluster
+    lines: list[str] = []
+    prom = CRD_PROVIDERS["monitoring.coreos.com"]
+    kinds = [
+        k
+        for k, on in (
+            ("ServiceMonitor", cfg.service_monitors),
+            ("PrometheusRule", cfg.prometheus_rules),
+        )
+        if on
+    ]
+    if kinds:
+        lines.append(f"{', '.join(kinds)} per model: CRDs of {prom} (monitoring.coreos.com)")
+    if not c.has_crds_of("prometheus_operator"):
+        lines.append(
+            f"no ServiceMonitor/PrometheusRule (no metrics scraping, no alerts): {prom} is not "
+            "installed"
+            + (" on a cluster this stack creates" if c.mode == "create" else "")
+            + "; install it, then set cluster.installed.prometheusOperator: true"
+        )
+    scaled = [m.name for m in cfg.models if m.autoscaling is not None and m.autoscaling.enabled]
+    if scaled:
+        lines.append(f"ScaledObject for {', '.join(scaled)}: CRD of KEDA (keda.sh)")
+    for m in cfg.models:
+        if m.ingress is not None:
+            lines.append(
+                f"Ingress for {m.name} (not a custom resource): needs an ingress controller "
+                f"({m.ingress.class_name}) that publishes status.loadBalancer (Pulumi waits for "
+                f"it, 10 min) and cert-manager's ClusterIssuer {m.ingress.cluster_issuer}"
+            )
+    if not lines:
+        lines.append("none")
+    return lines

@@ -1,0 +1,59 @@
+"""Custom resources are configured only where their CRDs exist (cluster.installed)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from components.config import ConfigError, load_stack_config
+from tests.support.stackfiles import raw_stack
+
+
+def _load(stack: str, patch: dict[str, Any]) -> Any:
+    raw = raw_stack(stack)
+    for section, values in patch.items():
+        if section == "autoscaling":
+            raw["models"][1]["autoscaling"] = values
+        else:
+            raw.setdefault(section, {}).update(values)
+    return load_stack_config(raw, set())
+
+
+def _paths(stack: str, patch: dict[str, Any]) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        _load(stack, patch)
+    return [i.path for i in info.value.issues]
+
+
+@pytest.mark.parametrize(
+    ("patch", "path"),
+    [
+        ({"observability": {"serviceMonitor": True}}, "observability.serviceMonitor"),
+        ({"observability": {"prometheusRule": True}}, "observability.prometheusRule"),
+        ({"autoscaling": {"minReplicas": 2, "maxReplicas": 3}}, "models[1].autoscaling"),
+    ],
+)
+def test_a_custom_resource_on_a_created_cluster_needs_its_operator(
+    patch: dict[str, Any], path: str
+) -> None:
+    assert _paths("production", patch) == [path]
+
+
+def test_the_user_saying_the_operator_is_installed_allows_them() -> None:
+    cfg = _load(
+        "production",
+        {
+            "cluster": {"installed": {"prometheusOperator": True, "keda": True}},
+            "autoscaling": {"minReplicas": 2, "maxReplicas": 3},
+        },
+    ).config
+    assert cfg.service_monitors and cfg.prometheus_rules
+
+
+def test_an_attached_cluster_is_assumed_to_have_them_unless_told_otherwise() -> None:
+    assert _load("staging", {}).config.service_monitors
+    told: dict[str, Any] = {"cluster": {"installed": {"prometheusOperator": False}}}
+    assert not _load("staging", told).config.service_monitors
+    told["observability"] = {"serviceMonitor": True}
+    assert _paths("staging", told) == ["observability.serviceMonitor"]

@@ -1,0 +1,136 @@
+"""Every stack-file change that replaces a Kubernetes object is named by ``ops plan``.
+
+For each committed stack and model, a set of one-key edits is rendered before and after; an
+object is replaced when its name or namespace, or one of the fields pulumi-kubernetes replaces
+on (k8s_semantics.REPLACE_FIELDS), differs. Each replacing edit's key must appear in a caution
+line of the plan of the unedited stack that says it replaces.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from components.config import ConfigError, StackConfig, load_stack_config
+from components.manifests.k8s_semantics import ALWAYS_REPLACE_FIELDS, REPLACE_FIELDS
+from components.manifests.vllm.render import model_objects
+from components.planning.capacity import plan_stack
+from components.resources.registration import child_name
+from ops.plan import format_plan
+from tests.support.stackfiles import committed_stacks, raw_stack
+
+Edit = Callable[[dict[str, Any]], None]
+
+
+def _set(path: str, value: Callable[[Any], Any]) -> Edit:
+    def apply(model: dict[str, Any]) -> None:
+        node = model
+        *parents, leaf = path.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value(node.get(leaf))
+
+    return apply
+
+
+EDITS: dict[str, Edit] = {
+    "name": _set("name", lambda v: f"{v}-x"),
+    "weightCache.sizeGi": _set("weightCache.sizeGi", lambda v: (v or 400) + 30),
+    "weightCache.storageClass": _set("weightCache.storageClass", lambda v: "other-class"),
+    "parametersBillions": _set("parametersBillions", lambda v: round(float(v) * 1.05, 2)),
+    "image": _set("image", lambda v: "vllm/vllm-openai:v0.11.1"),
+    "maxModelLen": _set("maxModelLen", lambda v: int(v) // 2),
+}
+NEVER_REPLACES = {
+    "precision": _set("precision", lambda v: "bf16" if v == "fp8" else "fp8"),
+}
+
+
+def _objects(raw: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    cfg: StackConfig = load_stack_config(raw, set()).config
+    plan = plan_stack(cfg)
+    out = {}
+    for m in cfg.models:
+        for obj in model_objects(cfg, m, plan.model(m.name)):
+            if obj["kind"] != "Job":  # a new test run is a new Job by design (its name hashes)
+                out[
+                    f"{obj['kind']}/{child_name(m.name, obj).removeprefix(m.name + '-')}@{m.name}"
+                ] = obj
+    return out
+
+
+def _get(obj: dict[str, Any], path: str) -> Any:
+    node: Any = obj
+    for p in path.split("."):
+        node = node.get(p) if isinstance(node, dict) else None
+    return node
+
+
+def _replaced(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """Objects the edit replaces (removed ones count: a rename deletes and creates)."""
+    out = [k for k in before if k not in after]
+    for key, old in before.items():
+        new = after.get(key)
+        if new is None:
+            continue
+        fields = (*ALWAYS_REPLACE_FIELDS, *REPLACE_FIELDS.get(old["kind"], ()))
+        if any(_get(old, f) != _get(new, f) for f in fields):
+            out.append(key)
+    return out
+
+
+def _plan_text(raw: dict[str, Any]) -> str:
+    loaded = load_stack_config(raw, set())
+    return format_plan(loaded, plan_stack(loaded.config), "stack")
+
+
+def _cases() -> list[Any]:
+    return [
+        pytest.param(stack, i, edit, id=f"{stack}-m{i}-{edit}")
+        for stack in committed_stacks()
+        for i in range(len(raw_stack(stack)["models"]))
+        for edit in EDITS
+    ]
+
+
+@pytest.mark.parametrize(("stack", "index", "edit"), _cases())
+def test_a_replacing_edit_is_named_by_the_plan(stack: str, index: int, edit: str) -> None:
+    raw = raw_stack(stack)
+    edited = copy.deepcopy(raw)
+    EDITS[edit](edited["models"][index])
+    replaced = _replaced(_objects(raw), _objects(edited))
+    if not replaced:
+        return
+    key = f"models[{index}].{edit}"
+    lines = [ln for ln in _plan_text(raw).splitlines() if key in ln and "replace" in ln]
+    assert lines, f"{key} replaces {replaced} but the plan does not say so"
+
+
+@pytest.mark.parametrize("stack", committed_stacks())
+def test_precision_never_replaces_anything(stack: str) -> None:
+    raw = raw_stack(stack)
+    for index in range(len(raw["models"])):
+        edited = copy.deepcopy(raw)
+        NEVER_REPLACES["precision"](edited["models"][index])
+        try:
+            after = _objects(edited)
+        except ConfigError:  # a precision that no longer fits is not this test
+            continue
+        assert _replaced(_objects(raw), after) == [], f"models[{index}].precision"
+
+
+def test_the_weight_cache_size_follows_the_checkpoint_not_the_precision() -> None:
+    """Serving the 8B at fp8 (quantized on load) keeps the bf16 checkpoint's cache size, so
+    the StatefulSet's immutable volumeClaimTemplates do not move with the serving precision."""
+    raw = raw_stack("production")
+    name = raw["models"][1]["name"]
+    sizes = {}
+    for precision, args in (("bf16", []), ("fp8", ["--quantization", "fp8"])):
+        raw["models"][1]["precision"] = precision
+        raw["models"][1]["extraArgs"] = args
+        sts = _objects(raw)[f"StatefulSet/statefulset@{name}"]
+        sizes[precision] = sts["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]
+    assert sizes["fp8"] == sizes["bf16"] == {"requests": {"storage": "33Gi"}}
