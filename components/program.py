@@ -25,6 +25,7 @@ from components.registry.resources import (
     RegistrySchema,
     RegistrySchemaArgs,
     entry_args,
+    owner_stack_name,
     registry_dsn,
 )
 from components.registry.roles import RegistryRoles, RegistryRolesArgs
@@ -151,6 +152,8 @@ def wire_registry(cfg: StackConfig, deployments: dict[str, VllmDeployment]) -> p
                 endpoint_url=endpoint,
                 deployment_name=dep.workload_name,
                 stack=pulumi.get_stack(),
+                owner_stack=owner_stack_name(),
+                smoke_evidence=dep.smoke_test_job_name,
                 change_kind="rollback" if rollback_to else "deploy",
                 note=f"rollback to stack version {rollback_to}" if rollback_to else None,
             ),

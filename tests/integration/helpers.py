@@ -9,6 +9,9 @@ import psycopg
 
 from components.registry.store import EntrySpec
 
+OWNER = "vllm-platform/staging"
+"""The owner the provider tests write as (``<project>/<stack>`` of the sample spec)."""
+
 
 def spec(**overrides: Any) -> EntrySpec:
     values: dict[str, Any] = {
@@ -35,6 +38,8 @@ def entry_props(dsn: str, **overrides: Any) -> dict[str, Any]:
     """RegistryEntry inputs as the engine hands them to the provider (numbers as floats)."""
     props: dict[str, Any] = {
         "connection": dsn,
+        "owner_stack": OWNER,
+        "smoke_evidence": "llama-3-1-8b-instruct-smoke-0a1b2c3d",
         "change_kind": "deploy",
         "note": None,
         **asdict(spec()),
