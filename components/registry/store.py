@@ -399,6 +399,10 @@ def register(
                 wanted["health_status"] = health_status
             elif row.retired:
                 wanted["health_status"] = "unknown"
+            if health_status is None and row.health_status == "unhealthy" and not row.routing_enabled:
+                # Taken out of routing for failing probes: without new evidence (a passed
+                # smoke test) a registration does not route it again.
+                wanted["routing_enabled"] = False
             if wanted.get("health_status") == "healthy":
                 wanted["consecutive_failures"] = 0
             if claim:

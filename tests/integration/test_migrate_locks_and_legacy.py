@@ -9,10 +9,7 @@ provider pickled and run in a fresh process like the engine's provider process d
 from __future__ import annotations
 
 import base64
-import json
 import shutil
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -24,11 +21,10 @@ from pulumi.dynamic.dynamic import serialize_provider
 
 from components.registry import migrate as m
 from components.registry.providers import RegistryEntryProvider
-from tests.integration.helpers import entry_props, rows
+from tests.integration.helpers import engine, entry_props, rows
 
 pytestmark = pytest.mark.integration
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = m.load_migrations()
 ROUTER_QUERY = (
     "SELECT endpoint_url FROM model_registry_entries "
@@ -221,45 +217,6 @@ def test_a_migration_changing_an_existing_columns_type_fails_and_is_rolled_back(
         "SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
         "WHERE attrelid = 'model_registry_entries'::regclass AND attname = 'replicas'",
     ) == [("integer",)]
-
-
-# The engine's provider process: unpickle, call the method, serialize the outputs exactly as
-# pulumi/dynamic/__main__.py (3.272.0) Create/Update do (rpc.serialize_properties, l.170-177).
-_ENGINE = """
-import asyncio, base64, json, sys
-import dill
-from pulumi.runtime import rpc
-from pulumi.runtime._serialization import _deserialize
-provider = _deserialize(lambda: dill.loads(base64.b64decode(sys.argv[1])))
-request = json.loads(sys.stdin.read())
-if request["method"] == "create":
-    result = provider.create(request["props"])
-    outs, rid = result.outs, result.id
-elif request["method"] == "update":
-    outs, rid = provider.update(request["id"], request["olds"], request["news"]).outs, request["id"]
-else:
-    provider.delete(request["id"], request["olds"])
-    outs, rid = {}, request["id"]
-asyncio.new_event_loop().run_until_complete(rpc.serialize_properties(dict(outs), {}))
-print(json.dumps({"id": rid, "outs": outs}))
-"""
-
-
-def engine(request: dict[str, Any]) -> dict[str, Any]:
-    """Run one provider call in a fresh process from the project root, like the engine."""
-    done = subprocess.run(
-        [sys.executable, "-c", _ENGINE, serialize_provider(RegistryEntryProvider())],
-        input=json.dumps(request),
-        capture_output=True,
-        text=True,
-        cwd=PROJECT_ROOT,
-        env={"PATH": "/usr/bin:/bin"},
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    result: dict[str, Any] = json.loads(done.stdout)
-    return result
 
 
 def test_a_uuid_id_table_gives_plain_json_outputs_through_create_update_and_delete(
