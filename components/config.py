@@ -519,6 +519,13 @@ class HealthReporterConfig(_Model):
     ssl_root_cert: str | None = Field(
         default=None, description="PEM of the registry's CA (needed for sslmode verify-ca)"
     )
+    # issue #14: flap damping (HealthReporterSettings.failure_threshold).
+    failure_threshold: int | None = Field(
+        default=None,
+        ge=1,
+        le=60,
+        description="failed probes in a row before a model is marked unhealthy (default: 3)",
+    )
 
 
 class ModelConfig(_Model):

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import stat
 import subprocess
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -126,10 +128,14 @@ class Harness:
         *,
         shell: str = "sh",
         extra_env: dict[str, str] | None = None,
+        extra_models: str = "",
     ) -> subprocess.CompletedProcess[str]:
         """Render the objects, lay the ConfigMap out as mounted, run ``reporter.sh run``."""
+        # failure_threshold 1 unless told: these tests are about one observation's effect.
         objs = health_reporter_objects(
-            self.cfg, settings or HealthReporterSettings(), writer_password=PASSWORD_SENTINEL
+            self.cfg,
+            settings or HealthReporterSettings(failure_threshold=1),
+            writer_password=PASSWORD_SENTINEL,
         )
         cm = next(o for o in objs if o["kind"] == "ConfigMap")
         cron = next(o for o in objs if o["kind"] == "CronJob")
@@ -139,7 +145,7 @@ class Harness:
         config_dir.mkdir()
         results_dir.mkdir(exist_ok=True)
         for key, text in cm["data"].items():
-            (config_dir / key).write_text(text)
+            (config_dir / key).write_text(text + (extra_models if key == "models" else ""))
         password_file = self.tmp / "password"
         password_file.write_text(PASSWORD_SENTINEL)
         table = self.tmp / "curl-table"
@@ -180,6 +186,7 @@ class Harness:
 
     def psql(self, **variables: str) -> subprocess.CompletedProcess[str]:
         """Run the shipped report.sql directly with psql variables (as the writer)."""
+        variables = {"threshold": "1", **variables}
         objs = health_reporter_objects(self.cfg, HealthReporterSettings())
         sql_file = self.tmp / "direct-report.sql"
         sql_file.write_text(next(o for o in objs if o["kind"] == "ConfigMap")["data"]["report.sql"])
@@ -340,7 +347,7 @@ def test_a_recovered_model_becomes_healthy_and_routing_is_not_turned_on(h: Harne
 
 
 def test_with_the_flag_an_unhealthy_model_is_taken_out_of_routing(h: Harness) -> None:
-    settings = HealthReporterSettings(unhealthy_disables_routing=True)
+    settings = HealthReporterSettings(unhealthy_disables_routing=True, failure_threshold=1)
     result = h.run(FIRST, settings)
     assert result.returncode == 0, result.stdout + result.stderr
     assert h.entry(SICK)[:2] == ("unhealthy", False)
@@ -399,3 +406,105 @@ def test_the_shipped_sql_applies_one_observation_as_the_writer(h: Harness) -> No
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "changed from healthy, routing turned off, event recorded"
     assert h.entry(SICK)[:2] == ("unhealthy", False)
+
+
+# ------------------------------------------------------------------ damping, isolation, faults
+
+
+def _failures(h: Harness, name: str) -> int:
+    return int(
+        h.rows(
+            "SELECT consecutive_failures FROM model_registry_entries "
+            "WHERE environment = %s AND model_name = %s",
+            ENV,
+            name,
+        )[0][0]
+    )
+
+
+def test_a_model_is_marked_unhealthy_only_after_the_threshold_of_failures_in_a_row(
+    h: Harness,
+) -> None:
+    settings = HealthReporterSettings(unhealthy_disables_routing=True)  # threshold 3 (default)
+    first = h.run(FIRST, settings)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert h.entry(SICK)[:2] == ("healthy", True) and _failures(h, SICK) == 1
+    assert f"{SICK}: unhealthy (/health answered HTTP 503); unchanged, failed probe 1 of 3" in (
+        first.stdout
+    )
+    assert h.events(SICK) == []
+    # One dropped probe, then a pass: the count starts over, routing never stopped.
+    assert h.run({**FIRST, SICK: "ok"}, settings).returncode == 0
+    assert _failures(h, SICK) == 0
+    for _ in range(2):
+        assert h.run(FIRST, settings).returncode == 0
+    assert h.entry(SICK)[:2] == ("healthy", True) and _failures(h, SICK) == 2
+    assert h.run(FIRST, settings).returncode == 0
+    assert h.entry(SICK)[:2] == ("unhealthy", False) and _failures(h, SICK) == 3
+    [(_, old, new, _, _)] = h.events(SICK)
+    assert new == {"health_status": "unhealthy", "routing_enabled": False}
+    assert old == {"health_status": "healthy", "routing_enabled": True}
+
+
+def test_a_bad_row_fails_only_its_own_model_in_one_psql_session(h: Harness) -> None:
+    with psycopg.connect(h.dsn, autocommit=True) as conn:
+        conn.execute(
+            """CREATE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS $$
+               BEGIN RAISE EXCEPTION 'legacy trigger refuses %', NEW.model_name; END $$"""
+        )
+        conn.execute(
+            f"CREATE TRIGGER boom BEFORE UPDATE ON model_registry_entries FOR EACH ROW "
+            f"WHEN (NEW.model_name = '{SICK}') EXECUTE FUNCTION boom()"
+        )
+    calls = h.tmp / "psql.log"
+    wrapper = h.tmp / "bin" / "psql"
+    wrapper.write_text(f'#!/bin/sh\necho call >>"{calls}"\nexec {shutil.which("psql")} "$@"\n')
+    wrapper.chmod(0o755)
+
+    result = h.run(FIRST)
+
+    assert result.returncode == 1
+    assert calls.read_text().splitlines() == ["call"]  # one session for every model
+    assert f"{SICK}: unhealthy (/health answered HTTP 503); NOT recorded, psql failed" in (
+        result.stdout
+    )
+    assert "1 result(s) could not be recorded" in result.stderr
+    assert "legacy trigger refuses" in result.stderr
+    for name in (HEALTHY, SLOW, REVIVED):
+        assert h.entry(name)[2] is not None, name  # recorded despite the bad row
+    assert h.entry(SLOW)[0] == "unhealthy"
+    assert h.entry(SICK)[2] is None
+
+
+def test_a_bad_line_in_the_models_file_skips_only_that_line(h: Harness) -> None:
+    result = h.run(FIRST, extra_models="Bad_Name http://x/health\nlonely\n")
+    assert result.returncode == 1
+    assert "skipped: bad model name" in result.stdout and "'Bad_Name'" in result.stdout
+    assert "skipped: bad line for lonely" in result.stdout
+    assert "2 result(s) could not be recorded" in result.stderr
+    assert h.entry(SICK)[0] == "unhealthy" and h.entry(HEALTHY)[2] is not None
+
+
+def test_a_hung_database_costs_one_connect_timeout_per_run_not_one_per_model(
+    h: Harness,
+) -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)  # accepts connections (kernel backlog) and never answers
+    try:
+        started = time.monotonic()
+        result = h.run(
+            FIRST,
+            extra_env={
+                "PGHOST": "127.0.0.1",
+                "PGPORT": str(listener.getsockname()[1]),
+                "PGCONNECT_TIMEOUT": "1",
+            },
+        )
+        elapsed = time.monotonic() - started
+    finally:
+        listener.close()
+    assert result.returncode == 1
+    assert f"{len(ALL_MODELS)} result(s) could not be recorded" in result.stderr
+    # One connection attempt for the whole run (it was one per model: 7 x 1 s).
+    assert elapsed < 3.5, elapsed
