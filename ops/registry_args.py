@@ -1,5 +1,5 @@
-"""Argument parsing of `ops migrate`, `ops registry list` and `ops registry adopt`, kept free of psycopg so that
-`python -m ops plan` does not pay for importing the database driver."""
+"""Argument parsing of `ops migrate`, `ops registry list` and `ops registry adopt`, kept free
+of psycopg so that `python -m ops plan` does not pay for importing the database driver."""
 
 from __future__ import annotations
 

@@ -399,7 +399,11 @@ def register(
                 wanted["health_status"] = health_status
             elif row.retired:
                 wanted["health_status"] = "unknown"
-            if health_status is None and row.health_status == "unhealthy" and not row.routing_enabled:
+            if (
+                health_status is None
+                and row.health_status == "unhealthy"
+                and not row.routing_enabled
+            ):
                 # Taken out of routing for failing probes: without new evidence (a passed
                 # smoke test) a registration does not route it again.
                 wanted["routing_enabled"] = False
@@ -567,7 +571,7 @@ def list_entries(conn: Conn, environment: str | None = None) -> list[RegistryRow
     return [_row(r) for r in rows]
 
 
-def list_events(conn: Conn, entry_id: int) -> list[EventRow]:
+def list_events(conn: Conn, entry_id: EntryId) -> list[EventRow]:
     """The audit events of one entry, oldest first."""
     query = sql.SQL("SELECT {cols} FROM {table} WHERE entry_id = %s ORDER BY id").format(
         cols=_cols(EVENT_COLUMNS), table=sql.Identifier(EVENTS_TABLE)
