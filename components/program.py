@@ -27,6 +27,7 @@ from components.resources.registry import (
     RegistrySchema,
     RegistrySchemaArgs,
     entry_args,
+    owner_stack_name,
     registry_dsn,
 )
 from components.resources.registry_roles import RegistryRoles, RegistryRolesArgs
@@ -164,6 +165,8 @@ def wire_registry(cfg: StackConfig, deployments: dict[str, VllmDeployment]) -> p
                 endpoint_url=endpoint,
                 deployment_name=dep.workload_name,
                 stack=pulumi.get_stack(),
+                owner_stack=owner_stack_name(),
+                smoke_evidence=dep.smoke_test_job_name,
                 change_kind="rollback" if rollback_to else "deploy",
                 note=f"rollback to stack version {rollback_to}" if rollback_to else None,
             ),

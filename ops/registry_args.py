@@ -1,5 +1,5 @@
-"""Argument parsing of `ops migrate` and `ops registry list`, kept free of psycopg so that
-`python -m ops plan` does not pay for importing the database driver."""
+"""Argument parsing of `ops migrate`, `ops registry list` and `ops registry adopt`, kept free
+of psycopg so that `python -m ops plan` does not pay for importing the database driver."""
 
 from __future__ import annotations
 
@@ -26,3 +26,18 @@ def add_parsers(subparsers: argparse._SubParsersAction[Any]) -> None:
     lst.add_argument("--dsn", help=dsn_help)
     lst.add_argument("--environment", choices=_ENVIRONMENTS, help="only this environment")
     lst.set_defaults(handler="ops.registry_cli:list_main")
+
+    adopt = sub.add_parser(
+        "adopt",
+        help="hand a registry entry over to another stack on purpose (recorded as 'adopted')",
+        description="Only the owning stack's `pulumi up`/`destroy` may change or retire an "
+        "entry. Use this to move a model between stacks or to follow a renamed stack.",
+    )
+    adopt.add_argument("--dsn", help=dsn_help + "; the writer or the owner user")
+    adopt.add_argument("--environment", choices=_ENVIRONMENTS, required=True)
+    adopt.add_argument("--model", required=True, help="the entry's model name")
+    adopt.add_argument(
+        "--owner", required=True, help="the new owner, <project>/<stack> (as `pulumi stack` shows)"
+    )
+    adopt.add_argument("--reason", required=True, help="why; stored in the audit event")
+    adopt.set_defaults(handler="ops.registry_cli:adopt_main")

@@ -1,4 +1,4 @@
-"""`python -m ops migrate` and `python -m ops registry list`: the registry outside Pulumi.
+"""`python -m ops migrate`, `python -m ops registry list|adopt`: the registry outside Pulumi.
 
 The DSN comes from ``--dsn`` or the ``VLLM_REGISTRY_DSN`` environment variable (preferred: a
 password on the command line is visible to other users of the machine). Messages show the DSN
@@ -8,6 +8,7 @@ with its password masked. Exit codes: 0 ok, 2 bad input or the database unreacha
 from __future__ import annotations
 
 import argparse
+import getpass
 import os
 import sys
 from collections.abc import Sequence
@@ -21,7 +22,7 @@ from components.registry.migrate import MigrationError, load_migrations, migrate
 from ops.common import CommandError
 from ops.registry_args import DSN_ENV, add_parsers
 
-__all__ = ["DSN_ENV", "list_main", "migrate_main", "render_table"]
+__all__ = ["DSN_ENV", "adopt_main", "list_main", "migrate_main", "render_table"]
 
 
 def _dsn(args: argparse.Namespace) -> str:
@@ -86,6 +87,7 @@ def list_main(args: argparse.Namespace) -> int:
         "REPLICAS",
         "IMAGE",
         "ENDPOINT",
+        "OWNER",
         "UPDATED",
     )
     rows = [
@@ -97,11 +99,43 @@ def list_main(args: argparse.Namespace) -> int:
             "-" if e.replicas is None else str(e.replicas),
             e.image or "-",
             e.endpoint_url or "-",
+            e.owner_stack or "-",
             e.updated_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ") if e.updated_at else "-",
         )
         for e in entries
     ]
     print(render_table(rows, headers))
+    return 0
+
+
+def adopt_main(args: argparse.Namespace) -> int:
+    """Hand an entry over to ``--owner``; one ``adopted`` event records who, from and why."""
+    dsn = _dsn(args)
+    try:
+        with connect(dsn, autocommit=True) as conn:
+            before = store.get_entry(conn, args.environment, args.model)
+            outcome = store.adopt(
+                conn,
+                args.environment,
+                args.model,
+                owner=args.owner,
+                reason=args.reason,
+                by=getpass.getuser(),
+            )
+    except ValueError as exc:
+        raise CommandError(f"--owner/--reason: {exc}") from None
+    except RegistryConnectionError as exc:
+        raise CommandError(str(exc)) from None
+    except psycopg.Error as exc:
+        raise CommandError(scrub(_first_line(exc), dsn)) from None
+    key = f"{args.environment}/{args.model}"
+    if outcome is None:
+        raise CommandError(f"no registry entry {key}")
+    if outcome.action is None:
+        print(f"{key} is already owned by {args.owner}; nothing changed")
+        return 0
+    previous = before.owner_stack if before is not None and before.owner_stack else "nobody"
+    print(f"adopted {key}: owner {previous} -> {args.owner} (event recorded)")
     return 0
 
 
@@ -113,6 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = {
         "ops.registry_cli:migrate_main": migrate_main,
         "ops.registry_cli:list_main": list_main,
+        "ops.registry_cli:adopt_main": adopt_main,
     }
     try:
         return handler[str(args.handler)](args)

@@ -34,6 +34,14 @@ class HealthReporterConfig(ConfigModel):
         le=10,
         description="curl --max-time per /health probe (runs must fit in a minute)",
     )
+    failure_threshold: int = Field(
+        default=3,
+        ge=1,
+        le=60,
+        description=(
+            "failed probes in a row before a model is marked unhealthy (one dropped probe is not)"
+        ),
+    )
     probe_image: ImageRef = Field(default=CURL_IMAGE, description="curl image (pinned)")
     psql_image: ImageRef = Field(default=PSQL_IMAGE, description="psql image (pinned)")
     ssl_root_cert: str | None = Field(

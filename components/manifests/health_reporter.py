@@ -2,7 +2,9 @@
 
 Once a model is registered, `pulumi up` no longer runs; this CronJob keeps the registry's
 ``health_status`` true. Every minute a pod probes each model's ``/health`` and applies each
-result with one parameterised statement (``report.sql``) as the registry writer role.
+result with one parameterised statement (``report.sql``) as the registry writer role, all of
+them in one psql session (one connection per run, connect/statement/lock timeouts), so a bad
+row fails only its own statement.
 
 Why a CronJob and not a long-running Deployment: each run is a fresh, short-lived pod, so a
 hung probe or a dropped database connection cannot wedge the reporter (``activeDeadlineSeconds``
@@ -76,6 +78,11 @@ APPLICATION_NAME: Final = "vllm-platform-health-reporter"
 # A run must end before the next one is due (concurrencyPolicy Forbid would skip it otherwise).
 RUN_DEADLINE_SECONDS: Final = 50
 PSQL_CONNECT_TIMEOUT_SECONDS: Final = 5
+PSQL_STATEMENT_TIMEOUT_MS: Final = 5000
+PSQL_LOCK_TIMEOUT_MS: Final = 2000
+# Probes in flight at once (a sliding window): 100 models with 10 % hanging for the whole
+# timeout finish well inside RUN_DEADLINE_SECONDS (bench/health_reporter.py measures it).
+PROBE_PARALLELISM: Final = 16
 
 _CRON_FIELD = re.compile(r"^[0-9*/,\-]+$")
 
@@ -154,10 +161,10 @@ def _env(pairs: dict[str, str]) -> list[Manifest]:
 
 
 def _resources() -> Manifest:
-    # curl and psql are small; up to HR_PARALLEL (8) curls run at once in the probe step.
+    # curl and psql are small; up to PROBE_PARALLELISM curls run at once in the probe step.
     return {
         "requests": {"cpu": "10m", "memory": "32Mi"},
-        "limits": {"cpu": "200m", "memory": "64Mi"},
+        "limits": {"cpu": "200m", "memory": "128Mi"},
     }
 
 
@@ -183,6 +190,7 @@ def pod_spec(cfg: StackConfig) -> Manifest:
         "HR_CONFIG_DIR": CONFIG_DIR,
         "HR_RESULTS_DIR": RESULTS_DIR,
         "HR_TIMEOUT_SECONDS": str(settings.timeout_seconds),
+        "HR_PARALLEL": str(PROBE_PARALLELISM),
         "HOME": TMP_DIR,
     }
     reg = cfg.registry
@@ -202,6 +210,9 @@ def pod_spec(cfg: StackConfig) -> Manifest:
         **common,
         "HR_ENVIRONMENT": cfg.environment,
         "HR_DISABLE_ROUTING": "true" if settings.unhealthy_disables_routing else "false",
+        "HR_FAILURE_THRESHOLD": str(settings.failure_threshold),
+        "HR_STATEMENT_TIMEOUT_MS": str(PSQL_STATEMENT_TIMEOUT_MS),
+        "HR_LOCK_TIMEOUT_MS": str(PSQL_LOCK_TIMEOUT_MS),
         "HR_PASSWORD_FILE": f"{SECRET_DIR}/{PASSWORD_KEY}",
         **libpq,
     }

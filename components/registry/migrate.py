@@ -4,20 +4,36 @@ Files ``migrations/NNNN_name.sql`` are applied in version order, each in its own
 while this run holds a PostgreSQL advisory lock (so concurrent runs apply each file exactly
 once). Each applied file is recorded in ``vllm_platform_schema_migrations`` with the sha256 of
 its content; a recorded file whose content has since changed is refused, naming the file.
+
+The API router reads ``model_registry_entries`` all the time. A migration's DDL needs an ACCESS
+EXCLUSIVE lock, and while it *waits* for that lock (behind any open reader), every later
+reader queues behind the waiting request. So each migration waits at most
+``LOCK_TIMEOUT_MS`` for a lock, is rolled back and retried with backoff, and after
+``LOCK_ATTEMPTS`` attempts fails with an error that says what to do; the router's reads are
+never held up longer than one such wait.
+
+Before anything is applied, an existing (legacy) ``model_registry_entries`` is checked: a column
+this platform uses must have a type it can work with, and a NOT NULL column without a default
+must be one the platform's inserts fill; otherwise the run is refused naming the table, the
+column and what to do. A migration never changes the type or the default of a column that
+existed before it ran: a changed type fails that migration, a changed default is put back.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import re
-from collections.abc import Sequence
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 
 from components.registry.connection import connect
+from components.registry.store import INSERT_COLUMNS
 
 __all__ = [
     "MIGRATIONS_DIR",
@@ -37,7 +53,19 @@ MIGRATIONS_TABLE = "vllm_platform_schema_migrations"
 ADVISORY_LOCK_KEY = int.from_bytes(
     hashlib.sha256(b"vllm-platform registry migrations").digest()[:8], "big", signed=True
 )
-LOCK_TIMEOUT = "120s"
+ENTRIES_TABLE = "model_registry_entries"
+# Waiting for the advisory lock (another migration run) blocks no reader: it may wait long.
+ADVISORY_LOCK_TIMEOUT = "120s"
+# lock_timeout "applies separately to each lock acquisition attempt" and only to lock waits
+# (https://www.postgresql.org/docs/current/runtime-config-client.html#GUC-LOCK-TIMEOUT); a
+# queued ACCESS EXCLUSIVE request blocks every later ACCESS SHARE (plain SELECT) request on the
+# table (https://www.postgresql.org/docs/current/explicit-locking.html#LOCKING-TABLES, "conflicts
+# with" table; requests are granted in queue order). So a reader of the router waits at most
+# LOCK_TIMEOUT_MS behind one lock wait of a migration.
+LOCK_TIMEOUT_MS = 2000
+LOCK_ATTEMPTS = 6
+BACKOFF_SECONDS = 0.5
+"""First pause between attempts; doubles each time (0.5, 1, 2, 4, 8 s: ~28 s in all)."""
 _FILE_NAME = re.compile(r"^(?P<version>[0-9]{4})_(?P<name>[a-z0-9_]+)\.sql$")
 
 
@@ -47,6 +75,17 @@ class MigrationError(Exception):
 
 class MigrationChecksumError(MigrationError):
     """An already-applied migration file was edited."""
+
+
+class MigrationLockError(MigrationError):
+    """A migration could not get its locks in time (a long transaction holds the table)."""
+
+
+class LegacyTableError(MigrationError):
+    """An existing ``model_registry_entries`` has a column this platform cannot work with."""
+
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,39 +174,223 @@ def _check_applied(migrations: Sequence[Migration], applied: Sequence[AppliedMig
             )
 
 
-def migrate(dsn: str, migrations: Sequence[Migration] | None = None) -> list[int]:
+# What each column this platform reads or writes must be (pg_type.typname). A legacy table may
+# use any of the listed types; anything else is refused before a migration runs.
+_STRING = ("text", "varchar", "bpchar", "citext", "name")
+_INTEGER = ("int2", "int4", "int8")
+_TIMESTAMP = ("timestamptz", "timestamp")
+_COLUMN_TYPES: Mapping[str, tuple[str, ...]] = {
+    # Any id type with equality works; provider outputs carry a non-integer id as a string.
+    "id": (*_INTEGER, "uuid", *_STRING),
+    **{
+        c: _STRING
+        for c in (
+            "model_name",
+            "environment",
+            "endpoint_url",
+            "health_status",
+            "namespace",
+            "deployment_name",
+            "image",
+            "hf_model_id",
+            "model_revision",
+            "gpu_type",
+            "stack",
+            "owner_stack",
+        )
+    },
+    **{
+        c: _INTEGER
+        for c in ("max_model_len", "gpus_per_replica", "replicas", "consecutive_failures")
+    },
+    **{c: ("bool",) for c in ("routing_enabled", "legacy_row")},
+    **{c: _TIMESTAMP for c in ("created_at", "updated_at", "retired_at", "last_health_check_at")},
+}
+_SQL_TYPE = {_STRING: "text", _INTEGER: "integer", _TIMESTAMP: "timestamptz", ("bool",): "boolean"}
+
+
+@dataclass(frozen=True, slots=True)
+class _Column:
+    name: str
+    typname: str
+    type_sql: str
+    not_null: bool
+    default: str | None
+    identity_or_generated: bool
+
+
+def _table_columns(conn: psycopg.Connection[tuple[object, ...]]) -> dict[str, _Column]:
+    """The live columns of model_registry_entries (empty when the table does not exist)."""
+    found = conn.execute(
+        """SELECT a.attname, t.typname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
+                  pg_get_expr(d.adbin, d.adrelid), a.attidentity <> '' OR a.attgenerated <> ''
+             FROM pg_attribute a
+             JOIN pg_type t ON t.oid = a.atttypid
+        LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+            WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped""",
+        (ENTRIES_TABLE,),
+    ).fetchall()
+    return {
+        str(n): _Column(str(n), str(t), str(ts), bool(nn), None if d is None else str(d), bool(g))
+        for n, t, ts, nn, d, g in found
+    }
+
+
+def check_legacy_table(
+    conn: psycopg.Connection[tuple[object, ...]], insert_columns: Sequence[str]
+) -> None:
+    """Refuse a ``model_registry_entries`` this platform cannot safely use, naming the column.
+
+    ``insert_columns``: what the registry's inserts set (``store.INSERT_COLUMNS``).
+    """
+    columns = _table_columns(conn)
+    problems: list[str] = []
+    for col in columns.values():
+        allowed = _COLUMN_TYPES.get(col.name)
+        if allowed is not None and col.typname not in allowed:
+            wanted = _SQL_TYPE.get(allowed, "integer, uuid or text")
+            problems.append(
+                f"{ENTRIES_TABLE}.{col.name} is {col.type_sql}, the registry needs {wanted}: "
+                f"convert it (ALTER TABLE {ENTRIES_TABLE} ALTER COLUMN {col.name} TYPE {wanted} "
+                f"USING {col.name}::{wanted}) or rename the legacy column, then migrate again"
+            )
+        if (
+            col.not_null
+            and col.default is None
+            and not col.identity_or_generated
+            and col.name not in insert_columns
+        ):
+            problems.append(
+                f"{ENTRIES_TABLE}.{col.name} is NOT NULL without a default and the registry's "
+                f"inserts do not set it: give it a default (ALTER TABLE {ENTRIES_TABLE} ALTER "
+                f"COLUMN {col.name} SET DEFAULT ...) or drop NOT NULL "
+                f"(ALTER COLUMN {col.name} DROP NOT NULL), then migrate again"
+            )
+    if problems:
+        raise LegacyTableError(
+            "the existing table cannot be used as the model registry; nothing was changed:\n  "
+            + "\n  ".join(problems)
+        )
+
+
+def _restore_defaults(
+    conn: psycopg.Connection[tuple[object, ...]], m: Migration, before: Mapping[str, _Column]
+) -> None:
+    """Fail ``m`` if it changed a pre-existing column's type; put changed defaults back."""
+    after = _table_columns(conn)
+    for name, old in before.items():
+        new = after.get(name)
+        if new is None:
+            continue
+        if new.type_sql != old.type_sql:
+            raise MigrationError(
+                f"migration {m.filename} would change the type of existing column "
+                f"{ENTRIES_TABLE}.{name} from {old.type_sql} to {new.type_sql}; "
+                "migrations never change an existing column's type"
+            )
+        if new.default != old.default:
+            # The default belongs to whoever made the column (a legacy writer may rely on it).
+            restore = f"SET DEFAULT {old.default}" if old.default is not None else "DROP DEFAULT"
+            conn.execute(f'ALTER TABLE {ENTRIES_TABLE} ALTER COLUMN "{name}" {restore}'.encode())
+            _log.info(
+                "%s: kept the existing default of %s.%s (%s)",
+                m.filename,
+                ENTRIES_TABLE,
+                name,
+                old.default,
+            )
+
+
+def _apply_one(conn: psycopg.Connection[tuple[object, ...]], m: Migration) -> None:
+    with conn.transaction():
+        before = _table_columns(conn)
+        conn.execute(m.sql.encode())
+        _restore_defaults(conn, m, before)
+        conn.execute(
+            f"INSERT INTO {MIGRATIONS_TABLE} (version, name, checksum) VALUES (%s, %s, %s)",
+            (m.version, m.name, m.checksum),
+        )
+
+
+def _apply_with_retries(
+    conn: psycopg.Connection[tuple[object, ...]],
+    m: Migration,
+    *,
+    attempts: int,
+    lock_timeout_ms: int,
+    backoff_seconds: float,
+) -> None:
+    for attempt in range(1, attempts + 1):
+        try:
+            _apply_one(conn, m)
+            return
+        except psycopg.errors.LockNotAvailable as exc:
+            # SQLSTATE 55P03, raised when lock_timeout expires; the transaction rolled back.
+            if attempt == attempts:
+                raise MigrationLockError(
+                    f"migration {m.filename} could not lock its tables within "
+                    f"{lock_timeout_ms} ms in {attempts} attempts (a long-running transaction "
+                    "holds them; see pg_stat_activity); nothing of it was applied and readers "
+                    "were never blocked longer than one wait: run the migration again later "
+                    "or end that transaction"
+                ) from exc
+            pause = backoff_seconds * 2 ** (attempt - 1)
+            _log.info(
+                "%s: lock not granted within %d ms (attempt %d/%d); retrying in %.1f s",
+                m.filename,
+                lock_timeout_ms,
+                attempt,
+                attempts,
+                pause,
+            )
+            time.sleep(pause)
+        except psycopg.Error as exc:
+            raise MigrationError(
+                f"migration {m.filename} failed and was rolled back: "
+                f"{str(exc).strip().splitlines()[0]}"
+            ) from exc
+
+
+def migrate(
+    dsn: str,
+    migrations: Sequence[Migration] | None = None,
+    *,
+    lock_timeout_ms: int = LOCK_TIMEOUT_MS,
+    attempts: int = LOCK_ATTEMPTS,
+    backoff_seconds: float = BACKOFF_SECONDS,
+) -> list[int]:
     """Apply the pending migrations; returns the versions applied by this call (may be empty).
 
-    Raises ``MigrationChecksumError`` if an applied file changed, ``MigrationError`` if a
-    migration fails (that migration is rolled back; earlier ones stay applied), and
-    ``RegistryConnectionError`` if the database cannot be reached.
+    Raises ``MigrationChecksumError`` if an applied file changed, ``LegacyTableError`` if an
+    existing table has a column the registry cannot use, ``MigrationLockError`` if a
+    migration's locks were not granted in ``attempts`` waits of ``lock_timeout_ms``,
+    ``MigrationError`` if a migration fails (that migration is rolled back; earlier ones stay
+    applied), and ``RegistryConnectionError`` if the database cannot be reached.
     """
+    if not (attempts >= 1 and lock_timeout_ms >= 1):
+        raise ValueError("attempts and lock_timeout_ms must be positive")
     todo = list(migrations) if migrations is not None else load_migrations()
     done: list[int] = []
     with connect(dsn, autocommit=True) as conn:
-        conn.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
+        conn.execute(f"SET lock_timeout = '{ADVISORY_LOCK_TIMEOUT}'")
         conn.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_LOCK_KEY,))
         try:
+            conn.execute(f"SET lock_timeout = {int(lock_timeout_ms)}")
             _ensure_table(conn)
             applied = applied_migrations(conn)
             _check_applied(todo, applied)
             have = {a.version for a in applied}
-            for m in todo:
-                if m.version in have:
-                    continue
-                try:
-                    with conn.transaction():
-                        conn.execute(m.sql.encode())
-                        conn.execute(
-                            f"INSERT INTO {MIGRATIONS_TABLE} (version, name, checksum) "
-                            "VALUES (%s, %s, %s)",
-                            (m.version, m.name, m.checksum),
-                        )
-                except psycopg.Error as exc:
-                    raise MigrationError(
-                        f"migration {m.filename} failed and was rolled back: "
-                        f"{str(exc).strip().splitlines()[0]}"
-                    ) from exc
+            pending = [m for m in todo if m.version not in have]
+            if pending:
+                check_legacy_table(conn, INSERT_COLUMNS)
+            for m in pending:
+                _apply_with_retries(
+                    conn,
+                    m,
+                    attempts=attempts,
+                    lock_timeout_ms=lock_timeout_ms,
+                    backoff_seconds=backoff_seconds,
+                )
                 done.append(m.version)
         finally:
             # Closing the session releases the lock too; unlocking early just frees waiters.

@@ -10,6 +10,21 @@ Secrets: the dynamic provider process tells the engine it does not accept secret
 arrive as plain values; ``_plain`` still unwraps Pulumi's secret envelope in case one does.
 The connection is kept in the outputs (``delete`` and ``read`` only receive outputs) and the
 resources mark it with ``additional_secret_outputs``; no other output carries it.
+
+Engine semantics relied on (pulumi 3.272.0, ``sdk/python/lib/pulumi/dynamic/__main__.py``):
+``Diff`` (l.114-134) maps ``changes`` False to DIFF_NONE, and then no ``Update`` runs and the
+state keeps the old outputs; ``Update`` (l.137-152) gets the state's outputs as ``olds`` and the
+new inputs as ``news`` and stores what it returns; ``Delete`` (l.155-161) and ``Read``
+(l.231-237) get the state's outputs; ``Create`` (l.164-177) serializes the outputs with
+``rpc.serialize_properties`` *after* ``create`` returned, so an output that does not serialize
+fails a create whose row is already committed: every output here is plain JSON.
+
+Health: ``create`` runs only once the smoke Job passed (its endpoint input waits for it), so it
+registers ``healthy``. ``update`` writes ``healthy`` only when ``smoke_evidence`` (the smoke
+Job's name, a hash of what is served and of the test) changed, i.e. a new smoke test passed in
+this update; any other change keeps the health the reporter recorded. A change of only the
+connection (a rotated password) or of the annotations writes nothing: the update just stores
+the new connection in the outputs (delete and refresh need it) and refreshes them read-only.
 """
 
 from __future__ import annotations
@@ -19,6 +34,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
+from uuid import UUID
 
 from pulumi.dynamic import (
     CheckFailure,
@@ -35,11 +51,14 @@ from pulumi.runtime.rpc import unwrap_rpc_secret
 from components.registry import migrate as migrations
 from components.registry import store
 from components.registry.connection import connect
+from components.registry.rows import EntryId
 
 __all__ = [
     "ANNOTATION_FIELDS",
     "CONNECTION",
     "ENTRY_OUTPUTS",
+    "OWNER",
+    "SMOKE_EVIDENCE",
     "RegistryEntryProvider",
     "RegistrySchemaProvider",
     "check_entry",
@@ -49,9 +68,15 @@ __all__ = [
 ]
 
 CONNECTION: Final = "connection"
+OWNER: Final = "owner_stack"
+"""Input: the stack ("<project>/<stack>") writing the entry; only the owner may change it."""
+SMOKE_EVIDENCE: Final = "smoke_evidence"
+"""Input: the smoke Job that passed for what is deployed; a new value is new evidence."""
 # Inputs that describe a change rather than the desired state: they never cause an update.
 ANNOTATION_FIELDS: Final[tuple[str, ...]] = ("change_kind", "note")
 ENTRY_OUTPUTS: Final[tuple[str, ...]] = ("entry_id", "health_status", "registry_action")
+# Inputs whose change is a change of the entry (the connection and annotations are not).
+_ENTRY_FIELDS: Final[tuple[str, ...]] = (*store.SPEC_FIELDS, OWNER, SMOKE_EVIDENCE)
 _INT_FIELDS: Final = {"max_model_len": 1, "gpus_per_replica": 0, "replicas": 0}
 _BOOL_FIELDS: Final = ("routing_enabled",)
 
@@ -82,9 +107,17 @@ def check_entry(news: Mapping[str, Any]) -> list[CheckFailure]:
         value = unwrap_rpc_secret(news.get(name))
         return None if isinstance(value, Unknown) else value
 
-    for name in (CONNECTION, *store.SPEC_FIELDS):
+    for name in (CONNECTION, OWNER, *store.SPEC_FIELDS):
         if name not in news or news[name] is None:
             failures.append(CheckFailure(name, "is required"))
+    owner = known(OWNER)
+    if owner is not None and (
+        not isinstance(owner, str) or "/" not in owner or any(c.isspace() for c in owner)
+    ):
+        failures.append(CheckFailure(OWNER, f"must be <project>/<stack>, got {owner!r}"))
+    evidence = known(SMOKE_EVIDENCE)
+    if evidence is not None and (not isinstance(evidence, str) or not evidence):
+        failures.append(CheckFailure(SMOKE_EVIDENCE, "must be a non-empty string or null"))
     for name in store.SPEC_FIELDS:
         value = known(name)
         if value is None:
@@ -126,11 +159,13 @@ def check_entry(news: Mapping[str, Any]) -> list[CheckFailure]:
 
 
 def diff_entry(olds: Mapping[str, Any], news: Mapping[str, Any]) -> DiffResult:
-    """Update when a registered field or the connection changed, or when the row was found
-    retired by a refresh; replace only when the natural key (environment, model_name) changed.
-    ``change_kind`` and ``note`` only annotate the next change and never cause one."""
+    """Update when a registered field, the owner, the smoke evidence or the connection changed,
+    or when the row was found retired by a refresh; replace only when the natural key
+    (environment, model_name) changed. ``change_kind`` and ``note`` only annotate the next
+    change and never cause one. (A connection-only change must still be an update: the state's
+    outputs are what delete and refresh connect with; the update writes nothing.)"""
     replaces = [k for k in store.KEY_FIELDS if _differs(olds.get(k), news.get(k))]
-    changed = [k for k in (*store.SPEC_FIELDS, CONNECTION) if _differs(olds.get(k), news.get(k))]
+    changed = [k for k in (*_ENTRY_FIELDS, CONNECTION) if _differs(olds.get(k), news.get(k))]
     retired = unwrap_rpc_secret(olds.get("health_status")) == "retired"
     return DiffResult(
         changes=bool(changed) or retired,
@@ -147,14 +182,28 @@ def _spec(props: Mapping[str, Any]) -> store.EntrySpec:
     return store.EntrySpec(**values)
 
 
+def json_id(value: EntryId) -> int | str:
+    """The row id as plain JSON: an integer stays one, a legacy uuid/text id becomes a string."""
+    if isinstance(value, bool) or not isinstance(value, (int, str, UUID)):
+        raise TypeError(f"unexpected registry id type {type(value).__name__}")
+    return value if isinstance(value, (int, str)) else str(value)
+
+
 def _entry_outs(
     props: Mapping[str, Any], row: store.RegistryRow, action: str | None
 ) -> dict[str, Any]:
     """Outputs: the inputs as given, then the row's registered fields as stored."""
-    outs: dict[str, Any] = {k: props.get(k) for k in (CONNECTION, *ANNOTATION_FIELDS)}
+    outs: dict[str, Any] = {
+        k: props.get(k) for k in (CONNECTION, SMOKE_EVIDENCE, *ANNOTATION_FIELDS)
+    }
     data = asdict(row)
     outs.update({name: data[name] for name in store.SPEC_FIELDS})
-    outs.update(entry_id=row.id, health_status=row.health_status, registry_action=action)
+    outs.update(
+        entry_id=json_id(row.id),
+        health_status=row.health_status,
+        registry_action=action,
+        owner_stack=row.owner_stack,
+    )
     return outs
 
 
@@ -169,28 +218,53 @@ class RegistryEntryProvider(ResourceProvider):
     def diff(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> DiffResult:
         return diff_entry(_olds, _news)
 
-    def _register(self, props: dict[str, Any]) -> tuple[dict[str, Any], store.RegistryRow]:
-        p = _plain(props)
+    def _register(
+        self, p: dict[str, Any], health_status: store.HealthStatus | None
+    ) -> tuple[dict[str, Any], store.RegistryRow]:
         spec = _spec(p)
         with connect(p[CONNECTION], autocommit=True) as conn:
             outcome = store.register(
                 conn,
                 spec,
-                health_status="healthy",
+                health_status=health_status,
                 change_kind=p.get("change_kind") or "deploy",
                 note=p.get("note"),
+                owner=p[OWNER],
             )
         return _entry_outs(p, outcome.entry, outcome.action), outcome.entry
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        outs, row = self._register(props)
+        outs, row = self._register(_plain(props), "healthy")
         return CreateResult(entry_id_of(str(row.environment), str(row.model_name)), outs)
 
     def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
-        outs, _row = self._register(_news)
+        olds, news = _plain(_olds), _plain(_news)
+        retired = olds.get("health_status") == "retired"
+        if not retired and not any(_differs(olds.get(k), news.get(k)) for k in _ENTRY_FIELDS):
+            return UpdateResult(self._refresh_outputs(olds, news))
+        evidence = news.get(SMOKE_EVIDENCE)
+        # olds without the key: state written before evidence existed (keep its health).
+        new_evidence = (
+            evidence is not None and SMOKE_EVIDENCE in olds and olds[SMOKE_EVIDENCE] != evidence
+        )
+        outs, _row = self._register(news, "healthy" if new_evidence else None)
         return UpdateResult(outs)
 
+    def _refresh_outputs(self, olds: dict[str, Any], news: dict[str, Any]) -> dict[str, Any]:
+        """Connection/annotation-only change: read the row with the new connection, write
+        nothing, and return the outputs with the new connection."""
+        with connect(news[CONNECTION], autocommit=True) as conn:
+            row = store.get_entry(conn, str(news["environment"]), str(news["model_name"]))
+        if row is None:
+            outs = dict(olds)
+            outs.update({k: news.get(k) for k in (CONNECTION, *ANNOTATION_FIELDS)})
+            return outs
+        return _entry_outs(
+            {**news, SMOKE_EVIDENCE: olds.get(SMOKE_EVIDENCE)}, row, olds.get("registry_action")
+        )
+
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        """Retire the row, only when this stack owns it (``OwnershipError`` otherwise)."""
         p = _plain(_props)
         stack = p.get("stack")
         with connect(p[CONNECTION], autocommit=True) as conn:
@@ -200,6 +274,8 @@ class RegistryEntryProvider(ResourceProvider):
                 p["model_name"],
                 stack=stack,
                 note=f"removed from stack {stack}" if stack else "removed from its stack",
+                # State written before ownership existed has no owner: it is not checked.
+                owner=p.get(OWNER),
             )
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:

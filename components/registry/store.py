@@ -6,19 +6,49 @@ identifiers (column names) come only from the fixed lists below, composed with `
 Rows are found by their natural key ``(environment, model_name)`` and locked ``FOR UPDATE``
 before being changed, so concurrent writers of the same model serialise instead of losing
 updates, and writers of different models never wait for each other.
+
+Ownership: a row belongs to the stack that created it (``owner_stack``, "<project>/<stack>").
+Writes that pass ``owner`` (the ``RegistryEntry`` provider always does) check it on the locked
+row inside the same transaction and raise ``OwnershipError`` naming the owner; a handover is
+``adopt`` (``python -m ops registry adopt``), which records an ``adopted`` event. A row written
+before ownership existed (``owner_stack`` NULL) is claimed by the first owner-checked write from
+the stack its ``stack`` column names (or by any stack when that is NULL: a legacy row).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict
 from datetime import datetime
-from typing import Any, Final, Literal, get_args
+from typing import Any, Final
 
-import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
+
+from components.registry.rows import (
+    _UPDATABLE,
+    CHANGE_KINDS,
+    ENTRIES_TABLE,
+    ENVIRONMENTS,
+    EVENT_COLUMNS,
+    EVENTS_TABLE,
+    HEALTH_STATUSES,
+    INSERT_COLUMNS,
+    KEY_FIELDS,
+    ROW_COLUMNS,
+    SPEC_FIELDS,
+    ChangeKind,
+    Conn,
+    EntryId,
+    EntrySpec,
+    EventAction,
+    EventRow,
+    HealthStatus,
+    Outcome,
+    OwnershipError,
+    RegistryRow,
+)
 
 __all__ = [
     "CHANGE_KINDS",
@@ -26,6 +56,7 @@ __all__ = [
     "ENVIRONMENTS",
     "EVENTS_TABLE",
     "HEALTH_STATUSES",
+    "INSERT_COLUMNS",
     "KEY_FIELDS",
     "SPEC_FIELDS",
     "ChangeKind",
@@ -34,121 +65,18 @@ __all__ = [
     "EventRow",
     "HealthStatus",
     "Outcome",
+    "OwnershipError",
     "RegistryRow",
+    "adopt",
     "get_entry",
     "list_entries",
     "list_events",
     "reactivate",
     "register",
     "retire",
+    "stack_name_of",
     "update_entry",
 ]
-
-ENTRIES_TABLE: Final = "model_registry_entries"
-EVENTS_TABLE: Final = "model_registry_events"
-
-Environment = Literal["development", "staging", "production"]
-HealthStatus = Literal["unknown", "deploying", "healthy", "unhealthy", "retired"]
-EventAction = Literal[
-    "registered", "updated", "retired", "reactivated", "rolled_back", "health_changed"
-]
-# Why a registration happens: a normal deploy, or the rollback command restoring a release.
-ChangeKind = Literal["deploy", "rollback"]
-CHANGE_KINDS: Final[tuple[str, ...]] = get_args(ChangeKind)
-ENVIRONMENTS: Final[tuple[str, ...]] = get_args(Environment)
-HEALTH_STATUSES: Final[tuple[str, ...]] = get_args(HealthStatus)
-
-Conn = psycopg.Connection[Any]
-
-
-@dataclass(frozen=True, slots=True)
-class EntrySpec:
-    """The desired registration of one model in one environment (what a deploy declares)."""
-
-    model_name: str
-    environment: str
-    endpoint_url: str
-    routing_enabled: bool
-    namespace: str
-    deployment_name: str
-    image: str
-    hf_model_id: str
-    model_revision: str
-    max_model_len: int
-    gpu_type: str
-    gpus_per_replica: int
-    replicas: int
-    stack: str
-
-
-SPEC_FIELDS: Final[tuple[str, ...]] = tuple(f.name for f in fields(EntrySpec))
-KEY_FIELDS: Final[tuple[str, ...]] = ("environment", "model_name")
-# Columns a write may change (the key never changes; legacy columns are never touched).
-_UPDATABLE: Final[frozenset[str]] = frozenset(SPEC_FIELDS) - set(KEY_FIELDS) | {
-    "health_status",
-    "retired_at",
-    "last_health_check_at",
-    "legacy_row",
-}
-
-
-@dataclass(frozen=True, slots=True)
-class RegistryRow:
-    """One row of the registry as this platform sees it (legacy rows may hold NULLs)."""
-
-    id: int
-    model_name: str | None
-    environment: str | None
-    endpoint_url: str | None
-    health_status: str
-    routing_enabled: bool
-    namespace: str | None
-    deployment_name: str | None
-    image: str | None
-    hf_model_id: str | None
-    model_revision: str | None
-    max_model_len: int | None
-    gpu_type: str | None
-    gpus_per_replica: int | None
-    replicas: int | None
-    stack: str | None
-    created_at: datetime | None
-    updated_at: datetime | None
-    retired_at: datetime | None
-    last_health_check_at: datetime | None
-    legacy_row: bool
-    """The row predates the registry schema (a register takes it over and clears this)."""
-
-    @property
-    def retired(self) -> bool:
-        return self.health_status == "retired"
-
-
-ROW_COLUMNS: Final[tuple[str, ...]] = tuple(f.name for f in fields(RegistryRow))
-
-
-@dataclass(frozen=True, slots=True)
-class EventRow:
-    id: int
-    entry_id: int
-    action: str
-    old_values: dict[str, Any] | None
-    new_values: dict[str, Any] | None
-    at: datetime
-    stack: str | None
-    note: str | None
-
-
-EVENT_COLUMNS: Final[tuple[str, ...]] = tuple(f.name for f in fields(EventRow))
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """The row after a write, and the event recorded for it (None: nothing changed)."""
-
-    entry: RegistryRow
-    action: EventAction | None
-
 
 class _Now:
     """Marks a value the database sets to its own ``now()``."""
@@ -189,7 +117,7 @@ def _fetch(conn: Conn, environment: str, model_name: str, *, lock: bool) -> Regi
 def _event(
     conn: Conn,
     *,
-    entry_id: int,
+    entry_id: EntryId,
     action: EventAction,
     old: Mapping[str, object] | None,
     new: Mapping[str, object] | None,
@@ -261,8 +189,17 @@ def _write(
     return new_row
 
 
-def _insert(conn: Conn, spec: EntrySpec, health_status: str) -> RegistryRow | None:
-    values = {**asdict(spec), "health_status": health_status}
+def _insert(
+    conn: Conn, spec: EntrySpec, health_status: str, owner: str | None
+) -> RegistryRow | None:
+    # created_at/updated_at are set here, not left to defaults: a legacy table keeps its own.
+    values: dict[str, object] = {
+        **asdict(spec),
+        "health_status": health_status,
+        "owner_stack": owner,
+        "created_at": NOW,
+        "updated_at": NOW,
+    }
     names = tuple(values)
     query = sql.SQL(
         "INSERT INTO {table} ({cols}) VALUES ({params}) "
@@ -270,11 +207,14 @@ def _insert(conn: Conn, spec: EntrySpec, health_status: str) -> RegistryRow | No
     ).format(
         table=sql.Identifier(ENTRIES_TABLE),
         cols=_cols(names),
-        params=sql.SQL(", ").join(sql.Placeholder() * len(names)),
+        params=sql.SQL(", ").join(
+            sql.SQL("now()") if isinstance(v, _Now) else sql.Placeholder() for v in values.values()
+        ),
         ret=_cols(ROW_COLUMNS),
     )
+    params = [v for v in values.values() if not isinstance(v, _Now)]
     with conn.cursor(row_factory=dict_row) as cur:
-        inserted = cur.execute(query, list(values.values())).fetchone()
+        inserted = cur.execute(query, params).fetchone()
     return _row(inserted) if inserted is not None else None
 
 
@@ -283,29 +223,56 @@ def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
         raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
 
 
+def stack_name_of(owner: str) -> str:
+    """``stack`` of ``<project>/<stack>`` (or of ``<org>/<project>/<stack>``)."""
+    return owner.rsplit("/", 1)[-1]
+
+
+def _check_owner(row: RegistryRow, owner: str | None, doing: str) -> bool:
+    """Raise ``OwnershipError`` unless ``owner`` may write ``row``; True: claim the row."""
+    if owner is None or row.owner_stack == owner:
+        return False
+    if row.owner_stack is None and row.stack in (None, stack_name_of(owner)):
+        return True
+    holder = row.owner_stack or f"stack {row.stack!r} (unclaimed)"
+    raise OwnershipError(
+        f"registry entry {row.environment}/{row.model_name} belongs to {holder}, not {owner}: "
+        f"refusing to {doing} it. If {owner} should own it, hand it over on purpose with "
+        f"`python -m ops registry adopt --environment {row.environment} "
+        f"--model {row.model_name} --owner {owner} --reason ...`; if this stack's environment "
+        "or model name is a mistake, fix the stack's config"
+    )
+
+
 def register(
     conn: Conn,
     spec: EntrySpec,
     *,
-    health_status: HealthStatus = "healthy",
+    health_status: HealthStatus | None = "healthy",
     change_kind: ChangeKind = "deploy",
     note: str | None = None,
+    owner: str | None = None,
 ) -> Outcome:
     """Make the registry hold ``spec``: insert, re-activate a retired row, or update in place.
+
+    ``health_status`` None keeps an existing row's health (a retired row becomes ``unknown``,
+    a new row is inserted ``unknown``): health is only set ``healthy`` on evidence. Setting
+    ``healthy`` also resets the health reporter's failure count. ``owner``: see the module.
 
     Events: ``registered`` (new row), ``reactivated`` (the row was retired), ``updated``
     (fields changed), and ``rolled_back`` instead of any of these when ``change_kind`` is
     ``rollback``. Nothing is written when the row already matches.
     """
     _check_choice("change_kind", change_kind, CHANGE_KINDS)
-    _check_choice("health_status", health_status, HEALTH_STATUSES)
+    if health_status is not None:
+        _check_choice("health_status", health_status, HEALTH_STATUSES)
     with conn.transaction():
         # Two rounds at most: a concurrent first registration of the same key makes our INSERT
         # do nothing, and the second round then finds (and locks) the committed row.
         for _ in range(2):
             row = _fetch(conn, spec.environment, spec.model_name, lock=True)
             if row is None:
-                inserted = _insert(conn, spec, health_status)
+                inserted = _insert(conn, spec, health_status or "unknown", owner)
                 if inserted is None:
                     continue
                 action: EventAction = "rolled_back" if change_kind == "rollback" else "registered"
@@ -319,10 +286,27 @@ def register(
                     note=note,
                 )
                 return Outcome(inserted, action)
+            claim = _check_owner(row, owner, "update")
             wanted: dict[str, object] = {
                 k: v for k, v in asdict(spec).items() if k not in KEY_FIELDS
             }
-            wanted.update(health_status=health_status, retired_at=None, legacy_row=False)
+            wanted.update(retired_at=None, legacy_row=False)
+            if health_status is not None:
+                wanted["health_status"] = health_status
+            elif row.retired:
+                wanted["health_status"] = "unknown"
+            if (
+                health_status is None
+                and row.health_status == "unhealthy"
+                and not row.routing_enabled
+            ):
+                # Taken out of routing for failing probes: without new evidence (a passed
+                # smoke test) a registration does not route it again.
+                wanted["routing_enabled"] = False
+            if wanted.get("health_status") == "healthy":
+                wanted["consecutive_failures"] = 0
+            if claim:
+                wanted["owner_stack"] = owner
             changes = _changed(row, wanted)
             if not changes:
                 return Outcome(row, None)
@@ -353,12 +337,14 @@ def update_entry(
     stack: str | None,
     note: str | None = None,
     action: EventAction = "updated",
+    owner: str | None = None,
 ) -> Outcome | None:
     """Change some columns of an existing row; None when there is no such row."""
     with conn.transaction():
         row = _fetch(conn, environment, model_name, lock=True)
         if row is None:
             return None
+        _check_owner(row, owner, "update")
         changed = _changed(row, changes)
         if not changed:
             return Outcome(row, None)
@@ -368,16 +354,24 @@ def update_entry(
 
 
 def retire(
-    conn: Conn, environment: str, model_name: str, *, stack: str | None, note: str | None = None
+    conn: Conn,
+    environment: str,
+    model_name: str,
+    *,
+    stack: str | None,
+    note: str | None = None,
+    owner: str | None = None,
 ) -> Outcome | None:
     """Take a model out of routing and mark it retired; the row and its history stay.
 
-    None when there is no such row; no event when it is already retired.
+    None when there is no such row; no event when it is already retired. ``owner``: only the
+    owning stack may retire the row (``OwnershipError`` otherwise).
     """
     with conn.transaction():
         row = _fetch(conn, environment, model_name, lock=True)
         if row is None:
             return None
+        _check_owner(row, owner, "retire")
         if row.retired:
             return Outcome(row, None)
         changes = {"routing_enabled": False, "health_status": "retired", "retired_at": NOW}
@@ -421,6 +415,43 @@ def reactivate(
         )
 
 
+def adopt(
+    conn: Conn,
+    environment: str,
+    model_name: str,
+    *,
+    owner: str,
+    reason: str,
+    by: str | None = None,
+) -> Outcome | None:
+    """Hand the row over to stack ``owner`` on purpose, recording an ``adopted`` event.
+
+    None when there is no such row; no event when ``owner`` already owns it.
+    """
+    if not owner.strip() or "/" not in owner or any(c.isspace() for c in owner):
+        raise ValueError(f"owner must look like <project>/<stack>, got {owner!r}")
+    if not reason.strip():
+        raise ValueError("reason must say why the entry changes hands")
+    with conn.transaction():
+        row = _fetch(conn, environment, model_name, lock=True)
+        if row is None:
+            return None
+        if row.owner_stack == owner:
+            return Outcome(row, None)
+        note = f"{reason} (by {by})" if by else reason
+        return Outcome(
+            _write(
+                conn,
+                row=row,
+                changes={"owner_stack": owner},
+                action="adopted",
+                stack=stack_name_of(owner),
+                note=note,
+            ),
+            "adopted",
+        )
+
+
 def get_entry(conn: Conn, environment: str, model_name: str) -> RegistryRow | None:
     return _fetch(conn, environment, model_name, lock=False)
 
@@ -436,7 +467,7 @@ def list_entries(conn: Conn, environment: str | None = None) -> list[RegistryRow
     return [_row(r) for r in rows]
 
 
-def list_events(conn: Conn, entry_id: int) -> list[EventRow]:
+def list_events(conn: Conn, entry_id: EntryId) -> list[EventRow]:
     """The audit events of one entry, oldest first."""
     query = sql.SQL("SELECT {cols} FROM {table} WHERE entry_id = %s ORDER BY id").format(
         cols=_cols(EVENT_COLUMNS), table=sql.Identifier(EVENTS_TABLE)

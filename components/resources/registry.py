@@ -30,8 +30,14 @@ __all__ = [
     "RegistrySchema",
     "RegistrySchemaArgs",
     "entry_args",
+    "owner_stack_name",
     "registry_dsn",
 ]
+
+
+def owner_stack_name() -> str:
+    """``<project>/<stack>`` of the running program: who owns the entries it creates."""
+    return f"{pulumi.get_project()}/{pulumi.get_stack()}"
 
 
 def registry_dsn(
@@ -130,6 +136,11 @@ class RegistryEntryArgs:
     gpus_per_replica: pulumi.Input[int]
     replicas: pulumi.Input[int]
     stack: pulumi.Input[str]
+    owner_stack: pulumi.Input[str]
+    """``<project>/<stack>`` (``owner_stack_name()``): only this stack may change the entry."""
+    smoke_evidence: pulumi.Input[str] | None = None
+    """The smoke Job that passed for what is deployed (its name hashes the server and the test);
+    an update writes health ``healthy`` only when this changed."""
     change_kind: pulumi.Input[ChangeKind] = "deploy"
     """``rollback`` records the change as ``rolled_back`` (set by ``python -m ops rollback``)."""
     note: pulumi.Input[str] | None = None
@@ -140,11 +151,14 @@ class RegistryEntry(_DynamicResource, module="registry", name="RegistryEntry"):
     """A model's row in the registry, written once its deployment is ready and smoke-tested.
 
     Create registers it (health ``healthy``, routing as configured; ``reactivated`` when the row
-    was retired), update writes the changed fields, delete retires the row and keeps it.
-    Changing ``environment`` or ``model_name`` replaces the resource.
+    was retired), update writes the changed fields (health ``healthy`` only with new smoke
+    evidence), delete retires the row and keeps it. All three are refused for an entry another
+    stack owns. Changing ``environment`` or ``model_name`` replaces the resource.
     """
 
-    entry_id: pulumi.Output[int]
+    entry_id: pulumi.Output[int | str]
+    """The row's id (a string when a legacy table uses uuid or text ids)."""
+    owner_stack: pulumi.Output[str]
     model_name: pulumi.Output[str]
     environment: pulumi.Output[str]
     endpoint_url: pulumi.Output[str]
@@ -174,6 +188,8 @@ class RegistryEntry(_DynamicResource, module="registry", name="RegistryEntry"):
             "gpus_per_replica": args.gpus_per_replica,
             "replicas": args.replicas,
             "stack": args.stack,
+            "owner_stack": args.owner_stack,
+            "smoke_evidence": args.smoke_evidence,
             "change_kind": args.change_kind,
             "note": args.note,
             "entry_id": None,
@@ -194,6 +210,8 @@ def entry_args(
     endpoint_url: pulumi.Input[str],
     deployment_name: pulumi.Input[str],
     stack: str,
+    owner_stack: str,
+    smoke_evidence: pulumi.Input[str] | None = None,
     change_kind: ChangeKind = "deploy",
     note: str | None = None,
 ) -> RegistryEntryArgs:
@@ -215,6 +233,8 @@ def entry_args(
         gpus_per_replica=0 if cpu else model.gpus_per_replica,
         replicas=model.replicas,
         stack=stack,
+        owner_stack=owner_stack,
+        smoke_evidence=smoke_evidence,
         change_kind=change_kind,
         note=note,
     )

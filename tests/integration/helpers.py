@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import psycopg
+from pulumi.dynamic.dynamic import serialize_provider
 
+from components.registry.providers import RegistryEntryProvider
 from components.registry.store import EntrySpec
+
+OWNER = "vllm-platform/staging"
+"""The owner the provider tests write as (``<project>/<stack>`` of the sample spec)."""
 
 
 def spec(**overrides: Any) -> EntrySpec:
@@ -35,6 +44,8 @@ def entry_props(dsn: str, **overrides: Any) -> dict[str, Any]:
     """RegistryEntry inputs as the engine hands them to the provider (numbers as floats)."""
     props: dict[str, Any] = {
         "connection": dsn,
+        "owner_stack": OWNER,
+        "smoke_evidence": "llama-3-1-8b-instruct-smoke-0a1b2c3d",
         "change_kind": "deploy",
         "note": None,
         **asdict(spec()),
@@ -48,3 +59,67 @@ def entry_props(dsn: str, **overrides: Any) -> dict[str, Any]:
 def rows(dsn: str, query: str, *params: Any) -> list[tuple[Any, ...]]:
     with psycopg.connect(dsn) as conn:
         return conn.execute(query.encode(), params).fetchall()
+
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+# The engine's provider process: unpickle, call the method, serialize the outputs exactly as
+# pulumi/dynamic/__main__.py (3.272.0) Create/Update do (rpc.serialize_properties, l.164-177).
+_ENGINE = """
+import asyncio, base64, json, sys
+import dill
+from pulumi.runtime import rpc
+from pulumi.runtime._serialization import _deserialize
+provider = _deserialize(lambda: dill.loads(base64.b64decode(sys.argv[1])))
+request = json.loads(sys.stdin.read())
+try:
+    if request["method"] == "create":
+        result = provider.create(request["props"])
+        outs, rid = result.outs, result.id
+    elif request["method"] == "update":
+        result = provider.update(request["id"], request["olds"], request["news"])
+        outs, rid = result.outs, request["id"]
+    else:
+        provider.delete(request["id"], request["olds"])
+        outs, rid = {}, request["id"]
+except Exception as exc:
+    print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}))
+    sys.exit(0)
+asyncio.new_event_loop().run_until_complete(rpc.serialize_properties(dict(outs), {}))
+print(json.dumps({"id": rid, "outs": outs}))
+"""
+
+
+def engine(request: dict[str, Any], *, fresh: bool = True) -> dict[str, Any]:
+    """One provider call (create/update/delete) pickled into a fresh process from the project
+    root, like the engine's provider process; ``{"error": ...}`` when the method raised.
+    ``fresh=False`` runs the same script in this process (faster; same pickling)."""
+    if not fresh:
+        import contextlib
+        import io
+        from unittest import mock
+
+        out = io.StringIO()
+        argv = ["-c", serialize_provider(RegistryEntryProvider())]
+        with (
+            mock.patch.object(sys, "argv", argv),
+            mock.patch.object(sys, "stdin", io.StringIO(json.dumps(request))),
+            contextlib.redirect_stdout(out),
+            contextlib.suppress(SystemExit),
+        ):
+            exec(_ENGINE, {"__name__": "__engine__"})
+        inline: dict[str, Any] = json.loads(out.getvalue())
+        return inline
+    done = subprocess.run(
+        [sys.executable, "-c", _ENGINE, serialize_provider(RegistryEntryProvider())],
+        input=json.dumps(request),
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        env={"PATH": "/usr/bin:/bin"},
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result

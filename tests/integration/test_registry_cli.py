@@ -35,17 +35,23 @@ def test_registry_list_prints_a_table_filtered_by_environment(
 ) -> None:
     with connect(migrated_db, autocommit=True) as conn:
         store.register(conn, spec())
-        store.register(conn, spec(environment="production", stack="production", replicas=4))
+        store.register(
+            conn,
+            spec(environment="production", stack="production", replicas=4),
+            owner="vllm-platform/production",
+        )
     monkeypatch.setenv("VLLM_REGISTRY_DSN", migrated_db)
 
     assert main(["registry", "list", "--environment", "production"]) == 0
 
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == [
-        "ENVIRONMENT", "MODEL", "HEALTH", "ROUTED", "REPLICAS", "IMAGE", "ENDPOINT", "UPDATED",
+        "ENVIRONMENT", "MODEL", "HEALTH", "ROUTED", "REPLICAS", "IMAGE", "ENDPOINT", "OWNER",
+        "UPDATED",
     ]  # fmt: skip
     assert len(lines) == 3
     assert lines[2].split()[:5] == ["production", spec().model_name, "healthy", "yes", "4"]
+    assert "vllm-platform/production" in lines[2].split()
 
 
 @pytest.mark.parametrize(

@@ -1,28 +1,39 @@
 -- One health observation of one model, applied by the health reporter as the registry writer.
 --
--- Run by reporter.sh as `psql -X -v ON_ERROR_STOP=1 -v env=... -v name=... -v status=...
--- -v disable_routing=... -v note=... -f report.sql`; every value is interpolated as a quoted
--- literal (:'var'), so no value is ever parsed as SQL.
+-- Run by reporter.sh once per model inside one psql session (`\set name ...` then `\i
+-- report.sql`), or directly as `psql -v env=... -v name=... -v status=... -v disable_routing=...
+-- -v threshold=... -v note=... -f report.sql`; every value is interpolated as a quoted literal
+-- (:'var'), so no value is ever parsed as SQL. It is one statement: it applies entirely or not
+-- at all, and a failure (a bad row, a trigger, a lock wait past lock_timeout) affects only it.
 --
 --   env              the environment (development | staging | production)
 --   name             the model name
 --   status           healthy | unhealthy (anything else matches no row)
---   disable_routing  true: an unhealthy observation also sets routing_enabled = false
+--   disable_routing  true: marking a model unhealthy also sets routing_enabled = false
+--   threshold        failed probes in a row before the model is marked unhealthy (>= 1)
 --   note             what was observed, e.g. "/health answered HTTP 503"
 --
 -- Rules: only rows whose health is unknown, healthy or unhealthy are touched ("deploying" and
--- "retired" belong to `pulumi up`); last_health_check_at is set on every observation; routing
--- can only be turned off, never on; an event is written only when the row's status (or its
--- routing) changed, with the changed columns as old_values/new_values, like the registry store.
+-- "retired" belong to `pulumi up`); last_health_check_at is set on every observation; a passing
+-- probe resets consecutive_failures and marks the model healthy, a failing one counts, and the
+-- model is marked unhealthy (and, with disable_routing, taken out of routing) only once the count
+-- reaches the threshold (flap damping); routing can only be turned off, never on; an event is
+-- written only when the row's status (or its routing) changed, with the changed columns as
+-- old_values/new_values, like the registry store.
 -- Prints one line per touched row (none when the model has no such row).
 WITH observed AS (
     SELECT :'env'::text AS environment,
            :'name'::text AS model_name,
            :'status'::text AS status,
            :'disable_routing'::boolean AS disable_routing,
+           greatest(:'threshold'::integer, 1) AS threshold,
            :'note'::text AS note
 ), previous AS (
-    SELECT e.id, e.health_status, e.routing_enabled
+    SELECT e.id, e.health_status, e.routing_enabled,
+           CASE WHEN o.status = 'healthy' THEN 0
+                ELSE least(e.consecutive_failures, 1000000) + 1 END AS failures,
+           o.status = 'unhealthy'
+               AND least(e.consecutive_failures, 1000000) + 1 >= o.threshold AS give_up
       FROM model_registry_entries AS e
       JOIN observed AS o
         ON e.environment = o.environment AND e.model_name = o.model_name
@@ -31,17 +42,20 @@ WITH observed AS (
        FOR UPDATE OF e
 ), updated AS (
     UPDATE model_registry_entries AS e
-       SET health_status = o.status,
+       SET health_status = CASE WHEN o.status = 'healthy' THEN 'healthy'
+                                WHEN p.give_up THEN 'unhealthy'
+                                ELSE e.health_status END,
+           consecutive_failures = p.failures,
            last_health_check_at = now(),
-           routing_enabled = e.routing_enabled
-                             AND NOT (o.status = 'unhealthy' AND o.disable_routing)
+           routing_enabled = e.routing_enabled AND NOT (p.give_up AND o.disable_routing)
       FROM previous AS p, observed AS o
      WHERE e.id = p.id
  RETURNING e.id,
            p.health_status AS old_status,
            e.health_status AS new_status,
            p.routing_enabled AS old_routing,
-           e.routing_enabled AS new_routing
+           e.routing_enabled AS new_routing,
+           e.consecutive_failures AS failures
 ), event AS (
     INSERT INTO model_registry_events (entry_id, action, old_values, new_values, note)
     SELECT u.id,
@@ -61,5 +75,7 @@ SELECT CASE WHEN u.old_status <> u.new_status
             THEN 'changed from ' || u.old_status
             ELSE 'unchanged' END
        || CASE WHEN u.old_routing <> u.new_routing THEN ', routing turned off' ELSE '' END
+       || CASE WHEN u.failures > 0 AND u.new_status <> 'unhealthy'
+               THEN format(', failed probe %s of %s', u.failures, o.threshold) ELSE '' END
        || CASE WHEN EXISTS (SELECT 1 FROM event) THEN ', event recorded' ELSE '' END
-  FROM updated AS u;
+  FROM updated AS u, observed AS o;

@@ -1,11 +1,16 @@
 #!/bin/sh
 # vllm-platform health reporter: probe each model's /health, record the result in the registry.
 #
-#   reporter.sh probe    curl every model's /health (in parallel, short timeout) and write one
-#                        line per model, "<name> <healthy|unhealthy> <detail>", to the results
-#                        file; needs curl and no credentials
-#   reporter.sh report   apply each result with report.sql through psql as the registry writer
+#   reporter.sh probe    curl every model's /health (HR_PARALLEL at a time, each bounded by
+#                        --max-time) and write one line per model, "<name> <healthy|unhealthy>
+#                        <detail>", to the results file; needs curl and no credentials
+#   reporter.sh report   apply all results in ONE psql session as the registry writer: one
+#                        report.sql statement per model, so a bad row fails only its own
+#                        statement; connect, statement and lock timeouts bound the session
 #   reporter.sh run      probe, then report (both tools in one image; used by the tests)
+#
+# A bad line of the models file or of the results affects only that model: it is logged and
+# skipped, the others are probed and recorded, and the run exits 1 at the end.
 #
 # In the cluster `probe` runs in an init container (curl image) and `report` in the main
 # container (PostgreSQL client image), so the database password is never in the container
@@ -15,9 +20,12 @@
 #   HR_CONFIG_DIR         directory holding `models` and report.sql  (/etc/health-reporter)
 #   HR_RESULTS_DIR        directory shared by the two steps           (/results)
 #   HR_TIMEOUT_SECONDS    curl --max-time per probe                   (3)
-#   HR_PARALLEL           probes in flight at once                    (8)
+#   HR_PARALLEL           probes in flight at once (sliding window)   (16)
 #   HR_ENVIRONMENT        registry environment of the models          (report: required)
 #   HR_DISABLE_ROUTING    true: unhealthy also turns routing off      (false)
+#   HR_FAILURE_THRESHOLD  failed probes in a row before unhealthy     (3)
+#   HR_STATEMENT_TIMEOUT_MS  per statement (statement_timeout)        (5000)
+#   HR_LOCK_TIMEOUT_MS    per row lock wait (lock_timeout)            (2000)
 #   HR_PASSWORD_FILE      file holding the writer's password          (report: optional)
 #   PGHOST PGPORT PGDATABASE PGUSER PGSSLMODE ...   libpq's own variables
 #
@@ -28,11 +36,15 @@ set -eu
 HR_CONFIG_DIR=${HR_CONFIG_DIR:-/etc/health-reporter}
 HR_RESULTS_DIR=${HR_RESULTS_DIR:-/results}
 HR_TIMEOUT_SECONDS=${HR_TIMEOUT_SECONDS:-3}
-HR_PARALLEL=${HR_PARALLEL:-8}
+HR_PARALLEL=${HR_PARALLEL:-16}
 HR_DISABLE_ROUTING=${HR_DISABLE_ROUTING:-false}
+HR_FAILURE_THRESHOLD=${HR_FAILURE_THRESHOLD:-3}
+HR_STATEMENT_TIMEOUT_MS=${HR_STATEMENT_TIMEOUT_MS:-5000}
+HR_LOCK_TIMEOUT_MS=${HR_LOCK_TIMEOUT_MS:-2000}
 MODELS_FILE="$HR_CONFIG_DIR/models"
 SQL_FILE="$HR_CONFIG_DIR/report.sql"
 RESULTS_FILE="$HR_RESULTS_DIR/results"
+REJECTED_FILE="$HR_RESULTS_DIR/rejected"
 
 log() {
     printf 'health-reporter: %s\n' "$*"
@@ -43,11 +55,18 @@ fail() {
     exit 1
 }
 
-# A model name is a DNS label; anything else in the models file is a bug, not data.
-check_name() {
+# A model name is a DNS label; anything else is logged and skipped (it affects only itself).
+valid_name() {
     case $1 in
-        '' | *[!a-z0-9-]*) fail "bad model name in $MODELS_FILE: '$1'" ;;
+        '' | *[!a-z0-9-]*) return 1 ;;
     esac
+    return 0
+}
+
+# reject WHAT: note a skipped line; `report` counts these as failures of the run.
+reject() {
+    log "skipped: $*"
+    printf '%s\n' "$*" >>"$REJECTED_FILE"
 }
 
 check_number() {
@@ -81,24 +100,45 @@ probe() {
     work="$HR_RESULTS_DIR/probes"
     rm -rf "$work"
     mkdir -p "$work"
-    running=0
+    : >"$REJECTED_FILE"
+    # A sliding window of HR_PARALLEL probes: a FIFO holds one token per free slot; a probe
+    # takes one before it starts and gives it back when it ends, so one hanging endpoint holds
+    # one slot for at most --max-time, never a whole batch.
+    mkfifo "$work/slots"
+    exec 3<>"$work/slots"
+    rm -f "$work/slots"
+    i=0
+    while [ "$i" -lt "$HR_PARALLEL" ]; do
+        printf '\n' >&3
+        i=$((i + 1))
+    done
     while read -r name url rest; do
         case $name in '' | '#'*) continue ;; esac
-        check_name "$name"
-        [ -n "$url" ] && [ -z "$rest" ] || fail "bad line for $name in $MODELS_FILE"
-        probe_one "$name" "$url" >"$work/$name" &
-        running=$((running + 1))
-        if [ "$running" -ge "$HR_PARALLEL" ]; then
-            wait
-            running=0
+        if ! valid_name "$name"; then
+            reject "bad model name in $MODELS_FILE: '$name'"
+            continue
         fi
+        if [ -z "$url" ] || [ -n "$rest" ]; then
+            reject "bad line for $name in $MODELS_FILE"
+            continue
+        fi
+        read -r _ <&3
+        {
+            probe_one "$name" "$url" >"$work/$name"
+            printf '\n' >&3
+        } &
     done <"$MODELS_FILE"
     wait
+    exec 3>&-
     : >"$RESULTS_FILE.tmp"
     while read -r name url rest; do
         case $name in '' | '#'*) continue ;; esac
-        [ -s "$work/$name" ] || fail "no probe result for $name"
-        cat "$work/$name" >>"$RESULTS_FILE.tmp"
+        valid_name "$name" && [ -n "$url" ] && [ -z "$rest" ] || continue
+        if [ -s "$work/$name" ]; then
+            cat "$work/$name" >>"$RESULTS_FILE.tmp"
+        else
+            printf '%s unhealthy no_result\n' "$name" >>"$RESULTS_FILE.tmp"
+        fi
     done <"$MODELS_FILE"
     mv "$RESULTS_FILE.tmp" "$RESULTS_FILE"
     rm -rf "$work"
@@ -109,41 +149,89 @@ describe() {
         http_*) printf '/health answered HTTP %s' "${1#http_}" ;;
         timeout) printf '/health did not answer within %ss' "$HR_TIMEOUT_SECONDS" ;;
         curl_exit_*) printf '/health unreachable (curl exit %s)' "${1#curl_exit_}" ;;
-        *) printf '%s' "$1" ;;
+        no_result) printf 'the probe left no result' ;;
+        *) printf '%s' "$1" | tr -cd 'A-Za-z0-9 _./():-' ;;
     esac
 }
 
 report() {
     [ -n "${HR_ENVIRONMENT:-}" ] || fail "HR_ENVIRONMENT is not set"
+    case $HR_ENVIRONMENT in *[!a-z]*) fail "HR_ENVIRONMENT must be lower-case letters" ;; esac
     [ -r "$SQL_FILE" ] || fail "cannot read $SQL_FILE"
     [ -r "$RESULTS_FILE" ] || fail "no probe results in $RESULTS_FILE"
     case $HR_DISABLE_ROUTING in
         true | false) ;;
         *) fail "HR_DISABLE_ROUTING must be true or false" ;;
     esac
+    check_number HR_FAILURE_THRESHOLD "$HR_FAILURE_THRESHOLD"
+    check_number HR_STATEMENT_TIMEOUT_MS "$HR_STATEMENT_TIMEOUT_MS"
+    check_number HR_LOCK_TIMEOUT_MS "$HR_LOCK_TIMEOUT_MS"
     if [ -n "${HR_PASSWORD_FILE:-}" ]; then
         [ -r "$HR_PASSWORD_FILE" ] || fail "cannot read the password file"
         PGPASSWORD=$(cat "$HR_PASSWORD_FILE")
         export PGPASSWORD
     fi
+    work="$HR_RESULTS_DIR/report"
+    rm -rf "$work"
+    mkdir -p "$work"
+    script="$work/session.psql"
+    # One session for every result. Values are validated here (DNS-label names, two statuses,
+    # notes from fixed templates with [A-Za-z0-9 _./():-] only) and report.sql quotes them as
+    # literals (:'var'); after each statement psql's ERROR variable tells whether it failed.
+    {
+        printf 'SET statement_timeout = %s;\nSET lock_timeout = %s;\n' \
+            "$HR_STATEMENT_TIMEOUT_MS" "$HR_LOCK_TIMEOUT_MS"
+        # Meta-commands go through %s (printf would read \e, \s... in a format as escapes).
+        printf '%s\n' "\\set env '$HR_ENVIRONMENT'" "\\set disable_routing $HR_DISABLE_ROUTING" \
+            "\\set threshold $HR_FAILURE_THRESHOLD"
+        while read -r name status detail; do
+            if ! valid_name "$name"; then
+                reject "bad model name in $RESULTS_FILE: '$name'"
+                continue
+            fi
+            case $status in
+                healthy | unhealthy) ;;
+                *)
+                    reject "bad status for $name in $RESULTS_FILE: '$status'"
+                    continue
+                    ;;
+            esac
+            note=$(describe "$detail")
+            printf '%s (%s)\n' "$status" "$note" >"$work/observed.$name"
+            printf '%s\n' "\\set name '$name'" "\\set status '$status'" "\\set note '$note'" \
+                "\\i '$SQL_FILE'" "\\if :ERROR" "\\echo '@@ $name failed'" "\\else" \
+                "\\echo '@@ $name ok'" "\\endif"
+        done <"$RESULTS_FILE"
+    } >"$script"
+    rc=0
+    psql -X -q -A -t -v ON_ERROR_STOP=0 -f "$script" </dev/null >"$work/out" || rc=$?
+    [ "$rc" -eq 0 ] || log "psql exited with status $rc"
     failures=0
-    while read -r name status detail; do
-        check_name "$name"
-        case $status in
-            healthy | unhealthy) ;;
-            *) fail "bad status for $name in $RESULTS_FILE: '$status'" ;;
+    outcome=""
+    while IFS= read -r line; do
+        case $line in
+            '@@ '*)
+                rest=${line#@@ }
+                name=${rest%% *}
+                if [ "${rest#* }" = ok ]; then
+                    log "$name: $(cat "$work/observed.$name"); ${outcome:-no active registry entry}"
+                    : >"$work/done.$name"
+                fi
+                outcome=""
+                ;;
+            *) outcome=$line ;;
         esac
-        note=$(describe "$detail")
-        if outcome=$(psql -X -q -A -t -v ON_ERROR_STOP=1 \
-            -v env="$HR_ENVIRONMENT" -v name="$name" -v status="$status" \
-            -v disable_routing="$HR_DISABLE_ROUTING" -v note="$note" \
-            -f "$SQL_FILE" </dev/null); then
-            log "$name: $status ($note); ${outcome:-no active registry entry}"
-        else
-            failures=$((failures + 1))
-            log "$name: $status ($note); NOT recorded, psql failed"
-        fi
+    done <"$work/out"
+    while read -r name status detail; do
+        [ -e "$work/observed.$name" ] || continue
+        [ ! -e "$work/done.$name" ] || continue
+        failures=$((failures + 1))
+        log "$name: $(cat "$work/observed.$name"); NOT recorded, psql failed"
     done <"$RESULTS_FILE"
+    if [ -s "$REJECTED_FILE" ]; then
+        failures=$((failures + $(wc -l <"$REJECTED_FILE")))
+    fi
+    rm -rf "$work"
     [ "$failures" -eq 0 ] || fail "$failures result(s) could not be recorded"
 }
 

@@ -31,6 +31,8 @@ def _props(**overrides: Any) -> dict[str, Any]:
         "gpus_per_replica": 1.0,
         "replicas": 2.0,
         "stack": "staging",
+        "owner_stack": "vllm-platform/staging",
+        "smoke_evidence": "llama-smoke-0a1b2c3d",
         "change_kind": "deploy",
         "note": None,
     }
@@ -51,6 +53,8 @@ def test_identical_inputs_are_no_change() -> None:
         ("routing_enabled", False),
         ("endpoint_url", "http://other/v1"),
         ("connection", "host=db dbname=registry user=writer password=rotated"),
+        ("owner_stack", "vllm-platform/staging-copy"),
+        ("smoke_evidence", "llama-smoke-99999999"),
     ],
 )
 def test_a_changed_field_or_connection_is_an_update_in_place(field: str, value: Any) -> None:
@@ -101,6 +105,9 @@ def test_check_accepts_valid_inputs_and_unknowns() -> None:
         ("routing_enabled", "yes", "must be true or false"),
         ("image", "", "must be a non-empty string"),
         ("stack", None, "is required"),
+        ("owner_stack", None, "is required"),
+        ("owner_stack", "staging", "must be <project>/<stack>"),
+        ("smoke_evidence", "", "must be a non-empty string or null"),
         ("change_kind", "hotfix", "must be one of"),
     ],
 )
