@@ -19,7 +19,6 @@ from components.config.errors import ConfigError, ConfigIssue
 from components.config.health_reporter import HealthReporterConfig
 from components.config.loading import LoadedStack, load_stack_config
 from components.config.model import (
-    MANAGED_VLLM_FLAGS,
     Autoscaling,
     Ingress,
     ModelConfig,
@@ -35,7 +34,6 @@ from components.config.types import Environment, Precision
 from components.contract import PROJECT, VLLM_PORT, image_is_pinned
 
 __all__ = [
-    "MANAGED_VLLM_FLAGS",
     "PROJECT",
     "SECRET_KEYS",
     "VLLM_PORT",

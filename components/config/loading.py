@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from components.config.errors import ConfigError, issues_from
+from components.config.errors import ConfigError, ConfigIssue, issues_from
 from components.config.gpu_plans import GPU_PLANS
 from components.config.secrets import SECRET_KEYS, secret_key_issues
 from components.config.stack import StackConfig
@@ -53,14 +53,20 @@ def _context(raw: Mapping[str, Any]) -> dict[str, Any]:
     return ctx
 
 
-def load_stack_config(raw: Mapping[str, Any], secret_keys: Iterable[str] = ()) -> LoadedStack:
+def load_stack_config(
+    raw: Mapping[str, Any],
+    secret_keys: Iterable[str] = (),
+    *,
+    issues: Iterable[ConfigIssue] = (),
+) -> LoadedStack:
     """Validate the project's config keys (prefix already stripped) into a ``LoadedStack``.
 
     ``secret_keys`` names the keys that are Pulumi secrets; their values are never looked at.
-    Raises ``ConfigError`` listing every problem found.
+    ``issues`` are problems the reader found already (e.g. plain-text provider tokens); they are
+    reported with the rest. Raises ``ConfigError`` listing every problem found.
     """
     secrets = set(secret_keys)
-    issues = secret_key_issues(raw, secrets)
+    issues = [*issues, *secret_key_issues(raw, secrets)]
     data = {k: v for k, v in raw.items() if k not in SECRET_KEYS}
     config: StackConfig | None = None
     try:

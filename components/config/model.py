@@ -6,8 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field, StringConstraints, ValidationInfo, field_validator, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import Field, StringConstraints, ValidationInfo, model_validator
 
 from components.config.base import ConfigModel, path_error
 from components.config.gpu_plans import GpuPlan
@@ -19,43 +18,17 @@ from components.config.types import (
     Precision,
     Quantity,
 )
+from components.config.vllm_args import extra_args_issue
 from components.contract import image_is_pinned
+from components.vllm_contract import load_contract, newest_version, version_for_image
 
 __all__ = [
-    "MANAGED_VLLM_FLAGS",
     "Autoscaling",
     "Ingress",
     "ModelConfig",
     "Resources",
     "WeightCache",
 ]
-
-# Flags the platform sets itself; extraArgs may not set them (vLLM accepts `_` for `-`).
-MANAGED_VLLM_FLAGS: frozenset[str] = frozenset(
-    {
-        "--model",
-        "--served-model-name",
-        "--host",
-        "--port",
-        "--tensor-parallel-size",
-        "-tp",
-        "--pipeline-parallel-size",
-        "-pp",
-        "--data-parallel-size",
-        "-dp",
-        "--max-model-len",
-        "--gpu-memory-utilization",
-        "--revision",
-        "--api-key",
-        "--download-dir",
-        "--hf-token",
-        "--device",
-        "--uvicorn-log-level",
-        "--disable-log-requests",
-        "--enable-log-requests",
-    }
-)
-
 
 class WeightCache(ConfigModel):
     """Where the Hugging Face cache (the weights) lives across restarts."""
@@ -125,13 +98,6 @@ class Ingress(ConfigModel):
     )
 
 
-def flag_name(token: str) -> str | None:
-    if not token.startswith("-"):
-        return None
-    name = token.split("=", 1)[0]
-    return name.replace("_", "-") if name.startswith("--") else name
-
-
 class ModelConfig(ConfigModel):
     """One model: one VllmDeployment and one registry entry."""
 
@@ -192,24 +158,15 @@ class ModelConfig(ConfigModel):
     autoscaling: Autoscaling | None = None
     ingress: Ingress | None = None
 
-    @field_validator("extra_args")
-    @classmethod
-    def _no_managed_flags(cls, args: list[str]) -> list[str]:
-        if args and flag_name(args[0]) is None:
-            raise PydanticCustomError(
-                "extra_args",
-                "must start with a flag (--name or --name=value), got {arg!r}",
-                {"arg": args[0]},
-            )
-        for arg in args:
-            name = flag_name(arg)
-            if name in MANAGED_VLLM_FLAGS:
-                raise PydanticCustomError(
-                    "managed_flag",
-                    "{flag} is set by the platform from the model's own keys; remove it",
-                    {"flag": name},
-                )
-        return args
+    @model_validator(mode="after")
+    def _extra_args_as_vllm_reads_them(self) -> Self:
+        if not self.extra_args:
+            return self
+        found = extra_args_issue(self.extra_args, load_contract(self.vllm_contract_version))
+        if found is not None:
+            index, message = found
+            raise path_error(f"extraArgs[{index}]", message)
+        return self
 
     @model_validator(mode="after")
     def _against_environment_and_pool(self, info: ValidationInfo) -> Self:
@@ -259,6 +216,12 @@ class ModelConfig(ConfigModel):
                 f"{plan.gpus_per_node}; a replica cannot span nodes",
             )
         return self
+
+    @property
+    def vllm_contract_version(self) -> str:
+        """The vLLM flag contract ``extraArgs`` are judged by: the image tag's version when there
+        is data for it, else the newest (``ops plan`` shows a caution then)."""
+        return version_for_image(self.image) or newest_version()
 
     @property
     def uses_statefulset(self) -> bool:

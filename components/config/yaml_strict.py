@@ -1,0 +1,60 @@
+"""The one YAML reading of a stack file: duplicate keys and aliases refused, JSON values only.
+
+Pulumi reads stack files with Go's ``gopkg.in/yaml.v3``, which refuses a mapping key given twice
+(``mapping key "x" already defined at line N``); PyYAML silently keeps the last one, so a
+production file with a trailing ``environment: development`` would validate as development.
+``StrictLoader`` refuses duplicates with the key and both lines. It also refuses aliases
+(``*name``) outright: stack files have no need for them, and an alias bomb (nested aliases that
+expand exponentially) then fails at the first alias instead of running for minutes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node
+
+__all__ = ["StrictLoader", "load_strict"]
+
+
+class StrictLoader(yaml.SafeLoader):
+    """``SafeLoader`` that refuses duplicate mapping keys and aliases."""
+
+    def compose_node(self, parent: Node | None, index: object) -> Node | None:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                f"the alias *{event.anchor} is not allowed in a stack file (write the value out)",
+                event.start_mark,
+            )
+        return super().compose_node(parent, index)  # type: ignore[no-any-return]
+
+    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+            try:
+                first = seen.get(key)
+            except TypeError:
+                first = None  # an unhashable key: the base class reports it
+            line = key_node.start_mark.line + 1
+            if first is not None:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"mapping key {key!r} already defined at line {first} (given twice; "
+                    "Pulumi refuses this file)",
+                    key_node.start_mark,
+                )
+            try:
+                seen[key] = line
+            except TypeError:
+                pass
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_strict(text: str) -> Any:
+    return yaml.load(text, Loader=StrictLoader)  # noqa: S506 (a SafeLoader subclass)
