@@ -15,6 +15,7 @@ import pulumi
 
 from components.config import PROJECT, SECRET_KEYS, ConfigError, LoadedStack, StackConfig
 from components.config.source import load_from_pulumi
+from components.manifests.stack import stack_objects
 from components.planning.capacity import StackPlan, plan_stack
 from components.planning.release import ROLLBACK_ENV, current_git_commit, release_record
 from components.resources.cluster import GpuCluster, GpuClusterArgs
@@ -46,6 +47,7 @@ def load_or_fail() -> tuple[LoadedStack, StackPlan]:
     try:
         loaded = load_from_pulumi()
         plan = plan_stack(loaded.config)
+        stack_objects(loaded, plan)  # what the builders refuse (e.g. two objects, one name)
     except ConfigError as exc:
         raise pulumi.RunError(
             "invalid vllm-platform configuration:\n" + "\n".join(f"  {i}" for i in exc.issues)

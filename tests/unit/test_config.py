@@ -95,19 +95,19 @@ REJECTED: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     (
         "extra flag overrides port",
         _set("models[1].extraArgs", ["--port=9000"]),
-        "models[1].extraArgs:",
+        "models[1].extraArgs[0]:",
     ),
     (
         "extra flag overrides tp (underscore)",
         _set("models[1].extraArgs", ["--tensor_parallel_size", "2"]),
-        "models[1].extraArgs:",
+        "models[1].extraArgs[0]:",
     ),
     (
         "extra flag overrides served name",
         _set("models[1].extraArgs", ["--served-model-name", "x"]),
-        "models[1].extraArgs:",
+        "models[1].extraArgs[0]:",
     ),
-    ("extra args start with a value", _set("models[1].extraArgs", ["fp8"]), "models[1].extraArgs:"),
+    ("extra args start with a value", _set("models[1].extraArgs", ["fp8"]), "models[1].extraArgs[0]:"),
     ("too many GPUs for the pool", _set("models[1].replicas", 5), "models:"),
     ("unknown GPU plan", _set("cluster.gpuPool.type", "g2-gpu-rtx9000"), "cluster.gpuPool.type:"),
     (
