@@ -16,7 +16,10 @@ from components.config.types import (
     ModelName,
     NamespaceName,
     Precision,
-    Quantity,
+    CpuQuantity,
+    GpuCount,
+    K8sName,
+    MemoryQuantity,
 )
 from components.config.vllm_args import extra_args_issue
 from components.contract import image_is_pinned
@@ -41,9 +44,8 @@ class WeightCache(ConfigModel):
         ),
     )
     size_gi: int | None = Field(default=None, ge=1, le=10240, description="default: 1.5 x weights")
-    storage_class: str = Field(
+    storage_class: K8sName = Field(
         default="linode-block-storage-retain",
-        min_length=1,
         description="storage class of the weight cache volumes",
     )
 
@@ -61,8 +63,12 @@ class WeightCache(ConfigModel):
 class Resources(ConfigModel):
     """CPU and memory requests of the vLLM container."""
 
-    cpu: Quantity | None = Field(default=None, description="CPU request (default by model size)")
-    memory: Quantity | None = Field(default=None, description="memory request (default by size)")
+    cpu: CpuQuantity | None = Field(
+        default=None, description="CPU request (default by model size)"
+    )
+    memory: MemoryQuantity | None = Field(
+        default=None, description="memory request (default by size)"
+    )
 
 
 class Autoscaling(ConfigModel):
@@ -89,10 +95,10 @@ class Ingress(ConfigModel):
         str,
         StringConstraints(pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,}$", max_length=253),
     ]
-    cluster_issuer: str = Field(
-        default="letsencrypt", min_length=1, description="cert-manager ClusterIssuer for TLS"
+    cluster_issuer: K8sName = Field(
+        default="letsencrypt", description="cert-manager ClusterIssuer for TLS"
     )
-    class_name: str = Field(default="nginx", min_length=1, description="IngressClass name")
+    class_name: K8sName = Field(default="nginx", description="IngressClass name")
     controller_namespace: NamespaceName = Field(
         default="ingress-nginx", description="namespace of the ingress controller's pods"
     )
@@ -115,7 +121,7 @@ class ModelConfig(ConfigModel):
     allow_downtime: bool = Field(
         default=False, description="accept a single replica (and downtime on updates) in production"
     )
-    gpus_per_replica: Literal[1, 2, 4, 8] = Field(
+    gpus_per_replica: GpuCount = Field(
         default=1, description="tensor parallel size; at most the plan's GPUs per node"
     )
     max_model_len: int = Field(ge=128, le=1_048_576, description="--max-model-len")

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints
 
 from components.config.base import ConfigModel
+from components.config.types import Hostname
 
 __all__ = ["RegistryConfig"]
 
@@ -14,7 +15,7 @@ __all__ = ["RegistryConfig"]
 class RegistryConfig(ConfigModel):
     """The PostgreSQL registry the API router reads; passwords are secret keys."""
 
-    host: str = Field(min_length=1, max_length=253, description="PostgreSQL host of the registry")
+    host: Hostname = Field(description="PostgreSQL host of the registry")
     port: int = Field(default=5432, ge=1, le=65535, description="PostgreSQL port")
     database: str = Field(min_length=1, max_length=63, description="database of the registry")
     user: str = Field(
