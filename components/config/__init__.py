@@ -25,7 +25,7 @@ from components.config.model import (
     Resources,
     WeightCache,
 )
-from components.config.network import NetworkConfig, PeerSelector
+from components.config.network import MonitoringPeer, NetworkConfig, PeerSelector
 from components.config.observability import ObservabilityConfig
 from components.config.registry import RegistryConfig
 from components.config.secrets import SECRET_KEYS
@@ -48,6 +48,7 @@ __all__ = [
     "Ingress",
     "LoadedStack",
     "ModelConfig",
+    "MonitoringPeer",
     "NetworkConfig",
     "ObservabilityConfig",
     "PeerSelector",
