@@ -13,7 +13,7 @@ from typing import Any
 
 import pulumi
 
-from components.config import PROJECT, SECRET_KEYS, ConfigError, LoadedStack, StackConfig
+from components.config import PROJECT, ConfigError, LoadedStack, StackConfig
 from components.config.source import load_from_pulumi
 from components.manifests.stack import stack_objects
 from components.planning.capacity import StackPlan, plan_stack
@@ -54,7 +54,7 @@ def load_or_fail() -> tuple[LoadedStack, StackPlan]:
         ) from None
     missing = loaded.missing_secrets
     if missing:
-        lines = [f"  pulumi config set --secret {k}   # {SECRET_KEYS[k][1]}" for k in missing]
+        lines = [f"  pulumi config set --secret {k}   # {loaded.purpose(k)}" for k in missing]
         raise pulumi.RunError("secrets not set yet; set them with:\n" + "\n".join(lines))
     return loaded, plan
 

@@ -75,10 +75,14 @@ def format_plan(loaded: LoadedStack, plan: StackPlan, source: str) -> str:
     if warnings:
         lines += ["", "Cautions:"] + [f"  - {w}" for w in warnings]
     missing = loaded.missing_secrets
-    optional = [k for k, (req, _) in SECRET_KEYS.items() if not req and k not in loaded.secrets_set]
+    optional = [
+        k
+        for k, (req, _) in SECRET_KEYS.items()
+        if not req and k not in loaded.secrets_set and k not in missing
+    ]
     if missing or optional:
         lines += ["", "Secrets to set before `pulumi up`:"]
-        lines += [f"  pulumi config set --secret {k}   # {SECRET_KEYS[k][1]}" for k in missing]
+        lines += [f"  pulumi config set --secret {k}   # {loaded.purpose(k)}" for k in missing]
         lines += [
             f"  (optional) pulumi config set --secret {k}   # {SECRET_KEYS[k][1]}" for k in optional
         ]

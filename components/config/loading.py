@@ -26,10 +26,23 @@ class LoadedStack:
         return [
             k
             for k, (required, _) in SECRET_KEYS.items()
-            if required and k not in self.secrets_set and self._needed(k)
+            if (required or k == "hfToken") and k not in self.secrets_set and self._needed(k)
         ]
 
+    @property
+    def gated_models(self) -> list[str]:
+        """Models whose weights need the hfToken secret."""
+        return [m.name for m in self.config.models if m.needs_hf_token]
+
+    def purpose(self, key: str) -> str:
+        """What a secret key is for in this stack (the gated models, for hfToken)."""
+        if key == "hfToken" and self.gated_models:
+            return f"Hugging Face token: gated models {', '.join(self.gated_models)}"
+        return SECRET_KEYS[key][1]
+
     def _needed(self, key: str) -> bool:
+        if key == "hfToken":
+            return bool(self.gated_models)
         if key == "registryReaderPassword":
             return self.config.registry.manage_roles
         if key == "registryWriterPassword":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Final, Literal, Self
 
 from pydantic import Field, StringConstraints, ValidationInfo, model_validator
 
@@ -104,6 +104,12 @@ class Ingress(ConfigModel):
     )
 
 
+# Hugging Face organisations whose repositories need an accepted licence and a token (gated
+# repos answer 401/403 without one). A model of theirs defaults to gated: true; set
+# ``gated: false`` for one of their open repos, or ``gated: true`` for any other gated repo.
+GATED_ORGS: Final = ("meta-llama/", "google/gemma", "mistralai/", "CohereForAI/", "CohereLabs/")
+
+
 class ModelConfig(ConfigModel):
     """One model: one VllmDeployment and one registry entry."""
 
@@ -133,6 +139,13 @@ class ModelConfig(ConfigModel):
     )
     precision: Precision = Field(
         default="bf16", description="weight precision (memory-fit check; quantize via extraArgs)"
+    )
+    gated: bool | None = Field(
+        default=None,
+        description=(
+            "the weights need a Hugging Face token (hfToken); default: true for meta-llama/*, "
+            "google/gemma*, mistralai/*, CohereForAI/* and CohereLabs/*"
+        ),
     )
     routing_enabled: bool = Field(
         default=True, description="the registry entry tells the API router to route to it"
@@ -222,6 +235,12 @@ class ModelConfig(ConfigModel):
                 f"{plan.gpus_per_node}; a replica cannot span nodes",
             )
         return self
+
+    @property
+    def needs_hf_token(self) -> bool:
+        if self.gated is not None:
+            return self.gated
+        return self.hf_model_id.startswith(GATED_ORGS)
 
     @property
     def vllm_contract_version(self) -> str:

@@ -21,7 +21,8 @@ __all__ = [
 
 # Secret config keys: (required, what it is for). Set with `pulumi config set --secret KEY`.
 SECRET_KEYS: dict[str, tuple[bool, str]] = {
-    "hfToken": (False, "Hugging Face token (needed for gated models)"),
+    # Required exactly when a model is gated (LoadedStack.missing_secrets).
+    "hfToken": (False, "Hugging Face token (gated models: models[].gated)"),
     "vllmApiKey": (True, "API key vLLM requires on /v1 requests"),
     "registryPassword": (True, "password of the registry owner user (runs migrations)"),
     "registryWriterPassword": (

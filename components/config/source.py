@@ -190,4 +190,8 @@ def load_from_pulumi() -> LoadedStack:
     raw, secrets = project_keys(
         {k: pulumi_value(v) for k, v in all_config.items()}, secret_keys=secret_keys
     )
+    for key in [k for k, v in raw.items() if v is None]:
+        # `namespace: "null"` in the stack file: ops plan refuses it too (see _one_reading).
+        issues.append(ConfigIssue(key, "has no value (JSON null); give one or remove the key"))
+        del raw[key]
     return load_stack_config(raw, secrets, issues=issues)

@@ -59,7 +59,19 @@ REFUSED_DESTS: Final[dict[str, str]] = {
     "data_parallel_rpc_port": _MULTINODE,
     "data_parallel_hybrid_lb": _MULTINODE,
     "data_parallel_backend": _MULTINODE,
+    "api_server_count": "runs no API server (0) or several processes that change /metrics",
+    "middleware": "imports code that wraps the server and can bypass the API key",
+    "root_path": "changes which paths the API key guards (it strips the root path first)",
+    "disable_log_stats": "removes every vllm:* metric, which the alerts and autoscaling read",
+    "kv_cache_memory_bytes": "overrides the KV cache sizing from gpuMemoryUtilization",
+    "num_gpu_blocks_override": "overrides the KV cache sizing from gpuMemoryUtilization",
 }
+# Sources (vLLM v0.11.0): --uds replaces host:port (entrypoints/openai/api_server.py
+# setup_server); --config splices a YAML file's flags in (utils/__init__.py
+# FlexibleArgumentParser._pull_args_from_config); --headless / --api-server-count
+# (entrypoints/cli/serve.py); --middleware (api_server.py build_app); --root-path vs the
+# AuthenticationMiddleware's /v1 check (api_server.py); --disable-log-stats skips the
+# PrometheusStatLogger (v1/engine/async_llm.py).
 
 
 def _judge(res: Resolution, version: str) -> str | None:
