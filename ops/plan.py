@@ -12,12 +12,24 @@ from collections.abc import Callable
 from components.config import SECRET_KEYS, LoadedStack, StackConfig
 from components.manifests.lke import replacement_warnings
 from components.planning.capacity import StackPlan
+from components.vllm_contract import version_for_image
 from ops.stack import load_offline
 
-__all__ = ["format_plan", "main"]
+__all__ = ["contract_cautions", "format_plan", "main"]
+
+def contract_cautions(cfg: StackConfig) -> list[str]:
+    """extraArgs of an image whose vLLM version has no contract data here were judged by the
+    newest contract (components/vllm_contract.py)."""
+    return [
+        f"models[{i}].extraArgs: no vLLM flag contract for image {m.image!r}; checked against "
+        f"vLLM {m.vllm_contract_version} (generate one with tools/vllm_contract.py)"
+        for i, m in enumerate(cfg.models)
+        if m.extra_args and version_for_image(m.image) is None
+    ]
+
 
 # Standing cautions shown with every plan (e.g. which keys force a cluster replacement).
-CAUTIONS: list[Callable[[StackConfig], list[str]]] = [replacement_warnings]
+CAUTIONS: list[Callable[[StackConfig], list[str]]] = [replacement_warnings, contract_cautions]
 
 
 def _cluster_line(cfg: StackConfig) -> str:
