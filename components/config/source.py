@@ -15,7 +15,7 @@ from typing import Any, Final
 
 import yaml
 
-from components.config import PROJECT, LoadedStack, load_stack_config
+from components.config import PROJECT, ConfigError, LoadedStack, load_stack_config
 from components.config.errors import ConfigIssue
 from components.config.secrets import foreign_key_issues
 from components.config.yaml_strict import load_strict
@@ -147,6 +147,10 @@ def _read(path: Path) -> tuple[dict[str, Any], set[str], list[ConfigIssue]]:
         raise StackFileError(f"{path}: not UTF-8 text") from None
     try:
         doc = load_strict(text) or {}
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f", line {mark.line + 1}" if mark is not None else ""
+        raise StackFileError(f"{path}{where}: not valid YAML: {exc.problem}") from None
     except yaml.YAMLError as exc:
         raise StackFileError(f"{path}: not valid YAML ({exc})") from None
     except RecursionError:
@@ -174,7 +178,11 @@ def read_stack_file(path: Path) -> tuple[dict[str, Any], set[str]]:
 
 def load_from_stack_file(path: Path) -> LoadedStack:
     raw, secrets, issues = _read(path)
-    return load_stack_config(raw, secrets, issues=issues)
+    if issues:
+        # What cannot be read as the program reads it is reported alone: validating the rest
+        # without those keys would add "field required" noise for the same key.
+        raise ConfigError(issues)
+    return load_stack_config(raw, secrets)
 
 
 def load_from_pulumi() -> LoadedStack:

@@ -107,7 +107,9 @@ def _hostname(value: str) -> str:
         for label in labels
     )
     if not ok:
-        raise PydanticCustomError("hostname", "not a hostname or IP address, got {v!r}", {"v": value})
+        raise PydanticCustomError(
+            "hostname", "not a hostname or IP address, got {v}", {"v": repr(value)}
+        )
     return value
 
 
@@ -116,7 +118,9 @@ Hostname = Annotated[str, AfterValidator(_hostname)]
 
 def _no_bool(value: object) -> object:
     if isinstance(value, bool):
-        raise PydanticCustomError("gpu_count", "a GPU count is a number, got {v}", {"v": value})
+        raise PydanticCustomError(
+            "gpu_count", "a GPU count is a number (1, 2, 4 or 8), got {v}", {"v": str(value).lower()}
+        )
     return value
 
 

@@ -45,8 +45,8 @@ class StrictLoader(yaml.SafeLoader):
                 raise yaml.constructor.ConstructorError(
                     None,
                     None,
-                    f"mapping key {key!r} already defined at line {first} (given twice; "
-                    "Pulumi refuses this file)",
+                    f"mapping key {key!r} already defined at line {first}; a key may be given "
+                    "once (Pulumi's YAML decoder refuses the file too)",
                     key_node.start_mark,
                 )
             try:
