@@ -220,11 +220,28 @@ def test_secret_key_given_as_pulumi_secret_is_accepted_and_never_held() -> None:
 def test_missing_secrets_are_listed_not_errors() -> None:
     loaded = load_stack_config(base(), set())
     assert loaded.missing_secrets == [
+        "hfToken",  # production serves meta-llama/* models, which are gated
         "vllmApiKey",
         "registryPassword",
         "registryWriterPassword",
         "registryReaderPassword",
     ]
+
+
+def test_hf_token_is_required_exactly_when_a_model_is_gated() -> None:
+    raw = base()
+    assert load_stack_config(raw, set()).gated_models == [
+        "llama-3-3-70b-instruct",
+        "llama-3-1-8b-instruct",
+    ]
+    for m in raw["models"]:
+        m["gated"] = False
+    raw["models"][2]["gated"] = True  # any repo may be gated: the flag decides
+    loaded = load_stack_config(raw, set())
+    assert loaded.gated_models == ["qwen-2-5-7b-instruct"]
+    assert "hfToken" in loaded.missing_secrets
+    raw["models"][2]["gated"] = False
+    assert "hfToken" not in load_stack_config(raw, set()).missing_secrets
 
 
 def test_role_passwords_not_needed_when_roles_are_not_managed() -> None:
