@@ -6,18 +6,18 @@ installed (no GPU needed)::
 
     python3.11 -m venv /tmp/vllm-venv
     /tmp/vllm-venv/bin/pip install vllm==<version>      # e.g. vllm==0.11.0
-    /tmp/vllm-venv/bin/python tools/vllm_contract.py --out-dir data
+    /tmp/vllm-venv/bin/python tools/vllm_contract.py   # -> components/data/vllm/v<version>/
 
 It writes two deterministic JSON files (sorted keys, indent=2):
 
-* ``vllm-<version>-serve-args.json``: every option of the ``vllm serve``
+* ``serve-args.json``: every option of the ``vllm serve``
   parser (built exactly as ``vllm/entrypoints/cli/main.py`` and
   ``vllm/entrypoints/cli/serve.py`` build it: a top-level
   ``FlexibleArgumentParser`` with a ``serve`` sub-parser filled by
   ``make_arg_parser``), plus ``parser_behaviour``: empirical probes of
   argparse prefix matching (``allow_abbrev``), underscore/dash folding,
   ``--flag=value``, ``--config`` YAML files, ``--model`` handling, etc.
-* ``vllm-<version>-metrics.json``: every Prometheus metric vLLM declares
+* ``metrics.json``: every Prometheus metric vLLM declares
   (found statically with ``ast`` in the installed package, with file:line)
   and the series names actually exposed, scraped from a FastAPI app on which
   vLLM's own ``mount_metrics`` and ``PrometheusStatLogger`` were set up.
@@ -110,7 +110,9 @@ def type_name(tp: Any) -> str | None:
     return _ADDR_RE.sub("", repr(tp))
 
 
-def describe_action(action: argparse.Action, group: str | None, deprecated: set[argparse.Action]) -> JsonDict:
+def describe_action(
+    action: argparse.Action, group: str | None, deprecated: set[argparse.Action]
+) -> JsonDict:
     """Everything a caller needs to know about one option."""
     kind = type(action).__name__
     nargs = action.nargs
@@ -126,7 +128,11 @@ def describe_action(action: argparse.Action, group: str | None, deprecated: set[
         "BooleanOptionalAction",
     }:
         takes_value = False
-    negative = [s for s in action.option_strings if s.startswith("--no-")] if kind == "BooleanOptionalAction" else []
+    negative = (
+        [s for s in action.option_strings if s.startswith("--no-")]
+        if kind == "BooleanOptionalAction"
+        else []
+    )
     return {
         "option_strings": sorted(action.option_strings),
         "dest": action.dest,
@@ -154,9 +160,13 @@ def build_serve_parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentPar
 
     # prog="vllm": what argparse derives from sys.argv[0] for the `vllm` console script.
     top = FlexibleArgumentParser(
-        prog="vllm", description="vLLM CLI", epilog=VLLM_SUBCMD_PARSER_EPILOG.format(subcmd="[subcommand]")
+        prog="vllm",
+        description="vLLM CLI",
+        epilog=VLLM_SUBCMD_PARSER_EPILOG.format(subcmd="[subcommand]"),
     )
-    top.add_argument("-v", "--version", action="version", version=importlib.metadata.version("vllm"))
+    top.add_argument(
+        "-v", "--version", action="version", version=importlib.metadata.version("vllm")
+    )
     subparsers = top.add_subparsers(required=False, dest="subparser")
     cmd = ServeSubcommand()
     serve = cmd.subparser_init(subparsers)
@@ -170,7 +180,9 @@ def build_api_server_parser() -> argparse.ArgumentParser:
     from vllm.utils import FlexibleArgumentParser
 
     return make_arg_parser(
-        FlexibleArgumentParser(prog="api_server.py", description="vLLM OpenAI-Compatible RESTful API server.")
+        FlexibleArgumentParser(
+            prog="api_server.py", description="vLLM OpenAI-Compatible RESTful API server."
+        )
     )
 
 
@@ -182,9 +194,24 @@ def probe(parser: argparse.ArgumentParser, argv: list[str], baseline: dict[str, 
             ns = parser.parse_args(list(argv))
     except SystemExit as exc:
         lines = [ln for ln in err.getvalue().splitlines() if ln.strip()]
-        return {"argv": argv, "ok": False, "exit_code": exc.code, "error": lines[-1] if lines else ""}
-    except (ValueError, AssertionError, TypeError, OSError) as exc:  # what vLLM's parse_args raises itself
-        return {"argv": argv, "ok": False, "exception": type(exc).__name__, "error": " ".join(str(exc).split())}
+        return {
+            "argv": argv,
+            "ok": False,
+            "exit_code": exc.code,
+            "error": lines[-1] if lines else "",
+        }
+    except (
+        ValueError,
+        AssertionError,
+        TypeError,
+        OSError,
+    ) as exc:  # what vLLM's parse_args raises itself
+        return {
+            "argv": argv,
+            "ok": False,
+            "exception": type(exc).__name__,
+            "error": " ".join(str(exc).split()),
+        }
     changed = {
         k: json_safe(v)
         for k, v in sorted(vars(ns).items())
@@ -194,7 +221,10 @@ def probe(parser: argparse.ArgumentParser, argv: list[str], baseline: dict[str, 
 
 
 def parser_behaviour(
-    top: argparse.ArgumentParser, serve: argparse.ArgumentParser, api: argparse.ArgumentParser, tmp: Path
+    top: argparse.ArgumentParser,
+    serve: argparse.ArgumentParser,
+    api: argparse.ArgumentParser,
+    tmp: Path,
 ) -> JsonDict:
     """Empirical probes of how `vllm serve` parses a command line."""
     model = "org/model"
@@ -393,7 +423,13 @@ def static_metrics(pkg_root: Path) -> list[JsonDict]:
             if not isinstance(node, ast.Call):
                 continue
             func = node.func
-            ctor = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
+            ctor = (
+                func.attr
+                if isinstance(func, ast.Attribute)
+                else func.id
+                if isinstance(func, ast.Name)
+                else None
+            )
             if ctor not in _METRIC_CTORS:
                 continue
             kw = {k.arg: k.value for k in node.keywords if k.arg}
@@ -406,7 +442,9 @@ def static_metrics(pkg_root: Path) -> list[JsonDict]:
             labels = kw.get("labelnames")
             rel = str(path.relative_to(pkg_root.parent))
             resolved = (
-                _name_constants(enclosing[id(node)]) if name.startswith("<dynamic") and id(node) in enclosing else []
+                _name_constants(enclosing[id(node)])
+                if name.startswith("<dynamic") and id(node) in enclosing
+                else []
             )
             role = (
                 "consumer (reads the registry)"
@@ -469,8 +507,13 @@ def scrape_metrics(platform: str) -> JsonDict:
 
     api_server.mount_metrics(app)
     variants: JsonDict = {}
-    for label, kw in (("default", {}), ("all_optional", {"hidden": True, "lora": True, "spec": True})):
-        cfg = fake_config(hidden=kw.get("hidden", False), lora=kw.get("lora", False), spec=kw.get("spec", False))
+    for label, kw in (
+        ("default", {}),
+        ("all_optional", {"hidden": True, "lora": True, "spec": True}),
+    ):
+        cfg = fake_config(
+            hidden=kw.get("hidden", False), lora=kw.get("lora", False), spec=kw.get("spec", False)
+        )
         logger = PrometheusStatLogger(cfg, [0])
         logger.log_engine_initialized()
         client = TestClient(app)
@@ -512,18 +555,24 @@ def dump_metrics(platform: str) -> JsonDict:
             n
             for m in declared
             if not m["legacy_v0"] and m["role"] == "declaration"
-            for n in ([m["name"]] if m["name"].startswith("vllm:") else m["dynamic_name_candidates"])
+            for n in (
+                [m["name"]] if m["name"].startswith("vllm:") else m["dynamic_name_candidates"]
+            )
         }
     )
     v1 = {
         n: {
             "type": next(
-                m["type"] for m in declared if not m["legacy_v0"] and n in (m["name"], *m["dynamic_name_candidates"])
+                m["type"]
+                for m in declared
+                if not m["legacy_v0"] and n in (m["name"], *m["dynamic_name_candidates"])
             ),
             "declared_at": sorted(
                 f"{m['file']}:L{m['line']}"
                 for m in declared
-                if not m["legacy_v0"] and m["role"] == "declaration" and n in (m["name"], *m["dynamic_name_candidates"])
+                if not m["legacy_v0"]
+                and m["role"] == "declaration"
+                and n in (m["name"], *m["dynamic_name_candidates"])
             ),
         }
         for n in v1_names
@@ -562,7 +611,12 @@ def dump_metrics(platform: str) -> JsonDict:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out-dir", type=Path, default=Path(__file__).resolve().parent.parent / "data")
+    ap.add_argument(
+        "--out-dir",
+        type=Path,
+        default=Path(__file__).resolve().parent.parent / "components" / "data" / "vllm",
+        help="writes <out-dir>/v<version>/serve-args.json and metrics.json",
+    )
     ap.add_argument("--platform", choices=["cuda", "cpu"], default="cuda")
     opts = ap.parse_args(argv)
     os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR")
@@ -570,12 +624,13 @@ def main(argv: list[str] | None = None) -> int:
     platform = force_platform(opts.platform)
     import vllm
 
-    opts.out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = opts.out_dir / f"v{vllm.__version__}"
+    out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         args_doc = dump_args(platform, Path(tmp))
     metrics_doc = dump_metrics(platform)
-    for suffix, doc in (("serve-args", args_doc), ("metrics", metrics_doc)):
-        out = opts.out_dir / f"vllm-{vllm.__version__}-{suffix}.json"
+    for name, doc in (("serve-args", args_doc), ("metrics", metrics_doc)):
+        out = out_dir / f"{name}.json"
         out.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         print(out)
     return 0

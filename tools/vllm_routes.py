@@ -2,7 +2,7 @@
 
 Run in a throwaway venv with `pip install vllm==<version>` (no GPU needed)::
 
-    /tmp/vllm-venv/bin/python tools/vllm_routes.py --out data/vllm-<version>-routes.json
+    /tmp/vllm-venv/bin/python tools/vllm_routes.py --out components/data/vllm/v<version>/routes.json
 
 The app is built with vLLM's own ``build_app`` (api_server.py) from the default
 ``vllm serve`` arguments plus ``--api-key``, with the env switches that add
@@ -53,7 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     from vllm.utils import FlexibleArgumentParser
 
     args = make_arg_parser(FlexibleArgumentParser()).parse_args(["--api-key", "secret"])
-    api_server.maybe_register_tokenizer_info_endpoint(types.SimpleNamespace(enable_tokenizer_info_endpoint=True))
+    api_server.maybe_register_tokenizer_info_endpoint(
+        types.SimpleNamespace(enable_tokenizer_info_endpoint=True)
+    )
     app = api_server.build_app(args)
     client = TestClient(app, raise_server_exceptions=False)
 
@@ -89,7 +91,9 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(route, Mount):
             entries = [(route.path, "GET", "mount")]
         elif isinstance(route, Route):
-            entries = [(route.path, m, "route") for m in sorted(route.methods or {"GET"}) if m != "HEAD"]
+            entries = [
+                (route.path, m, "route") for m in sorted(route.methods or {"GET"}) if m != "HEAD"
+            ]
         else:
             continue
         for path, method, kind in entries:
@@ -109,7 +113,10 @@ def main(argv: list[str] | None = None) -> int:
                 }
             )
     rows.sort(key=lambda r: (r["path"], r["method"]))
-    bypass = {p: client.get(p).status_code for p in ["/v1/models", "/V1/models", "//v1/models", "/v1models"]}
+    bypass = {
+        p: client.get(p).status_code
+        for p in ["/v1/models", "/V1/models", "//v1/models", "/v1models"]
+    }
     with_token = client.get("/v1/models", headers={"Authorization": "Bearer secret"}).status_code
     doc = {
         "vllm_version": vllm.__version__,
