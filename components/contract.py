@@ -15,10 +15,9 @@ __all__ = [
     "COMPONENT_LABEL",
     "CPU_MODE_ENV",
     "DEVICE_PLUGIN_NAMESPACE",
-    "GPU_OPERATOR_NAMESPACE",
-    "RESERVED_NAMESPACES",
     "ENVIRONMENTS",
     "ENVIRONMENT_LABEL",
+    "GPU_OPERATOR_NAMESPACE",
     "GPU_RESOURCE",
     "GPU_TAINT_KEY",
     "GPU_TAINT_VALUE",
@@ -29,6 +28,7 @@ __all__ = [
     "PART_OF_LABEL",
     "PINNED_ENVIRONMENTS",
     "PROJECT",
+    "RESERVED_NAMESPACES",
     "ROUTING_ANNOTATION",
     "SERVER_COMPONENT",
     "VLLM_CONTAINER",
@@ -69,8 +69,14 @@ GPU_TAINT_VALUE: Final = "present"
 DEVICE_PLUGIN_NAMESPACE: Final = "nvidia-device-plugin"
 GPU_OPERATOR_NAMESPACE: Final = "gpu-operator"
 RESERVED_NAMESPACES: Final = frozenset(
-    {"default", "kube-system", "kube-public", "kube-node-lease", DEVICE_PLUGIN_NAMESPACE,
-     GPU_OPERATOR_NAMESPACE}
+    {
+        "default",
+        "kube-system",
+        "kube-public",
+        "kube-node-lease",
+        DEVICE_PLUGIN_NAMESPACE,
+        GPU_OPERATOR_NAMESPACE,
+    }
 )
 """Namespaces the environment's may not be: it is labelled ``restricted`` and gets a default-deny
 ingress policy, which would cut CoreDNS off in kube-system or the GPU plugin's hostPath. Names

@@ -38,12 +38,12 @@ from typing import Any, Final
 
 __all__ = [
     "DATA_DIR",
-    "looks_like_value",
     "Resolution",
     "VllmContract",
     "VllmOption",
     "available_versions",
     "load_contract",
+    "looks_like_value",
     "newest_version",
     "version_for_image",
 ]

@@ -17,6 +17,7 @@ from ops.stack import load_offline
 
 __all__ = ["contract_cautions", "format_plan", "main"]
 
+
 def contract_cautions(cfg: StackConfig) -> list[str]:
     """extraArgs of an image whose vLLM version has no contract data here were judged by the
     newest contract (components/vllm_contract.py)."""

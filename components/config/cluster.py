@@ -155,7 +155,9 @@ class ClusterConfig(ConfigModel):
             raise path_error("region", "required when mode is create")
         plan = self.gpu_pool.plan
         if self.mode == "create" and not plan.lke_supported:
-            raise path_error("gpuPool.type", f"LKE cannot create a pool of {plan.plan_id}: {plan.note}")
+            raise path_error(
+                "gpuPool.type", f"LKE cannot create a pool of {plan.plan_id}: {plan.note}"
+            )
         if self.mode == "stack" and self.stack_reference is None:
             raise path_error("stackReference", "required when mode is stack (org/project/stack)")
         if self.mode != "create":

@@ -61,8 +61,10 @@ class HealthReporterConfig(ConfigModel):
         if any(int(n) > 6 for n in re.findall(r"[0-9]+", fields[4].split("/")[0])):
             raise ValueError(f"weekdays are 0-6 for Kubernetes CronJobs, got {value!r}")
         if not croniter.is_valid(value):
-            raise ValueError(f"a cron field is out of range in {value!r} (minute 0-59, hour 0-23, "
-                             "day 1-31, month 1-12, weekday 0-6)")
+            raise ValueError(
+                f"a cron field is out of range in {value!r} (minute 0-59, hour 0-23, "
+                "day 1-31, month 1-12, weekday 0-6)"
+            )
         return value
 
     @field_validator("probe_image", "psql_image")
@@ -78,5 +80,7 @@ class HealthReporterConfig(ConfigModel):
         if value is not None and "-----BEGIN CERTIFICATE-----" not in value:
             raise ValueError("not a PEM certificate")
         if value is not None and "PRIVATE KEY" in value:
-            raise ValueError("holds a private key; give the CA's certificate only (it lands in a ConfigMap)")
+            raise ValueError(
+                "holds a private key; give the CA's certificate only (it lands in a ConfigMap)"
+            )
         return value

@@ -11,15 +11,15 @@ from pydantic import Field, StringConstraints, ValidationInfo, model_validator
 from components.config.base import ConfigModel, path_error
 from components.config.gpu_plans import GpuPlan
 from components.config.types import (
+    CpuQuantity,
+    GpuCount,
     HfModelId,
     ImageRef,
+    K8sName,
+    MemoryQuantity,
     ModelName,
     NamespaceName,
     Precision,
-    CpuQuantity,
-    GpuCount,
-    K8sName,
-    MemoryQuantity,
 )
 from components.config.vllm_args import extra_args_issue
 from components.contract import image_is_pinned
@@ -32,6 +32,7 @@ __all__ = [
     "Resources",
     "WeightCache",
 ]
+
 
 class WeightCache(ConfigModel):
     """Where the Hugging Face cache (the weights) lives across restarts."""
@@ -63,9 +64,7 @@ class WeightCache(ConfigModel):
 class Resources(ConfigModel):
     """CPU and memory requests of the vLLM container."""
 
-    cpu: CpuQuantity | None = Field(
-        default=None, description="CPU request (default by model size)"
-    )
+    cpu: CpuQuantity | None = Field(default=None, description="CPU request (default by model size)")
     memory: MemoryQuantity | None = Field(
         default=None, description="memory request (default by size)"
     )

@@ -61,7 +61,9 @@ def secret_value_reason(value: str) -> str | None:
     return None
 
 
-def foreign_key_issues(config: Mapping[str, Any], secure: set[str], prefix: str) -> list[ConfigIssue]:
+def foreign_key_issues(
+    config: Mapping[str, Any], secure: set[str], prefix: str
+) -> list[ConfigIssue]:
     """Other namespaces' keys (``linode:token``, ``postgresql:password``) in the same stack file:
     a token-like key or a secret-looking value in plain text is an error too. Values of
     ``secure`` keys are never looked at."""

@@ -17,13 +17,13 @@ __all__ = [
     "CpuQuantity",
     "Environment",
     "GpuCount",
-    "Hostname",
-    "K8sName",
-    "MemoryQuantity",
     "HfModelId",
+    "Hostname",
     "ImageRef",
+    "K8sName",
     "K8sVersion",
     "LabelMap",
+    "MemoryQuantity",
     "ModelName",
     "NamespaceName",
     "Precision",
@@ -119,7 +119,9 @@ Hostname = Annotated[str, AfterValidator(_hostname)]
 def _no_bool(value: object) -> object:
     if isinstance(value, bool):
         raise PydanticCustomError(
-            "gpu_count", "a GPU count is a number (1, 2, 4 or 8), got {v}", {"v": str(value).lower()}
+            "gpu_count",
+            "a GPU count is a number (1, 2, 4 or 8), got {v}",
+            {"v": str(value).lower()},
         )
     return value
 

@@ -88,7 +88,9 @@ def _judge(res: Resolution, version: str) -> str | None:
     name = option.option_strings[0]
     seen = "" if flag in option.option_strings else f" (vLLM reads it as {name})"
     if option.dest in MANAGED_DESTS:
-        return f"{flag!r}{seen} is managed by the platform ({MANAGED_DESTS[option.dest]}); remove it"
+        return (
+            f"{flag!r}{seen} is managed by the platform ({MANAGED_DESTS[option.dest]}); remove it"
+        )
     if option.dest in REFUSED_DESTS:
         return f"{flag!r}{seen} is refused: it {REFUSED_DESTS[option.dest]}"
     return None

@@ -10,6 +10,7 @@ expand exponentially) then fails at the first alias instead of running for minut
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import yaml
@@ -21,21 +22,21 @@ __all__ = ["StrictLoader", "load_strict"]
 class StrictLoader(yaml.SafeLoader):
     """``SafeLoader`` that refuses duplicate mapping keys and aliases."""
 
-    def compose_node(self, parent: Node | None, index: object) -> Node | None:
+    def compose_node(self, parent: Node | None, index: int) -> Node | None:
         if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
+            event = self.peek_event()  # type: ignore[no-untyped-call]
             raise yaml.composer.ComposerError(
                 None,
                 None,
                 f"the alias *{event.anchor} is not allowed in a stack file (write the value out)",
                 event.start_mark,
             )
-        return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        return super().compose_node(parent, index)
 
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, int] = {}
         for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+            key = self.construct_object(key_node, deep=True)
             try:
                 first = seen.get(key)
             except TypeError:
@@ -49,12 +50,10 @@ class StrictLoader(yaml.SafeLoader):
                     "once (Pulumi's YAML decoder refuses the file too)",
                     key_node.start_mark,
                 )
-            try:
+            with contextlib.suppress(TypeError):  # unhashable: the base class reports it
                 seen[key] = line
-            except TypeError:
-                pass
         return super().construct_mapping(node, deep=deep)
 
 
 def load_strict(text: str) -> Any:
-    return yaml.load(text, Loader=StrictLoader)  # noqa: S506 (a SafeLoader subclass)
+    return yaml.load(text, Loader=StrictLoader)

@@ -107,7 +107,11 @@ REJECTED: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
         _set("models[1].extraArgs", ["--served-model-name", "x"]),
         "models[1].extraArgs[0]:",
     ),
-    ("extra args start with a value", _set("models[1].extraArgs", ["fp8"]), "models[1].extraArgs[0]:"),
+    (
+        "extra args start with a value",
+        _set("models[1].extraArgs", ["fp8"]),
+        "models[1].extraArgs[0]:",
+    ),
     ("too many GPUs for the pool", _set("models[1].replicas", 5), "models:"),
     ("unknown GPU plan", _set("cluster.gpuPool.type", "g2-gpu-rtx9000"), "cluster.gpuPool.type:"),
     (

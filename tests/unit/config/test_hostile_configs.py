@@ -24,7 +24,9 @@ ROOT = Path(__file__).resolve().parents[3]
 P = "vllm-platform:"
 HF = "hf_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3"  # a token-shaped string, never a real one
 SK = "sk-" + "live0123456789abcdefghij"
-PEM_KEY = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n"
+PEM_KEY = (
+    "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n"
+)
 PEM_CERT = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n-----END CERTIFICATE-----\n"
 
 Doc = dict[str, Any]
@@ -98,6 +100,11 @@ def _needs_hf_token(out: str, _: Path) -> None:
     required = [line for line in out.splitlines() if "--secret hfToken" in line]
     assert required and "(optional)" not in required[0], out
     assert "gated models llama-3-3-70b-instruct, llama-3-1-8b-instruct" in required[0]
+
+
+def _all_open(doc: Doc) -> None:
+    for model in doc["config"][P + "models"]:
+        model["gated"] = False
 
 
 def _hf_token_optional(out: str, _: Path) -> None:
@@ -199,70 +206,156 @@ CASES = [
     # 2. names
     Case("namespace kube-system", put("namespace", "kube-system"), path="namespace"),
     Case("namespace default", put("namespace", "default"), path="namespace"),
-    Case("namespace of the device plugin", put("namespace", "nvidia-device-plugin"), path="namespace"),
+    Case(
+        "namespace of the device plugin", put("namespace", "nvidia-device-plugin"), path="namespace"
+    ),
     Case("namespace kube- prefix", put("namespace", "kube-extra"), path="namespace"),
     Case("namespace is the router's", put("namespace", "api-router"), path="namespace"),
-    Case("model named <other>-smoke", put("models[1].name", "llama-3-3-70b-instruct-smoke"),
-         path="models[1].name"),
-    Case("model named <other>-pods", put("models[2].name", "llama-3-1-8b-instruct-pods"),
-         path="models[2].name"),
-    Case("model named like the default deny", put("models[2].name", "default-deny-ingress"),
-         path="models[2].name"),
-    Case("model names repeated", put("models[2].name", "llama-3-1-8b-instruct"), path="models[2].name"),
-    Case("model name too long for derived names", put("models[2].name", "m" * 41), path="models[2].name"),
+    Case(
+        "model named <other>-smoke",
+        put("models[1].name", "llama-3-3-70b-instruct-smoke"),
+        path="models[1].name",
+    ),
+    Case(
+        "model named <other>-pods",
+        put("models[2].name", "llama-3-1-8b-instruct-pods"),
+        path="models[2].name",
+    ),
+    Case(
+        "model named like the default deny",
+        put("models[2].name", "default-deny-ingress"),
+        path="models[2].name",
+    ),
+    Case(
+        "model names repeated",
+        put("models[2].name", "llama-3-1-8b-instruct"),
+        path="models[2].name",
+    ),
+    Case(
+        "model name too long for derived names",
+        put("models[2].name", "m" * 41),
+        path="models[2].name",
+    ),
     Case("model name not DNS", put("models[2].name", "Qwen_7B"), path="models[2].name"),
     # 3. values Kubernetes or LKE would reject
-    Case("cidr prefix out of range", put("cluster.controlPlaneAcl", ["203.0.113.0/33"]),
-         path="cluster.controlPlaneAcl[0]"),
-    Case("cidr host bits set", put("cluster.controlPlaneAcl", ["203.0.113.5/24"]),
-         path="cluster.controlPlaneAcl[0]"),
-    Case("cidr without prefix", put("cluster.controlPlaneAcl", ["203.0.113.5"]),
-         path="cluster.controlPlaneAcl[0]"),
-    Case("cidr that is no address", put("cluster.controlPlaneAcl", ["999.1.1.1/8"]),
-         path="cluster.controlPlaneAcl[0]"),
-    Case("storage class no k8s name", put("models[0].weightCache.storageClass", "Fast_SSD"),
-         path="models[0].weightCache.storageClass"),
-    Case("ingress class no k8s name",
-         put("models[0].ingress", {"host": "llm.example.com", "className": "Nginx Public"}),
-         path="models[0].ingress.className"),
-    Case("cron minute out of range", put("healthReporter", {"schedule": "61 * * * *"}),
-         path="healthReporter.schedule"),
-    Case("cron weekday 7", put("healthReporter", {"schedule": "0 0 * * 7"}),
-         path="healthReporter.schedule"),
-    Case("cron range backwards", put("healthReporter", {"schedule": "30-10 * * * *"}),
-         path="healthReporter.schedule"),
-    Case("memory in millibytes", put("models[0].resources", {"memory": "128m"}),
-         path="models[0].resources.memory"),
+    Case(
+        "cidr prefix out of range",
+        put("cluster.controlPlaneAcl", ["203.0.113.0/33"]),
+        path="cluster.controlPlaneAcl[0]",
+    ),
+    Case(
+        "cidr host bits set",
+        put("cluster.controlPlaneAcl", ["203.0.113.5/24"]),
+        path="cluster.controlPlaneAcl[0]",
+    ),
+    Case(
+        "cidr without prefix",
+        put("cluster.controlPlaneAcl", ["203.0.113.5"]),
+        path="cluster.controlPlaneAcl[0]",
+    ),
+    Case(
+        "cidr that is no address",
+        put("cluster.controlPlaneAcl", ["999.1.1.1/8"]),
+        path="cluster.controlPlaneAcl[0]",
+    ),
+    Case(
+        "storage class no k8s name",
+        put("models[0].weightCache.storageClass", "Fast_SSD"),
+        path="models[0].weightCache.storageClass",
+    ),
+    Case(
+        "ingress class no k8s name",
+        put("models[0].ingress", {"host": "llm.example.com", "className": "Nginx Public"}),
+        path="models[0].ingress.className",
+    ),
+    Case(
+        "cron minute out of range",
+        put("healthReporter", {"schedule": "61 * * * *"}),
+        path="healthReporter.schedule",
+    ),
+    Case(
+        "cron weekday 7",
+        put("healthReporter", {"schedule": "0 0 * * 7"}),
+        path="healthReporter.schedule",
+    ),
+    Case(
+        "cron range backwards",
+        put("healthReporter", {"schedule": "30-10 * * * *"}),
+        path="healthReporter.schedule",
+    ),
+    Case(
+        "memory in millibytes",
+        put("models[0].resources", {"memory": "128m"}),
+        path="models[0].resources.memory",
+    ),
     Case("cpu zero", put("models[0].resources", {"cpu": "0"}), path="models[0].resources.cpu"),
-    Case("cpu in words", put("models[0].resources", {"cpu": "two"}), path="models[0].resources.cpu"),
-    Case("cpu below a millicore", put("models[0].resources", {"cpu": "0.0001"}),
-         path="models[0].resources.cpu"),
-    Case("true as a GPU count", put("models[1].gpusPerReplica", True), path="models[1].gpusPerReplica"),
+    Case(
+        "cpu in words", put("models[0].resources", {"cpu": "two"}), path="models[0].resources.cpu"
+    ),
+    Case(
+        "cpu below a millicore",
+        put("models[0].resources", {"cpu": "0.0001"}),
+        path="models[0].resources.cpu",
+    ),
+    Case(
+        "true as a GPU count",
+        put("models[1].gpusPerReplica", True),
+        path="models[1].gpusPerReplica",
+    ),
     Case("true as replicas", put("models[1].replicas", True), path="models[1].replicas"),
     Case("number as text", put("registry.port", "5432"), path="registry.port"),
     Case("float k8s version", put("cluster.k8sVersion", 1.33), path="cluster.k8sVersion"),
-    Case("plan LKE cannot create", put("cluster.gpuPool.type", "g1-gpu-rtx6000-2"),
-         path="cluster.gpuPool.type"),
+    Case(
+        "plan LKE cannot create",
+        put("cluster.gpuPool.type", "g1-gpu-rtx6000-2"),
+        path="cluster.gpuPool.type",
+    ),
     Case("registry host with a space", put("registry.host", "db host"), path="registry.host"),
-    Case("infinite utilisation", put("models[1].gpuMemoryUtilization", float("inf")),
-         path="models[1].gpuMemoryUtilization"),
+    Case(
+        "infinite utilisation",
+        put("models[1].gpuMemoryUtilization", float("inf")),
+        path="models[1].gpuMemoryUtilization",
+    ),
     # 4. secrets in plain text
-    Case("credentials in the prometheus url",
-         put("observability", {"prometheusUrl": "https://admin:hunter2@prom.example.com"}),
-         path="observability.prometheusUrl", never_echoed="hunter2"),
-    Case("private key as the CA", put("healthReporter", {"sslRootCert": PEM_CERT + PEM_KEY}),
-         path="healthReporter.sslRootCert"),
-    Case("provider token in plain text", put("linode:token", "ab" * 32), path="linode:token",
-         never_echoed="ab" * 32),
-    Case("provider password in plain text", put("postgresql:password", "hunter2"),
-         path="postgresql:password", never_echoed="hunter2"),
-    Case("provider value with a token", put("github:owner", HF), path="github:owner",
-         never_echoed=HF),
+    Case(
+        "credentials in the prometheus url",
+        put("observability", {"prometheusUrl": "https://admin:hunter2@prom.example.com"}),
+        path="observability.prometheusUrl",
+        never_echoed="hunter2",
+    ),
+    Case(
+        "private key as the CA",
+        put("healthReporter", {"sslRootCert": PEM_CERT + PEM_KEY}),
+        path="healthReporter.sslRootCert",
+    ),
+    Case(
+        "provider token in plain text",
+        put("linode:token", "ab" * 32),
+        path="linode:token",
+        never_echoed="ab" * 32,
+    ),
+    Case(
+        "provider password in plain text",
+        put("postgresql:password", "hunter2"),
+        path="postgresql:password",
+        never_echoed="hunter2",
+    ),
+    Case(
+        "provider value with a token", put("github:owner", HF), path="github:owner", never_echoed=HF
+    ),
     Case("api key in plain text", put("vllmApiKey", SK), path="vllmApiKey", never_echoed=SK),
-    Case("token in a label", put("observability", {"ruleLabels": {"t": HF}}),
-         path="observability.ruleLabels.t", never_echoed=HF),
-    Case("password-like key", put("registry.password", "hunter2"), path="registry.password",
-         never_echoed="hunter2"),
+    Case(
+        "token in a label",
+        put("observability", {"ruleLabels": {"t": HF}}),
+        path="observability.ruleLabels.t",
+        never_echoed=HF,
+    ),
+    Case(
+        "password-like key",
+        put("registry.password", "hunter2"),
+        path="registry.password",
+        never_echoed="hunter2",
+    ),
     # 5. one reading of the stack file
     Case("duplicate top-level key", text=_duplicate_environment, path="vllm-platform:environment"),
     Case("duplicate nested key", text=_duplicate_nested, path="replicas"),
@@ -272,25 +365,49 @@ CASES = [
     Case("quoted true namespace", put("namespace", "true"), path="namespace"),
     Case("quoted false protect", put("protect", "false"), path="protect"),
     Case("null namespace", put("namespace", None), path="namespace"),
-    Case("yaml date", put("models[0].revision", __import__("datetime").date(2024, 1, 1)),
-         path="models[0].revision"),
-    Case("non-string label key", put("network.apiRouter.podSelector", {1: "router"}),
-         path="network.apiRouter.podSelector.1"),
-    Case("quoted environment is the same text", put("environment", "development"),
-         safe=_same_as_unquoted, stack="development"),
+    Case(
+        "yaml date",
+        put("models[0].revision", __import__("datetime").date(2024, 1, 1)),
+        path="models[0].revision",
+    ),
+    Case(
+        "non-string label key",
+        put("network.apiRouter.podSelector", {1: "router"}),
+        path="network.apiRouter.podSelector.1",
+    ),
+    Case(
+        "quoted environment is the same text",
+        put("environment", "development"),
+        safe=_same_as_unquoted,
+        stack="development",
+    ),
     # 6. inference without the key
-    Case("monitoring admits every pod", put("network.monitoring", {"namespace": "monitoring",
-         "podSelector": {}}), path="network.monitoring.podSelector"),
-    Case("router admits every pod", put("network.apiRouter.podSelector", {}),
-         path="network.apiRouter.podSelector"),
-    Case("monitoring without a selector admits only prometheus pods",
-         put("network.monitoring", {"namespace": "monitoring"}), safe=_scrapers_only),
+    Case(
+        "monitoring admits every pod",
+        put("network.monitoring", {"namespace": "monitoring", "podSelector": {}}),
+        path="network.monitoring.podSelector",
+    ),
+    Case(
+        "router admits every pod",
+        put("network.apiRouter.podSelector", {}),
+        path="network.apiRouter.podSelector",
+    ),
+    Case(
+        "monitoring without a selector admits only prometheus pods",
+        put("network.monitoring", {"namespace": "monitoring"}),
+        safe=_scrapers_only,
+    ),
     # 7. gated models
-    Case("gated models without a token: plan requires it", put("environment", "production"),
-         safe=_needs_hf_token),
-    Case("gated flag off: token optional",
-         lambda d: [m.update(gated=False) for m in d["config"][P + "models"]],
-         safe=_hf_token_optional),
+    Case(
+        "gated models without a token: plan requires it",
+        put("environment", "production"),
+        safe=_needs_hf_token,
+    ),
+    Case(
+        "gated flag off: token optional",
+        _all_open,
+        safe=_hf_token_optional,
+    ),
     Case("gated flag is a boolean", put("models[2].gated", "yes"), path="models[2].gated"),
 ]
 
