@@ -117,3 +117,14 @@ def test_the_program_and_ops_plan_read_a_quoted_value_alike(
     else:
         with pytest.raises(pulumi.RunError):
             run_program("development", overrides={key: text})
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_program_reads_each_stack_file_exactly_as_ops_plan_does(stack: str) -> None:
+    """One reading: the digest of the config the program validated (from the engine's strings)
+    equals the digest of the config ops plan validated from the file."""
+    from components.config.source import load_from_stack_file
+    from components.planning.release import config_digest
+
+    offline = load_from_stack_file(ROOT / f"Pulumi.{stack}.yaml").config
+    assert run_program(stack).outputs["release"]["configDigest"] == config_digest(offline)

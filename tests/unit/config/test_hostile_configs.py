@@ -135,6 +135,18 @@ def _args_rendered(*expected: str) -> Callable[[str, Path], None]:
     return check
 
 
+def _names_fit(_: str, path: Path) -> None:
+    """Every derived name fits Kubernetes' limits: a DNS label (63), room for the StatefulSet's
+    controller-revision-hash label (<name>-<10 chars>) and the Job's job-name label."""
+    objects = _render(path)
+    assert any(len(o["metadata"]["name"]) >= 55 for o in objects)  # the smoke Job
+    for obj in objects:
+        name = obj["metadata"]["name"]
+        assert re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", name) and len(name) <= 63, name
+        if obj["kind"] == "StatefulSet":
+            assert len(name) + 11 <= 63, name
+
+
 def _caution(text: str) -> Callable[[str, Path], None]:
     def check(out: str, _: Path) -> None:
         assert text in out, out
@@ -235,6 +247,11 @@ CASES = [
         "model name too long for derived names",
         put("models[2].name", "m" * 41),
         path="models[2].name",
+    ),
+    Case(
+        "longest model name: every derived name still fits",
+        put("models[2].name", "q" * 40),
+        safe=_names_fit,
     ),
     Case("model name not DNS", put("models[2].name", "Qwen_7B"), path="models[2].name"),
     # 3. values Kubernetes or LKE would reject
