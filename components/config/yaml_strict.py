@@ -1,7 +1,8 @@
 """The one YAML reading of a stack file: duplicate keys and aliases refused, JSON values only.
 
 Pulumi reads stack files with Go's ``gopkg.in/yaml.v3``, which refuses a mapping key given twice
-(``mapping key "x" already defined at line N``); PyYAML silently keeps the last one, so a
+(``mapping key "x" already defined at line N``: decode.go:776 at v3.0.1, ``decoder.mapping``
+with ``uniqueKeys`` on by default); PyYAML silently keeps the last one, so a
 production file with a trailing ``environment: development`` would validate as development.
 ``StrictLoader`` refuses duplicates with the key and both lines. It also refuses aliases
 (``*name``) outright: stack files have no need for them, and an alias bomb (nested aliases that
