@@ -14,8 +14,10 @@ __all__ = [
     "ALLOW_DOWNTIME_ANNOTATION",
     "COMPONENT_LABEL",
     "CPU_MODE_ENV",
+    "DEVICE_PLUGIN_NAMESPACE",
     "ENVIRONMENTS",
     "ENVIRONMENT_LABEL",
+    "GPU_OPERATOR_NAMESPACE",
     "GPU_RESOURCE",
     "GPU_TAINT_KEY",
     "GPU_TAINT_VALUE",
@@ -26,6 +28,7 @@ __all__ = [
     "PART_OF_LABEL",
     "PINNED_ENVIRONMENTS",
     "PROJECT",
+    "RESERVED_NAMESPACES",
     "ROUTING_ANNOTATION",
     "SERVER_COMPONENT",
     "VLLM_CONTAINER",
@@ -61,6 +64,23 @@ CPU_MODE_ENV: Final = "VLLM_CPU_KVCACHE_SPACE"
 GPU_RESOURCE: Final = "nvidia.com/gpu"
 GPU_TAINT_KEY: Final = "nvidia.com/gpu"
 GPU_TAINT_VALUE: Final = "present"
+
+# Namespaces of the GPU enablement (privileged Pod Security: the device plugin needs a hostPath).
+DEVICE_PLUGIN_NAMESPACE: Final = "nvidia-device-plugin"
+GPU_OPERATOR_NAMESPACE: Final = "gpu-operator"
+RESERVED_NAMESPACES: Final = frozenset(
+    {
+        "default",
+        "kube-system",
+        "kube-public",
+        "kube-node-lease",
+        DEVICE_PLUGIN_NAMESPACE,
+        GPU_OPERATOR_NAMESPACE,
+    }
+)
+"""Namespaces the environment's may not be: it is labelled ``restricted`` and gets a default-deny
+ingress policy, which would cut CoreDNS off in kube-system or the GPU plugin's hostPath. Names
+starting ``kube-`` are reserved by Kubernetes for system namespaces as well."""
 
 # An OCI image reference: [registry/]repository[:tag][@sha256:digest]
 IMAGE_REFERENCE: Final = re.compile(

@@ -13,9 +13,10 @@ from typing import Any
 
 import pulumi
 
-from components.config import PROJECT, SECRET_KEYS, ConfigError, LoadedStack, StackConfig
+from components.config import PROJECT, ConfigError, LoadedStack, StackConfig
 from components.config.source import load_from_pulumi
 from components.manifests.health_reporter import health_reporter_objects
+from components.manifests.stack import stack_objects
 from components.planning.capacity import StackPlan, plan_stack
 from components.planning.release import ROLLBACK_ENV, current_git_commit, release_record
 from components.resources.cluster import GpuCluster, gpu_cluster_args
@@ -50,13 +51,14 @@ def load_or_fail() -> tuple[LoadedStack, StackPlan]:
     try:
         loaded = load_from_pulumi()
         plan = plan_stack(loaded.config)
+        stack_objects(loaded, plan)  # what the builders refuse (e.g. two objects, one name)
     except ConfigError as exc:
         raise pulumi.RunError(
             "invalid vllm-platform configuration:\n" + "\n".join(f"  {i}" for i in exc.issues)
         ) from None
     missing = loaded.missing_secrets
     if missing:
-        lines = [f"  pulumi config set --secret {k}   # {SECRET_KEYS[k][1]}" for k in missing]
+        lines = [f"  pulumi config set --secret {k}   # {loaded.purpose(k)}" for k in missing]
         raise pulumi.RunError("secrets not set yet; set them with:\n" + "\n".join(lines))
     return loaded, plan
 

@@ -17,17 +17,31 @@ from components.manifests.replacements import (
     registry_cautions,
 )
 from components.planning.capacity import StackPlan
+from components.vllm_contract import version_for_image
 from ops.plan_timing import format_timing
 from ops.reach import reach_lines
 from ops.stack import load_offline
 
-__all__ = ["format_plan", "main"]
+__all__ = ["contract_cautions", "format_plan", "main"]
+
+
+def contract_cautions(cfg: StackConfig) -> list[str]:
+    """extraArgs of an image whose vLLM version has no contract data here were judged by the
+    newest contract (components/vllm_contract.py)."""
+    return [
+        f"models[{i}].extraArgs: no vLLM flag contract for image {m.image!r}; checked against "
+        f"vLLM {m.vllm_contract_version} (generate one with tools/vllm_contract.py)"
+        for i, m in enumerate(cfg.models)
+        if m.extra_args and version_for_image(m.image) is None
+    ]
+
 
 # Standing cautions shown with every plan (e.g. which keys force a cluster replacement).
 CAUTIONS: list[Callable[[StackConfig], list[str]]] = [
     replacement_warnings,
     model_replacements,
     registry_cautions,
+    contract_cautions,
 ]
 
 
@@ -152,10 +166,14 @@ def format_plan(loaded: LoadedStack, plan: StackPlan, source: str) -> str:
         lines += ["", "Cautions:"] + [f"  - {w}" for w in warnings]
     lines += ["", *reach_lines(cfg)]
     missing = loaded.missing_secrets
-    optional = [k for k, (req, _) in SECRET_KEYS.items() if not req and k not in loaded.secrets_set]
+    optional = [
+        k
+        for k, (req, _) in SECRET_KEYS.items()
+        if not req and k not in loaded.secrets_set and k not in missing
+    ]
     if missing or optional:
         lines += ["", "Secrets to set before `pulumi up`:"]
-        lines += [f"  pulumi config set --secret {k}   # {SECRET_KEYS[k][1]}" for k in missing]
+        lines += [f"  pulumi config set --secret {k}   # {loaded.purpose(k)}" for k in missing]
         lines += [
             f"  (optional) pulumi config set --secret {k}   # {SECRET_KEYS[k][1]}" for k in optional
         ]

@@ -1,22 +1,29 @@
 """`python -m ops render --stack NAME --out DIR`: every Kubernetes object the stack would apply.
 
 One object per YAML file, named ``NNN-<kind>-<name>.yaml`` in apply order, built by the same
-builders the components register. Secret data is ``REDACTED``. Earlier ``*.yaml`` files in DIR
-are removed first, so an object the stack no longer has does not linger. This is what a
-reviewer reads in a pull request, and what GitOps users can apply.
+builders the components register. Earlier ``*.yaml`` files in DIR are removed first, so an
+object the stack no longer has does not linger. This is what a reviewer reads in a pull
+request, and what GitOps users can apply.
+
+Secrets are never written as YAML: their values are not known offline, and a placeholder that a
+GitOps user applies with the directory would overwrite the real keys. ``SECRETS.md`` lists each
+Secret (name, keys, where its value comes from) instead; no tool applies a ``.md`` file.
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from components.manifests.device_plugin import GPU_OPERATOR_CHART, GPU_OPERATOR_VERSION
 from ops.stack import load_offline
 
-__all__ = ["main"]
+__all__ = ["SECRETS_FILE", "main", "secrets_note"]
+
+SECRETS_FILE = "SECRETS.md"
 
 
 class _NoAliasDumper(yaml.SafeDumper):
@@ -27,18 +34,43 @@ class _NoAliasDumper(yaml.SafeDumper):
         return True
 
 
+def secrets_note(secrets: list[dict[str, Any]]) -> str:
+    lines = [
+        "# Secrets of this stack (not rendered)",
+        "",
+        "`pulumi up` creates these from the stack's secret config. They are not written as YAML:",
+        "applying a placeholder with this directory would overwrite the real values.",
+        "",
+        "| namespace | Secret | keys |",
+        "|---|---|---|",
+    ]
+    for obj in secrets:
+        meta = obj["metadata"]
+        keys = sorted({**obj.get("stringData", {}), **obj.get("data", {})})
+        lines.append(f"| {meta.get('namespace', '')} | {meta['name']} | {', '.join(keys)} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(args: argparse.Namespace) -> int:
     stack = load_offline(args)
     objects = stack.objects
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    for old in out.glob("*.yaml"):
-        old.unlink()
+    for old in [*out.glob("*.yaml"), out / SECRETS_FILE]:
+        old.unlink(missing_ok=True)
+    secrets: list[dict[str, Any]] = []
     for i, obj in enumerate(objects, start=1):
+        if obj["kind"] == "Secret":
+            secrets.append(obj)
+            continue
         name = f"{i:03d}-{obj['kind'].lower()}-{obj['metadata']['name']}.yaml"
         text = yaml.dump(obj, Dumper=_NoAliasDumper, sort_keys=False)
         (out / name).write_text(text, encoding="utf-8")
-    print(f"wrote {len(objects)} objects to {out}")
+    (out / SECRETS_FILE).write_text(secrets_note(secrets), encoding="utf-8")
+    print(
+        f"wrote {len(objects) - len(secrets)} objects to {out}; "
+        f"{len(secrets)} Secrets are listed in {SECRETS_FILE}, not rendered"
+    )
     if stack.loaded.config.cluster.gpu_enablement_resolved == "gpu-operator":
         print(
             f"note: the NVIDIA GPU Operator (Helm chart {GPU_OPERATOR_CHART} "

@@ -19,7 +19,6 @@ from components.config.errors import ConfigError, ConfigIssue
 from components.config.health_reporter import HealthReporterConfig
 from components.config.loading import LoadedStack, load_stack_config
 from components.config.model import (
-    MANAGED_VLLM_FLAGS,
     Architecture,
     Autoscaling,
     Ingress,
@@ -27,7 +26,7 @@ from components.config.model import (
     Resources,
     WeightCache,
 )
-from components.config.network import NetworkConfig, PeerSelector
+from components.config.network import MonitoringPeer, NetworkConfig, PeerSelector
 from components.config.observability import ObservabilityConfig
 from components.config.registry import RegistryConfig
 from components.config.secrets import SECRET_KEYS
@@ -37,7 +36,6 @@ from components.config.types import Environment, Precision
 from components.contract import PROJECT, VLLM_PORT, image_is_pinned
 
 __all__ = [
-    "MANAGED_VLLM_FLAGS",
     "PROJECT",
     "SECRET_KEYS",
     "VLLM_PORT",
@@ -53,6 +51,7 @@ __all__ = [
     "Ingress",
     "LoadedStack",
     "ModelConfig",
+    "MonitoringPeer",
     "NetworkConfig",
     "ObservabilityConfig",
     "PeerSelector",

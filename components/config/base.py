@@ -25,4 +25,6 @@ class ConfigModel(BaseModel):
         alias_generator=to_camel,
         populate_by_name=True,
         str_strip_whitespace=False,
+        # JSON types only, as the program gets them: `true` is no GPU count, "3" no integer.
+        strict=True,
     )

@@ -9,7 +9,7 @@ from pydantic_core import PydanticCustomError
 
 from components.config.base import ConfigModel, path_error
 from components.config.gpu_plans import GPU_PLANS, GpuPlan, UnknownPlanError
-from components.config.types import K8sVersion, LabelMap
+from components.config.types import Cidr, K8sVersion, LabelMap
 
 __all__ = ["Autoscaler", "ClusterConfig", "GpuPool", "InstalledOperators", "SystemPool"]
 
@@ -135,9 +135,7 @@ class ClusterConfig(ConfigModel):
     high_availability: bool = Field(
         default=False, description="HA control plane (create mode; cannot be turned off later)"
     )
-    control_plane_acl: (
-        list[Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F:.]+/[0-9]{1,3}$")]] | None
-    ) = Field(
+    control_plane_acl: list[Cidr] | None = Field(
         default=None,
         min_length=1,
         description=(
@@ -177,6 +175,11 @@ class ClusterConfig(ConfigModel):
     def _mode_fields(self) -> Self:
         if self.mode == "create" and self.region is None:
             raise path_error("region", "required when mode is create")
+        plan = self.gpu_pool.plan
+        if self.mode == "create" and not plan.lke_supported:
+            raise path_error(
+                "gpuPool.type", f"LKE cannot create a pool of {plan.plan_id}: {plan.note}"
+            )
         if self.mode == "stack" and self.stack_reference is None:
             raise path_error("stackReference", "required when mode is stack (org/project/stack)")
         if self.mode != "create":

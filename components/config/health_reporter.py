@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from croniter import croniter
 from pydantic import Field, field_validator
 
 from components.config.base import ConfigModel
@@ -55,9 +56,23 @@ class HealthReporterConfig(ConfigModel):
     @field_validator("schedule")
     @classmethod
     def _five_field_cron(cls, value: str) -> str:
+        # Kubernetes' CronJob controller parses the standard five fields (robfig/cron
+        # ParseStandard); croniter checks each field's range (minute 0-59, hour 0-23, ...).
         fields = value.split()
         if len(fields) != 5 or not all(_CRON_FIELD.match(f) for f in fields):
             raise ValueError(f"a five-field cron schedule, got {value!r}")
+        for field in fields:
+            for part in field.split(","):
+                lo, dash, hi = part.split("/")[0].partition("-")
+                if dash and lo.isdigit() and hi.isdigit() and int(lo) > int(hi):
+                    raise ValueError(f"the range {lo}-{hi} runs backwards in {value!r}")
+        if any(int(n) > 6 for n in re.findall(r"[0-9]+", fields[4].split("/")[0])):
+            raise ValueError(f"weekdays are 0-6 for Kubernetes CronJobs, got {value!r}")
+        if not croniter.is_valid(value):
+            raise ValueError(
+                f"a cron field is out of range in {value!r} (minute 0-59, hour 0-23, "
+                "day 1-31, month 1-12, weekday 0-6)"
+            )
         return value
 
     @field_validator("probe_image", "psql_image")
@@ -72,4 +87,8 @@ class HealthReporterConfig(ConfigModel):
     def _pem(cls, value: str | None) -> str | None:
         if value is not None and "-----BEGIN CERTIFICATE-----" not in value:
             raise ValueError("not a PEM certificate")
+        if value is not None and "PRIVATE KEY" in value:
+            raise ValueError(
+                "holds a private key; give the CA's certificate only (it lands in a ConfigMap)"
+            )
         return value

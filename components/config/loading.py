@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from components.config.errors import ConfigError, issues_from
+from components.config.errors import ConfigError, ConfigIssue, issues_from
 from components.config.gpu_plans import GPU_PLANS
 from components.config.secrets import SECRET_KEYS, secret_key_issues
 from components.config.stack import StackConfig
@@ -26,10 +26,23 @@ class LoadedStack:
         return [
             k
             for k, (required, _) in SECRET_KEYS.items()
-            if required and k not in self.secrets_set and self._needed(k)
+            if (required or k == "hfToken") and k not in self.secrets_set and self._needed(k)
         ]
 
+    @property
+    def gated_models(self) -> list[str]:
+        """Models whose weights need the hfToken secret."""
+        return [m.name for m in self.config.models if m.needs_hf_token]
+
+    def purpose(self, key: str) -> str:
+        """What a secret key is for in this stack (the gated models, for hfToken)."""
+        if key == "hfToken" and self.gated_models:
+            return f"Hugging Face token: gated models {', '.join(self.gated_models)}"
+        return SECRET_KEYS[key][1]
+
     def _needed(self, key: str) -> bool:
+        if key == "hfToken":
+            return bool(self.gated_models)
         if key == "registryReaderPassword":
             return self.config.registry.manage_roles
         if key == "registryWriterPassword":
@@ -53,14 +66,20 @@ def _context(raw: Mapping[str, Any]) -> dict[str, Any]:
     return ctx
 
 
-def load_stack_config(raw: Mapping[str, Any], secret_keys: Iterable[str] = ()) -> LoadedStack:
+def load_stack_config(
+    raw: Mapping[str, Any],
+    secret_keys: Iterable[str] = (),
+    *,
+    issues: Iterable[ConfigIssue] = (),
+) -> LoadedStack:
     """Validate the project's config keys (prefix already stripped) into a ``LoadedStack``.
 
     ``secret_keys`` names the keys that are Pulumi secrets; their values are never looked at.
-    Raises ``ConfigError`` listing every problem found.
+    ``issues`` are problems the reader found already (e.g. plain-text provider tokens); they are
+    reported with the rest. Raises ``ConfigError`` listing every problem found.
     """
     secrets = set(secret_keys)
-    issues = secret_key_issues(raw, secrets)
+    issues = [*issues, *secret_key_issues(raw, secrets)]
     data = {k: v for k, v in raw.items() if k not in SECRET_KEYS}
     config: StackConfig | None = None
     try:

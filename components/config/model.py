@@ -4,25 +4,28 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Final, Literal, Self
 
-from pydantic import Field, StringConstraints, ValidationInfo, field_validator, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import Field, StringConstraints, ValidationInfo, model_validator
 
 from components.config.base import ConfigModel, path_error
 from components.config.gpu_plans import GpuPlan
 from components.config.types import (
+    CpuQuantity,
+    GpuCount,
     HfModelId,
     ImageRef,
+    K8sName,
+    MemoryQuantity,
     ModelName,
     NamespaceName,
     Precision,
-    Quantity,
 )
+from components.config.vllm_args import extra_arg_values, extra_args_issue
 from components.contract import image_is_pinned
+from components.vllm_contract import load_contract, newest_version, version_for_image
 
 __all__ = [
-    "MANAGED_VLLM_FLAGS",
     "Architecture",
     "Autoscaling",
     "Ingress",
@@ -30,32 +33,6 @@ __all__ = [
     "Resources",
     "WeightCache",
 ]
-
-# Flags the platform sets itself; extraArgs may not set them (vLLM accepts `_` for `-`).
-MANAGED_VLLM_FLAGS: frozenset[str] = frozenset(
-    {
-        "--model",
-        "--served-model-name",
-        "--host",
-        "--port",
-        "--tensor-parallel-size",
-        "-tp",
-        "--pipeline-parallel-size",
-        "-pp",
-        "--data-parallel-size",
-        "-dp",
-        "--max-model-len",
-        "--gpu-memory-utilization",
-        "--revision",
-        "--api-key",
-        "--download-dir",
-        "--hf-token",
-        "--device",
-        "--uvicorn-log-level",
-        "--disable-log-requests",
-        "--enable-log-requests",
-    }
-)
 
 
 class WeightCache(ConfigModel):
@@ -74,9 +51,8 @@ class WeightCache(ConfigModel):
         le=10240,
         description="default: 2.2 x the checkpoint (room for a second revision), at least 20",
     )
-    storage_class: str = Field(
+    storage_class: K8sName = Field(
         default="linode-block-storage-retain",
-        min_length=1,
         description="storage class of the weight cache volumes",
     )
 
@@ -106,8 +82,10 @@ class Architecture(ConfigModel):
 class Resources(ConfigModel):
     """CPU and memory requests of the vLLM container."""
 
-    cpu: Quantity | None = Field(default=None, description="CPU request (default by model size)")
-    memory: Quantity | None = Field(default=None, description="memory request (default by size)")
+    cpu: CpuQuantity | None = Field(default=None, description="CPU request (default by model size)")
+    memory: MemoryQuantity | None = Field(
+        default=None, description="memory request (default by size)"
+    )
 
 
 class Autoscaling(ConfigModel):
@@ -134,20 +112,19 @@ class Ingress(ConfigModel):
         str,
         StringConstraints(pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,}$", max_length=253),
     ]
-    cluster_issuer: str = Field(
-        default="letsencrypt", min_length=1, description="cert-manager ClusterIssuer for TLS"
+    cluster_issuer: K8sName = Field(
+        default="letsencrypt", description="cert-manager ClusterIssuer for TLS"
     )
-    class_name: str = Field(default="nginx", min_length=1, description="IngressClass name")
+    class_name: K8sName = Field(default="nginx", description="IngressClass name")
     controller_namespace: NamespaceName = Field(
         default="ingress-nginx", description="namespace of the ingress controller's pods"
     )
 
 
-def flag_name(token: str) -> str | None:
-    if not token.startswith("-"):
-        return None
-    name = token.split("=", 1)[0]
-    return name.replace("_", "-") if name.startswith("--") else name
+# Hugging Face organisations whose repositories need an accepted licence and a token (gated
+# repos answer 401/403 without one). A model of theirs defaults to gated: true; set
+# ``gated: false`` for one of their open repos, or ``gated: true`` for any other gated repo.
+GATED_ORGS: Final = ("meta-llama/", "google/gemma", "mistralai/", "CohereForAI/", "CohereLabs/")
 
 
 class ModelConfig(ConfigModel):
@@ -167,7 +144,7 @@ class ModelConfig(ConfigModel):
     allow_downtime: bool = Field(
         default=False, description="accept a single replica (and downtime on updates) in production"
     )
-    gpus_per_replica: Literal[1, 2, 4, 8] = Field(
+    gpus_per_replica: GpuCount = Field(
         default=1, description="tensor parallel size; at most the plan's GPUs per node"
     )
     max_model_len: int = Field(ge=128, le=1_048_576, description="--max-model-len")
@@ -197,6 +174,13 @@ class ModelConfig(ConfigModel):
     )
     typical_request_tokens: int = Field(
         default=2048, ge=16, le=1_048_576, description="request length the plan reports"
+    )
+    gated: bool | None = Field(
+        default=None,
+        description=(
+            "the weights need a Hugging Face token (hfToken); default: true for meta-llama/*, "
+            "google/gemma*, mistralai/*, CohereForAI/* and CohereLabs/*"
+        ),
     )
     routing_enabled: bool = Field(
         default=True, description="the registry entry tells the API router to route to it"
@@ -234,24 +218,15 @@ class ModelConfig(ConfigModel):
     autoscaling: Autoscaling | None = None
     ingress: Ingress | None = None
 
-    @field_validator("extra_args")
-    @classmethod
-    def _no_managed_flags(cls, args: list[str]) -> list[str]:
-        if args and flag_name(args[0]) is None:
-            raise PydanticCustomError(
-                "extra_args",
-                "must start with a flag (--name or --name=value), got {arg!r}",
-                {"arg": args[0]},
-            )
-        for arg in args:
-            name = flag_name(arg)
-            if name in MANAGED_VLLM_FLAGS:
-                raise PydanticCustomError(
-                    "managed_flag",
-                    "{flag} is set by the platform from the model's own keys; remove it",
-                    {"flag": name},
-                )
-        return args
+    @model_validator(mode="after")
+    def _extra_args_as_vllm_reads_them(self) -> Self:
+        if not self.extra_args:
+            return self
+        found = extra_args_issue(self.extra_args, load_contract(self.vllm_contract_version))
+        if found is not None:
+            index, message = found
+            raise path_error(f"extraArgs[{index}]", message)
+        return self
 
     @model_validator(mode="after")
     def _against_environment_and_pool(self, info: ValidationInfo) -> Self:
@@ -303,19 +278,29 @@ class ModelConfig(ConfigModel):
         return self
 
     def extra_arg(self, flag: str, *aliases: str) -> str | None:
-        """The value extraArgs give ``flag`` or an alias (``--flag value`` or ``--flag=value``;
-        the last one wins, as in argparse), else None."""
-        names = {flag, *aliases}
-        found: str | None = None
-        for i, token in enumerate(self.extra_args):
-            if flag_name(token) not in names:
-                continue
-            if "=" in token:
-                found = token.split("=", 1)[1]
-                continue
-            nxt = self.extra_args[i + 1] if i + 1 < len(self.extra_args) else None
-            found = nxt if nxt is not None and flag_name(nxt) is None else ""
-        return found
+        """The value extraArgs give ``flag`` however it is spelled (an abbreviation, ``_`` for
+        ``-``, ``--flag=value``; the last one wins, as in argparse), resolved by the pinned
+        vLLM's parser contract; ``""`` for a flag without a value, None when not given.
+        ``aliases`` are accepted for readability; they resolve to the same option."""
+        contract = load_contract(self.vllm_contract_version)
+        values = extra_arg_values(self.extra_args, contract)
+        for name in (flag, *aliases):
+            option = contract.resolve(name).option
+            if option is not None and option.dest in values:
+                return values[option.dest]
+        return None
+
+    @property
+    def needs_hf_token(self) -> bool:
+        if self.gated is not None:
+            return self.gated
+        return self.hf_model_id.startswith(GATED_ORGS)
+
+    @property
+    def vllm_contract_version(self) -> str:
+        """The vLLM flag contract ``extraArgs`` are judged by: the image tag's version when there
+        is data for it, else the newest (``ops plan`` shows a caution then)."""
+        return version_for_image(self.image) or newest_version()
 
     @property
     def uses_statefulset(self) -> bool:

@@ -8,6 +8,7 @@ from typing import Annotated, Final, Literal, Self
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from components.config.base import ConfigModel, path_error
+from components.config.types import Hostname
 
 __all__ = [
     "LIB_PQ_SSLMODES",
@@ -45,7 +46,7 @@ def role_has_word(role: str, word: str) -> bool:
 class RegistryConfig(ConfigModel):
     """The PostgreSQL registry the API router reads; passwords are secret keys."""
 
-    host: str = Field(min_length=1, max_length=253, description="PostgreSQL host of the registry")
+    host: Hostname = Field(description="PostgreSQL host of the registry")
     port: int = Field(default=5432, ge=1, le=65535, description="PostgreSQL port")
     database: str = Field(min_length=1, max_length=63, description="database of the registry")
     user: str = Field(

@@ -8,13 +8,17 @@ values are never returned; a secret key maps to ``SECRET``.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
 import yaml
 
-from components.config import PROJECT, LoadedStack, load_stack_config
+from components.config import PROJECT, ConfigError, LoadedStack, load_stack_config
+from components.config.errors import ConfigIssue
+from components.config.secrets import foreign_key_issues
+from components.config.yaml_strict import load_strict
 
 __all__ = [
     "SECRET",
@@ -22,6 +26,7 @@ __all__ = [
     "load_from_pulumi",
     "load_from_stack_file",
     "project_keys",
+    "pulumi_value",
     "read_stack_file",
 ]
 
@@ -62,36 +67,122 @@ def project_keys(
     return raw, secrets
 
 
-def read_stack_file(path: Path) -> tuple[dict[str, Any], set[str]]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise StackFileError(f"{path}: cannot read the stack file ({exc.strerror})") from None
-    try:
-        doc = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        raise StackFileError(f"{path}: not valid YAML ({exc})") from None
-    if not isinstance(doc, Mapping):
-        raise StackFileError(f"{path}: expected a mapping with a `config:` key")
-    config = doc.get("config") or {}
-    if not isinstance(config, Mapping):
-        raise StackFileError(f"{path}: `config:` must be a mapping of keys to values")
-    return project_keys(config)
+def _json_issues(value: Any, path: str) -> list[ConfigIssue]:
+    """Pulumi hands objects to the program as JSON: anything JSON cannot carry (a YAML timestamp,
+    binary, a set, a non-string key, NaN) would read differently there, so it is refused."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return []
+    if isinstance(value, float):
+        return [] if math.isfinite(value) else [ConfigIssue(path, "not a finite number")]
+    if isinstance(value, list):
+        return [i for n, v in enumerate(value) for i in _json_issues(v, f"{path}[{n}]")]
+    if isinstance(value, dict):
+        out: list[ConfigIssue] = []
+        for k, v in value.items():
+            if not isinstance(k, str):
+                out.append(ConfigIssue(f"{path}.{k}", "keys must be strings (quote the key)"))
+            else:
+                out += _json_issues(v, f"{path}.{k}")
+        return out
+    kind = type(value).__name__
+    return [ConfigIssue(path, f"a YAML {kind} is not a JSON value; quote it")]
 
 
-def load_from_stack_file(path: Path) -> LoadedStack:
-    raw, secrets = read_stack_file(path)
-    return load_stack_config(raw, secrets)
-
-
-def _decode(value: Any) -> Any:
-    """The engine passes every config value as a string; objects and scalars are JSON."""
+def pulumi_value(value: Any) -> Any:
+    """How the running program reads one config value (``load_from_pulumi``): the engine passes
+    every value as a string, objects as JSON, and the program JSON-decodes each string."""
     if not isinstance(value, str):
         return value
     try:
         return json.loads(value)
     except ValueError:
         return value
+
+
+def _as_pulumi_passes_it(value: Any) -> str:
+    """A stack file's top-level value as the engine passes it: scalars as their text."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value)
+
+
+def _one_reading(raw: dict[str, Any]) -> tuple[dict[str, Any], list[ConfigIssue]]:
+    """Read the stack file's project values exactly as the program will see them."""
+    issues: list[ConfigIssue] = []
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        if value is SECRET:
+            out[key] = value
+            continue
+        found = _json_issues(value, key)
+        if found:
+            issues += found
+            continue
+        if value is None:
+            issues.append(ConfigIssue(key, "has no value; give one or remove the key"))
+            continue
+        decoded = pulumi_value(_as_pulumi_passes_it(value))
+        if isinstance(value, str) and (decoded is None or isinstance(decoded, bool)):
+            issues.append(
+                ConfigIssue(
+                    key,
+                    f"{value!r} is text here but the program reads it as JSON "
+                    f"({json.dumps(decoded)}): Pulumi passes top-level values as strings; "
+                    "write the value you mean without quotes, or another value",
+                )
+            )
+            continue
+        out[key] = decoded
+    return out, issues
+
+
+def _read(path: Path) -> tuple[dict[str, Any], set[str], list[ConfigIssue]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise StackFileError(f"{path}: cannot read the stack file ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise StackFileError(f"{path}: not UTF-8 text") from None
+    try:
+        doc = load_strict(text) or {}
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f", line {mark.line + 1}" if mark is not None else ""
+        raise StackFileError(f"{path}{where}: not valid YAML: {exc.problem}") from None
+    except yaml.YAMLError as exc:
+        raise StackFileError(f"{path}: not valid YAML ({exc})") from None
+    except RecursionError:
+        raise StackFileError(f"{path}: nested too deeply to be a stack file") from None
+    if not isinstance(doc, Mapping):
+        raise StackFileError(f"{path}: expected a mapping with a `config:` key")
+    config = doc.get("config") or {}
+    if not isinstance(config, Mapping):
+        raise StackFileError(f"{path}: `config:` must be a mapping of keys to values")
+    bad_keys = [k for k in config if not isinstance(k, str)]
+    if bad_keys:
+        raise StackFileError(f"{path}: config keys must be strings, got {bad_keys[0]!r}")
+    secure = {k for k, v in config.items() if isinstance(v, Mapping) and set(v) == {"secure"}}
+    issues = foreign_key_issues(config, secure, _PREFIX)
+    raw, secrets = project_keys(config)
+    raw, reading = _one_reading(raw)
+    return raw, secrets, issues + reading
+
+
+def read_stack_file(path: Path) -> tuple[dict[str, Any], set[str]]:
+    """The project keys of a stack file, read as the program reads them (issues dropped)."""
+    raw, secrets, _ = _read(path)
+    return raw, secrets
+
+
+def load_from_stack_file(path: Path) -> LoadedStack:
+    raw, secrets, issues = _read(path)
+    if issues:
+        # What cannot be read as the program reads it is reported alone: validating the rest
+        # without those keys would add "field required" noise for the same key.
+        raise ConfigError(issues)
+    return load_stack_config(raw, secrets)
 
 
 def load_from_pulumi() -> LoadedStack:
@@ -103,7 +194,12 @@ def load_from_pulumi() -> LoadedStack:
     all_config = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
     secret_keys = {k for k in all_config if runtime_config.is_config_secret(k)}
     secret_keys |= set(runtime_config.get_config_secret_keys_env())
+    issues = foreign_key_issues(all_config, secret_keys, _PREFIX)
     raw, secrets = project_keys(
-        {k: _decode(v) for k, v in all_config.items()}, secret_keys=secret_keys
+        {k: pulumi_value(v) for k, v in all_config.items()}, secret_keys=secret_keys
     )
-    return load_stack_config(raw, secrets)
+    for key in [k for k, v in raw.items() if v is None]:
+        # `namespace: "null"` in the stack file: ops plan refuses it too (see _one_reading).
+        issues.append(ConfigIssue(key, "has no value (JSON null); give one or remove the key"))
+        del raw[key]
+    return load_stack_config(raw, secrets, issues=issues)

@@ -15,7 +15,7 @@ from components.config.observability import ObservabilityConfig
 from components.config.registry import RegistryConfig, role_has_word
 from components.config.timing import TimingConfig
 from components.config.types import Environment, NamespaceName
-from components.contract import VLLM_PORT
+from components.contract import RESERVED_NAMESPACES, VLLM_PORT
 
 __all__ = ["StackConfig", "endpoint_url"]
 
@@ -129,6 +129,32 @@ class StackConfig(ConfigModel):
                     "role fails on CREATE ROLE or drops it on destroy; set "
                     "registry.exclusiveServer: true if no other stack manages roles on "
                     f"{reg.host}:{reg.port}",
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _namespace_is_ours(self) -> Self:
+        ns = self.namespace_name
+        if ns in RESERVED_NAMESPACES or ns.startswith("kube-"):
+            raise path_error(
+                "namespace",
+                f"{ns!r} is a system namespace; the environment's namespace is labelled "
+                "restricted and gets a default-deny ingress policy, which would break what "
+                "runs there. Use a namespace of its own (default: vllm-<environment>)",
+            )
+        peers = {
+            "network.apiRouter.namespace": self.network.api_router.namespace,
+            "network.monitoring.namespace": self.network.monitoring.namespace,
+        }
+        for i, m in enumerate(self.models):
+            if m.ingress is not None:
+                peers[f"models[{i}].ingress.controllerNamespace"] = m.ingress.controller_namespace
+        for key, peer in peers.items():
+            if peer == ns:
+                raise path_error(
+                    "namespace",
+                    f"{ns!r} is also {key}; the environment's namespace denies ingress by "
+                    "default, so the peer must live in a namespace of its own",
                 )
         return self
 

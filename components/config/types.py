@@ -2,24 +2,31 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, StringConstraints
 from pydantic_core import PydanticCustomError
 
+from components.config.quantity import QuantityError, cpu_quantity, memory_quantity
 from components.contract import IMAGE_REFERENCE
 
 __all__ = [
     "MAX_MODEL_NAME",
+    "Cidr",
+    "CpuQuantity",
     "Environment",
+    "GpuCount",
     "HfModelId",
+    "Hostname",
     "ImageRef",
+    "K8sName",
     "K8sVersion",
     "LabelMap",
+    "MemoryQuantity",
     "ModelName",
     "NamespaceName",
     "Precision",
-    "Quantity",
 ]
 
 Environment = Literal["development", "staging", "production"]
@@ -46,7 +53,80 @@ LabelMap = dict[
         StringConstraints(max_length=63, pattern=r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$"),
     ],
 ]
-Quantity = Annotated[str, StringConstraints(pattern=r"^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti)?$")]
+# A DNS-1123 subdomain: what Kubernetes requires of StorageClass, IngressClass and ClusterIssuer
+# names (k8s.io/apimachinery/pkg/util/validation IsDNS1123Subdomain).
+K8sName = Annotated[
+    str,
+    StringConstraints(
+        min_length=1,
+        max_length=253,
+        pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
+    ),
+]
+
+
+def _quantity(check: object) -> AfterValidator:
+    def run(value: str) -> str:
+        try:
+            return check(value)  # type: ignore[operator, no-any-return]
+        except QuantityError as exc:
+            raise PydanticCustomError("quantity", str(exc)) from None
+
+    return AfterValidator(run)
+
+
+CpuQuantity = Annotated[str, _quantity(cpu_quantity)]
+MemoryQuantity = Annotated[str, _quantity(memory_quantity)]
+
+
+def _cidr(value: str) -> str:
+    try:
+        ipaddress.ip_network(value, strict=True)
+    except ValueError as exc:
+        raise PydanticCustomError("cidr", "not a CIDR: {why}", {"why": str(exc)}) from None
+    if "/" not in value:
+        raise PydanticCustomError("cidr", "give the prefix length too (e.g. 203.0.113.0/24)")
+    return value
+
+
+Cidr = Annotated[str, AfterValidator(_cidr)]
+
+
+def _hostname(value: str) -> str:
+    try:
+        ipaddress.ip_address(value)
+        return value
+    except ValueError:
+        pass
+    labels = value.rstrip(".").split(".")
+    ok = len(value) <= 253 and all(
+        0 < len(label) <= 63
+        and label[0].isalnum()
+        and label[-1].isalnum()
+        and all(c.isascii() and (c.isalnum() or c == "-") for c in label)
+        for label in labels
+    )
+    if not ok:
+        raise PydanticCustomError(
+            "hostname", "not a hostname or IP address, got {v}", {"v": repr(value)}
+        )
+    return value
+
+
+Hostname = Annotated[str, AfterValidator(_hostname)]
+
+
+def _no_bool(value: object) -> object:
+    if isinstance(value, bool):
+        raise PydanticCustomError(
+            "gpu_count",
+            "a GPU count is a number (1, 2, 4 or 8), got {v}",
+            {"v": str(value).lower()},
+        )
+    return value
+
+
+GpuCount = Annotated[Literal[1, 2, 4, 8], BeforeValidator(_no_bool)]
 K8sVersion = Annotated[str, StringConstraints(pattern=r"^1\.[0-9]{2}$")]
 HfModelId = Annotated[
     str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")

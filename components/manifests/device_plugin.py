@@ -21,7 +21,7 @@ from typing import Any
 
 from components.config import StackConfig
 from components.config.images import DEVICE_PLUGIN_IMAGE
-from components.contract import GPU_TAINT_KEY
+from components.contract import DEVICE_PLUGIN_NAMESPACE, GPU_OPERATOR_NAMESPACE, GPU_TAINT_KEY
 from components.manifests.toolkit import metadata, standard_labels
 
 __all__ = [
@@ -43,11 +43,9 @@ __all__ = [
 # forbidden by the baseline and restricted Pod Security levels, so the plugin cannot live in the
 # (restricted) environment namespace; it gets its own namespace labelled `privileged`, which keeps
 # that exemption to this one DaemonSet instead of loosening kube-system or the vLLM namespace.
-DEVICE_PLUGIN_NAMESPACE = "nvidia-device-plugin"
 _DEVICE_PLUGIN_NAME = "nvidia-device-plugin"
 _DEVICE_PLUGIN_SOCKETS = "/var/lib/kubelet/device-plugins"
 
-GPU_OPERATOR_NAMESPACE = "gpu-operator"
 GPU_OPERATOR_CHART = "gpu-operator"
 GPU_OPERATOR_REPO = "https://helm.ngc.nvidia.com/nvidia"
 GPU_OPERATOR_VERSION = "v25.3.4"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.config import LoadedStack
+from components.config import ConfigError, ConfigIssue, LoadedStack, StackConfig
 from components.manifests.health_reporter import health_reporter_objects
 from components.manifests.namespace import namespace_objects
 from components.manifests.prepull import image_prepuller
@@ -29,7 +29,43 @@ def stack_objects(loaded: LoadedStack, plan: StackPlan) -> list[dict[str, Any]]:
     prepuller = image_prepuller(cfg)
     if prepuller is not None:
         objects.append(prepuller)
-    for model in cfg.models:
-        objects += model_objects(cfg, model, plan.model(model.name))
+    owners: list[int | None] = [None] * len(objects)
+    for i, model in enumerate(cfg.models):
+        built = model_objects(cfg, model, plan.model(model.name))
+        objects += built
+        owners += [i] * len(built)
     objects += health_reporter_objects(cfg)
+    owners += [None] * (len(objects) - len(owners))
+    _refuse_name_collisions(cfg, objects, owners)
     return objects
+
+
+def _refuse_name_collisions(
+    cfg: StackConfig, objects: list[dict[str, Any]], owners: list[int | None]
+) -> None:
+    """Two objects of one kind with one name in one namespace would be one object fighting over
+    two owners (a model named ``<other>-smoke``, ``<other>-pods`` or ``default-deny-ingress``).
+    Refused, naming the model that brought the second one."""
+    seen: dict[tuple[str, str, str], int | None] = {}
+    issues: list[ConfigIssue] = []
+    for obj, owner in zip(objects, owners, strict=True):
+        meta = obj["metadata"]
+        key = (obj["kind"], str(meta.get("namespace", "")), str(meta["name"]))
+        if key not in seen:
+            seen[key] = owner
+            continue
+        first = seen[key]
+        culprit = owner if owner is not None else first
+        whose = "the namespace's" if first is None else f"models[{first}]'s"
+        if owner is None and first is not None:
+            whose = "the platform's"
+        path = f"models[{culprit}].name" if culprit is not None else "namespace"
+        issues.append(
+            ConfigIssue(
+                path,
+                f"{cfg.models[culprit].name if culprit is not None else key[2]!r} makes a "
+                f"{key[0]} named {key[2]!r}, which is already {whose}; choose another name",
+            )
+        )
+    if issues:
+        raise ConfigError(issues)

@@ -23,7 +23,6 @@ from components.planning.memory import LoadFit, MemoryFit, fit_load, fit_memory,
 from components.planning.model_checks import (
     cache_checks,
     concurrency_issues,
-    kv_sizing_cautions,
     model_concurrency,
     precision_issues,
     weight_cache_gi,
@@ -143,7 +142,9 @@ def plan_stack(cfg: StackConfig) -> StackPlan:
         issues += cache_issues
         if m.accelerator == "cpu" or _fit(m, plan).fits:
             issues += concurrency_issues(i, m, plan)
-        cautions += cache_cautions + kv_sizing_cautions(i, m)
+        # Flags that size the KV cache themselves (--kv-cache-memory-bytes,
+        # --num-gpu-blocks-override) are refused by config/vllm_args.py, so these figures hold.
+        cautions += cache_cautions
         if model_shape(m) is None:
             cautions.append(
                 f"models[{i}].architecture: {m.hf_model_id} is not in the architecture catalog; "

@@ -21,10 +21,8 @@ from components.planning.memory import (
 )
 
 __all__ = [
-    "KV_SIZING_FLAGS",
     "cache_checks",
     "concurrency_issues",
-    "kv_sizing_cautions",
     "model_concurrency",
     "precision_issues",
     "weight_cache_gi",
@@ -97,22 +95,6 @@ def cache_checks(i: int, m: ModelConfig) -> tuple[list[ConfigIssue], list[str]]:
             f"second revision while it downloads; the default would be {default}"
         ]
     return [], []
-
-
-# Flags that size the KV cache themselves, ignoring gpuMemoryUtilization: vLLM 0.11.0 returns
-# kv_cache_memory_bytes without profiling (vllm/v1/worker/gpu_worker.py:235-252), and
-# num_gpu_blocks_override replaces the computed block count
-# (vllm/v1/core/kv_cache_utils.py:798-810).
-KV_SIZING_FLAGS = ("--kv-cache-memory-bytes", "--num-gpu-blocks-override")
-
-
-def kv_sizing_cautions(i: int, m: ModelConfig) -> list[str]:
-    return [
-        f"models[{i}].extraArgs: {flag} sizes the KV cache itself; the plan's memory and "
-        "concurrency figures assume vLLM sizes it from gpuMemoryUtilization"
-        for flag in KV_SIZING_FLAGS
-        if m.extra_arg(flag) is not None
-    ]
 
 
 def model_concurrency(m: ModelConfig, plan: GpuPlan) -> Concurrency | None:

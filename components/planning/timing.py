@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from typing import Final
 
 from components.config import ModelConfig, TimingConfig
-from components.config.model import flag_name
 from components.planning.architecture import checkpoint_precision
 from components.planning.memory import BYTES_PER_PARAMETER
 
@@ -82,7 +81,8 @@ def checkpoint_gb(model: ModelConfig) -> float:
 
 def prefetches_weights(model: ModelConfig) -> bool:
     """Whether the fetch-weights init container downloads the revision before vLLM starts."""
-    return not {flag_name(a) for a in model.extra_args} & PREFETCH_BLOCKING_FLAGS
+    # Resolved as vLLM would: --tokenizer_revision, --load=... and abbreviations count too.
+    return all(model.extra_arg(flag) is None for flag in PREFETCH_BLOCKING_FLAGS)
 
 
 @dataclass(frozen=True, slots=True)

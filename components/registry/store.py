@@ -78,6 +78,7 @@ __all__ = [
     "update_entry",
 ]
 
+
 class _Now:
     """Marks a value the database sets to its own ``now()``."""
 

@@ -120,7 +120,9 @@ def test_namespace_is_exported_from_the_namespace_resource(stack: str) -> None:
 
 def test_hf_token_secret_is_only_created_when_the_token_is_set() -> None:
     secrets = {k: v for k, v in TEST_SECRETS.items() if k != "hfToken"}
-    run = run_program("production", secrets=secrets)
+    # Production serves meta-llama models (gated); declare them open to run without a token.
+    models = [{**m, "gated": False} for m in stack_file_config("production")[f"{PROJECT}:models"]]
+    run = run_program("production", secrets=secrets, overrides={"models": models})
     names = sorted(r.k8s_name for r in run.by_type("kubernetes:core/v1:Secret"))
     assert names == ["health-reporter-registry", "vllm-api-key"]
 

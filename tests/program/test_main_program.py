@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pulumi
 import pytest
+import yaml
 
 from tests.support.harness import TEST_SECRETS, run_program, stack_file_config
 from tests.support.stackfiles import STACKS
 
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.program
 
 
@@ -74,3 +78,54 @@ def test_a_run_that_failed_mid_registration_does_not_break_the_next_run() -> Non
         mocked_run(failing, stack="development")
     run = run_program("development")
     assert run.outputs["environment"] == "development"
+
+
+def test_a_gated_model_without_the_hf_token_is_refused_by_the_program() -> None:
+    # Production serves meta-llama/* (gated by default): pods would crash-loop on 401.
+    with pytest.raises(pulumi.RunError) as info:
+        run_program("production", secrets={k: v for k, v in TEST_SECRETS.items() if k != "hfToken"})
+    assert "pulumi config set --secret hfToken" in str(info.value)
+    assert "llama-3-3-70b-instruct" in str(info.value)
+
+
+def test_a_plain_text_provider_token_is_refused_by_the_program() -> None:
+    with pytest.raises(pulumi.RunError) as info:
+        run_program("development", overrides={"linode:token": "0123456789abcdef" * 4})
+    assert "linode:token: is in plain text" in str(info.value)
+    assert "0123456789abcdef" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("key", "text"), [("namespace", "null"), ("namespace", "true"), ("protect", "true")]
+)
+def test_the_program_and_ops_plan_read_a_quoted_value_alike(
+    key: str, text: str, tmp_path: Path
+) -> None:
+    """Pulumi passes top-level values as strings and the program JSON-decodes them: a quoted
+    "null" is no namespace name there, so ops plan must not plan one either."""
+    from ops.__main__ import main
+
+    doc = yaml.safe_load((ROOT / "Pulumi.development.yaml").read_text())
+    doc["config"][f"vllm-platform:{key}"] = text
+    path = tmp_path / "Pulumi.quoted.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    assert main(["plan", "--file", str(path)]) == 2
+    if key == "protect":  # `protect: true` unquoted is fine in both readings
+        doc["config"]["vllm-platform:protect"] = True
+        path.write_text(yaml.safe_dump(doc))
+        assert main(["plan", "--file", str(path)]) == 0
+        assert run_program("development", overrides={"protect": "true"}).outputs
+    else:
+        with pytest.raises(pulumi.RunError):
+            run_program("development", overrides={key: text})
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_program_reads_each_stack_file_exactly_as_ops_plan_does(stack: str) -> None:
+    """One reading: the digest of the config the program validated (from the engine's strings)
+    equals the digest of the config ops plan validated from the file."""
+    from components.config.source import load_from_stack_file
+    from components.planning.release import config_digest
+
+    offline = load_from_stack_file(ROOT / f"Pulumi.{stack}.yaml").config
+    assert run_program(stack).outputs["release"]["configDigest"] == config_digest(offline)

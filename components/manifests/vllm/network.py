@@ -1,14 +1,15 @@
 """The model's Services and NetworkPolicies.
 
-vLLM's API key protects ``/v1/*`` only; ``/metrics`` and ``/health`` are open to anyone who can
-reach port 8000, so the NetworkPolicy is what keeps the pods private: ingress from the API
-router, from monitoring, from this model's smoke test and from the health reporter; egress to
-DNS and HTTPS (the Hugging Face Hub) only.
+vLLM's API key protects ``/v1/*`` only; ``/invocations``, ``/tokenize``, ``/pooling``,
+``/score``, ``/rerank``, ``/classify``, ``/metrics`` and ``/health`` answer anyone who can reach
+port 8000 (components/data/vllm/v0.11.0/routes.json), so the NetworkPolicy is what keeps the
+pods private: ingress only from the API router's pods, the Prometheus pods (by label), this
+model's smoke test and the health reporter; egress to DNS and HTTPS (the Hugging Face Hub) only.
 """
 
 from __future__ import annotations
 
-from components.config import VLLM_PORT, ModelConfig, PeerSelector, StackConfig
+from components.config import VLLM_PORT, ModelConfig, MonitoringPeer, PeerSelector, StackConfig
 from components.manifests.vllm.names import (
     HEALTH_REPORTER_COMPONENT,
     HTTP_PORT_NAME,
@@ -75,7 +76,7 @@ def headless_service(cfg: StackConfig, model: ModelConfig) -> Manifest:
     }
 
 
-def _namespace_peer(peer: PeerSelector) -> Manifest:
+def _namespace_peer(peer: PeerSelector | MonitoringPeer) -> Manifest:
     return {
         "namespaceSelector": {"matchLabels": {NAMESPACE_LABEL: peer.namespace}},
         "podSelector": {"matchLabels": dict(peer.pod_selector)},

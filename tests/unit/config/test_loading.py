@@ -97,19 +97,23 @@ REJECTED: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     (
         "extra flag overrides port",
         _set("models[1].extraArgs", ["--port=9000"]),
-        "models[1].extraArgs:",
+        "models[1].extraArgs[0]:",
     ),
     (
         "extra flag overrides tp (underscore)",
         _set("models[1].extraArgs", ["--tensor_parallel_size", "2"]),
-        "models[1].extraArgs:",
+        "models[1].extraArgs[0]:",
     ),
     (
         "extra flag overrides served name",
         _set("models[1].extraArgs", ["--served-model-name", "x"]),
-        "models[1].extraArgs:",
+        "models[1].extraArgs[0]:",
     ),
-    ("extra args start with a value", _set("models[1].extraArgs", ["fp8"]), "models[1].extraArgs:"),
+    (
+        "extra args start with a value",
+        _set("models[1].extraArgs", ["fp8"]),
+        "models[1].extraArgs[0]:",
+    ),
     ("too many GPUs for the pool", _set("models[1].replicas", 9), "models:"),
     ("unknown GPU plan", _set("cluster.gpuPool.type", "g2-gpu-rtx9000"), "cluster.gpuPool.type:"),
     (
@@ -225,11 +229,28 @@ def test_secret_key_given_as_pulumi_secret_is_accepted_and_never_held() -> None:
 def test_missing_secrets_are_listed_not_errors() -> None:
     loaded = load_stack_config(base(), set())
     assert loaded.missing_secrets == [
+        "hfToken",  # production serves meta-llama/* models, which are gated
         "vllmApiKey",
         "registryPassword",
         "registryWriterPassword",
         "registryReaderPassword",
     ]
+
+
+def test_hf_token_is_required_exactly_when_a_model_is_gated() -> None:
+    raw = base()
+    assert load_stack_config(raw, set()).gated_models == [
+        "llama-3-3-70b-instruct",
+        "llama-3-1-8b-instruct",
+    ]
+    for m in raw["models"]:
+        m["gated"] = False
+    raw["models"][2]["gated"] = True  # any repo may be gated: the flag decides
+    loaded = load_stack_config(raw, set())
+    assert loaded.gated_models == ["qwen-2-5-7b-instruct"]
+    assert "hfToken" in loaded.missing_secrets
+    raw["models"][2]["gated"] = False
+    assert "hfToken" not in load_stack_config(raw, set()).missing_secrets
 
 
 def test_role_passwords_not_needed_when_roles_are_not_managed() -> None:

@@ -182,14 +182,14 @@ def test_the_short_quantization_flag_and_the_equals_form_count_too() -> None:
     assert c is not None and c.bytes_per_token == 65_536  # the fp8 KV cache was read
 
 
-def test_flags_that_size_the_kv_cache_themselves_are_a_caution() -> None:
-    raw = raw_stack("production")
-    raw["models"][2]["extraArgs"] = ["--num-gpu-blocks-override", "4096"]
-    plan = plan_stack(load_stack_config(raw).config)
-    assert any(
-        c.startswith("models[2].extraArgs: --num-gpu-blocks-override sizes the KV cache")
-        for c in plan.cautions
-    )
+def test_flags_that_size_the_kv_cache_themselves_are_refused() -> None:
+    """The plan's memory and concurrency figures assume vLLM sizes the KV cache from
+    gpuMemoryUtilization (vllm/v1/worker/gpu_worker.py:235-252, kv_cache_utils.py:798-810)."""
+    for flags in (["--num-gpu-blocks-override", "4096"], ["--kv-cache-memory=8000000000"]):
+        raw = raw_stack("production")
+        raw["models"][2]["extraArgs"] = flags
+        with pytest.raises(ConfigError, match=r"models\[2\]\.extraArgs\[0\]: .*KV cache sizing"):
+            plan_stack(load_stack_config(raw).config)
 
 
 def test_every_shipped_model_is_in_the_architecture_catalog() -> None:

@@ -24,8 +24,9 @@ def test_network_policy_admits_router_monitoring_smoke_and_health_reporter_on_80
             "podSelector": {"matchLabels": {"app.kubernetes.io/name": "api-router"}},
         },
         {
+            # only the Prometheus pods (by label), not every pod of the monitoring namespace
             "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
-            "podSelector": {"matchLabels": {}},
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
         },
         {
             "podSelector": {

@@ -1,0 +1,89 @@
+"""The strict types refuse what Kubernetes, LKE or vLLM refuse, and accept what they accept."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from components.config import ConfigError, load_stack_config
+from components.config.quantity import QuantityError, parse_quantity
+from components.config.secrets import secret_value_reason
+from tests.support.stackfiles import raw_stack
+
+
+def _loads(**changes: Any) -> None:
+    raw = raw_stack("production")
+    for path, value in changes.items():
+        node: Any = raw
+        *parents, last = path.split("__")
+        for part in parents:
+            node = node[int(part)] if part.isdigit() else node[part]
+        node[last] = value
+    load_stack_config(raw, set())
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("500m", Decimal("0.5")),
+        ("4", Decimal(4)),
+        ("1.5Gi", Decimal(3 * 2**29)),
+        ("16Gi", Decimal(16 * 2**30)),
+        ("1e3", Decimal(1000)),
+        ("2E", Decimal(2 * 10**18)),  # E is exa, not an exponent (as in apimachinery)
+        (".5", Decimal("0.5")),
+        ("100M", Decimal(10**8)),
+    ],
+)
+def test_quantities_parse_as_kubernetes_parses_them(text: str, value: Decimal) -> None:
+    assert parse_quantity(text) == value
+
+
+@pytest.mark.parametrize("text", ["", "Gi", "1.2.3", "1ki", "1 Gi", "e3", "1e", "0x10"])
+def test_what_is_no_quantity_is_refused(text: str) -> None:
+    with pytest.raises(QuantityError):
+        parse_quantity(text)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"models__0__resources": {"cpu": "500m", "memory": "64Gi"}},
+        {"models__0__resources": {"cpu": "12", "memory": "68719476736"}},
+        {"cluster__controlPlaneAcl": ["203.0.113.0/24", "2001:db8::/32", "198.51.100.7/32"]},
+        {"registry__host": "10.0.0.5"},
+        {"registry__host": "2001:db8::5"},
+        {"registry__host": "registry-db.internal.example.com."},
+        {"healthReporter": {"schedule": "*/5 * * * *"}},
+        {"healthReporter": {"schedule": "0 3 * * 1-5"}},
+        {"models__1__extraArgs": ["--max-num-batched-tokens=8192", "--max-num-seqs", "64"]},
+        {"models__1__extraArgs": ["--kv-cache-dtype", "fp8", "-O3", "--enable_chunked_prefill"]},
+        {"models__1__extraArgs": ["--lora-modules", "a=org/a", "b=org/b", "--enable-lora"]},
+        {"models__1__extraArgs": ["--compilation-config.cudagraph_mode", "FULL"]},
+        {"models__0__weightCache": {"storageClass": "linode-block-storage"}},
+    ],
+    ids=str,
+)
+def test_ordinary_values_are_accepted(changes: dict[str, Any]) -> None:
+    _loads(**changes)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "https://prometheus-operated.monitoring.svc:9090",
+        "meta-llama/Llama-3.1-8B-Instruct",
+        "sha256:014a95f21c9edf6abe0aea6b07353f96baa4ec291c427bb1176dc7c93a85845c",
+        "--max-num-batched-tokens=8192",
+        "git@github.com:org/repo.git",
+    ],
+)
+def test_ordinary_strings_are_not_taken_for_secrets(value: str) -> None:
+    assert secret_value_reason(value) is None
+
+
+def test_a_token_like_flag_name_is_no_secret_but_its_secret_value_is() -> None:
+    with pytest.raises(ConfigError, match=r"models\[1\]\.extraArgs\[1\]: carries an API key"):
+        _loads(models__1__extraArgs=["--otlp-traces-endpoint", "Bearer sk-" + "x" * 24])

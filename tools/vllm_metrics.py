@@ -1,0 +1,259 @@
+"""The /metrics half of ``tools/vllm_contract.py``: every Prometheus metric an installed vLLM
+declares (found statically with ``ast``) and the series it really exposes (scraped from vLLM's
+own ``mount_metrics`` and ``PrometheusStatLogger``). Imported by that script; see its docstring
+for how to run it.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import os
+import re
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+JsonDict = dict[str, Any]
+
+_METRIC_CTORS = {
+    "Counter": "counter",
+    "Gauge": "gauge",
+    "Histogram": "histogram",
+    "Summary": "summary",
+    "Info": "info",
+    "_counter_cls": "counter",
+    "_gauge_cls": "gauge",
+    "_histogram_cls": "histogram",
+}
+
+
+def _const_str(node: ast.AST | None) -> str | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        return "".join(str(v.value) if isinstance(v, ast.Constant) else "{}" for v in node.values)
+    return None
+
+
+def _name_constants(func: ast.AST) -> list[str]:
+    """String constants assigned to a variable called ``name`` inside ``func``."""
+    out: list[str] = []
+    for node in ast.walk(func):
+        if isinstance(node, (ast.Assign, ast.AnnAssign)):
+            if node.value is None:
+                continue
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            pairs: list[tuple[ast.expr, ast.expr]]
+            if isinstance(node.value, ast.Tuple) and isinstance(targets[0], ast.Tuple):
+                pairs = list(zip(targets[0].elts, node.value.elts, strict=False))
+            else:
+                pairs = [(t, node.value) for t in targets]
+            for tgt, val in pairs:
+                if isinstance(tgt, ast.Name) and tgt.id == "name" and (c := _const_str(val)):
+                    out.append(c)
+    return sorted(set(out))
+
+
+def static_metrics(pkg_root: Path) -> list[JsonDict]:
+    """Every prometheus metric constructor call in the vLLM package, found with ast."""
+    found: list[JsonDict] = []
+    for path in sorted(pkg_root.rglob("*.py")):
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        except (SyntaxError, UnicodeDecodeError):
+            continue
+        enclosing: dict[int, ast.AST] = {}
+        for fn in ast.walk(tree):
+            if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                for sub in ast.walk(fn):
+                    enclosing[id(sub)] = fn  # innermost wins: walk visits outer first
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            ctor = (
+                func.attr
+                if isinstance(func, ast.Attribute)
+                else func.id
+                if isinstance(func, ast.Name)
+                else None
+            )
+            if ctor not in _METRIC_CTORS:
+                continue
+            kw = {k.arg: k.value for k in node.keywords if k.arg}
+            name = _const_str(kw.get("name")) or (_const_str(node.args[0]) if node.args else None)
+            if name is None or not (name.startswith("vllm:") or ctor.startswith("_")):
+                if name is None and "name" in kw:
+                    name = f"<dynamic: {ast.unparse(kw['name'])}>"
+                elif name is None or not name.startswith("vllm"):
+                    continue
+            labels = kw.get("labelnames")
+            rel = str(path.relative_to(pkg_root.parent))
+            resolved = (
+                _name_constants(enclosing[id(node)])
+                if name.startswith("<dynamic") and id(node) in enclosing
+                else []
+            )
+            role = (
+                "consumer (reads the registry)"
+                if rel.endswith("metrics/reader.py")
+                else "wrapper (Ray metrics shim, same names)"
+                if rel.endswith("ray_wrappers.py")
+                else "declaration"
+            )
+            found.append(
+                {
+                    "role": role,
+                    "dynamic_name_candidates": resolved,
+                    "name": name,
+                    "type": _METRIC_CTORS[ctor],
+                    "file": rel,
+                    "line": node.lineno,
+                    "labelnames": ast.unparse(labels) if labels is not None else None,
+                    "legacy_v0": rel.startswith("vllm/engine/"),
+                }
+            )
+    found.sort(key=lambda m: (m["name"], m["file"], m["line"]))
+    return found
+
+
+def exported_series(kind: str, name: str) -> list[str]:
+    """Series that prometheus_client writes for a metric family."""
+    if kind == "counter":
+        base = name.removesuffix("_total")
+        return [f"{base}_total"]
+    if kind == "histogram":
+        return [f"{name}_bucket", f"{name}_count", f"{name}_sum"]
+    return [name]
+
+
+def scrape_metrics(platform: str) -> JsonDict:
+    """Set vLLM's metrics up on a bare FastAPI app and scrape /metrics."""
+    import prometheus_client
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+    from vllm.config import CacheConfig
+    from vllm.entrypoints.openai import api_server
+    from vllm.v1.metrics.loggers import PrometheusStatLogger
+
+    def fake_config(*, hidden: bool, lora: bool, spec: bool) -> Any:
+        ns = types.SimpleNamespace
+        return ns(
+            observability_config=ns(show_hidden_metrics=hidden),
+            model_config=ns(served_model_name="m", max_model_len=4096),
+            speculative_config=ns(num_speculative_tokens=2) if spec else None,
+            lora_config=ns(max_loras=1) if lora else None,
+            cache_config=CacheConfig(),
+            kv_transfer_config=None,
+        )
+
+    app = FastAPI()
+
+    @app.get("/v1/models")
+    def models() -> dict[str, str]:
+        return {"object": "list"}
+
+    api_server.mount_metrics(app)
+    variants: JsonDict = {}
+    for label, kw in (
+        ("default", {}),
+        ("all_optional", {"hidden": True, "lora": True, "spec": True}),
+    ):
+        cfg = fake_config(
+            hidden=kw.get("hidden", False), lora=kw.get("lora", False), spec=kw.get("spec", False)
+        )
+        logger = PrometheusStatLogger(cfg, [0])
+        logger.log_engine_initialized()
+        client = TestClient(app)
+        client.get("/v1/models")
+        text = client.get("/metrics").text
+        families: dict[str, str] = {}
+        series: set[str] = set()
+        for line in text.splitlines():
+            if line.startswith("# TYPE "):
+                _, _, fam, typ = line.split(" ", 3)
+                families[fam] = typ
+            elif line and not line.startswith("#"):
+                series.add(re.split(r"[{ ]", line, maxsplit=1)[0])
+        variants[label] = {
+            "families": dict(sorted(families.items())),
+            "series": sorted(series),
+        }
+    created = getattr(prometheus_client.metrics, "_use_created", None)
+    return {
+        "platform_forced": platform,
+        "vllm_engine_metrics_module_imported": "vllm.engine.metrics" in sys.modules,
+        "prometheus_client_version": importlib.metadata.version("prometheus_client"),
+        "created_series_enabled": created,
+        "multiprocess_mode": os.environ.get("PROMETHEUS_MULTIPROC_DIR") is not None,
+        "variants": variants,
+    }
+
+
+def dump_metrics(platform: str) -> JsonDict:
+    import vllm
+
+    pkg_root = Path(vllm.__file__).resolve().parent
+    declared = static_metrics(pkg_root)
+    for m in declared:
+        names = [m["name"]] if m["name"].startswith("vllm:") else m["dynamic_name_candidates"]
+        m["exported_series"] = sorted(s for n in names for s in exported_series(m["type"], n))
+    v1_names = sorted(
+        {
+            n
+            for m in declared
+            if not m["legacy_v0"] and m["role"] == "declaration"
+            for n in (
+                [m["name"]] if m["name"].startswith("vllm:") else m["dynamic_name_candidates"]
+            )
+        }
+    )
+    v1 = {
+        n: {
+            "type": next(
+                m["type"]
+                for m in declared
+                if not m["legacy_v0"] and n in (m["name"], *m["dynamic_name_candidates"])
+            ),
+            "declared_at": sorted(
+                f"{m['file']}:L{m['line']}"
+                for m in declared
+                if not m["legacy_v0"]
+                and m["role"] == "declaration"
+                and n in (m["name"], *m["dynamic_name_candidates"])
+            ),
+        }
+        for n in v1_names
+    }
+    for n, info in v1.items():
+        info["exported_series"] = exported_series(info["type"], n)
+    scraped = scrape_metrics(platform)
+    return {
+        "vllm_version": vllm.__version__,
+        "declared": declared,
+        "v1_metrics": v1,
+        "v1_metric_count": len(v1),
+        "notes": [
+            (
+                "legacy_v0=true entries live in vllm/engine/metrics.py (V0 engine) and are not registered by the V1 "
+                "engine that `vllm serve` runs."
+            ),
+            (
+                "prometheus_client appends _total to counter series, and writes _bucket/_count/_sum for histograms "
+                "(plus _created unless created series are disabled)."
+            ),
+            (
+                "vllm:gpu_cache_usage_perc, vllm:gpu_prefix_cache_queries and vllm:gpu_prefix_cache_hits only appear "
+                "with --show-hidden-metrics-for-version=0.10; vllm:lora_requests_info only with --enable-lora; "
+                "vllm:spec_decode_* only with a speculative config."
+            ),
+            (
+                "http_* series come from prometheus_fastapi_instrumentator (api_server.mount_metrics); process_* and "
+                "python_* from prometheus_client's default collectors (absent in multiprocess mode, i.e. "
+                "--api-server-count > 1)."
+            ),
+        ],
+        "scraped": scraped,
+    }
