@@ -38,7 +38,7 @@ __all__ = [
     "runtime_class_name",
 ]
 
-# The image is a released tag pinned by digest (components/manifests/images.py); bump deliberately.
+# The image is a released tag pinned by digest (components/config/images.py); bump deliberately.
 # The plugin mounts the kubelet's device-plugins directory from the host. hostPath volumes are
 # forbidden by the baseline and restricted Pod Security levels, so the plugin cannot live in the
 # (restricted) environment namespace; it gets its own namespace labelled `privileged`, which keeps
