@@ -39,6 +39,4 @@ def load_offline(args: argparse.Namespace) -> OfflineStack:
     except ConfigError as exc:
         lines = "\n".join(f"  {issue}" for issue in exc.issues)
         raise CommandError(f"{path.name}: {len(exc.issues)} error(s):\n{lines}") from None
-    except ValueError as exc:
-        raise CommandError(f"{path.name}: {exc}") from None
     return OfflineStack(path=path, loaded=loaded, plan=plan, objects=objects)

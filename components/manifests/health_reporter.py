@@ -340,13 +340,8 @@ def health_reporter_objects(cfg: StackConfig, *, writer_password: str = REDACTED
     settings = cfg.health_reporter
     if not settings.enabled:
         return []
-    taken = {CRONJOB_NAME, CONFIG_MAP_NAME, SECRET_NAME, NETWORK_POLICY_NAME}
-    clash = sorted(m.name for m in cfg.models if m.name in taken)
-    if clash:
-        raise ValueError(
-            f"models named {', '.join(clash)} clash with the health reporter's objects; "
-            "rename the model(s)"
-        )
+    # A model whose objects would share a kind and name with these is refused with its key
+    # path by manifests/stack.py (_refuse_name_collisions), for ops plan and the program alike.
     return [
         config_map(cfg),
         registry_secret(cfg, writer_password),

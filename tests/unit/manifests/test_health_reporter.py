@@ -22,6 +22,7 @@ from components.manifests.health_reporter import (
     health_url,
     read_asset,
 )
+from components.manifests.stack import stack_objects
 from components.manifests.toolkit import (
     container_security_context,
     pod_security_context,
@@ -29,6 +30,7 @@ from components.manifests.toolkit import (
 )
 from components.manifests.vllm.names import selector_labels
 from components.manifests.vllm.network import server_network_policy
+from components.planning.capacity import plan_stack
 from tests.support.stackfiles import (
     ROOT,
     raw_stack,
@@ -255,12 +257,14 @@ def test_disabled_builds_nothing() -> None:
     assert health_reporter_objects(with_reporter(_cfg(), enabled=False)) == []
 
 
-def test_a_model_named_like_a_reporter_object_is_rejected() -> None:
-    cfg = _cfg()
-    clash = cfg.models[0].model_copy(update={"name": "health-reporter"})
-    cfg = cfg.model_copy(update={"models": [clash]})
-    with pytest.raises(ValueError, match="health-reporter"):
-        health_reporter_objects(cfg)
+def test_a_model_named_like_a_reporter_object_is_rejected_with_its_key() -> None:
+    raw = raw_stack("staging")
+    raw["models"][1]["name"] = "health-reporter"
+    loaded = load_stack_config(raw)
+    with pytest.raises(ConfigError) as info:
+        stack_objects(loaded, plan_stack(loaded.config))
+    assert [i.path for i in info.value.issues] == ["models[1].name"]
+    assert "health-reporter" in str(info.value)
 
 
 @pytest.mark.parametrize("shell", [s for s in ("dash", "bash", "busybox") if shutil.which(s)])
