@@ -78,15 +78,12 @@ class StackPlan:
     plan: GpuPlan
     pool_min_nodes: int
     pool_max_nodes: int
+    pool_max_gpus: int  # the pool at the autoscaler's maximum (GpuPool.max_gpus)
     gpu_budget: int  # what this environment may use: its gpuBudget, else the whole pool
     models: tuple[ModelPlan, ...]
     placement: tuple[PlacementCheck, ...]
     demand: PoolDemand  # GPUs that may be held on the pool at once
     cautions: tuple[str, ...]
-
-    @property
-    def pool_max_gpus(self) -> int:
-        return self.pool_max_nodes * self.plan.gpus_per_node
 
     @property
     def gpus_needed(self) -> int:
@@ -198,6 +195,7 @@ def plan_stack(cfg: StackConfig) -> StackPlan:
         plan=plan,
         pool_min_nodes=pool.min_nodes,
         pool_max_nodes=pool.max_nodes,
+        pool_max_gpus=pool.max_gpus,
         gpu_budget=cfg.gpu_budget_resolved,
         models=tuple(models),
         placement=tuple(placement),
