@@ -30,6 +30,7 @@ import pytest
 from psycopg import conninfo, sql
 
 from components.registry.migrate import migrate
+from tests.integration.reporter_harness import Harness, make_harness
 
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 ENV_DSN = "VLLM_PLATFORM_TEST_PG"
@@ -246,3 +247,9 @@ def make_role(db: str) -> Iterator[MakeRole]:
     """``make_role(kind)``: a uniquely named LOGIN role on the test's ``db``, dropped after."""
     with roles(db) as make:
         yield make
+
+
+@pytest.fixture
+def h(db: str, make_role: MakeRole, tmp_path: Path) -> Harness:
+    """The health reporter's script, run as the CronJob runs it, against this test's ``db``."""
+    return make_harness(db, make_role, tmp_path)

@@ -6,8 +6,6 @@ from __future__ import annotations
 import shutil
 import socket
 import time
-from collections.abc import Callable
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -21,15 +19,9 @@ from tests.integration.reporter_harness import (
     SICK,
     SLOW,
     Harness,
-    make_harness,
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def h(db: str, make_role: Callable[[str], tuple[str, str]], tmp_path: Path) -> Harness:
-    return make_harness(db, make_role, tmp_path)
 
 
 def _failures(h: Harness, name: str) -> int:

@@ -10,8 +10,6 @@ paths are temporary directories, and ``curl`` is a stub on PATH that answers can
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -29,15 +27,9 @@ from tests.integration.reporter_harness import (
     SLOW,
     UNREGISTERED,
     Harness,
-    make_harness,
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def h(db: str, make_role: Callable[[str], tuple[str, str]], tmp_path: Path) -> Harness:
-    return make_harness(db, make_role, tmp_path)
 
 
 SHELLS = [s for s in ("sh", "dash", "bash", "busybox") if shutil.which(s)]
