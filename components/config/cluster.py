@@ -95,22 +95,20 @@ class SystemPool(ConfigModel):
 class InstalledOperators(ConfigModel):
     """Operators whose CRDs the cluster has; custom resources are created only for those.
 
-    A cluster this stack creates has none (default false there); a cluster it attaches to is
-    assumed to have them (default true). A custom resource without its CRD passes preview and
-    fails ``up`` (docs/provider-semantics.md).
+    Off until the user says the operator is installed, in every mode: a cluster this stack
+    creates has no CRDs, and an attached one (staging attaches to the cluster development
+    creates) has only what someone installed there. A custom resource without its CRD passes
+    preview and fails ``up`` (docs/provider-semantics.md).
     """
 
-    prometheus_operator: bool | None = Field(
-        default=None,
+    prometheus_operator: bool = Field(
+        default=False,
         description=(
-            "the Prometheus operator (ServiceMonitor, PrometheusRule CRDs), e.g. "
-            "kube-prometheus-stack; default: false in create mode, true otherwise"
+            "the Prometheus operator's CRDs (ServiceMonitor, PrometheusRule) are installed, "
+            "e.g. by kube-prometheus-stack"
         ),
     )
-    keda: bool | None = Field(
-        default=None,
-        description="KEDA (ScaledObject CRD); default: false in create mode, true otherwise",
-    )
+    keda: bool = Field(default=False, description="KEDA's CRD (ScaledObject) is installed")
 
 
 class ClusterConfig(ConfigModel):
@@ -203,9 +201,8 @@ class ClusterConfig(ConfigModel):
         return self
 
     def has_crds_of(self, operator: Literal["prometheus_operator", "keda"]) -> bool:
-        """Whether the cluster has that operator's CRDs (as configured, else by mode)."""
-        said: bool | None = getattr(self.installed, operator)
-        return self.mode != "create" if said is None else said
+        """Whether the cluster has that operator's CRDs (``cluster.installed``)."""
+        return bool(getattr(self.installed, operator))
 
     @property
     def gpu_enablement_resolved(self) -> Literal["device-plugin", "gpu-operator", "none"]:

@@ -51,9 +51,10 @@ def test_the_user_saying_the_operator_is_installed_allows_them() -> None:
     assert cfg.service_monitors and cfg.prometheus_rules
 
 
-def test_an_attached_cluster_is_assumed_to_have_them_unless_told_otherwise() -> None:
-    assert _load("staging", {}).config.service_monitors
-    told: dict[str, Any] = {"cluster": {"installed": {"prometheusOperator": False}}}
-    assert not _load("staging", told).config.service_monitors
-    told["observability"] = {"serviceMonitor": True}
+def test_an_attached_cluster_has_them_only_when_told() -> None:
+    """staging attaches to the cluster development creates, which has no CRDs of its own."""
+    assert not _load("staging", {}).config.service_monitors
+    told: dict[str, Any] = {"cluster": {"installed": {"prometheusOperator": True}}}
+    assert _load("staging", told).config.service_monitors
+    told = {"observability": {"serviceMonitor": True}}
     assert _paths("staging", told) == ["observability.serviceMonitor"]

@@ -25,8 +25,10 @@ def test_a_created_cluster_plan_says_the_monitoring_objects_are_off_and_how_to_e
     assert "cluster.installed.prometheusOperator: true" in line
 
 
-def test_an_attached_cluster_plan_lists_the_custom_resources_and_their_crds() -> None:
-    (line,) = _section(raw_stack("staging"))
+def test_a_cluster_with_the_operator_lists_the_custom_resources_and_their_crds() -> None:
+    raw = raw_stack("staging")
+    raw["cluster"]["installed"] = {"prometheusOperator": True}
+    (line,) = _section(raw)
     assert line == (
         "  - ServiceMonitor, PrometheusRule per model: CRDs of the Prometheus operator "
         "(e.g. kube-prometheus-stack) (monitoring.coreos.com)"

@@ -51,16 +51,15 @@ def test_observability_objects_follow_the_switches() -> None:
     assert pks[-1] == "Job"
 
 
-def test_a_created_cluster_gets_no_custom_resources_until_the_operators_are_installed() -> None:
-    for file in ("Pulumi.production.yaml", "Pulumi.development.yaml"):
+def test_no_custom_resources_until_the_operators_are_said_to_be_installed() -> None:
+    # Created (production, development) or attached (staging, on development's new cluster).
+    for file in ("Pulumi.production.yaml", "Pulumi.development.yaml", "Pulumi.staging.yaml"):
         cfg, m, plan = stack(file, operators=False)
-        assert cfg.cluster.mode == "create"
         ks = kinds(model_objects(cfg, m, plan))
         assert "ServiceMonitor" not in ks and "PrometheusRule" not in ks, file
         assert "ConfigMap" in ks  # the dashboard needs no CRD
-    # An attached cluster is assumed to have them (staging attaches to development's).
-    scfg, sm, splan = stack("Pulumi.staging.yaml", operators=False)
-    assert {"ServiceMonitor", "PrometheusRule"} <= set(kinds(model_objects(scfg, sm, splan)))
+    cfg, m, plan = stack("Pulumi.staging.yaml", operators=True)
+    assert {"ServiceMonitor", "PrometheusRule"} <= set(kinds(model_objects(cfg, m, plan)))
 
 
 # ------------------------------------------------------------------- config-driven details
