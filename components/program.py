@@ -16,8 +16,8 @@ import pulumi
 from components.config import PROJECT, ConfigError, LoadedStack, StackConfig
 from components.config.source import load_from_pulumi
 from components.manifests.health_reporter import health_reporter_objects
-from components.manifests.stack import stack_objects
-from components.planning.capacity import StackPlan, plan_stack
+from components.manifests.stack import validate_stack
+from components.planning.capacity import StackPlan
 from components.planning.release import ROLLBACK_ENV, current_git_commit, release_record
 from components.resources.cluster import GpuCluster, gpu_cluster_args
 from components.resources.health_reporter import HealthReporter, HealthReporterArgs
@@ -50,8 +50,7 @@ def load_or_fail() -> tuple[LoadedStack, StackPlan]:
     """The validated config and its plan, or a RunError (no traceback) listing every problem."""
     try:
         loaded = load_from_pulumi()
-        plan = plan_stack(loaded.config)
-        stack_objects(loaded, plan)  # what the builders refuse (e.g. two objects, one name)
+        plan, _ = validate_stack(loaded)
     except ConfigError as exc:
         raise pulumi.RunError(
             "invalid vllm-platform configuration:\n" + "\n".join(f"  {i}" for i in exc.issues)

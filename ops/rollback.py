@@ -25,6 +25,7 @@ import yaml
 
 from components.config import PROJECT, ConfigError, load_stack_config
 from components.config.source import SECRET
+from components.manifests.stack import validate_stack
 from components.planning.release import ROLLBACK_ENV
 from ops.common import CommandError
 from ops.history import (
@@ -195,7 +196,8 @@ def _same(a: ConfigEntry, b: ConfigEntry) -> bool:
 
 
 def validate_restored(plan: RollbackPlan) -> list[str]:
-    """Today's validation of the config being restored; every problem, as ``key.path: msg``."""
+    """Today's validation of the config being restored, exactly as the program runs it (config,
+    planning, builders); every problem, as ``key.path: msg``."""
     raw: dict[str, Any] = {}
     secrets: set[str] = set()
     for key, entry in plan.restored.items():
@@ -206,7 +208,7 @@ def validate_restored(plan: RollbackPlan) -> list[str]:
         else:
             raw[short] = entry.semantic()
     try:
-        load_stack_config(raw, secrets)
+        validate_stack(load_stack_config(raw, secrets))
     except ConfigError as exc:
         return [str(issue) for issue in exc.issues]
     return []

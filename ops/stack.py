@@ -9,8 +9,8 @@ from typing import Any
 
 from components.config import ConfigError, LoadedStack
 from components.config.source import StackFileError, load_from_stack_file
-from components.manifests.stack import stack_objects
-from components.planning.capacity import StackPlan, plan_stack
+from components.manifests.stack import validate_stack
+from components.planning.capacity import StackPlan
 from ops.common import CommandError, stack_file
 
 __all__ = ["OfflineStack", "load_offline"]
@@ -32,8 +32,7 @@ def load_offline(args: argparse.Namespace) -> OfflineStack:
     path = stack_file(args.stack, args.file)
     try:
         loaded = load_from_stack_file(path)
-        plan = plan_stack(loaded.config)
-        objects = stack_objects(loaded, plan)
+        plan, objects = validate_stack(loaded)
     except StackFileError as exc:
         raise CommandError(str(exc)) from None
     except ConfigError as exc:

@@ -13,9 +13,9 @@ from components.manifests.health_reporter import health_reporter_objects
 from components.manifests.namespace import namespace_objects
 from components.manifests.prepull import image_prepuller
 from components.manifests.vllm.render import model_objects
-from components.planning.capacity import StackPlan
+from components.planning.capacity import StackPlan, plan_stack
 
-__all__ = ["stack_objects"]
+__all__ = ["stack_objects", "validate_stack"]
 
 
 def stack_objects(loaded: LoadedStack, plan: StackPlan) -> list[dict[str, Any]]:
@@ -69,3 +69,11 @@ def _refuse_name_collisions(
         )
     if issues:
         raise ConfigError(issues)
+
+
+def validate_stack(loaded: LoadedStack) -> tuple[StackPlan, list[dict[str, Any]]]:
+    """Everything after the config model refuses, in one place for ``ops plan``, the program
+    and ``ops rollback``: planning (memory, placement, concurrency) and what the builders
+    refuse (two objects, one name). Raises ``ConfigError`` with every issue's key path."""
+    plan = plan_stack(loaded.config)
+    return plan, stack_objects(loaded, plan)

@@ -60,7 +60,7 @@ def test_refuses_the_version_that_is_the_current_configuration() -> None:
 def test_restores_values_removes_keys_added_since_and_restores_shown_secrets() -> None:
     plan = plan_rollback(load(SHOWN), 5, config_of(8))
     assert sorted(plan.to_set) == [f"{P}models", f"{P}vllmApiKey"]
-    assert plan.to_remove == [f"{P}gpuBudget", f"{P}protect"]
+    assert plan.to_remove == [f"{P}gpuBudget", f"{P}otherNamespacesGpuBudget", f"{P}protect"]
     assert plan.to_set[f"{P}vllmApiKey"].semantic() == "sk-prod-SECONDKEY-2222"
     models = plan.to_set[f"{P}models"].semantic()
     assert [m["image"] for m in models] == ["vllm/vllm-openai:v0.11.0"] * 3
@@ -142,6 +142,20 @@ def test_a_config_that_no_longer_validates_is_reported_key_by_key() -> None:
     problems = validate_restored(plan)
     assert "models[0].tensorParallelSize: unknown key" in problems
     assert f"{P}hfToken" in plan.to_remove  # added after version 1
+
+
+def test_a_config_the_planner_refuses_is_refused_before_anything_is_applied() -> None:
+    """Validation is the program's: config, then planning (placement, memory, concurrency),
+    then the builders. A version whose pool can leave the 70B Pending is refused here, not in
+    the preview of an auto-rollback."""
+    history = json.loads(SHOWN.read_text())
+    v5 = next(u for u in history if u["version"] == 5)
+    cluster = json.loads(v5["config"][f"{P}cluster"]["value"])
+    cluster["gpuPool"]["autoscaler"]["max"] = 4
+    v5["config"][f"{P}cluster"] = {"value": json.dumps(cluster), "secret": False}
+    plan = plan_rollback(parse_history(history), 5, config_of(8))
+    problems = validate_restored(plan)
+    assert any(p.startswith("models[0].gpusPerReplica: a 2-GPU replica") for p in problems)
 
 
 def test_git_warning_says_how_to_roll_back_the_code_too() -> None:
