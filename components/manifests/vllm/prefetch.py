@@ -21,6 +21,10 @@ the same cache volume, environment and restricted security context, and only dow
   when ``hf_transfer`` is importable (set before huggingface_hub is imported, which reads it
   at import); newer huggingface_hub releases download through Xet instead and ignore it.
 - the token as a Secret reference (optional: only gated models need one).
+- a marker per revision (``$HF_HOME/vllm-platform-fetched/<org>--<name>@<revision>``), written
+  only after ``snapshot_download`` returned: with it, a restart or rollback to that revision
+  starts without asking the Hub anything (the Hub may be down or rate-limited; listing the
+  repository's files has no offline fallback), and without it a half-finished download goes on.
 
 The server then starts with ``HF_HUB_OFFLINE=1``: vLLM passes ``local_files_only`` to every hub
 call (vllm/model_executor/model_loader/weight_utils.py:370, vllm/transformers_utils/
@@ -43,11 +47,16 @@ __all__ = ["FETCH_CONTAINER", "FETCH_SCRIPT", "fetch_container", "offline_env"]
 FETCH_CONTAINER: Final = "fetch-weights"
 
 FETCH_SCRIPT: Final = """\
-import fnmatch, importlib.util, os, time
+import fnmatch, importlib.util, os, pathlib, time
+repo, revision = os.environ["MODEL_ID"], os.environ["MODEL_REVISION"]
+done = pathlib.Path(os.environ["HF_HOME"], "vllm-platform-fetched", repo.replace("/", "--"))
+done = done.with_name(done.name + "@" + revision)
+if done.exists():
+    print(f"{repo}@{revision} is on the volume (fetched {done.read_text().strip()}); no download")
+    raise SystemExit(0)
 if importlib.util.find_spec("hf_transfer"):
     os.environ.setdefault("HF_HUB_ENABLE_HF_TRANSFER", "1")
 from huggingface_hub import HfApi, snapshot_download
-repo, revision = os.environ["MODEL_ID"], os.environ["MODEL_REVISION"]
 top = [f for f in HfApi().list_repo_files(repo, revision=revision) if "/" not in f]
 formats = ["*.safetensors", "*.bin", "*.pt"]
 chosen = next((p for p in formats if fnmatch.filter(top, p)), None)
@@ -56,9 +65,10 @@ ignore += ["*.msgpack", "*.h5"]
 ignore += [p for p in formats if p != chosen]
 start = time.monotonic()
 path = snapshot_download(repo, revision=revision, ignore_patterns=ignore)
+done.parent.mkdir(parents=True, exist_ok=True)
+done.write_text(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()) + "\\n")
 print(f"fetched {repo}@{revision} ({chosen}) into {path} in {time.monotonic() - start:.0f} s")
 """
-
 
 def offline_env(model: ModelConfig) -> list[Manifest]:
     """``HF_HUB_OFFLINE=1`` for the server when its weights were prefetched."""

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import types
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -153,9 +155,20 @@ class _Hub(types.ModuleType):
         return "/cache/snap"
 
 
-def run_fetch_script(files: list[str], monkeypatch: pytest.MonkeyPatch, *, transfer: bool) -> _Hub:
-    hub = _Hub(files)
+def run_fetch_script(
+    files: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    transfer: bool,
+    hf_home: Path | None = None,
+    hub: _Hub | None = None,
+) -> _Hub:
+    hub = hub or _Hub(files)
     monkeypatch.setitem(sys.modules, "huggingface_hub", hub)
+    if hf_home is not None:
+        monkeypatch.setenv("HF_HOME", str(hf_home))
+    else:
+        monkeypatch.setenv("HF_HOME", str(Path(tempfile.mkdtemp())))
     monkeypatch.setenv("MODEL_ID", "org/model")
     monkeypatch.setenv("MODEL_REVISION", "a" * 40)
     monkeypatch.delenv("HF_HUB_ENABLE_HF_TRANSFER", raising=False)
@@ -171,6 +184,43 @@ def run_fetch_script(files: list[str], monkeypatch: pytest.MonkeyPatch, *, trans
     )
     exec(compile(FETCH_SCRIPT, "fetch", "exec"), {"__name__": "__main__"})
     return hub
+
+
+class _HubDown(_Hub):
+    """The Hub unreachable: listing fails, as huggingface_hub raises without a network."""
+
+    def __init__(self) -> None:
+        super().__init__([])
+
+        class HfApi:
+            def list_repo_files(self, repo: str, revision: str) -> list[str]:
+                raise ConnectionError("huggingface.co unreachable")
+
+        self.HfApi = HfApi
+
+    def snapshot_download(self, repo: str, **kw: Any) -> str:
+        raise ConnectionError("huggingface.co unreachable")
+
+
+def test_a_warm_restart_asks_the_hub_nothing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    first = run_fetch_script(["model.safetensors"], monkeypatch, transfer=False, hf_home=tmp_path)
+    assert [c for c in first.calls if "repo" in c]  # downloaded, then marked done
+    assert list((tmp_path / "vllm-platform-fetched").iterdir())
+    down = _HubDown()
+    with pytest.raises(SystemExit) as exit_:
+        run_fetch_script([], monkeypatch, transfer=False, hf_home=tmp_path, hub=down)
+    assert exit_.value.code == 0
+    assert down.calls == []
+
+
+def test_an_unfinished_download_is_not_marked_done(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    with pytest.raises(ConnectionError):
+        run_fetch_script([], monkeypatch, transfer=False, hf_home=tmp_path, hub=_HubDown())
+    assert not (tmp_path / "vllm-platform-fetched").exists()
 
 
 def test_fetch_script_downloads_the_revision_in_the_format_vllm_loads(
