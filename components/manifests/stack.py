@@ -25,7 +25,10 @@ def stack_objects(loaded: LoadedStack, plan: StackPlan) -> list[dict[str, Any]]:
     Raises ``ValueError`` (naming the config key) when a builder rejects the configuration.
     """
     cfg = loaded.config
-    objects = namespace_objects(cfg, hf_token_set="hfToken" in loaded.secrets_set)
+    # A gated model cannot deploy without the token (the program refuses), so its Secret is
+    # part of what the stack applies even when this offline reading cannot see the value.
+    with_hf = "hfToken" in loaded.secrets_set or any(m.needs_hf_token for m in cfg.models)
+    objects = namespace_objects(cfg, hf_token_set=with_hf)
     prepuller = image_prepuller(cfg)
     if prepuller is not None:
         objects.append(prepuller)

@@ -80,9 +80,12 @@ def _secret_env(name: str, secret: str, key: str, *, optional: bool) -> Manifest
     return {"name": name, "valueFrom": {"secretKeyRef": ref}}
 
 
-def hf_token_env() -> Manifest:
-    """HF_TOKEN from the hf-token Secret; optional, since only gated models need a token."""
-    return _secret_env("HF_TOKEN", HF_TOKEN_SECRET, HF_TOKEN_SECRET_KEY, optional=True)
+def hf_token_env(model: ModelConfig) -> Manifest:
+    """HF_TOKEN from the hf-token Secret: required for a gated model (the pod does not start
+    without it instead of crash-looping on 401s), optional for the others."""
+    return _secret_env(
+        "HF_TOKEN", HF_TOKEN_SECRET, HF_TOKEN_SECRET_KEY, optional=not model.needs_hf_token
+    )
 
 
 def cache_env() -> list[Manifest]:
@@ -121,7 +124,7 @@ def server_env(model: ModelConfig) -> list[Manifest]:
     env: list[Manifest] = [
         # vLLM requires `Authorization: Bearer <key>` on /v1/* when VLLM_API_KEY is set.
         _secret_env("VLLM_API_KEY", API_KEY_SECRET, API_KEY_SECRET_KEY, optional=False),
-        hf_token_env(),
+        hf_token_env(model),
         *cache_env(),
         {"name": "HOME", "value": HOME_DIR},
         # getpass.getuser() (torch inductor, triton) fails for a UID without a passwd entry

@@ -90,7 +90,7 @@ def fetch_container(
         "env": [
             {"name": "MODEL_ID", "value": model.hf_model_id},
             {"name": "MODEL_REVISION", "value": model.revision},
-            hf_token_env(),
+            hf_token_env(model),
             *cache_env(),
             {"name": "HOME", "value": HOME_DIR},
             {"name": "HF_HUB_DISABLE_TELEMETRY", "value": "1"},

@@ -67,6 +67,9 @@ def test_rendered_objects_validate_strictly_and_no_placeholder_secret_is_applica
     note = (tmp_path / "SECRETS.md").read_text()
     assert "| vllm-api-key | api-key |" in note
     assert "| health-reporter-registry |" in note
+    # Every committed stack serves a gated (meta-llama) model: its token Secret must be listed,
+    # or a GitOps user applies pods that wait for a Secret nobody was told to create.
+    assert "| hf-token | token |" in note
 
 
 def test_render_removes_objects_the_stack_no_longer_has(tmp_path: Path) -> None:

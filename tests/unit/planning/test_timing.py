@@ -113,7 +113,7 @@ def test_weights_are_fetched_by_an_init_container_from_the_server_image() -> Non
     env = env_of(fetch)
     assert env["MODEL_ID"] == m.hf_model_id and env["MODEL_REVISION"] == m.revision
     assert env["HF_TOKEN"] == {
-        "secretKeyRef": {"name": HF_TOKEN_SECRET, "key": "token", "optional": True}
+        "secretKeyRef": {"name": HF_TOKEN_SECRET, "key": "token"}  # a gated model: required
     }
     for var in CACHE_VARS:
         assert env[var] == env_of(server)[var], var
@@ -191,12 +191,14 @@ class _HubDown(_Hub):
 
     def __init__(self) -> None:
         super().__init__([])
+        hub = self
 
         class HfApi:
             def list_repo_files(self, repo: str, revision: str) -> list[str]:
+                hub.calls.append({"list": repo, "revision": revision})
                 raise ConnectionError("huggingface.co unreachable")
 
-        self.HfApi = HfApi
+        self.HfApi = HfApi  # type: ignore[assignment]
 
     def snapshot_download(self, repo: str, **kw: Any) -> str:
         raise ConnectionError("huggingface.co unreachable")

@@ -56,11 +56,13 @@ def test_secrets_come_only_from_secret_key_refs() -> None:
         "name": "VLLM_API_KEY",
         "valueFrom": {"secretKeyRef": {"name": API_KEY_SECRET, "key": "api-key"}},
     }
-    assert env["HF_TOKEN"]["valueFrom"]["secretKeyRef"] == {
-        "name": HF_TOKEN_SECRET,
-        "key": "token",
-        "optional": True,
-    }
+    # Llama is gated: without the Secret the pod must not start (not crash-loop on 401s).
+    assert m.needs_hf_token
+    assert env["HF_TOKEN"]["valueFrom"]["secretKeyRef"] == {"name": HF_TOKEN_SECRET, "key": "token"}
+    _, qwen, _ = stack(model=2)  # Qwen/*: public weights, the token stays optional
+    assert not qwen.needs_hf_token
+    qenv = {e["name"]: e for e in server_env(qwen)}
+    assert qenv["HF_TOKEN"]["valueFrom"]["secretKeyRef"]["optional"] is True
     assert "value" not in env["VLLM_API_KEY"] and "value" not in env["HF_TOKEN"]
     assert not any("api-key" in a or "token" in a.lower() for a in server_args(m))
 
