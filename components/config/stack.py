@@ -165,7 +165,7 @@ class StackConfig(ConfigModel):
         why = (
             "a cluster this stack creates has no CRDs"
             if c.mode == "create"
-            else "cluster.installed says it is not installed"
+            else "cluster.installed does not say it is installed"
         )
         for key, on in (
             ("serviceMonitor", obs.service_monitor),
@@ -185,6 +185,18 @@ class StackConfig(ConfigModel):
                         f"a ScaledObject needs KEDA's CRDs ({why}): install KEDA, then set "
                         "cluster.installed.keda: true; or autoscaling.enabled: false",
                     )
+        for i, m in enumerate(self.models):
+            scaled = m.autoscaling is not None and m.autoscaling.enabled
+            if scaled and not self.service_monitors and obs.prometheus_url is None:
+                # KEDA queries vllm:num_requests_waiting in Prometheus; without a ServiceMonitor
+                # nothing scrapes it into the operator's Prometheus, so the count never moves
+                # while placement reserves GPUs for maxReplicas.
+                raise path_error(
+                    f"models[{i}].autoscaling",
+                    "scales on vllm:num_requests_waiting, which nothing scrapes here: enable "
+                    "ServiceMonitors (cluster.installed.prometheusOperator: true) or set "
+                    "observability.prometheusUrl to a Prometheus that scrapes the vLLM pods",
+                )
         return self
 
     @property

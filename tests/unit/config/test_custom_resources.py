@@ -58,3 +58,18 @@ def test_an_attached_cluster_has_them_only_when_told() -> None:
     assert _load("staging", told).config.service_monitors
     told = {"observability": {"serviceMonitor": True}}
     assert _paths("staging", told) == ["observability.serviceMonitor"]
+
+
+def test_autoscaling_needs_something_that_scrapes_its_metric() -> None:
+    """KEDA reads vllm:num_requests_waiting from Prometheus: with the operator's CRDs off and
+    no prometheusUrl, nothing would ever scrape it and the model would never scale."""
+    told: dict[str, Any] = {
+        "cluster": {"installed": {"keda": True}},
+        "autoscaling": {"minReplicas": 2, "maxReplicas": 3},
+    }
+    assert _paths("production", told) == ["models[1].autoscaling"]
+    told["observability"] = {"prometheusUrl": "http://prometheus.monitoring.svc:9090"}
+    assert _load("production", told).config.models[1].autoscaling is not None
+    told = {"cluster": {"installed": {"keda": True, "prometheusOperator": True}}}
+    told["autoscaling"] = {"minReplicas": 2, "maxReplicas": 3}
+    assert _load("production", told).config.service_monitors

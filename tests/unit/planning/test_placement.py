@@ -91,7 +91,8 @@ def test_the_committed_production_pool_places_every_replica() -> None:
 
 def test_autoscaling_maxima_count_towards_placement() -> None:
     raw = raw_stack("production")
-    raw["cluster"]["installed"] = {"keda": True}  # a ScaledObject needs KEDA's CRDs
+    # a ScaledObject needs KEDA's CRD, and something that scrapes what it scales on
+    raw["cluster"]["installed"] = {"keda": True, "prometheusOperator": True}
     raw["models"][1]["autoscaling"] = {"minReplicas": 2, "maxReplicas": 4}
     with pytest.raises(ConfigError, match=r"models\[0\].gpusPerReplica: .*hold 8 GPUs"):
         plan_stack(load_stack_config(raw).config)
