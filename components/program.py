@@ -143,9 +143,7 @@ def wire_models(
             ),
             pulumi.ResourceOptions(depends_on=platform.cluster.gpu_ready),
         )
-        deployment = VllmDeployment(
-            model.name, replace(args, rollout_gate=rollout.rollout_id), opts
-        )
+        deployment = VllmDeployment(model.name, replace(args, rollout_gate=rollout), opts)
         wired[model.name] = ModelWiring(deployment, rollout)
     return wired
 

@@ -41,9 +41,10 @@ class VllmDeploymentArgs:
     expected_namespace: str
     rollout_seconds: tuple[int, int]
     """(create, update) deadlines of the workload's rollout (``rollout_timeouts``)."""
-    rollout_gate: pulumi.Input[str] | None = None
-    """The model's ``RegistryRollout.rollout_id``: the workload's metadata waits for it, so the
-    registry says ``rolling_out`` before any pod changes (a dependency from the value)."""
+    rollout_gate: pulumi.Resource | None = None
+    """The model's ``RegistryRollout``: the workload depends on it (``depends_on``), so the
+    registry says ``rolling_out`` before any pod changes. Not through a value: its output is
+    unknown in a preview, and an unknown namespace would show the workload as replaced."""
 
 
 def vllm_deployment_args(
@@ -134,12 +135,9 @@ class VllmDeployment(pulumi.ComponentResource):
                 if model.autoscaling is not None and model.autoscaling.enabled:
                     opts_kw["ignore_changes"] = ["spec.replicas"]  # KEDA owns the count
                 if args.rollout_gate is not None:
-                    # The SDK sends a registration only once every input Output resolved, and
-                    # records the Output's resources as dependencies (docs/provider-semantics.md
-                    # "Rollout marker before the workload").
-                    meta_ns = pulumi.Output.all(namespace, args.rollout_gate).apply(
-                        lambda values: str(values[0])
-                    )
+                    # The SDK registers the workload only once the marker's registration (its
+                    # create/update) finished (docs/provider-semantics.md, "Rollout marker").
+                    opts_kw["depends_on"] = [args.rollout_gate]
             elif kind == "Service" and awaits(obj):
                 # The Service awaiter waits until no endpoint is not-ready, i.e. for the same
                 # loading pods as the workload: its 10-minute default fails a first deploy.
