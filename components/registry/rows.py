@@ -20,7 +20,6 @@ __all__ = [
     "INSERT_COLUMNS",
     "KEY_FIELDS",
     "ROLLOUT_STATUSES",
-    "settle_rollout",
     "ROW_COLUMNS",
     "SERVED_FIELDS",
     "SPEC_FIELDS",
@@ -36,6 +35,7 @@ __all__ = [
     "Outcome",
     "OwnershipError",
     "RegistryRow",
+    "settle_rollout",
 ]
 
 ENTRIES_TABLE: Final = "model_registry_entries"
