@@ -224,3 +224,27 @@ def test_the_health_reporter_fails_overdue_rollouts_and_never_calls_them_healthy
     assert h.entry(SICK)[0] == "rolling_out"  # a passing probe is no smoke test
     assert [e[0] for e in h.events(HEALTHY)] == ["rollout_failed"]
     assert h.events(SICK) == []
+
+
+def test_ops_registry_shows_the_rollout_and_expires_it(
+    migrated_db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ops.registry_cli import main
+
+    dsn = migrated_db
+    RegistryEntryProvider().create(entry_props(dsn, smoke_evidence=JOB1))
+    target = rollouts.RolloutTarget(V2, REVISION, JOB2, deadline_seconds=1)
+    with connect(dsn, autocommit=True) as conn:
+        rollouts.begin_rollout(conn, "staging", MODEL, target, owner=OWNER, stack="staging")
+
+    assert main(["registry", "list", "--dsn", dsn]) == 0
+    health, _, _, image, target_image = capsys.readouterr().out.splitlines()[2].split()[2:7]
+    assert (health, image, target_image) == ("rolling_out", V1, V2)
+
+    with psycopg.connect(dsn) as conn:
+        conn.execute(
+            "UPDATE model_registry_entries SET rollout_deadline_at = now() - interval '1s'"
+        )
+    assert main(["registry", "expire-rollouts", "--dsn", dsn, "--environment", "staging"]) == 0
+    assert capsys.readouterr().out.startswith("1 rollout(s) past their deadline")
+    assert _row(dsn).health_status == "rollout_failed"

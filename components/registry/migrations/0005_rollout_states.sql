@@ -64,6 +64,11 @@ ALTER TABLE model_registry_events
         NOT VALID;
 ALTER TABLE model_registry_events VALIDATE CONSTRAINT model_registry_events_action_check;
 
+-- A router that keeps serving a model through its updates reads healthy and rolling_out rows.
+CREATE INDEX IF NOT EXISTS model_registry_entries_serving_idx
+    ON model_registry_entries (environment, model_name)
+    WHERE routing_enabled AND health_status IN ('healthy', 'rolling_out');
+
 -- The expiry rule, defined once: a rollout still `rolling_out` after its deadline (the update's
 -- Pulumi timeouts for the workload and the smoke Job have all run out by then) has failed. Run by
 -- the health reporter every minute and by `python -m ops registry expire-rollouts`; returns the
