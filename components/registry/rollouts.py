@@ -14,9 +14,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from components.registry.rows import Conn, Outcome
-from components.registry.store import NOW, _check_owner, _fetch, _Now, _write
+from components.registry.store import (
+    NOW,
+    _check_owner,
+    _fetch,
+    _Now,
+    _write,
+    list_entries,
+    stack_name_of,
+)
 
-__all__ = ["RolloutTarget", "begin_rollout", "expire_rollouts", "fail_rollout"]
+__all__ = ["RolloutTarget", "begin_rollout", "expire_rollouts", "fail_rollout", "fail_rollouts"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +112,22 @@ def fail_rollout(
             ),
             "rollout_failed",
         )
+
+
+def fail_rollouts(conn: Conn, owner: str, *, note: str) -> list[str]:
+    """Declare every rollout of stack ``owner`` failed (its `pulumi up` failed): the
+    ``environment/model`` of each row marked ``rollout_failed``."""
+    stack = stack_name_of(owner)
+    marked: list[str] = []
+    for row in list_entries(conn):
+        mine = row.owner_stack == owner or (row.owner_stack is None and row.stack == stack)
+        if not mine or row.health_status != "rolling_out" or not row.model_name:
+            continue
+        env, model = str(row.environment), row.model_name
+        outcome = fail_rollout(conn, env, model, owner=owner, stack=stack, note=note)
+        if outcome is not None and outcome.action is not None:
+            marked.append(f"{env}/{model}")
+    return marked
 
 
 def expire_rollouts(conn: Conn, environment: str | None = None) -> int:

@@ -38,6 +38,7 @@ from components.registry.rows import (
     KEY_FIELDS,
     ROW_COLUMNS,
     SPEC_FIELDS,
+    TARGET_COLUMNS,
     ChangeKind,
     Conn,
     EntryId,
@@ -391,7 +392,10 @@ def retire(
         _check_owner(row, owner, "retire")
         if row.retired:
             return Outcome(row, None)
-        changes = {"routing_enabled": False, "health_status": "retired", "retired_at": NOW}
+        changes: dict[str, object] = {"routing_enabled": False, "health_status": "retired"}
+        changes["retired_at"] = NOW
+        # A rollout under way ends with the row (nothing of it is served any more).
+        changes.update({c: None for c in TARGET_COLUMNS if getattr(row, c) is not None})
         return Outcome(
             _write(conn, row=row, changes=changes, action="retired", stack=stack, note=note),
             "retired",

@@ -248,3 +248,63 @@ def test_ops_registry_shows_the_rollout_and_expires_it(
     assert main(["registry", "expire-rollouts", "--dsn", dsn, "--environment", "staging"]) == 0
     assert capsys.readouterr().out.startswith("1 rollout(s) past their deadline")
     assert _row(dsn).health_status == "rollout_failed"
+
+
+def test_ops_deploy_marks_the_stacks_rollouts_failed_before_rolling_back(
+    migrated_db: str, tmp_path: Any
+) -> None:
+    from tests.unit.ops.test_deploy import SMOKE_FAILED, FakeCli, run
+
+    dsn = migrated_db
+    owner = "vllm-platform/production"
+    target = rollouts.RolloutTarget(V2, REVISION, JOB2, deadline_seconds=3600)
+    with connect(dsn, autocommit=True) as conn:
+        for env, name in (("production", MODEL), ("production", "other"), ("staging", MODEL)):
+            stack = env if env == "staging" else "production"
+            store.register(
+                conn,
+                store.EntrySpec(**{**_spec(entry_props(dsn)), "environment": env,
+                                   "model_name": name, "stack": stack}),
+                owner=f"vllm-platform/{stack}",
+                evidence=JOB1,
+            )  # fmt: skip
+            rollouts.begin_rollout(
+                conn, env, name, target, owner=f"vllm-platform/{stack}", stack=stack
+            )
+
+    rc, out = run(FakeCli(tmp_path, fail_up=SMOKE_FAILED), tmp_path, registry_dsn=dsn)
+
+    assert rc == 1
+    assert f"Registry: marked rollout_failed: production/{MODEL}, production/other" in out
+    assert out.index("Registry: marked") < out.index("failed; rolling back to version 6")
+    states = rows(
+        dsn, "SELECT environment, owner_stack, health_status FROM model_registry_entries"
+        " ORDER BY environment, model_name",
+    )  # fmt: skip
+    assert states == [
+        ("production", owner, "rollout_failed"),
+        ("production", owner, "rollout_failed"),
+        ("staging", "vllm-platform/staging", "rolling_out"),  # another stack's rollout
+    ]
+    [(note,)] = rows(
+        dsn, "SELECT note FROM model_registry_events WHERE action = 'rollout_failed' LIMIT 1"
+    )
+    assert "pulumi up failed" in note and "smoke test FAILED" in note
+
+
+def test_retiring_during_a_rollout_ends_it(migrated_db: str) -> None:
+    dsn = migrated_db
+    created = RegistryEntryProvider().create(entry_props(dsn, smoke_evidence=JOB1))
+    assert created.outs is not None
+    target = rollouts.RolloutTarget(V2, REVISION, JOB2, deadline_seconds=60)
+    with connect(dsn, autocommit=True) as conn:
+        rollouts.begin_rollout(conn, "staging", MODEL, target, owner=OWNER, stack="staging")
+
+    RegistryEntryProvider().delete(created.id, created.outs)
+
+    row = _row(dsn)
+    assert (row.health_status, row.target_image, row.rollout_deadline_at) == ("retired", None, None)
+    with connect(dsn, autocommit=True) as conn:  # a retired row starts no rollout
+        assert rollouts.begin_rollout(
+            conn, "staging", MODEL, target, owner=OWNER, stack="staging"
+        ) == store.Outcome(row, None)
