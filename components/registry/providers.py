@@ -59,12 +59,14 @@ __all__ = [
     "ENTRY_OUTPUTS",
     "OWNER",
     "ROLLOUT",
+    "ROLLOUT_ID",
     "SMOKE_EVIDENCE",
     "RegistryEntryProvider",
     "RegistryRolloutProvider",
     "RegistrySchemaProvider",
     "check_entry",
     "diff_entry",
+    "diff_rollout",
     "diff_schema",
     "entry_id_of",
 ]
@@ -302,6 +304,8 @@ class RegistryEntryProvider(ResourceProvider):
 # ---------------------------------------------------------------------------------- rollout
 
 ROLLOUT_TARGET: Final[tuple[str, ...]] = ("target_image", "target_revision", "target_smoke_job")
+ROLLOUT_ID: Final = "rollout_id"
+"""RegistryRollout output: changes whenever it started a rollout (the entry's ``rollout``)."""
 _ROLLOUT_INPUTS: Final[tuple[str, ...]] = (
     CONNECTION,
     "environment",
@@ -355,9 +359,9 @@ class RegistryRolloutProvider(ResourceProvider):
         row = outcome.entry if outcome is not None else None
         if outcome is not None and outcome.action is not None and row is not None:
             started = row.rollout_started_at
-            outs[ROLLOUT] = f"{target.smoke_job}@{started.isoformat() if started else ''}"
+            outs[ROLLOUT_ID] = f"{target.smoke_job}@{started.isoformat() if started else ''}"
         else:
-            outs[ROLLOUT] = previous_id or target.smoke_job
+            outs[ROLLOUT_ID] = previous_id or target.smoke_job
         outs["health_status"] = row.health_status if row is not None else None
         return outs
 
@@ -371,9 +375,9 @@ class RegistryRolloutProvider(ResourceProvider):
         if not any(_differs(olds.get(k), news.get(k)) for k in ROLLOUT_TARGET):
             # Connection, owner or deadline only: nothing new will serve; write nothing.
             outs = {k: news.get(k) for k in _ROLLOUT_INPUTS}
-            outs.update({k: olds.get(k) for k in (ROLLOUT, "health_status")})
+            outs.update({k: olds.get(k) for k in (ROLLOUT_ID, "health_status")})
             return UpdateResult(outs)
-        return UpdateResult(self._begin(news, olds.get(ROLLOUT)))
+        return UpdateResult(self._begin(news, olds.get(ROLLOUT_ID)))
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         """The row is the entry's: retiring it is ``RegistryEntryProvider.delete``."""

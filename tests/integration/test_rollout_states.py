@@ -20,6 +20,7 @@ from components.registry.providers import (
     RegistryRolloutProvider,
     diff_entry,
 )
+from components.resources.registry import RegistryRollout
 from tests.integration.helpers import OWNER, engine, entry_props, rows
 
 pytestmark = pytest.mark.integration
@@ -83,10 +84,13 @@ def test_create_update_passing_update_failing_and_rollback(migrated_db: str) -> 
     dsn = migrated_db
     # --- create: no row yet, so the marker writes nothing; the entry registers after the smoke.
     r1 = _rollout("create", fresh=True, props=_rollout_props(dsn, V1, JOB1))
+    # Every output the resource declares comes back from the provider (what the program reads).
+    declared = set(RegistryRollout.__annotations__)
+    assert declared == {"rollout_id", "health_status"} and declared <= set(r1["outs"])
     assert rows(dsn, "SELECT count(*) FROM model_registry_entries") == [(0,)]
     e1 = _entry(
         "create",
-        props=entry_props(dsn, image=V1, smoke_evidence=JOB1, rollout=r1["outs"]["rollout"]),
+        props=entry_props(dsn, image=V1, smoke_evidence=JOB1, rollout=r1["outs"]["rollout_id"]),
     )
     row = _row(dsn)
     assert (row.health_status, row.image, row.smoke_job) == ("healthy", V1, JOB1)
@@ -100,7 +104,7 @@ def test_create_update_passing_update_failing_and_rollback(migrated_db: str) -> 
     assert row.rollout_deadline_at is not None and row.rollout_started_at is not None
     assert (row.rollout_deadline_at - row.rollout_started_at).total_seconds() == 3600
     assert rows(dsn, ROUTABLE) == []  # never healthy while untested pods may answer
-    news2 = entry_props(dsn, image=V2, smoke_evidence=JOB2, rollout=r2["outs"]["rollout"])
+    news2 = entry_props(dsn, image=V2, smoke_evidence=JOB2, rollout=r2["outs"]["rollout_id"])
     e2 = _entry("update", olds=e1["outs"], news=news2)
     row = _row(dsn)
     assert (row.health_status, row.image, row.smoke_job) == ("healthy", V2, JOB2)
@@ -138,7 +142,7 @@ def test_create_update_passing_update_failing_and_rollback(migrated_db: str) -> 
         dsn,
         image=V2,
         smoke_evidence=JOB2,
-        rollout=r4["outs"]["rollout"],
+        rollout=r4["outs"]["rollout_id"],
         change_kind="rollback",
         note="rollback to stack version 7",
     )
@@ -183,7 +187,7 @@ def test_connection_only_changes_and_unchanged_targets_write_nothing(migrated_db
     again = provider.create(_rollout_props(dsn, V1, JOB1))
 
     assert _actions(dsn) == before == ["registered"]
-    assert updated.outs is not None and updated.outs["rollout"] == created.outs["rollout"]
+    assert updated.outs is not None and updated.outs["rollout_id"] == created.outs["rollout_id"]
     assert again.outs is not None and _row(dsn).health_status == "healthy"
 
 
@@ -308,3 +312,23 @@ def test_retiring_during_a_rollout_ends_it(migrated_db: str) -> None:
         assert rollouts.begin_rollout(
             conn, "staging", MODEL, target, owner=OWNER, stack="staging"
         ) == store.Outcome(row, None)
+
+
+def test_the_first_up_after_the_upgrade_settles_rows_without_evidence(migrated_db: str) -> None:
+    dsn = migrated_db
+    created = RegistryEntryProvider().create(entry_props(dsn, smoke_evidence=JOB1))
+    assert created.outs is not None
+    with psycopg.connect(dsn) as conn:  # a row written before migration 0005
+        conn.execute("UPDATE model_registry_entries SET smoke_job = NULL")
+    olds = {k: v for k, v in created.outs.items() if k != "rollout"}  # state before `rollout`
+
+    marker = _rollout("create", props=_rollout_props(dsn, V1, JOB1))
+    assert _row(dsn).health_status == "rolling_out"  # no evidence recorded for what serves
+    _entry(
+        "update",
+        olds=olds,
+        news=entry_props(dsn, smoke_evidence=JOB1, rollout=marker["outs"]["rollout_id"]),
+    )
+
+    row = _row(dsn)
+    assert (row.health_status, row.image, row.smoke_job) == ("healthy", V1, JOB1)
