@@ -25,6 +25,13 @@ Job's name, a hash of what is served and of the test) changed, i.e. a new smoke 
 this update; any other change keeps the health the reporter recorded. A change of only the
 connection (a rotated password) or of the annotations writes nothing: the update just stores
 the new connection in the outputs (delete and refresh need it) and refreshes them read-only.
+
+Rollouts: ``RegistryRollout`` (applied before the model's workload, which depends on it) marks
+the row ``rolling_out`` towards a target whose smoke Job is named; the entry's next create or
+update settles it (``rows.settle_rollout``): ``healthy`` with the target's fields only when its
+``smoke_evidence`` is that Job, otherwise the last tested fields and the rollout state stay.
+The entry takes the marker's ``rollout_id`` as an input, so a rollback (whose smoke evidence
+equals the entry's state) still updates the entry and settles the row.
 """
 
 from __future__ import annotations
