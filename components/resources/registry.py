@@ -158,8 +158,9 @@ class RegistryEntry(_DynamicResource, module="registry", name="RegistryEntry"):
     Create registers it (health ``healthy``, routing as configured; ``reactivated`` when the row
     was retired), update writes the changed fields (health ``healthy`` only with new smoke
     evidence; a row its ``RegistryRollout`` marked ``rolling_out`` gets the new served fields
-    and ``healthy`` only once that rollout's smoke Job is the evidence), delete retires the row and keeps it. All three are refused for an entry another
-    stack owns. Changing ``environment`` or ``model_name`` replaces the resource.
+    and ``healthy`` only once that rollout's smoke Job is the evidence), delete retires the row
+    and keeps it. All three are refused for an entry another stack owns. Changing
+    ``environment`` or ``model_name`` replaces the resource.
     """
 
     entry_id: pulumi.Output[int | str]
