@@ -1,4 +1,5 @@
-"""The program's wiring: config -> cluster -> namespace -> one VllmDeployment per model -> registry.
+"""The program's wiring: config -> cluster -> namespace -> registry schema and roles -> per model
+a RegistryRollout then its VllmDeployment -> one RegistryEntry per model.
 
 Every step is a ComponentResource built from the validated ``StackConfig``; nothing here
 computes manifests (the pure builders do) or talks to a database (the registry providers do).
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pulumi
@@ -25,6 +26,8 @@ from components.resources.namespace import EnvironmentNamespace, environment_nam
 from components.resources.prepull import ImagePrePuller, image_prepuller_args
 from components.resources.registry import (
     RegistryEntry,
+    RegistryRollout,
+    RegistryRolloutArgs,
     RegistrySchema,
     RegistrySchemaArgs,
     entry_args,
@@ -32,12 +35,19 @@ from components.resources.registry import (
     registry_dsn,
 )
 from components.resources.registry_roles import RegistryRoles, RegistryRolesArgs
-from components.resources.vllm import VllmDeployment, vllm_deployment_args
+from components.resources.vllm import (
+    VllmDeployment,
+    rollout_deadline_seconds,
+    smoke_job_name_of,
+    vllm_deployment_args,
+)
 
 __all__ = [
+    "ModelWiring",
     "Platform",
     "load_or_fail",
     "run",
+    "wire_entries",
     "wire_health_reporter",
     "wire_models",
     "wire_platform",
@@ -94,21 +104,47 @@ def wire_platform(cfg: StackConfig) -> Platform:
     return Platform(cluster=cluster, namespace=namespace)
 
 
-def wire_models(cfg: StackConfig, plan: StackPlan, platform: Platform) -> dict[str, VllmDeployment]:
-    """One VllmDeployment per model, scheduled only once the GPUs are advertised."""
+@dataclass(frozen=True)
+class ModelWiring:
+    """One model's server and the registry rollout marker its workload waits for."""
+
+    deployment: VllmDeployment
+    rollout: RegistryRollout
+
+
+def wire_models(
+    cfg: StackConfig, plan: StackPlan, platform: Platform, writer_dsn: pulumi.Output[str]
+) -> dict[str, ModelWiring]:
+    """Per model: a RegistryRollout (the registry says ``rolling_out`` before any pod changes),
+    then its VllmDeployment, whose workload waits for it; both once the GPUs are advertised."""
     opts = pulumi.ResourceOptions(
         provider=platform.cluster.provider, depends_on=platform.cluster.gpu_ready
     )
-    return {
-        model.name: VllmDeployment(
-            model.name,
-            vllm_deployment_args(
-                cfg, model, plan.model(model.name), platform.namespace.namespace_name
-            ),
-            opts,
+    rollback_to = os.environ.get(ROLLBACK_ENV)
+    wired: dict[str, ModelWiring] = {}
+    for model in cfg.models:
+        args = vllm_deployment_args(
+            cfg, model, plan.model(model.name), platform.namespace.namespace_name
         )
-        for model in cfg.models
-    }
+        rollout = RegistryRollout(
+            f"{model.name}-rollout",
+            RegistryRolloutArgs(
+                connection=writer_dsn,
+                model_name=model.name,
+                environment=cfg.environment,
+                owner_stack=owner_stack_name(),
+                stack=pulumi.get_stack(),
+                target_image=model.image,
+                target_revision=model.revision,
+                target_smoke_job=smoke_job_name_of(args),
+                deadline_seconds=rollout_deadline_seconds(args),
+                note=f"rollback to stack version {rollback_to}" if rollback_to else None,
+            ),
+            pulumi.ResourceOptions(depends_on=platform.cluster.gpu_ready),
+        )
+        deployment = VllmDeployment(model.name, replace(args, rollout_gate=rollout), opts)
+        wired[model.name] = ModelWiring(deployment, rollout)
+    return wired
 
 
 def wire_prepuller(cfg: StackConfig, platform: Platform) -> None:
@@ -122,12 +158,9 @@ def wire_prepuller(cfg: StackConfig, platform: Platform) -> None:
     )
 
 
-def wire_registry(cfg: StackConfig, deployments: dict[str, VllmDeployment]) -> pulumi.Output[str]:
-    """Schema and roles first; then each model's entry, once its server answered its smoke test.
-
-    During ``ops rollback --yes`` the registry events record the change as ``rolled_back``.
-    Returns the writers' DSN, which resolves once the tables and the writer's grants exist.
-    """
+def wire_registry(cfg: StackConfig) -> pulumi.Output[str]:
+    """Schema, then roles; returns the writers' DSN, which resolves once the tables and the
+    writer's grants exist (the rollout markers, entries and health reporter connect with it)."""
     secrets = pulumi.Config(PROJECT)
     reg = cfg.registry
     owner_password = secrets.require_secret("registryPassword")
@@ -148,13 +181,21 @@ def wire_registry(cfg: StackConfig, deployments: dict[str, VllmDeployment]) -> p
                 database=schema.database,
             ),
         )
-        entry_dsn: pulumi.Output[str] = roles.writer_dsn
-    else:
-        # The owner writes the entries; its DSN only carries the schema dependency through this.
-        entry_dsn = pulumi.Output.all(owner_dsn, schema.schema_version).apply(lambda v: str(v[0]))
+        return roles.writer_dsn
+    # The owner writes the entries; its DSN only carries the schema dependency through this.
+    return pulumi.Output.all(owner_dsn, schema.schema_version).apply(lambda v: str(v[0]))
+
+
+def wire_entries(
+    cfg: StackConfig, models: dict[str, ModelWiring], entry_dsn: pulumi.Output[str]
+) -> None:
+    """Each model's entry, once its server answered its smoke test.
+
+    During ``ops rollback --yes`` the registry events record the change as ``rolled_back``.
+    """
     rollback_to = os.environ.get(ROLLBACK_ENV)
     for model in cfg.models:
-        dep = deployments[model.name]
+        dep, rollout = models[model.name].deployment, models[model.name].rollout
         # The endpoint only resolves once the smoke Job passed: ready gates the registration.
         endpoint = pulumi.Output.all(dep.endpoint_url, dep.ready).apply(_ready_endpoint(model.name))
         RegistryEntry(
@@ -170,9 +211,9 @@ def wire_registry(cfg: StackConfig, deployments: dict[str, VllmDeployment]) -> p
                 smoke_evidence=dep.smoke_test_job_name,
                 change_kind="rollback" if rollback_to else "deploy",
                 note=f"rollback to stack version {rollback_to}" if rollback_to else None,
+                rollout=rollout.rollout_id,
             ),
         )
-    return entry_dsn
 
 
 def _ready_endpoint(model: str) -> Callable[[list[Any]], str]:
@@ -212,9 +253,11 @@ def run() -> None:
     cfg = loaded.config
     platform = wire_platform(cfg)
     wire_prepuller(cfg, platform)
-    deployments = wire_models(cfg, plan, platform)
-    writer_dsn = wire_registry(cfg, deployments)
+    writer_dsn = wire_registry(cfg)
+    models = wire_models(cfg, plan, platform, writer_dsn)
+    wire_entries(cfg, models, writer_dsn)
     wire_health_reporter(cfg, platform, writer_dsn)
+    deployments = {name: m.deployment for name, m in models.items()}
 
     pulumi.export("environment", cfg.environment)
     pulumi.export("namespace", platform.namespace.namespace_name)

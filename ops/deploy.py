@@ -6,6 +6,11 @@ config of the last update that succeeded *before* this deploy, through the same 
 `ops rollback` (``plan_rollback`` + today's validation + ``automation.preview_and_apply``),
 and the command still exits 1, reporting both the failure and the rollback.
 
+After a failed update that changed resources, when ``VLLM_REGISTRY_DSN`` is set (the writer's
+DSN), every registry row of this stack still ``rolling_out`` is marked ``rollout_failed`` right
+away, before any rollback (which starts its own rollout back); without it the rows reach
+``rollout_failed`` at their deadline (the health reporter applies the rule every minute).
+
 No rollback is attempted when the failed update changed nothing (it failed in preview: a
 policy violation, a config or program error), when there is no earlier succeeded update (a
 first deploy), or when the config did not change (the change was in the code: roll the code
@@ -19,6 +24,7 @@ a fake in the tests).
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +33,7 @@ from typing import Any, Protocol
 from components.planning.release import current_git_commit
 from ops.common import PROJECT_ROOT, CommandError
 from ops.history import Update
+from ops.registry_args import DSN_ENV
 
 __all__ = [
     "DeployStack",
@@ -36,6 +43,7 @@ __all__ = [
     "deploy",
     "last_succeeded",
     "main",
+    "mark_failed_rollouts",
 ]
 
 OnOutput = Callable[[str], Any]
@@ -189,8 +197,10 @@ def deploy(
     policy_packs: Sequence[str] = (),
     work_dir: Path = PROJECT_ROOT,
     on_output: OnOutput = print,
+    registry_dsn: str | None = None,
 ) -> int:
-    """Preview; with ``apply``, up; on a failed up, decide and maybe roll back. Exit code."""
+    """Preview; with ``apply``, up; on a failed up, mark the stack's rollouts failed in the
+    registry (with ``registry_dsn``), decide and maybe roll back. Exit code."""
     from pulumi import automation as auto  # noqa: PLC0415
 
     from ops import automation  # noqa: PLC0415
@@ -219,6 +229,9 @@ def deploy(
 
     after, _ = automation.fetch_history(stack)
     decision = decide_after_failure(stack.name, before, after, auto_rollback=auto_rollback)
+    known = {u.version for u in before}
+    if applied_anything(next((u for u in after if u.version not in known), None)):
+        on_output(f"Registry: {mark_failed_rollouts(registry_dsn, stack.name, str(failure))}")
     outcome = decision.reason
     if decision.rollback and decision.target is not None:
         on_output(f"deploy of {stack.name} failed; {decision.reason}")
@@ -226,6 +239,32 @@ def deploy(
     on_output(f"deploy of {stack.name} FAILED: {failure}")
     on_output(f"Rollback: {outcome}")
     return EXIT_FAILED
+
+
+def mark_failed_rollouts(dsn: str | None, stack: str, failure: str) -> str:
+    """Mark the stack's ``rolling_out`` rows ``rollout_failed``; a sentence on the result (a
+    registry that cannot be reached does not hide the deploy's own failure)."""
+    if not dsn:
+        return f"{DSN_ENV} not set: rows still rolling_out become rollout_failed at their deadline"
+    import psycopg  # noqa: PLC0415 (the database driver only on this path)
+
+    from components.config import PROJECT  # noqa: PLC0415
+    from components.registry.connection import (  # noqa: PLC0415
+        RegistryConnectionError,
+        connect,
+        scrub,
+    )
+    from components.registry.rollouts import fail_rollouts  # noqa: PLC0415
+
+    note = " ".join(failure.split())[:500] or "pulumi up failed"
+    try:
+        with connect(dsn, autocommit=True) as conn:
+            marked = fail_rollouts(conn, f"{PROJECT}/{stack}", note=note)
+    except (psycopg.Error, RegistryConnectionError) as exc:
+        return f"could not mark the rollouts failed ({scrub(str(exc), dsn).strip()[:200]})"
+    if not marked:
+        return "no rollout of this stack was under way"
+    return "marked rollout_failed: " + ", ".join(marked)
 
 
 def deploy_message(stack: str, commit: str | None, extra: str | None) -> str:
@@ -246,4 +285,5 @@ def main(args: argparse.Namespace) -> int:
         auto_rollback=bool(args.auto_rollback),
         message=message,
         policy_packs=list(args.policy_pack or []),
+        registry_dsn=os.environ.get(DSN_ENV) or None,
     )

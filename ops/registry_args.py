@@ -1,4 +1,4 @@
-"""Argument parsing of `ops migrate`, `ops registry list` and `ops registry adopt`, kept free
+"""Argument parsing of `ops migrate` and `ops registry list|expire-rollouts|adopt`, kept free
 of psycopg so that `python -m ops plan` does not pay for importing the database driver."""
 
 from __future__ import annotations
@@ -26,6 +26,14 @@ def add_parsers(subparsers: argparse._SubParsersAction[Any]) -> None:
     lst.add_argument("--dsn", help=dsn_help)
     lst.add_argument("--environment", choices=_ENVIRONMENTS, help="only this environment")
     lst.set_defaults(handler="ops.registry_cli:list_main")
+
+    expire = sub.add_parser(
+        "expire-rollouts",
+        help="mark rollouts still rolling_out past their deadline rollout_failed (events recorded)",
+    )
+    expire.add_argument("--dsn", help=dsn_help + "; the writer or the owner user")
+    expire.add_argument("--environment", choices=_ENVIRONMENTS, help="only this environment")
+    expire.set_defaults(handler="ops.registry_cli:expire_main")
 
     adopt = sub.add_parser(
         "adopt",

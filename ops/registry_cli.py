@@ -1,4 +1,5 @@
-"""`python -m ops migrate`, `python -m ops registry list|adopt`: the registry outside Pulumi.
+"""`python -m ops migrate`, `python -m ops registry list|expire-rollouts|adopt`: the registry
+outside Pulumi.
 
 The DSN comes from ``--dsn`` or the ``VLLM_REGISTRY_DSN`` environment variable (preferred: a
 password on the command line is visible to other users of the machine). Messages show the DSN
@@ -16,13 +17,13 @@ from datetime import UTC
 
 import psycopg
 
-from components.registry import store
+from components.registry import rollouts, store
 from components.registry.connection import RegistryConnectionError, connect, mask_dsn, scrub
 from components.registry.migrate import MigrationError, load_migrations, migrate
 from ops.common import CommandError
 from ops.registry_args import DSN_ENV, add_parsers
 
-__all__ = ["DSN_ENV", "adopt_main", "list_main", "migrate_main", "render_table"]
+__all__ = ["DSN_ENV", "adopt_main", "expire_main", "list_main", "migrate_main", "render_table"]
 
 
 def _dsn(args: argparse.Namespace) -> str:
@@ -86,6 +87,7 @@ def list_main(args: argparse.Namespace) -> int:
         "ROUTED",
         "REPLICAS",
         "IMAGE",
+        "TARGET",
         "ENDPOINT",
         "OWNER",
         "UPDATED",
@@ -98,6 +100,8 @@ def list_main(args: argparse.Namespace) -> int:
             "yes" if e.routing_enabled else "no",
             "-" if e.replicas is None else str(e.replicas),
             e.image or "-",
+            # During a rollout: what is being rolled out (IMAGE is the last tested one).
+            e.target_image or "-",
             e.endpoint_url or "-",
             e.owner_stack or "-",
             e.updated_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ") if e.updated_at else "-",
@@ -105,6 +109,20 @@ def list_main(args: argparse.Namespace) -> int:
         for e in entries
     ]
     print(render_table(rows, headers))
+    return 0
+
+
+def expire_main(args: argparse.Namespace) -> int:
+    """Apply the rollout deadline rule now (the health reporter applies it every minute)."""
+    dsn = _dsn(args)
+    try:
+        with connect(dsn, autocommit=True) as conn:
+            marked = rollouts.expire_rollouts(conn, args.environment)
+    except RegistryConnectionError as exc:
+        raise CommandError(str(exc)) from None
+    except psycopg.Error as exc:
+        raise CommandError(scrub(_first_line(exc), dsn)) from None
+    print(f"{marked} rollout(s) past their deadline marked rollout_failed")
     return 0
 
 
@@ -147,6 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = {
         "ops.registry_cli:migrate_main": migrate_main,
         "ops.registry_cli:list_main": list_main,
+        "ops.registry_cli:expire_main": expire_main,
         "ops.registry_cli:adopt_main": adopt_main,
     }
     try:

@@ -197,6 +197,10 @@ _COLUMN_TYPES: Mapping[str, tuple[str, ...]] = {
             "gpu_type",
             "stack",
             "owner_stack",
+            "smoke_job",
+            "target_image",
+            "target_revision",
+            "target_smoke_job",
         )
     },
     **{
@@ -204,7 +208,17 @@ _COLUMN_TYPES: Mapping[str, tuple[str, ...]] = {
         for c in ("max_model_len", "gpus_per_replica", "replicas", "consecutive_failures")
     },
     **{c: ("bool",) for c in ("routing_enabled", "legacy_row")},
-    **{c: _TIMESTAMP for c in ("created_at", "updated_at", "retired_at", "last_health_check_at")},
+    **{
+        c: _TIMESTAMP
+        for c in (
+            "created_at",
+            "updated_at",
+            "retired_at",
+            "last_health_check_at",
+            "rollout_started_at",
+            "rollout_deadline_at",
+        )
+    },
 }
 _SQL_TYPE = {_STRING: "text", _INTEGER: "integer", _TIMESTAMP: "timestamptz", ("bool",): "boolean"}
 

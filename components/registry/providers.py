@@ -25,6 +25,13 @@ Job's name, a hash of what is served and of the test) changed, i.e. a new smoke 
 this update; any other change keeps the health the reporter recorded. A change of only the
 connection (a rotated password) or of the annotations writes nothing: the update just stores
 the new connection in the outputs (delete and refresh need it) and refreshes them read-only.
+
+Rollouts: ``RegistryRollout`` (applied before the model's workload, which depends on it) marks
+the row ``rolling_out`` towards a target whose smoke Job is named; the entry's next create or
+update settles it (``rows.settle_rollout``): ``healthy`` with the target's fields only when its
+``smoke_evidence`` is that Job, otherwise the last tested fields and the rollout state stay.
+The entry takes the marker's ``rollout_id`` as an input, so a rollback (whose smoke evidence
+equals the entry's state) still updates the entry and settles the row.
 """
 
 from __future__ import annotations
@@ -49,7 +56,7 @@ from pulumi.output import Unknown
 from pulumi.runtime.rpc import unwrap_rpc_secret
 
 from components.registry import migrate as migrations
-from components.registry import store
+from components.registry import rollouts, store
 from components.registry.connection import connect
 from components.registry.rows import EntryId
 
@@ -58,11 +65,15 @@ __all__ = [
     "CONNECTION",
     "ENTRY_OUTPUTS",
     "OWNER",
+    "ROLLOUT",
+    "ROLLOUT_ID",
     "SMOKE_EVIDENCE",
     "RegistryEntryProvider",
+    "RegistryRolloutProvider",
     "RegistrySchemaProvider",
     "check_entry",
     "diff_entry",
+    "diff_rollout",
     "diff_schema",
     "entry_id_of",
 ]
@@ -72,11 +83,14 @@ OWNER: Final = "owner_stack"
 """Input: the stack ("<project>/<stack>") writing the entry; only the owner may change it."""
 SMOKE_EVIDENCE: Final = "smoke_evidence"
 """Input: the smoke Job that passed for what is deployed; a new value is new evidence."""
+ROLLOUT: Final = "rollout"
+"""Entry input: the model's ``RegistryRollout.rollout_id``; it changes whenever that resource
+started a rollout, so the entry settles the row once the rollout's smoke test passed."""
 # Inputs that describe a change rather than the desired state: they never cause an update.
 ANNOTATION_FIELDS: Final[tuple[str, ...]] = ("change_kind", "note")
 ENTRY_OUTPUTS: Final[tuple[str, ...]] = ("entry_id", "health_status", "registry_action")
 # Inputs whose change is a change of the entry (the connection and annotations are not).
-_ENTRY_FIELDS: Final[tuple[str, ...]] = (*store.SPEC_FIELDS, OWNER, SMOKE_EVIDENCE)
+_ENTRY_FIELDS: Final[tuple[str, ...]] = (*store.SPEC_FIELDS, OWNER, SMOKE_EVIDENCE, ROLLOUT)
 _INT_FIELDS: Final = {"max_model_len": 1, "gpus_per_replica": 0, "replicas": 0}
 _BOOL_FIELDS: Final = ("routing_enabled",)
 
@@ -194,7 +208,7 @@ def _entry_outs(
 ) -> dict[str, Any]:
     """Outputs: the inputs as given, then the row's registered fields as stored."""
     outs: dict[str, Any] = {
-        k: props.get(k) for k in (CONNECTION, SMOKE_EVIDENCE, *ANNOTATION_FIELDS)
+        k: props.get(k) for k in (CONNECTION, SMOKE_EVIDENCE, ROLLOUT, *ANNOTATION_FIELDS)
     }
     data = asdict(row)
     outs.update({name: data[name] for name in store.SPEC_FIELDS})
@@ -230,6 +244,7 @@ class RegistryEntryProvider(ResourceProvider):
                 change_kind=p.get("change_kind") or "deploy",
                 note=p.get("note"),
                 owner=p[OWNER],
+                evidence=p.get(SMOKE_EVIDENCE),
             )
         return _entry_outs(p, outcome.entry, outcome.action), outcome.entry
 
@@ -260,7 +275,9 @@ class RegistryEntryProvider(ResourceProvider):
             outs.update({k: news.get(k) for k in (CONNECTION, *ANNOTATION_FIELDS)})
             return outs
         return _entry_outs(
-            {**news, SMOKE_EVIDENCE: olds.get(SMOKE_EVIDENCE)}, row, olds.get("registry_action")
+            {**news, SMOKE_EVIDENCE: olds.get(SMOKE_EVIDENCE), ROLLOUT: olds.get(ROLLOUT)},
+            row,
+            olds.get("registry_action"),
         )
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
@@ -289,6 +306,91 @@ class RegistryEntryProvider(ResourceProvider):
         if row is None or row.retired:
             return ReadResult(None, {})
         return ReadResult(id_, _entry_outs(p, row, p.get("registry_action")))
+
+
+# ---------------------------------------------------------------------------------- rollout
+
+ROLLOUT_TARGET: Final[tuple[str, ...]] = ("target_image", "target_revision", "target_smoke_job")
+ROLLOUT_ID: Final = "rollout_id"
+"""RegistryRollout output: changes whenever it started a rollout (the entry's ``rollout``)."""
+_ROLLOUT_INPUTS: Final[tuple[str, ...]] = (
+    CONNECTION,
+    "environment",
+    "model_name",
+    OWNER,
+    "stack",
+    *ROLLOUT_TARGET,
+    "deadline_seconds",
+    "note",
+)
+
+
+def diff_rollout(olds: Mapping[str, Any], news: Mapping[str, Any]) -> DiffResult:
+    """Update when the target, the deadline, the owner or the connection changed; replace when
+    the natural key changed. Only a changed target starts a rollout (see ``update``)."""
+    replaces = [k for k in store.KEY_FIELDS if _differs(olds.get(k), news.get(k))]
+    changed = [k for k in _ROLLOUT_INPUTS if k != "note" and _differs(olds.get(k), news.get(k))]
+    return DiffResult(changes=bool(changed), replaces=replaces, stables=[])
+
+
+class RegistryRolloutProvider(ResourceProvider):
+    """Marks a model's row ``rolling_out`` before its workload changes (``rollouts``).
+
+    The workload depends on this resource, so the engine applies it first; the entry settles the
+    row after the smoke test. Delete does nothing (the entry's delete retires the row).
+    """
+
+    serialize_as_secret_always = False
+
+    def diff(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> DiffResult:
+        return diff_rollout(_olds, _news)
+
+    def _begin(self, p: dict[str, Any], previous_id: str | None) -> dict[str, Any]:
+        target = rollouts.RolloutTarget(
+            image=str(p["target_image"]),
+            revision=str(p["target_revision"]),
+            smoke_job=str(p["target_smoke_job"]),
+            deadline_seconds=int(p["deadline_seconds"]),
+        )
+        with connect(p[CONNECTION], autocommit=True) as conn:
+            outcome = rollouts.begin_rollout(
+                conn,
+                str(p["environment"]),
+                str(p["model_name"]),
+                target,
+                owner=p[OWNER],
+                stack=p.get("stack"),
+                note=p.get("note"),
+            )
+        outs = {k: p.get(k) for k in _ROLLOUT_INPUTS}
+        row = outcome.entry if outcome is not None else None
+        if outcome is not None and outcome.action is not None and row is not None:
+            started = row.rollout_started_at
+            outs[ROLLOUT_ID] = f"{target.smoke_job}@{started.isoformat() if started else ''}"
+        else:
+            outs[ROLLOUT_ID] = previous_id or target.smoke_job
+        outs["health_status"] = row.health_status if row is not None else None
+        return outs
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        p = _plain(props)
+        outs = self._begin(p, None)
+        return CreateResult(entry_id_of(str(p["environment"]), str(p["model_name"])), outs)
+
+    def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
+        olds, news = _plain(_olds), _plain(_news)
+        if not any(_differs(olds.get(k), news.get(k)) for k in ROLLOUT_TARGET):
+            # Connection, owner or deadline only: nothing new will serve; write nothing.
+            outs = {k: news.get(k) for k in _ROLLOUT_INPUTS}
+            outs.update({k: olds.get(k) for k in (ROLLOUT_ID, "health_status")})
+            return UpdateResult(outs)
+        return UpdateResult(self._begin(news, olds.get(ROLLOUT_ID)))
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        """The row is the entry's: retiring it is ``RegistryEntryProvider.delete``."""
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        return ReadResult(id_, dict(props))
 
 
 # ----------------------------------------------------------------------------------- schema

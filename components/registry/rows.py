@@ -19,8 +19,11 @@ __all__ = [
     "HEALTH_STATUSES",
     "INSERT_COLUMNS",
     "KEY_FIELDS",
+    "ROLLOUT_STATUSES",
     "ROW_COLUMNS",
+    "SERVED_FIELDS",
     "SPEC_FIELDS",
+    "TARGET_COLUMNS",
     "ChangeKind",
     "Conn",
     "EntryId",
@@ -32,21 +35,34 @@ __all__ = [
     "Outcome",
     "OwnershipError",
     "RegistryRow",
+    "settle_rollout",
 ]
 
 ENTRIES_TABLE: Final = "model_registry_entries"
 EVENTS_TABLE: Final = "model_registry_events"
 
 Environment = Literal["development", "staging", "production"]
-HealthStatus = Literal["unknown", "deploying", "healthy", "unhealthy", "retired"]
+HealthStatus = Literal[
+    "unknown", "deploying", "healthy", "unhealthy", "retired", "rolling_out", "rollout_failed"
+]
 EventAction = Literal[
-    "registered", "updated", "retired", "reactivated", "rolled_back", "health_changed", "adopted"
+    "registered",
+    "updated",
+    "retired",
+    "reactivated",
+    "rolled_back",
+    "health_changed",
+    "adopted",
+    "rollout_started",
+    "rollout_failed",
 ]
 # Why a registration happens: a normal deploy, or the rollback command restoring a release.
 ChangeKind = Literal["deploy", "rollback"]
 CHANGE_KINDS: Final[tuple[str, ...]] = get_args(ChangeKind)
 ENVIRONMENTS: Final[tuple[str, ...]] = get_args(Environment)
 HEALTH_STATUSES: Final[tuple[str, ...]] = get_args(HealthStatus)
+# An update is under way or failed: the recorded served fields are the last tested ones.
+ROLLOUT_STATUSES: Final[tuple[str, ...]] = ("rolling_out", "rollout_failed")
 
 Conn = psycopg.Connection[Any]
 # bigint for tables this platform creates; a legacy table may use uuid or text ids.
@@ -74,6 +90,24 @@ class EntrySpec:
 
 
 SPEC_FIELDS: Final[tuple[str, ...]] = tuple(f.name for f in fields(EntrySpec))
+# What the pods serve (and the smoke Job tests): recorded only once a smoke test passed for it.
+SERVED_FIELDS: Final[tuple[str, ...]] = (
+    "image",
+    "hf_model_id",
+    "model_revision",
+    "max_model_len",
+    "gpu_type",
+    "gpus_per_replica",
+    "replicas",
+)
+# The rollout bookkeeping (migration 0005); cleared when a rollout's smoke test passed.
+TARGET_COLUMNS: Final[tuple[str, ...]] = (
+    "target_image",
+    "target_revision",
+    "target_smoke_job",
+    "rollout_started_at",
+    "rollout_deadline_at",
+)
 KEY_FIELDS: Final[tuple[str, ...]] = ("environment", "model_name")
 # Columns a write may change (the key never changes; legacy columns are never touched).
 _UPDATABLE: Final[frozenset[str]] = frozenset(SPEC_FIELDS) - set(KEY_FIELDS) | {
@@ -83,12 +117,15 @@ _UPDATABLE: Final[frozenset[str]] = frozenset(SPEC_FIELDS) - set(KEY_FIELDS) | {
     "legacy_row",
     "owner_stack",
     "consecutive_failures",
+    "smoke_job",
+    *TARGET_COLUMNS,
 }
 # Every column an insert sets: other NOT NULL columns of a legacy table need a default.
 INSERT_COLUMNS: Final[tuple[str, ...]] = (
     *SPEC_FIELDS,
     "health_status",
     "owner_stack",
+    "smoke_job",
     "created_at",
     "updated_at",
 )
@@ -124,13 +161,51 @@ class RegistryRow:
     """The stack ("<project>/<stack>") that owns the row; None: written before ownership."""
     consecutive_failures: int
     """Failed health probes in a row (the reporter's flap damping)."""
+    smoke_job: str | None
+    """The smoke Job that passed for the recorded served fields (None: not known)."""
+    target_image: str | None
+    target_revision: str | None
+    target_smoke_job: str | None
+    """During a rollout: the smoke Job that must pass before the target is recorded."""
+    rollout_started_at: datetime | None
+    rollout_deadline_at: datetime | None
+    """A ``rolling_out`` row past this is ``rollout_failed`` (the update's timeouts ran out)."""
 
     @property
     def retired(self) -> bool:
         return self.health_status == "retired"
 
+    @property
+    def rolling(self) -> bool:
+        """A rollout is under way or failed: the served fields are the last tested ones."""
+        return self.health_status in ROLLOUT_STATUSES
+
 
 ROW_COLUMNS: Final[tuple[str, ...]] = tuple(f.name for f in fields(RegistryRow))
+
+
+def settle_rollout(
+    row: RegistryRow,
+    wanted: dict[str, object],
+    health_status: HealthStatus | None,
+    evidence: str | None,
+) -> HealthStatus | None:
+    """What a registration of ``row`` may claim while it is in a rollout state.
+
+    ``evidence``: the smoke Job that passed for the registration's served fields. The rollout's
+    own Job (``target_smoke_job``) passed: the target is recorded, the bookkeeping cleared and the
+    row is ``healthy``. Any other registration keeps the last tested served fields and the rollout
+    state (``wanted`` loses them; returns None: health unchanged). Outside a rollout:
+    ``health_status`` as asked.
+    """
+    if not row.rolling:
+        return health_status
+    if evidence is not None and evidence == row.target_smoke_job:
+        wanted.update(dict.fromkeys(TARGET_COLUMNS))
+        return "healthy"
+    for name in SERVED_FIELDS:
+        wanted.pop(name, None)
+    return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,7 @@ from components.registry.rows import (
     KEY_FIELDS,
     ROW_COLUMNS,
     SPEC_FIELDS,
+    TARGET_COLUMNS,
     ChangeKind,
     Conn,
     EntryId,
@@ -48,6 +49,7 @@ from components.registry.rows import (
     Outcome,
     OwnershipError,
     RegistryRow,
+    settle_rollout,
 )
 
 __all__ = [
@@ -80,10 +82,18 @@ __all__ = [
 
 
 class _Now:
-    """Marks a value the database sets to its own ``now()``."""
+    """Marks a value the database sets to its own ``now()`` (plus ``seconds``)."""
+
+    def __init__(self, seconds: int = 0) -> None:
+        self.seconds = int(seconds)
+
+    def sql(self) -> sql.Composable:
+        if not self.seconds:
+            return sql.SQL("now()")
+        return sql.SQL("now() + {}::interval").format(sql.Literal(f"{self.seconds} seconds"))
 
     def __repr__(self) -> str:
-        return "now()"
+        return f"now() + {self.seconds}s" if self.seconds else "now()"
 
 
 NOW: Final = _Now()
@@ -164,7 +174,7 @@ def _write(
     """UPDATE the changed columns of ``row`` and record ``action`` with old and new values."""
     assignments = sql.SQL(", ").join(
         sql.SQL("{} = {}").format(
-            sql.Identifier(name), sql.SQL("now()") if isinstance(v, _Now) else sql.Placeholder()
+            sql.Identifier(name), v.sql() if isinstance(v, _Now) else sql.Placeholder()
         )
         for name, v in changes.items()
     )
@@ -191,13 +201,14 @@ def _write(
 
 
 def _insert(
-    conn: Conn, spec: EntrySpec, health_status: str, owner: str | None
+    conn: Conn, spec: EntrySpec, health_status: str, owner: str | None, evidence: str | None
 ) -> RegistryRow | None:
     # created_at/updated_at are set here, not left to defaults: a legacy table keeps its own.
     values: dict[str, object] = {
         **asdict(spec),
         "health_status": health_status,
         "owner_stack": owner,
+        "smoke_job": evidence if health_status == "healthy" else None,
         "created_at": NOW,
         "updated_at": NOW,
     }
@@ -209,7 +220,7 @@ def _insert(
         table=sql.Identifier(ENTRIES_TABLE),
         cols=_cols(names),
         params=sql.SQL(", ").join(
-            sql.SQL("now()") if isinstance(v, _Now) else sql.Placeholder() for v in values.values()
+            v.sql() if isinstance(v, _Now) else sql.Placeholder() for v in values.values()
         ),
         ret=_cols(ROW_COLUMNS),
     )
@@ -253,12 +264,15 @@ def register(
     change_kind: ChangeKind = "deploy",
     note: str | None = None,
     owner: str | None = None,
+    evidence: str | None = None,
 ) -> Outcome:
     """Make the registry hold ``spec``: insert, re-activate a retired row, or update in place.
 
     ``health_status`` None keeps an existing row's health (a retired row becomes ``unknown``,
     a new row is inserted ``unknown``): health is only set ``healthy`` on evidence. Setting
     ``healthy`` also resets the health reporter's failure count. ``owner``: see the module.
+    ``evidence``: the smoke Job that passed for ``spec`` (recorded as ``smoke_job`` with
+    ``healthy``); a row in a rollout state is settled by ``rows.settle_rollout``.
 
     Events: ``registered`` (new row), ``reactivated`` (the row was retired), ``updated``
     (fields changed), and ``rolled_back`` instead of any of these when ``change_kind`` is
@@ -273,7 +287,7 @@ def register(
         for _ in range(2):
             row = _fetch(conn, spec.environment, spec.model_name, lock=True)
             if row is None:
-                inserted = _insert(conn, spec, health_status or "unknown", owner)
+                inserted = _insert(conn, spec, health_status or "unknown", owner, evidence)
                 if inserted is None:
                     continue
                 action: EventAction = "rolled_back" if change_kind == "rollback" else "registered"
@@ -292,6 +306,7 @@ def register(
                 k: v for k, v in asdict(spec).items() if k not in KEY_FIELDS
             }
             wanted.update(retired_at=None, legacy_row=False)
+            health_status = settle_rollout(row, wanted, health_status, evidence)
             if health_status is not None:
                 wanted["health_status"] = health_status
             elif row.retired:
@@ -306,6 +321,8 @@ def register(
                 wanted["routing_enabled"] = False
             if wanted.get("health_status") == "healthy":
                 wanted["consecutive_failures"] = 0
+                if evidence is not None:
+                    wanted["smoke_job"] = evidence
             if claim:
                 wanted["owner_stack"] = owner
             changes = _changed(row, wanted)
@@ -375,7 +392,10 @@ def retire(
         _check_owner(row, owner, "retire")
         if row.retired:
             return Outcome(row, None)
-        changes = {"routing_enabled": False, "health_status": "retired", "retired_at": NOW}
+        changes: dict[str, object] = {"routing_enabled": False, "health_status": "retired"}
+        changes["retired_at"] = NOW
+        # A rollout under way ends with the row (nothing of it is served any more).
+        changes.update({c: None for c in TARGET_COLUMNS if getattr(row, c) is not None})
         return Outcome(
             _write(conn, row=row, changes=changes, action="retired", stack=stack, note=note),
             "retired",

@@ -20,6 +20,7 @@ from components.registry.connection import build_dsn
 from components.registry.providers import (
     CONNECTION,
     RegistryEntryProvider,
+    RegistryRolloutProvider,
     RegistrySchemaProvider,
 )
 from components.registry.store import ChangeKind
@@ -27,6 +28,8 @@ from components.registry.store import ChangeKind
 __all__ = [
     "RegistryEntry",
     "RegistryEntryArgs",
+    "RegistryRollout",
+    "RegistryRolloutArgs",
     "RegistrySchema",
     "RegistrySchemaArgs",
     "entry_args",
@@ -145,6 +148,8 @@ class RegistryEntryArgs:
     """``rollback`` records the change as ``rolled_back`` (set by ``python -m ops rollback``)."""
     note: pulumi.Input[str] | None = None
     """Free text stored with the change's audit event (e.g. the release or rollback reason)."""
+    rollout: pulumi.Input[str] | None = None
+    """The model's ``RegistryRollout.rollout_id``: a new value makes the entry settle the row."""
 
 
 class RegistryEntry(_DynamicResource, module="registry", name="RegistryEntry"):
@@ -152,8 +157,10 @@ class RegistryEntry(_DynamicResource, module="registry", name="RegistryEntry"):
 
     Create registers it (health ``healthy``, routing as configured; ``reactivated`` when the row
     was retired), update writes the changed fields (health ``healthy`` only with new smoke
-    evidence), delete retires the row and keeps it. All three are refused for an entry another
-    stack owns. Changing ``environment`` or ``model_name`` replaces the resource.
+    evidence; a row its ``RegistryRollout`` marked ``rolling_out`` gets the new served fields
+    and ``healthy`` only once that rollout's smoke Job is the evidence), delete retires the row
+    and keeps it. All three are refused for an entry another stack owns. Changing
+    ``environment`` or ``model_name`` replaces the resource.
     """
 
     entry_id: pulumi.Output[int | str]
@@ -192,6 +199,7 @@ class RegistryEntry(_DynamicResource, module="registry", name="RegistryEntry"):
             "smoke_evidence": args.smoke_evidence,
             "change_kind": args.change_kind,
             "note": args.note,
+            "rollout": args.rollout,
             "entry_id": None,
             "health_status": None,
             "registry_action": None,
@@ -199,6 +207,59 @@ class RegistryEntry(_DynamicResource, module="registry", name="RegistryEntry"):
         secret = pulumi.ResourceOptions(additional_secret_outputs=[CONNECTION])
         super().__init__(
             RegistryEntryProvider(), name, props, pulumi.ResourceOptions.merge(opts, secret)
+        )
+
+
+@dataclass(frozen=True)
+class RegistryRolloutArgs:
+    connection: pulumi.Input[str]
+    """DSN of the entries' writer; made secret."""
+    model_name: str
+    environment: str
+    owner_stack: str
+    stack: str
+    target_image: str
+    target_revision: str
+    target_smoke_job: str
+    """The name of the smoke Job the update creates (it hashes the served pod template)."""
+    deadline_seconds: int
+    """How long the update may take once this resource ran (``rollout_deadline_seconds``)."""
+    note: str | None = None
+
+
+class RegistryRollout(_DynamicResource, module="registry", name="RegistryRollout"):
+    """Marks a model's registry row ``rolling_out`` (target image, revision, smoke Job and
+    deadline) before its workload changes: the workload's inputs wait for ``rollout_id``.
+
+    Create or a changed target writes the state when a row exists that the target would change;
+    the model's ``RegistryEntry`` records the target and ``healthy`` once the smoke Job passed.
+    Delete does nothing.
+    """
+
+    rollout_id: pulumi.Output[str]
+    """Changes whenever this resource started a rollout (the entry takes it as an input)."""
+    health_status: pulumi.Output[str | None]
+
+    def __init__(
+        self, name: str, args: RegistryRolloutArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        props: dict[str, object] = {
+            CONNECTION: pulumi.Output.secret(args.connection),
+            "model_name": args.model_name,
+            "environment": args.environment,
+            "owner_stack": args.owner_stack,
+            "stack": args.stack,
+            "target_image": args.target_image,
+            "target_revision": args.target_revision,
+            "target_smoke_job": args.target_smoke_job,
+            "deadline_seconds": args.deadline_seconds,
+            "note": args.note,
+            "rollout_id": None,
+            "health_status": None,
+        }
+        secret = pulumi.ResourceOptions(additional_secret_outputs=[CONNECTION])
+        super().__init__(
+            RegistryRolloutProvider(), name, props, pulumi.ResourceOptions.merge(opts, secret)
         )
 
 
@@ -214,6 +275,7 @@ def entry_args(
     smoke_evidence: pulumi.Input[str] | None = None,
     change_kind: ChangeKind = "deploy",
     note: str | None = None,
+    rollout: pulumi.Input[str] | None = None,
 ) -> RegistryEntryArgs:
     """The registry entry of ``model`` from validated config plus the deployment's outputs."""
     cpu = model.accelerator == "cpu"
@@ -237,4 +299,5 @@ def entry_args(
         smoke_evidence=smoke_evidence,
         change_kind=change_kind,
         note=note,
+        rollout=rollout,
     )

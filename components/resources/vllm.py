@@ -17,7 +17,14 @@ from components.manifests.vllm.workload import rollout_timeouts
 from components.planning.capacity import ModelPlan
 from components.resources.registration import child_name, register_object
 
-__all__ = ["TYPE_TOKEN", "VllmDeployment", "VllmDeploymentArgs", "vllm_deployment_args"]
+__all__ = [
+    "TYPE_TOKEN",
+    "VllmDeployment",
+    "VllmDeploymentArgs",
+    "rollout_deadline_seconds",
+    "smoke_job_name_of",
+    "vllm_deployment_args",
+]
 
 TYPE_TOKEN = "vllm-platform:serving:VllmDeployment"
 
@@ -34,6 +41,10 @@ class VllmDeploymentArgs:
     expected_namespace: str
     rollout_seconds: tuple[int, int]
     """(create, update) deadlines of the workload's rollout (``rollout_timeouts``)."""
+    rollout_gate: pulumi.Resource | None = None
+    """The model's ``RegistryRollout``: the workload depends on it (``depends_on``), so the
+    registry says ``rolling_out`` before any pod changes. Not through a value: its output is
+    unknown in a preview, and an unknown namespace would show the workload as replaced."""
 
 
 def vllm_deployment_args(
@@ -51,6 +62,26 @@ def vllm_deployment_args(
 
 def _minutes(seconds: int) -> str:
     return f"{-(-seconds // 60)}m"
+
+
+_SMOKE_TIMEOUT_SECONDS = SMOKE_ACTIVE_DEADLINE_SECONDS + 5 * 60
+# Between the rollout marker and the workload's update: the model's other objects (ConfigMaps,
+# Services, policies) are applied; a generous bound.
+_DEADLINE_MARGIN_SECONDS = 5 * 60
+
+
+def smoke_job_name_of(args: VllmDeploymentArgs) -> str:
+    """The name of the smoke Job the model's objects hold (a hash of what is served)."""
+    [job] = [o for o in args.objects if o["kind"] == "Job"]
+    return str(job["metadata"]["name"])
+
+
+def rollout_deadline_seconds(args: VllmDeploymentArgs) -> int:
+    """How long an update of the model may run before Pulumi has given up on it: the workload's
+    update timeout, then the smoke Job's (both as rounded up to minutes below), plus a margin.
+    A ``rolling_out`` registry row older than this has failed."""
+    update_s = args.rollout_seconds[1]
+    return 60 * (-(-update_s // 60) + -(-_SMOKE_TIMEOUT_SECONDS // 60)) + _DEADLINE_MARGIN_SECONDS
 
 
 def _succeeded(status: Any) -> bool:
@@ -87,7 +118,7 @@ class VllmDeployment(pulumi.ComponentResource):
 
         namespace = pulumi.Output.from_input(args.namespace).apply(same_namespace)
         create_s, update_s = args.rollout_seconds
-        smoke_minutes = _minutes(SMOKE_ACTIVE_DEADLINE_SECONDS + 5 * 60)
+        smoke_minutes = _minutes(_SMOKE_TIMEOUT_SECONDS)
 
         made: dict[str, pulumi.CustomResource] = {}
         for obj in args.objects:
@@ -103,6 +134,10 @@ class VllmDeployment(pulumi.ComponentResource):
                 )
                 if model.autoscaling is not None and model.autoscaling.enabled:
                     opts_kw["ignore_changes"] = ["spec.replicas"]  # KEDA owns the count
+                if args.rollout_gate is not None:
+                    # The SDK registers the workload only once the marker's registration (its
+                    # create/update) finished (docs/provider-semantics.md, "Rollout marker").
+                    opts_kw["depends_on"] = [args.rollout_gate]
             elif kind == "Service" and awaits(obj):
                 # The Service awaiter waits until no endpoint is not-ready, i.e. for the same
                 # loading pods as the workload: its 10-minute default fails a first deploy.

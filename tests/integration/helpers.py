@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from pulumi.dynamic import ResourceProvider
 from pulumi.dynamic.dynamic import serialize_provider
 
 from components.registry.providers import RegistryEntryProvider
@@ -90,17 +91,21 @@ print(json.dumps({"id": rid, "outs": outs}))
 """
 
 
-def engine(request: dict[str, Any], *, fresh: bool = True) -> dict[str, Any]:
+def engine(
+    request: dict[str, Any], *, fresh: bool = True, provider: ResourceProvider | None = None
+) -> dict[str, Any]:
     """One provider call (create/update/delete) pickled into a fresh process from the project
     root, like the engine's provider process; ``{"error": ...}`` when the method raised.
-    ``fresh=False`` runs the same script in this process (faster; same pickling)."""
+    ``fresh=False`` runs the same script in this process (faster; same pickling).
+    ``provider``: the provider to pickle (default a ``RegistryEntryProvider``)."""
+    blob = serialize_provider(provider if provider is not None else RegistryEntryProvider())
     if not fresh:
         import contextlib
         import io
         from unittest import mock
 
         out = io.StringIO()
-        argv = ["-c", serialize_provider(RegistryEntryProvider())]
+        argv = ["-c", blob]
         with (
             mock.patch.object(sys, "argv", argv),
             mock.patch.object(sys, "stdin", io.StringIO(json.dumps(request))),
@@ -111,7 +116,7 @@ def engine(request: dict[str, Any], *, fresh: bool = True) -> dict[str, Any]:
         inline: dict[str, Any] = json.loads(out.getvalue())
         return inline
     done = subprocess.run(
-        [sys.executable, "-c", _ENGINE, serialize_provider(RegistryEntryProvider())],
+        [sys.executable, "-c", _ENGINE, blob],
         input=json.dumps(request),
         capture_output=True,
         text=True,

@@ -46,8 +46,8 @@ def test_registry_list_prints_a_table_filtered_by_environment(
 
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == [
-        "ENVIRONMENT", "MODEL", "HEALTH", "ROUTED", "REPLICAS", "IMAGE", "ENDPOINT", "OWNER",
-        "UPDATED",
+        "ENVIRONMENT", "MODEL", "HEALTH", "ROUTED", "REPLICAS", "IMAGE", "TARGET", "ENDPOINT",
+        "OWNER", "UPDATED",
     ]  # fmt: skip
     assert len(lines) == 3
     assert lines[2].split()[:5] == ["production", spec().model_name, "healthy", "yes", "4"]

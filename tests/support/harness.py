@@ -170,6 +170,9 @@ def _outputs_for(args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, 
         return f"{args.name}-provider-id", inputs
     if typ.startswith("pulumi-python:dynamic"):
         outs = {k: v for k, v in inputs.items() if k != "__provider"}
+        if typ.endswith(":RegistryRollout"):
+            # As the provider's create on a first deploy (no row yet): the target's Job.
+            outs["rollout_id"] = inputs.get("target_smoke_job")
         return f"{args.name}-id", outs
     if typ.startswith("kubernetes:"):
         if typ.startswith("kubernetes:helm.sh"):

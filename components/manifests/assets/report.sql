@@ -13,13 +13,16 @@
 --   threshold        failed probes in a row before the model is marked unhealthy (>= 1)
 --   note             what was observed, e.g. "/health answered HTTP 503"
 --
--- Rules: only rows whose health is unknown, healthy or unhealthy are touched ("deploying" and
--- "retired" belong to `pulumi up`); last_health_check_at is set on every observation; a passing
--- probe resets consecutive_failures and marks the model healthy, a failing one counts, and the
--- model is marked unhealthy (and, with disable_routing, taken out of routing) only once the count
--- reaches the threshold (flap damping); routing can only be turned off, never on; an event is
--- written only when the row's status (or its routing) changed, with the changed columns as
--- old_values/new_values, like the registry store.
+-- Rules: only rows whose health is unknown, healthy or unhealthy are touched ("deploying",
+-- "rolling_out", "rollout_failed" and "retired" belong to `pulumi up`: a passing probe of a
+-- rolling_out model does not say which pods answered, so it is never evidence for the new
+-- revision; the reporter's session applies the rollout deadline rule separately, via
+-- vllm_platform_registry_expire_rollouts); last_health_check_at is set on every observation;
+-- a passing probe resets consecutive_failures and marks the model healthy, a failing one
+-- counts, and the model is marked unhealthy (and, with disable_routing, taken out of routing)
+-- only once the count reaches the threshold (flap damping); routing can only be turned off, never
+-- on; an event is written only when the row's status (or its routing) changed, with the changed
+-- columns as old_values/new_values, like the registry store.
 -- Prints one line per touched row (none when the model has no such row).
 WITH observed AS (
     SELECT :'env'::text AS environment,

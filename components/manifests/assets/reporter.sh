@@ -184,6 +184,9 @@ report() {
         # Meta-commands go through %s (printf would read \e, \s... in a format as escapes).
         printf '%s\n' "\\set env '$HR_ENVIRONMENT'" "\\set disable_routing $HR_DISABLE_ROUTING" \
             "\\set threshold $HR_FAILURE_THRESHOLD"
+        # A rollout still rolling_out past its deadline has failed (migration 0005 defines the
+        # rule once); its count goes nowhere, so it is not mistaken for a model's outcome.
+        printf '%s\n' "SELECT vllm_platform_registry_expire_rollouts(:'env') \\g /dev/null"
         while read -r name status detail; do
             if ! valid_name "$name"; then
                 reject "bad model name in $RESULTS_FILE: '$name'"

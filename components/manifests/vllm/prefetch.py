@@ -70,6 +70,7 @@ done.write_text(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()) + "\\n")
 print(f"fetched {repo}@{revision} ({chosen}) into {path} in {time.monotonic() - start:.0f} s")
 """
 
+
 def offline_env(model: ModelConfig) -> list[Manifest]:
     """``HF_HUB_OFFLINE=1`` for the server when its weights were prefetched."""
     return [{"name": "HF_HUB_OFFLINE", "value": "1"}] if prefetches_weights(model) else []

@@ -8,7 +8,7 @@ import pytest
 from pulumi.output import Unknown
 from pulumi.runtime.rpc import wrap_rpc_secret
 
-from components.registry.providers import check_entry, diff_entry, diff_schema
+from components.registry.providers import check_entry, diff_entry, diff_rollout, diff_schema
 
 UNKNOWN: Any = Unknown()  # type: ignore[no-untyped-call]
 DSN = "host=db dbname=registry user=writer password=pw"
@@ -55,6 +55,7 @@ def test_identical_inputs_are_no_change() -> None:
         ("connection", "host=db dbname=registry user=writer password=rotated"),
         ("owner_stack", "vllm-platform/staging-copy"),
         ("smoke_evidence", "llama-smoke-99999999"),
+        ("rollout", "llama-smoke-99999999@2026-12-01T10:00:00+00:00"),
     ],
 )
 def test_a_changed_field_or_connection_is_an_update_in_place(field: str, value: Any) -> None:
@@ -141,3 +142,37 @@ def test_schema_diff_replaces_on_another_database_and_updates_on_a_new_connectio
     assert (moved.changes, moved.replaces) == (True, ["database"])
     rotated = diff_schema(_schema(), _schema(connection=DSN + "x"))
     assert (rotated.changes, rotated.replaces) == (True, [])
+
+
+def _rollout(**overrides: Any) -> dict[str, Any]:
+    return {
+        "connection": DSN,
+        "environment": "staging",
+        "model_name": "llama",
+        "owner_stack": "vllm-platform/staging",
+        "stack": "staging",
+        "target_image": "vllm/vllm-openai:v0.11.0",
+        "target_revision": "main",
+        "target_smoke_job": "llama-smoke-0a1b2c3d",
+        "deadline_seconds": 3600.0,
+        "note": None,
+        **overrides,
+    }
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "changes", "replaces"),
+    [
+        ("note", "rollback to stack version 7", False, []),
+        ("target_image", "vllm/vllm-openai:v0.12.0", True, []),
+        ("target_smoke_job", "llama-smoke-99999999", True, []),
+        ("target_smoke_job", UNKNOWN, True, []),
+        ("connection", DSN + "x", True, []),
+        ("model_name", "other", True, ["model_name"]),
+    ],
+)
+def test_rollout_diff(field: str, value: Any, changes: bool, replaces: list[str]) -> None:
+    olds = _rollout(rollout_id="llama-smoke-0a1b2c3d", health_status="healthy")
+    result = diff_rollout(olds, _rollout(**{field: value}))
+    assert (result.changes, result.replaces) == (changes, replaces)
+    assert diff_rollout(olds, _rollout()).changes is False

@@ -1,0 +1,140 @@
+"""Rollout states of a registry entry: started before an update touches the pods, settled by the
+entry's registration once the update's smoke test passed (``rows.settle_rollout``), failed by a
+deadline (``vllm_platform_registry_expire_rollouts``, migration 0005).
+
+The states, for the API router (README "Registry states"): ``healthy`` means every replica of
+the recorded image and revision passed the smoke test; ``rolling_out`` means an update is under
+way and pods no smoke test passed may answer (the recorded image/revision are still the last
+fully tested ones, ``target_*`` name the new ones); ``rollout_failed`` means that update did not
+pass readiness or its smoke test in time, and untested pods may be serving.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from components.registry.rows import Conn, Outcome
+from components.registry.store import (
+    NOW,
+    _check_owner,
+    _fetch,
+    _Now,
+    _write,
+    list_entries,
+    stack_name_of,
+)
+
+__all__ = ["RolloutTarget", "begin_rollout", "expire_rollouts", "fail_rollout", "fail_rollouts"]
+
+
+@dataclass(frozen=True, slots=True)
+class RolloutTarget:
+    """What an update is about to serve, and the smoke Job that must pass for it."""
+
+    image: str
+    revision: str
+    smoke_job: str
+    deadline_seconds: int
+    """From the start of the rollout until its Pulumi timeouts (workload, smoke Job) ran out."""
+
+
+def begin_rollout(
+    conn: Conn,
+    environment: str,
+    model_name: str,
+    target: RolloutTarget,
+    *,
+    owner: str | None,
+    stack: str | None,
+    note: str | None = None,
+) -> Outcome | None:
+    """Mark the row ``rolling_out`` towards ``target`` before the update changes any pod.
+
+    None when there is no row (a first deploy: nothing is routed until the entry is created
+    after the smoke test). Nothing is written for a retired row (not routed; a reactivation is
+    registered after its smoke test) or when ``target.smoke_job`` is already the recorded
+    evidence of a row outside a rollout (nothing untested will serve). Only the owner may start
+    a rollout (``OwnershipError``), checked before any pod changes.
+    """
+    if target.deadline_seconds < 1:
+        raise ValueError("deadline_seconds must be positive")
+    with conn.transaction():
+        row = _fetch(conn, environment, model_name, lock=True)
+        if row is None:
+            return None
+        _check_owner(row, owner, "roll out")
+        if row.retired or (not row.rolling and row.smoke_job == target.smoke_job):
+            return Outcome(row, None)
+        changes: dict[str, object] = {
+            "health_status": "rolling_out",
+            "target_image": target.image,
+            "target_revision": target.revision,
+            "target_smoke_job": target.smoke_job,
+            "rollout_started_at": NOW,
+            "rollout_deadline_at": _Now(target.deadline_seconds),
+        }
+        return Outcome(
+            _write(
+                conn, row=row, changes=changes, action="rollout_started", stack=stack, note=note
+            ),
+            "rollout_started",
+        )
+
+
+def fail_rollout(
+    conn: Conn,
+    environment: str,
+    model_name: str,
+    *,
+    owner: str | None,
+    stack: str | None,
+    note: str,
+) -> Outcome | None:
+    """Declare the row's rollout failed now (e.g. `ops deploy` after a failed update).
+
+    None when there is no row; no event when the row is not ``rolling_out``.
+    """
+    with conn.transaction():
+        row = _fetch(conn, environment, model_name, lock=True)
+        if row is None:
+            return None
+        _check_owner(row, owner, "fail the rollout of")
+        if row.health_status != "rolling_out":
+            return Outcome(row, None)
+        return Outcome(
+            _write(
+                conn,
+                row=row,
+                changes={"health_status": "rollout_failed"},
+                action="rollout_failed",
+                stack=stack,
+                note=note,
+            ),
+            "rollout_failed",
+        )
+
+
+def fail_rollouts(conn: Conn, owner: str, *, note: str) -> list[str]:
+    """Declare every rollout of stack ``owner`` failed (its `pulumi up` failed): the
+    ``environment/model`` of each row marked ``rollout_failed``."""
+    stack = stack_name_of(owner)
+    marked: list[str] = []
+    for row in list_entries(conn):
+        mine = row.owner_stack == owner or (row.owner_stack is None and row.stack == stack)
+        if not mine or row.health_status != "rolling_out" or not row.model_name:
+            continue
+        env, model = str(row.environment), row.model_name
+        outcome = fail_rollout(conn, env, model, owner=owner, stack=stack, note=note)
+        if outcome is not None and outcome.action is not None:
+            marked.append(f"{env}/{model}")
+    return marked
+
+
+def expire_rollouts(conn: Conn, environment: str | None = None) -> int:
+    """Apply the deadline rule (migration 0005) to every row, or one environment's; the number
+    of rows it marked ``rollout_failed``."""
+    with conn.transaction():
+        found = conn.execute(
+            "SELECT vllm_platform_registry_expire_rollouts(%s)", (environment,)
+        ).fetchone()
+    return int(found[0]) if found is not None else 0
