@@ -21,6 +21,7 @@ __all__ = [
     "CatalogEntry",
     "ModelShape",
     "checkpoint_precision",
+    "loaded_precision",
     "model_shape",
     "quantization",
 ]
@@ -95,6 +96,32 @@ def checkpoint_precision(m: ModelConfig) -> Precision | None:
     if entry is not None:
         return entry.torch_dtype
     return m.precision if quantization(m) is None else None
+
+
+# ``--dtype`` values (vllm/config/model.py ModelDType) -> the precision the weights are made in.
+_DTYPES: dict[str, Precision] = {
+    "float32": "fp32",
+    "float": "fp32",
+    "float16": "fp16",
+    "half": "fp16",
+    "bfloat16": "bf16",
+}
+
+
+def loaded_precision(m: ModelConfig) -> Precision | None:
+    """The dtype vLLM creates the weights in, before any on-the-fly quantization: ``--dtype``
+    when extraArgs set it, else (``auto``) the checkpoint's dtype, a float32 checkpoint made
+    16-bit (vllm v0.11.0 vllm/config/model.py:1665-1667 in ``_resolve_auto_dtype``; the
+    ``--dtype`` values at :67 and :1572-1578); None when
+    the checkpoint's dtype is unknown. Memory at load and the served precision follow it; the
+    download and the weight cache follow the checkpoint as stored."""
+    dtype = m.extra_arg("--dtype")
+    if dtype in _DTYPES:
+        return _DTYPES[dtype]
+    ckpt = checkpoint_precision(m)
+    if ckpt == "fp32":
+        return "bf16"  # 16 bits either way: float16 or bfloat16, by the checkpoint and GPU
+    return ckpt
 
 
 def quantization(m: ModelConfig) -> str | None:

@@ -17,7 +17,7 @@ from enum import StrEnum
 
 from components.config import ConfigError, ConfigIssue, ModelConfig, StackConfig
 from components.config.gpu_plans import GpuPlan
-from components.planning.architecture import checkpoint_precision, model_shape
+from components.planning.architecture import checkpoint_precision, loaded_precision, model_shape
 from components.planning.kv_cache import Concurrency
 from components.planning.memory import LoadFit, MemoryFit, fit_load, fit_memory, suggest_fixes
 from components.planning.model_checks import (
@@ -273,7 +273,7 @@ def memory_issues(cfg: StackConfig) -> list[ConfigIssue]:
         fit, load = _fit(m, plan), _load(m, plan)
         if fit.fits and load.fits:
             continue
-        ckpt = checkpoint_precision(m) or m.precision
+        ckpt = loaded_precision(m) or m.precision
         fixes = suggest_fixes(
             m.parameters_billions,
             m.precision,
@@ -306,8 +306,8 @@ def memory_issues(cfg: StackConfig) -> list[ConfigIssue]:
 
 
 def _load(m: ModelConfig, plan: GpuPlan) -> LoadFit:
-    ckpt = checkpoint_precision(m) or m.precision
-    return fit_load(m.parameters_billions, ckpt, m.gpus_per_replica, plan.gpu_memory_gib)
+    made_in = loaded_precision(m) or m.precision
+    return fit_load(m.parameters_billions, made_in, m.gpus_per_replica, plan.gpu_memory_gib)
 
 
 def _fit(m: ModelConfig, plan: GpuPlan) -> MemoryFit:

@@ -60,6 +60,7 @@ class Concurrency:
     at_max_len: float  # sequences of maxModelLen, as vLLM's "Maximum concurrency" log
     at_typical_len: float  # sequences of typicalRequestTokens (at most maxModelLen)
     typical_tokens: int
+    max_num_seqs: int | None = None  # --max-num-seqs: the scheduler's cap, when extraArgs set it
 
 
 def concurrency(
@@ -70,13 +71,17 @@ def concurrency(
     *,
     max_model_len: int,
     typical_tokens: int,
+    max_num_seqs: int | None = None,
 ) -> Concurrency:
+    """``max_num_seqs`` caps both figures: vLLM schedules at most that many sequences at once
+    whatever the KV cache holds (vllm v0.11.0 vllm/config/scheduler.py:38 ``max_num_seqs``)."""
     per_token = kv_bytes_per_token(shape, dtype_bytes, tensor_parallel)
     blocks = math.floor(kv_cache_gib * _GIB / (per_token * BLOCK_SIZE_TOKENS))
     typical = min(typical_tokens, max_model_len)
 
     def sequences(tokens: int) -> float:
-        return blocks / math.ceil(tokens / BLOCK_SIZE_TOKENS)
+        held = blocks / math.ceil(tokens / BLOCK_SIZE_TOKENS)
+        return held if max_num_seqs is None else min(held, float(max_num_seqs))
 
     return Concurrency(
         bytes_per_token=per_token,
@@ -84,4 +89,5 @@ def concurrency(
         at_max_len=sequences(max_model_len),
         at_typical_len=sequences(typical),
         typical_tokens=typical,
+        max_num_seqs=max_num_seqs,
     )

@@ -10,7 +10,12 @@ import math
 
 from components.config import ConfigIssue, ModelConfig
 from components.config.gpu_plans import GpuPlan
-from components.planning.architecture import checkpoint_precision, model_shape, quantization
+from components.planning.architecture import (
+    checkpoint_precision,
+    loaded_precision,
+    model_shape,
+    quantization,
+)
 from components.planning.kv_cache import BLOCK_SIZE_TOKENS, Concurrency, concurrency, kv_dtype_bytes
 from components.planning.memory import (
     BYTES_PER_PARAMETER,
@@ -54,13 +59,19 @@ def precision_issues(i: int, m: ModelConfig) -> list[ConfigIssue]:
                 f"extraArgs --quantization {quant} serves {served} weights; set precision {served}",
             )
         ]
-    if quant is None and BYTES_PER_PARAMETER[ckpt] > BYTES_PER_PARAMETER[m.precision]:
+    made_in = loaded_precision(m) or ckpt
+    if quant is None and BYTES_PER_PARAMETER[made_in] > BYTES_PER_PARAMETER[m.precision]:
+        why = (
+            f"extraArgs --dtype {m.extra_arg('--dtype')} makes the weights {made_in}"
+            if m.extra_arg("--dtype") is not None
+            else f"the checkpoint is {ckpt} and vLLM loads it as {made_in}"
+        )
         return [
             ConfigIssue(
                 f"{at}.precision",
-                f"the checkpoint is {ckpt} and extraArgs do not quantize, so vLLM serves "
-                f"{ckpt} weights, not {m.precision}: set precision {ckpt}, add --quantization "
-                "fp8, or use a checkpoint stored at the lower precision (checkpointPrecision)",
+                f"{why} and extraArgs do not quantize, so vLLM serves {made_in} weights, not "
+                f"{m.precision}: set precision {made_in}, add --quantization fp8, or use a "
+                "checkpoint stored at the lower precision (checkpointPrecision)",
             )
         ]
     return []
@@ -117,7 +128,13 @@ def model_concurrency(m: ModelConfig, plan: GpuPlan) -> Concurrency | None:
         kv_gib,
         max_model_len=m.max_model_len,
         typical_tokens=m.typical_request_tokens,
+        max_num_seqs=_max_num_seqs(m),
     )
+
+
+def _max_num_seqs(m: ModelConfig) -> int | None:
+    value = m.extra_arg("--max-num-seqs")
+    return int(value) if value is not None and value.isdigit() else None
 
 
 def concurrency_issues(i: int, m: ModelConfig, plan: GpuPlan) -> list[ConfigIssue]:
@@ -126,6 +143,15 @@ def concurrency_issues(i: int, m: ModelConfig, plan: GpuPlan) -> list[ConfigIssu
     need = m.min_concurrent_sequences
     if c is None or c.at_max_len >= need:
         return []
+    if c.max_num_seqs is not None and c.max_num_seqs < need:
+        return [
+            ConfigIssue(
+                f"models[{i}].extraArgs",
+                f"--max-num-seqs {c.max_num_seqs} lets vLLM run at most {c.max_num_seqs} "
+                f"sequences at once; minConcurrentSequences wants {need}: raise it to at "
+                f"least {need} (or lower minConcurrentSequences)",
+            )
+        ]
     fixes: list[str] = []
     longest = (c.kv_tokens // BLOCK_SIZE_TOKENS // need) * BLOCK_SIZE_TOKENS
     if longest >= 128:

@@ -206,3 +206,40 @@ def test_the_last_kv_cache_dtype_flag_wins_as_in_argparse() -> None:
     raw["models"][2]["extraArgs"] = ["--kv-cache-dtype", "fp8", "--kv-cache-dtype=auto"]
     c = plan_stack(load_stack_config(raw).config).model("qwen-2-5-7b-instruct").concurrency
     assert c is not None and c.bytes_per_token == 57_344  # 16-bit: the later flag
+
+
+def test_dtype_float32_makes_the_weights_fp32_at_load_and_in_service() -> None:
+    """vLLM creates the weights in --dtype (float32: 4 bytes a parameter) before anything else;
+    the 8B at fp32 is ~30 GiB, more than one 20 GiB GPU (development's plan)."""
+    raw = raw_stack("development")
+    raw["models"][0]["extraArgs"] = ["--dtype", "float32"]
+    raw["models"][0]["precision"] = "bf16"
+    with pytest.raises(ConfigError) as info:
+        plan_stack(load_stack_config(raw).config)
+    assert "models[0].precision: extraArgs --dtype float32 makes the weights fp32" in str(
+        info.value
+    )
+
+
+def test_an_fp32_checkpoint_is_served_at_16_bits_by_default() -> None:
+    """--dtype auto downcasts a float32 config (vllm/config/model.py:1665-1667): precision bf16
+    is right for it, and the load peak is the 16-bit size, not 4 bytes a parameter."""
+    raw = raw_stack("production")
+    raw["models"][1]["checkpointPrecision"] = "fp32"
+    cfg = load_stack_config(raw).config
+    plan = plan_stack(cfg).model(cfg.models[1].name)
+    assert plan.load is not None
+    assert plan.load.peak_per_gpu_gib == pytest.approx(8 * 2e9 / 1024**3 + 1, rel=1e-6)
+
+
+def test_max_num_seqs_caps_the_concurrency_the_plan_promises() -> None:
+    raw = raw_stack("development")
+    args = raw["models"][0]["extraArgs"]
+    raw["models"][0]["extraArgs"] = [*args, "--max-num-seqs", "2"]
+    with pytest.raises(ConfigError) as info:
+        plan_stack(load_stack_config(raw).config)
+    assert "models[0].extraArgs: --max-num-seqs 2 lets vLLM run at most 2" in str(info.value)
+    raw["models"][0]["extraArgs"] = [*args, "--max-num-seqs", "12"]
+    cfg = load_stack_config(raw).config
+    c = plan_stack(cfg).model(cfg.models[0].name).concurrency
+    assert c is not None and c.at_typical_len == 12 and c.at_max_len <= 12
