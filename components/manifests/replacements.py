@@ -45,8 +45,9 @@ def model_replacements(cfg: StackConfig) -> list[str]:
         if m.uses_statefulset:
             size = weight_cache_size_gi(m)
             derived = (
-                f" (derived from {at}.parametersBillions={m.parameters_billions:g}: "
-                f"set {at}.weightCache.sizeGi to pin it)"
+                f" (derived from {at}.parametersBillions={m.parameters_billions:g} and the "
+                f"checkpoint's dtype ({at}.checkpointPrecision, else the catalog's for "
+                f"{at}.hfModelId): set {at}.weightCache.sizeGi to pin it)"
                 if wc.size_gi is None
                 else ""
             )
@@ -69,6 +70,13 @@ def model_replacements(cfg: StackConfig) -> list[str]:
         out.append(
             f"{at}: a change to {keys} restarts the pods ({m.replicas} replica(s), one at a "
             "time; a single replica means downtime) and runs the smoke test again"
+        )
+    if any(m.accelerator == "gpu" for m in cfg.models):
+        pool = cfg.cluster.gpu_pool
+        out.append(
+            f"cluster.gpuPool.nodeLabels={dict(pool.node_labels)}, cluster.gpuPool.taint="
+            f"{str(pool.taint).lower()}: every GPU model's pods select and tolerate these; a "
+            "change restarts every model's pods and runs every smoke test again"
         )
     return out
 

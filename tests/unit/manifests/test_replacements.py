@@ -16,6 +16,7 @@ import pytest
 
 from components.config import ConfigError, StackConfig, load_stack_config
 from components.manifests.k8s_semantics import ALWAYS_REPLACE_FIELDS, REPLACE_FIELDS
+from components.manifests.replacements import model_replacements
 from components.manifests.vllm.render import model_objects
 from components.planning.capacity import plan_stack
 from components.resources.registration import child_name
@@ -134,3 +135,18 @@ def test_the_weight_cache_size_follows_the_checkpoint_not_the_precision() -> Non
         sts = _objects(raw)[f"StatefulSet/statefulset@{name}"]
         sizes[precision] = sts["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]
     assert sizes["fp8"] == sizes["bf16"] == {"requests": {"storage": "33Gi"}}
+
+
+@pytest.mark.parametrize(
+    ("key", "value"), [("nodeLabels", {"pool": "gpu"}), ("taint", False)], ids=str
+)
+def test_a_gpu_pool_edit_that_restarts_every_model_is_named(key: str, value: Any) -> None:
+    raw = raw_stack("production")
+    before = _objects(raw)
+    edited = copy.deepcopy(raw)
+    edited["cluster"]["gpuPool"][key] = value
+    after = _objects(edited)
+    changed = [k for k in before if k.startswith("StatefulSet/") and before[k] != after.get(k)]
+    assert len(changed) == len(raw["models"])  # every model's pod template moved
+    lines = model_replacements(load_stack_config(raw).config)
+    assert any(line.startswith("cluster.gpuPool.nodeLabels=") for line in lines)
