@@ -15,7 +15,7 @@ from components.config.observability import ObservabilityConfig
 from components.config.registry import RegistryConfig, role_has_word
 from components.config.timing import TimingConfig
 from components.config.types import Environment, NamespaceName
-from components.contract import RESERVED_NAMESPACES, VLLM_PORT
+from components.contract import ENVIRONMENTS, RESERVED_NAMESPACES, VLLM_PORT
 
 __all__ = ["StackConfig", "endpoint_url"]
 
@@ -120,6 +120,14 @@ class StackConfig(ConfigModel):
             if role == reg.user:
                 raise path_error(
                     path, f"{role!r} is registry.user, the owner (not a role to manage)"
+                )
+            others = [e for e in ENVIRONMENTS if e != env and role_has_word(role, e)]
+            if reg.manage_roles and not reg.exclusive_server and others:
+                raise path_error(
+                    path,
+                    f"{role!r} also names the environment {others[0]!r}: the {others[0]} stack "
+                    f"could accept the same name and manage the same server-wide role; name it "
+                    f"for {env!r} alone (e.g. vllm_registry_writer_{env})",
                 )
             if reg.manage_roles and not reg.exclusive_server and not role_has_word(role, env):
                 raise path_error(

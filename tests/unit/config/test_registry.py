@@ -85,3 +85,13 @@ def test_writer_and_reader_must_differ_and_not_be_the_owner() -> None:
     raw = raw_stack("staging")
     raw["registry"].update({"user": "owner_staging", "writerRole": "owner_staging"})
     assert [i.split(":")[0] for i in _issues(raw)] == ["registry.writerRole"]
+
+
+def test_a_role_that_also_names_another_environment_is_refused() -> None:
+    """development_production_writer would pass the rule in both stacks: one role, two owners."""
+    raw = raw_stack("production")
+    raw["registry"]["writerRole"] = "development_production_writer"
+    with pytest.raises(ConfigError) as info:
+        load_stack_config(raw)
+    assert [i.path for i in info.value.issues] == ["registry.writerRole"]
+    assert "also names the environment 'development'" in str(info.value)
