@@ -51,4 +51,5 @@ def test_a_stack_cannot_be_configured_onto_another_stacks_roles() -> None:
     taken = {**SHARED, "writerRole": "vllm_registry_writer_development"}
     with pytest.raises(pulumi.RunError) as info:
         run_program("staging", overrides={"registry": taken})
-    assert "registry.writerRole: 'vllm_registry_writer_development' must contain" in str(info.value)
+    message = str(info.value)
+    assert "registry.writerRole: 'vllm_registry_writer_development' also names" in message

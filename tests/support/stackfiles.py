@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +28,21 @@ def stack_config(name: str, **cluster: Any) -> StackConfig:
 
 
 def committed_stacks() -> list[str]:
-    """Every ``Pulumi.<name>.yaml`` at the project root, by name (tests discover, never list)."""
-    return sorted(
-        p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in ROOT.glob("Pulumi.*.yaml")
-    )
+    """Every committed ``Pulumi.<name>.yaml`` at the project root, by name (tests discover,
+    never list). Committed: what git tracks, so a private stack file a user adds (e.g. the
+    example copied to the root, as examples/Pulumi.local.yaml suggests) is not taken for one;
+    outside a git checkout, every such file."""
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(ROOT), "ls-files", "--", "Pulumi.*.yaml"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.split()
+    except (OSError, subprocess.SubprocessError):
+        out = [p.name for p in ROOT.glob("Pulumi.*.yaml")]
+    return sorted(n.removeprefix("Pulumi.").removesuffix(".yaml") for n in out if "/" not in n)
 
 
 def with_reporter(cfg: StackConfig, **settings: Any) -> StackConfig:
@@ -40,13 +52,11 @@ def with_reporter(cfg: StackConfig, **settings: Any) -> StackConfig:
     return cfg.model_copy(update={"health_reporter": HealthReporterConfig(**settings)})
 
 
-def with_raw(name: str, **keys: Any) -> Any:
-    """Validate ``Pulumi.<name>.yaml`` with top-level ``keys`` replaced (raises ConfigError)."""
-    raw, secrets = read_stack_file(ROOT / f"Pulumi.{name}.yaml")
-    raw = copy.deepcopy(raw)
-    raw.update(keys)
-    return load_stack_config(raw, secrets)
-
-
 STACKS: tuple[str, ...] = tuple(committed_stacks())
 """The committed stacks, discovered from ``Pulumi.*.yaml`` (never listed by hand)."""
+
+
+def committed_stack_files(*, examples: bool = False) -> list[Path]:
+    """The committed stack files' paths (``examples``: and ``examples/Pulumi.*.yaml`` too)."""
+    files = [ROOT / f"Pulumi.{name}.yaml" for name in committed_stacks()]
+    return files + (sorted(ROOT.glob("examples/Pulumi.*.yaml")) if examples else [])

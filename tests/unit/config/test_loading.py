@@ -12,11 +12,11 @@ from components.config import ConfigError, load_stack_config
 from components.config.source import SECRET, load_from_stack_file
 from components.planning.capacity import plan_stack
 from tests.support.stackfiles import (
-    ROOT,
+    committed_stack_files,
     raw_stack,
 )
 
-STACK_FILES = sorted(ROOT.glob("Pulumi.*.yaml")) + sorted(ROOT.glob("examples/Pulumi.*.yaml"))
+STACK_FILES = committed_stack_files(examples=True)
 
 
 def base() -> dict[str, Any]:

@@ -15,11 +15,11 @@ import pytest
 from components.config import ConfigError, load_stack_config
 from components.config.source import load_from_stack_file
 from tests.support.stackfiles import (
-    ROOT,
+    committed_stack_files,
     raw_stack,
 )
 
-STACK_FILES = sorted(ROOT.glob("Pulumi.*.yaml")) + sorted(ROOT.glob("examples/Pulumi.*.yaml"))
+STACK_FILES = committed_stack_files(examples=True)
 
 
 def _issues(raw: dict[str, Any]) -> list[str]:

@@ -33,11 +33,12 @@ from components.manifests.vllm.network import server_network_policy
 from components.planning.capacity import plan_stack
 from tests.support.stackfiles import (
     ROOT,
+    committed_stack_files,
     raw_stack,
     with_reporter,
 )
 
-STACK_FILES = sorted(ROOT.glob("Pulumi.*.yaml"))
+STACK_FILES = committed_stack_files()
 K8S_VERSION = "1.33.0"
 
 

@@ -11,7 +11,7 @@ from components.config import load_stack_config
 from ops.plan import format_plan
 from ops.reach import hosted_runner_can_deploy, reach_lines, registry_is_private
 from ops.stack import load_offline
-from tests.support.stackfiles import ROOT, raw_stack, stack_config
+from tests.support.stackfiles import committed_stack_files, raw_stack, stack_config
 
 
 def plan_text(stack: str) -> str:
@@ -81,7 +81,7 @@ def test_private_registry_hosts(host: str, private: bool) -> None:
 
 
 def test_every_committed_stack_has_the_section() -> None:
-    for path in sorted(ROOT.glob("Pulumi.*.yaml")):
+    for path in committed_stack_files():
         if path.name == "Pulumi.yaml":
             continue
         stack = path.name[len("Pulumi.") : -len(".yaml")]
