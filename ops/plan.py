@@ -157,10 +157,12 @@ def format_plan(loaded: LoadedStack, plan: StackPlan, source: str) -> str:
     ]
     lines += _placement_lines(plan)
     lines += ["", *_table(_model_rows(plan, cfg))]
-    lines += format_timing(cfg)
+    timing_lines, timing_cautions = format_timing(cfg)
+    lines += timing_lines
     lines += ["", "Custom resources:"] + [f"  - {c}" for c in custom_resource_lines(cfg)]
     warnings = [f"{pool.type}: {gp.note}" for _ in [0] if not gp.lke_supported]
     warnings += list(plan.cautions)
+    warnings += timing_cautions
     warnings += [c for caution in CAUTIONS for c in caution(cfg)]
     if warnings:
         lines += ["", "Cautions:"] + [f"  - {w}" for w in warnings]

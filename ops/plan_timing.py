@@ -33,8 +33,9 @@ def _table(rows: list[list[str]]) -> list[str]:
     ]
 
 
-def format_timing(cfg: StackConfig) -> list[str]:
-    """The section's lines (header, table, assumptions, cautions)."""
+def format_timing(cfg: StackConfig) -> tuple[list[str], list[str]]:
+    """The section's lines (header, table, assumptions) and its cautions, which ``ops plan``
+    prints with the others in its one list of cautions."""
     t = cfg.timing
     rows = [["MODEL", "DOWNLOAD GB", "COLD START", "WARM RESTART", "ROLLBACK", "PREFETCH", "CACHE"]]
     warnings: list[str] = []
@@ -66,6 +67,4 @@ def format_timing(cfg: StackConfig) -> list[str]:
         + f", volume read {t.volume_read_mb_per_s:g} MB/s, scheduling {t.scheduling_seconds:g} s;"
         " set the timing.* keys to measured figures (README, Time to ready)"
     )
-    if warnings:
-        lines += ["", "Time-to-ready cautions:"] + [f"  - {w}" for w in warnings]
-    return lines
+    return lines, warnings

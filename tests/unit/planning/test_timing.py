@@ -399,6 +399,10 @@ def test_ops_plan_prints_the_time_to_ready_section(capsys: pytest.CaptureFixture
     )
     assert row.split()[1:6] == ["141", "43.1", "!", "13.5", "27.0"]
     assert "not a second revision" not in out  # the default 290 Gi holds two 131.5 GiB ones
+    # One table of models, one time-to-ready table, then one list of cautions (issue 16/17).
+    assert out.count("Cautions:") == 1 and "cautions:" not in out
+    cautions = out[out.index("Cautions:") :]
+    assert "estimated rollback 27.0 min (2 x 13.5 min) misses the 5.0 min target" in cautions
 
 
 # ---------------------------------------------------------------------------------- config
