@@ -67,6 +67,7 @@ __all__ = [
     "OWNER",
     "ROLLOUT",
     "ROLLOUT_ID",
+    "ROW_OWNER",
     "SMOKE_EVIDENCE",
     "RegistryEntryProvider",
     "RegistryRolloutProvider",
@@ -81,6 +82,8 @@ __all__ = [
 CONNECTION: Final = "connection"
 OWNER: Final = "owner_stack"
 """Input: the stack ("<project>/<stack>") writing the entry; only the owner may change it."""
+ROW_OWNER: Final = "row_owner_stack"
+"""Output: the row's ``owner_stack`` as last written or refreshed (``OWNER`` stays the input)."""
 SMOKE_EVIDENCE: Final = "smoke_evidence"
 """Input: the smoke Job that passed for what is deployed; a new value is new evidence."""
 ROLLOUT: Final = "rollout"
@@ -181,8 +184,11 @@ def diff_entry(olds: Mapping[str, Any], news: Mapping[str, Any]) -> DiffResult:
     replaces = [k for k in store.KEY_FIELDS if _differs(olds.get(k), news.get(k))]
     changed = [k for k in (*_ENTRY_FIELDS, CONNECTION) if _differs(olds.get(k), news.get(k))]
     retired = unwrap_rpc_secret(olds.get("health_status")) == "retired"
+    # A refresh found the row owned by another stack (adopted away): the update is refused.
+    row_owner = unwrap_rpc_secret(olds.get(ROW_OWNER))
+    lost = row_owner is not None and _differs(row_owner, news.get(OWNER))
     return DiffResult(
-        changes=bool(changed) or retired,
+        changes=bool(changed) or retired or lost,
         replaces=replaces,
         stables=[],
         delete_before_replace=False,
@@ -206,9 +212,14 @@ def json_id(value: EntryId) -> int | str:
 def _entry_outs(
     props: Mapping[str, Any], row: store.RegistryRow, action: str | None
 ) -> dict[str, Any]:
-    """Outputs: the inputs as given, then the row's registered fields as stored."""
+    """Outputs: the inputs as given, then the row's registered fields as stored.
+
+    ``owner_stack`` is the stack's own (the input, kept in the state), never the row's: delete
+    checks ownership with it, so a refresh after the row was adopted by another stack must not
+    make this stack "own" it. The row's owner is ``ROW_OWNER``, which ``diff_entry`` compares
+    with the input (a row another stack owns is drift)."""
     outs: dict[str, Any] = {
-        k: props.get(k) for k in (CONNECTION, SMOKE_EVIDENCE, ROLLOUT, *ANNOTATION_FIELDS)
+        k: props.get(k) for k in (CONNECTION, OWNER, SMOKE_EVIDENCE, ROLLOUT, *ANNOTATION_FIELDS)
     }
     data = asdict(row)
     outs.update({name: data[name] for name in store.SPEC_FIELDS})
@@ -216,8 +227,8 @@ def _entry_outs(
         entry_id=json_id(row.id),
         health_status=row.health_status,
         registry_action=action,
-        owner_stack=row.owner_stack,
     )
+    outs[ROW_OWNER] = row.owner_stack
     return outs
 
 

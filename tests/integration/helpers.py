@@ -80,6 +80,12 @@ try:
     elif request["method"] == "update":
         result = provider.update(request["id"], request["olds"], request["news"])
         outs, rid = result.outs, request["id"]
+    elif request["method"] == "read":
+        result = provider.read(request["id"], request["olds"])
+        outs, rid = result.outs or {}, result.id
+    elif request["method"] == "diff":
+        result = provider.diff(request["id"], request["olds"], request["news"])
+        outs, rid = {"changes": result.changes, "replaces": result.replaces}, request["id"]
     else:
         provider.delete(request["id"], request["olds"])
         outs, rid = {}, request["id"]
@@ -94,7 +100,7 @@ print(json.dumps({"id": rid, "outs": outs}))
 def engine(
     request: dict[str, Any], *, fresh: bool = True, provider: ResourceProvider | None = None
 ) -> dict[str, Any]:
-    """One provider call (create/update/delete) pickled into a fresh process from the project
+    """One provider call (create/update/delete/read/diff) pickled into a fresh process from the project
     root, like the engine's provider process; ``{"error": ...}`` when the method raised.
     ``fresh=False`` runs the same script in this process (faster; same pickling).
     ``provider``: the provider to pickle (default a ``RegistryEntryProvider``)."""

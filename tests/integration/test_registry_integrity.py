@@ -9,6 +9,7 @@ import psycopg
 import pytest
 from psycopg import conninfo, sql
 
+from components.registry import store
 from components.registry.providers import RegistryEntryProvider, diff_entry
 from ops.registry_cli import main
 from tests.integration.conftest import MakeRole, roles
@@ -135,6 +136,33 @@ def test_adopt_hands_the_entry_over_on_purpose_and_records_it(
     )
     assert f"belongs to {COPY}" in old_destroy["error"]
     assert _row(db)[2] is True  # still routed
+
+
+def test_after_an_adopt_the_old_stacks_refresh_neither_takes_the_entry_nor_lets_destroy_retire_it(
+    migrated_db: str,
+) -> None:
+    db = migrated_db
+    old = _create(db, entry_props(db))
+    with psycopg.connect(db, autocommit=True) as conn:
+        store.adopt(conn, "staging", MODEL, owner=COPY, reason="staging moves to the copy")
+    _create_inline(db, _copy_props(db))  # the new owner's `pulumi up`
+    before, events = _row(db), _actions(db)
+
+    # The old stack's `pulumi refresh` (or `destroy --refresh`), then its preview and destroy.
+    refreshed = engine({"method": "read", "id": old["id"], "olds": old["outs"]})
+    assert refreshed["id"] == old["id"]
+    assert refreshed["outs"]["owner_stack"] == OWNER  # still this stack's own owner
+    assert refreshed["outs"]["row_owner_stack"] == COPY  # the row's owner, as drift
+    preview = engine(
+        {"method": "diff", "id": old["id"], "olds": refreshed["outs"], "news": entry_props(db)}
+    )
+    assert preview["outs"]["changes"] is True  # the drift check says this stack lost it
+    destroy = engine({"method": "delete", "id": old["id"], "olds": refreshed["outs"]})
+
+    assert f"belongs to {COPY}, not {OWNER}" in destroy.get("error", ""), destroy
+    assert _row(db) == before  # the new owner's entry stays healthy and routed
+    assert before[1:4] == ("healthy", True, COPY)
+    assert _actions(db) == events
 
 
 def test_adopt_refuses_a_malformed_owner_and_a_missing_entry(
