@@ -58,7 +58,7 @@ from pulumi.runtime.rpc import unwrap_rpc_secret
 from components.registry import migrate as migrations
 from components.registry import rollouts, store
 from components.registry.connection import connect
-from components.registry.rows import EntryId
+from components.registry.rows import EntryId, routing_held_for_health
 
 __all__ = [
     "ANNOTATION_FIELDS",
@@ -177,12 +177,18 @@ def check_entry(news: Mapping[str, Any]) -> list[CheckFailure]:
 
 def diff_entry(olds: Mapping[str, Any], news: Mapping[str, Any]) -> DiffResult:
     """Update when a registered field, the owner, the smoke evidence or the connection changed,
-    or when the row was found retired by a refresh; replace only when the natural key
-    (environment, model_name) changed. ``change_kind`` and ``note`` only annotate the next
-    change and never cause one. (A connection-only change must still be an update: the state's
+    or when a refresh found the row retired or owned by another stack; replace only when the
+    natural key (environment, model_name) changed. ``change_kind`` and ``note`` only annotate
+    the next change and never cause one. (A connection-only change must still be an update: the state's
     outputs are what delete and refresh connect with; the update writes nothing.)"""
     replaces = [k for k in store.KEY_FIELDS if _differs(olds.get(k), news.get(k))]
     changed = [k for k in (*_ENTRY_FIELDS, CONNECTION) if _differs(olds.get(k), news.get(k))]
+    if "routing_enabled" in changed and routing_held_for_health(
+        unwrap_rpc_secret(olds.get("health_status")), unwrap_rpc_secret(olds.get("routing_enabled"))
+    ):
+        # The health reporter took it out of routing; an update would keep it out (no new
+        # evidence), so the desired ``true`` is not drift (it would never clear otherwise).
+        changed.remove("routing_enabled")
     retired = unwrap_rpc_secret(olds.get("health_status")) == "retired"
     # A refresh found the row owned by another stack (adopted away): the update is refused.
     row_owner = unwrap_rpc_secret(olds.get(ROW_OWNER))

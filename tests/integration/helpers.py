@@ -134,3 +134,18 @@ def engine(
     assert done.returncode == 0, done.stderr
     result: dict[str, Any] = json.loads(done.stdout)
     return result
+
+
+def report_sql(dsn: str, **variables: str) -> str:
+    """Apply one observation with the shipped report.sql through psql, as the reporter does;
+    returns what it printed (raises when psql failed)."""
+    from components.manifests.health_reporter import read_asset
+
+    args = ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", dsn]
+    for key, value in {"threshold": "1", "note": "test", **variables}.items():
+        args += ["-v", f"{key}={value}"]
+    done = subprocess.run(
+        args, input=read_asset("report.sql"), capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
