@@ -19,6 +19,10 @@ new inputs as ``news`` and stores what it returns; ``Delete`` (l.155-161) and ``
 ``rpc.serialize_properties`` *after* ``create`` returned, so an output that does not serialize
 fails a create whose row is already committed: every output here is plain JSON.
 
+Ownership: the state's ``owner_stack`` is always the stack's own (the input), also after a
+refresh, because ``delete`` checks ownership with it; the row's owner is ``row_owner_stack``, and
+a refresh that finds it another stack's (an ``ops registry adopt``) makes ``diff`` report drift.
+
 Health: ``create`` runs only once the smoke Job passed (its endpoint input waits for it), so it
 registers ``healthy``. ``update`` writes ``healthy`` only when ``smoke_evidence`` (the smoke
 Job's name, a hash of what is served and of the test) changed, i.e. a new smoke test passed in
@@ -179,13 +183,15 @@ def diff_entry(olds: Mapping[str, Any], news: Mapping[str, Any]) -> DiffResult:
     """Update when a registered field, the owner, the smoke evidence or the connection changed,
     or when a refresh found the row retired or owned by another stack; replace only when the
     natural key (environment, model_name) changed. ``change_kind`` and ``note`` only annotate
-    the next change and never cause one. (A connection-only change must still be an update: the state's
-    outputs are what delete and refresh connect with; the update writes nothing.)"""
+    the next change and never cause one. (A connection-only change must still be an update:
+    the state's outputs are what delete and refresh connect with; the update writes nothing.)
+    Routing the health reporter turned off is not a change (``rows.routing_held_for_health``)."""
     replaces = [k for k in store.KEY_FIELDS if _differs(olds.get(k), news.get(k))]
     changed = [k for k in (*_ENTRY_FIELDS, CONNECTION) if _differs(olds.get(k), news.get(k))]
-    if "routing_enabled" in changed and routing_held_for_health(
-        unwrap_rpc_secret(olds.get("health_status")), unwrap_rpc_secret(olds.get("routing_enabled"))
-    ):
+    old_health, old_routing = (
+        unwrap_rpc_secret(olds.get(k)) for k in ("health_status", "routing_enabled")
+    )
+    if "routing_enabled" in changed and routing_held_for_health(old_health, old_routing):
         # The health reporter took it out of routing; an update would keep it out (no new
         # evidence), so the desired ``true`` is not drift (it would never clear otherwise).
         changed.remove("routing_enabled")

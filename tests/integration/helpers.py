@@ -100,8 +100,8 @@ print(json.dumps({"id": rid, "outs": outs}))
 def engine(
     request: dict[str, Any], *, fresh: bool = True, provider: ResourceProvider | None = None
 ) -> dict[str, Any]:
-    """One provider call (create/update/delete/read/diff) pickled into a fresh process from the project
-    root, like the engine's provider process; ``{"error": ...}`` when the method raised.
+    """One provider call (create/update/delete/read/diff) pickled into a fresh process from the
+    project root, like the engine's provider process; ``{"error": ...}`` when the method raised.
     ``fresh=False`` runs the same script in this process (faster; same pickling).
     ``provider``: the provider to pickle (default a ``RegistryEntryProvider``)."""
     blob = serialize_provider(provider if provider is not None else RegistryEntryProvider())
@@ -145,7 +145,12 @@ def report_sql(dsn: str, **variables: str) -> str:
     for key, value in {"threshold": "1", "note": "test", **variables}.items():
         args += ["-v", f"{key}={value}"]
     done = subprocess.run(
-        args, input=read_asset("report.sql"), capture_output=True, text=True, timeout=30
+        args,
+        input=read_asset("report.sql"),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
