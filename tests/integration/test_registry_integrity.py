@@ -153,12 +153,20 @@ def test_after_an_adopt_the_old_stacks_refresh_neither_takes_the_entry_nor_lets_
     before, events = _row(db), _actions(db)
 
     # The old stack's `pulumi refresh` (or `destroy --refresh`), then its preview and destroy.
-    refreshed = engine({"method": "read", "id": old["id"], "olds": old["outs"]})
+    refreshed = engine(
+        fresh=False, request={"method": "read", "id": old["id"], "olds": old["outs"]}
+    )
     assert refreshed["id"] == old["id"]
     assert refreshed["outs"]["owner_stack"] == OWNER  # still this stack's own owner
     assert refreshed["outs"]["row_owner_stack"] == COPY  # the row's owner, as drift
     preview = engine(
-        {"method": "diff", "id": old["id"], "olds": refreshed["outs"], "news": entry_props(db)}
+        fresh=False,
+        request={
+            "method": "diff",
+            "id": old["id"],
+            "olds": refreshed["outs"],
+            "news": entry_props(db),
+        },
     )
     assert preview["outs"]["changes"] is True  # the drift check says this stack lost it
     destroy = engine({"method": "delete", "id": old["id"], "olds": refreshed["outs"]})
