@@ -143,6 +143,7 @@ def run_once(dsn: str, count: int, timeout: int, work: Path) -> dict[str, object
             "HR_TIMEOUT_SECONDS": str(timeout),
             "HR_PARALLEL": str(PROBE_PARALLELISM),
             "HR_ENVIRONMENT": ENV,
+            "HR_OWNER": "vllm-platform/staging",
             "HR_DISABLE_ROUTING": "true",
             "HR_FAILURE_THRESHOLD": "3",
             "HR_STATEMENT_TIMEOUT_MS": str(PSQL_STATEMENT_TIMEOUT_MS),

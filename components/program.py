@@ -235,7 +235,8 @@ def wire_health_reporter(
     HealthReporter(
         "health-reporter",
         HealthReporterArgs(
-            objects=tuple(health_reporter_objects(cfg)),
+            # Only this stack's entries: a canary or copy cannot write production's health.
+            objects=tuple(health_reporter_objects(cfg, owner=owner_stack_name())),
             # Through the writer DSN the reporter's objects wait for the tables and the grants.
             writer_password=pulumi.Output.secret(
                 pulumi.Output.all(

@@ -26,7 +26,7 @@ import re
 from importlib import resources
 from typing import Final, Literal
 
-from components.config import VLLM_PORT, StackConfig
+from components.config import PROJECT, VLLM_PORT, StackConfig
 from components.contract import SERVER_COMPONENT
 from components.manifests.toolkit import (
     REDACTED,
@@ -48,6 +48,7 @@ __all__ = [
     "Manifest",
     "config_map",
     "cron_job",
+    "default_owner",
     "health_reporter_objects",
     "health_url",
     "models_file",
@@ -156,6 +157,14 @@ def _ssl_root_cert(cfg: StackConfig) -> str | None:
     return None
 
 
+def default_owner(cfg: StackConfig) -> str:
+    """The owner ``ops render``/``ops plan`` assume, ``<project>/<environment>``: they read only
+    the config, which does not know the stack's name. The program passes its real owner
+    (``owner_stack_name()``); for the committed stacks (named after their environment) the two
+    are the same."""
+    return f"{PROJECT}/{cfg.environment}"
+
+
 def _env(pairs: dict[str, str]) -> list[Manifest]:
     return [{"name": k, "value": v} for k, v in pairs.items()]
 
@@ -184,7 +193,9 @@ def _container(
     }
 
 
-def pod_spec(cfg: StackConfig) -> Manifest:
+def pod_spec(cfg: StackConfig, owner: str | None = None) -> Manifest:
+    """``owner``: the stack (``<project>/<stack>``) whose entries the reporter may write
+    (``HR_OWNER``); default ``default_owner(cfg)``."""
     settings = cfg.health_reporter
     common = {
         "HR_CONFIG_DIR": CONFIG_DIR,
@@ -209,6 +220,7 @@ def pod_spec(cfg: StackConfig) -> Manifest:
     report_env = {
         **common,
         "HR_ENVIRONMENT": cfg.environment,
+        "HR_OWNER": owner if owner is not None else default_owner(cfg),
         "HR_DISABLE_ROUTING": "true" if settings.unhealthy_disables_routing else "false",
         "HR_FAILURE_THRESHOLD": str(settings.failure_threshold),
         "HR_STATEMENT_TIMEOUT_MS": str(PSQL_STATEMENT_TIMEOUT_MS),
@@ -256,7 +268,7 @@ def pod_spec(cfg: StackConfig) -> Manifest:
     }
 
 
-def cron_job(cfg: StackConfig) -> Manifest:
+def cron_job(cfg: StackConfig, owner: str | None = None) -> Manifest:
     settings = cfg.health_reporter
     pod_labels = _labels(cfg, CRONJOB_NAME)
     return {
@@ -282,7 +294,7 @@ def cron_job(cfg: StackConfig) -> Manifest:
                     "ttlSecondsAfterFinished": 3600,
                     "template": {
                         "metadata": {"labels": pod_labels},
-                        "spec": pod_spec(cfg),
+                        "spec": pod_spec(cfg, owner),
                     },
                 },
             },
@@ -334,9 +346,12 @@ def network_policy(cfg: StackConfig) -> Manifest:
     }
 
 
-def health_reporter_objects(cfg: StackConfig, *, writer_password: str = REDACTED) -> list[Manifest]:
+def health_reporter_objects(
+    cfg: StackConfig, *, writer_password: str = REDACTED, owner: str | None = None
+) -> list[Manifest]:
     """ConfigMap, Secret, NetworkPolicy and CronJob (none when ``healthReporter.enabled`` is
-    off)."""
+    off). ``owner``: the stack writing them (see ``pod_spec``); the reporter records health only
+    on that stack's entries, so a canary or a copy cannot mark production's model unhealthy."""
     settings = cfg.health_reporter
     if not settings.enabled:
         return []
@@ -346,5 +361,5 @@ def health_reporter_objects(cfg: StackConfig, *, writer_password: str = REDACTED
         config_map(cfg),
         registry_secret(cfg, writer_password),
         network_policy(cfg),
-        cron_job(cfg),
+        cron_job(cfg, owner),
     ]

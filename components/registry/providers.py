@@ -19,6 +19,10 @@ new inputs as ``news`` and stores what it returns; ``Delete`` (l.155-161) and ``
 ``rpc.serialize_properties`` *after* ``create`` returned, so an output that does not serialize
 fails a create whose row is already committed: every output here is plain JSON.
 
+Ownership: the state's ``owner_stack`` is always the stack's own (the input), also after a
+refresh, because ``delete`` checks ownership with it; the row's owner is ``row_owner_stack``, and
+a refresh that finds it another stack's (an ``ops registry adopt``) makes ``diff`` report drift.
+
 Health: ``create`` runs only once the smoke Job passed (its endpoint input waits for it), so it
 registers ``healthy``. ``update`` writes ``healthy`` only when ``smoke_evidence`` (the smoke
 Job's name, a hash of what is served and of the test) changed, i.e. a new smoke test passed in
@@ -58,7 +62,7 @@ from pulumi.runtime.rpc import unwrap_rpc_secret
 from components.registry import migrate as migrations
 from components.registry import rollouts, store
 from components.registry.connection import connect
-from components.registry.rows import EntryId
+from components.registry.rows import EntryId, routing_held_for_health
 
 __all__ = [
     "ANNOTATION_FIELDS",
@@ -67,6 +71,7 @@ __all__ = [
     "OWNER",
     "ROLLOUT",
     "ROLLOUT_ID",
+    "ROW_OWNER",
     "SMOKE_EVIDENCE",
     "RegistryEntryProvider",
     "RegistryRolloutProvider",
@@ -81,6 +86,8 @@ __all__ = [
 CONNECTION: Final = "connection"
 OWNER: Final = "owner_stack"
 """Input: the stack ("<project>/<stack>") writing the entry; only the owner may change it."""
+ROW_OWNER: Final = "row_owner_stack"
+"""Output: the row's ``owner_stack`` as last written or refreshed (``OWNER`` stays the input)."""
 SMOKE_EVIDENCE: Final = "smoke_evidence"
 """Input: the smoke Job that passed for what is deployed; a new value is new evidence."""
 ROLLOUT: Final = "rollout"
@@ -174,15 +181,26 @@ def check_entry(news: Mapping[str, Any]) -> list[CheckFailure]:
 
 def diff_entry(olds: Mapping[str, Any], news: Mapping[str, Any]) -> DiffResult:
     """Update when a registered field, the owner, the smoke evidence or the connection changed,
-    or when the row was found retired by a refresh; replace only when the natural key
-    (environment, model_name) changed. ``change_kind`` and ``note`` only annotate the next
-    change and never cause one. (A connection-only change must still be an update: the state's
-    outputs are what delete and refresh connect with; the update writes nothing.)"""
+    or when a refresh found the row retired or owned by another stack; replace only when the
+    natural key (environment, model_name) changed. ``change_kind`` and ``note`` only annotate
+    the next change and never cause one. (A connection-only change must still be an update:
+    the state's outputs are what delete and refresh connect with; the update writes nothing.)
+    Routing the health reporter turned off is not a change (``rows.routing_held_for_health``)."""
     replaces = [k for k in store.KEY_FIELDS if _differs(olds.get(k), news.get(k))]
     changed = [k for k in (*_ENTRY_FIELDS, CONNECTION) if _differs(olds.get(k), news.get(k))]
+    old_health, old_routing = (
+        unwrap_rpc_secret(olds.get(k)) for k in ("health_status", "routing_enabled")
+    )
+    if "routing_enabled" in changed and routing_held_for_health(old_health, old_routing):
+        # The health reporter took it out of routing; an update would keep it out (no new
+        # evidence), so the desired ``true`` is not drift (it would never clear otherwise).
+        changed.remove("routing_enabled")
     retired = unwrap_rpc_secret(olds.get("health_status")) == "retired"
+    # A refresh found the row owned by another stack (adopted away): the update is refused.
+    row_owner = unwrap_rpc_secret(olds.get(ROW_OWNER))
+    lost = row_owner is not None and _differs(row_owner, news.get(OWNER))
     return DiffResult(
-        changes=bool(changed) or retired,
+        changes=bool(changed) or retired or lost,
         replaces=replaces,
         stables=[],
         delete_before_replace=False,
@@ -206,9 +224,14 @@ def json_id(value: EntryId) -> int | str:
 def _entry_outs(
     props: Mapping[str, Any], row: store.RegistryRow, action: str | None
 ) -> dict[str, Any]:
-    """Outputs: the inputs as given, then the row's registered fields as stored."""
+    """Outputs: the inputs as given, then the row's registered fields as stored.
+
+    ``owner_stack`` is the stack's own (the input, kept in the state), never the row's: delete
+    checks ownership with it, so a refresh after the row was adopted by another stack must not
+    make this stack "own" it. The row's owner is ``ROW_OWNER``, which ``diff_entry`` compares
+    with the input (a row another stack owns is drift)."""
     outs: dict[str, Any] = {
-        k: props.get(k) for k in (CONNECTION, SMOKE_EVIDENCE, ROLLOUT, *ANNOTATION_FIELDS)
+        k: props.get(k) for k in (CONNECTION, OWNER, SMOKE_EVIDENCE, ROLLOUT, *ANNOTATION_FIELDS)
     }
     data = asdict(row)
     outs.update({name: data[name] for name in store.SPEC_FIELDS})
@@ -216,8 +239,8 @@ def _entry_outs(
         entry_id=json_id(row.id),
         health_status=row.health_status,
         registry_action=action,
-        owner_stack=row.owner_stack,
     )
+    outs[ROW_OWNER] = row.owner_stack
     return outs
 
 

@@ -35,6 +35,7 @@ __all__ = [
     "Outcome",
     "OwnershipError",
     "RegistryRow",
+    "routing_held_for_health",
     "settle_rollout",
 ]
 
@@ -182,6 +183,14 @@ class RegistryRow:
 
 
 ROW_COLUMNS: Final[tuple[str, ...]] = tuple(f.name for f in fields(RegistryRow))
+
+
+def routing_held_for_health(health_status: object, routing_enabled: object) -> bool:
+    """The row is out of routing because it failed its probes (``unhealthy`` and not routed:
+    what the health reporter leaves with ``healthReporter.unhealthyDisablesRouting``). Without
+    new evidence (a passed smoke test) a registration keeps it out (``store.register``), so a
+    desired ``routing_enabled: true`` is not drift (``providers.diff_entry``)."""
+    return health_status == "unhealthy" and routing_enabled is False
 
 
 def settle_rollout(

@@ -49,6 +49,7 @@ from components.registry.rows import (
     Outcome,
     OwnershipError,
     RegistryRow,
+    routing_held_for_health,
     settle_rollout,
 )
 
@@ -311,10 +312,8 @@ def register(
                 wanted["health_status"] = health_status
             elif row.retired:
                 wanted["health_status"] = "unknown"
-            if (
-                health_status is None
-                and row.health_status == "unhealthy"
-                and not row.routing_enabled
+            if health_status is None and routing_held_for_health(
+                row.health_status, row.routing_enabled
             ):
                 # Taken out of routing for failing probes: without new evidence (a passed
                 # smoke test) a registration does not route it again.

@@ -80,6 +80,12 @@ try:
     elif request["method"] == "update":
         result = provider.update(request["id"], request["olds"], request["news"])
         outs, rid = result.outs, request["id"]
+    elif request["method"] == "read":
+        result = provider.read(request["id"], request["olds"])
+        outs, rid = result.outs or {}, result.id
+    elif request["method"] == "diff":
+        result = provider.diff(request["id"], request["olds"], request["news"])
+        outs, rid = {"changes": result.changes, "replaces": result.replaces}, request["id"]
     else:
         provider.delete(request["id"], request["olds"])
         outs, rid = {}, request["id"]
@@ -94,8 +100,8 @@ print(json.dumps({"id": rid, "outs": outs}))
 def engine(
     request: dict[str, Any], *, fresh: bool = True, provider: ResourceProvider | None = None
 ) -> dict[str, Any]:
-    """One provider call (create/update/delete) pickled into a fresh process from the project
-    root, like the engine's provider process; ``{"error": ...}`` when the method raised.
+    """One provider call (create/update/delete/read/diff) pickled into a fresh process from the
+    project root, like the engine's provider process; ``{"error": ...}`` when the method raised.
     ``fresh=False`` runs the same script in this process (faster; same pickling).
     ``provider``: the provider to pickle (default a ``RegistryEntryProvider``)."""
     blob = serialize_provider(provider if provider is not None else RegistryEntryProvider())
@@ -128,3 +134,23 @@ def engine(
     assert done.returncode == 0, done.stderr
     result: dict[str, Any] = json.loads(done.stdout)
     return result
+
+
+def report_sql(dsn: str, **variables: str) -> str:
+    """Apply one observation with the shipped report.sql through psql, as the reporter does;
+    returns what it printed (raises when psql failed)."""
+    from components.manifests.health_reporter import read_asset
+
+    args = ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", dsn]
+    for key, value in {"threshold": "1", "note": "test", **variables}.items():
+        args += ["-v", f"{key}={value}"]
+    done = subprocess.run(
+        args,
+        input=read_asset("report.sql"),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout

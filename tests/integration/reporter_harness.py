@@ -27,6 +27,8 @@ from components.resources.registry_roles import WRITER_GRANTS, grant_statements
 from tests.support.stackfiles import ROOT, with_reporter
 
 ENV = "staging"
+OWNER = "vllm-platform/staging"
+"""The staging stack's reporter (``default_owner`` of the staging config)."""
 HEALTHY = "alpha"
 SICK = "beta"
 SLOW = "gamma"
@@ -117,12 +119,15 @@ class Harness:
         shell: str = "sh",
         extra_env: dict[str, str] | None = None,
         extra_models: str = "",
+        owner: str | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        """Render the objects, lay the ConfigMap out as mounted, run ``reporter.sh run``."""
+        """Render the objects, lay the ConfigMap out as mounted, run ``reporter.sh run``.
+        ``owner``: the stack the program passes (default: the config's ``default_owner``)."""
         # failure_threshold 1 unless told: these tests are about one observation's effect.
         objs = health_reporter_objects(
             with_reporter(self.cfg, **({"failure_threshold": 1, **(settings or {})})),
             writer_password=PASSWORD_SENTINEL,
+            owner=owner,
         )
         cm = next(o for o in objs if o["kind"] == "ConfigMap")
         cron = next(o for o in objs if o["kind"] == "CronJob")
@@ -173,7 +178,7 @@ class Harness:
 
     def psql(self, **variables: str) -> subprocess.CompletedProcess[str]:
         """Run the shipped report.sql directly with psql variables (as the writer)."""
-        variables = {"threshold": "1", **variables}
+        variables = {"threshold": "1", "owner": OWNER, **variables}
         objs = health_reporter_objects(self.cfg)
         sql_file = self.tmp / "direct-report.sql"
         sql_file.write_text(next(o for o in objs if o["kind"] == "ConfigMap")["data"]["report.sql"])

@@ -18,7 +18,7 @@ import psycopg
 import pytest
 
 from components.registry.providers import RegistryEntryProvider
-from tests.integration.helpers import entry_props
+from tests.integration.helpers import OWNER, engine, entry_props, report_sql
 
 pytestmark = pytest.mark.integration
 
@@ -72,3 +72,46 @@ def test_the_health_reporters_writes_are_not_drift(migrated_db: str) -> None:
     )
     assert refreshed.outs is not None and refreshed.outs["health_status"] == "unhealthy"
     assert changes is False
+
+
+def test_routing_the_reporter_turned_off_is_not_drift_and_stays_off(migrated_db: str) -> None:
+    """healthReporter.unhealthyDisablesRouting: the reporter marks the model unhealthy and
+    turns routing off; the daily drift check (refresh, then preview) must stay clean."""
+    db = migrated_db
+    created = engine({"method": "create", "props": entry_props(db)})
+    assert "error" not in created, created
+    printed = report_sql(
+        db,
+        env="staging",
+        name=created["outs"]["model_name"],
+        status="unhealthy",
+        disable_routing="true",
+        owner=OWNER,
+    )
+    assert "routing turned off" in printed
+
+    refreshed = engine({"method": "read", "id": created["id"], "olds": created["outs"]})
+    outs = refreshed["outs"]
+    assert (outs["health_status"], outs["routing_enabled"]) == ("unhealthy", False)  # honest
+    preview = engine(
+        fresh=False,
+        request={"method": "diff", "id": created["id"], "olds": outs, "news": entry_props(db)},
+    )
+    assert preview["outs"]["changes"] is False
+
+    # A real change (a new replica count) still updates, and keeps the model out of routing.
+    news = entry_props(db, replicas=3.0)
+    diff = engine(
+        fresh=False, request={"method": "diff", "id": created["id"], "olds": outs, "news": news}
+    )
+    assert diff["outs"]["changes"] is True
+    updated = engine(
+        fresh=False,
+        request={"method": "update", "id": created["id"], "olds": outs, "news": news},
+    )
+    assert (updated["outs"]["routing_enabled"], updated["outs"]["replicas"]) == (False, 3)
+    again = engine(
+        fresh=False,
+        request={"method": "diff", "id": created["id"], "olds": updated["outs"], "news": news},
+    )
+    assert again["outs"]["changes"] is False

@@ -9,10 +9,15 @@ import psycopg
 import pytest
 from psycopg import conninfo, sql
 
+from components.config.source import load_from_stack_file
+from components.manifests.vllm.render import model_objects
+from components.planning.capacity import plan_stack
+from components.registry import store
 from components.registry.providers import RegistryEntryProvider, diff_entry
 from ops.registry_cli import main
 from tests.integration.conftest import MakeRole, roles
 from tests.integration.helpers import OWNER, engine, entry_props, rows
+from tests.support.stackfiles import ROOT
 
 pytestmark = pytest.mark.integration
 
@@ -137,6 +142,41 @@ def test_adopt_hands_the_entry_over_on_purpose_and_records_it(
     assert _row(db)[2] is True  # still routed
 
 
+def test_after_an_adopt_the_old_stacks_refresh_neither_takes_the_entry_nor_lets_destroy_retire_it(
+    migrated_db: str,
+) -> None:
+    db = migrated_db
+    old = _create(db, entry_props(db))
+    with psycopg.connect(db, autocommit=True) as conn:
+        store.adopt(conn, "staging", MODEL, owner=COPY, reason="staging moves to the copy")
+    _create_inline(db, _copy_props(db))  # the new owner's `pulumi up`
+    before, events = _row(db), _actions(db)
+
+    # The old stack's `pulumi refresh` (or `destroy --refresh`), then its preview and destroy.
+    refreshed = engine(
+        fresh=False, request={"method": "read", "id": old["id"], "olds": old["outs"]}
+    )
+    assert refreshed["id"] == old["id"]
+    assert refreshed["outs"]["owner_stack"] == OWNER  # still this stack's own owner
+    assert refreshed["outs"]["row_owner_stack"] == COPY  # the row's owner, as drift
+    preview = engine(
+        fresh=False,
+        request={
+            "method": "diff",
+            "id": old["id"],
+            "olds": refreshed["outs"],
+            "news": entry_props(db),
+        },
+    )
+    assert preview["outs"]["changes"] is True  # the drift check says this stack lost it
+    destroy = engine({"method": "delete", "id": old["id"], "olds": refreshed["outs"]})
+
+    assert f"belongs to {COPY}, not {OWNER}" in destroy.get("error", ""), destroy
+    assert _row(db) == before  # the new owner's entry stays healthy and routed
+    assert before[1:4] == ("healthy", True, COPY)
+    assert _actions(db) == events
+
+
 def test_adopt_refuses_a_malformed_owner_and_a_missing_entry(
     migrated_db: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -215,12 +255,27 @@ def _rotation(db: str, make_role: MakeRole) -> None:
     assert "error" not in engine({"method": "delete", "id": created["id"], "olds": updated["outs"]})
 
 
-def test_an_input_change_without_a_new_smoke_test_keeps_the_recorded_health(
-    migrated_db: str,
-) -> None:
+def _smoke_job(stack: str, **model_changes: Any) -> str:
+    """The name of the smoke Job the program creates for the stack's first model."""
+    loaded = load_from_stack_file(ROOT / f"Pulumi.{stack}.yaml")
+    cfg = loaded.config
+    model = cfg.models[0].model_copy(update=model_changes)
+    cfg = cfg.model_copy(update={"models": [model, *cfg.models[1:]]})
+    [job] = [
+        o
+        for o in model_objects(cfg, model, plan_stack(cfg).model(model.name))
+        if o["kind"] == "Job"
+    ]
+    return str(job["metadata"]["name"])
+
+
+def test_a_change_that_keeps_the_smoke_job_keeps_the_recorded_health(migrated_db: str) -> None:
+    """routingEnabled does not change the smoke Job: no new test ran, so no new evidence."""
     db = migrated_db
+    assert _smoke_job("staging", routing_enabled=False) == _smoke_job("staging")
     created = _create_inline(db, entry_props(db))
-    _reporter_marks_unhealthy(db)
+    with psycopg.connect(db, autocommit=True) as conn:  # unhealthy, routing left on
+        conn.execute("UPDATE model_registry_entries SET health_status = 'unhealthy'")
 
     updated = engine(
         fresh=False,
@@ -228,14 +283,34 @@ def test_an_input_change_without_a_new_smoke_test_keeps_the_recorded_health(
             "method": "update",
             "id": created["id"],
             "olds": created["outs"],
-            "news": entry_props(db, replicas=5.0),
+            "news": entry_props(db, routing_enabled=False),
         },
     )
 
     assert "error" not in updated, updated
-    _, health, routing, _, replicas, _ = _row(db)
-    assert (health, routing, replicas) == ("unhealthy", False, 5)
+    assert _row(db)[1:3] == ("unhealthy", False)
     assert updated["outs"]["health_status"] == "unhealthy"
+
+
+def test_a_replicas_change_is_a_new_smoke_test_of_every_replica_so_it_writes_healthy(
+    migrated_db: str,
+) -> None:
+    """The smoke Job's name hashes the replica count (it tests every replica): the program's
+    replicas change brings new evidence, and its pass is recorded as healthy."""
+    db = migrated_db
+    before, after = _smoke_job("staging", replicas=2), _smoke_job("staging", replicas=3)
+    assert before != after
+    created = _create_inline(db, entry_props(db, replicas=2.0, smoke_evidence=before))
+    _reporter_marks_unhealthy(db)
+
+    news = entry_props(db, replicas=3.0, smoke_evidence=after)
+    updated = engine(
+        fresh=False,
+        request={"method": "update", "id": created["id"], "olds": created["outs"], "news": news},
+    )
+
+    assert "error" not in updated, updated
+    assert _row(db)[1:5] == ("healthy", True, OWNER, 3)
 
 
 def test_a_new_passing_smoke_test_is_the_evidence_that_makes_the_entry_healthy(

@@ -12,7 +12,7 @@ from tests.support.stackfiles import ROOT
 
 # `components/...`, `tests/.../x.py`, `docs/x.md`, ... optionally with ::test or :line suffixes.
 _TOP = ("components", "ops", "policy", "tests", "bench", "tools", "docs", "schema", "examples")
-_PATH = re.compile(r"`((?:%s)/[A-Za-z0-9_./*-]+)" % "|".join(_TOP))
+_PATH = re.compile(r"`((?:" + "|".join(_TOP) + r")/[A-Za-z0-9_./*-]+)")
 
 
 def _doc_files() -> list[str]:

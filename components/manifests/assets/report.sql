@@ -1,12 +1,17 @@
 -- One health observation of one model, applied by the health reporter as the registry writer.
 --
 -- Run by reporter.sh once per model inside one psql session (`\set name ...` then `\i
--- report.sql`), or directly as `psql -v env=... -v name=... -v status=... -v disable_routing=...
--- -v threshold=... -v note=... -f report.sql`; every value is interpolated as a quoted literal
+-- report.sql`), or directly as `psql -v env=... -v owner=... -v name=... -v status=...
+-- -v disable_routing=... -v threshold=... -v note=... -f report.sql`; every value is interpolated as a quoted literal
 -- (:'var'), so no value is ever parsed as SQL. It is one statement: it applies entirely or not
 -- at all, and a failure (a bad row, a trigger, a lock wait past lock_timeout) affects only it.
 --
 --   env              the environment (development | staging | production)
+--   owner            the reporter's stack, <project>/<stack>: only a row it owns is touched
+--                    (owner_stack = owner), or a row from before ownership that the owner's
+--                    stack would claim (owner_stack NULL and stack NULL or the owner's stack
+--                    name: the store's claim rule), so a canary or a copy of a stack in the
+--                    same environment never writes the health or routing of another's entry
 --   name             the model name
 --   status           healthy | unhealthy (anything else matches no row)
 --   disable_routing  true: marking a model unhealthy also sets routing_enabled = false
@@ -26,6 +31,7 @@
 -- Prints one line per touched row (none when the model has no such row).
 WITH observed AS (
     SELECT :'env'::text AS environment,
+           :'owner'::text AS owner,
            :'name'::text AS model_name,
            :'status'::text AS status,
            :'disable_routing'::boolean AS disable_routing,
@@ -42,6 +48,9 @@ WITH observed AS (
         ON e.environment = o.environment AND e.model_name = o.model_name
      WHERE e.health_status IN ('unknown', 'healthy', 'unhealthy')
        AND o.status IN ('healthy', 'unhealthy')
+       AND (e.owner_stack = o.owner
+            OR (e.owner_stack IS NULL
+                AND (e.stack IS NULL OR e.stack = regexp_replace(o.owner, '^.*/', ''))))
        FOR UPDATE OF e
 ), updated AS (
     UPDATE model_registry_entries AS e

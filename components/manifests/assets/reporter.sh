@@ -22,6 +22,9 @@
 #   HR_TIMEOUT_SECONDS    curl --max-time per probe                   (3)
 #   HR_PARALLEL           probes in flight at once (sliding window)   (16)
 #   HR_ENVIRONMENT        registry environment of the models          (report: required)
+#   HR_OWNER              the stack whose entries these are, <project>/<stack>; only rows it
+#                         owns (or a pre-ownership row naming its stack) are written
+#                                                                     (report: required)
 #   HR_DISABLE_ROUTING    true: unhealthy also turns routing off      (false)
 #   HR_FAILURE_THRESHOLD  failed probes in a row before unhealthy     (3)
 #   HR_STATEMENT_TIMEOUT_MS  per statement (statement_timeout)        (5000)
@@ -157,6 +160,12 @@ describe() {
 report() {
     [ -n "${HR_ENVIRONMENT:-}" ] || fail "HR_ENVIRONMENT is not set"
     case $HR_ENVIRONMENT in *[!a-z]*) fail "HR_ENVIRONMENT must be lower-case letters" ;; esac
+    # Quoted into psql as :'owner'; these characters never need (or break) quoting.
+    case ${HR_OWNER:-} in
+        /* | */ | *[!A-Za-z0-9._/-]*) fail "HR_OWNER must be <project>/<stack>" ;;
+        ?*/?*) ;;
+        *) fail "HR_OWNER must be <project>/<stack>, got '${HR_OWNER:-}'" ;;
+    esac
     [ -r "$SQL_FILE" ] || fail "cannot read $SQL_FILE"
     [ -r "$RESULTS_FILE" ] || fail "no probe results in $RESULTS_FILE"
     case $HR_DISABLE_ROUTING in
@@ -183,9 +192,12 @@ report() {
             "$HR_STATEMENT_TIMEOUT_MS" "$HR_LOCK_TIMEOUT_MS"
         # Meta-commands go through %s (printf would read \e, \s... in a format as escapes).
         printf '%s\n' "\\set env '$HR_ENVIRONMENT'" "\\set disable_routing $HR_DISABLE_ROUTING" \
-            "\\set threshold $HR_FAILURE_THRESHOLD"
+            "\\set threshold $HR_FAILURE_THRESHOLD" "\\set owner '$HR_OWNER'"
         # A rollout still rolling_out past its deadline has failed (migration 0005 defines the
-        # rule once); its count goes nowhere, so it is not mistaken for a model's outcome.
+        # rule once); its count goes nowhere, so it is not mistaken for a model's outcome. It is
+        # not scoped to HR_OWNER on purpose: it observes nothing (it applies the deadline the
+        # owner's own `pulumi up` recorded in the row), so whoever runs it marks the same rows
+        # (as `python -m ops registry expire-rollouts` does for every stack).
         printf '%s\n' "SELECT vllm_platform_registry_expire_rollouts(:'env') \\g /dev/null"
         while read -r name status detail; do
             if ! valid_name "$name"; then

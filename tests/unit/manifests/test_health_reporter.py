@@ -321,3 +321,22 @@ def test_manifests_pass_checkov(tmp_path: Path) -> None:
     ]
     assert failed == [], "\n".join(failed)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_the_report_step_writes_only_its_owners_entries() -> None:
+    """HR_OWNER scopes report.sql (tests/integration/test_health_reporter_owner.py); the program
+    passes its own <project>/<stack>, and ops render (no stack name) the environment's."""
+    cfg = _cfg()
+    assert _env(_containers(_objects(cfg))[1])["HR_OWNER"] == "vllm-platform/staging"
+    canary = {o["kind"]: o for o in health_reporter_objects(cfg, owner="vllm-platform/canary")}
+    assert _env(_containers(canary)[1])["HR_OWNER"] == "vllm-platform/canary"
+    assert "HR_OWNER" not in _env(_containers(canary)[0])  # the probe step needs no owner
+
+
+def test_the_program_gives_the_reporter_the_stacks_own_owner() -> None:
+    from tests.support.harness import run_program, stack_file_config
+
+    run = run_program("staging-canary", config=stack_file_config("staging"))
+    pod = run.one("kubernetes:batch/v1:CronJob").inputs["spec"]["jobTemplate"]["spec"]
+    [report] = pod["template"]["spec"]["containers"]
+    assert _env(report)["HR_OWNER"] == "vllm-platform/staging-canary"

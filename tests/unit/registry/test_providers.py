@@ -79,6 +79,32 @@ def test_a_row_found_retired_by_refresh_is_an_update_that_reactivates_it() -> No
     assert diff_entry(_props(health_status="retired"), _props()).changes is True
 
 
+def test_a_row_found_owned_by_another_stack_is_drift() -> None:
+    mine = _props(row_owner_stack="vllm-platform/staging")
+    assert diff_entry(mine, _props()).changes is False
+    assert diff_entry(_props(row_owner_stack=None), _props()).changes is False  # unclaimed
+    adopted = _props(row_owner_stack="vllm-platform/staging-copy")
+    assert diff_entry(adopted, _props()).changes is True
+
+
+@pytest.mark.parametrize(
+    ("health", "routing", "changes"),
+    [
+        ("unhealthy", False, False),  # the reporter took it out of routing: not drift
+        ("healthy", False, True),  # turned off by hand: drift
+        ("unknown", False, True),
+    ],
+)
+def test_routing_off_is_drift_unless_the_row_is_unhealthy(
+    health: str, routing: bool, changes: bool
+) -> None:
+    olds = _props(health_status=health, routing_enabled=routing)
+    assert diff_entry(olds, _props()).changes is changes
+    # Any other change still updates the held row.
+    held = _props(health_status="unhealthy", routing_enabled=False)
+    assert diff_entry(held, _props(replicas=3.0)).changes is True
+
+
 def test_unknown_values_during_preview_count_as_changes() -> None:
     result = diff_entry(_props(), _props(endpoint_url=UNKNOWN))
     assert result.changes is True
