@@ -45,13 +45,6 @@ class HealthReporterConfig(ConfigModel):
     )
     probe_image: ImageRef = Field(default=CURL_IMAGE, description="curl image (pinned)")
     psql_image: ImageRef = Field(default=PSQL_IMAGE, description="psql image (pinned)")
-    ssl_root_cert: str | None = Field(
-        default=None,
-        description=(
-            "PEM of the CA the reporter verifies the registry against, if not registry.sslRootCert "
-            "(default: that file's PEM; with neither, verify-full uses the image's trust store)"
-        ),
-    )
 
     @field_validator("schedule")
     @classmethod
@@ -80,15 +73,4 @@ class HealthReporterConfig(ConfigModel):
     def _pinned(cls, value: str) -> str:
         if not image_is_pinned(value):
             raise ValueError(f"pin a version tag or digest, got {value!r}")
-        return value
-
-    @field_validator("ssl_root_cert")
-    @classmethod
-    def _pem(cls, value: str | None) -> str | None:
-        if value is not None and "-----BEGIN CERTIFICATE-----" not in value:
-            raise ValueError("not a PEM certificate")
-        if value is not None and "PRIVATE KEY" in value:
-            raise ValueError(
-                "holds a private key; give the CA's certificate only (it lands in a ConfigMap)"
-            )
         return value

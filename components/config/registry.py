@@ -46,7 +46,20 @@ def role_has_word(role: str, word: str) -> bool:
 class RegistryConfig(ConfigModel):
     """The PostgreSQL registry the API router reads; passwords are secret keys."""
 
-    host: Hostname = Field(description="PostgreSQL host of the registry")
+    host: Hostname = Field(
+        description=(
+            "PostgreSQL host of the registry as the machine running `pulumi up` reaches it "
+            "(migrations, roles and entries are written from there)"
+        )
+    )
+    cluster_host: Hostname | None = Field(
+        default=None,
+        description=(
+            "the same server as the in-cluster health reporter reaches it, when that name "
+            "differs (e.g. host 127.0.0.1 through `kubectl port-forward`, clusterHost the "
+            "Service's DNS name); default: host"
+        ),
+    )
     port: int = Field(default=5432, ge=1, le=65535, description="PostgreSQL port")
     database: str = Field(min_length=1, max_length=63, description="database of the registry")
     user: str = Field(
@@ -109,6 +122,11 @@ class RegistryConfig(ConfigModel):
             raise ValueError(f"cannot read {value!r} (relative to {PROJECT_DIR}): {exc}") from None
         if _PEM_CERT not in text:
             raise ValueError(f"{value!r} holds no PEM certificate")
+        if "PRIVATE KEY" in text:
+            raise ValueError(
+                f"{value!r} holds a private key; give the CA's certificate only (the health "
+                "reporter ships it in a ConfigMap)"
+            )
         return value
 
     @model_validator(mode="after")

@@ -144,8 +144,8 @@ def registry_secret(cfg: StackConfig, writer_password: str = REDACTED) -> Manife
 
 
 def _root_cert_pem(cfg: StackConfig) -> str | None:
-    """The reporter's own CA (healthReporter.sslRootCert), else the registry's (sslRootCert)."""
-    return cfg.health_reporter.ssl_root_cert or cfg.registry.ssl_root_cert_pem
+    """The registry's CA (``registry.sslRootCert``): one CA for every client of the registry."""
+    return cfg.registry.ssl_root_cert_pem
 
 
 def _ssl_root_cert(cfg: StackConfig) -> str | None:
@@ -206,7 +206,7 @@ def pod_spec(cfg: StackConfig, owner: str | None = None) -> Manifest:
     }
     reg = cfg.registry
     libpq = {
-        "PGHOST": reg.host,
+        "PGHOST": reg.cluster_host or reg.host,  # the reporter runs in the cluster
         "PGPORT": str(reg.port),
         "PGDATABASE": reg.database,
         "PGUSER": cfg.writer_role,

@@ -351,7 +351,7 @@ CASES = [
         never_echoed="hunter2",
     ),
     Case(
-        "private key as the CA",
+        "a second, reporter-only CA (one CA for every client: registry.sslRootCert)",
         put("healthReporter", {"sslRootCert": PEM_CERT + PEM_KEY}),
         path="healthReporter.sslRootCert",
     ),

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from components.config import ConfigError, load_stack_config
-from tests.support.stackfiles import raw_stack
+from tests.support.stackfiles import ROOT, raw_stack
 
 CA = "tests/fixtures/tls/registry-ca.pem"
 
@@ -54,3 +55,14 @@ def test_libpq_and_lib_pq_get_their_own_root_certificate_values() -> None:
 
 def test_prefer_is_fine_when_the_provider_does_not_connect() -> None:
     assert _load(sslmode="prefer", manageRoles=False).registry.sslmode == "prefer"
+
+
+def test_a_ca_file_with_a_private_key_is_refused(tmp_path: Path) -> None:
+    """The CA's PEM reaches the health reporter through a ConfigMap: never a key."""
+    key = "-----BEGIN " + "PRIVATE KEY-----\nMIIE\n-----END " + "PRIVATE KEY-----\n"
+    bad = tmp_path / "ca-and-key.pem"
+    bad.write_text((ROOT / CA).read_text() + key)
+    with pytest.raises(ConfigError) as info:
+        _load(sslmode="verify-full", sslRootCert=str(bad))
+    assert [i.path for i in info.value.issues] == ["registry.sslRootCert"]
+    assert "holds a private key" in str(info.value)

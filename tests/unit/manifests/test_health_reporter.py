@@ -182,7 +182,6 @@ def test_schedule_and_run_limits() -> None:
         ({"timeout_seconds": 30}, "healthReporter.timeoutSeconds"),
         ({"psql_image": "postgres:latest"}, "healthReporter.psqlImage"),
         ({"probe_image": "curlimages/curl"}, "healthReporter.probeImage"),
-        ({"ssl_root_cert": "not a pem"}, "healthReporter.sslRootCert"),
     ],
 )
 def test_bad_settings_are_rejected(settings: dict[str, Any], message: str) -> None:
@@ -239,10 +238,13 @@ def test_the_report_step_connects_as_the_writer_role() -> None:
     assert flagged["HR_DISABLE_ROUTING"] == "true"
 
 
-def test_a_given_ca_certificate_is_shipped_and_used() -> None:
-    pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
-    objs = _objects(ssl_root_cert=pem)
-    assert objs["ConfigMap"]["data"]["root.crt"] == pem
+def test_the_registry_ca_is_shipped_and_used() -> None:
+    """One CA for every registry client: registry.sslRootCert (a file in the project)."""
+    ca = "tests/fixtures/tls/registry-ca.pem"
+    raw = raw_stack("staging")
+    raw["registry"]["sslRootCert"] = ca
+    objs = _objects(load_stack_config(raw).config)
+    assert objs["ConfigMap"]["data"]["root.crt"] == (ROOT / ca).read_text()
     assert _env(_containers(objs)[1])["PGSSLROOTCERT"] == f"{CONFIG_DIR}/root.crt"
 
 
@@ -340,3 +342,14 @@ def test_the_program_gives_the_reporter_the_stacks_own_owner() -> None:
     pod = run.one("kubernetes:batch/v1:CronJob").inputs["spec"]["jobTemplate"]["spec"]
     [report] = pod["template"]["spec"]["containers"]
     assert _env(report)["HR_OWNER"] == "vllm-platform/staging-canary"
+
+
+def test_the_reporter_connects_to_the_cluster_side_name_of_the_registry() -> None:
+    """`pulumi up` writes from the deploying machine (registry.host), the reporter from inside
+    the cluster: examples/Pulumi.local.yaml reaches one server by two names."""
+    cfg = load_from_stack_file(ROOT / "examples" / "Pulumi.local.yaml").config
+    assert cfg.registry.host == "127.0.0.1"
+    env = _env(_containers(_objects(cfg))[1])
+    assert env["PGHOST"] == "registry-postgresql.registry.svc.cluster.local"
+    staging = _cfg()
+    assert _env(_containers(_objects(staging))[1])["PGHOST"] == staging.registry.host
