@@ -31,8 +31,13 @@ $(VENV)/checkov/.installed: requirements-checkov.txt | $(VENV)/.installed
 
 venv: $(VENV)/.installed $(VENV)/checkov/.installed
 
+# pytest-xdist: TEST_WORKERS processes (TEST_WORKERS=0 runs in this one process). Tests that
+# share a session-wide result carry an xdist_group mark, which --dist loadgroup keeps on one
+# worker (the checkov scan; the CRD models' import). See docs/benchmarks.md#test-suite.
+TEST_WORKERS ?= 2
+
 test: venv
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 lint: venv
 	$(VENV)/bin/ruff check .
