@@ -11,7 +11,8 @@ outlives the run), 5 % point at a closed port (connection refused). Then ``sh re
 runs exactly as the CronJob's containers would: the staging stack's rendered ConfigMap files
 and the env of its rendered CronJob (probe timeout, failure threshold 3, routing taken out on
 failure), with only the paths and libpq's target (the throwaway database) changed. Reports
-the run's wall time, the oldest ``last_health_check_at`` right after it (every model must be checked by every run) and the statuses recorded.
+the run's wall time, the oldest ``last_health_check_at`` right after it (every model must be
+checked by every run) and the statuses recorded.
 
 Loopback only; the server and the databases are gone at the end (also on failure); each run
 is killed after 120 s.
