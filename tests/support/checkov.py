@@ -4,7 +4,9 @@ checkov takes ~1.5-2 s to load its checks on every start, so the tests do not ru
 the ``checkov_scan`` fixture (tests/unit/manifests/conftest.py) writes every committed stack's
 objects (``python -m ops render``), the health reporter's objects and a known-bad pod into
 subdirectories of one tree, runs checkov once over it with the repository's ``.checkov.yaml``,
-and each test reads the failures under its own subdirectory. The known-bad pod's failures are
+and each test reads the failures under its own subdirectory. The tests reading it are all in
+tests/unit/manifests/test_checkov.py: ``make test``'s ``--dist loadfile`` runs a file's tests
+on one pytest-xdist worker, so checkov runs once per ``make test``. The known-bad pod's failures are
 attributed to its subdirectory, which shows the per-subdirectory reading sees failures.
 
 checkov cannot share the project's virtualenv (it pins ``packaging<24``; pulumi needs
@@ -32,8 +34,6 @@ INSTALL = (
     "python3 -m venv .venv/checkov && "
     ".venv/checkov/bin/pip install -r requirements-checkov.txt  # checkov==3.3.30"
 )
-# pytest-xdist: the tests reading the scan run on one worker, so checkov runs once per session.
-GROUP = pytest.mark.xdist_group("checkov")
 
 
 def checkov_bin() -> str:

@@ -13,13 +13,12 @@ import re
 import pytest
 import yaml
 
-from tests.support.checkov import CONFIG, GROUP, CheckovScan
+from tests.support.checkov import CONFIG, CheckovScan
 from tests.support.stackfiles import STACKS
 
 MAX_SKIPS = 5
 
 
-@GROUP
 @pytest.mark.parametrize("stack", STACKS)
 def test_rendered_stack_passes_every_checkov_kubernetes_check(
     stack: str, checkov_scan: CheckovScan
@@ -32,7 +31,15 @@ def test_rendered_stack_passes_every_checkov_kubernetes_check(
     assert checkov_scan.failures(f"stacks/{stack}") == []
 
 
-@GROUP
+def test_health_reporter_objects_pass_every_checkov_kubernetes_check(
+    checkov_scan: CheckovScan,
+) -> None:
+    """The staging config's health reporter objects (CronJob, ConfigMap, Secret, policy)."""
+    assert checkov_scan.yaml_files("health-reporter")
+    assert checkov_scan.report["summary"]["parsing_errors"] == 0
+    assert checkov_scan.failures("health-reporter") == []
+
+
 def test_checkov_reports_a_failing_object(checkov_scan: CheckovScan) -> None:
     """The harness sees failures, per file: a privileged, root, unprobed pod fails checks."""
     failed = checkov_scan.failures("known-bad")

@@ -20,10 +20,9 @@ from components.planning.capacity import plan_stack
 from tests.support.stackfiles import ROOT
 
 # The CRD models are imported when a test first needs them, not at collection: the
-# prometheus-operator package takes ~2.5 s to import (it builds every model of the operator).
+# prometheus-operator package takes ~2.5 s to import (it builds every model of the operator);
+# with ``make test``'s ``--dist loadfile`` only the worker running this file pays for it.
 KINDS = ("ServiceMonitor", "PrometheusRule", "ScaledObject")
-# pytest-xdist: these tests run on one worker, so only that one pays for the import.
-pytestmark = pytest.mark.xdist_group("crd-models")
 
 
 @functools.cache

@@ -29,7 +29,6 @@ from components.manifests.toolkit import (
 )
 from components.manifests.vllm.names import selector_labels
 from components.manifests.vllm.network import server_network_policy
-from tests.support.checkov import GROUP, CheckovScan
 from tests.support.stackfiles import (
     ROOT,
     raw_stack,
@@ -283,11 +282,3 @@ def test_the_script_rejects_an_unknown_step() -> None:
     )
     assert result.returncode == 2
     assert "usage:" in result.stderr
-
-
-@GROUP
-def test_manifests_pass_checkov(checkov_scan: CheckovScan) -> None:
-    """The staging config's objects (the ``checkov_scan`` fixture writes them)."""
-    assert checkov_scan.yaml_files("health-reporter")
-    assert checkov_scan.report["summary"]["parsing_errors"] == 0
-    assert checkov_scan.failures("health-reporter") == []
