@@ -31,8 +31,15 @@ $(VENV)/checkov/.installed: requirements-checkov.txt | $(VENV)/.installed
 
 venv: $(VENV)/.installed $(VENV)/checkov/.installed
 
+# pytest-xdist: TEST_WORKERS processes (TEST_WORKERS=0 runs in this one process). loadfile
+# keeps each test file on one worker, so work a file shares (the checkov scan of
+# test_checkov.py, the CRD models' import) is done once. (loadgroup would be finer, but
+# pytest-xdist 3.8.0's xdist_group marks do nothing under pytest 9.2: it renames
+# item._nodeid, which pytest 9 no longer reads.) See docs/benchmarks.md#test-suite.
+TEST_WORKERS ?= 2
+
 test: venv
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: venv
 	$(VENV)/bin/ruff check .

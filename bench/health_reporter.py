@@ -8,9 +8,11 @@ with the migrations applied and N registered models; N fake ``/health`` endpoint
 127.0.0.1 served by one in-process HTTP server (by path): 75 % answer 200, 10 % answer 503,
 10 % hang past the probe timeout (each answers after ``timeout + 1`` s at most, so nothing
 outlives the run), 5 % point at a closed port (connection refused). Then ``sh reporter.sh run``
-runs exactly as the CronJob's containers would (the env of the rendered CronJob; libpq pointed
-at the throwaway database). Reports the run's wall time, the oldest ``last_health_check_at``
-right after it (every model must be checked by every run) and the statuses recorded.
+runs exactly as the CronJob's containers would: the staging stack's rendered ConfigMap files
+and the env of its rendered CronJob (probe timeout, failure threshold 3, routing taken out on
+failure), with only the paths and libpq's target (the throwaway database) changed. Reports
+the run's wall time, the oldest ``last_health_check_at`` right after it (every model must be
+checked by every run) and the statuses recorded.
 
 Loopback only; the server and the databases are gone at the end (also on failure); each run
 is killed after 120 s.
@@ -39,14 +41,14 @@ if str(ROOT) not in sys.path:
 import psycopg  # noqa: E402
 from psycopg import conninfo  # noqa: E402
 
+from components.config.source import load_from_stack_file  # noqa: E402
 from components.manifests.health_reporter import (  # noqa: E402
     PROBE_PARALLELISM,
-    PSQL_LOCK_TIMEOUT_MS,
-    PSQL_STATEMENT_TIMEOUT_MS,
-    read_asset,
+    health_reporter_objects,
 )
 from components.registry.migrate import migrate  # noqa: E402
 from tests.integration.conftest import database  # noqa: E402
+from tests.support.stackfiles import with_reporter  # noqa: E402
 
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 ENV = "staging"
@@ -126,8 +128,23 @@ def run_once(dsn: str, count: int, timeout: int, work: Path) -> dict[str, object
         for d in (config, results):
             shutil.rmtree(d, ignore_errors=True)
             d.mkdir(parents=True)
-        (config / "reporter.sh").write_text(read_asset("reporter.sh"))
-        (config / "report.sql").write_text(read_asset("report.sql"))
+        # The staging stack's rendered objects: the ConfigMap's files as mounted, the env of
+        # the CronJob's containers; only paths, libpq's target and the models list are local.
+        cfg = with_reporter(
+            load_from_stack_file(ROOT / f"Pulumi.{ENV}.yaml").config,
+            timeout_seconds=timeout,
+            failure_threshold=3,
+            unhealthy_disables_routing=True,
+        )
+        objs = health_reporter_objects(cfg, writer_password="unused-with-trust-auth")
+        cm = next(o for o in objs if o["kind"] == "ConfigMap")
+        cron = next(o for o in objs if o["kind"] == "CronJob")
+        pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        for key, text in cm["data"].items():
+            if key != "models":
+                (config / key).write_text(text)
+        password = work / "password"
+        password.write_text("unused-with-trust-auth")
         lines = []
         for i, name in enumerate(names):
             kind = kind_of(i)
@@ -135,27 +152,22 @@ def run_once(dsn: str, count: int, timeout: int, work: Path) -> dict[str, object
             lines.append(f"{name} http://127.0.0.1:{url_port}/{kind}/{name}/health\n")
         (config / "models").write_text("".join(lines))
         params = conninfo.conninfo_to_dict(dsn)
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": str(work),
-            "HR_CONFIG_DIR": str(config),
-            "HR_RESULTS_DIR": str(results),
-            "HR_TIMEOUT_SECONDS": str(timeout),
-            "HR_PARALLEL": str(PROBE_PARALLELISM),
-            "HR_ENVIRONMENT": ENV,
-            "HR_OWNER": "vllm-platform/staging",
-            "HR_DISABLE_ROUTING": "true",
-            "HR_FAILURE_THRESHOLD": "3",
-            "HR_STATEMENT_TIMEOUT_MS": str(PSQL_STATEMENT_TIMEOUT_MS),
-            "HR_LOCK_TIMEOUT_MS": str(PSQL_LOCK_TIMEOUT_MS),
-            "PGHOST": str(params.get("host", "127.0.0.1")),
-            "PGPORT": str(params.get("port", "5432")),
-            "PGDATABASE": str(params["dbname"]),
-            "PGUSER": str(params.get("user", "postgres")),
-            "PGSSLMODE": "disable",
-            "PGCONNECT_TIMEOUT": "5",
-            "PGAPPNAME": "vllm-platform-health-reporter-bench",
-        }
+        env: dict[str, str] = {}
+        for container in [*pod["initContainers"], *pod["containers"]]:
+            env.update({e["name"]: e["value"] for e in container["env"]})
+        env.pop("PGSSLROOTCERT", None)
+        env.update(
+            PATH=os.environ.get("PATH", "/usr/bin:/bin"),
+            HOME=str(work),
+            HR_CONFIG_DIR=str(config),
+            HR_RESULTS_DIR=str(results),
+            HR_PASSWORD_FILE=str(password),
+            PGHOST=str(params.get("host", "127.0.0.1")),
+            PGPORT=str(params.get("port", "5432")),
+            PGDATABASE=str(params["dbname"]),
+            PGUSER=str(params.get("user", "postgres")),
+            PGSSLMODE="disable",
+        )
         started = time.monotonic()
         done = subprocess.run(
             ["sh", str(config / "reporter.sh"), "run"],

@@ -11,8 +11,8 @@ For each model count N it times, in this one process and under the same mock run
   per model the same Kubernetes types and counts (2 Services, 2 NetworkPolicies, StatefulSet,
   ServiceMonitor, PrometheusRule, dashboard ConfigMap, smoke Job) as small literal dicts plus
   one RegistryEntry-shaped dynamic resource, and the same fixed stack resources (cluster, node
-  pool, providers, namespace objects, roles and grants, health reporter). No config validation,
-  no builders, no component resources.
+  pool, providers, namespace objects, roles and grants, health reporter, image pre-puller). No
+  config validation, no builders, no component resources.
 - ``payload``: the baseline's shape, but each object is the platform's real manifest, rendered
   before the timer starts. ``platform / payload`` is what the platform's own code costs;
   ``payload / baseline`` is what the larger real manifests cost the mock runtime.
@@ -225,6 +225,7 @@ def _fixed(kubeconfig: str) -> tuple[pulumi.ResourceOptions, pulumi.Output[str]]
     ns_name: pulumi.Output[str] = ns.metadata.apply(lambda m: str(m["name"]))
     for kind, name in [
         ("DaemonSet", "device-plugin"),
+        ("DaemonSet", "image-prepuller"),  # one per distinct image: all models share one here
         ("ResourceQuota", "quota"),
         ("LimitRange", "limits"),
         ("Secret", "hf-token"),

@@ -9,7 +9,8 @@ tests/integration/conftest.py does), applies the migrations, then, per round:
   ``update(id, olds, news)`` for each with a changed image and replica count. Props are shaped
   as the engine passes them (numbers as floats, ``change_kind``/``note`` present). The provider
   opens one connection per call by design (no module-level clients); each call locks the row,
-  inserts or updates it and writes an audit event in one transaction.
+  checks the entry's owner stack, inserts or updates it and writes an audit event in one
+  transaction. Each update carries new smoke evidence (a new image was smoke-tested).
 - ``plain, 1 conn``: one autocommit connection, ``INSERT ... ON CONFLICT (environment,
   model_name) DO UPDATE`` of the same columns, N inserts then N updates.
 - ``plain, conn/op``: the same statement with a new connection per operation (the provider's
@@ -45,6 +46,7 @@ from components.registry.store import ENTRIES_TABLE, EVENTS_TABLE, SPEC_FIELDS  
 from tests.integration.conftest import database  # noqa: E402
 
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+OWNER = "vllm-platform/staging"
 Op = Callable[[], None]
 
 
@@ -52,6 +54,9 @@ def props(dsn: str, model: str, *, image: str, replicas: int) -> dict[str, Any]:
     """RegistryEntry inputs as the engine hands them to the provider (numbers as floats)."""
     return {
         "connection": dsn,
+        "owner_stack": OWNER,
+        # A new smoke Job per image: an update carries new evidence, as after a real rollout.
+        "smoke_evidence": f"{model}-smoke-{image.rsplit(':', 1)[-1]}",
         "change_kind": "deploy",
         "note": None,
         "model_name": model,
@@ -74,8 +79,9 @@ def props(dsn: str, model: str, *, image: str, replicas: int) -> dict[str, Any]:
 IMAGE_V1 = "vllm/vllm-openai:v0.11.0"
 IMAGE_V2 = "vllm/vllm-openai:v0.11.1"
 
+# The plain loops write the owner too (without checking it: that is the provider's work).
 _UPSERT = sql.SQL(
-    "INSERT INTO {table} ({cols}, health_status) VALUES ({params}, 'healthy') "
+    "INSERT INTO {table} ({cols}, health_status, owner_stack) VALUES ({params}, 'healthy', %s) "
     "ON CONFLICT (environment, model_name) DO UPDATE SET {sets}, updated_at = now() "
     "RETURNING id"
 ).format(
@@ -95,7 +101,7 @@ _EVENT = sql.SQL(
 
 def _row_values(p: dict[str, Any]) -> list[Any]:
     ints = ("max_model_len", "gpus_per_replica", "replicas")
-    return [int(p[c]) if c in ints else p[c] for c in SPEC_FIELDS]
+    return [*(int(p[c]) if c in ints else p[c] for c in SPEC_FIELDS), p["owner_stack"]]
 
 
 def _time(ops: list[Op]) -> list[float]:

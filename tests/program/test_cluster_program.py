@@ -18,6 +18,7 @@ from tests.support.harness import (
     TEST_SECRETS,
     ProgramRun,
     Registered,
+    committed_run,
     run_program,
     stack_file_config,
 )
@@ -67,7 +68,7 @@ def k8s_objects(run: ProgramRun) -> list[Registered]:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_kubernetes_resource_uses_the_clusters_provider(stack: str) -> None:
-    run = run_program(stack)
+    run = committed_run(stack)
     ref = provider_ref(run)
     assert run.kubernetes()
     for r in run.kubernetes():
@@ -76,7 +77,7 @@ def test_every_kubernetes_resource_uses_the_clusters_provider(stack: str) -> Non
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_registered_objects_equal_the_builder_output(stack: str) -> None:
-    run = run_program(stack)
+    run = committed_run(stack)
     expected = namespace_objects(
         config_of(stack),
         redact_secrets=False,
@@ -89,7 +90,7 @@ def test_registered_objects_equal_the_builder_output(stack: str) -> None:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_components_use_their_type_tokens_and_parent_their_children(stack: str) -> None:
-    run = run_program(stack)
+    run = committed_run(stack)
     cluster = run.one("vllm-platform:infra:GpuCluster", "cluster")
     env = run.one("vllm-platform:infra:EnvironmentNamespace", "environment")
     assert run.one(K8S_PROVIDER).parent == cluster.urn
@@ -100,7 +101,7 @@ def test_components_use_their_type_tokens_and_parent_their_children(stack: str) 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_secret_values_are_secret_inputs_and_never_plain_outputs(stack: str) -> None:
-    run = run_program(stack)
+    run = committed_run(stack)
     secrets = {r.k8s_name: r for r in run.by_type("kubernetes:core/v1:Secret")}
     # The whole stringData map is serialized as a secret (a secret Output makes its map secret).
     assert secrets["vllm-api-key"].secret_inputs == ["stringData"]
@@ -114,7 +115,7 @@ def test_secret_values_are_secret_inputs_and_never_plain_outputs(stack: str) -> 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_namespace_is_exported_from_the_namespace_resource(stack: str) -> None:
-    run = run_program(stack)
+    run = committed_run(stack)
     assert run.outputs["namespace"] == stack_file_config(stack)[f"{PROJECT}:namespace"]
 
 
@@ -133,7 +134,7 @@ def test_hf_token_secret_is_only_created_when_the_token_is_set() -> None:
 @pytest.mark.parametrize("stack", ["development", "production"])
 def test_lke_cluster_arguments_follow_the_config(stack: str) -> None:
     cfg = config_of(stack).cluster
-    run = run_program(stack)
+    run = committed_run(stack)
     lke = run.one(LKE, "cluster-lke").inputs
     assert lke["label"] == cfg.label
     assert lke["region"] == cfg.region
@@ -147,7 +148,7 @@ def test_lke_cluster_arguments_follow_the_config(stack: str) -> None:
 
 
 def test_production_control_plane_acl_is_enabled_with_the_configured_cidrs() -> None:
-    lke = run_program("production").one(LKE).inputs
+    lke = committed_run("production").one(LKE).inputs
     assert lke["controlPlane"]["acl"] == {
         "enabled": True,
         "addresses": [{"ipv4s": ["203.0.113.0/24"]}],
@@ -157,7 +158,7 @@ def test_production_control_plane_acl_is_enabled_with_the_configured_cidrs() -> 
 @pytest.mark.parametrize("stack", ["development", "production"])
 def test_gpu_pool_arguments_follow_the_config(stack: str) -> None:
     pool_cfg = config_of(stack).cluster.gpu_pool
-    run = run_program(stack)
+    run = committed_run(stack)
     pool = run.one(POOL, "cluster-gpu-pool")
     assert pool.inputs["clusterId"] == 123456
     assert pool.inputs["type"] == pool_cfg.type
@@ -185,7 +186,7 @@ def test_fixed_size_pool_keeps_its_node_count_under_management() -> None:
 
 
 def test_production_protects_cluster_pool_and_namespace() -> None:
-    run = run_program("production")
+    run = committed_run("production")
     assert run.one(LKE).protect
     assert run.one(POOL).protect
     ns = [r for r in run.by_type("kubernetes:core/v1:Namespace") if r.k8s_name == "vllm-production"]
@@ -193,7 +194,7 @@ def test_production_protects_cluster_pool_and_namespace() -> None:
 
 
 def test_development_protects_nothing() -> None:
-    run = run_program("development")
+    run = committed_run("development")
     assert not any(r.protect for r in run.resources)
 
 
@@ -204,7 +205,7 @@ def test_protect_false_in_production_config_lifts_protection() -> None:
 
 @pytest.mark.parametrize("stack", ["development", "production"])
 def test_create_mode_exports_the_decoded_kubeconfig_as_a_secret(stack: str) -> None:
-    run = run_program(stack)
+    run = committed_run(stack)
     assert run.outputs["kubeconfig"] == FAKE_KUBECONFIG
     assert "kubeconfig" in run.secret_outputs
     assert run.outputs["clusterId"] == "123456"
@@ -213,7 +214,7 @@ def test_create_mode_exports_the_decoded_kubeconfig_as_a_secret(stack: str) -> N
 
 @pytest.mark.parametrize("stack", ["development", "production"])
 def test_create_mode_provider_uses_the_lke_id_and_a_secret_kubeconfig(stack: str) -> None:
-    provider = run_program(stack).one(K8S_PROVIDER)
+    provider = committed_run(stack).one(K8S_PROVIDER)
     assert provider.inputs["kubeconfig"] == FAKE_KUBECONFIG
     assert provider.inputs["clusterIdentifier"] == "123456"
     assert "kubeconfig" in provider.secret_inputs
@@ -222,7 +223,7 @@ def test_create_mode_provider_uses_the_lke_id_and_a_secret_kubeconfig(stack: str
 
 @pytest.mark.parametrize("stack", ["development", "production"])
 def test_create_mode_deploys_the_device_plugin_on_gpu_nodes(stack: str) -> None:
-    run = run_program(stack)
+    run = committed_run(stack)
     ds = run.one("kubernetes:apps/v1:DaemonSet", "cluster-daemonset-nvidia-device-plugin")
     pod = ds.inputs["spec"]["template"]["spec"]
     assert ds.inputs["metadata"]["namespace"] == "nvidia-device-plugin"
@@ -249,7 +250,7 @@ def test_gpu_operator_is_a_pinned_helm_release_instead_of_the_device_plugin() ->
 
 
 def test_staging_attaches_through_a_stack_reference_without_linode_resources() -> None:
-    run = run_program("staging")
+    run = committed_run("staging")
     ref = run.one(STACK_REF)
     assert ref.inputs["name"] == "organization/vllm-platform/development"
     assert run.by_type(LKE) == [] and run.by_type(POOL) == []
@@ -262,7 +263,7 @@ def test_staging_attaches_through_a_stack_reference_without_linode_resources() -
 
 
 def test_staging_installs_no_gpu_enablement_on_the_shared_cluster() -> None:
-    run = run_program("staging")
+    run = committed_run("staging")
     # The image pre-puller (a DaemonSet of its own component) is not GPU enablement.
     assert [r for r in run.by_type("kubernetes:apps/v1:DaemonSet") if "GpuCluster" in r.urn] == []
     assert run.by_type(RELEASE) == []

@@ -8,7 +8,7 @@ import pulumi
 import pytest
 import yaml
 
-from tests.support.harness import TEST_SECRETS, run_program, stack_file_config
+from tests.support.harness import TEST_SECRETS, committed_run, run_program, stack_file_config
 from tests.support.stackfiles import STACKS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.program
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_program_completes_and_exports_endpoints_for_every_model(stack: str) -> None:
-    run = run_program(stack)
+    run = committed_run(stack)
     cfg = stack_file_config(stack)
     namespace = cfg["vllm-platform:namespace"]
     assert run.outputs["environment"] == stack
@@ -128,4 +128,4 @@ def test_the_program_reads_each_stack_file_exactly_as_ops_plan_does(stack: str) 
     from components.planning.release import config_digest
 
     offline = load_from_stack_file(ROOT / f"Pulumi.{stack}.yaml").config
-    assert run_program(stack).outputs["release"]["configDigest"] == config_digest(offline)
+    assert committed_run(stack).outputs["release"]["configDigest"] == config_digest(offline)

@@ -8,7 +8,7 @@ from components.config.source import load_from_stack_file
 from components.manifests.prepull import image_prepuller
 from components.planning.timing import image_pull_budget_seconds
 from components.resources.prepull import TYPE_TOKEN
-from tests.support.harness import run_program
+from tests.support.harness import committed_run, run_program
 from tests.support.stackfiles import ROOT, STACKS
 
 pytestmark = pytest.mark.program
@@ -18,7 +18,7 @@ DAEMONSET = "kubernetes:apps/v1:DaemonSet"
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_the_prepuller_registers_exactly_the_builder_daemonset(stack: str) -> None:
-    run = run_program(stack)
+    run = committed_run(stack)
     cfg = load_from_stack_file(ROOT / f"Pulumi.{stack}.yaml").config
     expected = image_prepuller(cfg)
     assert expected is not None

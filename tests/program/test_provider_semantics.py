@@ -25,7 +25,13 @@ from components.manifests.k8s_semantics import (
 )
 from components.manifests.vllm.smoke import SMOKE_ACTIVE_DEADLINE_SECONDS
 from components.manifests.vllm.workload import startup_budget_seconds
-from tests.support.harness import ProgramRun, Registered, run_program, stack_file_config
+from tests.support.harness import (
+    ProgramRun,
+    Registered,
+    committed_run,
+    run_program,
+    stack_file_config,
+)
 from tests.support.stackfiles import ROOT, committed_stacks
 
 pytestmark = pytest.mark.program
@@ -43,7 +49,7 @@ def _run(stack: str) -> ProgramRun:
     config = None
     if stack in EXAMPLES:
         config = dict(yaml.safe_load(EXAMPLES[stack].read_text())["config"])
-    return run_program(stack, config=config)
+    return committed_run(stack) if config is None else run_program(stack, config=config)
 
 
 def _config(stack: str) -> Any:

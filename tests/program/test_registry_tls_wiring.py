@@ -16,7 +16,7 @@ import yaml
 from psycopg import conninfo
 
 from components.config.registry import LIB_PQ_SSLMODES, PROJECT_DIR
-from tests.support.harness import ProgramRun, run_program, stack_file_config
+from tests.support.harness import ProgramRun, committed_run, run_program, stack_file_config
 from tests.support.stackfiles import ROOT, committed_stacks
 
 pytestmark = pytest.mark.program
@@ -33,7 +33,7 @@ def _registry(stack: str, **changes: Any) -> dict[str, Any]:
 
 
 def _runs() -> list[tuple[str, ProgramRun]]:
-    runs = [(s, run_program(s)) for s in committed_stacks()]
+    runs = [(s, committed_run(s)) for s in committed_stacks()]
     runs.append(("local", run_program("development", config=_example("local"))))
     ca = {"sslRootCert": CA}
     for mode in ("verify-ca", "verify-full", "require"):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from tests.program.urns import recorded_urns
-from tests.support.harness import run_program
+from tests.support.harness import committed_run
 from tests.support.stackfiles import committed_stacks
 
 pytestmark = pytest.mark.program
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.program
 def test_every_recorded_urn_is_still_registered_or_aliased(stack: str) -> None:
     recorded = recorded_urns().get(stack)
     assert recorded, f"no URNs recorded for stack {stack}; run python -m tests.program.urns --write"
-    run = run_program(stack)
+    run = committed_run(stack)
     live = {r.urn for r in run.resources}
     aliased = {alias for r in run.resources for alias in r.aliases}
     moved = [urn for urn in recorded if urn not in live and urn not in aliased]

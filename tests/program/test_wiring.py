@@ -8,7 +8,13 @@ from typing import Any
 import pytest
 
 from components.planning.release import ROLLBACK_ENV
-from tests.support.harness import TEST_SECRETS, ProgramRun, Registered, run_program
+from tests.support.harness import (
+    TEST_SECRETS,
+    ProgramRun,
+    Registered,
+    committed_run,
+    run_program,
+)
 from tests.support.stackfiles import STACKS
 
 pytestmark = pytest.mark.program
@@ -32,7 +38,7 @@ def _entries(run: ProgramRun) -> dict[str, Registered]:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_each_model_is_registered_only_after_its_smoke_test(stack: str) -> None:
-    run = run_program(stack)
+    run = committed_run(stack)
     entries = _entries(run)
     assert set(entries) == set(run.outputs["endpoints"])
     jobs = {r.inputs["metadata"]["labels"]["app.kubernetes.io/name"]: r for r in run.by_type(JOB)}
@@ -44,7 +50,7 @@ def test_each_model_is_registered_only_after_its_smoke_test(stack: str) -> None:
 
 
 def test_registry_entries_connect_as_the_writer_role_after_its_grants() -> None:
-    run = run_program("production")
+    run = committed_run("production")
     schema = run.one(SCHEMA)
     grants = {r.urn for r in run.by_type("postgresql:index/grant:Grant") if "-writer-" in r.name}
     assert len(grants) == 5
@@ -77,7 +83,7 @@ def test_rollback_runs_record_rolled_back_with_the_version(monkeypatch: pytest.M
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_release_record_names_every_model_image_and_the_config_digest(stack: str) -> None:
-    run = run_program(stack)
+    run = committed_run(stack)
     release = run.outputs["release"]
     assert release["environment"] == stack
     assert release["configDigest"].startswith("sha256:")
@@ -88,7 +94,7 @@ def test_release_record_names_every_model_image_and_the_config_digest(stack: str
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_secret_values_appear_only_as_secret_inputs_and_never_in_plain_outputs(stack: str) -> None:
-    run = run_program(stack)
+    run = committed_run(stack)
     planted = set(TEST_SECRETS.values())
     for r in run.resources:
         for path, value in _paths(r.inputs):
@@ -103,7 +109,7 @@ def test_secret_values_appear_only_as_secret_inputs_and_never_in_plain_outputs(s
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_health_reporter_runs_in_the_namespace_with_the_clusters_provider(stack: str) -> None:
-    run = run_program(stack)
+    run = committed_run(stack)
     cron = run.one("kubernetes:batch/v1:CronJob")
     namespace = run.outputs["namespace"]
     assert cron.inputs["metadata"]["namespace"] == namespace
@@ -125,7 +131,7 @@ def test_bad_health_reporter_settings_fail_with_the_key() -> None:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_models_wait_for_the_gpu_device_plugin_when_the_stack_installs_it(stack: str) -> None:
-    run = run_program(stack)
+    run = committed_run(stack)
     plugin = [r for r in run.by_type("kubernetes:apps/v1:DaemonSet") if "GpuCluster" in r.urn]
     for dep in run.by_type("vllm-platform:serving:VllmDeployment"):
         for p in plugin:
@@ -147,7 +153,7 @@ def test_dynamic_resources_leave_the_pickler_as_they_found_it() -> None:
 
 
 def test_health_reporter_waits_for_the_writer_grants_before_it_can_run() -> None:
-    run = run_program("production")
+    run = committed_run("production")
     secret = run.one("kubernetes:core/v1:Secret", "health-reporter-secret-registry")
     writer_grants = {
         r.urn for r in run.by_type("postgresql:index/grant:Grant") if "-writer-" in r.name

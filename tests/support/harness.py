@@ -12,6 +12,7 @@ import asyncio
 import base64
 import copy
 import json
+import os
 import runpy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -422,3 +423,23 @@ def run_program(
         secret_outputs=secret_outputs,
         config=flat,
     )
+
+
+_COMMITTED_RUNS: dict[tuple[str, tuple[tuple[str, str], ...]], ProgramRun] = {}
+
+
+def committed_run(stack: str) -> ProgramRun:
+    """``run_program(stack)`` for the committed stack file as it is, run once per process.
+
+    The program is deterministic for the same stack file, secrets and environment, so the run
+    is cached, keyed on the stack and the environment (``monkeypatch.setenv`` gets a run of
+    its own; pytest's per-test ``PYTEST_CURRENT_TEST`` aside), and each caller gets a private
+    deep copy it may mutate. For tests that patch nothing else: a test that monkeypatches
+    code, or needs the program really run in its own body (pickler state, a failed earlier
+    run), calls ``run_program``.
+    """
+    env = tuple(sorted((k, v) for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"))
+    key = (stack, env)
+    if key not in _COMMITTED_RUNS:
+        _COMMITTED_RUNS[key] = run_program(stack)
+    return copy.deepcopy(_COMMITTED_RUNS[key])

@@ -2,121 +2,50 @@
 
 ``python -m ops render --stack NAME --out DIR`` writes the objects (one per file); checkov runs
 over them with the repository's ``.checkov.yaml`` (framework, offline ``skip-download``, and
-the short, justified ``skip-check`` list).
-
-checkov cannot share the project's virtualenv (it pins ``packaging<24``; pulumi needs
-``>=26``), so it lives in its own: ``$CHECKOV``, else ``.venv/checkov/bin/checkov``, else
-``checkov`` on PATH.
+the short, justified ``skip-check`` list). checkov runs once per session over all of them
+(the ``checkov_scan`` fixture, tests/support/checkov.py); each test reads its own part.
 """
 
 from __future__ import annotations
 
-import importlib
-import json
-import os
 import re
-import shutil
-import subprocess
-import sys
-from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
-from tests.support.stackfiles import ROOT, STACKS
+from tests.support.checkov import CONFIG, CheckovScan
+from tests.support.stackfiles import STACKS
 
-CONFIG = ROOT / ".checkov.yaml"
 MAX_SKIPS = 5
-INSTALL = (
-    "python3 -m venv .venv/checkov && "
-    ".venv/checkov/bin/pip install -r requirements-checkov.txt  # checkov==3.3.30"
-)
-
-
-def checkov_bin() -> str:
-    candidates = [os.environ.get("CHECKOV"), str(ROOT / ".venv" / "checkov" / "bin" / "checkov")]
-    for c in candidates:
-        if c and Path(c).is_file():
-            return c
-    found = shutil.which("checkov")
-    if found is None:
-        pytest.fail(f"checkov is not installed; install it in its own virtualenv: {INSTALL}")
-    return found
-
-
-def run_checkov(directory: Path) -> dict[str, Any]:
-    proc = subprocess.run(
-        [checkov_bin(), "-d", str(directory), "--config-file", str(CONFIG), "-o", "json"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        cwd=ROOT,
-    )
-    assert proc.returncode in (0, 1), proc.stderr[-2000:]
-    report = json.loads(proc.stdout)
-    if isinstance(report, list):  # one report per framework
-        [report] = [r for r in report if r.get("check_type") == "kubernetes"]
-    assert isinstance(report, dict)
-    return report
-
-
-def failures(report: dict[str, Any]) -> list[str]:
-    return [
-        f"{f['check_id']} {f['check_name']}: {f['resource']} ({f['file_path']})"
-        for f in report["results"]["failed_checks"]
-    ]
-
-
-def render(stack: str, out: Path) -> None:
-    try:
-        importlib.import_module("ops.render")
-    except ModuleNotFoundError as exc:
-        if exc.name != "ops.render":
-            raise
-        pytest.skip("python -m ops render does not exist yet (ops/render.py)")
-    proc = subprocess.run(
-        [sys.executable, "-m", "ops", "render", "--stack", stack, "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        cwd=ROOT,
-    )
-    assert proc.returncode == 0, proc.stderr
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_rendered_stack_passes_every_checkov_kubernetes_check(stack: str, tmp_path: Path) -> None:
-    out = tmp_path / stack
-    render(stack, out)
-    assert any(out.rglob("*.yaml")) or any(out.rglob("*.yml")), "ops render wrote nothing"
-    report = run_checkov(out)
-    assert report["summary"]["resource_count"] > 0
-    assert report["summary"]["parsing_errors"] == 0
-    assert failures(report) == []
+def test_rendered_stack_passes_every_checkov_kubernetes_check(
+    stack: str, checkov_scan: CheckovScan
+) -> None:
+    assert checkov_scan.yaml_files(f"stacks/{stack}"), "ops render wrote nothing"
+    summary = checkov_scan.report["summary"]
+    assert summary["parsing_errors"] == 0
+    # Every file written was read as at least one resource.
+    assert summary["resource_count"] >= len(checkov_scan.yaml_files())
+    assert checkov_scan.failures(f"stacks/{stack}") == []
 
 
-def test_checkov_reports_a_failing_object(tmp_path: Path) -> None:
-    """The harness sees failures: a privileged, root, unprobed pod fails checks."""
-    pod = {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": "bad", "namespace": "default"},
-        "spec": {
-            "containers": [
-                {
-                    "name": "bad",
-                    "image": "busybox:latest",
-                    "securityContext": {"privileged": True, "runAsUser": 0},
-                }
-            ]
-        },
-    }
-    (tmp_path / "pod.yaml").write_text(yaml.safe_dump(pod))
-    ids = {f.split()[0] for f in failures(run_checkov(tmp_path))}
+def test_health_reporter_objects_pass_every_checkov_kubernetes_check(
+    checkov_scan: CheckovScan,
+) -> None:
+    """The staging config's health reporter objects (CronJob, ConfigMap, Secret, policy)."""
+    assert checkov_scan.yaml_files("health-reporter")
+    assert checkov_scan.report["summary"]["parsing_errors"] == 0
+    assert checkov_scan.failures("health-reporter") == []
+
+
+def test_checkov_reports_a_failing_object(checkov_scan: CheckovScan) -> None:
+    """The harness sees failures, per file: a privileged, root, unprobed pod fails checks."""
+    failed = checkov_scan.failures("known-bad")
+    ids = {f.split()[0] for f in failed}
     assert {"CKV_K8S_16", "CKV_K8S_8", "CKV_K8S_9"} <= ids  # privileged, liveness, readiness
+    assert all(f.endswith("(/known-bad/pod.yaml)") for f in failed)
     assert not ids & set(skip_checks())  # skipped checks really are skipped
 
 

@@ -7,11 +7,10 @@ back must give the object unchanged, so an unknown or misspelt key fails the tes
 from __future__ import annotations
 
 import copy
+import functools
 from typing import Any
 
 import pytest
-from cloudcoil.models.keda.v1alpha1 import ScaledObject
-from cloudcoil.models.prometheus_operator.v1 import PrometheusRule, ServiceMonitor
 from pydantic import BaseModel
 
 from components.config import load_stack_config
@@ -20,11 +19,25 @@ from components.manifests.vllm.render import model_objects
 from components.planning.capacity import plan_stack
 from tests.support.stackfiles import ROOT
 
-MODELS: dict[str, type[BaseModel]] = {
-    "ServiceMonitor": ServiceMonitor,
-    "PrometheusRule": PrometheusRule,
-    "ScaledObject": ScaledObject,
-}
+# The CRD models are imported when a test first needs them, not at collection: the
+# prometheus-operator package takes ~2.5 s to import (it builds every model of the operator);
+# with ``make test``'s ``--dist loadfile`` only the worker running this file pays for it.
+KINDS = ("ServiceMonitor", "PrometheusRule", "ScaledObject")
+
+
+@functools.cache
+def crd_model(kind: str) -> type[BaseModel]:
+    from cloudcoil.models.keda.v1alpha1 import ScaledObject
+    from cloudcoil.models.prometheus_operator.v1 import PrometheusRule, ServiceMonitor
+
+    models: dict[str, type[BaseModel]] = {
+        "ServiceMonitor": ServiceMonitor,
+        "PrometheusRule": PrometheusRule,
+        "ScaledObject": ScaledObject,
+    }
+    return models[kind]
+
+
 STACK_FILES = [
     "Pulumi.development.yaml",
     "Pulumi.staging.yaml",
@@ -35,7 +48,7 @@ STACK_FILES = [
 
 def validate_strict(obj: dict[str, Any]) -> None:
     """Validate with the CRD's model and require a lossless round trip (no unknown keys)."""
-    model = MODELS[obj["kind"]].model_validate(obj)
+    model = crd_model(obj["kind"]).model_validate(obj)
     back = model.model_dump(by_alias=True, exclude_unset=True, mode="json")
     if back != obj:
         raise ValueError(f"{obj['kind']}: keys unknown to the CRD or changed values: {back!r}")
@@ -60,10 +73,10 @@ def custom_objects() -> list[Any]:
         plan = plan_stack(cfg)
         for m in cfg.models:
             for o in model_objects(cfg, m, plan.model(m.name)):
-                if o["kind"] in MODELS:
+                if o["kind"] in KINDS:
                     out.append(pytest.param(o, id=f"{file}:{m.name}:{o['kind']}"))
     for o in autoscaled_production():
-        if o["kind"] in MODELS:
+        if o["kind"] in KINDS:
             out.append(pytest.param(o, id=f"production-operators:{o['kind']}"))
     return out
 
@@ -75,7 +88,7 @@ def test_custom_resource_validates_against_its_crd(obj: dict[str, Any]) -> None:
 
 def test_every_custom_kind_is_covered() -> None:
     kinds = {p.values[0]["kind"] for p in custom_objects()}
-    assert kinds == set(MODELS)
+    assert kinds == set(KINDS)
 
 
 @pytest.mark.parametrize(

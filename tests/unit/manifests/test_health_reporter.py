@@ -291,40 +291,6 @@ def test_the_script_rejects_an_unknown_step() -> None:
     assert "usage:" in result.stderr
 
 
-def _checkov() -> str | None:
-    for candidate in (
-        ROOT / ".venv" / "checkov" / "bin" / "checkov",
-        ROOT / ".venv" / "bin" / "checkov",
-    ):
-        if candidate.exists():
-            return str(candidate)
-    return shutil.which("checkov")
-
-
-def test_manifests_pass_checkov(tmp_path: Path) -> None:
-    checkov = _checkov()
-    if checkov is None:
-        pytest.skip("checkov is not installed (in .venv or on PATH)")
-    (tmp_path / "health-reporter.yaml").write_text(
-        yaml.safe_dump_all(health_reporter_objects(_cfg()))
-    )
-    args = [checkov, "-d", str(tmp_path), "--framework", "kubernetes", "--skip-download"]
-    args += ["--compact", "--quiet", "--output", "json"]
-    config = ROOT / ".checkov.yaml"
-    if config.exists():
-        args += ["--config-file", str(config)]
-    result = subprocess.run(args, capture_output=True, text=True, check=False, timeout=600)
-    report = yaml.safe_load(result.stdout) if result.stdout.strip() else {}
-    reports = report if isinstance(report, list) else [report]
-    failed = [
-        f"{c['check_id']} {c['resource']}"
-        for r in reports
-        for c in (r.get("results") or {}).get("failed_checks", [])
-    ]
-    assert failed == [], "\n".join(failed)
-    assert result.returncode == 0, result.stderr[-2000:]
-
-
 def test_the_report_step_writes_only_its_owners_entries() -> None:
     """HR_OWNER scopes report.sql (tests/integration/test_health_reporter_owner.py); the program
     passes its own <project>/<stack>, and ops render (no stack name) the environment's."""
