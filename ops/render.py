@@ -13,12 +13,14 @@ Secret (name, keys, where its value comes from) instead; no tool applies a ``.md
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from components.manifests.device_plugin import GPU_OPERATOR_CHART, GPU_OPERATOR_VERSION
+from ops.common import CommandError
 from ops.stack import load_offline
 
 __all__ = ["SECRETS_FILE", "main", "secrets_note"]
@@ -51,11 +53,29 @@ def secrets_note(secrets: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+_RENDERED = re.compile(r"[0-9]{3}-[a-z0-9]+-[a-z0-9.-]+\.yaml")
+
+
 def main(args: argparse.Namespace) -> int:
     stack = load_offline(args)
     objects = stack.objects
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CommandError(
+            f"--out {args.out}: cannot make that directory ({exc.strerror})"
+        ) from None
+    # Only an earlier render's files go: NNN-kind-name.yaml and SECRETS.md. A directory holding
+    # anything else that looks like a manifest (a stack file, Pulumi.yaml) is refused, never
+    # emptied.
+    foreign = sorted(p.name for p in out.glob("*.yaml") if not _RENDERED.fullmatch(p.name))
+    if foreign:
+        raise CommandError(
+            f"--out {args.out} holds files this command did not write ({', '.join(foreign[:3])}"
+            + (", ..." if len(foreign) > 3 else "")
+            + "); give an empty directory or an earlier render's, e.g. render/<stack>"
+        )
     for old in [*out.glob("*.yaml"), out / SECRETS_FILE]:
         old.unlink(missing_ok=True)
     secrets: list[dict[str, Any]] = []

@@ -95,3 +95,20 @@ def test_render_of_an_invalid_stack_exits_2_without_writing(tmp_path: Path) -> N
     assert result.returncode == 2
     assert "models[0].image:" in result.stderr
     assert not out.exists()
+
+
+def test_render_never_deletes_files_it_did_not_write(tmp_path: Path) -> None:
+    """`--out .` at the project root once deleted Pulumi.yaml and every stack file."""
+    (tmp_path / "Pulumi.local.yaml").write_text("config: {}\n")
+    result = render("staging", tmp_path)
+    assert result.returncode == 2
+    assert "holds files this command did not write (Pulumi.local.yaml)" in result.stderr
+    assert (tmp_path / "Pulumi.local.yaml").read_text() == "config: {}\n"
+    assert "Traceback" not in result.stderr
+
+
+def test_an_out_path_under_a_file_is_a_message_not_a_traceback(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    result = render("staging", tmp_path / "file" / "render")
+    assert result.returncode == 2
+    assert "cannot make that directory" in result.stderr and "Traceback" not in result.stderr
