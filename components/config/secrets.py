@@ -85,6 +85,16 @@ def foreign_key_issues(
     return issues
 
 
+def _looks_secret(key: str, value: Any) -> bool:
+    """A secret-sounding key with a scalar value. A number under a key that counts tokens
+    (``typicalRequestTokens``, ``maxNumBatchedTokens``) is a count, not a credential."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return False
+    if isinstance(value, int) and re.search(r"tokens$", key, re.I):
+        return False
+    return bool(_SECRETISH.search(key))
+
+
 def secret_key_issues(raw: Mapping[str, Any], secret_keys: set[str]) -> list[ConfigIssue]:
     """Top-level secret keys must be Pulumi secrets; nothing secret-looking elsewhere."""
     issues: list[ConfigIssue] = []
@@ -102,7 +112,7 @@ def secret_key_issues(raw: Mapping[str, Any], secret_keys: set[str]) -> list[Con
         if isinstance(node, Mapping):
             for k, v in node.items():
                 child = f"{path}.{k}" if path else str(k)
-                if isinstance(k, str) and _SECRETISH.search(k) and isinstance(v, (str, int)):
+                if isinstance(k, str) and _looks_secret(k, v):
                     issues.append(ConfigIssue(child, _SECRET_MESSAGE))
                 else:
                     walk(v, child)

@@ -87,3 +87,14 @@ def test_ordinary_strings_are_not_taken_for_secrets(value: str) -> None:
 def test_a_token_like_flag_name_is_no_secret_but_its_secret_value_is() -> None:
     with pytest.raises(ConfigError, match=r"models\[1\]\.extraArgs\[1\]: carries an API key"):
         _loads(models__1__extraArgs=["--otlp-traces-endpoint", "Bearer sk-" + "x" * 24])
+
+
+def test_a_token_count_is_no_secret_but_a_token_string_is() -> None:
+    """models[].typicalRequestTokens is a documented key: an int there is a count."""
+    raw = raw_stack("staging")
+    raw["models"][0]["typicalRequestTokens"] = 1024
+    assert load_stack_config(raw).config.models[0].typical_request_tokens == 1024
+    raw["models"][0]["typicalRequestTokens"] = "hf_abcdefghijklmnopqrstuvwxyz0123"
+    with pytest.raises(ConfigError) as info:
+        load_stack_config(raw)
+    assert any(i.path == "models[0].typicalRequestTokens" for i in info.value.issues)
