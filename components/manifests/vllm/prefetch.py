@@ -21,8 +21,9 @@ the same cache volume, environment and restricted security context, and only dow
   when ``hf_transfer`` is importable (set before huggingface_hub is imported, which reads it
   at import); newer huggingface_hub releases download through Xet instead and ignore it.
 - the token as a Secret reference (optional: only gated models need one).
-- a marker per revision (``$HF_HOME/vllm-platform-fetched/<org>--<name>@<revision>``), written
-  only after ``snapshot_download`` returned: with it, a restart or rollback to that revision
+- a marker per pinned revision (a 40-hex commit;
+  ``$HF_HOME/vllm-platform-fetched/<org>--<name>@<revision>``), written only after
+  ``snapshot_download`` returned (a branch such as ``main`` moves, so it gets none): with it, a restart or rollback to that revision
   starts without asking the Hub anything (the Hub may be down or rate-limited; listing the
   repository's files has no offline fallback), and without it a half-finished download goes on.
 
@@ -51,7 +52,8 @@ import fnmatch, importlib.util, os, pathlib, time
 repo, revision = os.environ["MODEL_ID"], os.environ["MODEL_REVISION"]
 done = pathlib.Path(os.environ["HF_HOME"], "vllm-platform-fetched", repo.replace("/", "--"))
 done = done.with_name(done.name + "@" + revision)
-if done.exists():
+pinned = len(revision) == 40 and all(c in "0123456789abcdef" for c in revision)
+if pinned and done.exists():
     print(f"{repo}@{revision} is on the volume (fetched {done.read_text().strip()}); no download")
     raise SystemExit(0)
 if importlib.util.find_spec("hf_transfer"):
@@ -65,8 +67,9 @@ ignore += ["*.msgpack", "*.h5"]
 ignore += [p for p in formats if p != chosen]
 start = time.monotonic()
 path = snapshot_download(repo, revision=revision, ignore_patterns=ignore)
-done.parent.mkdir(parents=True, exist_ok=True)
-done.write_text(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()) + "\\n")
+if pinned:  # a branch or tag moves: ask the Hub again next time
+    done.parent.mkdir(parents=True, exist_ok=True)
+    done.write_text(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()) + "\\n")
 print(f"fetched {repo}@{revision} ({chosen}) into {path} in {time.monotonic() - start:.0f} s")
 """
 

@@ -217,6 +217,21 @@ def test_a_warm_restart_asks_the_hub_nothing(
     assert down.calls == []
 
 
+def test_a_branch_revision_is_asked_for_again_at_every_start(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """development may serve `revision: main`: a marker would freeze it at the first fetch."""
+    monkeypatch.setenv("MODEL_REVISION", "main")
+    hub = _Hub(["model.safetensors"])
+    monkeypatch.setitem(sys.modules, "huggingface_hub", hub)
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    monkeypatch.setenv("MODEL_ID", "org/model")
+    for _ in range(2):
+        exec(compile(FETCH_SCRIPT, "fetch", "exec"), {"__name__": "__main__"})
+    assert len([c for c in hub.calls if "repo" in c]) == 2
+    assert not (tmp_path / "vllm-platform-fetched").exists()
+
+
 def test_an_unfinished_download_is_not_marked_done(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
