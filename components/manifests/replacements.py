@@ -29,6 +29,7 @@ POD_TEMPLATE_KEYS = (
     "shmSizeGi",
     "cpuKvCacheSpaceGi",
     "accelerator",
+    "gated",  # the HF_TOKEN secretKeyRef turns required or optional
 )
 
 
@@ -64,7 +65,9 @@ def model_replacements(cfg: StackConfig) -> list[str]:
             )
         out.append(
             f"{at}.weightCache.mode={wc.mode}: switching between per-replica (StatefulSet) and "
-            "shared/none (Deployment) deletes one workload and creates the other"
+            "shared/none (Deployment) creates the new workload before the old one is deleted, "
+            f"so it needs {m.replicas * m.gpus_per_replica} spare GPUs in the namespace's quota "
+            "meanwhile (or scale to 0 first); then the old one is deleted"
         )
         keys = ", ".join(POD_TEMPLATE_KEYS)
         out.append(

@@ -23,9 +23,10 @@ the same cache volume, environment and restricted security context, and only dow
 - the token as a Secret reference (optional: only gated models need one).
 - a marker per pinned revision (a 40-hex commit;
   ``$HF_HOME/vllm-platform-fetched/<org>--<name>@<revision>``), written only after
-  ``snapshot_download`` returned (a branch such as ``main`` moves, so it gets none): with it, a restart or rollback to that revision
-  starts without asking the Hub anything (the Hub may be down or rate-limited; listing the
-  repository's files has no offline fallback), and without it a half-finished download goes on.
+  ``snapshot_download`` returned (a branch such as ``main`` moves, so it gets none): with it,
+  a restart or rollback to that revision starts without asking the Hub anything (the Hub may
+  be down or rate-limited; listing the repository's files has no offline fallback), and
+  without it a half-finished download goes on.
 
 The server then starts with ``HF_HUB_OFFLINE=1``: vLLM passes ``local_files_only`` to every hub
 call (vllm/model_executor/model_loader/weight_utils.py:370, vllm/transformers_utils/
