@@ -174,10 +174,14 @@ def format_plan(loaded: LoadedStack, plan: StackPlan, source: str) -> str:
         if not req and k not in loaded.secrets_set and k not in missing
     ]
     if missing or optional:
+        # --stack, so the secret lands in this stack, not whichever one is selected.
+        name = source.removeprefix("Pulumi.").removesuffix(".yaml")
+        to = f"--stack {name} " if source.startswith("Pulumi.") else ""
         lines += ["", "Secrets to set before `pulumi up`:"]
-        lines += [f"  pulumi config set --secret {k}   # {loaded.purpose(k)}" for k in missing]
+        lines += [f"  pulumi config set {to}--secret {k}   # {loaded.purpose(k)}" for k in missing]
         lines += [
-            f"  (optional) pulumi config set --secret {k}   # {SECRET_KEYS[k][1]}" for k in optional
+            f"  (optional) pulumi config set {to}--secret {k}   # {SECRET_KEYS[k][1]}"
+            for k in optional
         ]
     return "\n".join(lines)
 

@@ -116,7 +116,7 @@ def _all_open(doc: Doc) -> None:
 
 
 def _hf_token_optional(out: str, _: Path) -> None:
-    assert "(optional) pulumi config set --secret hfToken" in out
+    assert "(optional) pulumi config set --stack hostile --secret hfToken" in out
 
 
 def _render(path: Path) -> list[dict[str, Any]]:

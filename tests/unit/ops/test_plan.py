@@ -29,7 +29,8 @@ def test_plan_prints_every_model_endpoint_and_the_secrets_to_set(stack: str) -> 
     ns = cfg["vllm-platform:namespace"]
     for model in cfg["vllm-platform:models"]:
         assert f"http://{model['name']}.{ns}.svc.cluster.local:8000/v1" in result.stdout
-    assert "pulumi config set --secret vllmApiKey" in result.stdout
+    # --stack names the stack, so the secret cannot land in whichever one is selected
+    assert f"pulumi config set --stack {stack} --secret vllmApiKey" in result.stdout
     assert "Traceback" not in result.stderr
 
 
