@@ -132,6 +132,17 @@ def plan_rollback(
     target = choose_target(updates, version)
     wanted = {k: e for k, e in target.config.items() if _is_project(k)}
     now = {k: e for k, e in current.items() if _is_project(k)}
+    env_key = f"{PROJECT}:environment"
+    then, today = wanted.get(env_key), now.get(env_key)
+    known = then is not None and today is not None and then.known and today.known
+    if known and then is not None and today is not None and then.semantic() != today.semantic():
+        # A history file of another stack (or a typo in --stack): restoring it would turn this
+        # stack into that one (environment, namespace, cluster mode...).
+        raise RollbackError(
+            f"version {version} deployed environment {then.semantic()!r} but this stack is "
+            f"{today.semantic()!r}: the history is another stack's; give that stack's "
+            "history (pulumi stack history --json --show-secrets --stack NAME)"
+        )
 
     to_set: dict[str, ConfigEntry] = {}
     changes: list[Change] = []

@@ -238,3 +238,11 @@ def test_offline_plan_without_a_stack_file_compares_with_the_newest_update() -> 
     assert result.returncode == 0, result.stderr
     assert "the newest update in the history (version 8)" in result.stdout
     assert "taken without --show-secrets" in result.stderr
+
+
+def test_another_stacks_history_is_refused() -> None:
+    """`--stack staging --history-file <production's>` once planned staging into production."""
+    current = config_of(8)
+    current[f"{P}environment"] = ConfigEntry(secret=False, text="staging")
+    with pytest.raises(RollbackError, match="deployed environment 'production' but this stack"):
+        plan_rollback(load(SHOWN), 6, current)
