@@ -41,7 +41,7 @@ from components.manifests.vllm.prefetch import fetch_container, offline_env
 from components.planning.capacity import ModelPlan, RolloutStrategy
 from components.planning.memory import weight_memory_gib
 from components.planning.model_checks import weight_cache_gi
-from components.planning.timing import download_budget_seconds
+from components.planning.timing import download_budget_seconds, image_pull_budget_seconds
 
 __all__ = [
     "PROBE_PERIOD_SECONDS",
@@ -99,12 +99,15 @@ def rollout_timeouts(cfg: StackConfig, model: ModelConfig) -> tuple[int, int]:
     Pods start together on create; an update replaces them one at a time (every strategy we use
     has at most one pod in flight), so it may take ``replicas`` of those.
     """
-    per_pod = (
-        download_budget_seconds(cfg.timing, model)
-        + startup_budget_seconds(model)
-        + ROLLOUT_MARGIN_SECONDS
-    )
-    return per_pod, per_pod * model.replicas
+    # The margin covers scheduling, a node scale-up and the image pull; a large image on a slow
+    # registry (timing.imageSizeGb / imagePullMbPerS) can take longer than the margin, and a
+    # new node pulls it even with the pre-puller (its DaemonSet pod starts with the node).
+    margin = max(ROLLOUT_MARGIN_SECONDS, image_pull_budget_seconds(cfg.timing) + 5 * 60)
+    per_pod = download_budget_seconds(cfg.timing, model) + startup_budget_seconds(model) + margin
+    # KEDA may have scaled the workload to maxReplicas when the update starts.
+    auto = model.autoscaling
+    pods = max(model.replicas, auto.max_replicas if auto is not None and auto.enabled else 0)
+    return per_pod, per_pod * pods
 
 
 def probes(model: ModelConfig) -> Manifest:

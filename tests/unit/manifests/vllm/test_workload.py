@@ -260,3 +260,23 @@ def test_writable_paths_are_volumes() -> None:
     ):
         assert any(env[var] == p or env[var].startswith(p + "/") for p in mounts), var
     assert "/tmp" in mounts
+
+
+def test_rollout_waits_cover_a_slow_image_pull_and_every_pod_keda_may_have() -> None:
+    from components.config import Autoscaling
+    from components.config.timing import TimingConfig
+    from components.planning.timing import image_pull_budget_seconds
+
+    cfg, m, _ = stack("Pulumi.staging.yaml")
+    create, update = rollout_timeouts(cfg, m)
+    timing = TimingConfig(pre_pull_images=False, image_size_gb=60, image_pull_mb_per_s=5)
+    slow = cfg.model_copy(update={"timing": timing})
+    slow_create, _ = rollout_timeouts(slow, m)
+    # a 60 GB image at 5 MB/s: 12,000 s estimated, 3x allowed; the 15-minute margin is not it
+    assert slow_create - create >= image_pull_budget_seconds(slow.timing) - 15 * 60
+    scaled = m.model_copy(
+        update={"autoscaling": Autoscaling(min_replicas=1, max_replicas=3), "replicas": 1}
+    )
+    per_pod, scaled_update = rollout_timeouts(cfg, scaled)
+    assert scaled_update == 3 * per_pod  # KEDA may have three pods to replace
+    assert update == m.replicas * create
