@@ -72,13 +72,15 @@ def _cli_failure(what: str, exc: Exception) -> CommandError:
     return CommandError(f"{what} failed:\n{detail}")
 
 
-def open_stack(stack: str, work_dir: Path = PROJECT_ROOT) -> auto.Stack:
-    """Select the stack in a LocalWorkspace on the project directory (the CLI's own backend)."""
+def open_stack(stack: str, work_dir: Path = PROJECT_ROOT, *, offline: str = "") -> auto.Stack:
+    """Select the stack in a LocalWorkspace on the project directory (the CLI's own backend).
+
+    ``offline`` names what the calling command can do without the CLI (``history`` and
+    ``rollback`` read a --history-file), said in the error when the CLI is missing."""
     if shutil.which("pulumi") is None:
         raise CommandError(
             "the Pulumi CLI is required for this path and is not on PATH; install it "
-            "(https://www.pulumi.com/docs/install/) or plan offline with --history-file FILE, "
-            "the output of `pulumi stack history --json --show-secrets --page-size 1000`"
+            "(https://www.pulumi.com/docs/install/)" + (f" or {offline}" if offline else "")
         )
     try:
         return auto.select_stack(stack_name=stack, work_dir=str(work_dir))

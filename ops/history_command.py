@@ -10,6 +10,11 @@ from ops import automation
 from ops.common import CommandError
 from ops.history import format_history, history_rows, load_history_file
 
+HISTORY_FILE_HINT = (
+    "read a saved history with --history-file FILE (the output of `pulumi stack history "
+    "--json --show-secrets --page-size 1000`)"
+)
+
 __all__ = ["main"]
 
 
@@ -21,7 +26,7 @@ def main(args: argparse.Namespace) -> int:
     else:
         if not stack:
             raise CommandError("give --stack NAME (reads the stack's history with the Pulumi CLI)")
-        pulumi_stack = automation.open_stack(stack)
+        pulumi_stack = automation.open_stack(stack, offline=HISTORY_FILE_HINT)
         updates, _ = automation.fetch_history(pulumi_stack)
     if args.json:
         print(json.dumps(history_rows(updates), indent=2))

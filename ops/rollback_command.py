@@ -22,6 +22,11 @@ from ops.rollback import (
     validate_restored,
 )
 
+HISTORY_FILE_HINT = (
+    "read a saved history with --history-file FILE (the output of `pulumi stack history "
+    "--json --show-secrets --page-size 1000`)"
+)
+
 __all__ = ["main", "plan_or_fail"]
 
 
@@ -73,7 +78,7 @@ def main(args: argparse.Namespace) -> int:
 
     if not stack:
         raise CommandError("give --stack NAME")
-    pulumi_stack = automation.open_stack(stack)
+    pulumi_stack = automation.open_stack(stack, offline=HISTORY_FILE_HINT)
     updates, shown = automation.fetch_history(pulumi_stack)
     if not shown:
         eprint(

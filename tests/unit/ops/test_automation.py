@@ -215,10 +215,16 @@ def test_a_failed_up_puts_the_stack_file_back_and_says_how_to_retry(tmp_path: Pa
     assert ROLLBACK_ENV not in os.environ
 
 
-def test_missing_cli_is_a_clear_error_suggesting_a_history_file(
+def test_missing_cli_is_a_clear_error_offering_only_what_the_command_has(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """history and rollback can read a --history-file; deploy has no such option."""
+    from ops.rollback_command import HISTORY_FILE_HINT
+
     monkeypatch.setattr("shutil.which", lambda _: None)
     with pytest.raises(CommandError, match="Pulumi CLI is required") as err:
-        automation.open_stack("production")
+        automation.open_stack("production", offline=HISTORY_FILE_HINT)
     assert "--history-file" in str(err.value)
+    with pytest.raises(CommandError, match="Pulumi CLI is required") as err:
+        automation.open_stack("production")  # as ops deploy calls it
+    assert "--history-file" not in str(err.value)
