@@ -387,7 +387,7 @@ class RegistryRolloutProvider(ResourceProvider):
             )
         outs = {k: p.get(k) for k in _ROLLOUT_INPUTS}
         row = outcome.entry if outcome is not None else None
-        if outcome is not None and outcome.action is not None and row is not None:
+        if outcome is not None and outcome.action == "rollout_started" and row is not None:
             started = row.rollout_started_at
             outs[ROLLOUT_ID] = f"{target.smoke_job}@{started.isoformat() if started else ''}"
         else:
