@@ -373,3 +373,17 @@ def test_the_first_up_after_the_upgrade_rolls_out_a_changed_model(migrated_db: s
     _rollout("create", props=_rollout_props(dsn, V2, JOB2))
     row = _row(dsn)
     assert (row.health_status, row.smoke_job, _actions(dsn)) == ("unknown", None, before)
+
+
+@pytest.mark.parametrize("stack", ["organization/staging", "organization/vllm-platform/staging"])
+def test_ops_deploy_marks_rollouts_of_a_qualified_stack_name(migrated_db: str, stack: str) -> None:
+    from ops.deploy import mark_failed_rollouts
+
+    dsn = migrated_db
+    RegistryEntryProvider().create(entry_props(dsn, smoke_evidence=JOB1))
+    target = rollouts.RolloutTarget(V2, REVISION, JOB2, deadline_seconds=3600)
+    with connect(dsn, autocommit=True) as conn:
+        rollouts.begin_rollout(conn, "staging", MODEL, target, owner=OWNER, stack="staging")
+
+    assert mark_failed_rollouts(dsn, stack, "boom") == f"marked rollout_failed: staging/{MODEL}"
+    assert _row(dsn).health_status == "rollout_failed"
