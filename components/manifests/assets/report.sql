@@ -23,7 +23,9 @@
 -- rolling_out model does not say which pods answered, so it is never evidence for the new
 -- revision; the reporter's session applies the rollout deadline rule separately, via
 -- vllm_platform_registry_expire_rollouts); last_health_check_at is set on every observation;
--- a passing probe resets consecutive_failures and marks the model healthy, a failing one
+-- a passing probe resets consecutive_failures; it never makes healthy a row without smoke
+-- evidence: healthy stays healthy, unknown stays unknown, unhealthy recovers to healthy only
+-- when smoke_job (the Job that passed for what is recorded) is set, else to unknown; a failing one
 -- counts, and the model is marked unhealthy (and, with disable_routing, taken out of routing)
 -- only once the count reaches the threshold (flap damping); routing can only be turned off, never
 -- on; an event is written only when the row's status (or its routing) changed, with the changed
@@ -38,7 +40,7 @@ WITH observed AS (
            greatest(:'threshold'::integer, 1) AS threshold,
            :'note'::text AS note
 ), previous AS (
-    SELECT e.id, e.health_status, e.routing_enabled,
+    SELECT e.id, e.health_status, e.routing_enabled, e.smoke_job IS NOT NULL AS tested,
            CASE WHEN o.status = 'healthy' THEN 0
                 ELSE least(e.consecutive_failures, 1000000) + 1 END AS failures,
            o.status = 'unhealthy'
@@ -54,7 +56,10 @@ WITH observed AS (
        FOR UPDATE OF e
 ), updated AS (
     UPDATE model_registry_entries AS e
-       SET health_status = CASE WHEN o.status = 'healthy' THEN 'healthy'
+       SET health_status = CASE WHEN o.status = 'healthy' AND e.health_status = 'healthy'
+                                    THEN 'healthy'
+                                WHEN o.status = 'healthy' AND e.health_status = 'unhealthy'
+                                    THEN CASE WHEN p.tested THEN 'healthy' ELSE 'unknown' END
                                 WHEN p.give_up THEN 'unhealthy'
                                 ELSE e.health_status END,
            consecutive_failures = p.failures,
