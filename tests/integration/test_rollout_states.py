@@ -387,3 +387,35 @@ def test_ops_deploy_marks_rollouts_of_a_qualified_stack_name(migrated_db: str, s
 
     assert mark_failed_rollouts(dsn, stack, "boom") == f"marked rollout_failed: staging/{MODEL}"
     assert _row(dsn).health_status == "rollout_failed"
+
+
+def test_the_reporter_records_probes_of_a_rolling_out_row_without_changing_its_status(
+    migrated_db: str,
+) -> None:
+    from tests.integration.helpers import report_sql
+
+    dsn = migrated_db
+    RegistryEntryProvider().create(entry_props(dsn, smoke_evidence=JOB1))
+    target = rollouts.RolloutTarget(V2, REVISION, JOB2, deadline_seconds=3600)
+    with connect(dsn, autocommit=True) as conn:
+        rollouts.begin_rollout(conn, "staging", MODEL, target, owner=OWNER, stack="staging")
+    before = _actions(dsn)
+    probe = {"env": "staging", "owner": OWNER, "name": MODEL, "threshold": "3"}
+
+    for _ in range(5):  # a crash-looping rollout: every probe fails
+        out = report_sql(dsn, **probe, status="unhealthy", disable_routing="true")
+    row = _row(dsn)
+    assert (row.health_status, row.routing_enabled, row.consecutive_failures) == (
+        "rolling_out",
+        True,
+        5,
+    )
+    assert row.last_health_check_at is not None
+    assert out.strip() == "unchanged, rolling out, failed probe 5 in a row"
+    checked = row.last_health_check_at
+
+    report_sql(dsn, **probe, status="healthy", disable_routing="true")
+    row = _row(dsn)
+    assert (row.health_status, row.consecutive_failures) == ("rolling_out", 0)
+    assert row.last_health_check_at is not None and row.last_health_check_at > checked
+    assert _actions(dsn) == before  # no status change, no event

@@ -18,11 +18,13 @@
 --   threshold        failed probes in a row before the model is marked unhealthy (>= 1)
 --   note             what was observed, e.g. "/health answered HTTP 503"
 --
--- Rules: only rows whose health is unknown, healthy or unhealthy are touched ("deploying",
--- "rolling_out", "rollout_failed" and "retired" belong to `pulumi up`: a passing probe of a
--- rolling_out model does not say which pods answered, so it is never evidence for the new
--- revision; the reporter's session applies the rollout deadline rule separately, via
--- vllm_platform_registry_expire_rollouts); last_health_check_at is set on every observation;
+-- Rules: only rows whose health is unknown, healthy, unhealthy or rolling_out are touched
+-- ("deploying", "rollout_failed" and "retired" belong to `pulumi up`); the status of a
+-- rolling_out row is never changed (a passing probe does not say which pods answered, so it is
+-- never evidence for the new revision, and a failing one may be a single replica still loading
+-- the new revision), only its last_health_check_at and consecutive_failures are recorded (and its
+-- routing is left alone); the reporter's session applies the rollout deadline rule separately,
+-- via vllm_platform_registry_expire_rollouts; last_health_check_at is set on every observation;
 -- a passing probe resets consecutive_failures; it never makes healthy a row without smoke
 -- evidence: healthy stays healthy, unknown stays unknown, unhealthy recovers to healthy only
 -- when smoke_job (the Job that passed for what is recorded) is set, else to unknown; a failing one
@@ -48,7 +50,7 @@ WITH observed AS (
       FROM model_registry_entries AS e
       JOIN observed AS o
         ON e.environment = o.environment AND e.model_name = o.model_name
-     WHERE e.health_status IN ('unknown', 'healthy', 'unhealthy')
+     WHERE e.health_status IN ('unknown', 'healthy', 'unhealthy', 'rolling_out')
        AND o.status IN ('healthy', 'unhealthy')
        AND (e.owner_stack = o.owner
             OR (e.owner_stack IS NULL
@@ -56,7 +58,8 @@ WITH observed AS (
        FOR UPDATE OF e
 ), updated AS (
     UPDATE model_registry_entries AS e
-       SET health_status = CASE WHEN o.status = 'healthy' AND e.health_status = 'healthy'
+       SET health_status = CASE WHEN e.health_status = 'rolling_out' THEN e.health_status
+                                WHEN o.status = 'healthy' AND e.health_status = 'healthy'
                                     THEN 'healthy'
                                 WHEN o.status = 'healthy' AND e.health_status = 'unhealthy'
                                     THEN CASE WHEN p.tested THEN 'healthy' ELSE 'unknown' END
@@ -64,7 +67,9 @@ WITH observed AS (
                                 ELSE e.health_status END,
            consecutive_failures = p.failures,
            last_health_check_at = now(),
-           routing_enabled = e.routing_enabled AND NOT (p.give_up AND o.disable_routing)
+           routing_enabled = e.routing_enabled
+                             AND NOT (p.give_up AND o.disable_routing
+                                      AND e.health_status <> 'rolling_out')
       FROM previous AS p, observed AS o
      WHERE e.id = p.id
  RETURNING e.id,
@@ -92,7 +97,9 @@ SELECT CASE WHEN u.old_status <> u.new_status
             THEN 'changed from ' || u.old_status
             ELSE 'unchanged' END
        || CASE WHEN u.old_routing <> u.new_routing THEN ', routing turned off' ELSE '' END
-       || CASE WHEN u.failures > 0 AND u.new_status <> 'unhealthy'
+       || CASE WHEN u.failures > 0 AND u.new_status = 'rolling_out'
+               THEN format(', rolling out, failed probe %s in a row', u.failures)
+               WHEN u.failures > 0 AND u.new_status <> 'unhealthy'
                THEN format(', failed probe %s of %s', u.failures, o.threshold) ELSE '' END
        || CASE WHEN EXISTS (SELECT 1 FROM event) THEN ', event recorded' ELSE '' END
   FROM updated AS u, observed AS o;
