@@ -57,8 +57,9 @@ def test_moving_the_registry_registers_the_entry_healthy_in_the_new_one(
     old, new = migrated_db, new_registry
     rollout, entry = RegistryRolloutProvider(), RegistryEntryProvider()
     r1 = rollout.create(_rollout_props(old))
+    assert r1.outs is not None
     e1 = entry.create(entry_props(old, smoke_evidence=JOB1, rollout=r1.outs["rollout_id"]))
-    assert e1.outs is not None and r1.outs is not None
+    assert e1.outs is not None
 
     # The up after the move: only the connection differs for both resources.
     assert diff_rollout(r1.outs, _rollout_props(new)).changes is True

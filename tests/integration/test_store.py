@@ -28,6 +28,7 @@ def test_a_reactivated_row_keeps_no_smoke_evidence(migrated_db: str, how: str) -
     with connect(migrated_db, autocommit=True) as conn:
         store.register(conn, spec(), evidence=f"{name}-smoke-0a1b2c3d")
         store.retire(conn, "staging", name, stack="staging")
+        back: store.Outcome | None
         if how == "register":
             back = store.register(conn, spec(), health_status=None)
         else:
