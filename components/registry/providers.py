@@ -282,11 +282,9 @@ class RegistryEntryProvider(ResourceProvider):
         with connect(news[CONNECTION], autocommit=True) as conn:
             row = store.get_entry(conn, str(news["environment"]), str(news["model_name"]))
         if row is None:
-            # The registry the inputs name holds no row: it moved (registry.host/port/database
-            # changed; the router reads the new one) or the row was deleted by hand. Register
-            # it as ``create`` does: ``healthy`` on this stack's smoke evidence (the entry runs
-            # only once that Job passed; a rollout marker found no row there, so none is
-            # pending), ``unknown`` without evidence.
+            # No row where the inputs point: the registry moved (the router reads the new one)
+            # or the row was deleted by hand. Register it as ``create`` does (healthy on smoke
+            # evidence; a marker found no row there, so no rollout is pending), else unknown.
             evidence = news.get(SMOKE_EVIDENCE)
             outs, _row = self._register(news, "healthy" if evidence is not None else None)
             return UpdateResult(outs)
