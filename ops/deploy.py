@@ -259,7 +259,9 @@ def mark_failed_rollouts(dsn: str | None, stack: str, failure: str) -> str:
     note = " ".join(failure.split())[:500] or "pulumi up failed"
     try:
         with connect(dsn, autocommit=True) as conn:
-            marked = fail_rollouts(conn, f"{PROJECT}/{stack}", note=note)
+            # The owner is "<project>/<stack name>" (owner_stack_name(): pulumi.get_stack(), the
+            # bare name), also for a qualified `--stack org/staging` or `org/project/staging`.
+            marked = fail_rollouts(conn, f"{PROJECT}/{stack.rsplit('/', 1)[-1]}", note=note)
     except (psycopg.Error, RegistryConnectionError) as exc:
         return f"could not mark the rollouts failed ({scrub(str(exc), dsn).strip()[:200]})"
     if not marked:

@@ -29,6 +29,8 @@ Job's name, a hash of what is served and of the test) changed, i.e. a new smoke 
 this update; any other change keeps the health the reporter recorded. A change of only the
 connection (a rotated password) or of the annotations writes nothing: the update just stores
 the new connection in the outputs (delete and refresh need it) and refreshes them read-only.
+An update that finds no row in the registry its connection names (the registry moved, or the row
+was deleted by hand) registers it there like ``create``: ``healthy`` with the smoke evidence.
 
 Rollouts: ``RegistryRollout`` (applied before the model's workload, which depends on it) marks
 the row ``rolling_out`` towards a target whose smoke Job is named; the entry's next create or
@@ -277,9 +279,18 @@ class RegistryEntryProvider(ResourceProvider):
 
     def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
         olds, news = _plain(_olds), _plain(_news)
+        with connect(news[CONNECTION], autocommit=True) as conn:
+            row = store.get_entry(conn, str(news["environment"]), str(news["model_name"]))
+        if row is None:
+            # No row where the inputs point: the registry moved (the router reads the new one)
+            # or the row was deleted by hand. Register it as ``create`` does (healthy on smoke
+            # evidence; a marker found no row there, so no rollout is pending), else unknown.
+            evidence = news.get(SMOKE_EVIDENCE)
+            outs, _row = self._register(news, "healthy" if evidence is not None else None)
+            return UpdateResult(outs)
         retired = olds.get("health_status") == "retired"
         if not retired and not any(_differs(olds.get(k), news.get(k)) for k in _ENTRY_FIELDS):
-            return UpdateResult(self._refresh_outputs(olds, news))
+            return UpdateResult(self._refresh_outputs(olds, news, row))
         evidence = news.get(SMOKE_EVIDENCE)
         # olds without the key: state written before evidence existed (keep its health).
         new_evidence = (
@@ -288,15 +299,11 @@ class RegistryEntryProvider(ResourceProvider):
         outs, _row = self._register(news, "healthy" if new_evidence else None)
         return UpdateResult(outs)
 
-    def _refresh_outputs(self, olds: dict[str, Any], news: dict[str, Any]) -> dict[str, Any]:
-        """Connection/annotation-only change: read the row with the new connection, write
-        nothing, and return the outputs with the new connection."""
-        with connect(news[CONNECTION], autocommit=True) as conn:
-            row = store.get_entry(conn, str(news["environment"]), str(news["model_name"]))
-        if row is None:
-            outs = dict(olds)
-            outs.update({k: news.get(k) for k in (CONNECTION, *ANNOTATION_FIELDS)})
-            return outs
+    def _refresh_outputs(
+        self, olds: dict[str, Any], news: dict[str, Any], row: store.RegistryRow
+    ) -> dict[str, Any]:
+        """Connection/annotation-only change: the row as read with the new connection (nothing
+        written), and the outputs with the new connection."""
         return _entry_outs(
             {**news, SMOKE_EVIDENCE: olds.get(SMOKE_EVIDENCE), ROLLOUT: olds.get(ROLLOUT)},
             row,
@@ -387,7 +394,7 @@ class RegistryRolloutProvider(ResourceProvider):
             )
         outs = {k: p.get(k) for k in _ROLLOUT_INPUTS}
         row = outcome.entry if outcome is not None else None
-        if outcome is not None and outcome.action is not None and row is not None:
+        if outcome is not None and outcome.action == "rollout_started" and row is not None:
             started = row.rollout_started_at
             outs[ROLLOUT_ID] = f"{target.smoke_job}@{started.isoformat() if started else ''}"
         else:

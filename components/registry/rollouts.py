@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from components.registry.rows import Conn, Outcome
+from components.registry.rows import Conn, Outcome, RegistryRow
 from components.registry.store import (
     NOW,
     _check_owner,
@@ -53,7 +53,10 @@ def begin_rollout(
     None when there is no row (a first deploy: nothing is routed until the entry is created
     after the smoke test). Nothing is written for a retired row (not routed; a reactivation is
     registered after its smoke test) or when ``target.smoke_job`` is already the recorded
-    evidence of a row outside a rollout (nothing untested will serve). Only the owner may start
+    evidence of a row outside a rollout (nothing untested will serve), nor when a row without
+    recorded evidence (written before migration 0005) already serves the target's image and
+    revision: a ``healthy`` one records ``target.smoke_job`` as its evidence (event ``updated``,
+    outcome action ``updated``), another keeps its state. Only the owner may start
     a rollout (``OwnershipError``), checked before any pod changes.
     """
     if target.deadline_seconds < 1:
@@ -65,6 +68,23 @@ def begin_rollout(
         _check_owner(row, owner, "roll out")
         if row.retired or (not row.rolling and row.smoke_job == target.smoke_job):
             return Outcome(row, None)
+        if not row.rolling and row.smoke_job is None and _serves(row, target):
+            # Written before migration 0005 (no evidence recorded) and already serving the
+            # target's image and revision: nothing untested will start serving. A healthy row
+            # was registered after its smoke test, so the target's Job is its evidence.
+            if row.health_status != "healthy":
+                return Outcome(row, None)
+            return Outcome(
+                _write(
+                    conn,
+                    row=row,
+                    changes={"smoke_job": target.smoke_job},
+                    action="updated",
+                    stack=stack,
+                    note=note or "smoke evidence recorded for the image and revision served",
+                ),
+                "updated",
+            )
         changes: dict[str, object] = {
             "health_status": "rolling_out",
             "target_image": target.image,
@@ -79,6 +99,11 @@ def begin_rollout(
             ),
             "rollout_started",
         )
+
+
+def _serves(row: RegistryRow, target: RolloutTarget) -> bool:
+    """The row records the target's served fields (all the target carries)."""
+    return row.image == target.image and row.model_revision == target.revision
 
 
 def fail_rollout(

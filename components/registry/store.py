@@ -312,6 +312,7 @@ def register(
                 wanted["health_status"] = health_status
             elif row.retired:
                 wanted["health_status"] = "unknown"
+                wanted["smoke_job"] = None  # the tested pods are gone (report.sql relies on it)
             if health_status is None and routing_held_for_health(
                 row.health_status, row.routing_enabled
             ):
@@ -429,6 +430,8 @@ def reactivate(
             "retired_at": None,
             "routing_enabled": routing_enabled,
         }
+        if health_status != "healthy" and row.smoke_job is not None:
+            changes["smoke_job"] = None  # the tested pods are gone (report.sql relies on it)
         return Outcome(
             _write(conn, row=row, changes=changes, action="reactivated", stack=stack, note=note),
             "reactivated",

@@ -195,10 +195,10 @@ def _insert(conn: psycopg.Connection[Any], name: str, health: str, routing: bool
         """INSERT INTO model_registry_entries (
                model_name, environment, endpoint_url, health_status, routing_enabled, namespace,
                deployment_name, image, hf_model_id, model_revision, max_model_len, gpu_type,
-               gpus_per_replica, replicas, stack, retired_at)
+               gpus_per_replica, replicas, stack, retired_at, smoke_job)
            VALUES (%s, %s, %s, %s, %s, 'vllm-staging', %s, 'vllm/vllm-openai:v0.11.0',
                    'org/model', 'main', 8192, 'NVIDIA RTX 4000 Ada', 1, 1, 'staging',
-                   CASE WHEN %s THEN now() END)""",
+                   CASE WHEN %s THEN now() END, %s)""",
         (
             name,
             ENV,
@@ -207,6 +207,7 @@ def _insert(conn: psycopg.Connection[Any], name: str, health: str, routing: bool
             routing,
             name,
             health == "retired",
+            f"{name}-smoke-0a1b2c3d" if health == "healthy" else None,  # healthy: smoke passed
         ),
     )
 

@@ -62,10 +62,10 @@ def test_results_are_recorded_with_one_event_per_status_change(h: Harness, shell
     [(_, _, _, note, _)] = h.events(SLOW)
     assert note == "health-reporter: /health did not answer within 3s"
 
-    # Unknown becomes healthy, but routing stays off: the reporter never turns routing on.
-    assert h.entry(REVIVED)[:2] == ("healthy", False)
-    [(_, old, new, _, _)] = h.events(REVIVED)
-    assert (old, new) == ({"health_status": "unknown"}, {"health_status": "healthy"})
+    # Unknown stays unknown (a passing /health is no smoke test), its probe time recorded.
+    status, routing, checked, _ = h.entry(REVIVED)
+    assert (status, routing) == ("unknown", False) and checked is not None
+    assert h.events(REVIVED) == []
 
     # Retired and deploying rows belong to `pulumi up`: no column changes, no event.
     assert h.entry(RETIRED) == before_retired
@@ -128,6 +128,26 @@ def test_a_recovered_model_becomes_healthy_and_routing_is_not_turned_on(h: Harne
     assert h.entry(SICK)[:2] == ("healthy", False)
     [(_, old, new, _, _)] = h.events(SICK)
     assert (old, new) == ({"health_status": "unhealthy"}, {"health_status": "healthy"})
+
+
+def test_a_recovered_model_without_smoke_evidence_never_becomes_healthy(h: Harness) -> None:
+    with psycopg.connect(h.dsn, autocommit=True) as conn:
+        conn.execute(  # unhealthy, and no smoke test recorded for what it serves
+            "UPDATE model_registry_entries SET health_status = 'unhealthy', smoke_job = NULL, "
+            "consecutive_failures = 5 WHERE environment = %s AND model_name = %s",
+            (ENV, SICK),
+        )
+    result = h.run({**FIRST, SICK: "ok"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert h.entry(SICK)[:2] == ("unknown", True)
+    assert h.rows(
+        "SELECT consecutive_failures FROM model_registry_entries WHERE model_name = %s "
+        "AND environment = %s",
+        SICK,
+        ENV,
+    ) == [(0,)]
+    [(_, old, new, _, _)] = h.events(SICK)
+    assert (old, new) == ({"health_status": "unhealthy"}, {"health_status": "unknown"})
 
 
 def test_with_the_flag_an_unhealthy_model_is_taken_out_of_routing(h: Harness) -> None:

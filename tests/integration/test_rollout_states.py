@@ -314,7 +314,11 @@ def test_retiring_during_a_rollout_ends_it(migrated_db: str) -> None:
         ) == store.Outcome(row, None)
 
 
-def test_the_first_up_after_the_upgrade_settles_rows_without_evidence(migrated_db: str) -> None:
+def test_the_first_up_after_the_upgrade_starts_no_rollout_for_an_unchanged_model(
+    migrated_db: str,
+) -> None:
+    from ops.deploy import mark_failed_rollouts
+
     dsn = migrated_db
     created = RegistryEntryProvider().create(entry_props(dsn, smoke_evidence=JOB1))
     assert created.outs is not None
@@ -322,13 +326,96 @@ def test_the_first_up_after_the_upgrade_settles_rows_without_evidence(migrated_d
         conn.execute("UPDATE model_registry_entries SET smoke_job = NULL")
     olds = {k: v for k, v in created.outs.items() if k != "rollout"}  # state before `rollout`
 
+    # Nothing in the config changed: the marker records the evidence instead of a rollout,
     marker = _rollout("create", props=_rollout_props(dsn, V1, JOB1))
-    assert _row(dsn).health_status == "rolling_out"  # no evidence recorded for what serves
+    row = _row(dsn)
+    assert (row.health_status, row.smoke_job, row.target_image) == ("healthy", JOB1, None)
+    assert marker["outs"]["rollout_id"] == JOB1  # no rollout started
+    # so a failure elsewhere in that `up` leaves the model routed.
+    assert mark_failed_rollouts(dsn, "staging", "boom").endswith(
+        "no rollout of this stack was under way"
+    )
+    assert rows(dsn, ROUTABLE) == [(V1,)]
     _entry(
         "update",
         olds=olds,
         news=entry_props(dsn, smoke_evidence=JOB1, rollout=marker["outs"]["rollout_id"]),
     )
-
     row = _row(dsn)
     assert (row.health_status, row.image, row.smoke_job) == ("healthy", V1, JOB1)
+    assert _actions(dsn) == ["registered", "updated"]
+
+
+def test_the_first_up_after_the_upgrade_rolls_out_a_changed_model(migrated_db: str) -> None:
+    dsn = migrated_db
+    created = RegistryEntryProvider().create(entry_props(dsn, smoke_evidence=JOB1))
+    assert created.outs is not None
+    with psycopg.connect(dsn) as conn:  # rows written before migration 0005
+        conn.execute("UPDATE model_registry_entries SET smoke_job = NULL")
+    olds = {k: v for k, v in created.outs.items() if k != "rollout"}
+
+    marker = _rollout("create", props=_rollout_props(dsn, V2, JOB2))  # a new image
+    assert _row(dsn).health_status == "rolling_out"
+    _entry(
+        "update",
+        olds=olds,
+        news=entry_props(dsn, image=V2, smoke_evidence=JOB2, rollout=marker["outs"]["rollout_id"]),
+    )
+    row = _row(dsn)
+    assert (row.health_status, row.image, row.smoke_job) == ("healthy", V2, JOB2)
+
+    # A row not known healthy (unknown) gets no evidence and no rollout for its own image.
+    with psycopg.connect(dsn) as conn:
+        conn.execute(
+            "UPDATE model_registry_entries SET smoke_job = NULL, health_status = 'unknown'"
+        )
+    before = _actions(dsn)
+    _rollout("create", props=_rollout_props(dsn, V2, JOB2))
+    row = _row(dsn)
+    assert (row.health_status, row.smoke_job, _actions(dsn)) == ("unknown", None, before)
+
+
+@pytest.mark.parametrize("stack", ["organization/staging", "organization/vllm-platform/staging"])
+def test_ops_deploy_marks_rollouts_of_a_qualified_stack_name(migrated_db: str, stack: str) -> None:
+    from ops.deploy import mark_failed_rollouts
+
+    dsn = migrated_db
+    RegistryEntryProvider().create(entry_props(dsn, smoke_evidence=JOB1))
+    target = rollouts.RolloutTarget(V2, REVISION, JOB2, deadline_seconds=3600)
+    with connect(dsn, autocommit=True) as conn:
+        rollouts.begin_rollout(conn, "staging", MODEL, target, owner=OWNER, stack="staging")
+
+    assert mark_failed_rollouts(dsn, stack, "boom") == f"marked rollout_failed: staging/{MODEL}"
+    assert _row(dsn).health_status == "rollout_failed"
+
+
+def test_the_reporter_records_probes_of_a_rolling_out_row_without_changing_its_status(
+    migrated_db: str,
+) -> None:
+    from tests.integration.helpers import report_sql
+
+    dsn = migrated_db
+    RegistryEntryProvider().create(entry_props(dsn, smoke_evidence=JOB1))
+    target = rollouts.RolloutTarget(V2, REVISION, JOB2, deadline_seconds=3600)
+    with connect(dsn, autocommit=True) as conn:
+        rollouts.begin_rollout(conn, "staging", MODEL, target, owner=OWNER, stack="staging")
+    before = _actions(dsn)
+    probe = {"env": "staging", "owner": OWNER, "name": MODEL, "threshold": "3"}
+
+    for _ in range(5):  # a crash-looping rollout: every probe fails
+        out = report_sql(dsn, **probe, status="unhealthy", disable_routing="true")
+    row = _row(dsn)
+    assert (row.health_status, row.routing_enabled, row.consecutive_failures) == (
+        "rolling_out",
+        True,
+        5,
+    )
+    assert row.last_health_check_at is not None
+    assert out.strip() == "unchanged, rolling out, failed probe 5 in a row"
+    checked = row.last_health_check_at
+
+    report_sql(dsn, **probe, status="healthy", disable_routing="true")
+    row = _row(dsn)
+    assert (row.health_status, row.consecutive_failures) == ("rolling_out", 0)
+    assert row.last_health_check_at is not None and row.last_health_check_at > checked
+    assert _actions(dsn) == before  # no status change, no event

@@ -20,6 +20,23 @@ pytestmark = pytest.mark.integration
 HOSTILE = "x'); DROP TABLE model_registry_entries;--"
 
 
+@pytest.mark.parametrize("how", ["register", "reactivate"])
+def test_a_reactivated_row_keeps_no_smoke_evidence(migrated_db: str, how: str) -> None:
+    # report.sql recovers an unhealthy row to healthy only with smoke_job set: the evidence of
+    # pods retired since must not count for a row re-activated without a new smoke test.
+    name = spec().model_name
+    with connect(migrated_db, autocommit=True) as conn:
+        store.register(conn, spec(), evidence=f"{name}-smoke-0a1b2c3d")
+        store.retire(conn, "staging", name, stack="staging")
+        back: store.Outcome | None
+        if how == "register":
+            back = store.register(conn, spec(), health_status=None)
+        else:
+            back = store.reactivate(conn, "staging", name, stack="staging")
+    assert back is not None
+    assert (back.entry.health_status, back.entry.smoke_job) == ("unknown", None)
+
+
 def test_each_write_records_its_event_in_the_same_transaction(migrated_db: str) -> None:
     db = migrated_db
     with connect(db, autocommit=True) as conn:

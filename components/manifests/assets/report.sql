@@ -18,12 +18,16 @@
 --   threshold        failed probes in a row before the model is marked unhealthy (>= 1)
 --   note             what was observed, e.g. "/health answered HTTP 503"
 --
--- Rules: only rows whose health is unknown, healthy or unhealthy are touched ("deploying",
--- "rolling_out", "rollout_failed" and "retired" belong to `pulumi up`: a passing probe of a
--- rolling_out model does not say which pods answered, so it is never evidence for the new
--- revision; the reporter's session applies the rollout deadline rule separately, via
--- vllm_platform_registry_expire_rollouts); last_health_check_at is set on every observation;
--- a passing probe resets consecutive_failures and marks the model healthy, a failing one
+-- Rules: only rows whose health is unknown, healthy, unhealthy or rolling_out are touched
+-- ("deploying", "rollout_failed" and "retired" belong to `pulumi up`); the status of a
+-- rolling_out row is never changed (a passing probe does not say which pods answered, so it is
+-- never evidence for the new revision, and a failing one may be a single replica still loading
+-- the new revision), only its last_health_check_at and consecutive_failures are recorded (and its
+-- routing is left alone); the reporter's session applies the rollout deadline rule separately,
+-- via vllm_platform_registry_expire_rollouts; last_health_check_at is set on every observation;
+-- a passing probe resets consecutive_failures; it never makes healthy a row without smoke
+-- evidence: healthy stays healthy, unknown stays unknown, unhealthy recovers to healthy only
+-- when smoke_job (the Job that passed for what is recorded) is set, else to unknown; a failing one
 -- counts, and the model is marked unhealthy (and, with disable_routing, taken out of routing)
 -- only once the count reaches the threshold (flap damping); routing can only be turned off, never
 -- on; an event is written only when the row's status (or its routing) changed, with the changed
@@ -38,7 +42,7 @@ WITH observed AS (
            greatest(:'threshold'::integer, 1) AS threshold,
            :'note'::text AS note
 ), previous AS (
-    SELECT e.id, e.health_status, e.routing_enabled,
+    SELECT e.id, e.health_status, e.routing_enabled, e.smoke_job IS NOT NULL AS tested,
            CASE WHEN o.status = 'healthy' THEN 0
                 ELSE least(e.consecutive_failures, 1000000) + 1 END AS failures,
            o.status = 'unhealthy'
@@ -46,7 +50,7 @@ WITH observed AS (
       FROM model_registry_entries AS e
       JOIN observed AS o
         ON e.environment = o.environment AND e.model_name = o.model_name
-     WHERE e.health_status IN ('unknown', 'healthy', 'unhealthy')
+     WHERE e.health_status IN ('unknown', 'healthy', 'unhealthy', 'rolling_out')
        AND o.status IN ('healthy', 'unhealthy')
        AND (e.owner_stack = o.owner
             OR (e.owner_stack IS NULL
@@ -54,12 +58,18 @@ WITH observed AS (
        FOR UPDATE OF e
 ), updated AS (
     UPDATE model_registry_entries AS e
-       SET health_status = CASE WHEN o.status = 'healthy' THEN 'healthy'
+       SET health_status = CASE WHEN e.health_status = 'rolling_out' THEN e.health_status
+                                WHEN o.status = 'healthy' AND e.health_status = 'healthy'
+                                    THEN 'healthy'
+                                WHEN o.status = 'healthy' AND e.health_status = 'unhealthy'
+                                    THEN CASE WHEN p.tested THEN 'healthy' ELSE 'unknown' END
                                 WHEN p.give_up THEN 'unhealthy'
                                 ELSE e.health_status END,
            consecutive_failures = p.failures,
            last_health_check_at = now(),
-           routing_enabled = e.routing_enabled AND NOT (p.give_up AND o.disable_routing)
+           routing_enabled = e.routing_enabled
+                             AND NOT (p.give_up AND o.disable_routing
+                                      AND e.health_status <> 'rolling_out')
       FROM previous AS p, observed AS o
      WHERE e.id = p.id
  RETURNING e.id,
@@ -87,7 +97,9 @@ SELECT CASE WHEN u.old_status <> u.new_status
             THEN 'changed from ' || u.old_status
             ELSE 'unchanged' END
        || CASE WHEN u.old_routing <> u.new_routing THEN ', routing turned off' ELSE '' END
-       || CASE WHEN u.failures > 0 AND u.new_status <> 'unhealthy'
+       || CASE WHEN u.failures > 0 AND u.new_status = 'rolling_out'
+               THEN format(', rolling out, failed probe %s in a row', u.failures)
+               WHEN u.failures > 0 AND u.new_status <> 'unhealthy'
                THEN format(', failed probe %s of %s', u.failures, o.threshold) ELSE '' END
        || CASE WHEN EXISTS (SELECT 1 FROM event) THEN ', event recorded' ELSE '' END
   FROM updated AS u, observed AS o;
