@@ -33,6 +33,7 @@ from components.manifests.toolkit import (
     Manifest,
     container_security_context,
     metadata,
+    opaque_secret,
     pod_security_context,
     standard_labels,
 )
@@ -134,13 +135,7 @@ def config_map(cfg: StackConfig) -> Manifest:
 
 def registry_secret(cfg: StackConfig, writer_password: str = REDACTED) -> Manifest:
     """The writer role's password; the rest of the connection is plain env on the container."""
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": _metadata(cfg, SECRET_NAME),
-        "type": "Opaque",
-        "stringData": {PASSWORD_KEY: writer_password},
-    }
+    return opaque_secret(_metadata(cfg, SECRET_NAME), {PASSWORD_KEY: writer_password})
 
 
 def _root_cert_pem(cfg: StackConfig) -> str | None:

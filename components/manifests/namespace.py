@@ -26,6 +26,7 @@ from components.manifests.toolkit import (
     REDACTED,
     Manifest,
     metadata,
+    opaque_secret,
     standard_labels,
 )
 
@@ -107,13 +108,7 @@ def _default_deny(cfg: StackConfig) -> dict[str, Any]:
 
 def secret_object(cfg: StackConfig, name: str, key: str, value: str) -> dict[str, Any]:
     """An Opaque Secret holding ``value`` under ``key`` (as ``stringData``)."""
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": _metadata(cfg, name),
-        "type": "Opaque",
-        "stringData": {key: value},
-    }
+    return opaque_secret(_metadata(cfg, name), {key: value})
 
 
 def environment_objects(

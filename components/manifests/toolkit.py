@@ -33,6 +33,7 @@ __all__ = [
     "Manifest",
     "container_security_context",
     "metadata",
+    "opaque_secret",
     "pod_security_context",
     "selector",
     "standard_labels",
@@ -84,6 +85,17 @@ def metadata(
     if annotations:
         meta["annotations"] = annotations
     return meta
+
+
+def opaque_secret(meta: Manifest, string_data: dict[str, str]) -> Manifest:
+    """An ``Opaque`` Secret with ``stringData`` (the resources layer swaps in the real values)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": meta,
+        "type": "Opaque",
+        "stringData": string_data,
+    }
 
 
 def container_security_context() -> Manifest:
