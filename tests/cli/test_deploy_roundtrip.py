@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +17,7 @@ import pytest
 import yaml
 
 from components.config import PROJECT
-from components.planning.release import ROLLBACK_ENV
-from tests.cli.test_rollback_roundtrip import _config_json
+from tests.cli.test_rollback_roundtrip import _config_json, local_backend
 
 pytestmark = [
     pytest.mark.cli,
@@ -62,19 +60,6 @@ pulumi.export("image", image)
 """
 
 
-def _project(tmp_path: Path) -> Path:
-    work = tmp_path / "project"
-    work.mkdir()
-    venv = Path(sys.executable).resolve().parents[1]
-    (work / "Pulumi.yaml").write_text(
-        yaml.safe_dump(
-            {"name": PROJECT, "runtime": {"name": "python", "options": {"virtualenv": str(venv)}}}
-        )
-    )
-    (work / "__main__.py").write_text(PROGRAM)
-    return work
-
-
 def test_a_failed_deploy_rolls_back_to_the_last_good_version(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -83,13 +68,7 @@ def test_a_failed_deploy_rolls_back_to_the_last_good_version(
     from ops import automation
     from ops.deploy import deploy
 
-    backend = tmp_path / "state"
-    backend.mkdir()
-    monkeypatch.setenv("PULUMI_BACKEND_URL", backend.as_uri())
-    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "deploy-roundtrip")
-    monkeypatch.setenv("PULUMI_SKIP_UPDATE_CHECK", "true")
-    monkeypatch.delenv(ROLLBACK_ENV, raising=False)
-    work = _project(tmp_path)
+    work = local_backend(tmp_path, monkeypatch, "deploy-roundtrip", PROGRAM)
 
     staging = yaml.safe_load((ROOT / "Pulumi.staging.yaml").read_text())["config"]
     good = staging[f"{P}models"]

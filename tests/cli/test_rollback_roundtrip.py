@@ -41,7 +41,8 @@ pulumi.export("rolledBackTo", os.environ.get({ROLLBACK_ENV!r}, ""))
 """
 
 
-def _project(tmp_path: Path) -> Path:
+def _project(tmp_path: Path, program: str = PROGRAM) -> Path:
+    """A throwaway Pulumi project running ``program`` with this test run's virtualenv."""
     work = tmp_path / "project"
     work.mkdir()
     venv = Path(sys.executable).resolve().parents[1]
@@ -53,8 +54,21 @@ def _project(tmp_path: Path) -> Path:
             }
         )
     )
-    (work / "__main__.py").write_text(PROGRAM)
+    (work / "__main__.py").write_text(program)
     return work
+
+
+def local_backend(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, passphrase: str, program: str = PROGRAM
+) -> Path:
+    """A file backend under ``tmp_path`` for the real CLI, and the project directory."""
+    backend = tmp_path / "state"
+    backend.mkdir()
+    monkeypatch.setenv("PULUMI_BACKEND_URL", backend.as_uri())
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", passphrase)
+    monkeypatch.setenv("PULUMI_SKIP_UPDATE_CHECK", "true")
+    monkeypatch.delenv(ROLLBACK_ENV, raising=False)
+    return _project(tmp_path, program)
 
 
 def _config_json(models: list[dict[str, Any]], api_key: str, budget: int | None) -> str:
@@ -81,13 +95,7 @@ def test_up_up_rollback_restores_the_first_config(
 
     from ops import automation
 
-    backend = tmp_path / "state"
-    backend.mkdir()
-    monkeypatch.setenv("PULUMI_BACKEND_URL", backend.as_uri())
-    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "roundtrip-test")
-    monkeypatch.setenv("PULUMI_SKIP_UPDATE_CHECK", "true")
-    monkeypatch.delenv(ROLLBACK_ENV, raising=False)
-    work = _project(tmp_path)
+    work = local_backend(tmp_path, monkeypatch, "roundtrip-test")
 
     staging = yaml.safe_load((ROOT / "Pulumi.staging.yaml").read_text())["config"]
     first = staging[f"{P}models"]
