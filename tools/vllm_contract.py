@@ -34,8 +34,8 @@ import argparse
 import contextlib
 import dataclasses
 import functools
-import inspect
 import importlib.metadata
+import inspect
 import io
 import json
 import math
