@@ -10,6 +10,7 @@ import argparse
 from collections.abc import Callable
 
 from components.config import SECRET_KEYS, LoadedStack, StackConfig
+from components.config.vllm_image import image_cautions
 from components.manifests.lke import replacement_warnings
 from components.manifests.replacements import (
     custom_resource_lines,
@@ -17,7 +18,6 @@ from components.manifests.replacements import (
     registry_cautions,
 )
 from components.planning.capacity import StackPlan
-from components.vllm_contract import version_for_image
 from ops.plan_timing import format_timing
 from ops.reach import reach_lines
 from ops.stack import load_offline
@@ -26,14 +26,9 @@ __all__ = ["contract_cautions", "format_plan", "main"]
 
 
 def contract_cautions(cfg: StackConfig) -> list[str]:
-    """extraArgs of an image whose vLLM version has no contract data here were judged by the
-    newest contract (components/vllm_contract.py)."""
-    return [
-        f"models[{i}].extraArgs: no vLLM flag contract for image {m.image!r}; checked against "
-        f"vLLM {m.vllm_contract_version} (generate one with tools/vllm_contract.py)"
-        for i, m in enumerate(cfg.models)
-        if m.extra_args and version_for_image(m.image) is None
-    ]
+    """Each model's vLLM image: no contract data, or known advisories
+    (components/config/vllm_image.py)."""
+    return image_cautions([m.image for m in cfg.models], cfg.environment)
 
 
 # Standing cautions shown with every plan (e.g. which keys force a cluster replacement).

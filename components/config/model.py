@@ -22,6 +22,7 @@ from components.config.types import (
     Precision,
 )
 from components.config.vllm_args import extra_arg_values, extra_args_issue
+from components.config.vllm_image import image_issue
 from components.contract import image_is_pinned
 from components.vllm_contract import load_contract, newest_version, version_for_image
 
@@ -240,6 +241,8 @@ class ModelConfig(ConfigModel):
                     f"{env} requires a pinned image (a version tag other than latest, "
                     f"or @sha256 digest), got {self.image!r}",
                 )
+            if (issue := image_issue(self.image, env)) is not None:
+                raise path_error("image", issue)
             if not re.fullmatch(r"[0-9a-f]{40}", self.revision):
                 raise path_error(
                     "revision",
@@ -298,8 +301,8 @@ class ModelConfig(ConfigModel):
 
     @property
     def vllm_contract_version(self) -> str:
-        """The vLLM flag contract ``extraArgs`` are judged by: the image tag's version when there
-        is data for it, else the newest (``ops plan`` shows a caution then)."""
+        """The vLLM contract the model is judged by: the image tag's version when there is data
+        for it, else (development only; components/config/vllm_image.py) the newest."""
         return version_for_image(self.image) or newest_version()
 
     @property
