@@ -8,10 +8,11 @@ STACK ?= development
 # Pulumi Cloud (see docs/operations.md).
 export PULUMI_BACKEND_URL ?= file://$(HOME)/.pulumi
 
-.PHONY: help venv test lint fmt plan render schema preview up
+.PHONY: help venv test test-live lint fmt plan render schema preview up
 
 help:
 	@echo "make test                 create .venv, install everything, run the whole test suite"
+	@echo "make test-live            vLLM's CPU build serving a tiny local model as rendered (tests/live)"
 	@echo "make lint                 ruff (lint + format check), mypy and the import-layer contract"
 	@echo "make plan STACK=name      validate Pulumi.<name>.yaml offline and print the plan"
 	@echo "make render STACK=name    write every Kubernetes object of the stack to render/<name>/"
@@ -40,6 +41,12 @@ TEST_WORKERS ?= 2
 
 test: venv
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
+
+# The live tier (docs/vllm-contract.md): builds or reuses vLLM's CPU build and the tiny model
+# in a cache outside the clone (VLLM_PLATFORM_CACHE), then serves it with the rendered stack.
+test-live: venv
+	$(PY) -m tests.live.environment
+	$(PY) -m pytest -m live -p no:xdist tests/live
 
 lint: venv
 	$(VENV)/bin/ruff check .

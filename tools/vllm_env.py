@@ -64,9 +64,36 @@ def cache_root() -> Path:
     return Path(base) / "vllm-platform"
 
 
+def _others_can_reach(path: Path) -> bool:
+    """Every directory up to ``path`` lets other users through (o+x)."""
+    return all(os.stat(p).st_mode & 0o001 for p in [path, *path.parents])
+
+
 def python() -> str:
-    """The interpreter of the venv (torch's CPU wheels are built per CPython version)."""
-    return os.environ.get("VLLM_PLATFORM_PYTHON", "python3.11")
+    """The interpreter of the venv: CPython 3.11 (torch's CPU wheels are built per version),
+    ``$VLLM_PLATFORM_PYTHON`` if set. As root, one whose installation other users can reach:
+    the live tier runs the server as the rendered non-root user, and a venv's interpreter and
+    standard library stay where the base interpreter lives (a pyenv build under /root is out
+    of that user's reach; Debian's /usr/bin/python3.11 is not)."""
+    explicit = os.environ.get("VLLM_PLATFORM_PYTHON")
+    if explicit:
+        return explicit
+    found = [shutil.which("python3.11"), "/usr/bin/python3.11", "/usr/local/bin/python3.11"]
+    candidates = [c for c in dict.fromkeys(found) if c and os.access(c, os.X_OK)]
+    if not candidates:
+        sys.exit("no python3.11 found; set VLLM_PLATFORM_PYTHON to a CPython 3.11 interpreter")
+    if os.geteuid() != 0:
+        return candidates[0]
+    for candidate in candidates:
+        prefix = subprocess.run(
+            [candidate, "-c", "import sys; print(sys.base_prefix)"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+        if prefix and _others_can_reach(Path(prefix) / "lib"):
+            return candidate
+    sys.exit(f"none of {candidates} is readable by other users; set VLLM_PLATFORM_PYTHON")
 
 
 def lock_file(version: str) -> Path:

@@ -3,12 +3,12 @@ chat template; nothing comes from a hub.
 
 Run with the Python of the vLLM venv (it has torch, transformers and tokenizers)::
 
-    <venv>/bin/python tests/live/tiny_model.py --out DIR
+    <venv>/bin/python tools/tiny_model.py --out DIR
 
 ``DIR`` becomes a plain Hugging Face model directory (config.json, model.safetensors,
 tokenizer.json, tokenizer_config.json, chat_template.jinja, generation_config.json). The output
-is the same for the same inputs (fixed seeds), so tests/live/environment.py keys its cache on
-this file's hash. The shapes fit vLLM's CPU attention (head size 32 is in
+is the same for the same inputs (fixed seeds), so tests/live/environment.py keys its cache
+on this file's hash. The shapes fit vLLM's CPU attention (head size 32 is in
 ``CPUAttentionBackend.get_supported_head_sizes``) and stay a few MB.
 """
 
