@@ -71,49 +71,47 @@ def force_platform(platform: str) -> str:
     return f"{type(instance).__module__}.{type(instance).__name__}"
 
 
+# What moved between releases: (newest location first, older ones after).
+FLEXIBLE_PARSER = [
+    ("vllm.utils.argparse_utils", "FlexibleArgumentParser"),
+    ("vllm.utils", "FlexibleArgumentParser"),
+]
+MAKE_ARG_PARSER = [
+    ("vllm.entrypoints.launchers.cli_args", "make_arg_parser"),
+    ("vllm.entrypoints.openai.cli_args", "make_arg_parser"),
+]
+SUBCOMMAND_EPILOG = [
+    ("vllm.entrypoints.serve.utils.api_utils", "VLLM_SUBCMD_PARSER_EPILOG"),
+    ("vllm.entrypoints.utils", "VLLM_SUBCMD_PARSER_EPILOG"),
+]
+BUILD_APP = [
+    ("vllm.entrypoints.launchers.app", "build_app"),
+    ("vllm.entrypoints.openai.api_server", "build_app"),
+]
+MOUNT_METRICS = [
+    ("vllm.entrypoints.serve.instrumentator.metrics", "attach_router"),
+    ("vllm.entrypoints.openai.api_server", "mount_metrics"),
+]
+
+
 def flexible_parser() -> type:
-    return first_attr(  # type: ignore[no-any-return]
-        [
-            ("vllm.utils.argparse_utils", "FlexibleArgumentParser"),
-            ("vllm.utils", "FlexibleArgumentParser"),
-        ]
-    )
+    return first_attr(FLEXIBLE_PARSER)  # type: ignore[no-any-return]
 
 
 def make_arg_parser() -> Callable[[Any], Any]:
-    return first_attr(  # type: ignore[no-any-return]
-        [
-            ("vllm.entrypoints.launchers.cli_args", "make_arg_parser"),
-            ("vllm.entrypoints.openai.cli_args", "make_arg_parser"),
-        ]
-    )
+    return first_attr(MAKE_ARG_PARSER)  # type: ignore[no-any-return]
 
 
 def subcommand_epilog() -> str:
-    return first_attr(  # type: ignore[no-any-return]
-        [
-            ("vllm.entrypoints.serve.utils.api_utils", "VLLM_SUBCMD_PARSER_EPILOG"),
-            ("vllm.entrypoints.utils", "VLLM_SUBCMD_PARSER_EPILOG"),
-        ]
-    )
+    return first_attr(SUBCOMMAND_EPILOG)  # type: ignore[no-any-return]
 
 
 def build_app() -> Callable[..., Any]:
-    return first_attr(  # type: ignore[no-any-return]
-        [
-            ("vllm.entrypoints.launchers.app", "build_app"),
-            ("vllm.entrypoints.openai.api_server", "build_app"),
-        ]
-    )
+    return first_attr(BUILD_APP)  # type: ignore[no-any-return]
 
 
 def mount_metrics() -> Callable[[Any], Any]:
-    return first_attr(  # type: ignore[no-any-return]
-        [
-            ("vllm.entrypoints.serve.instrumentator.metrics", "attach_router"),
-            ("vllm.entrypoints.openai.api_server", "mount_metrics"),
-        ]
-    )
+    return first_attr(MOUNT_METRICS)  # type: ignore[no-any-return]
 
 
 def metrics_registry() -> Any:

@@ -120,14 +120,15 @@ def test_the_health_reporters_probe_marks_it_healthy(cold: Run) -> None:
     assert results == "tiny-chat healthy http_200\n", results
 
 
-def _live_series(run: Run) -> set[str]:
-    text = subprocess.run(
-        ["curl", "--silent", "--fail", f"{run.address.base}/metrics"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=30,
+def _get(url: str) -> str:
+    """The body of a GET without credentials (as Prometheus scrapes /metrics)."""
+    return subprocess.run(
+        ["curl", "--silent", "--fail", url], capture_output=True, text=True, check=True, timeout=30
     ).stdout
+
+
+def _live_series(run: Run) -> set[str]:
+    text = _get(f"{run.address.base}/metrics")
     return {
         re.split(r"[{ ]", line, maxsplit=1)[0]
         for line in text.splitlines()
@@ -164,15 +165,7 @@ def test_the_routes_the_api_key_guards_are_exactly_the_contracts(cold: Run) -> N
             assert http_status(url, timeout=30, headers=wrong, method=method) == 401
     key = {"Authorization": f"Bearer {cold.key}"}
     assert http_status(f"{base}/v1/models", timeout=30, headers=key) == 200
-    openapi = json.loads(
-        subprocess.run(
-            ["curl", "--silent", "--fail", f"{base}/openapi.json"],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=30,
-        ).stdout
-    )
+    openapi = json.loads(_get(f"{base}/openapi.json"))
     known = {r["path"] for r in _contract_routes(cold)}
     assert set(openapi["paths"]) <= known, set(openapi["paths"]) - known
 
