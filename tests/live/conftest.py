@@ -28,7 +28,7 @@ from tests.live.rendered import (
     render,
     server_argv,
 )
-from tests.live.server import Server, free_port, startup_budget_seconds
+from tests.live.server import Server, free_port, startup_budget_seconds, stop_leftovers
 
 RESULTS: dict[str, object] = {}
 # The rest of the image's PATH after its venv: Docker's default (vLLM runs lscpu from it).
@@ -73,10 +73,16 @@ class Run:
         grace = self.rendered.one("StatefulSet")["spec"]["template"]["spec"].get(
             "terminationGracePeriodSeconds", 30
         )
-        server = Server(argv, env, self.root / f"server-{generation}.log", self.user, int(grace))
+        log = self.root / f"server-{generation}.log"
+        server = Server(argv, env, log, self.user, int(grace), record=self.record)
         server.start()
         self.server = server
         return server
+
+    @property
+    def record(self) -> Path:
+        """Where the running server's process group is noted (outside the run directory)."""
+        return self.env.venv.parent / "live-server.pgid"
 
     def startup_budget(self) -> int:
         return startup_budget_seconds(self.container.probe("startup"))
@@ -90,6 +96,7 @@ def _user(rendered: Rendered) -> tuple[int, int] | None:
 @pytest.fixture(scope="session")
 def live_run() -> Iterator[Run]:
     env = live_environment()
+    stop_leftovers(env.venv.parent / "live-server.pgid", str(env.venv))
     root = env.venv.parent / "live-run"
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)

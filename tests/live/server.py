@@ -24,7 +24,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Server", "free_port", "http_status", "startup_budget_seconds"]
+__all__ = [
+    "Server",
+    "free_port",
+    "http_status",
+    "startup_budget_seconds",
+    "stop_leftovers",
+]
 
 _PR_SET_PDEATHSIG = 1
 
@@ -61,6 +67,35 @@ def startup_budget_seconds(probe: dict[str, Any]) -> int:
     )
 
 
+def _group_members(pgid: int, marker: str) -> list[int]:
+    """The processes of group ``pgid`` whose environment names ``marker`` (our venv, on PATH;
+    the command line will not do: vLLM renames its processes ``VLLM::EngineCore``)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            group = int(stat.read_text().rsplit(")", 1)[1].split()[2])
+            environ = (stat.parent / "environ").read_bytes().decode(errors="replace")
+        except (OSError, IndexError, ValueError):
+            continue
+        if group == pgid and marker in environ:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def stop_leftovers(record: Path, marker: str) -> list[int]:
+    """Kill what a run killed hard left behind: the engine core and workers outlive their API
+    server when the test process gets SIGKILL (only the API server dies with it). ``record``
+    holds that run's process group; only processes of it running ``marker`` are killed."""
+    if not record.is_file():
+        return []
+    killed = _group_members(int(record.read_text()), marker)
+    for pid in killed:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    record.unlink()
+    return killed
+
+
 def _die_with_parent() -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -73,6 +108,7 @@ class Server:
     log: Path
     user: tuple[int, int] | None
     grace_seconds: int
+    record: Path | None = None  # where the process group is noted for stop_leftovers
     process: subprocess.Popen[bytes] | None = None
     started: float = 0.0
     pgid: int | None = None
@@ -99,6 +135,8 @@ class Server:
         )
         out.close()
         self.pgid = self.process.pid
+        if self.record is not None:
+            self.record.write_text(str(self.pgid), encoding="utf-8")
         self.history.append(f"started pid {self.process.pid}")
 
     def wait_ready(self, url: str, budget: float, poll: float = 0.5) -> float:
@@ -149,6 +187,8 @@ class Server:
         self.process.wait(timeout=10)
         self.history.append(f"stopped pid {self.process.pid} ({self.process.returncode})")
         assert not self.alive(), f"processes of group {self.pgid} survived SIGKILL"
+        if self.record is not None:
+            self.record.unlink(missing_ok=True)
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
