@@ -10,7 +10,8 @@ from ops.common import CommandError, eprint
 from ops.registry_args import add_parsers as add_registry_parsers
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
+    """The `python -m ops` argument parser (also read by tests/unit/test_docs.py)."""
     parser = argparse.ArgumentParser(prog="python -m ops", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -28,7 +29,9 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("schema", help="write (or --check) the JSON Schema of the stack files")
     p.add_argument("--out", default="schema/stack-config.schema.json")
     p.add_argument("--check", action="store_true", help="exit 1 when the file is out of date")
-    p.add_argument("--readme", action="store_true", help="regenerate README's config reference")
+    p.add_argument(
+        "--docs", action="store_true", help="regenerate the key reference in docs/configuration.md"
+    )
     p.set_defaults(handler="ops.schema:main")
 
     p = sub.add_parser("history", help="list a stack's updates: result, git head, models, images")
@@ -67,7 +70,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     module_name, func_name = str(args.handler).split(":")
     module = __import__(module_name, fromlist=[func_name])
     try:

@@ -89,20 +89,21 @@ def test_json_schema_accepts_the_stack_files_and_rejects_unknown_project_keys() 
         jsonschema.validate(doc, schema)
 
 
-def test_readme_config_reference_is_current() -> None:
-    from ops.schema import readme_with_reference
+def test_the_config_reference_in_the_docs_is_current() -> None:
+    from ops.schema import REFERENCE_DOC, doc_with_reference
 
-    readme = (ROOT / "README.md").read_text()
-    assert readme == readme_with_reference(readme), "run `python -m ops schema --readme`"
+    doc = (ROOT / REFERENCE_DOC).read_text()
+    assert doc == doc_with_reference(doc), "run `python -m ops schema --docs`"
 
 
-def test_ci_runs_exactly_the_readme_test_command() -> None:
-    readme = (ROOT / "README.md").read_text()
-    tests_section = readme[readme.index("## Tests") :]
+def test_ci_runs_exactly_the_documented_test_command() -> None:
+    contributing = (ROOT / "CONTRIBUTING.md").read_text()
+    tests_section = contributing[contributing.index("## Tests") :]
     command = tests_section.split("```sh\n", 1)[1].split()[0:2]
     ci = (ROOT / ".ci/run").read_text().splitlines()
     assert " ".join(command) == "make test"
     assert "make test" in ci
+    readme = (ROOT / "README.md").read_text()
     quickstart = readme[readme.index("## Quickstart") :]
     assert quickstart.split("```sh\n", 1)[1].startswith("make test\n")
 
