@@ -174,6 +174,6 @@ def config_reference() -> str:
 
 def doc_with_reference(doc: str) -> str:
     if REFERENCE_BEGIN not in doc or REFERENCE_END not in doc:
-        raise CommandError(f"{REFERENCE_DOC} lacks the markers {REFERENCE_BEGIN} ... {REFERENCE_END}")
+        raise CommandError(f"{REFERENCE_DOC} lacks the markers {REFERENCE_BEGIN} … {REFERENCE_END}")
     start, end = doc.index(REFERENCE_BEGIN), doc.index(REFERENCE_END) + len(REFERENCE_END)
     return doc[:start] + config_reference() + doc[end:]

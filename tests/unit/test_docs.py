@@ -59,8 +59,8 @@ def _commands(text: str) -> Iterator[str]:
     (continuation lines joined, comments dropped)."""
     yield from (m.group(1) for m in _INLINE.finditer(text))
     for block in _FENCE.finditer(text):
-        for line in block.group(1).replace("\\\n", " ").splitlines():
-            line = line.split(" #", 1)[0].strip()
+        for raw in block.group(1).replace("\\\n", " ").splitlines():
+            line = raw.split(" #", 1)[0].strip()
             if line.startswith(("python -m ops ", "make ")) or line == "make":
                 yield line
 
@@ -72,7 +72,7 @@ def _words(command: str) -> list[str]:
     return shlex.split(command.split(" | ")[0])
 
 
-class _Refused(Exception):
+class _RefusedError(Exception):
     pass
 
 
@@ -82,13 +82,13 @@ def _ops_error(command: list[str]) -> str | None:
     parser = build_parser()
 
     def error(_self: argparse.ArgumentParser, message: str) -> None:
-        raise _Refused(message)
+        raise _RefusedError(message)
 
     original = argparse.ArgumentParser.error
     argparse.ArgumentParser.error = error  # type: ignore[method-assign,assignment]
     try:
         parser.parse_args(command)
-    except _Refused as exc:
+    except _RefusedError as exc:
         message = str(exc)
         # An upper-case word is a placeholder (`--to N`, `--environment S`), not a value.
         placeholder = re.search(r"invalid (?:int value|choice): '([A-Z]+)'", message)
