@@ -1,0 +1,232 @@
+"""The lines of `ops plan --against REF`: what changing a stack from one validated config to
+another does, for the reviewer of a pull request.
+
+Which models restart and how (the new plan's rollout strategy), which objects are replaced and
+whether delete-first or create-first, the spare GPUs needed meanwhile, the registry rows'
+states, the secrets newly required, the time until every changed model serves again, and the
+GPU cost change. Objects come from ``components.manifests.changes`` (both configs rendered and
+compared), times from ``components.planning.change_timing``, costs from
+``components.planning.cost``; stack-level keys are explained with the same facts as
+``ops plan --explain``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from components.config import LoadedStack, StackConfig
+from components.manifests.changes import ModelChange, StackChanges, stack_changes
+from components.planning.capacity import RolloutStrategy, StackPlan
+from components.planning.change_timing import change_seconds
+from components.planning.cost import PoolCost, pool_cost
+from components.planning.timing import COLD_START_TARGET_SECONDS
+from ops.plan_explain import what_ifs
+
+__all__ = ["Side", "change_lines", "needed_secrets"]
+
+
+@dataclass(frozen=True)
+class Side:
+    """One validated version of the stack file."""
+
+    loaded: LoadedStack
+    plan: StackPlan
+
+    @property
+    def config(self) -> StackConfig:
+        return self.loaded.config
+
+
+def needed_secrets(loaded: LoadedStack) -> set[str]:
+    """The secret keys the stack needs, set or not."""
+    return set(LoadedStack(loaded.config, frozenset()).missing_secrets)
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min"
+
+
+def _usd(value: float) -> str:
+    return f"${value:,.0f}"
+
+
+def _delta(old: float, new: float) -> str:
+    d = new - old
+    return "no change" if round(d) == 0 else f"{'+' if d > 0 else '-'}{_usd(abs(d))}"
+
+
+_HOW = {
+    RolloutStrategy.SURGE: "one at a time, each new pod started before an old one stops",
+    RolloutStrategy.ONE_DOWN: "one at a time, the others serving",
+    RolloutStrategy.DOWNTIME: "its only replica: down until the new pod is ready",
+}
+
+
+def _gpus(cfg: StackConfig, name: str) -> int:
+    model = next(m for m in cfg.models if m.name == name)
+    return model.gpus_total
+
+
+def _model_line(change: ModelChange, new: Side) -> str:
+    name = change.name
+    if change.status == "removed":
+        return f"{name}: removed; its objects are deleted"
+    model = next(m for m in new.config.models if m.name == name)
+    unit = f"{model.gpus_per_replica} GPU" if model.accelerator == "gpu" else "CPU"
+    size = f"{model.replicas} x {unit}"
+    if change.status == "added":
+        return f"{name}: new ({size}), started cold"
+    if change.status == "renamed":
+        return (
+            f"{name}: renamed from {change.renamed_from}: new objects ({size}) created "
+            "before the old ones are deleted (create-first)"
+        )
+    what = f"{name}: {', '.join(change.keys) or 'derived values'} changed"
+    if change.workload_replaced:
+        return (
+            f"{what}: the workload is replaced delete-first ({', '.join(change.workload_replaced)}"
+            "): every replica down at once, its volumes deleted, the weights downloaded again"
+        )
+    if change.kind_switch:
+        old_kind, new_kind = change.kind_switch
+        return (
+            f"{what}: {old_kind} -> {new_kind}, created before the old one is deleted "
+            f"(create-first); then every replica restarts"
+        )
+    parts = []
+    if change.restarts:
+        strategy = new.plan.model(name).strategy
+        parts.append(f"restarts {model.replicas} replica(s), {_HOW[strategy]}")
+    if change.replicas:
+        old, now = change.replicas
+        parts.append(f"{old} -> {now} replicas" + (" (new ones start cold)" if now > old else ""))
+    if change.routing:
+        parts.append("routing " + ("on" if change.routing[1] else "off"))
+    if change.smoke_again:
+        parts.append("smoke test again")
+    return f"{what}: " + ("; ".join(parts) if parts else "updated in place, no restart")
+
+
+def _registry_line(change: ModelChange) -> str | None:
+    name = change.name
+    if change.status in ("added", "renamed"):
+        line = f"{name}: no row until its smoke test passes, then registered (healthy)"
+        return line + (f"; {change.renamed_from}: retired" if change.renamed_from else "")
+    if change.status == "removed":
+        return f"{name}: retired (routing off; the row and its events are kept)"
+    if change.smoke_again:
+        return (
+            f"{name}: rolling_out until the new smoke test passes on every replica, then "
+            "healthy (updated); rollout_failed at its deadline"
+        )
+    if change.routing:
+        return f"{name}: routing_enabled {str(change.routing[1]).lower()}"
+    return None
+
+
+def _seconds(change: ModelChange, new: Side) -> float:
+    if change.status == "removed":
+        return 0.0
+    model = next(m for m in new.config.models if m.name == change.name)
+    grown = change.replicas[1] - change.replicas[0] if change.replicas else 0
+    return change_seconds(
+        new.config.timing,
+        model,
+        keys=frozenset(change.keys),
+        added=change.status in ("added", "renamed") or change.kind_switch is not None,
+        replaced=bool(change.workload_replaced),
+        restarts=change.restarts,
+        new_replicas=grown,
+    )
+
+
+def _spare_gpus(changes: StackChanges, new: Side) -> list[str]:
+    """GPUs held twice while the change runs: create-first workloads and surge pods."""
+    held: list[str] = []
+    for c in changes.models:
+        if c.status == "renamed" or c.kind_switch:
+            held.append(f"{_gpus(new.config, c.name)} for {c.name} (create-first)")
+        elif c.restarts and new.plan.model(c.name).strategy is RolloutStrategy.SURGE:
+            held.append(f"{new.plan.model(c.name).gpus_per_replica} for {c.name} (surge)")
+    return held
+
+
+def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, Mapping) and value:
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            out.update(_flat(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    return {prefix: value}
+
+
+def _stack_lines(old: Side, new: Side) -> list[str]:
+    """Keys outside ``models`` that differ, each with what the catalogue says a change does."""
+    dump = {"by_alias": True, "mode": "json", "exclude": {"models"}}
+    was = _flat(old.config.model_dump(**dump))  # type: ignore[arg-type]
+    now = _flat(new.config.model_dump(**dump))  # type: ignore[arg-type]
+    facts = what_ifs(old.config)
+    lines = []
+    for key in sorted(was.keys() | now.keys()):
+        if was.get(key) == now.get(key):
+            continue
+        effect = next((f.split(": ", 1)[1] for f in facts if f.startswith(f"{key}=")), "")
+        lines.append(f"{key}: {was.get(key)} -> {now.get(key)}" + (f": {effect}" if effect else ""))
+    return lines
+
+
+def _cost_line(old: PoolCost | None, new: PoolCost | None) -> str:
+    lo = (old.monthly_min_usd, old.monthly_max_usd) if old else (0.0, 0.0)
+    hi = (new.monthly_min_usd, new.monthly_max_usd) if new else (0.0, 0.0)
+    if lo == hi:
+        return f"GPU cost: unchanged ({_usd(hi[0])} to {_usd(hi[1])} a month at list price)"
+    return (
+        f"GPU cost a month at list price: {_usd(lo[0])} -> {_usd(hi[0])} at the pool's minimum "
+        f"({_delta(lo[0], hi[0])}), {_usd(lo[1])} -> {_usd(hi[1])} at its maximum "
+        f"({_delta(lo[1], hi[1])})"
+    )
+
+
+def change_lines(old: Side, new: Side) -> tuple[list[str], int]:
+    """The report's lines (after the verdict) and how many things change."""
+    changes = stack_changes(old.loaded, old.plan, new.loaded, new.plan)
+    stack = _stack_lines(old, new)
+    lines: list[str] = []
+    if changes.models:
+        lines += ["Models:"] + [f"  - {_model_line(c, new)}" for c in changes.models]
+    if stack:
+        lines += ["Stack:"] + [f"  - {s}" for s in stack]
+    shared = [c for c in changes.shared if c.action != "update"]
+    if shared:
+        lines += ["Other objects:"] + [
+            f"  - {c.kind} {c.name}: {c.action}"
+            + (f" delete-first ({', '.join(c.fields)})" if c.fields else "")
+            for c in shared
+        ]
+    held = _spare_gpus(changes, new)
+    spare = new.plan.spare_gpus + new.plan.surge_gpus
+    lines.append(
+        f"Spare GPUs meanwhile: {', '.join(held)}; the budget has {spare} beyond the replicas"
+        if held
+        else "Spare GPUs meanwhile: none"
+    )
+    registry = [r for c in changes.models if (r := _registry_line(c)) is not None]
+    lines += ["Registry:"] + [f"  - {r}" for r in registry] if registry else ["Registry: no change"]
+    newly = sorted(needed_secrets(new.loaded) - needed_secrets(old.loaded))
+    unset = [k for k in newly if k not in new.loaded.secrets_set]
+    lines.append(
+        "Secrets newly required: "
+        + (", ".join(f"{k} ({'not set yet' if k in unset else 'set'})" for k in newly) or "none")
+    )
+    timed = [(s, c.name) for c in changes.models if (s := _seconds(c, new)) > 0]
+    if timed:
+        seconds, slowest = max(timed)
+        over = " !" if seconds > COLD_START_TARGET_SECONDS else ""
+        lines.append(
+            f"Time to ready (estimate): {_minutes(seconds)}{over} ({slowest}; models change in "
+            "parallel, each model's pods one at a time)"
+        )
+    lines.append(_cost_line(pool_cost(old.config), pool_cost(new.config)))
+    return lines, len(changes.models) + len(stack) + len(shared)
