@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from policy.rules import UNKNOWN, Resource
+from policy.objects import Resource
+from policy.values import UNKNOWN
 
 __all__ = [
     "DEPLOYMENT",
