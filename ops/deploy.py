@@ -152,19 +152,24 @@ def _rollback(
 ) -> str:
     """Restore ``target``'s config through the `ops rollback` path; a sentence on the result."""
     from ops import automation  # noqa: PLC0415 (pulumi.automation only on this path)
-    from ops.rollback import format_plan, git_warnings, rollback_message  # noqa: PLC0415
+    from ops.rollback import (  # noqa: PLC0415
+        AlreadyCurrentError,
+        format_plan,
+        git_warnings,
+        rollback_message,
+    )
     from ops.rollback_command import plan_or_fail  # noqa: PLC0415
 
     current = automation.current_config(stack)
     try:
         plan = plan_or_fail(after, target.version, current, stack.name)
+    except AlreadyCurrentError:
+        return (
+            f"rollback NOT possible: the config is the one version {target.version} "
+            "deployed, so the failing change is in the code; revert the commit and deploy "
+            "again"
+        )
     except CommandError as exc:
-        if "is the current configuration" in str(exc):
-            return (
-                f"rollback NOT possible: the config is the one version {target.version} "
-                "deployed, so the failing change is in the code; revert the commit and deploy "
-                "again"
-            )
         return f"rollback NOT possible: {exc}"
     on_output(
         format_plan(
@@ -210,21 +215,19 @@ def deploy(
     try:
         preview = stack.preview(message=message, on_output=on_output, policy_packs=packs)
     except auto.CommandError as exc:
-        on_output(
-            f"deploy of {stack.name} FAILED: {automation._cli_failure('pulumi preview', exc)}"
-        )
+        on_output(f"deploy of {stack.name} FAILED: {automation.cli_failure('pulumi preview', exc)}")
         on_output("Nothing was applied.")
         return EXIT_FAILED
-    on_output(f"Preview: {automation._changes(preview)}")
+    on_output(f"Preview: {automation.changes_summary(preview)}")
     if not apply:
         on_output("Nothing applied. Run again with --yes to apply as `pulumi up`.")
         return EXIT_OK
     try:
         result = stack.up(message=message, on_output=on_output, policy_packs=packs)
     except auto.CommandError as exc:
-        failure = automation._cli_failure("pulumi up", exc)
+        failure = automation.cli_failure("pulumi up", exc)
     else:
-        on_output(f"Deployed {stack.name}: {automation._changes(result)}")
+        on_output(f"Deployed {stack.name}: {automation.changes_summary(result)}")
         return EXIT_OK
 
     after, _ = automation.fetch_history(stack)

@@ -51,8 +51,14 @@ __all__ = [
 PREFIX = f"{PROJECT}:"
 
 
-class RollbackError(Exception):
-    """The rollback cannot be planned as asked (unknown, failed or current version)."""
+class RollbackError(CommandError):
+    """The rollback cannot be planned as asked (unknown or failed version, another stack's
+    history); a user-facing failure like every ``CommandError``."""
+
+
+class AlreadyCurrentError(RollbackError):
+    """The version's config is the current one: nothing to roll back (after a failed deploy, the
+    failing change is then in the code)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +187,7 @@ def plan_rollback(
         )
     )
     if not changes:
-        raise RollbackError(
+        raise AlreadyCurrentError(
             f"version {version} is the current configuration: the project's keys already have "
             "the values it deployed (nothing to roll back)"
             + (f"; secrets kept as they are: {', '.join(kept)}" if kept else "")
