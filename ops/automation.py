@@ -25,17 +25,6 @@ from ops.common import PROJECT_ROOT, CommandError
 from ops.history import ConfigEntry, HistoryError, Update, parse_history, secrets_shown
 from ops.rollback import RollbackPlan
 
-__all__ = [
-    "HISTORY_PAGE_SIZE",
-    "StackApi",
-    "StackFileSnapshot",
-    "current_config",
-    "fetch_history",
-    "open_stack",
-    "preview_and_apply",
-    "summaries_to_json",
-]
-
 HISTORY_PAGE_SIZE = 50
 _MAX_PAGES = 10_000
 

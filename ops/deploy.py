@@ -35,17 +35,6 @@ from ops.common import PROJECT_ROOT, CommandError
 from ops.history import Update
 from ops.registry_args import DSN_ENV
 
-__all__ = [
-    "DeployStack",
-    "FailureDecision",
-    "applied_anything",
-    "decide_after_failure",
-    "deploy",
-    "last_succeeded",
-    "main",
-    "mark_failed_rollouts",
-]
-
 OnOutput = Callable[[str], Any]
 EXIT_OK = 0
 EXIT_FAILED = 1

@@ -22,8 +22,7 @@ from components.registry.connection import RegistryConnectionError, connect, mas
 from components.registry.migrate import MigrationError, load_migrations, migrate
 from ops.common import CommandError
 from ops.registry_args import DSN_ENV, add_parsers
-
-__all__ = ["DSN_ENV", "adopt_main", "expire_main", "list_main", "migrate_main", "render_table"]
+from ops.table import table_lines
 
 
 def _dsn(args: argparse.Namespace) -> str:
@@ -54,14 +53,6 @@ def migrate_main(args: argparse.Namespace) -> int:
     else:
         print(f"up to date: {len(files)} migrations already applied at {where}")
     return 0
-
-
-def render_table(rows: Sequence[Sequence[str]], headers: Sequence[str]) -> str:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-    return "\n".join(lines)
 
 
 def list_main(args: argparse.Namespace) -> int:
@@ -108,7 +99,7 @@ def list_main(args: argparse.Namespace) -> int:
         )
         for e in entries
     ]
-    print(render_table(rows, headers))
+    print("\n".join(table_lines([headers, *rows], rule=True)))
     return 0
 
 

@@ -34,20 +34,6 @@ from ops.history import (
     Update,
 )
 
-__all__ = [
-    "Change",
-    "RollbackError",
-    "RollbackPlan",
-    "choose_target",
-    "config_from_stack_file",
-    "format_plan",
-    "git_warnings",
-    "latest_update_config",
-    "plan_rollback",
-    "rollback_message",
-    "validate_restored",
-]
-
 PREFIX = f"{PROJECT}:"
 
 

@@ -27,8 +27,6 @@ HISTORY_FILE_HINT = (
     "--json --show-secrets --page-size 1000`)"
 )
 
-__all__ = ["main", "plan_or_fail"]
-
 
 def plan_or_fail(
     updates: Sequence[Update], version: int, current: Mapping[str, ConfigEntry], stack: str

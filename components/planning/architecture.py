@@ -16,16 +16,6 @@ from dataclasses import dataclass
 from components.config import ModelConfig
 from components.config.types import Precision
 
-__all__ = [
-    "CATALOG",
-    "CatalogEntry",
-    "ModelShape",
-    "checkpoint_precision",
-    "loaded_precision",
-    "model_shape",
-    "quantization",
-]
-
 
 @dataclass(frozen=True, slots=True)
 class ModelShape:

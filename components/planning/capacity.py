@@ -34,16 +34,6 @@ from components.planning.placement import (
     fits_worst_case,
 )
 
-__all__ = [
-    "ModelPlan",
-    "RolloutStrategy",
-    "StackPlan",
-    "memory_issues",
-    "placement_issues",
-    "plan_stack",
-    "pool_demand",
-]
-
 
 class RolloutStrategy(StrEnum):
     """How a model's pods are replaced on an update."""

@@ -22,14 +22,6 @@ from dataclasses import dataclass
 from components.config import ModelConfig
 from components.planning.architecture import ModelShape
 
-__all__ = [
-    "BLOCK_SIZE_TOKENS",
-    "Concurrency",
-    "concurrency",
-    "kv_bytes_per_token",
-    "kv_dtype_bytes",
-]
-
 BLOCK_SIZE_TOKENS = 16
 _GIB = 1024**3
 _ONE_BYTE = frozenset({"fp8", "fp8_e4m3", "fp8_e5m2", "fp8_inc"})

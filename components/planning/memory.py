@@ -33,22 +33,6 @@ from dataclasses import dataclass
 
 from components.config.gpu_plans import GPU_PLANS, GpuPlan
 
-__all__ = [
-    "ACTIVATION_OVERHEAD",
-    "BYTES_PER_PARAMETER",
-    "CACHE_HEADROOM",
-    "CACHE_MIN_GI",
-    "CACHE_REVISIONS",
-    "PER_GPU_OVERHEAD_GIB",
-    "LoadFit",
-    "MemoryFit",
-    "fit_load",
-    "fit_memory",
-    "suggest_fixes",
-    "weight_cache_default_gi",
-    "weight_memory_gib",
-]
-
 BYTES_PER_PARAMETER: dict[str, float] = {
     "fp32": 4.0,
     "bf16": 2.0,

@@ -47,14 +47,6 @@ from dataclasses import dataclass
 
 from components.config.gpu_plans import GPU_PLANS, GpuPlan
 
-__all__ = [
-    "PlacementCheck",
-    "PoolDemand",
-    "check_placement",
-    "fits_worst_case",
-    "min_nodes_for",
-]
-
 
 def fits_worst_case(g: int, others: int, nodes: int, gpus_per_node: int) -> bool:
     """A g-GPU replica finds a node in every arrangement of ``others`` GPUs on ``nodes``."""

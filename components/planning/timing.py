@@ -28,20 +28,6 @@ from components.config import ModelConfig, TimingConfig
 from components.planning.architecture import checkpoint_precision
 from components.planning.memory import BYTES_PER_PARAMETER
 
-__all__ = [
-    "COLD_START_TARGET_SECONDS",
-    "PREFETCH_BLOCKING_FLAGS",
-    "ROLLBACK_TARGET_SECONDS",
-    "ModelTiming",
-    "checkpoint_gb",
-    "download_budget_seconds",
-    "estimate_model",
-    "image_pull_budget_seconds",
-    "prefetches_weights",
-    "size_class",
-    "timing_warnings",
-]
-
 COLD_START_TARGET_SECONDS: Final = 10 * 60  # SC-001
 ROLLBACK_TARGET_SECONDS: Final = 5 * 60  # SC-004
 

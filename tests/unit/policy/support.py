@@ -7,22 +7,6 @@ from typing import Any
 from policy.objects import Resource
 from policy.values import UNKNOWN
 
-__all__ = [
-    "DEPLOYMENT",
-    "ENTRY",
-    "NETPOL",
-    "PDB",
-    "POOL",
-    "STATEFULSET",
-    "container",
-    "entry",
-    "netpol",
-    "pdb",
-    "res",
-    "server",
-]
-
-
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 STATEFULSET = "kubernetes:apps/v1:StatefulSet"
 NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
