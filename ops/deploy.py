@@ -1,24 +1,7 @@
-"""`python -m ops deploy --stack NAME [--auto-rollback] [--yes] [--policy-pack DIR]`.
-
-Preview, then (with ``--yes``) `pulumi up`. When the update fails after it changed resources (a
-server that never became ready, a smoke test that failed), ``--auto-rollback`` restores the
-config of the last update that succeeded *before* this deploy, through the same path as
-`ops rollback` (``plan_rollback`` + today's validation + ``automation.preview_and_apply``),
-and the command still exits 1, reporting both the failure and the rollback.
-
-After a failed update that changed resources, when ``VLLM_REGISTRY_DSN`` is set (the writer's
-DSN), every registry row of this stack still ``rolling_out`` is marked ``rollout_failed`` right
-away, before any rollback (which starts its own rollout back); without it the rows reach
-``rollout_failed`` at their deadline (the health reporter applies the rule every minute).
-
-No rollback is attempted when the failed update changed nothing (it failed in preview: a
-policy violation, a config or program error), when there is no earlier succeeded update (a
-first deploy), or when the config did not change (the change was in the code: roll the code
-back and deploy again; restoring the same config would redeploy the same thing).
-
-The decisions are pure functions of the history before and after the update
-(``decide_after_failure``); ``deploy`` drives a ``DeployStack`` (``pulumi.automation.Stack``, or
-a fake in the tests).
+"""`python -m ops deploy --stack NAME [--auto-rollback] [--yes] [--policy-pack DIR]`: preview,
+`pulumi up`, and after a failed update that changed resources, mark the stack's rollouts failed
+and (``--auto-rollback``) restore the last good config through the `ops rollback` path
+(docs/operations.md, "Deploying"). The decisions are pure functions of the history.
 """
 
 from __future__ import annotations
