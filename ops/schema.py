@@ -14,8 +14,6 @@ from typing import Any
 from components.config import PROJECT, SECRET_KEYS, StackConfig
 from ops.common import PROJECT_ROOT
 
-__all__ = ["config_reference", "main", "readme_with_reference", "stack_file_schema"]
-
 
 def stack_file_schema() -> dict[str, Any]:
     model = StackConfig.model_json_schema(by_alias=True, mode="validation")

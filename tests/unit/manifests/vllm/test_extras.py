@@ -66,7 +66,7 @@ def test_no_custom_resources_until_the_operators_are_said_to_be_installed() -> N
 
 
 def test_workload_carries_the_facts_the_policy_pack_reads() -> None:
-    from policy.rules import ALLOW_DOWNTIME_ANNOTATION, ROUTING_ANNOTATION
+    from components.contract import ALLOW_DOWNTIME_ANNOTATION, ROUTING_ANNOTATION
 
     cfg, m, plan = stack(model=1, replicas=1, allowDowntime=True, routingEnabled=False)
     workload = next(o for o in model_objects(cfg, m, plan) if o["kind"] == "StatefulSet")
