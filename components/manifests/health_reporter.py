@@ -23,8 +23,7 @@ them. Only the ``report`` container mounts the writer's password, as a file.
 from __future__ import annotations
 
 import re
-from importlib import resources
-from typing import Final, Literal
+from typing import Final
 
 from components.config import PROJECT, VLLM_PORT, StackConfig
 from components.contract import SERVER_COMPONENT
@@ -35,6 +34,7 @@ from components.manifests.toolkit import (
     metadata,
     opaque_secret,
     pod_security_context,
+    read_asset,
     standard_labels,
 )
 
@@ -55,7 +55,6 @@ __all__ = [
     "models_file",
     "network_policy",
     "pod_spec",
-    "read_asset",
     "registry_secret",
 ]
 
@@ -87,11 +86,6 @@ PSQL_LOCK_TIMEOUT_MS: Final = 2000
 PROBE_PARALLELISM: Final = 16
 
 _CRON_FIELD = re.compile(r"^[0-9*/,\-]+$")
-
-
-def read_asset(name: Literal["reporter.sh", "report.sql"]) -> str:
-    """The script or the SQL, as shipped next to this module (and put in the ConfigMap)."""
-    return resources.files(__package__).joinpath("assets", name).read_text(encoding="utf-8")
 
 
 def health_url(cfg: StackConfig, model: str) -> str:

@@ -7,7 +7,8 @@ policy pack); this module only assembles them.
 
 from __future__ import annotations
 
-from typing import Any, Final
+from pathlib import Path
+from typing import Any, Final, Literal
 
 from components.contract import (
     COMPONENT_LABEL,
@@ -42,6 +43,10 @@ __all__ = [
 Manifest = dict[str, Any]
 """A Kubernetes object (or part of one) as plain JSON-shaped data."""
 
+ASSETS_DIR: Final = Path(__file__).parent / "assets"
+"""The scripts and SQL that run in containers, as files (``make lint`` lints each one)."""
+Asset = Literal["reporter.sh", "report.sql", "smoke.sh", "fetch_weights.py"]
+
 REDACTED: Final = "REDACTED"
 """What ``ops render`` writes instead of a secret value."""
 
@@ -53,6 +58,11 @@ API_KEY_SECRET_KEY: Final = "api-key"
 
 NON_ROOT_ID: Final = 10001
 """UID and GID every container of ours runs as (the restricted Pod Security level)."""
+
+
+def read_asset(name: Asset) -> str:
+    """An asset's exact text: what the builders put in a ConfigMap or a container command."""
+    return (ASSETS_DIR / name).read_text(encoding="utf-8")
 
 
 def standard_labels(name: str, component: str, environment: str) -> dict[str, str]:
