@@ -303,6 +303,16 @@ class ModelConfig(ConfigModel):
         return version_for_image(self.image) or newest_version()
 
     @property
+    def active_autoscaling(self) -> Autoscaling | None:
+        """``autoscaling`` when KEDA owns the replica count (set and enabled), else None."""
+        auto = self.autoscaling
+        return auto if auto is not None and auto.enabled else None
+
+    @property
+    def autoscaled(self) -> bool:
+        return self.active_autoscaling is not None
+
+    @property
     def uses_statefulset(self) -> bool:
         """Per-replica weight caches need a StatefulSet (one claim per replica); the other modes
         run as a Deployment. Linode block storage is ReadWriteOnce, so it cannot be shared."""

@@ -26,15 +26,17 @@ import re
 from typing import Final
 
 from components.config import PROJECT, VLLM_PORT, StackConfig
-from components.contract import SERVER_COMPONENT
+from components.contract import COMPONENT_LABEL, SERVER_COMPONENT
 from components.manifests.toolkit import (
     REDACTED,
     Manifest,
     container_security_context,
+    dns_egress,
     metadata,
     opaque_secret,
     pod_security_context,
     read_asset,
+    selector,
     standard_labels,
 )
 
@@ -107,7 +109,7 @@ def _metadata(cfg: StackConfig, name: str) -> Manifest:
 
 
 def _pod_selector() -> dict[str, str]:
-    return {"app.kubernetes.io/name": CRONJOB_NAME, "app.kubernetes.io/component": COMPONENT}
+    return selector(CRONJOB_NAME, COMPONENT)
 
 
 def config_map(cfg: StackConfig) -> Manifest:
@@ -306,24 +308,9 @@ def network_policy(cfg: StackConfig) -> Manifest:
             "policyTypes": ["Ingress", "Egress"],
             "ingress": [],
             "egress": [
+                dns_egress(),
                 {
-                    "to": [
-                        {
-                            "namespaceSelector": {
-                                "matchLabels": {"kubernetes.io/metadata.name": "kube-system"}
-                            }
-                        }
-                    ],
-                    "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
-                },
-                {
-                    "to": [
-                        {
-                            "podSelector": {
-                                "matchLabels": {"app.kubernetes.io/component": SERVER_COMPONENT}
-                            }
-                        }
-                    ],
+                    "to": [{"podSelector": {"matchLabels": {COMPONENT_LABEL: SERVER_COMPONENT}}}],
                     "ports": [{"protocol": "TCP", "port": VLLM_PORT}],
                 },
                 {

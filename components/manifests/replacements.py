@@ -134,7 +134,7 @@ def custom_resource_lines(cfg: StackConfig) -> list[str]:
             + (" on a cluster this stack creates" if c.mode == "create" else "")
             + "; install it, then set cluster.installed.prometheusOperator: true"
         )
-    scaled = [m.name for m in cfg.models if m.autoscaling is not None and m.autoscaling.enabled]
+    scaled = [m.name for m in cfg.models if m.autoscaled]
     if scaled:
         lines.append(f"ScaledObject for {', '.join(scaled)}: CRD of KEDA (keda.sh)")
     for m in cfg.models:

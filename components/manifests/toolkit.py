@@ -56,6 +56,9 @@ HF_TOKEN_SECRET_KEY: Final = "token"
 API_KEY_SECRET: Final = "vllm-api-key"
 API_KEY_SECRET_KEY: Final = "api-key"
 
+NAMESPACE_LABEL: Final = "kubernetes.io/metadata.name"
+"""Kubernetes sets it on every namespace to the namespace's name (what namespaceSelectors match)."""
+
 NON_ROOT_ID: Final = 10001
 """UID and GID every container of ours runs as (the restricted Pod Security level)."""
 
@@ -105,6 +108,14 @@ def opaque_secret(meta: Manifest, string_data: dict[str, str]) -> Manifest:
         "metadata": meta,
         "type": "Opaque",
         "stringData": string_data,
+    }
+
+
+def dns_egress() -> Manifest:
+    """A NetworkPolicy egress rule to the cluster's DNS (kube-system), UDP and TCP port 53."""
+    return {
+        "to": [{"namespaceSelector": {"matchLabels": {NAMESPACE_LABEL: "kube-system"}}}],
+        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
     }
 
 

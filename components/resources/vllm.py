@@ -132,7 +132,7 @@ class VllmDeployment(pulumi.ComponentResource):
                 opts_kw["custom_timeouts"] = pulumi.CustomTimeouts(
                     create=_minutes(create_s), update=_minutes(update_s)
                 )
-                if model.autoscaling is not None and model.autoscaling.enabled:
+                if model.autoscaled:
                     opts_kw["ignore_changes"] = ["spec.replicas"]  # KEDA owns the count
                 if args.rollout_gate is not None:
                     # The SDK registers the workload only once the marker's registration (its

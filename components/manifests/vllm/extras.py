@@ -59,8 +59,8 @@ def prometheus_url(cfg: StackConfig) -> str:
 
 def scaled_object(cfg: StackConfig, model: ModelConfig) -> Manifest | None:
     """Scale on queued requests, within the bounds the GPU pool can hold."""
-    auto = model.autoscaling
-    if auto is None or not auto.enabled:
+    auto = model.active_autoscaling
+    if auto is None:
         return None
     query = f"sum(vllm:num_requests_waiting{{{selector(cfg, model)}}})"
     return {

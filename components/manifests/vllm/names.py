@@ -8,7 +8,6 @@ from components.manifests import toolkit
 from components.manifests.toolkit import Manifest, standard_labels
 
 __all__ = [
-    "HEALTH_REPORTER_COMPONENT",
     "HTTP_PORT_NAME",
     "SERVER_COMPONENT",
     "SMOKE_COMPONENT",
@@ -24,7 +23,6 @@ __all__ = [
 HTTP_PORT_NAME = "http"
 SMOKE_COMPONENT = "smoke-test"
 PODS_COMPONENT = "pod-dns"
-HEALTH_REPORTER_COMPONENT = "health-reporter"
 
 
 def labels(

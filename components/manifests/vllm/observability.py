@@ -15,9 +15,9 @@ import json
 from components.config import ModelConfig, StackConfig
 from components.manifests.vllm.names import (
     HTTP_PORT_NAME,
-    SERVER_COMPONENT,
     Manifest,
     metadata,
+    selector_labels,
 )
 from components.manifests.vllm.workload import rollout_timeouts
 from components.planning.capacity import ModelPlan, RolloutStrategy
@@ -55,12 +55,7 @@ def service_monitor(cfg: StackConfig, model: ModelConfig) -> Manifest | None:
         "metadata": _operator_metadata(cfg, model),
         "spec": {
             # Only the ClusterIP Service (the headless one is labelled pod-dns).
-            "selector": {
-                "matchLabels": {
-                    "app.kubernetes.io/name": model.name,
-                    "app.kubernetes.io/component": SERVER_COMPONENT,
-                }
-            },
+            "selector": {"matchLabels": selector_labels(model)},
             "namespaceSelector": {"matchNames": [cfg.namespace_name]},
             "endpoints": [
                 {

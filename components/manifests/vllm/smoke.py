@@ -82,16 +82,11 @@ def _pods_domain(cfg: StackConfig, model: ModelConfig) -> str:
     return f"{headless_service_name(model)}.{cfg.namespace_name}.svc.cluster.local"
 
 
-def _autoscaled(model: ModelConfig) -> bool:
-    return model.autoscaling is not None and model.autoscaling.enabled
-
-
 def smoke_min_replicas(model: ModelConfig) -> int:
     """How many replicas exist when the test runs: ``replicas``, or with KEDA (which owns the
     count once the workload exists) its ``minReplicas``."""
-    if _autoscaled(model) and model.autoscaling is not None:
-        return model.autoscaling.min_replicas
-    return model.replicas
+    auto = model.active_autoscaling
+    return auto.min_replicas if auto is not None else model.replicas
 
 
 def smoke_targets(cfg: StackConfig, model: ModelConfig) -> list[str]:
@@ -101,7 +96,7 @@ def smoke_targets(cfg: StackConfig, model: ModelConfig) -> list[str]:
 
     Replicas that start after the test (KEDA scale-ups) are not tested by it: they pass the
     same readiness probe, and the health reporter probes the model from then on."""
-    if not model.uses_statefulset or _autoscaled(model):
+    if not model.uses_statefulset or model.autoscaled:
         return []
     domain = _pods_domain(cfg, model)
     return [f"{model.name}-{i}.{domain}" for i in range(model.replicas)]

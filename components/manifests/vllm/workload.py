@@ -105,8 +105,8 @@ def rollout_timeouts(cfg: StackConfig, model: ModelConfig) -> tuple[int, int]:
     margin = max(ROLLOUT_MARGIN_SECONDS, image_pull_budget_seconds(cfg.timing) + 5 * 60)
     per_pod = download_budget_seconds(cfg.timing, model) + startup_budget_seconds(model) + margin
     # KEDA may have scaled the workload to maxReplicas when the update starts.
-    auto = model.autoscaling
-    pods = max(model.replicas, auto.max_replicas if auto is not None and auto.enabled else 0)
+    auto = model.active_autoscaling
+    pods = max(model.replicas, auto.max_replicas if auto is not None else 0)
     return per_pod, per_pod * pods
 
 
