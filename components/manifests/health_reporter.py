@@ -184,17 +184,19 @@ def _container(
     }
 
 
-def pod_spec(cfg: StackConfig, owner: str | None = None) -> Manifest:
-    """``owner``: the stack (``<project>/<stack>``) whose entries the reporter may write
-    (``HR_OWNER``); default ``default_owner(cfg)``."""
-    settings = cfg.health_reporter
-    common = {
+def _probe_env(cfg: StackConfig) -> dict[str, str]:
+    """What both steps read: where the files are, the probe timeout and parallelism."""
+    return {
         "HR_CONFIG_DIR": CONFIG_DIR,
         "HR_RESULTS_DIR": RESULTS_DIR,
-        "HR_TIMEOUT_SECONDS": str(settings.timeout_seconds),
+        "HR_TIMEOUT_SECONDS": str(cfg.health_reporter.timeout_seconds),
         "HR_PARALLEL": str(PROBE_PARALLELISM),
         "HOME": TMP_DIR,
     }
+
+
+def _libpq_env(cfg: StackConfig) -> dict[str, str]:
+    """psql's connection to the registry as the writer role (the password is a file)."""
     reg = cfg.registry
     libpq = {
         "PGHOST": reg.cluster_host or reg.host,  # the reporter runs in the cluster
@@ -208,8 +210,13 @@ def pod_spec(cfg: StackConfig, owner: str | None = None) -> Manifest:
     root_cert = _ssl_root_cert(cfg)
     if root_cert is not None:
         libpq["PGSSLROOTCERT"] = root_cert
-    report_env = {
-        **common,
+    return libpq
+
+
+def _report_env(cfg: StackConfig, owner: str | None) -> dict[str, str]:
+    settings = cfg.health_reporter
+    return {
+        **_probe_env(cfg),
         "HR_ENVIRONMENT": cfg.environment,
         "HR_OWNER": owner if owner is not None else default_owner(cfg),
         "HR_DISABLE_ROUTING": "true" if settings.unhealthy_disables_routing else "false",
@@ -217,25 +224,44 @@ def pod_spec(cfg: StackConfig, owner: str | None = None) -> Manifest:
         "HR_STATEMENT_TIMEOUT_MS": str(PSQL_STATEMENT_TIMEOUT_MS),
         "HR_LOCK_TIMEOUT_MS": str(PSQL_LOCK_TIMEOUT_MS),
         "HR_PASSWORD_FILE": f"{SECRET_DIR}/{PASSWORD_KEY}",
-        **libpq,
+        **_libpq_env(cfg),
     }
-    config_mount = {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True}
-    results_mount = {"name": "results", "mountPath": RESULTS_DIR}
-    tmp_mount = {"name": "tmp", "mountPath": TMP_DIR}
+
+
+def _volumes() -> list[Manifest]:
+    return [
+        {"name": "config", "configMap": {"name": CONFIG_MAP_NAME, "defaultMode": 0o444}},
+        # Group-readable: the files belong to root and the pod's fsGroup.
+        {
+            "name": "registry-password",
+            "secret": {"secretName": SECRET_NAME, "defaultMode": 0o440},
+        },
+        {"name": "results", "emptyDir": {"sizeLimit": "1Mi"}},
+        {"name": "tmp", "emptyDir": {"sizeLimit": "16Mi"}},
+    ]
+
+
+def pod_spec(cfg: StackConfig, owner: str | None = None) -> Manifest:
+    """``owner``: the stack (``<project>/<stack>``) whose entries the reporter may write
+    (``HR_OWNER``); default ``default_owner(cfg)``."""
+    settings = cfg.health_reporter
+    shared_mounts: list[Manifest] = [
+        {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
+        {"name": "results", "mountPath": RESULTS_DIR},
+        {"name": "tmp", "mountPath": TMP_DIR},
+    ]
+    password_mount: Manifest = {
+        "name": "registry-password",
+        "mountPath": SECRET_DIR,
+        "readOnly": True,
+    }
     res = _resources()
-    probe = _container(
-        "probe", settings.probe_image, common, [config_mount, results_mount, tmp_mount], res
-    )
+    probe = _container("probe", settings.probe_image, _probe_env(cfg), shared_mounts, res)
     report = _container(
         "report",
         settings.psql_image,
-        report_env,
-        [
-            config_mount,
-            results_mount,
-            tmp_mount,
-            {"name": "registry-password", "mountPath": SECRET_DIR, "readOnly": True},
-        ],
+        _report_env(cfg, owner),
+        [*shared_mounts, password_mount],
         res,
     )
     return {
@@ -246,16 +272,7 @@ def pod_spec(cfg: StackConfig, owner: str | None = None) -> Manifest:
         "terminationGracePeriodSeconds": 10,
         "initContainers": [probe],
         "containers": [report],
-        "volumes": [
-            {"name": "config", "configMap": {"name": CONFIG_MAP_NAME, "defaultMode": 0o444}},
-            # Group-readable: the files belong to root and the pod's fsGroup.
-            {
-                "name": "registry-password",
-                "secret": {"secretName": SECRET_NAME, "defaultMode": 0o440},
-            },
-            {"name": "results", "emptyDir": {"sizeLimit": "1Mi"}},
-            {"name": "tmp", "emptyDir": {"sizeLimit": "16Mi"}},
-        ],
+        "volumes": _volumes(),
     }
 
 

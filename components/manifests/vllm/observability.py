@@ -225,55 +225,35 @@ def _panel(
     }
 
 
-def dashboard_json(cfg: StackConfig, model: ModelConfig) -> Manifest:
+def _panels(cfg: StackConfig, model: ModelConfig) -> list[Manifest]:
+    """Load, KV cache, latency and throughput, two panels a row."""
     sel = selector(cfg, model)
 
     def q(metric: str) -> str:
         return f"histogram_quantile(0.95, sum by (le) (rate({metric}_bucket{{{sel}}}[5m])))"
 
-    panels = [
-        _panel(
-            1,
-            "Requests",
-            {
-                "running": f"sum(vllm:num_requests_running{{{sel}}})",
-                "waiting": f"sum(vllm:num_requests_waiting{{{sel}}})",
-            },
-            unit="short",
-            x=0,
-            y=0,
-        ),
-        _panel(
-            2,
-            "KV cache usage",
-            {"{{pod}}": f"vllm:kv_cache_usage_perc{{{sel}}}"},
-            unit="percentunit",
-            x=12,
-            y=0,
-        ),
-        _panel(
-            3,
-            "Latency p95",
-            {
-                "time to first token": q("vllm:time_to_first_token_seconds"),
-                "end to end": q("vllm:e2e_request_latency_seconds"),
-            },
-            unit="s",
-            x=0,
-            y=8,
-        ),
-        _panel(
-            4,
-            "Tokens per second",
-            {
-                "prompt": f"sum(rate(vllm:prompt_tokens_total{{{sel}}}[5m]))",
-                "generation": f"sum(rate(vllm:generation_tokens_total{{{sel}}}[5m]))",
-            },
-            unit="short",
-            x=12,
-            y=8,
-        ),
+    requests = {
+        "running": f"sum(vllm:num_requests_running{{{sel}}})",
+        "waiting": f"sum(vllm:num_requests_waiting{{{sel}}})",
+    }
+    latency = {
+        "time to first token": q("vllm:time_to_first_token_seconds"),
+        "end to end": q("vllm:e2e_request_latency_seconds"),
+    }
+    tokens = {
+        "prompt": f"sum(rate(vllm:prompt_tokens_total{{{sel}}}[5m]))",
+        "generation": f"sum(rate(vllm:generation_tokens_total{{{sel}}}[5m]))",
+    }
+    kv_cache = {"{{pod}}": f"vllm:kv_cache_usage_perc{{{sel}}}"}
+    return [
+        _panel(1, "Requests", requests, unit="short", x=0, y=0),
+        _panel(2, "KV cache usage", kv_cache, unit="percentunit", x=12, y=0),
+        _panel(3, "Latency p95", latency, unit="s", x=0, y=8),
+        _panel(4, "Tokens per second", tokens, unit="short", x=12, y=8),
     ]
+
+
+def dashboard_json(cfg: StackConfig, model: ModelConfig) -> Manifest:
     return {
         # Grafana uids are at most 40 characters and global to the Grafana instance.
         "uid": "vllm-"
@@ -294,7 +274,7 @@ def dashboard_json(cfg: StackConfig, model: ModelConfig) -> Manifest:
                 }
             ]
         },
-        "panels": panels,
+        "panels": _panels(cfg, model),
     }
 
 

@@ -243,70 +243,79 @@ def _check_strategy(model: ModelConfig, plan: ModelPlan) -> None:
         raise ValueError(f"{model.name}: a StatefulSet cannot surge; the plan says SURGE")
 
 
-def workload(cfg: StackConfig, model: ModelConfig, plan: ModelPlan) -> Manifest:
-    """The StatefulSet or Deployment named after the model, rolled out as the plan says."""
-    _check_strategy(model, plan)
-    template = server_pod_template(cfg, model)
-    selector = {"matchLabels": selector_labels(model)}
-    _, update_seconds = rollout_timeouts(cfg, model)
-    if model.uses_statefulset:
-        claim = {
-            "metadata": {"name": _WEIGHTS_VOLUME, "labels": labels(cfg, model)},
-            "spec": {
-                "accessModes": ["ReadWriteOnce"],
-                "storageClassName": model.weight_cache.storage_class,
-                "resources": {"requests": {"storage": f"{weight_cache_size_gi(model)}Gi"}},
+def _stateful_set(cfg: StackConfig, model: ModelConfig, template: Manifest) -> Manifest:
+    """Per-replica caches: one claim per pod, replaced one pod at a time."""
+    claim = {
+        "metadata": {"name": _WEIGHTS_VOLUME, "labels": labels(cfg, model)},
+        "spec": {
+            "accessModes": ["ReadWriteOnce"],
+            "storageClassName": model.weight_cache.storage_class,
+            "resources": {"requests": {"storage": f"{weight_cache_size_gi(model)}Gi"}},
+        },
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": metadata(cfg, model, model.name, annotations=workload_annotations(model)),
+        "spec": {
+            "replicas": model.replicas,
+            "serviceName": headless_service_name(model),
+            # Replicas start (and download) together; ordered start buys nothing here.
+            "podManagementPolicy": "Parallel",
+            # One pod at a time: ONE_DOWN with >= 2 replicas, DOWNTIME with one.
+            "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}},
+            "minReadySeconds": 0,
+            "revisionHistoryLimit": 5,
+            "selector": {"matchLabels": selector_labels(model)},
+            "template": template,
+            "volumeClaimTemplates": [claim],
+            # Scaling down keeps a replica's cache for the next scale-up; removing the
+            # model releases the claims (the -retain storage class keeps the volume).
+            "persistentVolumeClaimRetentionPolicy": {
+                "whenDeleted": "Delete",
+                "whenScaled": "Retain",
             },
-        }
-        return {
-            "apiVersion": "apps/v1",
-            "kind": "StatefulSet",
-            "metadata": metadata(cfg, model, model.name, annotations=workload_annotations(model)),
-            "spec": {
-                "replicas": model.replicas,
-                "serviceName": headless_service_name(model),
-                # Replicas start (and download) together; ordered start buys nothing here.
-                "podManagementPolicy": "Parallel",
-                # One pod at a time: ONE_DOWN with >= 2 replicas, DOWNTIME with one.
-                "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}},
-                "minReadySeconds": 0,
-                "revisionHistoryLimit": 5,
-                "selector": selector,
-                "template": template,
-                "volumeClaimTemplates": [claim],
-                # Scaling down keeps a replica's cache for the next scale-up; removing the
-                # model releases the claims (the -retain storage class keeps the volume).
-                "persistentVolumeClaimRetentionPolicy": {
-                    "whenDeleted": "Delete",
-                    "whenScaled": "Retain",
-                },
-            },
-        }
+        },
+    }
+
+
+def _deployment_strategy(plan: ModelPlan) -> Manifest:
     if plan.strategy is RolloutStrategy.SURGE:
-        strategy: Manifest = {
-            "type": "RollingUpdate",
-            "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
-        }
-    elif plan.strategy is RolloutStrategy.ONE_DOWN:
-        strategy = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}}
-    else:
-        strategy = {"type": "Recreate"}
+        return {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    if plan.strategy is RolloutStrategy.ONE_DOWN:
+        return {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}}
+    return {"type": "Recreate"}
+
+
+def _deployment(
+    cfg: StackConfig, model: ModelConfig, plan: ModelPlan, template: Manifest
+) -> Manifest:
+    _, update_seconds = rollout_timeouts(cfg, model)
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": metadata(cfg, model, model.name, annotations=workload_annotations(model)),
         "spec": {
             "replicas": model.replicas,
-            "strategy": strategy,
+            "strategy": _deployment_strategy(plan),
             # Progress is judged per new pod: allow it the download allowance, the whole
             # startup budget and the scheduling and image pull margin before the rollout
             # counts as failed.
             "progressDeadlineSeconds": update_seconds // model.replicas,
             "revisionHistoryLimit": 5,
-            "selector": selector,
+            "selector": {"matchLabels": selector_labels(model)},
             "template": template,
         },
     }
+
+
+def workload(cfg: StackConfig, model: ModelConfig, plan: ModelPlan) -> Manifest:
+    """The StatefulSet or Deployment named after the model, rolled out as the plan says."""
+    _check_strategy(model, plan)
+    template = server_pod_template(cfg, model)
+    if model.uses_statefulset:
+        return _stateful_set(cfg, model, template)
+    return _deployment(cfg, model, plan, template)
 
 
 def shared_weights_claim(cfg: StackConfig, model: ModelConfig) -> Manifest | None:
