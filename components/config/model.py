@@ -25,15 +25,6 @@ from components.config.vllm_args import extra_arg_values, extra_args_issue
 from components.contract import image_is_pinned
 from components.vllm_contract import load_contract, newest_version, version_for_image
 
-__all__ = [
-    "Architecture",
-    "Autoscaling",
-    "Ingress",
-    "ModelConfig",
-    "Resources",
-    "WeightCache",
-]
-
 
 class WeightCache(ConfigModel):
     """Where the Hugging Face cache (the weights) lives across restarts."""

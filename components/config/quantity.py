@@ -19,8 +19,6 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Final
 
-__all__ = ["QuantityError", "cpu_quantity", "memory_quantity", "parse_quantity"]
-
 _BINARY: Final = {s: Decimal(2) ** (10 * (i + 1)) for i, s in enumerate("KMGTPE")}
 _DECIMAL: Final = {
     "n": Decimal("1e-9"),

@@ -17,8 +17,6 @@ from components.config.timing import TimingConfig
 from components.config.types import Environment, NamespaceName
 from components.contract import ENVIRONMENTS, RESERVED_NAMESPACES, VLLM_PORT
 
-__all__ = ["StackConfig", "endpoint_url"]
-
 
 def endpoint_url(model: str, namespace: str) -> str:
     """The model's in-cluster OpenAI base URL (what the registry entry records)."""

@@ -29,20 +29,6 @@ from components.contract import (
 )
 from components.manifests.toolkit import metadata, standard_labels
 
-__all__ = [
-    "DEVICE_PLUGIN_IMAGE",
-    "DEVICE_PLUGIN_NAMESPACE",
-    "GPU_OPERATOR_CHART",
-    "GPU_OPERATOR_NAMESPACE",
-    "GPU_OPERATOR_REPO",
-    "GPU_OPERATOR_VERSION",
-    "device_plugin_objects",
-    "gpu_node_selector",
-    "gpu_operator_values",
-    "gpu_tolerations",
-    "runtime_class_name",
-]
-
 # The image is a released tag pinned by digest (components/config/images.py); bump deliberately.
 # The plugin mounts the kubelet's device-plugins directory from the host. hostPath volumes are
 # forbidden by the baseline and restricted Pod Security levels, so the plugin cannot live in the

@@ -40,26 +40,6 @@ from components.manifests.toolkit import (
     standard_labels,
 )
 
-__all__ = [
-    "COMPONENT",
-    "CONFIG_MAP_NAME",
-    "CRONJOB_NAME",
-    "NETWORK_POLICY_NAME",
-    "PASSWORD_KEY",
-    "REDACTED",
-    "SECRET_NAME",
-    "Manifest",
-    "config_map",
-    "cron_job",
-    "default_owner",
-    "health_reporter_objects",
-    "health_url",
-    "models_file",
-    "network_policy",
-    "pod_spec",
-    "registry_secret",
-]
-
 COMPONENT: Final = "health-reporter"
 """Pods with this ``app.kubernetes.io/component`` may reach the vLLM pods (their policy)."""
 CRONJOB_NAME: Final = "health-reporter"
@@ -108,17 +88,14 @@ def _metadata(cfg: StackConfig, name: str) -> Manifest:
     return metadata(name, cfg.namespace_name, _labels(cfg, name))
 
 
-def _pod_selector() -> dict[str, str]:
-    return selector(CRONJOB_NAME, COMPONENT)
-
-
 def config_map(cfg: StackConfig) -> Manifest:
     data = {
         SCRIPT_KEY: read_asset("reporter.sh"),
         SQL_KEY: read_asset("report.sql"),
         MODELS_KEY: models_file(cfg),
     }
-    root_cert = _root_cert_pem(cfg)
+    # The registry's CA (``registry.sslRootCert``): one CA for every client of the registry.
+    root_cert = cfg.registry.ssl_root_cert_pem
     if root_cert is not None:
         data[ROOT_CERT_KEY] = root_cert
     return {
@@ -134,13 +111,8 @@ def registry_secret(cfg: StackConfig, writer_password: str = REDACTED) -> Manife
     return opaque_secret(_metadata(cfg, SECRET_NAME), {PASSWORD_KEY: writer_password})
 
 
-def _root_cert_pem(cfg: StackConfig) -> str | None:
-    """The registry's CA (``registry.sslRootCert``): one CA for every client of the registry."""
-    return cfg.registry.ssl_root_cert_pem
-
-
 def _ssl_root_cert(cfg: StackConfig) -> str | None:
-    if _root_cert_pem(cfg) is not None:
+    if cfg.registry.ssl_root_cert_pem is not None:
         return f"{CONFIG_DIR}/{ROOT_CERT_KEY}"
     if cfg.registry.sslmode == "verify-full":
         return "system"
@@ -321,7 +293,7 @@ def network_policy(cfg: StackConfig) -> Manifest:
         "kind": "NetworkPolicy",
         "metadata": _metadata(cfg, NETWORK_POLICY_NAME),
         "spec": {
-            "podSelector": {"matchLabels": _pod_selector()},
+            "podSelector": {"matchLabels": selector(CRONJOB_NAME, COMPONENT)},
             "policyTypes": ["Ingress", "Egress"],
             "ingress": [],
             "egress": [

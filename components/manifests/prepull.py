@@ -34,8 +34,6 @@ from components.manifests.toolkit import (
     standard_labels,
 )
 
-__all__ = ["PREPULLER_NAME", "image_prepuller", "prepull_images"]
-
 PREPULLER_NAME: Final = "vllm-image-prepuller"
 _COMPONENT: Final = "image-prepuller"
 _TINY: Final = {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "64Mi"}}

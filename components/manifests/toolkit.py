@@ -13,32 +13,12 @@ from typing import Any, Final, Literal
 from components.contract import (
     COMPONENT_LABEL,
     ENVIRONMENT_LABEL,
-    GPU_RESOURCE,
-    GPU_TAINT_KEY,
     MANAGED_BY,
     MANAGED_BY_LABEL,
     NAME_LABEL,
     PART_OF_LABEL,
     PROJECT,
 )
-
-__all__ = [
-    "API_KEY_SECRET",
-    "API_KEY_SECRET_KEY",
-    "GPU_RESOURCE",
-    "GPU_TAINT_KEY",
-    "HF_TOKEN_SECRET",
-    "HF_TOKEN_SECRET_KEY",
-    "NON_ROOT_ID",
-    "REDACTED",
-    "Manifest",
-    "container_security_context",
-    "metadata",
-    "opaque_secret",
-    "pod_security_context",
-    "selector",
-    "standard_labels",
-]
 
 Manifest = dict[str, Any]
 """A Kubernetes object (or part of one) as plain JSON-shaped data."""

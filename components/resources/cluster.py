@@ -35,11 +35,9 @@ from components.manifests.lke import cluster_args, gpu_pool_args
 from components.manifests.toolkit import Manifest
 from components.resources.clusters import ClusterSource
 from components.resources.clusters.kubeconfig import KubeconfigSource
-from components.resources.clusters.lke import LkeSource, decode_kubeconfig
+from components.resources.clusters.lke import LkeSource
 from components.resources.clusters.stack_reference import StackSource
 from components.resources.registration import register_child
-
-__all__ = ["GpuCluster", "GpuClusterArgs", "decode_kubeconfig", "gpu_cluster_args"]
 
 
 @dataclass(frozen=True)

@@ -23,18 +23,6 @@ from components.registry.providers import (
 from components.registry.store import ChangeKind
 from components.resources.dynamic import DynamicResource
 
-__all__ = [
-    "RegistryEntry",
-    "RegistryEntryArgs",
-    "RegistryRollout",
-    "RegistryRolloutArgs",
-    "RegistrySchema",
-    "RegistrySchemaArgs",
-    "entry_args",
-    "owner_stack_name",
-    "registry_dsn",
-]
-
 
 def owner_stack_name() -> str:
     """``<project>/<stack>`` of the running program: who owns the entries it creates."""

@@ -24,15 +24,6 @@ from components.config import RegistryConfig
 from components.registry.store import ENTRIES_TABLE, EVENTS_TABLE
 from components.resources.registry import registry_dsn
 
-__all__ = [
-    "READER_GRANTS",
-    "WRITER_GRANTS",
-    "GrantSpec",
-    "RegistryRoles",
-    "RegistryRolesArgs",
-    "grant_statements",
-]
-
 ObjectType = Literal["database", "schema", "table", "sequence"]
 Privilege = Literal["CONNECT", "USAGE", "SELECT", "INSERT", "UPDATE"]
 _PRIVILEGES: Final[frozenset[str]] = frozenset({"CONNECT", "USAGE", "SELECT", "INSERT", "UPDATE"})

@@ -17,15 +17,6 @@ from components.manifests.vllm.workload import rollout_timeouts
 from components.planning.capacity import ModelPlan
 from components.resources.registration import child_name, register_object
 
-__all__ = [
-    "TYPE_TOKEN",
-    "VllmDeployment",
-    "VllmDeploymentArgs",
-    "rollout_deadline_seconds",
-    "smoke_job_name_of",
-    "vllm_deployment_args",
-]
-
 TYPE_TOKEN = "vllm-platform:serving:VllmDeployment"
 
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from components.config import ModelConfig, StackConfig
-from components.manifests.vllm.names import HTTP_PORT_NAME, Manifest, metadata
+from components.manifests.toolkit import Manifest
+from components.manifests.vllm.names import HTTP_PORT_NAME, metadata
 from components.manifests.vllm.observability import selector
-
-__all__ = ["ingress", "prometheus_url", "scaled_object"]
 
 
 def ingress(cfg: StackConfig, model: ModelConfig) -> Manifest | None:

@@ -7,19 +7,6 @@ from components.contract import SERVER_COMPONENT
 from components.manifests import toolkit
 from components.manifests.toolkit import Manifest, standard_labels
 
-__all__ = [
-    "HTTP_PORT_NAME",
-    "SERVER_COMPONENT",
-    "SMOKE_COMPONENT",
-    "Manifest",
-    "headless_service_name",
-    "labels",
-    "metadata",
-    "selector_labels",
-    "smoke_selector_labels",
-    "weights_claim_name",
-]
-
 HTTP_PORT_NAME = "http"
 SMOKE_COMPONENT = "smoke-test"
 PODS_COMPONENT = "pod-dns"

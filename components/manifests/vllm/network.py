@@ -12,23 +12,15 @@ from __future__ import annotations
 from components.config import VLLM_PORT, ModelConfig, MonitoringPeer, PeerSelector, StackConfig
 from components.contract import COMPONENT_LABEL
 from components.manifests import health_reporter
-from components.manifests.toolkit import NAMESPACE_LABEL, dns_egress
+from components.manifests.toolkit import NAMESPACE_LABEL, Manifest, dns_egress
 from components.manifests.vllm.names import (
     HTTP_PORT_NAME,
     PODS_COMPONENT,
-    Manifest,
     headless_service_name,
     metadata,
     selector_labels,
     smoke_selector_labels,
 )
-
-__all__ = [
-    "headless_service",
-    "server_network_policy",
-    "service",
-    "smoke_network_policy",
-]
 
 _PORT = [{"protocol": "TCP", "port": VLLM_PORT}]
 

@@ -13,25 +13,14 @@ import hashlib
 import json
 
 from components.config import ModelConfig, StackConfig
+from components.manifests.toolkit import Manifest
 from components.manifests.vllm.names import (
     HTTP_PORT_NAME,
-    Manifest,
     metadata,
     selector_labels,
 )
 from components.manifests.vllm.workload import rollout_timeouts
 from components.planning.capacity import ModelPlan, RolloutStrategy
-
-__all__ = [
-    "DOWN_GRACE_SECONDS",
-    "availability_rules",
-    "dashboard_json",
-    "down_for_seconds",
-    "grafana_dashboard",
-    "prometheus_rule",
-    "selector",
-    "service_monitor",
-]
 
 
 def selector(cfg: StackConfig, model: ModelConfig) -> str:

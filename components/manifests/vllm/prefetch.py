@@ -40,12 +40,9 @@ from __future__ import annotations
 from typing import Final
 
 from components.config import ModelConfig
-from components.manifests.toolkit import read_asset
+from components.manifests.toolkit import Manifest, read_asset
 from components.manifests.vllm.args import HOME_DIR, cache_env, hf_token_env
-from components.manifests.vllm.names import Manifest
 from components.planning.timing import prefetches_weights
-
-__all__ = ["FETCH_CONTAINER", "FETCH_SCRIPT", "fetch_container", "offline_env"]
 
 FETCH_CONTAINER: Final = "fetch-weights"
 

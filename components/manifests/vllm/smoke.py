@@ -26,33 +26,17 @@ from components.manifests.toolkit import (
     API_KEY_SECRET,
     API_KEY_SECRET_KEY,
     NON_ROOT_ID,
+    Manifest,
     container_security_context,
     read_asset,
 )
 from components.manifests.vllm.names import (
     SMOKE_COMPONENT,
-    Manifest,
     headless_service_name,
     labels,
     metadata,
 )
 
-__all__ = [
-    "SMOKE_ACTIVE_DEADLINE_SECONDS",
-    "SMOKE_BACKOFF_LIMIT",
-    "SMOKE_DNS_WAIT_SECONDS",
-    "SMOKE_IMAGE",
-    "smoke_dns_name",
-    "smoke_job",
-    "smoke_job_name",
-    "smoke_min_replicas",
-    "smoke_path",
-    "smoke_payload",
-    "smoke_targets",
-]
-
-# A stock image, pinned; the script only needs curl and a POSIX shell.
-SMOKE_IMAGE = CURL_IMAGE
 # Two retries: the very first request after start may hit cold caches once; a model that is
 # slow or failing three times in a row is not ready to be registered.
 SMOKE_BACKOFF_LIMIT = 2
@@ -78,7 +62,8 @@ def smoke_path(model: ModelConfig) -> str:
     return "/v1/chat/completions" if model.api == "chat" else "/v1/completions"
 
 
-def _pods_domain(cfg: StackConfig, model: ModelConfig) -> str:
+def smoke_dns_name(cfg: StackConfig, model: ModelConfig) -> str:
+    """The headless Service's name: one A record per ready replica."""
     return f"{headless_service_name(model)}.{cfg.namespace_name}.svc.cluster.local"
 
 
@@ -98,13 +83,8 @@ def smoke_targets(cfg: StackConfig, model: ModelConfig) -> list[str]:
     same readiness probe, and the health reporter probes the model from then on."""
     if not model.uses_statefulset or model.autoscaled:
         return []
-    domain = _pods_domain(cfg, model)
+    domain = smoke_dns_name(cfg, model)
     return [f"{model.name}-{i}.{domain}" for i in range(model.replicas)]
-
-
-def smoke_dns_name(cfg: StackConfig, model: ModelConfig) -> str:
-    """The headless Service's name: one A record per ready replica."""
-    return _pods_domain(cfg, model)
 
 
 def smoke_payload(model: ModelConfig) -> str:
@@ -120,7 +100,8 @@ def smoke_payload(model: ModelConfig) -> str:
 def _job_spec(cfg: StackConfig, model: ModelConfig) -> Manifest:
     container: Manifest = {
         "name": "smoke-test",
-        "image": SMOKE_IMAGE,
+        # A stock image, pinned; the script only needs curl and a POSIX shell.
+        "image": CURL_IMAGE,
         "imagePullPolicy": "IfNotPresent",
         "command": ["/bin/sh", "-c", read_asset("smoke.sh")],
         "env": [

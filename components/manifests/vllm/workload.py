@@ -12,10 +12,14 @@ from __future__ import annotations
 import math
 
 from components.config import VLLM_PORT, ModelConfig, StackConfig
-from components.contract import ALLOW_DOWNTIME_ANNOTATION, ROUTING_ANNOTATION
-from components.manifests.toolkit import (
+from components.contract import (
+    ALLOW_DOWNTIME_ANNOTATION,
     GPU_RESOURCE,
     GPU_TAINT_KEY,
+    ROUTING_ANNOTATION,
+)
+from components.manifests.toolkit import (
+    Manifest,
     container_security_context,
     pod_security_context,
 )
@@ -30,7 +34,6 @@ from components.manifests.vllm.args import (
 )
 from components.manifests.vllm.names import (
     HTTP_PORT_NAME,
-    Manifest,
     headless_service_name,
     labels,
     metadata,
@@ -42,21 +45,6 @@ from components.planning.capacity import ModelPlan, RolloutStrategy
 from components.planning.memory import weight_memory_gib
 from components.planning.model_checks import weight_cache_gi
 from components.planning.timing import download_budget_seconds, image_pull_budget_seconds
-
-__all__ = [
-    "PROBE_PERIOD_SECONDS",
-    "ROLLOUT_MARGIN_SECONDS",
-    "pod_disruption_budget",
-    "probes",
-    "resources",
-    "rollout_timeouts",
-    "server_pod_template",
-    "shared_weights_claim",
-    "startup_budget_seconds",
-    "weight_cache_size_gi",
-    "workload",
-    "workload_annotations",
-]
 
 # The vLLM images run as root; we run as toolkit.NON_ROOT_ID instead (any non-zero id works:
 # every path vLLM writes to is a volume, see args.py; checkov CKV_K8S_40 asks >= 10000).
@@ -76,11 +64,6 @@ def workload_annotations(model: ModelConfig) -> dict[str, str]:
         ALLOW_DOWNTIME_ANNOTATION: str(model.allow_downtime).lower(),
         ROUTING_ANNOTATION: str(model.routing_enabled).lower(),
     }
-
-
-def weight_cache_size_gi(model: ModelConfig) -> int:
-    """Configured size, else two checkpoints plus 10 % (room for a second revision)."""
-    return weight_cache_gi(model)
 
 
 def startup_budget_seconds(model: ModelConfig) -> int:
@@ -187,7 +170,7 @@ def _volumes(model: ModelConfig) -> tuple[list[Manifest], list[Manifest]]:
             },
         )
     elif mode == "none":
-        limit = f"{weight_cache_size_gi(model)}Gi"
+        limit = f"{weight_cache_gi(model)}Gi"
         volumes.insert(0, {"name": _WEIGHTS_VOLUME, "emptyDir": {"sizeLimit": limit}})
     if tensor_parallel_size(model) > 1:
         # Tensor-parallel workers exchange data through shared memory; the container default
@@ -250,7 +233,7 @@ def _stateful_set(cfg: StackConfig, model: ModelConfig, template: Manifest) -> M
         "spec": {
             "accessModes": ["ReadWriteOnce"],
             "storageClassName": model.weight_cache.storage_class,
-            "resources": {"requests": {"storage": f"{weight_cache_size_gi(model)}Gi"}},
+            "resources": {"requests": {"storage": f"{weight_cache_gi(model)}Gi"}},
         },
     }
     return {
@@ -329,7 +312,7 @@ def shared_weights_claim(cfg: StackConfig, model: ModelConfig) -> Manifest | Non
         "spec": {
             "accessModes": ["ReadWriteMany"],
             "storageClassName": model.weight_cache.storage_class,
-            "resources": {"requests": {"storage": f"{weight_cache_size_gi(model)}Gi"}},
+            "resources": {"requests": {"storage": f"{weight_cache_gi(model)}Gi"}},
         },
     }
 
