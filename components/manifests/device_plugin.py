@@ -1,18 +1,8 @@
 """GPU enablement: what makes ``nvidia.com/gpu`` schedulable on the GPU nodes (pure builders).
 
-LKE GPU nodes come with the NVIDIA driver and container toolkit (containerd's default runtime is
-NVIDIA's), but LKE does not install anything that advertises the GPUs to the kubelet.
-``cluster.gpuEnablement`` chooses how:
-
-- ``device-plugin`` (default in create mode): NVIDIA's device plugin as a plain DaemonSet, pinned
-  to a released image, only on GPU nodes. It is the smallest thing that works on LKE (it is what
-  Akamai's "Using GPUs on LKE" installs): one pod per GPU node, no CRDs, no operator reconciling
-  node software behind our back, and every field is rendered and reviewed offline.
-- ``gpu-operator``: NVIDIA's GPU Operator Helm chart, for when DCGM metrics, GPU feature discovery,
-  MIG or time-slicing are wanted. Driver and toolkit stay the node's own (LKE ships them). Only
-  then does a ``nvidia`` RuntimeClass exist (``runtime_class_name``).
-- ``none`` (default in stack and kubeconfig modes): the cluster's owner already enabled GPUs;
-  a shared cluster must have exactly one device plugin, installed by the stack that created it.
+``cluster.gpuEnablement``: ``device-plugin`` (NVIDIA's device plugin as a plain DaemonSet in its
+own privileged namespace), ``gpu-operator`` (NVIDIA's GPU Operator Helm chart; the namespace is
+built here) or ``none`` (the cluster's owner enabled GPUs). Why: README.md, "GPU enablement".
 """
 
 from __future__ import annotations

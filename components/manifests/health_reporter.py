@@ -1,23 +1,9 @@
 """The health reporter's Kubernetes objects as plain dicts (pure builders, no Pulumi).
 
-Once a model is registered, `pulumi up` no longer runs; this CronJob keeps the registry's
-``health_status`` true. Every minute a pod probes each model's ``/health`` and applies each
-result with one parameterised statement (``report.sql``) as the registry writer role, all of
-them in one psql session (one connection per run, connect/statement/lock timeouts), so a bad
-row fails only its own statement.
-
-Why a CronJob and not a long-running Deployment: each run is a fresh, short-lived pod, so a
-hung probe or a dropped database connection cannot wedge the reporter (``activeDeadlineSeconds``
-ends it and the next minute starts clean), nothing holds a database connection between runs,
-missed or failed runs are visible as Job history, and the script needs no loop, sleep or signal
-handling. A minute is Kubernetes' finest schedule, which is enough for routing decisions.
-
-Two stock images, no image of ours: the ``probe`` init container (curl) writes the results to
-an ``emptyDir``; the ``report`` container (the official PostgreSQL image, for ``psql``) records
-them. Only the ``report`` container mounts the writer's password, as a file.
-
-``health_reporter_objects`` is what ``HealthReporter`` registers and what ``ops render`` prints
-(the password ``REDACTED`` unless given).
+A CronJob that probes each model's ``/health`` every minute (the ``probe`` init container, curl)
+and records the results in the registry as the writer role (the ``report`` container, psql, the
+only one that mounts the password). The scripts are ``assets/reporter.sh`` and
+``assets/report.sql``; why a CronJob: README.md, "Health reporter".
 """
 
 from __future__ import annotations

@@ -1,17 +1,10 @@
 """The smoke-test Job: one small request to every replica once it is ready, each with a time
-budget.
+budget, so a server that is up but cannot answer fails ``pulumi up`` before the registry lists it.
 
-Pulumi awaits a Job until it completes, so a model whose server is up but cannot answer (wrong
-chat template, broken weights, far too slow) fails ``pulumi up`` before the registry lists it.
-The Job is named ``<model>-smoke-<hash>``, the hash covering the server's pod template and the
-test itself: any change to what is served gives a new Job (a fresh run), an unchanged model
-keeps its completed Job and is not re-tested. A Job that failed (or never finished) carries
-``pulumi.com/replaceUnready``, so the next ``up`` replaces it and runs the test again.
-
-No ``ttlSecondsAfterFinished``: if Kubernetes deleted the finished Job, Pulumi's state would
-still list it, ``pulumi refresh`` would drop it and the next ``up`` would re-create it (a second,
-unplanned test run). The completed Job holds no resources; Pulumi deletes it when the next
-change replaces it, so at most one Job per model exists and a failed one keeps its pod's logs.
+The script is ``assets/smoke.sh``. The Job's name hashes the server's pod template and the Job
+(script included): any change to what is served or to the test is a fresh run. A Job that
+failed carries ``pulumi.com/replaceUnready`` (the next ``up`` runs it again); finished Jobs are
+kept (no TTL), as Pulumi's state still lists them.
 """
 
 from __future__ import annotations
@@ -125,6 +118,9 @@ def _job_spec(cfg: StackConfig, model: ModelConfig) -> Manifest:
         "securityContext": container_security_context(),
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
     }
+    # No ttlSecondsAfterFinished: were the finished Job deleted, Pulumi's state would still list
+    # it, `pulumi refresh` would drop it and the next `up` would re-create it (an unplanned second
+    # run). A completed Job holds nothing; the next change replaces it, keeping a failed one's logs.
     return {
         "backoffLimit": SMOKE_BACKOFF_LIMIT,
         "activeDeadlineSeconds": SMOKE_ACTIVE_DEADLINE_SECONDS,
