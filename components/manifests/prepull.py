@@ -11,6 +11,7 @@ from typing import Any, Final
 
 from components.config import StackConfig
 from components.config.images import PAUSE_IMAGE
+from components.contract import NAME_LABEL
 from components.manifests.device_plugin import gpu_node_selector, gpu_tolerations
 from components.manifests.toolkit import (
     container_security_context,
@@ -46,7 +47,7 @@ def image_prepuller(cfg: StackConfig) -> dict[str, Any] | None:
     images = prepull_images(cfg)
     if not cfg.timing.pre_pull_images or not images:
         return None
-    selector = {"app.kubernetes.io/name": PREPULLER_NAME}
+    selector = {NAME_LABEL: PREPULLER_NAME}
     labels = standard_labels(PREPULLER_NAME, _COMPONENT, cfg.environment)
     return {
         "apiVersion": "apps/v1",
