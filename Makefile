@@ -12,7 +12,7 @@ export PULUMI_BACKEND_URL ?= file://$(HOME)/.pulumi
 
 help:
 	@echo "make test                 create .venv, install everything, run the whole test suite"
-	@echo "make lint                 ruff (lint + format check), mypy and the import-layer contract"
+	@echo "make lint                 ruff (lint + format check), mypy, the import-layer contract and shellcheck"
 	@echo "make plan STACK=name      validate Pulumi.<name>.yaml offline and print the plan"
 	@echo "make render STACK=name    write every Kubernetes object of the stack to render/<name>/"
 	@echo "make preview STACK=name   pulumi preview (needs the pulumi CLI)"
@@ -46,6 +46,7 @@ lint: venv
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/shellcheck --shell=sh components/manifests/assets/*.sh
 
 fmt: venv
 	$(VENV)/bin/ruff format .

@@ -228,8 +228,8 @@ def _demand(cfg: StackConfig, surge_gpus: int) -> PoolDemand:
     for m in cfg.models:
         if m.accelerator == "cpu":
             continue
-        auto = m.autoscaling
-        top = auto.max_replicas if auto is not None and auto.enabled else m.replicas
+        auto = m.active_autoscaling
+        top = auto.max_replicas if auto is not None else m.replicas
         own += top * m.gpus_per_replica
         sizes.append((m.name, m.gpus_per_replica))
     return PoolDemand(
