@@ -16,7 +16,7 @@ export PULUMI_BACKEND_URL ?= file://$(HOME)/.pulumi
 help:
 	@echo "make help                 this list"
 	@echo "make test                 run the whole test suite (the first run creates .venv: see below)"
-	@echo "make lint                 ruff (lint + format check), mypy and the import-layer contract"
+	@echo "make lint                 ruff (lint + format check), mypy, the import-layer contract and shellcheck"
 	@echo "make fmt                  apply ruff format and ruff's automatic fixes"
 	@echo "make venv                 create .venv and checkov's .venv/checkov without running anything"
 	@echo "make plan STACK=name      validate Pulumi.<name>.yaml offline: verdict, plan, cost, secrets to set"
@@ -66,6 +66,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/shellcheck --shell=sh components/manifests/assets/*.sh
 
 fmt: $(VENV)/.installed
 	$(VENV)/bin/ruff format .

@@ -9,33 +9,6 @@ from __future__ import annotations
 import re
 from typing import Final
 
-__all__ = [
-    "ACCELERATOR_ANNOTATION",
-    "ALLOW_DOWNTIME_ANNOTATION",
-    "COMPONENT_LABEL",
-    "CPU_MODE_ENV",
-    "DEVICE_PLUGIN_NAMESPACE",
-    "ENVIRONMENTS",
-    "ENVIRONMENT_LABEL",
-    "GPU_OPERATOR_NAMESPACE",
-    "GPU_RESOURCE",
-    "GPU_TAINT_KEY",
-    "GPU_TAINT_VALUE",
-    "IMAGE_REFERENCE",
-    "MANAGED_BY",
-    "MANAGED_BY_LABEL",
-    "NAME_LABEL",
-    "PART_OF_LABEL",
-    "PINNED_ENVIRONMENTS",
-    "PROJECT",
-    "RESERVED_NAMESPACES",
-    "ROUTING_ANNOTATION",
-    "SERVER_COMPONENT",
-    "VLLM_CONTAINER",
-    "VLLM_PORT",
-    "image_is_pinned",
-]
-
 PROJECT: Final = "vllm-platform"
 """The Pulumi project name, the config namespace (``vllm-platform:*``) and the part-of label."""
 ENVIRONMENTS: Final = ("development", "staging", "production")

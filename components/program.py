@@ -42,19 +42,6 @@ from components.resources.vllm import (
     vllm_deployment_args,
 )
 
-__all__ = [
-    "ModelWiring",
-    "Platform",
-    "load_or_fail",
-    "run",
-    "wire_entries",
-    "wire_health_reporter",
-    "wire_models",
-    "wire_platform",
-    "wire_prepuller",
-    "wire_registry",
-]
-
 
 def load_or_fail() -> tuple[LoadedStack, StackPlan]:
     """The validated config and its plan, or a RunError (no traceback) listing every problem."""

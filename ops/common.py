@@ -5,8 +5,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-__all__ = ["PROJECT_ROOT", "CommandError", "stack_file"]
-
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 

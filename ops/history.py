@@ -21,19 +21,7 @@ from typing import Any, Final
 
 from components.config import PROJECT
 from ops.common import CommandError
-
-__all__ = [
-    "MASK",
-    "ConfigEntry",
-    "HistoryError",
-    "Update",
-    "decode_value",
-    "entry_from_json",
-    "format_history",
-    "history_rows",
-    "load_history_file",
-    "parse_history",
-]
+from ops.table import table_lines
 
 MASK: Final = "[secret]"
 # What the CLI prints for a secret it could not decrypt (another secrets provider, lost key).
@@ -332,10 +320,7 @@ def format_history(updates: Sequence[Update], stack: str) -> str:
                 shown,
             ]
         )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    lines = [
-        "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows
-    ]
+    lines = table_lines(rows)
     good = [u.version for u in updates if u.kind == "update" and u.succeeded]
     lines += [
         "",

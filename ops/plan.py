@@ -21,8 +21,7 @@ from components.vllm_contract import version_for_image
 from ops.plan_timing import format_timing
 from ops.reach import reach_lines
 from ops.stack import load_offline
-
-__all__ = ["contract_cautions", "format_plan", "main"]
+from ops.table import table_lines
 
 
 def contract_cautions(cfg: StackConfig) -> list[str]:
@@ -56,13 +55,6 @@ def _cluster_line(cfg: StackConfig) -> str:
     where = c.kubeconfig_path or "$KUBECONFIG / ~/.kube/config"
     ctx = f", context {c.context}" if c.context else ""
     return f"existing cluster from kubeconfig {where}{ctx}"
-
-
-def _table(rows: list[list[str]]) -> list[str]:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return [
-        "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows
-    ]
 
 
 def _placement_lines(plan: StackPlan) -> list[str]:
@@ -156,7 +148,7 @@ def format_plan(loaded: LoadedStack, plan: StackPlan, source: str) -> str:
         f" {plan.surge_gpus} held for surge rollouts",
     ]
     lines += _placement_lines(plan)
-    lines += ["", *_table(_model_rows(plan, cfg))]
+    lines += ["", *table_lines(_model_rows(plan, cfg))]
     timing_lines, timing_cautions = format_timing(cfg)
     lines += timing_lines
     lines += ["", "Custom resources:"] + [f"  - {c}" for c in custom_resource_lines(cfg)]

@@ -14,8 +14,7 @@ from components.planning.timing import (
     estimate_model,
     timing_warnings,
 )
-
-__all__ = ["format_timing"]
+from ops.table import table_lines
 
 
 def _min(seconds: float) -> str:
@@ -24,13 +23,6 @@ def _min(seconds: float) -> str:
 
 def _mark(seconds: float, target: int) -> str:
     return _min(seconds) + ("" if seconds <= target else " !")
-
-
-def _table(rows: list[list[str]]) -> list[str]:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return [
-        "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows
-    ]
 
 
 def format_timing(cfg: StackConfig) -> tuple[list[str], list[str]]:
@@ -59,7 +51,7 @@ def format_timing(cfg: StackConfig) -> tuple[list[str], list[str]]:
         f"Time to ready (estimate, minutes; targets: cold start {_min(COLD_START_TARGET_SECONDS)}"
         f" SC-001, rollback {_min(ROLLBACK_TARGET_SECONDS)} SC-004; ! = over target):",
     ]
-    lines += ["  " + row for row in _table(rows)]
+    lines += ["  " + row for row in table_lines(rows)]
     lines.append(
         f"  assumed: download {t.download_mb_per_s:g} MB/s, image {t.image_size_gb:g} GB at "
         f"{t.image_pull_mb_per_s:g} MB/s"

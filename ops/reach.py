@@ -15,8 +15,6 @@ import ipaddress
 
 from components.config import StackConfig
 
-__all__ = ["LINODE_API", "hosted_runner_can_deploy", "reach_lines", "registry_is_private"]
-
 # pulumi-linode's default API (the provider's `linode:url` config overrides it).
 LINODE_API = "https://api.linode.com:443"
 _PRIVATE_SUFFIXES = (".internal", ".local", ".lan", ".corp", ".home.arpa", ".svc")

@@ -23,8 +23,6 @@ from components.manifests.device_plugin import GPU_OPERATOR_CHART, GPU_OPERATOR_
 from ops.common import CommandError
 from ops.stack import load_offline
 
-__all__ = ["SECRETS_FILE", "main", "secrets_note"]
-
 SECRETS_FILE = "SECRETS.md"
 
 

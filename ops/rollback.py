@@ -1,16 +1,7 @@
-"""`python -m ops rollback --stack NAME --to VERSION [--yes] [--history-file FILE]`.
-
-Pulumi has no rollback command, but every update in the stack's history records the config it
-ran with, and the whole model catalog lives in config. Restoring a succeeded update's config and
-running `pulumi up` restores that deployment; the registry follows through the RegistryEntry
-updates, recorded as ``rolled_back`` (the program reads ``ROLLBACK_ENV``).
-
-Only the project's own keys (``vllm-platform:*``) are restored. Other namespaces are left alone
-and listed when they differ: provider credentials (``linode:token``) are rotated independently,
-so an old one would break the update, and ``pulumi:*`` keys are stack metadata, not deployment.
-
-The planning here is pure (history + current config in, plan out); ``ops.automation`` talks to
-Pulumi. With ``--history-file`` nothing talks to Pulumi and nothing is applied.
+"""`python -m ops rollback --stack NAME --to VERSION`, the pure part: from the stack's history
+and its current config, the plan that restores a succeeded update's project keys
+(``vllm-platform:*``), how it is shown, and today's validation of it (docs/rollback.md).
+``ops.automation`` talks to Pulumi.
 """
 
 from __future__ import annotations
@@ -34,25 +25,17 @@ from ops.history import (
     Update,
 )
 
-__all__ = [
-    "Change",
-    "RollbackError",
-    "RollbackPlan",
-    "choose_target",
-    "config_from_stack_file",
-    "format_plan",
-    "git_warnings",
-    "latest_update_config",
-    "plan_rollback",
-    "rollback_message",
-    "validate_restored",
-]
-
 PREFIX = f"{PROJECT}:"
 
 
-class RollbackError(Exception):
-    """The rollback cannot be planned as asked (unknown, failed or current version)."""
+class RollbackError(CommandError):
+    """The rollback cannot be planned as asked (unknown or failed version, another stack's
+    history); a user-facing failure like every ``CommandError``."""
+
+
+class AlreadyCurrentError(RollbackError):
+    """The version's config is the current one: nothing to roll back (after a failed deploy, the
+    failing change is then in the code)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +103,67 @@ def _is_project(key: str) -> bool:
     return key.startswith(PREFIX)
 
 
+def _check_same_environment(
+    version: int, wanted: Mapping[str, ConfigEntry], now: Mapping[str, ConfigEntry]
+) -> None:
+    """A history file of another stack (or a typo in --stack): restoring it would turn this
+    stack into that one (environment, namespace, cluster mode...)."""
+    env_key = f"{PROJECT}:environment"
+    then, today = wanted.get(env_key), now.get(env_key)
+    if then is None or today is None or not (then.known and today.known):
+        return
+    if then.semantic() != today.semantic():
+        raise RollbackError(
+            f"version {version} deployed environment {then.semantic()!r} but this stack is "
+            f"{today.semantic()!r}: the history is another stack's; give that stack's "
+            "history (pulumi stack history --json --show-secrets --stack NAME)"
+        )
+
+
+@dataclass
+class _Restore:
+    """The project's keys, compared one by one: what to set, and the secrets the history hides."""
+
+    to_set: dict[str, ConfigEntry] = field(default_factory=dict)
+    changes: list[Change] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    restored: dict[str, ConfigEntry] = field(default_factory=dict)
+
+
+def _restore(wanted: Mapping[str, ConfigEntry], now: Mapping[str, ConfigEntry]) -> _Restore:
+    out = _Restore()
+    for key in sorted(wanted):
+        old = wanted[key]
+        cur = now.get(key)
+        if not old.known:
+            # A secret the history does not reveal (not shown, or not decryptable).
+            if cur is None:
+                out.missing.append(key)
+            else:
+                out.kept.append(key)
+                out.restored[key] = cur
+            continue
+        out.restored[key] = old
+        if cur is not None and _same(cur, old):
+            continue
+        out.to_set[key] = old
+        out.changes.append(Change(key, cur, old))
+    return out
+
+
+def _other_namespaces(
+    then: Mapping[str, ConfigEntry], current: Mapping[str, ConfigEntry]
+) -> list[str]:
+    """Keys outside the project's that differ between the target version and now."""
+    return sorted(
+        k
+        for k in set(then) | set(current)
+        if not _is_project(k)
+        and not (k in then and k in current and then[k].known and _same(then[k], current[k]))
+    )
+
+
 def plan_rollback(
     updates: Sequence[Update], version: int, current: Mapping[str, ConfigEntry]
 ) -> RollbackPlan:
@@ -132,69 +176,27 @@ def plan_rollback(
     target = choose_target(updates, version)
     wanted = {k: e for k, e in target.config.items() if _is_project(k)}
     now = {k: e for k, e in current.items() if _is_project(k)}
-    env_key = f"{PROJECT}:environment"
-    then, today = wanted.get(env_key), now.get(env_key)
-    known = then is not None and today is not None and then.known and today.known
-    if known and then is not None and today is not None and then.semantic() != today.semantic():
-        # A history file of another stack (or a typo in --stack): restoring it would turn this
-        # stack into that one (environment, namespace, cluster mode...).
-        raise RollbackError(
-            f"version {version} deployed environment {then.semantic()!r} but this stack is "
-            f"{today.semantic()!r}: the history is another stack's; give that stack's "
-            "history (pulumi stack history --json --show-secrets --stack NAME)"
-        )
-
-    to_set: dict[str, ConfigEntry] = {}
-    changes: list[Change] = []
-    kept: list[str] = []
-    missing: list[str] = []
-    restored: dict[str, ConfigEntry] = {}
-    for key in sorted(wanted):
-        old = wanted[key]
-        cur = now.get(key)
-        if not old.known:
-            # A secret the history does not reveal (not shown, or not decryptable).
-            if cur is None:
-                missing.append(key)
-            else:
-                kept.append(key)
-                restored[key] = cur
-            continue
-        restored[key] = old
-        if cur is not None and _same(cur, old):
-            continue
-        to_set[key] = old
-        changes.append(Change(key, cur, old))
+    _check_same_environment(version, wanted, now)
+    restore = _restore(wanted, now)
     to_remove = sorted(k for k in now if k not in wanted)
-    changes += [Change(k, now[k], None) for k in to_remove]
+    changes = restore.changes + [Change(k, now[k], None) for k in to_remove]
     changes.sort(key=lambda c: c.key)
-
-    others = sorted(
-        k
-        for k in set(target.config) | set(current)
-        if not _is_project(k)
-        and not (
-            k in target.config
-            and k in current
-            and target.config[k].known
-            and _same(target.config[k], current[k])
-        )
-    )
     if not changes:
-        raise RollbackError(
+        kept = restore.kept
+        raise AlreadyCurrentError(
             f"version {version} is the current configuration: the project's keys already have "
             "the values it deployed (nothing to roll back)"
             + (f"; secrets kept as they are: {', '.join(kept)}" if kept else "")
         )
     return RollbackPlan(
         target=target,
-        to_set=to_set,
+        to_set=restore.to_set,
         to_remove=to_remove,
         changes=changes,
-        restored=restored,
-        kept_secrets=kept,
-        missing_secrets=missing,
-        other_namespaces=others,
+        restored=restore.restored,
+        kept_secrets=restore.kept,
+        missing_secrets=restore.missing,
+        other_namespaces=_other_namespaces(target.config, current),
     )
 
 

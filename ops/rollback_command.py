@@ -27,16 +27,16 @@ HISTORY_FILE_HINT = (
     "--json --show-secrets --page-size 1000`)"
 )
 
-__all__ = ["main", "plan_or_fail"]
-
 
 def plan_or_fail(
     updates: Sequence[Update], version: int, current: Mapping[str, ConfigEntry], stack: str
 ) -> RollbackPlan:
+    """The rollback plan, validated against today's code; a ``RollbackError`` naming the stack
+    when it cannot be planned, a ``CommandError`` when the restored config does not validate."""
     try:
         plan = plan_rollback(updates, version, current)
     except RollbackError as exc:
-        raise CommandError(f"stack {stack}: {exc}") from None
+        raise type(exc)(f"stack {stack}: {exc}") from None  # keeps the kind (AlreadyCurrentError)
     problems = validate_restored(plan)
     if problems:
         raise CommandError(

@@ -14,14 +14,6 @@ from typing import Any
 from components.config import PROJECT, SECRET_KEYS, StackConfig
 from ops.common import PROJECT_ROOT, CommandError
 
-__all__ = [
-    "REFERENCE_DOC",
-    "config_reference",
-    "doc_with_reference",
-    "main",
-    "stack_file_schema",
-]
-
 
 def stack_file_schema() -> dict[str, Any]:
     model = StackConfig.model_json_schema(by_alias=True, mode="validation")

@@ -13,8 +13,6 @@ from components.manifests.stack import validate_stack
 from components.planning.capacity import StackPlan
 from ops.common import CommandError, stack_file
 
-__all__ = ["OfflineStack", "load_offline"]
-
 
 @dataclass(frozen=True)
 class OfflineStack:

@@ -11,8 +11,6 @@ from components.config.base import ConfigModel, path_error
 from components.config.gpu_plans import GPU_PLANS, GpuPlan, UnknownPlanError
 from components.config.types import Cidr, K8sVersion, LabelMap
 
-__all__ = ["Autoscaler", "ClusterConfig", "GpuPool", "InstalledOperators", "SystemPool"]
-
 
 class Autoscaler(ConfigModel):
     """GPU node autoscaling bounds (LKE cluster autoscaler)."""

@@ -7,8 +7,6 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-__all__ = ["ConfigError", "ConfigIssue", "issues_from"]
-
 
 @dataclass(frozen=True, slots=True)
 class ConfigIssue:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["GPU_PLANS", "GpuPlan", "UnknownPlanError", "lookup_plan"]
-
 
 @dataclass(frozen=True, slots=True)
 class GpuPlan:

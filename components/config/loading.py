@@ -13,8 +13,6 @@ from components.config.gpu_plans import GPU_PLANS
 from components.config.secrets import SECRET_KEYS, secret_key_issues
 from components.config.stack import StackConfig
 
-__all__ = ["LoadedStack", "load_stack_config"]
-
 
 @dataclass(frozen=True, slots=True)
 class LoadedStack:

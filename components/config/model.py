@@ -25,15 +25,6 @@ from components.config.vllm_args import extra_arg_values, extra_args_issue
 from components.contract import image_is_pinned
 from components.vllm_contract import load_contract, newest_version, version_for_image
 
-__all__ = [
-    "Architecture",
-    "Autoscaling",
-    "Ingress",
-    "ModelConfig",
-    "Resources",
-    "WeightCache",
-]
-
 
 class WeightCache(ConfigModel):
     """Where the Hugging Face cache (the weights) lives across restarts."""
@@ -301,6 +292,16 @@ class ModelConfig(ConfigModel):
         """The vLLM flag contract ``extraArgs`` are judged by: the image tag's version when there
         is data for it, else the newest (``ops plan`` shows a caution then)."""
         return version_for_image(self.image) or newest_version()
+
+    @property
+    def active_autoscaling(self) -> Autoscaling | None:
+        """``autoscaling`` when KEDA owns the replica count (set and enabled), else None."""
+        auto = self.autoscaling
+        return auto if auto is not None and auto.enabled else None
+
+    @property
+    def autoscaled(self) -> bool:
+        return self.active_autoscaling is not None
 
     @property
     def uses_statefulset(self) -> bool:

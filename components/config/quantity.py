@@ -1,17 +1,8 @@
-"""Kubernetes resource quantities, parsed as Kubernetes parses them (a strict, small parser).
+"""Kubernetes resource quantities (``500m``, ``16Gi``), parsed as Kubernetes parses them.
 
-The grammar is apimachinery's (``k8s.io/apimachinery/pkg/api/resource/quantity.go``, the
-comment above ``type Quantity``)::
-
-    <quantity>        ::= <signedNumber><suffix>
-    <suffix>          ::= <binarySI> | <decimalExponent> | <decimalSI>
-    <binarySI>        ::= Ki | Mi | Gi | Ti | Pi | Ei
-    <decimalSI>       ::= m | "" | k | M | G | T | P | E      (and n, u for small values)
-    <decimalExponent> ::= "e" <signedNumber> | "E" <signedNumber>
-
-What Kubernetes would accept but the platform refuses: zero and negative requests, CPU finer
-than a millicore (the API server rounds it up silently), and memory that is not a whole number
-of bytes (``128m`` is 0.128 bytes, a classic slip for ``128Mi``).
+Also refused, though Kubernetes would accept them: zero and negative requests, CPU finer than a
+millicore (the API server rounds it up silently), and memory that is not a whole number of
+bytes (``128m`` is 0.128 bytes, a classic slip for ``128Mi``).
 """
 
 from __future__ import annotations
@@ -19,8 +10,12 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Final
 
-__all__ = ["QuantityError", "cpu_quantity", "memory_quantity", "parse_quantity"]
-
+# apimachinery's grammar (pkg/api/resource/quantity.go, the comment above ``type Quantity``):
+#   <quantity>        ::= <signedNumber><suffix>
+#   <suffix>          ::= <binarySI> | <decimalExponent> | <decimalSI>
+#   <binarySI>        ::= Ki | Mi | Gi | Ti | Pi | Ei
+#   <decimalSI>       ::= m | "" | k | M | G | T | P | E      (and n, u for small values)
+#   <decimalExponent> ::= "e" <signedNumber> | "E" <signedNumber>
 _BINARY: Final = {s: Decimal(2) ** (10 * (i + 1)) for i, s in enumerate("KMGTPE")}
 _DECIMAL: Final = {
     "n": Decimal("1e-9"),

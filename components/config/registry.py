@@ -10,15 +10,6 @@ from pydantic import Field, StringConstraints, field_validator, model_validator
 from components.config.base import ConfigModel, path_error
 from components.config.types import Hostname
 
-__all__ = [
-    "LIB_PQ_SSLMODES",
-    "PROJECT_DIR",
-    "READER_ROLE_DEFAULT",
-    "WRITER_ROLE_DEFAULT",
-    "RegistryConfig",
-    "role_has_word",
-]
-
 SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
 # The sslmode values lib/pq accepts (the driver of terraform-provider-postgresql, bridged by
 # pulumi-postgresql): lib/pq v1.10.9 (terraform-provider-postgresql v1.26.0 go.mod) ssl.go:19-52

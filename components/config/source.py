@@ -20,16 +20,6 @@ from components.config.errors import ConfigIssue
 from components.config.secrets import foreign_key_issues
 from components.config.yaml_strict import load_strict
 
-__all__ = [
-    "SECRET",
-    "StackFileError",
-    "load_from_pulumi",
-    "load_from_stack_file",
-    "project_keys",
-    "pulumi_value",
-    "read_stack_file",
-]
-
 
 class _Secret:
     def __repr__(self) -> str:

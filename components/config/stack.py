@@ -17,8 +17,6 @@ from components.config.timing import TimingConfig
 from components.config.types import Environment, NamespaceName
 from components.contract import ENVIRONMENTS, RESERVED_NAMESPACES, VLLM_PORT
 
-__all__ = ["StackConfig", "endpoint_url"]
-
 
 def endpoint_url(model: str, namespace: str) -> str:
     """The model's in-cluster OpenAI base URL (what the registry entry records)."""
@@ -85,8 +83,8 @@ class StackConfig(ConfigModel):
         gpu_models = [m for m in self.models if m.accelerator == "gpu"]
         needed = sum(m.gpus_total for m in gpu_models)
         for i, m in enumerate(self.models):
-            auto = m.autoscaling
-            if auto is None or not auto.enabled or m.accelerator == "cpu":
+            auto = m.active_autoscaling
+            if auto is None or m.accelerator == "cpu":
                 continue
             at_max = needed - m.gpus_total + auto.max_replicas * m.gpus_per_replica
             if at_max > self.gpu_budget_resolved:
@@ -187,15 +185,14 @@ class StackConfig(ConfigModel):
                 )
         if not c.has_crds_of("keda"):
             for i, m in enumerate(self.models):
-                if m.autoscaling is not None and m.autoscaling.enabled:
+                if m.autoscaled:
                     raise path_error(
                         f"models[{i}].autoscaling",
                         f"a ScaledObject needs KEDA's CRDs ({why}): install KEDA, then set "
                         "cluster.installed.keda: true; or autoscaling.enabled: false",
                     )
         for i, m in enumerate(self.models):
-            scaled = m.autoscaling is not None and m.autoscaling.enabled
-            if scaled and not self.service_monitors and obs.prometheus_url is None:
+            if m.autoscaled and not self.service_monitors and obs.prometheus_url is None:
                 # KEDA queries vllm:num_requests_waiting in Prometheus; without a ServiceMonitor
                 # nothing scrapes it into the operator's Prometheus, so the count never moves
                 # while placement reserves GPUs for maxReplicas.

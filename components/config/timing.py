@@ -10,8 +10,6 @@ from pydantic import Field
 
 from components.config.base import ConfigModel
 
-__all__ = ["ColdCompileSeconds", "SizeClassSeconds", "TimingConfig", "WarmCompileSeconds"]
-
 
 class SizeClassSeconds(ConfigModel):
     """Seconds per model size class: small < 15B parameters <= medium < 40B <= large."""

@@ -11,24 +11,6 @@ from pydantic_core import PydanticCustomError
 from components.config.quantity import QuantityError, cpu_quantity, memory_quantity
 from components.contract import IMAGE_REFERENCE
 
-__all__ = [
-    "MAX_MODEL_NAME",
-    "Cidr",
-    "CpuQuantity",
-    "Environment",
-    "GpuCount",
-    "HfModelId",
-    "Hostname",
-    "ImageRef",
-    "K8sName",
-    "K8sVersion",
-    "LabelMap",
-    "MemoryQuantity",
-    "ModelName",
-    "NamespaceName",
-    "Precision",
-]
-
 Environment = Literal["development", "staging", "production"]
 Precision = Literal["fp32", "bf16", "fp16", "fp8", "int8", "int4"]
 

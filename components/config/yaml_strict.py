@@ -17,8 +17,6 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node
 
-__all__ = ["StrictLoader", "load_strict"]
-
 
 class StrictLoader(yaml.SafeLoader):
     """``SafeLoader`` that refuses duplicate mapping keys and aliases."""

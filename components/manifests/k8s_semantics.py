@@ -11,20 +11,6 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-__all__ = [
-    "ALWAYS_REPLACE_FIELDS",
-    "AWAITED_KINDS",
-    "CRD_PROVIDERS",
-    "DEFAULT_AWAIT_SECONDS",
-    "FIXED_AWAIT_SECONDS",
-    "PK8S_SOURCE",
-    "REPLACE_FIELDS",
-    "REPLACE_UNREADY_ANNOTATION",
-    "SKIP_AWAIT_ANNOTATION",
-    "awaits",
-    "crd_provider",
-]
-
 PK8S_SOURCE: Final = "pulumi/pulumi-kubernetes@94977969 (after v4.32.0)"
 
 # provider/pkg/await/await.go:306-309 (create), :491-494 (update): 10 minutes unless the

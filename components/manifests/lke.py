@@ -18,15 +18,6 @@ from typing import Any
 from components.config import StackConfig
 from components.contract import GPU_TAINT_KEY, GPU_TAINT_VALUE
 
-__all__ = [
-    "EXTERNAL_POOL_TAG",
-    "cluster_args",
-    "cluster_label",
-    "gpu_pool_args",
-    "gpu_pool_tags",
-    "replacement_warnings",
-]
-
 EXTERNAL_POOL_TAG = "vllm-platform-gpu-pool"
 
 

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from components.config import StackConfig
 from components.manifests.k8s_semantics import CRD_PROVIDERS
-from components.manifests.vllm.workload import weight_cache_size_gi
-
-__all__ = ["custom_resource_lines", "model_replacements", "registry_cautions"]
+from components.planning.model_checks import weight_cache_gi
 
 # Keys that are part of the server's pod template: a change restarts every pod (one at a time,
 # as the rollout strategy says) and the smoke test runs again (a new Job).
@@ -44,7 +42,7 @@ def model_replacements(cfg: StackConfig) -> list[str]:
         )
         wc = m.weight_cache
         if m.uses_statefulset:
-            size = weight_cache_size_gi(m)
+            size = weight_cache_gi(m)
             derived = (
                 f" (derived from {at}.parametersBillions={m.parameters_billions:g} and the "
                 f"checkpoint's dtype ({at}.checkpointPrecision, else the catalog's for "
@@ -134,7 +132,7 @@ def custom_resource_lines(cfg: StackConfig) -> list[str]:
             + (" on a cluster this stack creates" if c.mode == "create" else "")
             + "; install it, then set cluster.installed.prometheusOperator: true"
         )
-    scaled = [m.name for m in cfg.models if m.autoscaling is not None and m.autoscaling.enabled]
+    scaled = [m.name for m in cfg.models if m.autoscaled]
     if scaled:
         lines.append(f"ScaledObject for {', '.join(scaled)}: CRD of KEDA (keda.sh)")
     for m in cfg.models:

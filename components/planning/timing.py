@@ -1,21 +1,6 @@
-"""Pure time-to-ready estimates per model: cold start, warm restart, rollback.
-
-An estimate from the ``timing`` config's assumptions (bandwidths, image size, compile time per
-size class), not a measurement; ``ops plan`` prints it against the targets:
-
-- SC-001, a deployment ready within ``COLD_START_TARGET_SECONDS`` (10 minutes);
-- SC-004, a rollback within ``ROLLBACK_TARGET_SECONDS`` (5 minutes).
-
-Phases of one pod (``download`` runs in the ``fetch-weights`` init container when the weights are
-prefetched, so the startup probe only covers ``load`` and ``compile``):
-
-    cold start    = scheduling + image pull + download + load + cold compile
-    warm restart  = scheduling + load + warm compile        (image, weights, compile cache local)
-    rollback      = replicas x rollback per pod              (one pod at a time, every strategy)
-
-With ``weightCache.mode: none`` nothing survives a pod's replacement: a warm restart is a cold
-start minus the image pull. A rollback pod finds its image on the node only with the pre-puller
-(``timing.prePullImages``); else it pays the pull too.
+"""Pure time-to-ready estimates per model (cold start, warm restart, rollback) from the
+``timing`` config's assumptions, printed by ``ops plan`` against the targets SC-001 and SC-004.
+The phases and formulas: docs/time-to-ready.md.
 """
 
 from __future__ import annotations
@@ -27,20 +12,6 @@ from typing import Final
 from components.config import ModelConfig, TimingConfig
 from components.planning.architecture import checkpoint_precision
 from components.planning.memory import BYTES_PER_PARAMETER
-
-__all__ = [
-    "COLD_START_TARGET_SECONDS",
-    "PREFETCH_BLOCKING_FLAGS",
-    "ROLLBACK_TARGET_SECONDS",
-    "ModelTiming",
-    "checkpoint_gb",
-    "download_budget_seconds",
-    "estimate_model",
-    "image_pull_budget_seconds",
-    "prefetches_weights",
-    "size_class",
-    "timing_warnings",
-]
 
 COLD_START_TARGET_SECONDS: Final = 10 * 60  # SC-001
 ROLLBACK_TARGET_SECONDS: Final = 5 * 60  # SC-004

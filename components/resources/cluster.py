@@ -1,17 +1,9 @@
 """GpuCluster: the stack's Kubernetes cluster and the one provider every Kubernetes object uses.
 
-``cluster.mode`` chooses where the cluster comes from:
-
-- ``create``: an ``LkeCluster`` with a small system pool, plus the GPU pool as its own
-  ``LkeNodePool`` (GPU node label, ``nvidia.com/gpu`` NoSchedule taint, autoscaler), both
-  protected in production. Exports ``kubeconfig`` (secret, decoded) and ``clusterId``.
-- ``stack``: another stack's ``kubeconfig`` output through a ``StackReference`` (development and
-  staging share the non-production GPU pool, each in its own namespace).
-- ``kubeconfig``: an existing cluster from a kubeconfig file and/or context (a local cluster too).
-
-The provider's ``cluster_identifier`` is stable (the LKE cluster id, ``cluster.clusterId``, or
-the referenced stack's ``clusterId``), so a rotated kubeconfig updates the provider instead of
-replacing it and every object under it. GPU enablement: see ``components.manifests.device_plugin``.
+``cluster.mode`` picks the source (``create``: LKE, ``stack``: another stack's kubeconfig,
+``kubeconfig``: an existing cluster; components/resources/clusters/). The provider's
+``cluster_identifier`` is stable, so a rotated kubeconfig updates it instead of replacing every
+object under it (docs/provider-semantics.md, "Engine").
 """
 
 from __future__ import annotations
@@ -35,11 +27,9 @@ from components.manifests.lke import cluster_args, gpu_pool_args
 from components.manifests.toolkit import Manifest
 from components.resources.clusters import ClusterSource
 from components.resources.clusters.kubeconfig import KubeconfigSource
-from components.resources.clusters.lke import LkeSource, decode_kubeconfig
+from components.resources.clusters.lke import LkeSource
 from components.resources.clusters.stack_reference import StackSource
 from components.resources.registration import register_child
-
-__all__ = ["GpuCluster", "GpuClusterArgs", "decode_kubeconfig", "gpu_cluster_args"]
 
 
 @dataclass(frozen=True)

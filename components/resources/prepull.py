@@ -12,8 +12,6 @@ from components.manifests.toolkit import Manifest
 from components.planning.timing import image_pull_budget_seconds
 from components.resources.registration import register_child
 
-__all__ = ["TYPE_TOKEN", "ImagePrePuller", "ImagePrePullerArgs", "image_prepuller_args"]
-
 TYPE_TOKEN = "vllm-platform:serving:ImagePrePuller"
 
 

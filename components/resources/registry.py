@@ -7,12 +7,9 @@ model's smoke test passed, so the dependency comes from the value (no ``depends_
 
 from __future__ import annotations
 
-import pickle
 from dataclasses import dataclass
-from typing import Any
 
 import pulumi
-from pulumi.dynamic import Resource
 
 from components.config import ModelConfig, RegistryConfig, StackConfig
 from components.registry import migrate as migrations
@@ -24,18 +21,7 @@ from components.registry.providers import (
     RegistrySchemaProvider,
 )
 from components.registry.store import ChangeKind
-
-__all__ = [
-    "RegistryEntry",
-    "RegistryEntryArgs",
-    "RegistryRollout",
-    "RegistryRolloutArgs",
-    "RegistrySchema",
-    "RegistrySchemaArgs",
-    "entry_args",
-    "owner_stack_name",
-    "registry_dsn",
-]
+from components.resources.dynamic import DynamicResource
 
 
 def owner_stack_name() -> str:
@@ -61,30 +47,6 @@ def registry_dsn(
     return pulumi.Output.secret(dsn)
 
 
-# pulumi.dynamic's serialize_provider (pulumi 3.272) wraps pickle._Pickler._batch_setitems in one
-# more sorting layer on every dynamic resource and never unwraps it: pickling cost grows with
-# every resource (quadratic over a stack) and past ~970 resources in one process it raises
-# RecursionError. Each dynamic resource here puts the pristine methods back once its provider is
-# serialized; the pickled bytes are the same (the wrappers only sort, and sorting is idempotent).
-_PRISTINE_PICKLER = (pickle._Pickler._batch_setitems, pickle._Pickler.save_dict)  # type: ignore[attr-defined]
-
-
-class _DynamicResource(Resource):
-    """A dynamic resource that does not leave pulumi's pickler patches stacked behind it."""
-
-    def __init__(
-        self,
-        provider: Any,
-        name: str,
-        props: dict[str, Any],
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        try:
-            super().__init__(provider, name, props, opts)
-        finally:
-            pickle._Pickler._batch_setitems, pickle._Pickler.save_dict = _PRISTINE_PICKLER  # type: ignore[attr-defined]
-
-
 @dataclass(frozen=True)
 class RegistrySchemaArgs:
     connection: pulumi.Input[str]
@@ -93,7 +55,7 @@ class RegistrySchemaArgs:
     """The registry database's name (a different database replaces the resource)."""
 
 
-class RegistrySchema(_DynamicResource, module="registry", name="RegistrySchema"):
+class RegistrySchema(DynamicResource, module="registry", name="RegistrySchema"):
     """Applies the registry's SQL migrations; a new migration file shows as an update.
 
     Deleting the resource keeps the tables and their data.
@@ -152,7 +114,7 @@ class RegistryEntryArgs:
     """The model's ``RegistryRollout.rollout_id``: a new value makes the entry settle the row."""
 
 
-class RegistryEntry(_DynamicResource, module="registry", name="RegistryEntry"):
+class RegistryEntry(DynamicResource, module="registry", name="RegistryEntry"):
     """A model's row in the registry, written once its deployment is ready and smoke-tested.
 
     Create registers it (health ``healthy``, routing as configured; ``reactivated`` when the row
@@ -227,7 +189,7 @@ class RegistryRolloutArgs:
     note: str | None = None
 
 
-class RegistryRollout(_DynamicResource, module="registry", name="RegistryRollout"):
+class RegistryRollout(DynamicResource, module="registry", name="RegistryRollout"):
     """Marks a model's registry row ``rolling_out`` (target image, revision, smoke Job and
     deadline) before its workload changes: the workload's inputs wait for ``rollout_id``.
 

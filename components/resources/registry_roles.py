@@ -24,15 +24,6 @@ from components.config import RegistryConfig
 from components.registry.store import ENTRIES_TABLE, EVENTS_TABLE
 from components.resources.registry import registry_dsn
 
-__all__ = [
-    "READER_GRANTS",
-    "WRITER_GRANTS",
-    "GrantSpec",
-    "RegistryRoles",
-    "RegistryRolesArgs",
-    "grant_statements",
-]
-
 ObjectType = Literal["database", "schema", "table", "sequence"]
 Privilege = Literal["CONNECT", "USAGE", "SELECT", "INSERT", "UPDATE"]
 _PRIVILEGES: Final[frozenset[str]] = frozenset({"CONNECT", "USAGE", "SELECT", "INSERT", "UPDATE"})
@@ -138,41 +129,23 @@ class RegistryRoles(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         child = pulumi.ResourceOptions(parent=self, provider=provider)
-
-        def role(
-            kind: str, role_name: str, password: pulumi.Input[str], grants: Sequence[GrantSpec]
-        ) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
-            created = postgresql.Role(
-                f"{name}-{kind}",
-                name=role_name,
-                login=True,
-                password=pulumi.Output.secret(password),
-                opts=child,
-            )
-            granted = [
-                postgresql.Grant(
-                    f"{name}-{kind}-{g.key}",
-                    database=args.database,
-                    role=created.name,
-                    object_type=g.object_type,
-                    privileges=list(g.privileges),
-                    schema=None if g.object_type == "database" else SCHEMA,
-                    objects=list(g.objects) if g.objects else None,
-                    opts=child,
-                )
-                for g in grants
-            ]
-            # The user name resolves only once every grant exists, and the DSN with it.
-            user = pulumi.Output.all(created.name, *[g.id for g in granted]).apply(
-                lambda v: str(v[0])
-            )
-            return created.name, registry_dsn(cfg, user, password)
-
-        self.writer_role, self.writer_dsn = role(
-            "writer", args.writer_role, args.writer_password, WRITER_GRANTS
+        self.writer_role, self.writer_dsn = _login_role(
+            f"{name}-writer",
+            args.config,
+            args.database,
+            role=args.writer_role,
+            password=args.writer_password,
+            grants=WRITER_GRANTS,
+            opts=child,
         )
-        self.reader_role, self.reader_dsn = role(
-            "reader", args.reader_role, args.reader_password, READER_GRANTS
+        self.reader_role, self.reader_dsn = _login_role(
+            f"{name}-reader",
+            args.config,
+            args.database,
+            role=args.reader_role,
+            password=args.reader_password,
+            grants=READER_GRANTS,
+            opts=child,
         )
         self.register_outputs(
             {
@@ -182,3 +155,39 @@ class RegistryRoles(pulumi.ComponentResource):
                 "reader_dsn": self.reader_dsn,
             }
         )
+
+
+def _login_role(
+    resource_name: str,
+    cfg: RegistryConfig,
+    database: pulumi.Input[str],
+    *,
+    role: str,
+    password: pulumi.Input[str],
+    grants: Sequence[GrantSpec],
+    opts: pulumi.ResourceOptions,
+) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
+    """One LOGIN role and its grants: its name, and its DSN (resolved once every grant exists)."""
+    created = postgresql.Role(
+        resource_name,
+        name=role,
+        login=True,
+        password=pulumi.Output.secret(password),
+        opts=opts,
+    )
+    granted = [
+        postgresql.Grant(
+            f"{resource_name}-{g.key}",
+            database=database,
+            role=created.name,
+            object_type=g.object_type,
+            privileges=list(g.privileges),
+            schema=None if g.object_type == "database" else SCHEMA,
+            objects=list(g.objects) if g.objects else None,
+            opts=opts,
+        )
+        for g in grants
+    ]
+    # The user name resolves only once every grant exists, and the DSN with it.
+    user = pulumi.Output.all(created.name, *[g.id for g in granted]).apply(lambda v: str(v[0]))
+    return created.name, registry_dsn(cfg, user, password)

@@ -139,7 +139,7 @@ def engine(
 def report_sql(dsn: str, **variables: str) -> str:
     """Apply one observation with the shipped report.sql through psql, as the reporter does;
     returns what it printed (raises when psql failed)."""
-    from components.manifests.health_reporter import read_asset
+    from components.manifests.toolkit import read_asset
 
     args = ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", dsn]
     for key, value in {"threshold": "1", "note": "test", **variables}.items():

@@ -141,13 +141,11 @@ def test_models_wait_for_the_gpu_device_plugin_when_the_stack_installs_it(stack:
 def test_dynamic_resources_leave_the_pickler_as_they_found_it() -> None:
     """pulumi's serialize_provider stacks a pickler patch per dynamic resource (quadratic cost,
     RecursionError past ~970 resources); the registry resources undo it after each one."""
-    import pickle
-
-    from components.resources.registry import _PRISTINE_PICKLER
+    from components.resources.dynamic import pickler_is_pristine
 
     run = run_program("production")
     run = run_program("production")  # twice: 8 dynamic resources serialized in this process
-    assert (pickle._Pickler._batch_setitems, pickle._Pickler.save_dict) == _PRISTINE_PICKLER  # type: ignore[attr-defined]
+    assert pickler_is_pristine()
     providers = {r.inputs["__provider"] for r in run.by_type(ENTRY)}
     assert len(providers) == 1  # the same provider pickles to the same bytes every time
 

@@ -1,18 +1,10 @@
-"""One checkov run per test session over everything the checkov tests judge.
-
-checkov takes ~1.5-2 s to load its checks on every start, so the tests do not run it once each:
-the ``checkov_scan`` fixture (tests/unit/manifests/conftest.py) writes every committed stack's
-objects (``python -m ops render``), the health reporter's objects and a known-bad pod into
-subdirectories of one tree, runs checkov once over it with the repository's ``.checkov.yaml``,
-and each test reads the failures under its own subdirectory. The tests reading it are all in
-tests/unit/manifests/test_checkov.py: ``make test``'s ``--dist loadfile`` runs a file's tests
-on one pytest-xdist worker, so checkov runs once per ``make test``. The known-bad pod's failures are
-attributed to its subdirectory, which shows the per-subdirectory reading sees failures.
-
-checkov cannot share the project's virtualenv (it pins ``packaging<24``; pulumi needs
-``>=26``), so it lives in its own: ``$CHECKOV``, else ``.venv/checkov/bin/checkov``, else
-``checkov`` on PATH, else the checkov tests build ``.venv/checkov`` through the Makefile's rule
-(``make .venv/checkov/.installed``), so ``make test`` builds it only for the tests that use it.
+"""One checkov run per test session over everything the checkov tests judge (checkov takes
+~2 s to start): the ``checkov_scan`` fixture (tests/unit/manifests/conftest.py) writes every
+stack's objects, the health reporter's and a known-bad pod into subdirectories of one tree and
+each test in tests/unit/manifests/test_checkov.py reads its own. checkov lives in its own
+virtualenv (it pins ``packaging<24``): ``$CHECKOV``, else ``.venv/checkov/bin/checkov``, else
+``checkov`` on PATH, else these tests build ``.venv/checkov`` with the Makefile's rule (``make
+.venv/checkov/.installed``), so ``make test`` builds it only for the tests that use it.
 """
 
 from __future__ import annotations

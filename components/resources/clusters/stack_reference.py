@@ -13,8 +13,6 @@ import pulumi
 from components.resources.clusters import AttachedCluster
 from components.resources.clusters.lke import decode_kubeconfig
 
-__all__ = ["StackSource"]
-
 
 @dataclass(frozen=True)
 class StackSource:

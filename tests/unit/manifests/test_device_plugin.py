@@ -7,10 +7,9 @@ import re
 import kubernetes_validate
 import pytest
 
+from components.config.images import DEVICE_PLUGIN_IMAGE
+from components.contract import DEVICE_PLUGIN_NAMESPACE, GPU_OPERATOR_NAMESPACE
 from components.manifests.device_plugin import (
-    DEVICE_PLUGIN_IMAGE,
-    DEVICE_PLUGIN_NAMESPACE,
-    GPU_OPERATOR_NAMESPACE,
     device_plugin_objects,
     gpu_node_selector,
     gpu_operator_values,

@@ -12,6 +12,7 @@ import yaml
 
 from ops.history import ConfigEntry, Update, parse_history
 from ops.rollback import (
+    AlreadyCurrentError,
     RollbackError,
     choose_target,
     config_from_stack_file,
@@ -53,7 +54,7 @@ def test_refuses_a_version_that_is_missing_failed_unfinished_or_not_an_update(
 
 
 def test_refuses_the_version_that_is_the_current_configuration() -> None:
-    with pytest.raises(RollbackError, match="version 6 is the current configuration"):
+    with pytest.raises(AlreadyCurrentError, match="version 6 is the current configuration"):
         plan_rollback(load(SHOWN), 6, config_of(6))
 
 

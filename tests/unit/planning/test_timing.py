@@ -14,8 +14,9 @@ import pytest
 
 from components.config import TimingConfig
 from components.config.images import PAUSE_IMAGE
+from components.contract import GPU_RESOURCE, GPU_TAINT_KEY
 from components.manifests.prepull import PREPULLER_NAME, image_prepuller
-from components.manifests.toolkit import GPU_RESOURCE, GPU_TAINT_KEY, HF_TOKEN_SECRET
+from components.manifests.toolkit import HF_TOKEN_SECRET
 from components.manifests.vllm.args import CACHE_MOUNT
 from components.manifests.vllm.prefetch import FETCH_CONTAINER, FETCH_SCRIPT
 from components.manifests.vllm.workload import (

@@ -10,8 +10,6 @@ from components.config.source import read_stack_file
 from components.planning.capacity import ModelPlan, plan_stack
 from tests.support.stackfiles import ROOT
 
-__all__ = ["container", "kinds", "stack"]
-
 
 def stack(
     file: str = "Pulumi.production.yaml",

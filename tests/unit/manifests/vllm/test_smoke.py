@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from components.manifests.toolkit import API_KEY_SECRET
+import shutil
+from pathlib import Path
+
+import pytest
+
+from components.manifests import toolkit
+from components.manifests.toolkit import API_KEY_SECRET, read_asset
 from components.manifests.vllm.render import model_objects
 from components.manifests.vllm.smoke import smoke_job
 from components.manifests.vllm.workload import (
@@ -64,3 +70,21 @@ def test_child_names_are_unique_and_ignore_the_smoke_hash() -> None:
     keys = [child_name(m.name, o) for o in model_objects(cfg, m, plan)]
     assert len(keys) == len(set(keys))
     assert f"{m.name}-job-smoke" in keys and f"{m.name}-service-pods" in keys
+
+
+def test_the_job_runs_the_smoke_asset_and_its_name_covers_every_byte_of_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg, m, plan = stack()
+    template = workload(cfg, m, plan)["spec"]["template"]
+    shipped = smoke_job(cfg, m, template)
+    assert container(shipped)["command"] == ["/bin/sh", "-c", read_asset("smoke.sh")]
+    # The same script with one byte changed, shipped from another assets directory.
+    edited = tmp_path / "assets"
+    shutil.copytree(toolkit.ASSETS_DIR, edited)
+    script = (edited / "smoke.sh").read_text(encoding="utf-8")
+    (edited / "smoke.sh").write_text(script.replace("set -u", "set -e", 1), encoding="utf-8")
+    monkeypatch.setattr(toolkit, "ASSETS_DIR", edited)
+    changed = smoke_job(cfg, m, template)
+    assert container(changed)["command"][-1] != container(shipped)["command"][-1]
+    assert changed["metadata"]["name"] != shipped["metadata"]["name"]
