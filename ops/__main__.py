@@ -15,9 +15,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ops", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("plan", help="validate a stack file and print what it would deploy")
+    p = sub.add_parser(
+        "plan",
+        help="validate a stack file offline: verdict, plan, cost (exit 2 on problems)",
+        description="Exit 0: no problems (cautions are fine); 2: problems, a bad argument or ref.",
+    )
     p.add_argument("--stack", help="stack name: reads Pulumi.STACK.yaml")
     p.add_argument("--file", help="a stack file path instead of --stack")
+    p.add_argument(
+        "--explain", action="store_true", help="the what-if catalogue: what changing each key does"
+    )
+    p.add_argument(
+        "--against",
+        metavar="REF",
+        help="what the change from the stack file at git ref REF to the working tree does",
+    )
     p.set_defaults(handler="ops.plan:main")
 
     p = sub.add_parser("render", help="write every Kubernetes object of a stack as YAML files")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import sys
 from pathlib import Path
 
@@ -22,7 +23,9 @@ def stack_file(stack: str | None, file: str | None) -> Path:
         known = sorted(
             p.name[len("Pulumi.") : -len(".yaml")] for p in PROJECT_ROOT.glob("Pulumi.*.yaml")
         )
-        raise CommandError(f"no stack file {path.name}; stacks: {', '.join(known)}")
+        close = difflib.get_close_matches(stack, known, n=1, cutoff=0.5)
+        hint = f"did you mean {close[0]}? " if close else ""
+        raise CommandError(f"no stack file {path.name}; {hint}stacks: {', '.join(known)}")
     return path
 
 

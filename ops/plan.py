@@ -1,27 +1,36 @@
-"""`python -m ops plan --stack NAME [--file PATH]`: validate a stack file offline and show the plan.
+"""`python -m ops plan --stack NAME [--file PATH] [--explain | --against REF]`: validate a stack
+file offline and say, first line, whether it is sound (`OK`, `N cautions`, `N problems`).
 
-Reads the stack file directly (no Pulumi CLI, no cloud). Exit 0 when valid, 2 with every error
-listed when not. Secrets not set yet are listed as things to set, not as errors.
+The default report holds only what is true of the stack now: the cluster, the GPU pool and its
+cost, the models, the findings, the time to ready, what the deploying machine must reach and
+the secrets still to set. ``--explain`` (``plan_explain``) is the what-if catalogue,
+``--against REF`` (``plan_against``, ``plan_change``) what a change from a git ref does. Exit 0
+without problems (cautions included), 2 with problems (every one listed, with its key path) or
+a bad argument. No Pulumi CLI, no cloud.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from pathlib import Path
 
-from components.config import SECRET_KEYS, LoadedStack, StackConfig
-from components.manifests.lke import replacement_warnings
-from components.manifests.replacements import (
-    custom_resource_lines,
-    model_replacements,
-    registry_cautions,
-)
+from components.config import SECRET_KEYS, ConfigError, LoadedStack, StackConfig
+from components.config.source import StackFileError
+from components.manifests.replacements import custom_resource_lines
 from components.planning.capacity import StackPlan
 from components.vllm_contract import version_for_image
+from ops.common import CommandError, stack_file
+from ops.plan_cost import cost_line
+from ops.plan_explain import explain_lines
 from ops.plan_timing import format_timing
 from ops.reach import reach_lines
-from ops.stack import load_offline
+from ops.stack import OfflineStack, load_path
 from ops.table import table_lines
+
+FOOTER = (
+    "More: `ops plan --explain` (what changing each key would do), "
+    "`ops plan --against REF` (what the change from a git ref does)."
+)
 
 
 def contract_cautions(cfg: StackConfig) -> list[str]:
@@ -35,13 +44,33 @@ def contract_cautions(cfg: StackConfig) -> list[str]:
     ]
 
 
-# Standing cautions shown with every plan (e.g. which keys force a cluster replacement).
-CAUTIONS: list[Callable[[StackConfig], list[str]]] = [
-    replacement_warnings,
-    model_replacements,
-    registry_cautions,
-    contract_cautions,
-]
+def findings(cfg: StackConfig, plan: StackPlan) -> list[str]:
+    """The cautions true of this stack as it is (not what a change would do: ``--explain``)."""
+    gp = plan.plan
+    out = [f"{gp.plan_id}: {gp.note}"] if not gp.lke_supported else []
+    out += list(plan.cautions)
+    out += format_timing(cfg)[1]
+    out += contract_cautions(cfg)
+    return out
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" + ("" if n == 1 else "s")
+
+
+def verdict(problems: int, cautions: int) -> str:
+    if problems:
+        return _count(problems, "problem")
+    return _count(cautions, "caution") if cautions else "OK"
+
+
+def headline(loaded: LoadedStack, source: str, verdict_text: str) -> str:
+    cfg = loaded.config
+    protected = " (protected)" if cfg.protected else ""
+    return (
+        f"{verdict_text} · {source}: environment {cfg.environment}, namespace "
+        f"{cfg.namespace_name}{protected}"
+    )
 
 
 def _cluster_line(cfg: StackConfig) -> str:
@@ -76,109 +105,126 @@ def _placement_lines(plan: StackPlan) -> list[str]:
     ]
 
 
+def _model_row(plan: StackPlan, cfg: StackConfig, i: int) -> list[str]:
+    m, mc = plan.models[i], cfg.models[i]
+    weights = (
+        m.checkpoint_precision
+        if m.checkpoint_precision == mc.precision
+        else f"{m.checkpoint_precision}->{mc.precision}"
+    )
+    if m.fit is None or m.load is None:
+        gpus, load, mem = f"{m.replicas}xcpu", "-", "-"
+        kv = f"{mc.cpu_kv_cache_space_gi:.1f}"
+    else:
+        gpus = f"{m.replicas}x{m.gpus_per_replica}"
+        load = f"{m.load.peak_per_gpu_gib:.1f}/{m.load.gpu_memory_gib}"
+        mem = f"{m.fit.needed_gib:.1f}/{m.fit.available_gib:.1f}"
+        kv = f"{m.fit.kv_cache_gib:.1f}"
+    c = m.concurrency
+    seqs_max = f"{c.at_max_len:.1f} @{mc.max_model_len}" if c else "?"
+    seqs_typ = f"{c.at_typical_len:.0f}" if c else "?"
+    cache = "-" if mc.weight_cache.mode == "none" else f"{m.weight_cache_gi}Gi"
+    return [m.name, gpus, weights, load, mem, kv, seqs_max, seqs_typ, cache, m.strategy.value]
+
+
 def _model_rows(plan: StackPlan, cfg: StackConfig) -> list[list[str]]:
     typical = {m.concurrency.typical_tokens for m in plan.models if m.concurrency}
     at = f"SEQS @{typical.pop()}" if len(typical) == 1 else "SEQS @typical"
-    rows = [
-        [
-            "MODEL",
-            "GPUS",
-            "WEIGHTS",
-            "LOAD GiB/GPU",
-            "SERVE GiB need/avail",
-            "KV GiB",
-            "SEQS @maxLen",
-            at,
-            "CACHE",
-            "ROLLOUT",
-            "ENDPOINT",
-        ]
-    ]
-    for m, mc in zip(plan.models, cfg.models, strict=True):
-        weights = (
-            m.checkpoint_precision
-            if m.checkpoint_precision == mc.precision
-            else f"{m.checkpoint_precision}->{mc.precision}"
-        )
-        if m.fit is None or m.load is None:
-            gpus, load, mem = f"{m.replicas}xcpu", "-", "-"
-            kv = f"{mc.cpu_kv_cache_space_gi:.1f}"
-        else:
-            gpus = f"{m.replicas}x{m.gpus_per_replica}"
-            load = f"{m.load.peak_per_gpu_gib:.1f}/{m.load.gpu_memory_gib}"
-            mem = f"{m.fit.needed_gib:.1f}/{m.fit.available_gib:.1f}"
-            kv = f"{m.fit.kv_cache_gib:.1f}"
-        c = m.concurrency
-        seqs_max = f"{c.at_max_len:.1f} @{mc.max_model_len}" if c else "?"
-        seqs_typ = f"{c.at_typical_len:.0f}" if c else "?"
-        cache = "-" if mc.weight_cache.mode == "none" else f"{m.weight_cache_gi}Gi"
+    header = ["MODEL", "GPUS", "WEIGHTS", "LOAD GiB/GPU", "SERVE GiB need/avail", "KV GiB"]
+    header += ["SEQS @maxLen", at, "CACHE", "ROLLOUT", "ENDPOINT"]
+    rows = [header]
+    for i, (m, mc) in enumerate(zip(plan.models, cfg.models, strict=True)):
         routed = "" if mc.routing_enabled else " (not routed)"
-        rows.append(
-            [
-                m.name,
-                gpus,
-                weights,
-                load,
-                mem,
-                kv,
-                seqs_max,
-                seqs_typ,
-                cache,
-                m.strategy.value,
-                m.endpoint_url + routed,
-            ]
-        )
+        rows.append([*_model_row(plan, cfg, i), m.endpoint_url + routed])
     return rows
 
 
-def format_plan(loaded: LoadedStack, plan: StackPlan, source: str) -> str:
-    cfg = loaded.config
+def _pool_lines(cfg: StackConfig, plan: StackPlan) -> list[str]:
     gp = plan.plan
-    pool = cfg.cluster.gpu_pool
-    lines = [
-        f"Stack file {source}: environment {cfg.environment}, namespace {cfg.namespace_name}"
-        + (" (protected)" if cfg.protected else ""),
-        f"Cluster: {_cluster_line(cfg)}",
+    return [
         f"GPU pool: {gp.plan_id} ({gp.gpus_per_node} x {gp.gpu_model}, {gp.gpu_memory_gib} GiB"
         f" each), nodes {plan.pool_min_nodes}..{plan.pool_max_nodes}"
-        f" -> at most {plan.pool_max_gpus} GPUs;"
-        f" GPU enablement: {cfg.cluster.gpu_enablement_resolved}",
+        f" -> at most {plan.pool_max_gpus} GPUs; GPU enablement: "
+        f"{cfg.cluster.gpu_enablement_resolved}",
         f"Capacity: models need {plan.gpus_needed} GPUs ({plan.nodes_needed} nodes) of a"
         f" {plan.gpu_budget}-GPU budget; {plan.spare_gpus} spare,"
-        f" {plan.surge_gpus} held for surge rollouts",
+        f" {plan.surge_gpus} held for surge rollouts"
+        + "".join(f". {p}" for p in _placement_lines(plan)),
     ]
-    lines += _placement_lines(plan)
-    lines += ["", *table_lines(_model_rows(plan, cfg))]
-    timing_lines, timing_cautions = format_timing(cfg)
-    lines += timing_lines
-    lines += ["", "Custom resources:"] + [f"  - {c}" for c in custom_resource_lines(cfg)]
-    warnings = [f"{pool.type}: {gp.note}" for _ in [0] if not gp.lke_supported]
-    warnings += list(plan.cautions)
-    warnings += timing_cautions
-    warnings += [c for caution in CAUTIONS for c in caution(cfg)]
-    if warnings:
-        lines += ["", "Cautions:"] + [f"  - {w}" for w in warnings]
-    lines += ["", *reach_lines(cfg)]
+
+
+def secret_lines(loaded: LoadedStack, source: str) -> list[str]:
+    """``pulumi config set`` for each secret still to set (``--stack``, so the secret lands in
+    this stack, not whichever one is selected)."""
     missing = loaded.missing_secrets
     optional = [
         k
         for k, (req, _) in SECRET_KEYS.items()
         if not req and k not in loaded.secrets_set and k not in missing
     ]
-    if missing or optional:
-        # --stack, so the secret lands in this stack, not whichever one is selected.
-        name = source.removeprefix("Pulumi.").removesuffix(".yaml")
-        to = f"--stack {name} " if source.startswith("Pulumi.") else ""
-        lines += ["", "Secrets to set before `pulumi up`:"]
-        lines += [f"  pulumi config set {to}--secret {k}   # {loaded.purpose(k)}" for k in missing]
-        lines += [
-            f"  (optional) pulumi config set {to}--secret {k}   # {SECRET_KEYS[k][1]}"
-            for k in optional
-        ]
+    if not missing and not optional:
+        return []
+    name = source.removeprefix("Pulumi.").removesuffix(".yaml")
+    to = f"--stack {name} " if source.startswith("Pulumi.") else ""
+    lines = ["Secrets to set before `pulumi up`:"]
+    lines += [f"  pulumi config set {to}--secret {k}   # {loaded.purpose(k)}" for k in missing]
+    lines += [
+        f"  (optional) pulumi config set {to}--secret {k}   # {SECRET_KEYS[k][1]}" for k in optional
+    ]
+    return lines
+
+
+def format_plan(loaded: LoadedStack, plan: StackPlan, source: str) -> str:
+    cfg = loaded.config
+    found = findings(cfg, plan)
+    lines = [headline(loaded, source, verdict(0, len(found))), f"Cluster: {_cluster_line(cfg)}"]
+    lines += _pool_lines(cfg, plan)
+    lines += [cost_line(cfg)]
+    lines += ["", *table_lines(_model_rows(plan, cfg))]
+    lines += format_timing(cfg)[0]
+    lines += [""]
+    if found:
+        lines += ["Cautions:"] + [f"  - {w}" for w in found]
+    lines += ["Custom resources:"] + [f"  - {c}" for c in custom_resource_lines(cfg)]
+    lines += ["", *reach_lines(cfg)]
+    secrets = secret_lines(loaded, source)
+    lines += ["", *secrets] if secrets else []
+    lines += ["", FOOTER]
     return "\n".join(lines)
 
 
+def problem_report(source: str, issues: list[str]) -> str:
+    """The verdict and every problem, each naming its key path."""
+    return "\n".join([f"{verdict(len(issues), 0)} · {source}", *[f"  - {i}" for i in issues]])
+
+
+def _load(path: Path) -> OfflineStack | list[str]:
+    """The validated stack, or its problems."""
+    try:
+        return load_path(path)
+    except StackFileError as exc:
+        return [str(exc)]
+    except ConfigError as exc:
+        return [str(issue) for issue in exc.issues]
+
+
 def main(args: argparse.Namespace) -> int:
-    stack = load_offline(args)
-    print(format_plan(stack.loaded, stack.plan, stack.path.name))
+    path = stack_file(args.stack, args.file)
+    if args.explain and args.against:
+        raise CommandError("give --explain or --against, not both")
+    stack = _load(path)
+    if isinstance(stack, list):
+        print(problem_report(path.name, stack))
+        return 2
+    if args.against:
+        from ops.plan_against import against_report  # noqa: PLC0415 (git only when asked)
+
+        print(against_report(stack, args.against))
+        return 0
+    if args.explain:
+        found = findings(stack.loaded.config, stack.plan)
+        head = headline(stack.loaded, path.name, verdict(0, len(found)))
+        print("\n".join([head, *explain_lines(stack.loaded.config, path.name)]))
+        return 0
+    print(format_plan(stack.loaded, stack.plan, path.name))
     return 0

@@ -17,9 +17,9 @@ from components.config import ConfigError, LoadedStack
 from components.config.source import StackFileError, load_from_stack_file
 from components.manifests.stack import validate_stack
 from ops.common import CommandError
-from ops.plan_change import Side
-
-__all__ = ["old_side", "stack_file_at"]
+from ops.plan import findings, format_plan, headline, verdict
+from ops.plan_change import Side, change_lines
+from ops.stack import OfflineStack
 
 
 def _git(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -62,3 +62,25 @@ def old_side(ref: str, path: Path) -> tuple[Side | None, str]:
             why = f"{path.name} at {ref} does not validate ({count} problem(s))"
             return None, why + ": nothing to compare"
     return Side(loaded, plan), ""
+
+
+def against_report(new: OfflineStack, ref: str) -> str:
+    """The verdict of the working tree's file, then what the change from ``ref`` does."""
+    source = new.path.name
+    found = findings(new.loaded.config, new.plan)
+    old, why = old_side(ref, new.path)
+    if old is None:
+        plan = format_plan(new.loaded, new.plan, source).splitlines()
+        return "\n".join([f"{plan[0]} · against {ref}", why, *plan[1:]])
+    lines, count = change_lines(old, Side(new.loaded, new.plan))
+    what = f"{count} change{'' if count == 1 else 's'}" if count else "no change"
+    head = headline(new.loaded, source, verdict(0, len(found)))
+    out = [f"{head} · against {ref}: {what}", *lines]
+    before = set(findings(old.config, old.plan))
+    added = [f for f in found if f not in before]
+    cleared = [f for f in before if f not in found]
+    if added:
+        out += ["Cautions this change adds:"] + [f"  - {f}" for f in added]
+    if cleared:
+        out += ["Cautions it clears:"] + [f"  - {f}" for f in sorted(cleared)]
+    return "\n".join(out)

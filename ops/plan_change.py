@@ -22,6 +22,7 @@ from components.planning.capacity import RolloutStrategy, StackPlan
 from components.planning.change_timing import change_seconds
 from components.planning.cost import PoolCost, pool_cost
 from components.planning.timing import COLD_START_TARGET_SECONDS
+from ops.plan_cost import usd as _usd
 from ops.plan_explain import what_ifs
 
 __all__ = ["Side", "change_lines", "needed_secrets"]
@@ -46,10 +47,6 @@ def needed_secrets(loaded: LoadedStack) -> set[str]:
 
 def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.1f} min"
-
-
-def _usd(value: float) -> str:
-    return f"${value:,.0f}"
 
 
 def _delta(old: float, new: float) -> str:

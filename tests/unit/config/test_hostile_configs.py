@@ -463,7 +463,7 @@ def test_hostile_stack_file(case: Case, tmp_path: Path, capsys: pytest.CaptureFi
         case.safe(out, path)
         return
     assert code == 2, out
-    assert case.path in err, err
+    assert case.path in out, out
 
 
 def test_the_suite_has_at_least_sixty_distinct_cases() -> None:
