@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import difflib
 import sys
 from pathlib import Path
+
+from components.config.suggest import did_you_mean
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -23,9 +24,8 @@ def stack_file(stack: str | None, file: str | None) -> Path:
         known = sorted(
             p.name[len("Pulumi.") : -len(".yaml")] for p in PROJECT_ROOT.glob("Pulumi.*.yaml")
         )
-        close = difflib.get_close_matches(stack, known, n=1, cutoff=0.5)
-        hint = f"did you mean {close[0]}? " if close else ""
-        raise CommandError(f"no stack file {path.name}; {hint}stacks: {', '.join(known)}")
+        hint = did_you_mean(stack, known)
+        raise CommandError(f"no stack file {path.name}{hint}; stacks: {', '.join(known)}")
     return path
 
 

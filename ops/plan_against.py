@@ -17,8 +17,8 @@ from components.config import ConfigError, LoadedStack
 from components.config.source import StackFileError, load_from_stack_file
 from components.manifests.stack import validate_stack
 from ops.common import CommandError
-from ops.plan import findings, format_plan, headline, verdict
 from ops.plan_change import Side, change_lines
+from ops.plan_report import findings, format_plan, headline, verdict
 from ops.stack import OfflineStack
 
 

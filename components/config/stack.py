@@ -72,6 +72,15 @@ class StackConfig(ConfigModel):
     @model_validator(mode="after")
     def _pool_capacity(self) -> Self:
         pool = self.cluster.gpu_pool
+        if pool is None:
+            gpu = [i for i, m in enumerate(self.models) if m.accelerator == "gpu"]
+            if gpu:
+                raise path_error(
+                    "cluster.gpuPool",
+                    f"required: models[{gpu[0]}] runs on a GPU (only a stack whose models all "
+                    "run on CPU, accelerator: cpu, needs no GPU pool)",
+                )
+            return self
         plan = pool.plan
         pool_gpus = pool.max_gpus
         if self.gpu_budget is not None and self.gpu_budget > pool_gpus:
@@ -229,7 +238,8 @@ class StackConfig(ConfigModel):
     @property
     def gpu_budget_resolved(self) -> int:
         """GPUs this environment may use: its gpuBudget, else the GPU pool's maximum."""
-        pool_gpus = self.cluster.gpu_pool.max_gpus
+        pool = self.cluster.gpu_pool
+        pool_gpus = pool.max_gpus if pool is not None else 0
         return pool_gpus if self.gpu_budget is None else self.gpu_budget
 
     @property
@@ -237,7 +247,8 @@ class StackConfig(ConfigModel):
         """GPUs other namespaces may hold on this pool: the key, else the rest of the pool."""
         if self.other_namespaces_gpu_budget is not None:
             return self.other_namespaces_gpu_budget
-        return self.cluster.gpu_pool.max_gpus - self.gpu_budget_resolved
+        pool = self.cluster.gpu_pool
+        return pool.max_gpus - self.gpu_budget_resolved if pool is not None else 0
 
     @property
     def namespace_name(self) -> str:

@@ -34,7 +34,7 @@ GPU_OPERATOR_VERSION = "v25.3.4"
 
 def gpu_node_selector(cfg: StackConfig) -> dict[str, str]:
     """The labels GPU nodes carry (put there in create mode, expected there otherwise)."""
-    return dict(cfg.cluster.gpu_pool.node_labels)
+    return dict(cfg.cluster.gpu.node_labels)
 
 
 def gpu_tolerations() -> list[dict[str, str]]:

@@ -47,7 +47,7 @@ def pool_cost(cfg: StackConfig, prices: PriceTable | None = None) -> PoolCost | 
     gpus = sum(m.gpus_total for m in cfg.models if m.accelerator == "gpu")
     if gpus == 0:
         return None
-    pool = cfg.cluster.gpu_pool
+    pool = cfg.cluster.gpu
     price = (prices or price_table()).price(pool.type)
     if price is None:
         return None

@@ -114,7 +114,7 @@ def test_ci_runs_exactly_the_documented_test_command() -> None:
 def _plan_text(stack: str) -> str:
     from components.config import load_stack_config
     from components.planning.capacity import plan_stack
-    from ops.plan import format_plan
+    from ops.plan_report import format_plan
     from tests.support.stackfiles import raw_stack
 
     loaded = load_stack_config(raw_stack(stack))
