@@ -27,8 +27,9 @@ def cost_line(cfg: StackConfig) -> str:
         return "GPU cost: none (no model runs on a GPU)"
     lo, hi = usd(cost.monthly_min_usd), usd(cost.monthly_max_usd)
     if cost.billed_here:
+        nodes = f"{cost.at_min} node" + ("" if cost.at_min == 1 else "s")
         return (
-            f"GPU cost: {lo}/month at {cost.at_min} nodes (autoscaler min), {hi} at "
+            f"GPU cost: {lo}/month at {nodes} (autoscaler min), {hi} at "
             f"{cost.at_max} (max) ({_price(cost)})"
         )
     return (

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from components.config import PROJECT, SECRET_KEYS, StackConfig
+from components.config.gpu_plans import GPU_PLANS, GpuPlan
+from components.config.prices import price_table
 from ops.common import PROJECT_ROOT, CommandError
 
 
@@ -145,9 +147,38 @@ def _rows(
     return rows
 
 
+def gpu_plan_lines() -> list[str]:
+    """The GPU plans the config accepts, with what planning and costing use of each."""
+    prices = price_table()
+    lines = [
+        f"GPU plans (`cluster.gpuPool.type`): list prices of {prices.as_of}, USD, a month = "
+        f"{prices.hours_per_month} h ([source]({prices.source}), details and caveats in "
+        "`components/data/lke/gpu-prices.json`); override one with `cost.hourlyUsd`.",
+        "",
+        "| plan | GPUs per node | GPU | GiB per GPU | LKE | $/hour | $/month | note |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+
+    def order(plan: GpuPlan) -> tuple[int, int, float]:
+        price = prices.price(plan.plan_id)
+        return plan.gpu_memory_gib, plan.gpus_per_node, price.hourly_usd if price else 0.0
+
+    for plan in sorted(GPU_PLANS.values(), key=order):
+        price = prices.price(plan.plan_id)
+        hourly = f"{price.hourly_usd:.2f}" if price else "?"
+        monthly = f"{price.monthly_usd:,.0f}" if price else "?"
+        note = " ".join(filter(None, [plan.note, price.assumed if price else ""]))
+        lke = "yes" if plan.lke_supported else "no"
+        lines.append(
+            f"| `{plan.plan_id}` | {plan.gpus_per_node} | {plan.gpu_model} | "
+            f"{plan.gpu_memory_gib} | {lke} | {hourly} | {monthly} | {note} |"
+        )
+    return lines
+
+
 def config_reference() -> str:
     """The config reference of docs/configuration.md: every key of StackConfig, then the
-    secret keys."""
+    secret keys, then the GPU plans and their prices."""
     lines = [
         REFERENCE_BEGIN,
         "| key (`vllm-platform:` prefix) | type | default | meaning |",
@@ -160,7 +191,7 @@ def config_reference() -> str:
         f"| `{key}` | secret | {'required' if required else 'optional'} | {purpose} |"
         for key, (required, purpose) in SECRET_KEYS.items()
     ]
-    lines.append(REFERENCE_END)
+    lines += ["", *gpu_plan_lines(), REFERENCE_END]
     return "\n".join(lines)
 
 

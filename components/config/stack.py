@@ -8,6 +8,7 @@ from pydantic import Field, field_validator, model_validator
 
 from components.config.base import ConfigModel, path_error
 from components.config.cluster import ClusterConfig
+from components.config.cost import CostConfig
 from components.config.health_reporter import HealthReporterConfig
 from components.config.model import ModelConfig
 from components.config.network import NetworkConfig
@@ -55,6 +56,7 @@ class StackConfig(ConfigModel):
     observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
     health_reporter: HealthReporterConfig = Field(default_factory=HealthReporterConfig)
     timing: TimingConfig = Field(default_factory=TimingConfig)
+    cost: CostConfig = Field(default_factory=CostConfig)
     models: list[ModelConfig] = Field(min_length=1)
 
     @field_validator("models")

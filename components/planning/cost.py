@@ -43,12 +43,14 @@ class PoolCost:
 
 
 def pool_cost(cfg: StackConfig, prices: PriceTable | None = None) -> PoolCost | None:
-    """The stack's GPU cost, or None when it runs no GPU model or its plan has no price."""
+    """The stack's GPU cost (at ``prices``, else the list prices with the stack's
+    ``cost.hourlyUsd``), or None when it runs no GPU model or its plan has no price."""
     gpus = sum(m.gpus_total for m in cfg.models if m.accelerator == "gpu")
     if gpus == 0:
         return None
     pool = cfg.cluster.gpu
-    price = (prices or price_table()).price(pool.type)
+    table = prices or price_table().with_overrides(cfg.cost.hourly_usd)
+    price = table.price(pool.type)
     if price is None:
         return None
     per_node = pool.plan.gpus_per_node

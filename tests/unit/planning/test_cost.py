@@ -7,7 +7,7 @@ import pytest
 from components.config import load_stack_config
 from components.config.prices import price_table
 from components.planning.cost import pool_cost
-from tests.support.stackfiles import ROOT, stack_config
+from tests.support.stackfiles import ROOT, raw_stack, stack_config
 
 
 def test_production_pays_for_its_pool_from_the_autoscaler_minimum_to_its_maximum() -> None:
@@ -47,3 +47,23 @@ def test_a_cpu_only_stack_has_no_gpu_cost() -> None:
 
     raw, secrets = read_stack_file(ROOT / "examples" / "Pulumi.local.yaml")
     assert pool_cost(load_stack_config(raw, secrets).config) is None
+
+
+def test_the_stack_file_overrides_a_list_price_with_cost_hourly_usd() -> None:
+    raw = raw_stack("development")
+    raw["cost"] = {"hourlyUsd": {"g2-gpu-rtx4000a1-m": 0.5}}
+    cost = pool_cost(load_stack_config(raw).config)
+    assert cost is not None and cost.price.overridden
+    assert cost.monthly_min_usd == pytest.approx(0.5 * 730)
+
+
+def test_an_override_for_a_plan_the_catalog_does_not_know_is_refused_with_the_closest() -> None:
+    from components.config import ConfigError
+
+    raw = raw_stack("development")
+    raw["cost"] = {"hourlyUsd": {"g2-gpu-rtx4000a1-mm": 0.5}}
+    with pytest.raises(ConfigError) as info:
+        load_stack_config(raw)
+    [issue] = info.value.issues
+    assert issue.path == "cost.hourlyUsd.g2-gpu-rtx4000a1-mm"
+    assert issue.message.startswith("unknown LKE GPU plan (did you mean g2-gpu-rtx4000a1-m?)")
