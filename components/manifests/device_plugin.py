@@ -2,7 +2,8 @@
 
 ``cluster.gpuEnablement``: ``device-plugin`` (NVIDIA's device plugin as a plain DaemonSet in its
 own privileged namespace), ``gpu-operator`` (NVIDIA's GPU Operator Helm chart; the namespace is
-built here) or ``none`` (the cluster's owner enabled GPUs). Why: README.md, "GPU enablement".
+built here) or ``none`` (the cluster's owner enabled GPUs). Why: docs/architecture.md, "GPU
+enablement".
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Memory fit of one replica on its GPUs, while serving and at load, and what would make a
-model that does not fit fit. The memory model and the vLLM behaviour behind it: README
-"Capacity" and docs/provider-semantics.md, "vLLM and Kubernetes facts the plan relies on".
+model that does not fit fit. The memory model and the vLLM behaviour behind it:
+docs/architecture.md, "Capacity", and docs/provider-semantics.md, "vLLM and Kubernetes facts the
+plan relies on".
 """
 
 from __future__ import annotations

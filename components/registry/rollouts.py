@@ -2,7 +2,7 @@
 entry's registration once the update's smoke test passed (``rows.settle_rollout``), failed by a
 deadline (``vllm_platform_registry_expire_rollouts``, migration 0005).
 
-The states, for the API router (README "Registry states"): ``healthy`` means every replica of
+The states, for the API router (docs/registry-contract.md): ``healthy`` means every replica of
 the recorded image and revision passed the smoke test; ``rolling_out`` means an update is under
 way and pods no smoke test passed may answer (the recorded image/revision are still the last
 fully tested ones, ``target_*`` name the new ones); ``rollout_failed`` means that update did not
