@@ -33,19 +33,7 @@ from pathlib import Path
 import psycopg
 
 from components.registry.connection import connect
-from components.registry.store import INSERT_COLUMNS
-
-__all__ = [
-    "MIGRATIONS_DIR",
-    "MIGRATIONS_TABLE",
-    "AppliedMigration",
-    "Migration",
-    "MigrationChecksumError",
-    "MigrationError",
-    "applied_migrations",
-    "load_migrations",
-    "migrate",
-]
+from components.registry.rows import INSERT_COLUMNS
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 MIGRATIONS_TABLE = "vllm_platform_schema_migrations"
@@ -255,7 +243,7 @@ def check_legacy_table(
 ) -> None:
     """Refuse a ``model_registry_entries`` this platform cannot safely use, naming the column.
 
-    ``insert_columns``: what the registry's inserts set (``store.INSERT_COLUMNS``).
+    ``insert_columns``: what the registry's inserts set (``INSERT_COLUMNS``).
     """
     columns = _table_columns(conn)
     problems: list[str] = []
