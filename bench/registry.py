@@ -26,7 +26,7 @@ from psycopg import sql  # noqa: E402
 
 from components.registry.migrate import migrate  # noqa: E402
 from components.registry.providers import RegistryEntryProvider  # noqa: E402
-from components.registry.store import ENTRIES_TABLE, EVENTS_TABLE, SPEC_FIELDS  # noqa: E402
+from components.registry.rows import ENTRIES_TABLE, EVENTS_TABLE, SPEC_FIELDS  # noqa: E402
 from tests.integration.conftest import database  # noqa: E402
 
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -15,18 +15,6 @@ from urllib.parse import quote
 import psycopg
 from psycopg import conninfo
 
-__all__ = [
-    "MASK",
-    "RegistryConnectionError",
-    "build_dsn",
-    "connect",
-    "dsn_database",
-    "dsn_password",
-    "mask_dsn",
-    "scrub",
-    "with_system_roots",
-]
-
 MASK = "***"
 CONNECT_TIMEOUT_SECONDS = 10
 APPLICATION_NAME = "vllm-platform-registry"

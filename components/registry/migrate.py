@@ -1,22 +1,8 @@
-"""Versioned SQL migrations of the registry schema.
+"""Versioned SQL migrations of the registry schema, applied under an advisory lock.
 
-Files ``migrations/NNNN_name.sql`` are applied in version order, each in its own transaction,
-while this run holds a PostgreSQL advisory lock (so concurrent runs apply each file exactly
-once). Each applied file is recorded in ``vllm_platform_schema_migrations`` with the sha256 of
-its content; a recorded file whose content has since changed is refused, naming the file.
-
-The API router reads ``model_registry_entries`` all the time. A migration's DDL needs an ACCESS
-EXCLUSIVE lock, and while it *waits* for that lock (behind any open reader), every later
-reader queues behind the waiting request. So each migration waits at most
-``LOCK_TIMEOUT_MS`` for a lock, is rolled back and retried with backoff, and after
-``LOCK_ATTEMPTS`` attempts fails with an error that says what to do; the router's reads are
-never held up longer than one such wait.
-
-Before anything is applied, an existing (legacy) ``model_registry_entries`` is checked: a column
-this platform uses must have a type it can work with, and a NOT NULL column without a default
-must be one the platform's inserts fill; otherwise the run is refused naming the table, the
-column and what to do. A migration never changes the type or the default of a column that
-existed before it ran: a changed type fails that migration, a changed default is put back.
+Each ``migrations/NNNN_name.sql`` runs in its own transaction and is recorded with its sha256 (an
+edited applied file is refused). Lock waits are bounded and retried so the router's reads never
+queue long behind a migration; a legacy table is checked before anything is applied.
 """
 
 from __future__ import annotations
@@ -33,19 +19,7 @@ from pathlib import Path
 import psycopg
 
 from components.registry.connection import connect
-from components.registry.store import INSERT_COLUMNS
-
-__all__ = [
-    "MIGRATIONS_DIR",
-    "MIGRATIONS_TABLE",
-    "AppliedMigration",
-    "Migration",
-    "MigrationChecksumError",
-    "MigrationError",
-    "applied_migrations",
-    "load_migrations",
-    "migrate",
-]
+from components.registry.rows import INSERT_COLUMNS
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 MIGRATIONS_TABLE = "vllm_platform_schema_migrations"
@@ -255,7 +229,7 @@ def check_legacy_table(
 ) -> None:
     """Refuse a ``model_registry_entries`` this platform cannot safely use, naming the column.
 
-    ``insert_columns``: what the registry's inserts set (``store.INSERT_COLUMNS``).
+    ``insert_columns``: what the registry's inserts set (``INSERT_COLUMNS``).
     """
     columns = _table_columns(conn)
     problems: list[str] = []

@@ -10,35 +10,6 @@ from uuid import UUID
 
 import psycopg
 
-__all__ = [
-    "CHANGE_KINDS",
-    "ENTRIES_TABLE",
-    "ENVIRONMENTS",
-    "EVENTS_TABLE",
-    "EVENT_COLUMNS",
-    "HEALTH_STATUSES",
-    "INSERT_COLUMNS",
-    "KEY_FIELDS",
-    "ROLLOUT_STATUSES",
-    "ROW_COLUMNS",
-    "SERVED_FIELDS",
-    "SPEC_FIELDS",
-    "TARGET_COLUMNS",
-    "ChangeKind",
-    "Conn",
-    "EntryId",
-    "EntrySpec",
-    "Environment",
-    "EventAction",
-    "EventRow",
-    "HealthStatus",
-    "Outcome",
-    "OwnershipError",
-    "RegistryRow",
-    "routing_held_for_health",
-    "settle_rollout",
-]
-
 ENTRIES_TABLE: Final = "model_registry_entries"
 EVENTS_TABLE: Final = "model_registry_events"
 
@@ -111,7 +82,7 @@ TARGET_COLUMNS: Final[tuple[str, ...]] = (
 )
 KEY_FIELDS: Final[tuple[str, ...]] = ("environment", "model_name")
 # Columns a write may change (the key never changes; legacy columns are never touched).
-_UPDATABLE: Final[frozenset[str]] = frozenset(SPEC_FIELDS) - set(KEY_FIELDS) | {
+UPDATABLE: Final[frozenset[str]] = frozenset(SPEC_FIELDS) - set(KEY_FIELDS) | {
     "health_status",
     "retired_at",
     "last_health_check_at",

@@ -7,7 +7,8 @@ model's smoke test passed, so the dependency comes from the value (no ``depends_
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any
 
 import pulumi
 
@@ -20,7 +21,9 @@ from components.registry.providers import (
     RegistryRolloutProvider,
     RegistrySchemaProvider,
 )
-from components.registry.store import ChangeKind
+from components.registry.providers.entry import ENTRY_OUTPUTS
+from components.registry.providers.rollout import ROLLOUT_ID
+from components.registry.rows import ChangeKind
 from components.resources.dynamic import DynamicResource
 
 
@@ -47,6 +50,16 @@ def registry_dsn(
     return pulumi.Output.secret(dsn)
 
 
+def _props(args: Any, outputs: tuple[str, ...]) -> dict[str, object]:
+    """A dynamic resource's inputs: every field of ``args`` by its name (the connection made
+    secret), then its outputs unset. Not ``dataclasses.asdict``: it deep-copies the values, and
+    an ``Output`` must be passed as it is, not copied."""
+    props: dict[str, object] = {f.name: getattr(args, f.name) for f in fields(args)}
+    props[CONNECTION] = pulumi.Output.secret(args.connection)
+    props.update(dict.fromkeys(outputs))
+    return props
+
+
 @dataclass(frozen=True)
 class RegistrySchemaArgs:
     connection: pulumi.Input[str]
@@ -70,13 +83,8 @@ class RegistrySchema(DynamicResource, module="registry", name="RegistrySchema"):
     def __init__(
         self, name: str, args: RegistrySchemaArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        props: dict[str, object] = {
-            CONNECTION: pulumi.Output.secret(args.connection),
-            "database": args.database,
-            "migrations": {m.key: m.checksum for m in migrations.load_migrations()},
-            "applied_versions": None,
-            "schema_version": None,
-        }
+        props = _props(args, ("migrations", "applied_versions", "schema_version"))
+        props["migrations"] = {m.key: m.checksum for m in migrations.load_migrations()}
         secret = pulumi.ResourceOptions(additional_secret_outputs=[CONNECTION])
         super().__init__(
             RegistrySchemaProvider(), name, props, pulumi.ResourceOptions.merge(opts, secret)
@@ -141,31 +149,7 @@ class RegistryEntry(DynamicResource, module="registry", name="RegistryEntry"):
     def __init__(
         self, name: str, args: RegistryEntryArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        props: dict[str, object] = {
-            CONNECTION: pulumi.Output.secret(args.connection),
-            "model_name": args.model_name,
-            "environment": args.environment,
-            "endpoint_url": args.endpoint_url,
-            "routing_enabled": args.routing_enabled,
-            "namespace": args.namespace,
-            "deployment_name": args.deployment_name,
-            "image": args.image,
-            "hf_model_id": args.hf_model_id,
-            "model_revision": args.model_revision,
-            "max_model_len": args.max_model_len,
-            "gpu_type": args.gpu_type,
-            "gpus_per_replica": args.gpus_per_replica,
-            "replicas": args.replicas,
-            "stack": args.stack,
-            "owner_stack": args.owner_stack,
-            "smoke_evidence": args.smoke_evidence,
-            "change_kind": args.change_kind,
-            "note": args.note,
-            "rollout": args.rollout,
-            "entry_id": None,
-            "health_status": None,
-            "registry_action": None,
-        }
+        props = _props(args, ENTRY_OUTPUTS)
         secret = pulumi.ResourceOptions(additional_secret_outputs=[CONNECTION])
         super().__init__(
             RegistryEntryProvider(), name, props, pulumi.ResourceOptions.merge(opts, secret)
@@ -205,20 +189,7 @@ class RegistryRollout(DynamicResource, module="registry", name="RegistryRollout"
     def __init__(
         self, name: str, args: RegistryRolloutArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        props: dict[str, object] = {
-            CONNECTION: pulumi.Output.secret(args.connection),
-            "model_name": args.model_name,
-            "environment": args.environment,
-            "owner_stack": args.owner_stack,
-            "stack": args.stack,
-            "target_image": args.target_image,
-            "target_revision": args.target_revision,
-            "target_smoke_job": args.target_smoke_job,
-            "deadline_seconds": args.deadline_seconds,
-            "note": args.note,
-            "rollout_id": None,
-            "health_status": None,
-        }
+        props = _props(args, (ROLLOUT_ID, "health_status"))
         secret = pulumi.ResourceOptions(additional_secret_outputs=[CONNECTION])
         super().__init__(
             RegistryRolloutProvider(), name, props, pulumi.ResourceOptions.merge(opts, secret)

@@ -21,7 +21,7 @@ import pulumi_postgresql as postgresql
 from psycopg import sql
 
 from components.config import RegistryConfig
-from components.registry.store import ENTRIES_TABLE, EVENTS_TABLE
+from components.registry.rows import ENTRIES_TABLE, EVENTS_TABLE
 from components.resources.registry import registry_dsn
 
 ObjectType = Literal["database", "schema", "table", "sequence"]

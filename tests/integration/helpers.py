@@ -14,7 +14,7 @@ from pulumi.dynamic import ResourceProvider
 from pulumi.dynamic.dynamic import serialize_provider
 
 from components.registry.providers import RegistryEntryProvider
-from components.registry.store import EntrySpec
+from components.registry.rows import EntrySpec
 
 OWNER = "vllm-platform/staging"
 """The owner the provider tests write as (``<project>/<stack>`` of the sample spec)."""

@@ -13,7 +13,8 @@ from components.config.source import load_from_stack_file
 from components.manifests.vllm.render import model_objects
 from components.planning.capacity import plan_stack
 from components.registry import store
-from components.registry.providers import RegistryEntryProvider, diff_entry
+from components.registry.providers import RegistryEntryProvider
+from components.registry.providers.entry import diff_entry
 from ops.registry_cli import main
 from tests.integration.conftest import MakeRole, roles
 from tests.integration.helpers import OWNER, engine, entry_props, rows
