@@ -12,20 +12,21 @@ compared), times from ``components.planning.change_timing``, costs from
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from components.config import LoadedStack, StackConfig
-from components.manifests.changes import ModelChange, StackChanges, stack_changes
+from components.manifests.changes import (
+    ModelChange,
+    StackChanges,
+    stack_changes,
+    stack_key_changes,
+)
 from components.planning.capacity import RolloutStrategy, StackPlan
 from components.planning.change_timing import change_seconds
 from components.planning.cost import PoolCost, pool_cost
 from components.planning.timing import COLD_START_TARGET_SECONDS
 from ops.plan_cost import usd as _usd
 from ops.plan_explain import what_ifs
-
-__all__ = ["Side", "change_lines", "needed_secrets"]
 
 
 @dataclass(frozen=True)
@@ -150,27 +151,13 @@ def _spare_gpus(changes: StackChanges, new: Side) -> list[str]:
     return held
 
 
-def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(value, Mapping) and value:
-        out: dict[str, Any] = {}
-        for k, v in value.items():
-            out.update(_flat(v, f"{prefix}.{k}" if prefix else str(k)))
-        return out
-    return {prefix: value}
-
-
 def _stack_lines(old: Side, new: Side) -> list[str]:
     """Keys outside ``models`` that differ, each with what the catalogue says a change does."""
-    dump = {"by_alias": True, "mode": "json", "exclude": {"models"}}
-    was = _flat(old.config.model_dump(**dump))  # type: ignore[arg-type]
-    now = _flat(new.config.model_dump(**dump))  # type: ignore[arg-type]
     facts = what_ifs(old.config)
     lines = []
-    for key in sorted(was.keys() | now.keys()):
-        if was.get(key) == now.get(key):
-            continue
+    for key, was, now in stack_key_changes(old.config, new.config):
         effect = next((f.split(": ", 1)[1] for f in facts if f.startswith(f"{key}=")), "")
-        lines.append(f"{key}: {was.get(key)} -> {now.get(key)}" + (f": {effect}" if effect else ""))
+        lines.append(f"{key}: {was} -> {now}" + (f": {effect}" if effect else ""))
     return lines
 
 

@@ -6,8 +6,6 @@ from __future__ import annotations
 from components.config import StackConfig
 from components.planning.cost import PoolCost, pool_cost
 
-__all__ = ["cost_line", "usd"]
-
 
 def usd(value: float) -> str:
     return f"${value:,.0f}"

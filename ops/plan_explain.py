@@ -16,8 +16,6 @@ from components.config import StackConfig
 from components.manifests.lke import replacement_warnings
 from components.manifests.replacements import model_replacements, registry_cautions
 
-__all__ = ["WHAT_IFS", "explain_lines", "what_ifs"]
-
 # Each section: a title and the lines "key=value: what a change does".
 WHAT_IFS: list[tuple[str, Callable[[StackConfig], list[str]]]] = [
     ("Cluster, GPU pool and namespace", replacement_warnings),

@@ -15,8 +15,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PRICES_FILE", "PlanPrice", "PriceTable", "price_table"]
-
 PRICES_FILE = Path(__file__).resolve().parents[1] / "data" / "lke" / "gpu-prices.json"
 
 

@@ -16,19 +16,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from components.config import LoadedStack, ModelConfig
+from components.config import LoadedStack, ModelConfig, StackConfig
 from components.manifests.k8s_semantics import ALWAYS_REPLACE_FIELDS, REPLACE_FIELDS
 from components.manifests.stack import stack_objects
 from components.manifests.vllm.render import model_objects
 from components.planning.capacity import StackPlan
-
-__all__ = [
-    "ModelChange",
-    "ObjectChange",
-    "StackChanges",
-    "changed_keys",
-    "stack_changes",
-]
 
 Key = tuple[str, str, str]  # kind, namespace, name
 WORKLOAD_KINDS = ("StatefulSet", "Deployment")
@@ -101,6 +93,15 @@ def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
             out.update(_flat(v, f"{prefix}.{k}" if prefix else str(k)))
         return out
     return {prefix: value}
+
+
+def stack_key_changes(old: StackConfig, new: StackConfig) -> list[tuple[str, Any, Any]]:
+    """The keys outside ``models`` (as written: ``cluster.gpuPool.type``) whose validated
+    values differ: key, old value, new value."""
+    was = _flat(old.model_dump(by_alias=True, mode="json", exclude={"models"}))
+    now = _flat(new.model_dump(by_alias=True, mode="json", exclude={"models"}))
+    keys = sorted(was.keys() | now.keys())
+    return [(k, was.get(k), now.get(k)) for k in keys if was.get(k) != now.get(k)]
 
 
 def changed_keys(old: ModelConfig, new: ModelConfig) -> tuple[str, ...]:

@@ -21,8 +21,6 @@ from __future__ import annotations
 from components.config import ModelConfig, TimingConfig
 from components.planning.timing import ModelTiming, estimate_model
 
-__all__ = ["COMPILE_KEYS", "WEIGHT_KEYS", "change_seconds", "restart_seconds"]
-
 WEIGHT_KEYS = frozenset({"hfModelId", "revision"})
 COMPILE_KEYS = frozenset(
     {"image", "extraArgs", "maxModelLen", "gpuMemoryUtilization", "gpusPerReplica"}

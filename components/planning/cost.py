@@ -16,8 +16,6 @@ from typing import Literal
 from components.config import StackConfig
 from components.config.prices import PlanPrice, PriceTable, price_table
 
-__all__ = ["PoolCost", "pool_cost"]
-
 
 @dataclass(frozen=True, slots=True)
 class PoolCost:
