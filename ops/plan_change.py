@@ -12,6 +12,7 @@ compared), times from ``components.planning.change_timing``, costs from
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from components.config import LoadedStack, StackConfig
@@ -24,7 +25,7 @@ from components.manifests.changes import (
 from components.planning.capacity import RolloutStrategy, StackPlan
 from components.planning.change_timing import change_seconds
 from components.planning.cost import PoolCost, pool_cost
-from components.planning.timing import COLD_START_TARGET_SECONDS
+from components.planning.timing import COLD_START_TARGET_SECONDS, estimate_model
 from ops.plan_cost import usd as _usd
 from ops.plan_explain import what_ifs
 
@@ -151,14 +152,36 @@ def _spare_gpus(changes: StackChanges, new: Side) -> list[str]:
     return held
 
 
-def _stack_lines(old: Side, new: Side) -> list[str]:
-    """Keys outside ``models`` that differ, each with what the catalogue says a change does."""
+# What-if facts after which every model starts over on new nodes or as new objects.
+_STARTS_OVER = re.compile(r"models are down|every Kubernetes object")
+
+
+def _stack_lines(old: Side, new: Side) -> tuple[list[str], bool]:
+    """Keys outside ``models`` that differ, each with what the catalogue says a change does,
+    and whether one of them makes every model start over."""
     facts = what_ifs(old.config)
-    lines = []
+    lines, over = [], False
     for key, was, now in stack_key_changes(old.config, new.config):
         effect = next((f.split(": ", 1)[1] for f in facts if f.startswith(f"{key}=")), "")
+        over = over or bool(_STARTS_OVER.search(effect))
         lines.append(f"{key}: {was} -> {now}" + (f": {effect}" if effect else ""))
-    return lines
+    return lines, over
+
+
+def _time_line(changes: StackChanges, new: Side, starts_over: bool) -> list[str]:
+    """Until every changed model serves again: models change in parallel, each model's pods
+    one at a time; after a replaced cluster, pool or namespace every model starts cold."""
+    timed = [(s, c.name) for c in changes.models if (s := _seconds(c, new)) > 0]
+    if starts_over:
+        timed += [
+            (estimate_model(new.config.timing, m).cold_start, m.name) for m in new.config.models
+        ]
+    if not timed:
+        return []
+    seconds, slowest = max(timed)
+    over = " !" if seconds > COLD_START_TARGET_SECONDS else ""
+    why = "every model starts again" if starts_over else "models change in parallel"
+    return [f"Time to ready (estimate): {_minutes(seconds)}{over} ({slowest}; {why})"]
 
 
 def _cost_line(old: PoolCost | None, new: PoolCost | None) -> str:
@@ -176,7 +199,7 @@ def _cost_line(old: PoolCost | None, new: PoolCost | None) -> str:
 def change_lines(old: Side, new: Side) -> tuple[list[str], int]:
     """The report's lines (after the verdict) and how many things change."""
     changes = stack_changes(old.loaded, old.plan, new.loaded, new.plan)
-    stack = _stack_lines(old, new)
+    stack, starts_over = _stack_lines(old, new)
     lines: list[str] = []
     if changes.models:
         lines += ["Models:"] + [f"  - {_model_line(c, new)}" for c in changes.models]
@@ -204,13 +227,6 @@ def change_lines(old: Side, new: Side) -> tuple[list[str], int]:
         "Secrets newly required: "
         + (", ".join(f"{k} ({'not set yet' if k in unset else 'set'})" for k in newly) or "none")
     )
-    timed = [(s, c.name) for c in changes.models if (s := _seconds(c, new)) > 0]
-    if timed:
-        seconds, slowest = max(timed)
-        over = " !" if seconds > COLD_START_TARGET_SECONDS else ""
-        lines.append(
-            f"Time to ready (estimate): {_minutes(seconds)}{over} ({slowest}; models change in "
-            "parallel, each model's pods one at a time)"
-        )
+    lines += _time_line(changes, new, starts_over)
     lines.append(_cost_line(pool_cost(old.config), pool_cost(new.config)))
     return lines, len(changes.models) + len(stack) + len(shared)

@@ -111,7 +111,8 @@ def test_pull_requests_post_what_the_change_does_to_each_stack() -> None:
     assert checkout["uses"] == "actions/checkout@v4"
     assert checkout["with"]["fetch-depth"] == 0  # the base branch's file is read with git show
     [plan] = [s for s in job["steps"] if s.get("id") == "plan"]
-    assert 'make -s plan STACK="$STACK" AGAINST="origin/$BASE_REF"' in plan["run"]
+    command = '.venv/bin/python -m ops plan --stack "$STACK" --against "origin/$BASE_REF"'
+    assert command in plan["run"] and "> plan.txt 2>&1" in plan["run"]  # errors in the comment
     assert plan["env"] == {"STACK": "${{ matrix.stack }}", "BASE_REF": "${{ github.base_ref }}"}
     names = [s.get("uses") or s.get("run") for s in job["steps"]]
     post = names.index("actions/github-script@v7")

@@ -128,7 +128,7 @@ def test_a_new_image_for_one_model_restarts_it_one_replica_at_a_time(
     ) in text
     assert "llama-3-1-8b-instruct: rolling_out until the new smoke test passes" in text
     # 2 x (30 s scheduling + 80 s load + 90 s cold compile), the image pre-pulled
-    assert "Time to ready (estimate): 6.7 min (llama-3-1-8b-instruct" in text
+    assert "Time to ready (estimate): 6.7 min (llama-3-1-8b-instruct; models change" in text
     assert "Spare GPUs meanwhile: none" in text and "Secrets newly required: none" in text
     assert "GPU cost: unchanged ($14,600 to $25,550 a month at list price)" in text
 
@@ -197,3 +197,23 @@ def test_problems_in_the_changed_file_exit_2(
     _edit(repo / "Pulumi.production.yaml", lambda c: c[P + "models"][1].update(replicas=0))
     code, lines = plan(capsys, "--file", str(repo / "Pulumi.production.yaml"), "--against", "base")
     assert code == 2 and lines[0] == "1 problem · Pulumi.production.yaml"
+
+
+def test_a_new_gpu_plan_replaces_the_pool_and_every_model_starts_cold(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _edit(
+        repo / "Pulumi.production.yaml",
+        lambda c: c[P + "cluster"]["gpuPool"].update(type="g3-gpu-rtxpro6000-blackwell-4"),
+    )
+    text = "\n".join(_against(capsys, repo))
+    assert (
+        "cluster.gpuPool.type: g3-gpu-rtxpro6000-blackwell-2 -> g3-gpu-rtxpro6000-blackwell-4: "
+        "a new plan replaces the GPU node pool"
+    ) in text
+    # the 70B's cold start (43.1 min, docs/time-to-ready.md) bounds it
+    assert (
+        "Time to ready (estimate): 43.1 min ! (llama-3-3-70b-instruct; every model starts" in text
+    )
+    # 4..7 nodes of $10.00/h instead of $5.00/h
+    assert "$14,600 -> $29,200 at the pool's minimum (+$14,600)" in text
