@@ -5,6 +5,7 @@ events, SET ROLE and search_path tricks. Each is refused by the server itself.""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -40,8 +41,8 @@ class Db:
     """DSN of a role holding the writer grants but no binding."""
 
 
-@pytest.fixture
-def reg(pg_server: str, migrated_template: str) -> Iterator[Db]:
+@contextmanager
+def _registry(pg_server: str, migrated_template: str) -> Iterator[Db]:
     with database(pg_server, migrated_template) as owner, roles(owner) as make:
         dbname = str(conninfo.conninfo_to_dict(owner)["dbname"])
         made: dict[str, tuple[str, str]] = {}
@@ -63,6 +64,19 @@ def reg(pg_server: str, migrated_template: str) -> Iterator[Db]:
             production_role=made["production"][0],
             unbound=made["unbound"][1],
         )
+
+
+@pytest.fixture(scope="module")
+def shared(pg_server: str, migrated_template: str) -> Iterator[Db]:
+    """One registry for the refusals: a refused statement changes nothing (each test checks)."""
+    with _registry(pg_server, migrated_template) as db:
+        yield db
+
+
+@pytest.fixture
+def reg(pg_server: str, migrated_template: str) -> Iterator[Db]:
+    with _registry(pg_server, migrated_template) as db:
+        yield db
 
 
 def _snapshot(dsn: str) -> tuple[list[tuple[Any, ...]], int]:
@@ -109,7 +123,8 @@ HOSTILE_SQL = [
 
 
 @pytest.mark.parametrize("statement", HOSTILE_SQL)
-def test_plain_sql_from_another_environments_writer_is_refused(reg: Db, statement: str) -> None:
+def test_plain_sql_from_another_environments_writer_is_refused(shared: Db, statement: str) -> None:
+    reg = shared
     before = _snapshot(reg.owner)
     with psycopg.connect(reg.staging) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute(statement.encode())
@@ -158,8 +173,9 @@ HOSTILE_CALLS: dict[str, Callable[[psycopg.Connection[Any]], object]] = {
 
 @pytest.mark.parametrize("call", HOSTILE_CALLS.values(), ids=HOSTILE_CALLS.keys())
 def test_the_registry_functions_refuse_rows_outside_the_callers_binding(
-    reg: Db, call: Callable[[psycopg.Connection[Any]], object]
+    shared: Db, call: Callable[[psycopg.Connection[Any]], object]
 ) -> None:
+    reg = shared
     before = _snapshot(reg.owner)
     with (
         connect(reg.staging, autocommit=True) as conn,
@@ -171,8 +187,9 @@ def test_the_registry_functions_refuse_rows_outside_the_callers_binding(
 
 @pytest.mark.parametrize("call", HOSTILE_CALLS.values(), ids=HOSTILE_CALLS.keys())
 def test_a_role_without_a_binding_may_call_nothing(
-    reg: Db, call: Callable[[psycopg.Connection[Any]], object]
+    shared: Db, call: Callable[[psycopg.Connection[Any]], object]
 ) -> None:
+    reg = shared
     before = _snapshot(reg.owner)
     with (
         connect(reg.unbound, autocommit=True) as conn,
