@@ -166,6 +166,8 @@ def wire_registry(cfg: StackConfig) -> pulumi.Output[str]:
                 writer_password=secrets.require_secret("registryWriterPassword"),
                 reader_password=secrets.require_secret("registryReaderPassword"),
                 database=schema.database,
+                environment=cfg.environment,
+                owner_stack=owner_stack_name(),
             ),
         )
         return roles.writer_dsn

@@ -137,20 +137,11 @@ def engine(
 
 
 def report_sql(dsn: str, **variables: str) -> str:
-    """Apply one observation with the shipped report.sql through psql, as the reporter does;
-    returns what it printed (raises when psql failed)."""
-    from components.manifests.toolkit import read_asset
+    """Apply one observation (``name``, ``status``, ``note``) with the shipped report.sql
+    through psql, as the reporter does; returns what it printed (raises when psql failed)."""
+    from tests.integration.reporter_harness import run_report_sql
 
-    args = ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", dsn]
-    for key, value in {"threshold": "1", "note": "test", **variables}.items():
-        args += ["-v", f"{key}={value}"]
-    done = subprocess.run(
-        args,
-        input=read_asset("report.sql"),
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    observation = "\t".join(variables.pop(k, "test") for k in ("name", "status", "note"))
+    done = run_report_sql(dsn, observation, variables)
     assert done.returncode == 0, done.stderr
     return done.stdout
