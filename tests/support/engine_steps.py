@@ -28,11 +28,9 @@ a dict of live objects whose awaits pass or fail as a test says.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any
-
-from components.manifests.k8s_semantics import REPLACE_FIELDS, REPLACE_UNREADY_ANNOTATION
+from components.manifests.k8s_semantics import REPLACE_UNREADY_ANNOTATION, replacement_identity
 from tests.support.harness import Registered
 
 __all__ = ["Cluster", "Goal", "StateEntry", "UpdateFailed", "goals_of", "run_update"]
@@ -54,7 +52,7 @@ class Goal:
     kind: str
     name: str
     namespace: str
-    replace_fields: tuple[tuple[str, str], ...]
+    identity: str  # replacement_identity: name, namespace and the kind's replace fields
     delete_before_replace: bool | None  # the resource option; None: the provider decides
     replace_unready: bool
 
@@ -94,13 +92,6 @@ class _StepError(Exception):
     pass
 
 
-def _pluck(obj: Mapping[str, Any], path: str) -> str:
-    value: Any = obj
-    for part in path.split("."):
-        value = value.get(part) if isinstance(value, Mapping) else None
-    return repr(value)
-
-
 def goals_of(resources: Iterable[Registered]) -> list[Goal]:
     """The Kubernetes objects of a program run, in registration order."""
     out: list[Goal] = []
@@ -116,7 +107,7 @@ def goals_of(resources: Iterable[Registered]) -> list[Goal]:
                 kind=kind,
                 name=str(meta.get("name", "")),
                 namespace=str(meta.get("namespace", "")),
-                replace_fields=tuple((p, _pluck(r.inputs, p)) for p in REPLACE_FIELDS.get(kind, ())),
+                identity=repr(replacement_identity(r.inputs)),
                 delete_before_replace=True if r.delete_before_replace else None,
                 replace_unready=annotations.get(REPLACE_UNREADY_ANNOTATION) == "true",
             )
@@ -125,8 +116,7 @@ def goals_of(resources: Iterable[Registered]) -> list[Goal]:
 
 
 def _replaces(old: StateEntry, new: Goal) -> bool:
-    g = old.goal
-    if (g.name, g.namespace, g.replace_fields) != (new.name, new.namespace, new.replace_fields):
+    if old.goal.identity != new.identity:
         return True
     return new.replace_unready and new.kind == "Job" and old.failed
 
