@@ -59,7 +59,7 @@ def test_a_revoked_hf_token_removed_since_does_not_come_back() -> None:
     assert f"{P}hfToken" not in plan.restored
     assert plan.missing_secrets == [f"{P}hfToken"]
     text = format_plan(plan, "production", "x", [])
-    assert "pulumi config set --secret hfToken" in text
+    assert "pulumi config set --stack production --secret hfToken" in text
     assert "--restore-secret hfToken" in text
 
 
@@ -110,7 +110,7 @@ def test_the_command_keeps_secrets_unless_told(capsys: pytest.CaptureFixture[str
     assert ops_main(base) == 0
     kept = capsys.readouterr().out
     # The committed stack file holds no secrets: none is set back from the history.
-    assert "restored from the history" not in kept
+    assert "(restored from the history: --restore-secret)" not in kept
     assert "pulumi config set --stack production --secret vllmApiKey" in kept
     assert "--restore-secret vllmApiKey" in kept
     assert ops_main([*base, "--restore-secret", "vllmApiKey"]) == 0
