@@ -14,10 +14,11 @@ from typing import Any
 
 import yaml
 
-from components.config import PROJECT, ConfigError, load_stack_config
+from components.config import PROJECT, ConfigError, LoadedStack, load_stack_config
 from components.config.source import SECRET
 from components.manifests.stack import validate_stack
 from components.planning.release import ROLLBACK_ENV
+from components.planning.transitions import create_first_findings
 from ops.common import CommandError
 from ops.history import (
     MASK,
@@ -259,23 +260,42 @@ def _same(a: ConfigEntry, b: ConfigEntry) -> bool:
     return bool(a.semantic() == b.semantic())
 
 
-def validate_restored(plan: RollbackPlan) -> list[str]:
-    """Today's validation of the config being restored, exactly as the program runs it (config,
-    planning, builders); every problem, as ``key.path: msg``."""
+def _loaded(config: Mapping[str, ConfigEntry]) -> LoadedStack:
+    """The project's keys of ``config`` read as the program reads them (secrets as markers)."""
     raw: dict[str, Any] = {}
     secrets: set[str] = set()
-    for key, entry in plan.restored.items():
+    for key, entry in config.items():
+        if not _is_project(key):
+            continue
         short = key[len(PREFIX) :]
         if entry.secret:
             raw[short] = SECRET
             secrets.add(short)
         else:
             raw[short] = entry.semantic()
+    return load_stack_config(raw, secrets)
+
+
+def validate_restored(plan: RollbackPlan) -> list[str]:
+    """Today's validation of the config being restored, exactly as the program runs it (config,
+    planning, builders); every problem, as ``key.path: msg``."""
     try:
-        validate_stack(load_stack_config(raw, secrets))
+        validate_stack(_loaded(plan.restored))
     except ConfigError as exc:
         return [str(issue) for issue in exc.issues]
     return []
+
+
+def create_first_refusals(plan: RollbackPlan, current: Mapping[str, ConfigEntry]) -> list[str]:
+    """Changes back to the target that would create a workload beside one the quota cannot
+    hold (a renamed model, a switched weight cache: components/planning/transitions.py). None
+    when today's config does not load (nothing to compare with)."""
+    try:
+        now = _loaded(current).config
+    except ConfigError:
+        return []
+    then = _loaded(plan.restored).config
+    return [str(f) for f in create_first_findings(now, then) if f.refused]
 
 
 def rollback_message(plan: RollbackPlan, stack: str) -> str:

@@ -14,6 +14,7 @@ from ops.rollback import (
     RollbackError,
     RollbackPlan,
     config_from_stack_file,
+    create_first_refusals,
     format_plan,
     git_warnings,
     latest_update_config,
@@ -51,6 +52,12 @@ def plan_or_fail(
             + "\nThe code changed since that version: roll the code back too"
             + (f" (`git checkout {plan.target.git_head} -- .`)" if plan.target.git_head else "")
             + " and rerun, or fix the config by hand."
+        )
+    refusals = create_first_refusals(plan, current)
+    if refusals:
+        raise CommandError(
+            f"rolling back to version {version} creates workloads before it deletes today's, "
+            "and the GPU quota cannot hold both:\n" + "\n".join(f"  {r}" for r in refusals)
         )
     return plan
 

@@ -8,9 +8,9 @@ pods, and deletes the old ones only after every other step of the update succeed
 Meanwhile the namespace's GPU quota must hold both, or the new pods are refused until the
 workload's await times out.
 
-Pure: ``create_first_findings(old, new)`` compares two validated configs (``ops plan --against``,
-``ops rollback``) and ``standing_lines(cfg)`` says what a rename or a mode switch of each model
-would need (every ``ops plan``).
+Pure: ``create_first_findings(old, new)`` compares two validated configs (``ops rollback``, and
+a plan against another version of the stack file); ``create_first_line(cfg, i)`` says what a
+rename or a mode switch of one model would need (every ``ops plan``).
 """
 
 from __future__ import annotations
@@ -19,9 +19,6 @@ from dataclasses import dataclass
 
 from components.config import ConfigIssue, ModelConfig, StackConfig
 from components.planning.capacity import plan_stack
-
-__all__ = ["CreateFirstFinding", "create_first_findings", "standing_lines"]
-
 
 @dataclass(frozen=True, slots=True)
 class CreateFirstFinding:
@@ -43,6 +40,10 @@ class CreateFirstFinding:
 
     def issue(self) -> ConfigIssue:
         return ConfigIssue(self.path, str(self).removeprefix(f"{self.path}: "))
+
+
+def _plural(n: int) -> str:
+    return f"{n} spare GPU" + ("" if n == 1 else "s")
 
 
 def _gpus(models: list[ModelConfig]) -> int:
@@ -165,37 +166,30 @@ def create_first_findings(old: StackConfig, new: StackConfig) -> list[CreateFirs
     return _namespace_finding(old, new) + _model_findings(old, new)
 
 
-def _plural(n: int) -> str:
-    return f"{n} spare GPU" + ("" if n == 1 else "s")
-
-
-def standing_lines(cfg: StackConfig) -> list[str]:
-    """Per GPU model: what a new name, or a switch of its workload's kind (weightCache.mode),
-    would need, and how to do it when the quota cannot hold both."""
-    out: list[str] = []
-    for i, m in enumerate(cfg.models):
-        if not m.gpus_total:
-            continue
-        mode = "shared" if m.uses_statefulset else "per-replica"
-        switched = m.model_copy(
-            update={"weight_cache": m.weight_cache.model_copy(update={"mode": mode})}
-        )
-        models = [*cfg.models[:i], switched, *cfg.models[i + 1 :]]
-        [finding] = _model_findings(cfg, cfg.model_copy(update={"models": models}))
-        line = (
-            f"models[{i}].name={m.name}, models[{i}].weightCache.mode={m.weight_cache.mode}: a "
-            f"new name (new resources) or mode {mode} (a {_kind(switched)} instead of the "
-            f"{_kind(m)}) creates the new workload before the old one is deleted at the end of "
-            f"the update: needs {_plural(finding.spare_gpus)} meanwhile; "
-        )
-        if finding.refused:
-            line += (
-                f"the quota ({cfg.gpu_budget_resolved} GPUs, the "
-                f"models use {_gpus(list(cfg.models))}) cannot hold both, so do it in two "
-                f"updates: remove models[{i}] and `pulumi up` (the model is down, its registry "
-                "entry retired), then add it back renamed or switched and `pulumi up`"
-            )
-        else:
-            line += "the quota holds both"
-        out.append(line)
-    return out
+def create_first_line(cfg: StackConfig, i: int) -> str:
+    """What a new name, or a switch of the workload's kind (``weightCache.mode``), of
+    ``cfg.models[i]`` would need, and how to do it when the quota cannot hold both."""
+    m = cfg.models[i]
+    mode = "shared" if m.uses_statefulset else "per-replica"
+    switched = m.model_copy(
+        update={"weight_cache": m.weight_cache.model_copy(update={"mode": mode})}
+    )
+    head = (
+        f"models[{i}].name={m.name}, models[{i}].weightCache.mode={m.weight_cache.mode}: a new "
+        f"name replaces every object of the model (new resources, new registry entry), and mode "
+        f"{mode} replaces the {_kind(m)} by a {_kind(switched)}; both create the new workload "
+        "before the old one is deleted at the end of the update"
+    )
+    if not m.gpus_total:
+        return head
+    models = [*cfg.models[:i], switched, *cfg.models[i + 1 :]]
+    [finding] = _model_findings(cfg, cfg.model_copy(update={"models": models}))
+    head += f": needs {_plural(finding.spare_gpus)} meanwhile; "
+    if not finding.refused:
+        return head + "the quota holds both"
+    return head + (
+        f"the quota ({cfg.gpu_budget_resolved} GPUs, the models use {_gpus(list(cfg.models))}) "
+        f"cannot hold both, so do it in two updates: remove models[{i}] and `pulumi up` (the "
+        "model is down, its registry entry retired), then add it back renamed or switched and "
+        "`pulumi up`"
+    )

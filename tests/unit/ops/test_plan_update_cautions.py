@@ -37,7 +37,7 @@ def test_a_full_quota_gets_the_spare_gpus_and_the_two_updates(
 ) -> None:
     out = _plan(capsys, tmp_path, "development")
     line = next(x for x in out.splitlines() if "models[0].name=llama-3-1-8b-instruct" in x)
-    assert "creates the new workload before the old one is deleted" in line
+    assert "create the new workload before the old one is deleted" in line
     assert "needs 1 spare GPU meanwhile" in line
     assert "do it in two updates: remove models[0] and `pulumi up`" in line
     assert "scale to 0" not in out  # replicas cannot be 0

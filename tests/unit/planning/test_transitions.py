@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from components.config import StackConfig, load_stack_config
-from components.planning.transitions import create_first_findings, standing_lines
-from tests.support.stackfiles import raw_stack
+from components.planning.transitions import create_first_findings, create_first_line
+from components.config.source import read_stack_file
+from tests.support.stackfiles import ROOT, raw_stack
 
 Edit = Callable[[dict[str, Any]], None]
 
@@ -137,10 +138,20 @@ def test_a_new_namespace_moves_every_object_and_needs_the_pool_for_both() -> Non
     )
 
 
-def test_the_standing_lines_name_the_spare_gpus_of_every_gpu_model() -> None:
-    lines = standing_lines(_cfg("development"))
-    assert len(lines) == 2
-    assert "needs 1 spare GPU meanwhile" in lines[0]
-    assert "cannot hold both, so do it in two updates: remove models[0]" in lines[0]
-    prod = standing_lines(_cfg("production"))
-    assert "needs 4 spare GPUs meanwhile; the quota holds both" in prod[0]
+def test_the_standing_line_names_the_spare_gpus_a_model_would_need() -> None:
+    dev = _cfg("development")
+    line = create_first_line(dev, 0)
+    assert "needs 1 spare GPU meanwhile" in line
+    assert "cannot hold both, so do it in two updates: remove models[0]" in line
+    assert "needs 4 spare GPUs meanwhile; the quota holds both" in create_first_line(
+        _cfg("production"), 0
+    )
+
+
+def test_a_cpu_model_needs_no_spare_gpu() -> None:
+    raw, secrets = read_stack_file(ROOT / "examples" / "Pulumi.local.yaml")
+    cpu = load_stack_config(raw, secrets).config
+    assert cpu.models[0].accelerator == "cpu"
+    line = create_first_line(cpu, 0)
+    assert "create the new workload before the old one is deleted" in line
+    assert "GPU" not in line.split("deleted at the end of the update", 1)[1]
