@@ -3,7 +3,7 @@
 pulumi-kubernetes replaces its provider, and the engine every object under it, only when
 ``clusterIdentifier`` changes between two set values; adding or removing it is not a
 replacement, and without one the provider compares the kubeconfig's active cluster
-(``provider/pkg/provider/provider.go:486-502``, ``:522-545``; the engine's rule for the objects:
+(``provider/pkg/provider/provider.go:486-502``, ``:541-560``; the engine's rule for the objects:
 pulumi/pulumi ``step_generator.go:2800-2880``). ``provider_replaced`` below is that rule. The
 program runs under mocks whose StackReference returns the development stack's ``clusterId``.
 """
