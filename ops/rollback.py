@@ -142,7 +142,9 @@ def _is_secret(*entries: ConfigEntry | None) -> bool:
 
 
 def _asked_keys(
-    restore_secrets: Sequence[str], wanted: Mapping[str, ConfigEntry], now: Mapping[str, ConfigEntry]
+    restore_secrets: Sequence[str],
+    wanted: Mapping[str, ConfigEntry],
+    now: Mapping[str, ConfigEntry],
 ) -> frozenset[str]:
     """``--restore-secret`` keys (short or full), each a secret the history carries."""
     out: set[str] = set()
@@ -226,9 +228,7 @@ def plan_rollback(
     _check_same_environment(version, wanted, now)
     asked = _asked_keys(restore_secrets, wanted, now)
     restore = _restore(wanted, now, asked)
-    to_remove = sorted(
-        k for k in now if k not in wanted and (k in asked or not _is_secret(now[k]))
-    )
+    to_remove = sorted(k for k in now if k not in wanted and (k in asked or not _is_secret(now[k])))
     changes = restore.changes + [Change(k, now[k], None, asked=k in asked) for k in to_remove]
     changes.sort(key=lambda c: c.key)
     if not changes:

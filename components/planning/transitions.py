@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from components.config import ConfigIssue, ModelConfig, StackConfig
 from components.planning.capacity import plan_stack
 
+
 @dataclass(frozen=True, slots=True)
 class CreateFirstFinding:
     """One create-before-delete change, the spare GPUs it needs, and whether they exist."""
@@ -100,7 +101,11 @@ def _model_findings(old: StackConfig, new: StackConfig) -> list[CreateFirstFindi
     refused = peak > quota
     verdict = (
         f"this namespace requests {peak} GPUs at the update's peak and its quota holds {quota}"
-        + (": refused, the new pods would stay Pending until the await times out" if refused else "")
+        + (
+            ": refused, the new pods would stay Pending until the await times out"
+            if refused
+            else ""
+        )
     )
     before = {m.name: (i, m) for i, m in enumerate(old.models)}
     gone = [m for m in old.models if m.name not in {n.name for n in new.models}]
@@ -116,7 +121,9 @@ def _model_findings(old: StackConfig, new: StackConfig) -> list[CreateFirstFindi
                 "is created while every removed model keeps its pods until the update ends; "
                 f"needs {_plural(m.gpus_total)}; {verdict}"
             )
-            out.append(CreateFirstFinding(f"models[{i}].name", message, m.gpus_total, refused, steps))
+            out.append(
+                CreateFirstFinding(f"models[{i}].name", message, m.gpus_total, refused, steps)
+            )
             continue
         j, was_model = before[m.name]
         if was_model.uses_statefulset == m.uses_statefulset:
@@ -152,8 +159,11 @@ def _namespace_finding(old: StackConfig, new: StackConfig) -> list[CreateFirstFi
         + (": refused" if refused else "")
     )
     steps = (
-        ("first lower the models' replicas (or remove models) until both fit and run "
-         "`pulumi up`", "then change the namespace and run `pulumi up`, and restore them")
+        (
+            "first lower the models' replicas (or remove models) until both fit and run "
+            "`pulumi up`",
+            "then change the namespace and run `pulumi up`, and restore them",
+        )
         if refused
         else ()
     )

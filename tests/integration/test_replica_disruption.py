@@ -80,7 +80,9 @@ def test_a_new_weight_cache_marks_the_row_rolling_out_before_the_replicas_go_dow
     r1 = _call("create", rollouts, props=old)
     e1 = _call(
         "create",
-        props=entry_props(dsn, smoke_evidence=old["target_smoke_job"], rollout=r1["outs"]["rollout_id"]),
+        props=entry_props(
+            dsn, smoke_evidence=old["target_smoke_job"], rollout=r1["outs"]["rollout_id"]
+        ),
     )
     assert _row(dsn).health_status == "healthy"
 

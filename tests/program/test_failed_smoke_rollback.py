@@ -17,7 +17,7 @@ import pytest
 from pulumi.runtime import rpc
 
 from components.registry.providers import RegistryEntryProvider
-from tests.support.engine_steps import Cluster, Goal, UpdateFailed, goals_of, run_update
+from tests.support.engine_steps import Cluster, Goal, UpdateFailedError, goals_of, run_update
 from tests.support.harness import run_program, stack_file_config
 
 pytestmark = pytest.mark.program
@@ -48,7 +48,7 @@ def test_rollback_and_a_later_deploy_after_a_failed_smoke_test_need_no_manual_st
     cluster = Cluster(failing={new_job})
 
     deployed = run_update([], v1, cluster)
-    with pytest.raises(UpdateFailed) as failed:
+    with pytest.raises(UpdateFailedError) as failed:
         run_update(deployed, v2, cluster)
     # The failed update is cancelled after the new Job's await failed.
     assert new_job in cluster.names("Job")
@@ -68,7 +68,7 @@ def test_the_same_change_deployed_again_after_a_failed_smoke_test_runs_the_test_
     [new_job] = set(_jobs(v2)) - set(_jobs(v1))
     cluster = Cluster(failing={new_job})
     deployed = run_update([], v1, cluster)
-    with pytest.raises(UpdateFailed) as failed:
+    with pytest.raises(UpdateFailedError) as failed:
         run_update(deployed, v2, cluster)
 
     cluster.failing.clear()  # e.g. the model's files were fixed upstream

@@ -52,8 +52,8 @@ def test_the_rollout_deadline_covers_the_prepull_before_the_workload(stack: str)
     jobs = {r.inputs["metadata"]["name"]: r for r in run.by_type("kubernetes:batch/v1:Job")}
     for marker in run.by_type("pulumi-python:dynamic/registry:RegistryRollout"):
         model = marker.inputs["model_name"]
-        [workload] = [r for typ in WORKLOADS for r in run.by_type(typ) if r.name == f"{model}-"
-                      + ("statefulset" if typ.endswith("StatefulSet") else "deployment")]  # fmt: skip
+        names = {f"{model}-statefulset", f"{model}-deployment"}
+        [workload] = [r for typ in WORKLOADS for r in run.by_type(typ) if r.name in names]
         job = jobs[marker.inputs["target_smoke_job"]]
         need = pull + _minutes(workload.custom_timeouts["update"])
         need += _minutes(job.custom_timeouts["update"])

@@ -30,13 +30,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+
 from components.manifests.k8s_semantics import REPLACE_UNREADY_ANNOTATION, replacement_identity
 from tests.support.harness import Registered
 
-__all__ = ["Cluster", "Goal", "StateEntry", "UpdateFailed", "goals_of", "run_update"]
+__all__ = ["Cluster", "Goal", "StateEntry", "UpdateFailedError", "goals_of", "run_update"]
 
 
-class UpdateFailed(Exception):
+class UpdateFailedError(Exception):
     """The update stopped at a failed step; ``state`` is the snapshot it left."""
 
     def __init__(self, message: str, state: list[StateEntry]) -> None:
@@ -151,13 +152,13 @@ def _step(state: list[StateEntry], goal: Goal, cluster: Cluster) -> None:
 
 
 def run_update(state: list[StateEntry], goals: list[Goal], cluster: Cluster) -> list[StateEntry]:
-    """One ``pulumi up`` of ``goals`` against ``state``: the new snapshot, or UpdateFailed."""
+    """One ``pulumi up`` of ``goals`` against ``state``: the new snapshot, or UpdateFailedError."""
     snapshot = [replace(e) for e in state]
     for goal in goals:
         try:
             _step(snapshot, goal, cluster)
         except _StepError as exc:
-            raise UpdateFailed(str(exc), snapshot) from None
+            raise UpdateFailedError(str(exc), snapshot) from None
     registered = {g.urn for g in goals}
     for entry in list(snapshot):
         if entry.delete or entry.goal.urn not in registered:

@@ -30,10 +30,12 @@ def _history(path: Path = SHOWN) -> list[Update]:
     return parse_history(json.loads(path.read_text()))
 
 
-def _current(*, drop: tuple[str, ...] = (), **secrets: str) -> dict[str, ConfigEntry]:
+def _current(
+    secrets: dict[str, str] | None = None, *, drop: tuple[str, ...] = ()
+) -> dict[str, ConfigEntry]:
     """The stack now: version 8's config with rotated secrets (and some removed)."""
     config = dict(next(u for u in _history() if u.version == 8).config)
-    for key, value in secrets.items():
+    for key, value in (secrets or {}).items():
         config[f"{P}{key}"] = ConfigEntry(secret=True, text=value)
     for key in drop:
         del config[f"{P}{key}"]
@@ -41,7 +43,7 @@ def _current(*, drop: tuple[str, ...] = (), **secrets: str) -> dict[str, ConfigE
 
 
 def test_owner_and_writer_passwords_rotated_since_the_target_are_kept() -> None:
-    plan = plan_rollback(_history(), 5, _current(**ROTATED))
+    plan = plan_rollback(_history(), 5, _current(ROTATED))
     for key, value in ROTATED.items():
         assert f"{P}{key}" not in plan.to_set
         assert plan.restored[f"{P}{key}"].semantic() == value
@@ -71,7 +73,7 @@ def test_a_secret_added_since_the_target_is_kept_not_removed() -> None:
 
 def test_restoring_a_secret_is_explicit_and_shown_in_the_plan() -> None:
     plan = plan_rollback(
-        _history(), 5, _current(**ROTATED), restore_secrets=("registryWriterPassword",)
+        _history(), 5, _current(ROTATED), restore_secrets=("registryWriterPassword",)
     )
     assert plan.to_set[f"{P}registryWriterPassword"].semantic() == "writer-pw-Kd3#pL"
     assert f"{P}registryPassword" not in plan.to_set
@@ -102,7 +104,7 @@ def test_a_secret_that_cannot_be_restored_is_refused_by_name(
     path: Path, key: str, message: str
 ) -> None:
     with pytest.raises(RollbackError, match=message):
-        plan_rollback(_history(path), 5, _current(**ROTATED), restore_secrets=(key,))
+        plan_rollback(_history(path), 5, _current(ROTATED), restore_secrets=(key,))
 
 
 def test_the_command_keeps_secrets_unless_told(capsys: pytest.CaptureFixture[str]) -> None:

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from components.config import StackConfig, load_stack_config
-from components.planning.transitions import create_first_findings, create_first_line
 from components.config.source import read_stack_file
+from components.planning.transitions import create_first_findings, create_first_line
 from tests.support.stackfiles import ROOT, raw_stack
 
 Edit = Callable[[dict[str, Any]], None]
@@ -98,9 +98,7 @@ def test_a_cache_mode_switch_creates_the_other_kind_first() -> None:
     new = _cfg("production", _mode(2, "shared", "nfs-rwx"))
     [finding] = create_first_findings(old, new)
     assert finding.path == "models[2].weightCache.mode"
-    assert "per-replica -> shared: the Deployment is created before the StatefulSet" in str(
-        finding
-    )
+    assert "per-replica -> shared: the Deployment is created before the StatefulSet" in str(finding)
     assert finding.spare_gpus == 2 and not finding.refused
 
 
