@@ -12,6 +12,7 @@ provider rules, cited there and in docs/provider-semantics.md).
 from __future__ import annotations
 
 import copy
+import functools
 
 import pytest
 from pulumi.runtime import rpc
@@ -26,6 +27,7 @@ DIGEST_V2 = "sha256:" + "2" * 64
 DIGEST_V3 = "sha256:" + "3" * 64
 
 
+@functools.cache
 def _goals(stack: str, digest: str | None = None) -> list[Goal]:
     """The stack's Kubernetes objects, with the first model's image at another digest."""
     models = copy.deepcopy(stack_file_config(stack)["vllm-platform:models"])
