@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from components.registry import store
-from components.registry.connection import connect
-from components.registry.providers import RegistryRolloutProvider, diff_rollout
-from tests.integration.helpers import engine, entry_props
+from components.registry.providers import RegistryRolloutProvider
+from components.registry.providers.rollout import diff_rollout
+from components.registry.rows import RegistryRow
+from tests.integration.helpers import call, entry_props, row_of
 from tests.support.harness import ProgramRun, run_program, stack_file_config
 
 pytestmark = pytest.mark.integration
@@ -47,17 +47,12 @@ def _marker(run: ProgramRun, dsn: str) -> dict[str, Any]:
 
 
 def _call(method: str, provider: Any = None, **request: Any) -> dict[str, Any]:
-    result = engine({"method": method, "id": f"staging/{MODEL}", **request}, fresh=False,
-                    provider=provider)  # fmt: skip
-    assert "error" not in result, result
+    result: dict[str, Any] = call(method, f"staging/{MODEL}", provider, **request)
     return result
 
 
-def _row(dsn: str) -> store.RegistryRow:
-    with connect(dsn, autocommit=True) as conn:
-        found = store.get_entry(conn, "staging", MODEL)
-    assert found is not None
-    return found
+def _row(dsn: str) -> RegistryRow:
+    return row_of(dsn, "staging", MODEL)
 
 
 @pytest.mark.parametrize(
