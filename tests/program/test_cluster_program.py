@@ -258,7 +258,7 @@ def test_staging_attaches_through_a_stack_reference_without_linode_resources() -
     provider = run.one(K8S_PROVIDER)
     assert provider.inputs["kubeconfig"] == FAKE_KUBECONFIG
     assert "kubeconfig" in provider.secret_inputs
-    assert provider.inputs["clusterIdentifier"] == "lke-vllm-nonprod"
+    assert provider.inputs["clusterIdentifier"] == "123456"  # the referenced stack's clusterId
     assert "kubeconfig" not in run.outputs
 
 
