@@ -21,19 +21,6 @@ import yaml
 from ops.__main__ import main
 from tests.support.stackfiles import ROOT
 
-__all__ = [
-    "HF",
-    "Case",
-    "Doc",
-    "P",
-    "args",
-    "both",
-    "drop",
-    "put",
-    "rendered",
-    "run_case",
-]
-
 P = "vllm-platform:"
 HF = "hf_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3"  # a token-shaped string, never a real one
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-__all__ = ["expand", "mapping_for"]
-
 
 def expand(text: str, mapping: Callable[[str], str]) -> str:
     """The kubelet's expansion of ``text`` (expand.go ``Expand``)."""
