@@ -35,13 +35,18 @@ def _loads(**changes: Any) -> None:
         ("2E", Decimal(2 * 10**18)),  # E is exa, not an exponent (as in apimachinery)
         (".5", Decimal("0.5")),
         ("100M", Decimal(10**8)),
+        ("9223372036854775807", Decimal(2**63 - 1)),  # the largest Kubernetes holds
     ],
 )
 def test_quantities_parse_as_kubernetes_parses_them(text: str, value: Decimal) -> None:
     assert parse_quantity(text) == value
 
 
-@pytest.mark.parametrize("text", ["", "Gi", "1.2.3", "1ki", "1 Gi", "e3", "1e", "0x10"])
+@pytest.mark.parametrize(
+    "text",
+    ["", "Gi", "1.2.3", "1ki", "1 Gi", "e3", "1e", "0x10"]
+    + ["9223372036854775808", "8Ei", "1e999999", "1E99999999999999999999", "-1e999999"],
+)
 def test_what_is_no_quantity_is_refused(text: str) -> None:
     with pytest.raises(QuantityError):
         parse_quantity(text)
