@@ -78,13 +78,22 @@ def _json_issues(value: Any, path: str) -> list[ConfigIssue]:
     return [ConfigIssue(path, f"a YAML {kind} is not a JSON value; quote it")]
 
 
+class NestedTooDeeply(ValueError):
+    """A config value whose JSON nests deeper than Python's parser goes (a RecursionError)."""
+
+    MESSAGE: Final = "nested too deeply to be a config value (JSON the program cannot decode)"
+
+
 def pulumi_value(value: Any) -> Any:
     """How the running program reads one config value (``load_from_pulumi``): the engine passes
-    every value as a string, objects as JSON, and the program JSON-decodes each string."""
+    every value as a string, objects as JSON, and the program JSON-decodes each string.
+    ``NestedTooDeeply`` when the JSON nests too deeply to decode."""
     if not isinstance(value, str):
         return value
     try:
         return json.loads(value)
+    except RecursionError:
+        raise NestedTooDeeply from None
     except ValueError:
         return value
 
@@ -113,7 +122,11 @@ def _one_reading(raw: dict[str, Any]) -> tuple[dict[str, Any], list[ConfigIssue]
         if value is None:
             issues.append(ConfigIssue(key, "has no value; give one or remove the key"))
             continue
-        decoded = pulumi_value(_as_pulumi_passes_it(value))
+        try:
+            decoded = pulumi_value(_as_pulumi_passes_it(value))
+        except NestedTooDeeply:
+            issues.append(ConfigIssue(key, NestedTooDeeply.MESSAGE))
+            continue
         if isinstance(value, str) and (decoded is None or isinstance(decoded, bool)):
             issues.append(
                 ConfigIssue(
@@ -185,9 +198,14 @@ def load_from_pulumi() -> LoadedStack:
     secret_keys = {k for k in all_config if runtime_config.is_config_secret(k)}
     secret_keys |= set(runtime_config.get_config_secret_keys_env())
     issues = foreign_key_issues(all_config, secret_keys, _PREFIX)
-    raw, secrets = project_keys(
-        {k: pulumi_value(v) for k, v in all_config.items()}, secret_keys=secret_keys
-    )
+    decoded: dict[str, Any] = {}
+    for key, value in all_config.items():
+        try:
+            decoded[key] = pulumi_value(value)
+        except NestedTooDeeply:
+            if key.startswith(_PREFIX):
+                issues.append(ConfigIssue(key[len(_PREFIX) :], NestedTooDeeply.MESSAGE))
+    raw, secrets = project_keys(decoded, secret_keys=secret_keys)
     for key in [k for k, v in raw.items() if v is None]:
         # `namespace: "null"` in the stack file: ops plan refuses it too (see _one_reading).
         issues.append(ConfigIssue(key, "has no value (JSON null); give one or remove the key"))
