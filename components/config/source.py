@@ -78,7 +78,7 @@ def _json_issues(value: Any, path: str) -> list[ConfigIssue]:
     return [ConfigIssue(path, f"a YAML {kind} is not a JSON value; quote it")]
 
 
-class NestedTooDeeply(ValueError):
+class NestedTooDeeplyError(ValueError):
     """A config value whose JSON nests deeper than Python's parser goes (a RecursionError)."""
 
     MESSAGE: Final = "nested too deeply to be a config value (JSON the program cannot decode)"
@@ -87,13 +87,13 @@ class NestedTooDeeply(ValueError):
 def pulumi_value(value: Any) -> Any:
     """How the running program reads one config value (``load_from_pulumi``): the engine passes
     every value as a string, objects as JSON, and the program JSON-decodes each string.
-    ``NestedTooDeeply`` when the JSON nests too deeply to decode."""
+    ``NestedTooDeeplyError`` when the JSON nests too deeply to decode."""
     if not isinstance(value, str):
         return value
     try:
         return json.loads(value)
     except RecursionError:
-        raise NestedTooDeeply from None
+        raise NestedTooDeeplyError from None
     except ValueError:
         return value
 
@@ -124,8 +124,8 @@ def _one_reading(raw: dict[str, Any]) -> tuple[dict[str, Any], list[ConfigIssue]
             continue
         try:
             decoded = pulumi_value(_as_pulumi_passes_it(value))
-        except NestedTooDeeply:
-            issues.append(ConfigIssue(key, NestedTooDeeply.MESSAGE))
+        except NestedTooDeeplyError:
+            issues.append(ConfigIssue(key, NestedTooDeeplyError.MESSAGE))
             continue
         if isinstance(value, str) and (decoded is None or isinstance(decoded, bool)):
             issues.append(
@@ -202,9 +202,9 @@ def load_from_pulumi() -> LoadedStack:
     for key, value in all_config.items():
         try:
             decoded[key] = pulumi_value(value)
-        except NestedTooDeeply:
+        except NestedTooDeeplyError:
             if key.startswith(_PREFIX):
-                issues.append(ConfigIssue(key[len(_PREFIX) :], NestedTooDeeply.MESSAGE))
+                issues.append(ConfigIssue(key[len(_PREFIX) :], NestedTooDeeplyError.MESSAGE))
     raw, secrets = project_keys(decoded, secret_keys=secret_keys)
     for key in [k for k, v in raw.items() if v is None]:
         # `namespace: "null"` in the stack file: ops plan refuses it too (see _one_reading).

@@ -53,7 +53,6 @@ class StrictLoader(yaml.SafeLoader):
                 seen[key] = line
         return super().construct_mapping(node, deep=deep)
 
-
     def construct_yaml_int(self, node: ScalarNode) -> int:
         """An integer too long for Python's int() (over 4300 digits) is a YAML error with its
         line, not a ValueError from the constructor."""
