@@ -12,6 +12,7 @@ from components.config.base import ConfigModel, path_error
 from components.config.gpu_plans import GpuPlan
 from components.config.pinning import pinned_issue
 from components.config.types import (
+    ContainerText,
     CpuQuantity,
     GpuCount,
     HfModelId,
@@ -180,7 +181,7 @@ class ModelConfig(ConfigModel):
     routing_enabled: bool = Field(
         default=True, description="the registry entry tells the API router to route to it"
     )
-    extra_args: list[Annotated[str, StringConstraints(min_length=1)]] = Field(
+    extra_args: list[Annotated[ContainerText, StringConstraints(min_length=1)]] = Field(
         default_factory=list,
         description="more vLLM flags; may not set the ones the platform manages",
     )
