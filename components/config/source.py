@@ -179,18 +179,27 @@ def read_stack_file(path: Path) -> tuple[dict[str, Any], set[str]]:
     return raw, secrets
 
 
+def stack_name(path: Path) -> str | None:
+    """The stack a stack file is for: ``Pulumi.<stack>.yaml`` (None for another file name)."""
+    name = path.name
+    if name.startswith("Pulumi.") and name.endswith(".yaml") and len(name) > len("Pulumi..yaml"):
+        return name[len("Pulumi.") : -len(".yaml")]
+    return None
+
+
 def load_from_stack_file(path: Path) -> LoadedStack:
     raw, secrets, issues = _read(path)
     if issues:
         # What cannot be read as the program reads it is reported alone: validating the rest
         # without those keys would add "field required" noise for the same key.
         raise ConfigError(issues)
-    return load_stack_config(raw, secrets)
+    return load_stack_config(raw, secrets, stack=stack_name(path))
 
 
 def load_from_pulumi() -> LoadedStack:
     """The running program's config (inside ``pulumi up``/``preview`` or the mock runtime)."""
-    from pulumi.runtime import config as runtime_config  # noqa: PLC0415 (ops plan never needs it)
+    import pulumi  # noqa: PLC0415 (ops plan never needs it)
+    from pulumi.runtime import config as runtime_config  # noqa: PLC0415
 
     # The language host hands the whole config map to set_all_config; reading it lets us reject
     # unknown `vllm-platform:*` keys, which pulumi.Config alone cannot enumerate.
@@ -210,4 +219,4 @@ def load_from_pulumi() -> LoadedStack:
         # `namespace: "null"` in the stack file: ops plan refuses it too (see _one_reading).
         issues.append(ConfigIssue(key, "has no value (JSON null); give one or remove the key"))
         del raw[key]
-    return load_stack_config(raw, secrets, issues=issues)
+    return load_stack_config(raw, secrets, issues=issues, stack=pulumi.get_stack())

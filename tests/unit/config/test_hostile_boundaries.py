@@ -213,9 +213,8 @@ IMPERSONATION = [
     ),
     Case(
         "a stack named staging declares production",
-        put("environment", "production"),
+        None,
         path="environment",
-        stack="staging",
         file_stack="staging",
     ),
     Case(
