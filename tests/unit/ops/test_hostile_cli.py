@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from ops.__main__ import main
+from ops.render_dir import MANIFEST
 from tests.fixtures.history import HIDDEN
 
 PASSWORD = "s3cr3t-Pa55"
@@ -143,7 +144,7 @@ def test_a_manifest_naming_files_outside_the_directory_deletes_nothing(
     assert render(capsys, out)[0] == 0
     outside = tmp_path / "001-namespace-outside.yaml"
     outside.write_text("keep\n")
-    (manifest,) = [p for p in out.iterdir() if p.name.startswith(".")]
+    manifest = out / MANIFEST
     manifest.write_text(manifest.read_text() + "../001-namespace-outside.yaml\n")
     code, output = render(capsys, out)
     assert code == 2, output
