@@ -2,8 +2,8 @@
 
 Also refused, though Kubernetes would accept them: zero and negative requests, CPU finer than a
 millicore (the API server rounds it up silently), memory that is not a whole number of bytes
-(``128m`` is 0.128 bytes, a classic slip for ``128Mi``), and values beyond 2^63-1 (the API
-server caps them silently), however large the exponent (``1e999999``).
+(``128m`` is 0.128 bytes, a classic slip for ``128Mi``), and values beyond 2^63-1 (capped or
+overflowed by Kubernetes), however large the exponent (``1e999999``).
 """
 
 from __future__ import annotations
@@ -31,8 +31,10 @@ _DECIMAL: Final = {
     "E": Decimal("1e18"),
 }
 _DIGITS: Final = frozenset("0123456789")
-# The same comment: "no quantity may represent a number greater than 2^63-1 in magnitude ...
-# Numbers larger or more precise will be capped or rounded up."
+# The largest quantity Kubernetes holds: parsing caps a binarySI quantity at 2^63-1 silently
+# ("8Ei" parses as 2^63-1), and the int64 accessors (Value, MilliValue) overflow beyond it (the
+# same comment at apimachinery 357557a; older releases: "no quantity may represent a number
+# greater than 2^63-1 in magnitude ... Numbers larger ... will be capped").
 _LARGEST: Final = Decimal(2**63 - 1)
 
 
