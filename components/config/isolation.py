@@ -25,38 +25,43 @@ def other_environment(env: str, name: str) -> str | None:
     return others[0] if others else None
 
 
-def namespace_issue(env: str, namespace: str) -> str | None:
-    other = other_environment(env, namespace)
+def _named_for(env: str, name: str, why: str) -> str | None:
+    """``why`` (formatted with env and other) when ``name`` names another environment."""
+    other = other_environment(env, name)
     if other is None:
         return None
-    return (
-        f"{namespace!r} names the environment {other!r}: on a shared cluster the {other} stack's "
-        f"objects live there, and this {env} stack would take them over or fail on them; use a "
-        f"namespace of {env}'s own (default: vllm-{env})"
+    return f"{name!r} names the environment {other!r}: " + why.format(env=env, other=other)
+
+
+def namespace_issue(env: str, namespace: str) -> str | None:
+    return _named_for(
+        env,
+        namespace,
+        "on a shared cluster the {other} stack's objects live there, and this {env} stack "
+        "would take them over or fail on them; use a namespace of {env}'s own (default: "
+        "vllm-{env})",
     )
 
 
 def role_issue(env: str, role: str) -> str | None:
-    other = other_environment(env, role)
-    if other is None:
-        return None
-    return (
-        f"{role!r} also names the environment {other!r}: a {env} stack writing as (or managing) "
-        f"the {other} stack's role takes its place in the registry, whatever the server; name "
-        f"it for {env!r} alone (e.g. vllm_registry_writer_{env})"
+    return _named_for(
+        env,
+        role,
+        "a {env} stack writing as (or managing) the {other} stack's role takes its place in "
+        "the registry, whatever the server; name it for '{env}' alone (e.g. "
+        "vllm_registry_writer_{env})",
     )
 
 
 def stack_name_issue(env: str, stack: str) -> str | None:
     """A stack named for an environment deploys that environment."""
-    other = other_environment(env, stack)
-    if other is None:
-        return None
-    return (
-        f"{env!r}, but the stack is named {stack!r}, which names {other!r}: a stack runs the "
-        f"environment its name says (its registry owner, Pulumi.{stack}.yaml, the deploy "
-        "workflows go by the name); use a stack named for this environment"
+    found = _named_for(
+        env,
+        stack,
+        "a stack runs the environment its name says (its registry owner, Pulumi.<stack>.yaml "
+        "and the deploy workflows go by the name), not {env}; use a stack named for {env}",
     )
+    return None if found is None else f"the stack's name {found}"
 
 
 def stack_reference_issue(env: str, reference: str) -> str | None:

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.program
 def test_a_stack_named_staging_cannot_deploy_production() -> None:
     with pytest.raises(pulumi.RunError) as info:
         run_program("staging", config=stack_file_config("production"))
-    assert "environment: 'production', but the stack is named 'staging'" in str(info.value)
+    assert "environment: the stack's name 'staging' names the environment" in str(info.value)
 
 
 def test_a_value_nested_too_deeply_is_refused_not_a_recursion_error() -> None:
