@@ -59,6 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--history-file", help="plan offline from `pulumi stack history --json --show-secrets`"
     )
+    p.add_argument(
+        "--restore-secret",
+        action="append",
+        metavar="KEY",
+        help="also restore this secret from the history (repeatable); default: keep them all",
+    )
     p.set_defaults(handler="ops.rollback_command:main")
 
     p = sub.add_parser(

@@ -168,8 +168,11 @@ class ClusterConfig(ConfigModel):
     cluster_id: str | None = Field(
         default=None,
         description=(
-            "stable identifier of the cluster (stack/kubeconfig modes); a kubeconfig rotation "
-            "with the same id updates the Kubernetes provider instead of replacing everything"
+            "kubeconfig mode: stable identifier of the cluster; a kubeconfig rotation with the "
+            "same id updates the Kubernetes provider instead of replacing everything. Stack "
+            "mode takes the referenced stack's clusterId; a value here only marks a stack "
+            "deployed with a literal one: the provider then runs without an identifier until "
+            "the key is removed (docs/operations.md)"
         ),
     )
 

@@ -51,9 +51,10 @@ class LoadedStack:
         return True
 
 
-def _context(raw: Mapping[str, Any]) -> dict[str, Any]:
-    """What per-model checks need from elsewhere in the stack, when that part is itself valid."""
-    ctx: dict[str, Any] = {}
+def _context(raw: Mapping[str, Any], stack: str | None) -> dict[str, Any]:
+    """What per-model checks need from elsewhere in the stack, when that part is itself valid,
+    and the stack's name when it is known."""
+    ctx: dict[str, Any] = {} if stack is None else {"stack": stack}
     env = raw.get("environment")
     if env in ("development", "staging", "production"):
         ctx["environment"] = env
@@ -70,13 +71,15 @@ def load_stack_config(
     secret_keys: Iterable[str] = (),
     *,
     issues: Iterable[ConfigIssue] = (),
+    stack: str | None = None,
     imported: tuple[str, ...] = (),
 ) -> LoadedStack:
     """Validate the project's config keys (prefix already stripped) into a ``LoadedStack``.
 
     ``secret_keys`` names the keys that are Pulumi secrets; their values are never looked at.
     ``issues`` are problems the reader found already (e.g. plain-text provider tokens); they are
-    reported with the rest. ``imported`` names the ESC environments a stack file imports: a
+    reported with the rest. ``stack``: the stack's name, when known (a stack named for another
+    environment is refused). ``imported`` names the ESC environments a stack file imports: a
     required key missing from the file may be theirs, and the error says so. Raises
     ``ConfigError`` listing every problem found.
     """
@@ -85,7 +88,7 @@ def load_stack_config(
     data = {k: v for k, v in raw.items() if k not in SECRET_KEYS}
     config: StackConfig | None = None
     try:
-        config = StackConfig.model_validate(data, context=_context(raw))
+        config = StackConfig.model_validate(data, context=_context(raw, stack))
     except ValidationError as exc:
         issues.extend(_unseen(issues_from(exc, StackConfig), imported))
     if issues or config is None:

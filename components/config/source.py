@@ -79,13 +79,22 @@ def _json_issues(value: Any, path: str) -> list[ConfigIssue]:
     return [ConfigIssue(path, f"a YAML {kind} is not a JSON value; quote it")]
 
 
+class NestedTooDeeplyError(ValueError):
+    """A config value whose JSON nests deeper than Python's parser goes (a RecursionError)."""
+
+    MESSAGE: Final = "nested too deeply to be a config value (JSON the program cannot decode)"
+
+
 def pulumi_value(value: Any) -> Any:
     """How the running program reads one config value (``load_from_pulumi``): the engine passes
-    every value as a string, objects as JSON, and the program JSON-decodes each string."""
+    every value as a string, objects as JSON, and the program JSON-decodes each string.
+    ``NestedTooDeeplyError`` when the JSON nests too deeply to decode."""
     if not isinstance(value, str):
         return value
     try:
         return json.loads(value)
+    except RecursionError:
+        raise NestedTooDeeplyError from None
     except ValueError:
         return value
 
@@ -114,7 +123,11 @@ def _one_reading(raw: dict[str, Any]) -> tuple[dict[str, Any], list[ConfigIssue]
         if value is None:
             issues.append(ConfigIssue(key, "has no value; give one or remove the key"))
             continue
-        decoded = pulumi_value(_as_pulumi_passes_it(value))
+        try:
+            decoded = pulumi_value(_as_pulumi_passes_it(value))
+        except NestedTooDeeplyError:
+            issues.append(ConfigIssue(key, NestedTooDeeplyError.MESSAGE))
+            continue
         if isinstance(value, str) and (decoded is None or isinstance(decoded, bool)):
             issues.append(
                 ConfigIssue(
@@ -199,6 +212,14 @@ def read_stack_file(path: Path) -> tuple[dict[str, Any], set[str]]:
     return raw, secrets
 
 
+def stack_name(path: Path) -> str | None:
+    """The stack a stack file is for: ``Pulumi.<stack>.yaml`` (None for another file name)."""
+    name = path.name
+    if name.startswith("Pulumi.") and name.endswith(".yaml") and len(name) > len("Pulumi..yaml"):
+        return name[len("Pulumi.") : -len(".yaml")]
+    return None
+
+
 def load_from_stack_file(path: Path) -> LoadedStack:
     """The stack file's config. With ESC environments imported, keys they may set are not
     seen here: ``LoadedStack.imported`` names them for the plan to say so."""
@@ -207,12 +228,13 @@ def load_from_stack_file(path: Path) -> LoadedStack:
         # What cannot be read as the program reads it is reported alone: validating the rest
         # without those keys would add "field required" noise for the same key.
         raise ConfigError(issues)
-    return load_stack_config(raw, secrets, imported=imported)
+    return load_stack_config(raw, secrets, stack=stack_name(path), imported=imported)
 
 
 def load_from_pulumi() -> LoadedStack:
     """The running program's config (inside ``pulumi up``/``preview`` or the mock runtime)."""
-    from pulumi.runtime import config as runtime_config  # noqa: PLC0415 (ops plan never needs it)
+    import pulumi  # noqa: PLC0415 (ops plan never needs it)
+    from pulumi.runtime import config as runtime_config  # noqa: PLC0415
 
     # The language host hands the whole config map to set_all_config; reading it lets us reject
     # unknown `vllm-platform:*` keys, which pulumi.Config alone cannot enumerate.
@@ -221,11 +243,16 @@ def load_from_pulumi() -> LoadedStack:
     secret_keys |= set(runtime_config.get_config_secret_keys_env())
     issues = foreign_key_issues(all_config, secret_keys, _PREFIX)
     issues += misprefixed_key_issues(all_config)
-    raw, secrets = project_keys(
-        {k: pulumi_value(v) for k, v in all_config.items()}, secret_keys=secret_keys
-    )
+    decoded: dict[str, Any] = {}
+    for key, value in all_config.items():
+        try:
+            decoded[key] = pulumi_value(value)
+        except NestedTooDeeplyError:
+            if key.startswith(_PREFIX):
+                issues.append(ConfigIssue(key[len(_PREFIX) :], NestedTooDeeplyError.MESSAGE))
+    raw, secrets = project_keys(decoded, secret_keys=secret_keys)
     for key in [k for k, v in raw.items() if v is None]:
         # `namespace: "null"` in the stack file: ops plan refuses it too (see _one_reading).
         issues.append(ConfigIssue(key, "has no value (JSON null); give one or remove the key"))
         del raw[key]
-    return load_stack_config(raw, secrets, issues=issues)
+    return load_stack_config(raw, secrets, issues=issues, stack=pulumi.get_stack())

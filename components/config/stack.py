@@ -4,19 +4,26 @@ from __future__ import annotations
 
 from typing import Self
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from components.config.base import ConfigModel, path_error
 from components.config.cluster import ClusterConfig
 from components.config.cost import CostConfig
 from components.config.health_reporter import HealthReporterConfig
+from components.config.isolation import (
+    gpu_enablement_issue,
+    namespace_issue,
+    role_issue,
+    stack_name_issue,
+    stack_reference_issue,
+)
 from components.config.model import ModelConfig
 from components.config.network import NetworkConfig
 from components.config.observability import ObservabilityConfig
 from components.config.registry import RegistryConfig, role_has_word
 from components.config.timing import TimingConfig
 from components.config.types import Environment, NamespaceName
-from components.contract import ENVIRONMENTS, RESERVED_NAMESPACES, VLLM_PORT
+from components.contract import RESERVED_NAMESPACES, VLLM_PORT
 
 
 def endpoint_url(model: str, namespace: str) -> str:
@@ -130,14 +137,9 @@ class StackConfig(ConfigModel):
                 raise path_error(
                     path, f"{role!r} is registry.user, the owner (not a role to manage)"
                 )
-            others = [e for e in ENVIRONMENTS if e != env and role_has_word(role, e)]
-            if reg.manage_roles and not reg.exclusive_server and others:
-                raise path_error(
-                    path,
-                    f"{role!r} also names the environment {others[0]!r}: the {others[0]} stack "
-                    f"could accept the same name and manage the same server-wide role; name it "
-                    f"for {env!r} alone (e.g. vllm_registry_writer_{env})",
-                )
+            taken = role_issue(env, role)  # whatever the server: the role is the identity
+            if taken is not None:
+                raise path_error(path, taken)
             if reg.manage_roles and not reg.exclusive_server and not role_has_word(role, env):
                 raise path_error(
                     path,
@@ -147,6 +149,26 @@ class StackConfig(ConfigModel):
                     "registry.exclusiveServer: true if no other stack manages roles on "
                     f"{reg.host}:{reg.port}",
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _in_its_own_place(self, info: ValidationInfo) -> Self:
+        """Nothing of another environment's: its namespace, its stack name, its cluster."""
+        env, cluster = self.environment, self.cluster
+        stack = (info.context or {}).get("stack")
+        found = {
+            "namespace": namespace_issue(env, self.namespace_name),
+            "environment": None if stack is None else stack_name_issue(env, stack),
+            "cluster.stackReference": (
+                None
+                if cluster.stack_reference is None
+                else stack_reference_issue(env, cluster.stack_reference)
+            ),
+            "cluster.gpuEnablement": gpu_enablement_issue(cluster.mode, cluster.gpu_enablement),
+        }
+        for key, problem in found.items():
+            if problem is not None:
+                raise path_error(key, problem)
         return self
 
     @model_validator(mode="after")

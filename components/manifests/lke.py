@@ -101,12 +101,27 @@ def replacement_warnings(cfg: StackConfig) -> list[str]:
                 "cluster.highAvailability=true: cannot be turned off again (irreversible in LKE)"
             )
     else:
-        ident = c.cluster_id or (
-            "the referenced stack's clusterId" if c.mode == "stack" else "the kubeconfig context"
-        )
-        out.append(
-            f"cluster.clusterId={ident}: a new identifier replaces the Kubernetes provider and "
-            "with it every Kubernetes object of this stack"
-        )
+        out.append(_identity_line(cfg))
     out.append(ns)
     return out
+
+
+def _identity_line(cfg: StackConfig) -> str:
+    """What identifies the cluster to the Kubernetes provider, and what changing it does."""
+    c = cfg.cluster
+    replaces = "replaces the Kubernetes provider and with it every Kubernetes object of this stack"
+    if c.mode == "kubeconfig":
+        ident = c.cluster_id or "the kubeconfig context"
+        return f"cluster.clusterId={ident}: a new identifier {replaces}"
+    if c.cluster_id is not None:
+        return (
+            f"cluster.clusterId={c.cluster_id}: a literal identity in stack mode; the Kubernetes "
+            "provider runs without an identifier (removing one is not a replacement), so a "
+            f"cluster replaced in {c.stack_reference} is seen from its kubeconfig's server. "
+            "Remove the key after the next `pulumi up`: the provider then takes that stack's "
+            "clusterId (adding one is not a replacement either)"
+        )
+    return (
+        f"cluster identity: the clusterId output of {c.stack_reference}; a cluster replaced "
+        f"there (a new LKE id) {replaces}, created on the new cluster first"
+    )

@@ -10,26 +10,13 @@ from dataclasses import dataclass
 from typing import Final
 
 from components.config import ModelConfig, TimingConfig
+from components.config.pinning import OTHER_SOURCE_FLAGS
 from components.planning.architecture import checkpoint_precision
 from components.planning.memory import BYTES_PER_PARAMETER
 
 COLD_START_TARGET_SECONDS: Final = 10 * 60  # SC-001
 ROLLBACK_TARGET_SECONDS: Final = 5 * 60  # SC-004
 
-# Flags that make vLLM read other repositories or files than the model's own weights; the
-# fetch-weights init container cannot know which, so with any of them vLLM downloads itself
-# (online, inside the startup budget) as before.
-PREFETCH_BLOCKING_FLAGS: Final = frozenset(
-    {
-        "--load-format",
-        "--tokenizer",
-        "--tokenizer-revision",
-        "--hf-config-path",
-        "--speculative-config",
-        "--lora-modules",
-        "--qlora-adapter-name-or-path",
-    }
-)
 # The Pulumi wait allows this many times the estimated download, and at least the floor.
 _DOWNLOAD_BUDGET_FACTOR: Final = 3
 _DOWNLOAD_BUDGET_FLOOR_SECONDS: Final = 10 * 60
@@ -53,7 +40,7 @@ def checkpoint_gb(model: ModelConfig) -> float:
 def prefetches_weights(model: ModelConfig) -> bool:
     """Whether the fetch-weights init container downloads the revision before vLLM starts."""
     # Resolved as vLLM would: --tokenizer_revision, --load=... and abbreviations count too.
-    return all(model.extra_arg(flag) is None for flag in PREFETCH_BLOCKING_FLAGS)
+    return all(model.extra_arg(flag) is None for flag in OTHER_SOURCE_FLAGS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +157,7 @@ def timing_warnings(model: ModelConfig, t: ModelTiming) -> list[str]:
         )
     if not t.prefetch:
         out.append(
-            f"{model.name}: extraArgs set one of {', '.join(sorted(PREFETCH_BLOCKING_FLAGS))}, "
+            f"{model.name}: extraArgs set one of {', '.join(sorted(OTHER_SOURCE_FLAGS))}, "
             "so the weights are not prefetched: vLLM downloads them inside the startup budget"
         )
     return out

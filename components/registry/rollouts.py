@@ -1,15 +1,15 @@
 """Rollout states of a registry entry: started before an update touches the pods, settled by the
-entry's registration once the update's smoke test passed (``rows.settle_rollout``), failed on
-request or by the deadline rule (migration 0005). docs/registry-contract.md says what each means.
+entry's registration once the update's smoke test passed, failed on request or by the deadline
+rule. The rules are SQL functions (migration 0006); docs/registry-contract.md says what each means.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from components.registry.rows import Conn, Outcome, RegistryRow
-from components.registry.store import list_entries
-from components.registry.writes import NOW, Now, check_owner, fetch_row, stack_name_of, write_row
+from components.registry.calls import call_function
+from components.registry.rows import Conn, Outcome
+from components.registry.store import list_entries, stack_name_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,51 +46,18 @@ def begin_rollout(
     """
     if target.deadline_seconds < 1:
         raise ValueError("deadline_seconds must be positive")
-    with conn.transaction():
-        row = fetch_row(conn, environment, model_name, lock=True)
-        if row is None:
-            return None
-        check_owner(row, owner, "roll out")
-        if row.retired or (not row.rolling and row.smoke_job == target.smoke_job):
-            return Outcome(row, None)
-        if not row.rolling and row.smoke_job is None and _serves(row, target):
-            return _record_served_evidence(conn, row, target, stack=stack, note=note)
-        changes: dict[str, object] = {
-            "health_status": "rolling_out",
-            "target_image": target.image,
-            "target_revision": target.revision,
-            "target_smoke_job": target.smoke_job,
-            "rollout_started_at": NOW,
-            "rollout_deadline_at": Now(target.deadline_seconds),
-        }
-        written = write_row(
-            conn, row=row, changes=changes, action="rollout_started", stack=stack, note=note
-        )
-        return Outcome(written, "rollout_started")
-
-
-def _record_served_evidence(
-    conn: Conn, row: RegistryRow, target: RolloutTarget, *, stack: str | None, note: str | None
-) -> Outcome:
-    """A row written before migration 0005 (no evidence recorded) already serves the target's
-    image and revision: nothing untested will start serving. A healthy row was registered after
-    its smoke test, so the target's Job is its evidence; another keeps its state."""
-    if row.health_status != "healthy":
-        return Outcome(row, None)
-    written = write_row(
-        conn,
-        row=row,
-        changes={"smoke_job": target.smoke_job},
-        action="updated",
-        stack=stack,
-        note=note or "smoke evidence recorded for the image and revision served",
-    )
-    return Outcome(written, "updated")
-
-
-def _serves(row: RegistryRow, target: RolloutTarget) -> bool:
-    """The row records the target's served fields (all the target carries)."""
-    return row.image == target.image and row.model_revision == target.revision
+    params: dict[str, object] = {
+        "environment": environment,
+        "model_name": model_name,
+        "image": target.image,
+        "revision": target.revision,
+        "smoke_job": target.smoke_job,
+        "deadline_seconds": target.deadline_seconds,
+        "owner": owner,
+        "stack": stack,
+        "note": note,
+    }
+    return call_function(conn, "begin_rollout", environment, model_name, params)
 
 
 def fail_rollout(
@@ -106,24 +73,10 @@ def fail_rollout(
 
     None when there is no row; no event when the row is not ``rolling_out``.
     """
-    with conn.transaction():
-        row = fetch_row(conn, environment, model_name, lock=True)
-        if row is None:
-            return None
-        check_owner(row, owner, "fail the rollout of")
-        if row.health_status != "rolling_out":
-            return Outcome(row, None)
-        return Outcome(
-            write_row(
-                conn,
-                row=row,
-                changes={"health_status": "rollout_failed"},
-                action="rollout_failed",
-                stack=stack,
-                note=note,
-            ),
-            "rollout_failed",
-        )
+    params = {"environment": environment, "model_name": model_name, "owner": owner}
+    return call_function(
+        conn, "fail_rollout", environment, model_name, {**params, "stack": stack, "note": note}
+    )
 
 
 def fail_rollouts(conn: Conn, owner: str, *, note: str) -> list[str]:

@@ -20,6 +20,7 @@ from components.registry.providers import (
     RegistryEntryProvider,
     RegistryRolloutProvider,
     RegistrySchemaProvider,
+    RegistryWriterBindingProvider,
 )
 from components.registry.providers.entry import ENTRY_OUTPUTS
 from components.registry.providers.rollout import ROLLOUT_ID
@@ -234,3 +235,32 @@ def entry_args(
         note=note,
         rollout=rollout,
     )
+
+
+@dataclass(frozen=True)
+class RegistryWriterBindingArgs:
+    connection: pulumi.Input[str]
+    """DSN of the owner user (only the owner may bind); made secret."""
+    role: pulumi.Input[str]
+    """The writer role; pass the created role's name so the binding waits for it."""
+    environment: str
+    owner_stack: str
+    """``<project>/<stack>``: the only stack whose rows the role may write."""
+
+
+class RegistryWriterBinding(DynamicResource, module="registry", name="RegistryWriterBinding"):
+    """Binds a writer role to its environment and stack in the registry: the registry's functions
+    take a writer's identity from this binding. Delete unbinds the role (it writes nothing)."""
+
+    role: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: RegistryWriterBindingArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        secret = pulumi.ResourceOptions(additional_secret_outputs=[CONNECTION])
+        super().__init__(
+            RegistryWriterBindingProvider(),
+            name,
+            _props(args, ()),
+            pulumi.ResourceOptions.merge(opts, secret),
+        )

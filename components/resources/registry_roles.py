@@ -1,20 +1,17 @@
-"""``RegistryRoles``: the writer role (this program) and the reader role (the API router).
+"""``RegistryRoles``: the writer role (this program, the health reporter) and the reader role
+(the API router), their grants, and the writer's binding to its environment and stack.
 
 The privileges are data (``WRITER_GRANTS``, ``READER_GRANTS``) used twice: to declare the
-``pulumi_postgresql.Grant`` resources, and to render the equivalent SQL (``grant_statements``)
-that the integration tests run against a real server, so what is tested is what is deployed.
-
-Writer: CONNECT, schema USAGE, SELECT/INSERT/UPDATE on the entries (rows are retired, never
-deleted), SELECT/INSERT on the append-only events, USAGE on the two id sequences. Reader:
-CONNECT, schema USAGE, SELECT on both tables. Neither owns anything, so neither can change
-the schema. The owner user (``RegistryConfig.user``) needs CREATEROLE to create the roles.
+``pulumi_postgresql.Grant`` resources and to render the same SQL (``grant_statements``) for the
+integration tests. Neither role writes a table directly: the writer calls the registry's
+functions (migration 0006), which take its environment and stack from the binding.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final, Literal, get_args
 
 import pulumi
 import pulumi_postgresql as postgresql
@@ -22,11 +19,15 @@ from psycopg import sql
 
 from components.config import RegistryConfig
 from components.registry.rows import ENTRIES_TABLE, EVENTS_TABLE
-from components.resources.registry import registry_dsn
+from components.resources.registry import (
+    RegistryWriterBinding,
+    RegistryWriterBindingArgs,
+    registry_dsn,
+)
 
 ObjectType = Literal["database", "schema", "table", "sequence"]
-Privilege = Literal["CONNECT", "USAGE", "SELECT", "INSERT", "UPDATE"]
-_PRIVILEGES: Final[frozenset[str]] = frozenset({"CONNECT", "USAGE", "SELECT", "INSERT", "UPDATE"})
+Privilege = Literal["CONNECT", "TEMPORARY", "USAGE", "SELECT"]
+_PRIVILEGES: Final[frozenset[str]] = frozenset(get_args(Privilege))
 SCHEMA: Final = "public"
 
 
@@ -39,23 +40,18 @@ class GrantSpec:
     objects: tuple[str, ...] = ()
 
 
-_COMMON: Final = (
-    GrantSpec("connect", "database", ("CONNECT",)),
-    GrantSpec("schema-usage", "schema", ("USAGE",)),
-)
+_SCHEMA_USAGE: Final = GrantSpec("schema-usage", "schema", ("USAGE",))
+# No INSERT/UPDATE/DELETE: the writer writes through the registry's functions only. TEMPORARY:
+# the health reporter copies its probe results into a temporary table (report.sql).
 WRITER_GRANTS: Final[tuple[GrantSpec, ...]] = (
-    *_COMMON,
-    GrantSpec("entries", "table", ("SELECT", "INSERT", "UPDATE"), (ENTRIES_TABLE,)),
-    GrantSpec("events", "table", ("SELECT", "INSERT"), (EVENTS_TABLE,)),
-    GrantSpec(
-        "sequences",
-        "sequence",
-        ("USAGE",),
-        (f"{ENTRIES_TABLE}_id_seq", f"{EVENTS_TABLE}_id_seq"),
-    ),
+    GrantSpec("connect", "database", ("CONNECT", "TEMPORARY")),
+    _SCHEMA_USAGE,
+    GrantSpec("entries", "table", ("SELECT",), (ENTRIES_TABLE,)),
+    GrantSpec("events", "table", ("SELECT",), (EVENTS_TABLE,)),
 )
 READER_GRANTS: Final[tuple[GrantSpec, ...]] = (
-    *_COMMON,
+    GrantSpec("connect", "database", ("CONNECT",)),
+    _SCHEMA_USAGE,
     GrantSpec("tables", "table", ("SELECT",), (ENTRIES_TABLE, EVENTS_TABLE)),
 )
 
@@ -99,6 +95,32 @@ class RegistryRolesArgs:
     reader_password: pulumi.Input[str]
     database: pulumi.Input[str]
     """Pass ``RegistrySchema.database`` so the grants wait for the tables to exist."""
+    environment: str
+    """The environment the writer writes (its binding)."""
+    owner_stack: str
+    """``<project>/<stack>`` (``owner_stack_name()``): the stack whose rows the writer writes."""
+
+
+def _bound_writer_dsn(
+    name: str,
+    args: RegistryRolesArgs,
+    role: pulumi.Output[str],
+    dsn: pulumi.Output[str],
+    parent: pulumi.Resource,
+) -> pulumi.Output[str]:
+    """Bind the writer ``role`` to its environment and stack (the owner connects); the writer's
+    ``dsn``, resolving once its grants and its binding exist."""
+    binding = RegistryWriterBinding(
+        f"{name}-writer-binding",
+        RegistryWriterBindingArgs(
+            connection=registry_dsn(args.config, args.config.user, args.owner_password),
+            role=role,
+            environment=args.environment,
+            owner_stack=args.owner_stack,
+        ),
+        pulumi.ResourceOptions(parent=parent),
+    )
+    return pulumi.Output.secret(pulumi.Output.all(dsn, binding.id).apply(lambda v: str(v[0])))
 
 
 class RegistryRoles(pulumi.ComponentResource):
@@ -129,7 +151,7 @@ class RegistryRoles(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         child = pulumi.ResourceOptions(parent=self, provider=provider)
-        self.writer_role, self.writer_dsn = _login_role(
+        self.writer_role, writer_dsn = _login_role(
             f"{name}-writer",
             args.config,
             args.database,
@@ -138,6 +160,7 @@ class RegistryRoles(pulumi.ComponentResource):
             grants=WRITER_GRANTS,
             opts=child,
         )
+        self.writer_dsn = _bound_writer_dsn(name, args, self.writer_role, writer_dsn, self)
         self.reader_role, self.reader_dsn = _login_role(
             f"{name}-reader",
             args.config,

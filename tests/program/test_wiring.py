@@ -53,11 +53,13 @@ def test_registry_entries_connect_as_the_writer_role_after_its_grants() -> None:
     run = committed_run("production")
     schema = run.one(SCHEMA)
     grants = {r.urn for r in run.by_type("postgresql:index/grant:Grant") if "-writer-" in r.name}
-    assert len(grants) == 5
+    assert len(grants) == 4
+    [binding] = run.by_type("pulumi-python:dynamic/registry:RegistryWriterBinding")
     for entry in _entries(run).values():
         assert "connection" in entry.secret_inputs
         assert "vllm_registry_writer" in entry.inputs["connection"]
         assert grants <= set(entry.property_dependencies["connection"])
+        assert binding.urn in entry.property_dependencies["connection"]
     assert "connection" in schema.secret_inputs
 
 

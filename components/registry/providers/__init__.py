@@ -7,6 +7,7 @@ the names below keep them loading.
 """
 
 from components.registry.providers.base import CONNECTION
+from components.registry.providers.binding import RegistryWriterBindingProvider
 from components.registry.providers.entry import RegistryEntryProvider
 from components.registry.providers.rollout import RegistryRolloutProvider
 from components.registry.providers.schema import RegistrySchemaProvider
@@ -16,4 +17,5 @@ __all__ = [
     "RegistryEntryProvider",
     "RegistryRolloutProvider",
     "RegistrySchemaProvider",
+    "RegistryWriterBindingProvider",
 ]

@@ -1,8 +1,8 @@
 """``RegistryRollout``'s provider: marks a model's row ``rolling_out`` before its workload changes.
 
-The workload depends on the marker, so the engine applies it first; the model's entry settles the
-row after the smoke test (``rows.settle_rollout``) and takes ``rollout_id`` as an input, so a
-rollback (whose smoke evidence equals the entry's state) still updates the entry.
+The workload depends on the marker, so the engine applies it first; the model's entry settles
+the row after the smoke test (``vllm_platform_registry_register``) and takes ``rollout_id`` as an
+input, so a rollback (whose smoke evidence equals the entry's state) still updates the entry.
 """
 
 from __future__ import annotations

@@ -130,7 +130,7 @@ def test_weights_are_fetched_by_an_init_container_from_the_server_image() -> Non
 def test_models_reading_other_repositories_are_not_prefetched_and_stay_online(
     args: list[str],
 ) -> None:
-    cfg, m, plan = stack(model=1, extraArgs=args)
+    cfg, m, plan = stack(model=1, extraArgs=args, environment="development")
     spec = pod(workload(cfg, m, plan))
     assert "initContainers" not in spec
     assert "HF_HUB_OFFLINE" not in env_of(spec["containers"][0])
@@ -381,6 +381,7 @@ def test_warnings_for_a_short_startup_budget_and_a_missed_rollback_target() -> N
 
 def test_without_prefetch_the_startup_budget_must_cover_the_download_too() -> None:
     cfg, m, _ = stack(
+        environment="development",  # staging and production refuse what is not prefetched
         startupTimeoutMinutes=20,
         extraArgs=[
             "--quantization",
