@@ -42,8 +42,9 @@ def main(args: argparse.Namespace) -> int:
         print(problem_report(path.name, stack))
         return 2
     if args.against:
-        print(against_report(stack, args.against))
-        return 0
+        text, problems = against_report(stack, args.against)
+        print(text)
+        return 2 if problems else 0
     if args.explain:
         found = findings(stack.loaded.config, stack.plan)
         head = headline(stack.loaded, path.name, verdict(0, len(found)))

@@ -64,18 +64,23 @@ def old_side(ref: str, path: Path) -> tuple[Side | None, str]:
     return Side(loaded, plan), ""
 
 
-def against_report(new: OfflineStack, ref: str) -> str:
-    """The verdict of the working tree's file, then what the change from ``ref`` does."""
+def against_report(new: OfflineStack, ref: str) -> tuple[str, int]:
+    """The verdict of the working tree's file and the change, then what the change from
+    ``ref`` does; and how many problems the change has (a create-first change the quota
+    cannot hold)."""
     source = new.path.name
     found = findings(new.loaded.config, new.plan)
     old, why = old_side(ref, new.path)
     if old is None:
         plan = format_plan(new.loaded, new.plan, source).splitlines()
-        return "\n".join([f"{plan[0]} · against {ref}", why, *plan[1:]])
-    lines, count = change_lines(old, Side(new.loaded, new.plan))
+        return "\n".join([f"{plan[0]} · against {ref}", why, *plan[1:]]), 0
+    report = change_lines(old, Side(new.loaded, new.plan))
+    count = report.changes
     what = f"{count} change{'' if count == 1 else 's'}" if count else "no change"
-    head = headline(new.loaded, source, verdict(0, len(found)))
-    out = [f"{head} · against {ref}: {what}", *lines]
+    head = headline(new.loaded, source, verdict(len(report.problems), len(found)))
+    out = [f"{head} · against {ref}: {what}", *report.lines]
+    if report.problems:
+        out += ["Problems:"] + [f"  - {p}" for p in report.problems]
     before = set(findings(old.config, old.plan))
     added = [f for f in found if f not in before]
     cleared = [f for f in before if f not in found]
@@ -83,4 +88,4 @@ def against_report(new: OfflineStack, ref: str) -> str:
         out += ["Cautions this change adds:"] + [f"  - {f}" for f in added]
     if cleared:
         out += ["Cautions it clears:"] + [f"  - {f}" for f in sorted(cleared)]
-    return "\n".join(out)
+    return "\n".join(out), len(report.problems)

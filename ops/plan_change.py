@@ -26,6 +26,7 @@ from components.planning.capacity import RolloutStrategy, StackPlan
 from components.planning.change_timing import change_seconds
 from components.planning.cost import PoolCost, pool_cost
 from components.planning.timing import COLD_START_TARGET_SECONDS, estimate_model
+from components.planning.transitions import create_first_findings
 from ops.plan_cost import usd as _usd
 from ops.plan_explain import what_ifs
 
@@ -61,11 +62,6 @@ _HOW = {
     RolloutStrategy.ONE_DOWN: "one at a time, the others serving",
     RolloutStrategy.DOWNTIME: "its only replica: down until the new pod is ready",
 }
-
-
-def _gpus(cfg: StackConfig, name: str) -> int:
-    model = next(m for m in cfg.models if m.name == name)
-    return model.gpus_total
 
 
 def _model_line(change: ModelChange, new: Side) -> str:
@@ -141,15 +137,32 @@ def _seconds(change: ModelChange, new: Side) -> float:
     )
 
 
-def _spare_gpus(changes: StackChanges, new: Side) -> list[str]:
-    """GPUs held twice while the change runs: create-first workloads and surge pods."""
-    held: list[str] = []
+def _what(path: str, new: Side) -> str:
+    """A finding's key path as the model (or namespace) it is about."""
+    index = re.match(r"models\[(\d+)\]", path)
+    if index is None:
+        return f"the {path} move" if path == "namespace" else path
+    return new.config.models[int(index.group(1))].name
+
+
+def _spare_lines(changes: StackChanges, old: Side, new: Side) -> tuple[list[str], list[str]]:
+    """GPUs held twice while the change runs (create-first objects: planning.transitions;
+    surge pods), and the create-first changes the quota cannot hold (problems)."""
+    findings = create_first_findings(old.config, new.config)
+    held = [
+        f"{f.spare_gpus} for {_what(f.path, new)} (create-first)" for f in findings if f.spare_gpus
+    ]
     for c in changes.models:
-        if c.status == "renamed" or c.kind_switch:
-            held.append(f"{_gpus(new.config, c.name)} for {c.name} (create-first)")
-        elif c.restarts and new.plan.model(c.name).strategy is RolloutStrategy.SURGE:
-            held.append(f"{new.plan.model(c.name).gpus_per_replica} for {c.name} (surge)")
-    return held
+        plan = new.plan.model(c.name) if c.status != "removed" else None
+        if plan is not None and c.restarts and plan.strategy is RolloutStrategy.SURGE:
+            held.append(f"{plan.gpus_per_replica} for {c.name} (surge)")
+    spare = new.plan.spare_gpus + new.plan.surge_gpus
+    line = (
+        f"Spare GPUs meanwhile: {', '.join(held)}; the budget has {spare} beyond the replicas"
+        if held
+        else "Spare GPUs meanwhile: none"
+    )
+    return [line], [str(f) for f in findings if f.refused]
 
 
 # What-if facts after which every model starts over on new nodes or as new objects.
@@ -196,8 +209,15 @@ def _cost_line(old: PoolCost | None, new: PoolCost | None) -> str:
     )
 
 
-def change_lines(old: Side, new: Side) -> tuple[list[str], int]:
-    """The report's lines (after the verdict) and how many things change."""
+@dataclass(frozen=True)
+class ChangeReport:
+    lines: list[str]
+    changes: int  # models, stack keys and other objects that change
+    problems: list[str]  # what the change cannot do as it is (create-first beyond the quota)
+
+
+def change_lines(old: Side, new: Side) -> ChangeReport:
+    """The report's lines (after the verdict), how many things change, and its problems."""
     changes = stack_changes(old.loaded, old.plan, new.loaded, new.plan)
     stack, starts_over = _stack_lines(old, new)
     lines: list[str] = []
@@ -212,13 +232,8 @@ def change_lines(old: Side, new: Side) -> tuple[list[str], int]:
             + (f" delete-first ({', '.join(c.fields)})" if c.fields else "")
             for c in shared
         ]
-    held = _spare_gpus(changes, new)
-    spare = new.plan.spare_gpus + new.plan.surge_gpus
-    lines.append(
-        f"Spare GPUs meanwhile: {', '.join(held)}; the budget has {spare} beyond the replicas"
-        if held
-        else "Spare GPUs meanwhile: none"
-    )
+    spare, problems = _spare_lines(changes, old, new)
+    lines += spare
     registry = [r for c in changes.models if (r := _registry_line(c)) is not None]
     lines += ["Registry:"] + [f"  - {r}" for r in registry] if registry else ["Registry: no change"]
     newly = sorted(needed_secrets(new.loaded) - needed_secrets(old.loaded))
@@ -229,4 +244,4 @@ def change_lines(old: Side, new: Side) -> tuple[list[str], int]:
     )
     lines += _time_line(changes, new, starts_over)
     lines.append(_cost_line(pool_cost(old.config), pool_cost(new.config)))
-    return lines, len(changes.models) + len(stack) + len(shared)
+    return ChangeReport(lines, len(changes.models) + len(stack) + len(shared), problems)

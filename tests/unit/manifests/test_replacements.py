@@ -92,8 +92,8 @@ def _plan_text(raw: dict[str, Any]) -> str:
 
 def _against_text(raw: dict[str, Any], edited: dict[str, Any]) -> str:
     old, new = load_stack_config(raw, set()), load_stack_config(edited, set())
-    lines, _ = change_lines(Side(old, plan_stack(old.config)), Side(new, plan_stack(new.config)))
-    return "\n".join(lines)
+    report = change_lines(Side(old, plan_stack(old.config)), Side(new, plan_stack(new.config)))
+    return "\n".join(report.lines)
 
 
 def _cases() -> list[Any]:

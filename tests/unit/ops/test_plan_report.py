@@ -61,7 +61,7 @@ def test_explain_is_the_what_if_catalogue(capsys: pytest.CaptureFixture[str]) ->
     assert code == 0 and lines[0].startswith("2 cautions · ")
     assert "cluster.region=us-ord: a new region replaces the LKE cluster" in text
     assert "cluster.highAvailability=true: cannot be turned off again" in text
-    assert "needs 4 spare GPUs in the namespace's quota meanwhile" in text  # the 70B, create-first
+    assert "needs 4 spare GPUs meanwhile; the quota holds both" in text  # the 70B, create-first
     assert "replaces it delete-first" in text
 
 
@@ -217,3 +217,23 @@ def test_a_new_gpu_plan_replaces_the_pool_and_every_model_starts_cold(
     )
     # 4..7 nodes of $10.00/h instead of $5.00/h
     assert "$14,600 -> $29,200 at the pool's minimum (+$14,600)" in text
+
+
+def test_a_rename_the_quota_cannot_hold_is_a_problem_with_the_two_updates(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """development's quota (gpuBudget 2) is full: a renamed model's new workload cannot start
+    beside the old one (planning/transitions.py), so --against exits 2 naming the two updates."""
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    _git(tmp_path, "init", "-q")
+    shutil.copy(ROOT / "Pulumi.development.yaml", tmp_path / "Pulumi.development.yaml")
+    _git(tmp_path, "add", ".")
+    _git(tmp_path, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "b")
+    path = tmp_path / "Pulumi.development.yaml"
+    _edit(path, lambda c: c[P + "models"][0].update(name="llama-8b"))
+    code, lines = plan(capsys, "--file", str(path), "--against", "HEAD")
+    assert code == 2
+    assert lines[0].startswith("1 problem · Pulumi.development.yaml")
+    problems = "\n".join(lines[lines.index("Problems:") :])
+    assert "refused" in problems and "do it in two updates" in problems
