@@ -15,6 +15,7 @@ import shlex
 import shutil
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -189,3 +190,28 @@ def test_the_registry_contract_names_every_column_state_and_event() -> None:
     assert {"owner_stack", "rolling_out", "adopted", "target_smoke_job"} <= words
     undocumented = sorted(w for w in words if f"`{w}`" not in contract)
     assert not undocumented, f"docs/registry-contract.md does not describe: {undocumented}"
+
+
+def test_a_fresh_make_test_says_what_it_installs_and_builds_no_checkov(tmp_path: Path) -> None:
+    """What a first `make test` would run (make -n, a virtualenv that does not exist): it
+    announces the install and its usual duration, and leaves checkov's virtualenv to the
+    checkov tests (tests/support/checkov.py builds it through its own rule)."""
+    make = shutil.which("make")
+    if make is None:
+        pytest.skip("make is not installed")
+    venv = tmp_path / "venv"
+    result = subprocess.run(
+        [make, "-n", "-C", str(ROOT), "test", f"VENV={venv}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "requirements-dev.txt" in result.stdout and "minutes" in result.stdout
+    assert "checkov" not in result.stdout
+    checkov = subprocess.run(
+        [make, "-n", "-C", str(ROOT), f"{venv}/checkov/.installed", f"VENV={venv}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "requirements-checkov.txt" in checkov.stdout
