@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -96,6 +97,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CommandError as exc:
         eprint(f"error: {exc}")
         return 2
+    except BrokenPipeError:
+        # The reader stopped early (`ops plan | head -1`): not an error of ours. Point stdout at
+        # devnull so the interpreter's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

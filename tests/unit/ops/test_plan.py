@@ -151,3 +151,17 @@ def test_plan_exits_2_naming_the_model_that_may_stay_pending(tmp_path: Path) -> 
     assert result.returncode == 2
     assert "models[0].gpusPerReplica: a 2-GPU replica of llama-3-3-70b-instruct" in result.stdout
     assert "Traceback" not in result.stderr
+
+
+def test_a_reader_that_stops_early_gets_no_traceback() -> None:
+    """`ops plan | head -1`: the verdict line, then a closed pipe, is no error of ours."""
+    result = subprocess.run(
+        f"{sys.executable} -m ops plan --stack production | head -1",
+        shell=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.stdout.startswith("2 cautions · Pulumi.production.yaml")
+    assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr
