@@ -7,6 +7,7 @@ values are never returned; a secret key maps to ``SECRET``.
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 from collections.abc import Mapping
@@ -141,7 +142,39 @@ def _one_reading(raw: dict[str, Any]) -> tuple[dict[str, Any], list[ConfigIssue]
     return out, issues
 
 
-def _read(path: Path) -> tuple[dict[str, Any], set[str], list[ConfigIssue]]:
+def misprefixed_key_issues(config: Mapping[str, Any]) -> list[ConfigIssue]:
+    """A key under a prefix that is nearly the project's (``vllm_platform:models``) is read by
+    nobody: Pulumi hands it to the program under that other namespace, which it ignores."""
+    project = PROJECT.replace("-", "").replace("_", "").lower()
+    issues: list[ConfigIssue] = []
+    for key in config:
+        namespace, sep, name = key.partition(":")
+        if not sep or namespace == PROJECT:
+            continue
+        squashed = namespace.replace("-", "").replace("_", "").lower()
+        if squashed == project or difflib.SequenceMatcher(None, squashed, project).ratio() > 0.85:
+            issues.append(
+                ConfigIssue(
+                    key,
+                    f"is under the prefix {namespace}:, not this project's, so it is ignored "
+                    f"(did you mean {_PREFIX}{name}?)",
+                )
+            )
+    return issues
+
+
+def _environments(path: Path, doc: Mapping[str, Any]) -> tuple[str, ...]:
+    """The Pulumi ESC environments the stack file imports (``environment:``)."""
+    value = doc.get("environment")
+    if value is None:
+        return ()
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise StackFileError(f"{path}: `environment:` must be a list of ESC environment names")
+    return tuple(names)
+
+
+def _read(path: Path) -> tuple[dict[str, Any], set[str], list[ConfigIssue], tuple[str, ...]]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -167,15 +200,15 @@ def _read(path: Path) -> tuple[dict[str, Any], set[str], list[ConfigIssue]]:
     if bad_keys:
         raise StackFileError(f"{path}: config keys must be strings, got {bad_keys[0]!r}")
     secure = {k for k, v in config.items() if isinstance(v, Mapping) and set(v) == {"secure"}}
-    issues = foreign_key_issues(config, secure, _PREFIX)
+    issues = foreign_key_issues(config, secure, _PREFIX) + misprefixed_key_issues(config)
     raw, secrets = project_keys(config)
     raw, reading = _one_reading(raw)
-    return raw, secrets, issues + reading
+    return raw, secrets, issues + reading, _environments(path, doc)
 
 
 def read_stack_file(path: Path) -> tuple[dict[str, Any], set[str]]:
     """The project keys of a stack file, read as the program reads them (issues dropped)."""
-    raw, secrets, _ = _read(path)
+    raw, secrets, _, _ = _read(path)
     return raw, secrets
 
 
@@ -188,12 +221,14 @@ def stack_name(path: Path) -> str | None:
 
 
 def load_from_stack_file(path: Path) -> LoadedStack:
-    raw, secrets, issues = _read(path)
+    """The stack file's config. With ESC environments imported, keys they may set are not
+    seen here: ``LoadedStack.imported`` names them for the plan to say so."""
+    raw, secrets, issues, imported = _read(path)
     if issues:
         # What cannot be read as the program reads it is reported alone: validating the rest
         # without those keys would add "field required" noise for the same key.
         raise ConfigError(issues)
-    return load_stack_config(raw, secrets, stack=stack_name(path))
+    return load_stack_config(raw, secrets, stack=stack_name(path), imported=imported)
 
 
 def load_from_pulumi() -> LoadedStack:
@@ -207,6 +242,7 @@ def load_from_pulumi() -> LoadedStack:
     secret_keys = {k for k in all_config if runtime_config.is_config_secret(k)}
     secret_keys |= set(runtime_config.get_config_secret_keys_env())
     issues = foreign_key_issues(all_config, secret_keys, _PREFIX)
+    issues += misprefixed_key_issues(all_config)
     decoded: dict[str, Any] = {}
     for key, value in all_config.items():
         try:

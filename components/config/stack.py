@@ -8,6 +8,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from components.config.base import ConfigModel, path_error
 from components.config.cluster import ClusterConfig
+from components.config.cost import CostConfig
 from components.config.health_reporter import HealthReporterConfig
 from components.config.isolation import (
     gpu_enablement_issue,
@@ -62,6 +63,7 @@ class StackConfig(ConfigModel):
     observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
     health_reporter: HealthReporterConfig = Field(default_factory=HealthReporterConfig)
     timing: TimingConfig = Field(default_factory=TimingConfig)
+    cost: CostConfig = Field(default_factory=CostConfig)
     models: list[ModelConfig] = Field(min_length=1)
 
     @field_validator("models")
@@ -79,6 +81,15 @@ class StackConfig(ConfigModel):
     @model_validator(mode="after")
     def _pool_capacity(self) -> Self:
         pool = self.cluster.gpu_pool
+        if pool is None:
+            gpu = [i for i, m in enumerate(self.models) if m.accelerator == "gpu"]
+            if gpu:
+                raise path_error(
+                    "cluster.gpuPool",
+                    f"required: models[{gpu[0]}] runs on a GPU (only a stack whose models all "
+                    "run on CPU, accelerator: cpu, needs no GPU pool)",
+                )
+            return self
         plan = pool.plan
         pool_gpus = pool.max_gpus
         if self.gpu_budget is not None and self.gpu_budget > pool_gpus:
@@ -251,7 +262,8 @@ class StackConfig(ConfigModel):
     @property
     def gpu_budget_resolved(self) -> int:
         """GPUs this environment may use: its gpuBudget, else the GPU pool's maximum."""
-        pool_gpus = self.cluster.gpu_pool.max_gpus
+        pool = self.cluster.gpu_pool
+        pool_gpus = pool.max_gpus if pool is not None else 0
         return pool_gpus if self.gpu_budget is None else self.gpu_budget
 
     @property
@@ -259,7 +271,8 @@ class StackConfig(ConfigModel):
         """GPUs other namespaces may hold on this pool: the key, else the rest of the pool."""
         if self.other_namespaces_gpu_budget is not None:
             return self.other_namespaces_gpu_budget
-        return self.cluster.gpu_pool.max_gpus - self.gpu_budget_resolved
+        pool = self.cluster.gpu_pool
+        return pool.max_gpus - self.gpu_budget_resolved if pool is not None else 0
 
     @property
     def namespace_name(self) -> str:

@@ -56,7 +56,7 @@ def gpu_pool_tags(cfg: StackConfig) -> list[str]:
 
 def gpu_pool_args(cfg: StackConfig) -> dict[str, Any]:
     """Keyword arguments for ``linode.LkeNodePool`` except ``cluster_id``."""
-    pool = cfg.cluster.gpu_pool
+    pool = cfg.cluster.gpu
     args: dict[str, Any] = {
         "type": pool.type,
         "node_count": pool.count,
@@ -87,7 +87,7 @@ def replacement_warnings(cfg: StackConfig) -> list[str]:
         out += [
             f"cluster.region={c.region}: a new region replaces the LKE cluster "
             "(new API endpoint and kubeconfig; every Kubernetes object is recreated)",
-            f"cluster.gpuPool.type={c.gpu_pool.type}: a new plan replaces the GPU node pool "
+            f"cluster.gpuPool.type={c.gpu.type}: a new plan replaces the GPU node pool "
             "(all GPU nodes are drained and deleted; models are down until new nodes are ready)",
             f"cluster.systemPool.type={c.system_pool.type}: a new plan makes LKE create a new "
             "system pool and delete the old one (system pods are rescheduled)",

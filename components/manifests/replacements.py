@@ -67,7 +67,7 @@ def model_replacements(cfg: StackConfig) -> list[str]:
             "time; a single replica means downtime) and runs the smoke test again"
         )
     if any(m.accelerator == "gpu" for m in cfg.models):
-        pool = cfg.cluster.gpu_pool
+        pool = cfg.cluster.gpu
         out.append(
             f"cluster.gpuPool.nodeLabels={dict(pool.node_labels)}, cluster.gpuPool.taint="
             f"{str(pool.taint).lower()}: every GPU model's pods select and tolerate these; a "

@@ -150,7 +150,8 @@ def _namespace_finding(old: StackConfig, new: StackConfig) -> list[CreateFirstFi
     if old.namespace_name == new.namespace_name:
         return []
     both = _gpus(list(old.models)) + _gpus(list(new.models))
-    pool = new.cluster.gpu_pool.max_gpus - new.other_namespaces_gpus
+    gpu_pool = new.cluster.gpu_pool
+    pool = (gpu_pool.max_gpus if gpu_pool is not None else 0) - new.other_namespaces_gpus
     refused = both > pool
     message = (
         f"{old.namespace_name} -> {new.namespace_name}: every object is created in the new "

@@ -51,7 +51,7 @@ def cluster_source(cfg: StackConfig) -> ClusterSource:
         return LkeSource(
             cluster_args=cluster_args(cfg),
             gpu_pool_args=gpu_pool_args(cfg),
-            autoscaled=c.gpu_pool.autoscaler is not None,
+            autoscaled=c.gpu.autoscaler is not None,
             protect=cfg.protected,
         )
     if c.mode == "stack":

@@ -157,7 +157,7 @@ def test_production_control_plane_acl_is_enabled_with_the_configured_cidrs() -> 
 
 @pytest.mark.parametrize("stack", ["development", "production"])
 def test_gpu_pool_arguments_follow_the_config(stack: str) -> None:
-    pool_cfg = config_of(stack).cluster.gpu_pool
+    pool_cfg = config_of(stack).cluster.gpu
     run = committed_run(stack)
     pool = run.one(POOL, "cluster-gpu-pool")
     assert pool.inputs["clusterId"] == 123456

@@ -112,4 +112,4 @@ def run_case(case: Case, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
         case.safe(out, path)
         return
     assert code == 2, out
-    assert case.path in err, err
+    assert case.path in out, out  # the problems follow the verdict on stdout

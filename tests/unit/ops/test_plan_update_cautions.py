@@ -1,4 +1,4 @@
-"""What `ops plan` says about updates that move or drop a model's storage and GPUs.
+"""What `ops plan --explain` says about updates that move or drop a model's storage and GPUs.
 
 - A new name or a switch of ``weightCache.mode`` creates the new workload before the old one is
   deleted: the plan names the spare GPUs that needs and the two updates that work when the
@@ -28,7 +28,7 @@ def _plan(capsys: pytest.CaptureFixture[str], tmp_path: Path, stack: str, **mode
     doc["config"]["vllm-platform:models"] = models
     path = tmp_path / f"Pulumi.{stack}.yaml"
     path.write_text(yaml.safe_dump(doc))
-    assert ops_main(["plan", "--file", str(path)]) == 0
+    assert ops_main(["plan", "--file", str(path), "--explain"]) == 0
     return capsys.readouterr().out
 
 
