@@ -3,19 +3,9 @@
 Usage: ``.venv/bin/python bench/health_reporter.py [--server DSN] [--models 10,100]
 [--timeout 3] [--runs 1]``
 
-For each N: a throwaway database on the server (as tests/integration/conftest.py makes them)
-with the migrations applied and N registered models; N fake ``/health`` endpoints on
-127.0.0.1 served by one in-process HTTP server (by path): 75 % answer 200, 10 % answer 503,
-10 % hang past the probe timeout (each answers after ``timeout + 1`` s at most, so nothing
-outlives the run), 5 % point at a closed port (connection refused). Then ``sh reporter.sh run``
-runs exactly as the CronJob's containers would: the staging stack's rendered ConfigMap files
-and the env of its rendered CronJob (probe timeout, failure threshold 3, routing taken out on
-failure), with only the paths and libpq's target (the throwaway database) changed. Reports
-the run's wall time, the oldest ``last_health_check_at`` right after it (every model must be
-checked by every run) and the statuses recorded.
-
-Loopback only; the server and the databases are gone at the end (also on failure); each run
-is killed after 120 s.
+Per N: a throwaway database with N registered models, N fake ``/health`` endpoints on
+127.0.0.1, and ``sh reporter.sh run`` exactly as the staging CronJob's containers would run it;
+the method and the figures: docs/benchmarks.md, "Health reporter at scale".
 """
 
 from __future__ import annotations
@@ -119,65 +109,61 @@ def seed(dsn: str, names: list[str]) -> None:
             )
 
 
-def run_once(dsn: str, count: int, timeout: int, work: Path) -> dict[str, object]:
-    names = [f"model-{i:03d}" for i in range(count)]
-    seed(dsn, names)
+def rendered_reporter(timeout: int) -> tuple[dict[str, str], dict[str, str]]:
+    """The staging stack's rendered reporter: its ConfigMap's files (as mounted) and the env of
+    its CronJob's containers."""
+    cfg = with_reporter(
+        load_from_stack_file(ROOT / f"Pulumi.{ENV}.yaml").config,
+        timeout_seconds=timeout,
+        failure_threshold=3,
+        unhealthy_disables_routing=True,
+    )
+    objs = health_reporter_objects(cfg, writer_password="unused-with-trust-auth")
+    cm = next(o for o in objs if o["kind"] == "ConfigMap")
+    cron = next(o for o in objs if o["kind"] == "CronJob")
+    pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    env: dict[str, str] = {}
+    for container in [*pod["initContainers"], *pod["containers"]]:
+        env.update({e["name"]: e["value"] for e in container["env"]})
+    return dict(cm["data"]), env
+
+
+def write_config(config: Path, files: dict[str, str], names: list[str], port: int) -> None:
+    """The ConfigMap's files, and a models list pointing at the fake endpoints."""
     refused = closed_port()
-    with fake_endpoints(hang_seconds=timeout + 1) as port:
-        config, results = work / "config", work / "results"
-        for d in (config, results):
-            shutil.rmtree(d, ignore_errors=True)
-            d.mkdir(parents=True)
-        # The staging stack's rendered objects: the ConfigMap's files as mounted, the env of
-        # the CronJob's containers; only paths, libpq's target and the models list are local.
-        cfg = with_reporter(
-            load_from_stack_file(ROOT / f"Pulumi.{ENV}.yaml").config,
-            timeout_seconds=timeout,
-            failure_threshold=3,
-            unhealthy_disables_routing=True,
-        )
-        objs = health_reporter_objects(cfg, writer_password="unused-with-trust-auth")
-        cm = next(o for o in objs if o["kind"] == "ConfigMap")
-        cron = next(o for o in objs if o["kind"] == "CronJob")
-        pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
-        for key, text in cm["data"].items():
-            if key != "models":
-                (config / key).write_text(text)
-        password = work / "password"
-        password.write_text("unused-with-trust-auth")
-        lines = []
-        for i, name in enumerate(names):
-            kind = kind_of(i)
-            url_port = refused if kind == "refused" else port
-            lines.append(f"{name} http://127.0.0.1:{url_port}/{kind}/{name}/health\n")
-        (config / "models").write_text("".join(lines))
-        params = conninfo.conninfo_to_dict(dsn)
-        env: dict[str, str] = {}
-        for container in [*pod["initContainers"], *pod["containers"]]:
-            env.update({e["name"]: e["value"] for e in container["env"]})
-        env.pop("PGSSLROOTCERT", None)
-        env.update(
-            PATH=os.environ.get("PATH", "/usr/bin:/bin"),
-            HOME=str(work),
-            HR_CONFIG_DIR=str(config),
-            HR_RESULTS_DIR=str(results),
-            HR_PASSWORD_FILE=str(password),
-            PGHOST=str(params.get("host", "127.0.0.1")),
-            PGPORT=str(params.get("port", "5432")),
-            PGDATABASE=str(params["dbname"]),
-            PGUSER=str(params.get("user", "postgres")),
-            PGSSLMODE="disable",
-        )
-        started = time.monotonic()
-        done = subprocess.run(
-            ["sh", str(config / "reporter.sh"), "run"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=RUN_LIMIT_SECONDS,
-            check=False,
-        )
-        elapsed = time.monotonic() - started
+    for key, text in files.items():
+        if key != "models":
+            (config / key).write_text(text)
+    lines = []
+    for i, name in enumerate(names):
+        kind = kind_of(i)
+        url_port = refused if kind == "refused" else port
+        lines.append(f"{name} http://127.0.0.1:{url_port}/{kind}/{name}/health\n")
+    (config / "models").write_text("".join(lines))
+
+
+def local_env(rendered: dict[str, str], dsn: str, work: Path) -> dict[str, str]:
+    """The rendered env with only paths and libpq's target (the throwaway database) changed."""
+    params = conninfo.conninfo_to_dict(dsn)
+    env = dict(rendered)
+    env.pop("PGSSLROOTCERT", None)
+    env.update(
+        PATH=os.environ.get("PATH", "/usr/bin:/bin"),
+        HOME=str(work),
+        HR_CONFIG_DIR=str(work / "config"),
+        HR_RESULTS_DIR=str(work / "results"),
+        HR_PASSWORD_FILE=str(work / "password"),
+        PGHOST=str(params.get("host", "127.0.0.1")),
+        PGPORT=str(params.get("port", "5432")),
+        PGDATABASE=str(params["dbname"]),
+        PGUSER=str(params.get("user", "postgres")),
+        PGSSLMODE="disable",
+    )
+    return env
+
+
+def registry_after(dsn: str) -> dict[str, object]:
+    """The oldest check's age, the rows never checked and the rows with failing probes."""
     with psycopg.connect(dsn) as conn:
         oldest, unchecked = conn.execute(
             "SELECT extract(epoch FROM max(now() - last_health_check_at)), "
@@ -187,12 +173,38 @@ def run_once(dsn: str, count: int, timeout: int, work: Path) -> dict[str, object
             "SELECT count(*) FROM model_registry_entries WHERE consecutive_failures > 0"
         ).fetchone()
     return {
-        "models": count,
-        "exit": done.returncode,
-        "seconds": elapsed,
         "oldest_check_age": float(oldest) if oldest is not None else float("nan"),
         "unchecked": int(str(unchecked)),
         "failing_probes": int(str(failures[0])) if failures else 0,
+    }
+
+
+def run_once(dsn: str, count: int, timeout: int, work: Path) -> dict[str, object]:
+    names = [f"model-{i:03d}" for i in range(count)]
+    seed(dsn, names)
+    files, rendered_env = rendered_reporter(timeout)
+    with fake_endpoints(hang_seconds=timeout + 1) as port:
+        config, results = work / "config", work / "results"
+        for d in (config, results):
+            shutil.rmtree(d, ignore_errors=True)
+            d.mkdir(parents=True)
+        write_config(config, files, names, port)
+        (work / "password").write_text("unused-with-trust-auth")
+        started = time.monotonic()
+        done = subprocess.run(
+            ["sh", str(config / "reporter.sh"), "run"],
+            env=local_env(rendered_env, dsn, work),
+            capture_output=True,
+            text=True,
+            timeout=RUN_LIMIT_SECONDS,
+            check=False,
+        )
+        elapsed = time.monotonic() - started
+    return {
+        "models": count,
+        "exit": done.returncode,
+        "seconds": elapsed,
+        **registry_after(dsn),
         "stderr": done.stderr.strip(),
     }
 

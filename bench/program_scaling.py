@@ -2,23 +2,10 @@
 
 Usage: ``.venv/bin/python bench/program_scaling.py [--models 1,10,50,100,200] [--repeat 3]``
 
-For each model count N it times, in this one process and under the same mock runtime
-(``tests.support.harness.mocked_run``, the same recording monitor the program tests use):
-
-- ``platform``: the real program (``runpy`` of ``__main__.py``: config validation, capacity
-  plan, builders, components, registry entries) for a synthetic production stack of N models;
-- ``baseline``: a hand-written program that registers the same custom resources directly:
-  per model the same Kubernetes types and counts (2 Services, 2 NetworkPolicies, StatefulSet,
-  ServiceMonitor, PrometheusRule, dashboard ConfigMap, smoke Job) as small literal dicts plus
-  one RegistryEntry-shaped dynamic resource, and the same fixed stack resources (cluster, node
-  pool, providers, namespace objects, roles and grants, health reporter, image pre-puller). No
-  config validation, no builders, no component resources.
-- ``payload``: the baseline's shape, but each object is the platform's real manifest, rendered
-  before the timer starts. ``platform / payload`` is what the platform's own code costs;
-  ``payload / baseline`` is what the larger real manifests cost the mock runtime.
-
-Each (program, N) is run ``--repeat`` times, interleaved, with a GC between runs; the median
-is reported. Only the time inside ``mocked_run`` is measured (the config is flattened before).
+Times the platform program against a hand-written baseline registering the same resources
+(``baseline``: small literal dicts; ``payload``: the platform's real manifests), medians of
+interleaved runs under ``tests.support.harness.mocked_run``; docs/benchmarks.md, "Program
+scaling".
 """
 
 from __future__ import annotations
@@ -320,51 +307,35 @@ def timed(
     return elapsed, len(monitor.registered)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models", default="1,10,50,100,200", help="comma-separated counts")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per (program, N); median")
-    parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
-    parser.add_argument(
-        "--no-gc", action="store_true", help="disable the cyclic GC inside each timed run"
-    )
-    args = parser.parse_args(argv)
-    counts = [int(c) for c in args.models.split(",")]
+def measure(n: int, repeat: int, collect: bool) -> dict[str, Any]:
+    """Median time and resource count of each program at ``n`` models (runs interleaved)."""
+    flat, secret_keys = engine_config(synthetic_config(n), TEST_SECRETS)
+    manifests = rendered_manifests(n)
+    programs = {
+        "platform": platform_program(),
+        "baseline": baseline_program(n),
+        "payload": baseline_program(n, manifests),
+    }
+    times: dict[str, list[float]] = {k: [] for k in programs}
+    counts_of: dict[str, int] = {}
+    for _ in range(repeat):
+        for key, program in programs.items():
+            elapsed, registered = timed(program, flat, secret_keys, collect=collect)
+            times[key].append(elapsed)
+            counts_of[key] = registered
+    med = {k: statistics.median(v) for k, v in times.items()}
+    return {
+        "models": n,
+        **{f"{k}_s": round(v, 4) for k, v in med.items()},
+        **{f"{k}_resources": c for k, c in counts_of.items()},
+        "platform_ms_per_model": round(1000 * med["platform"] / n, 2),
+        "baseline_ms_per_model": round(1000 * med["baseline"] / n, 2),
+        "ratio": round(med["platform"] / med["baseline"], 3),
+        "ratio_vs_payload": round(med["platform"] / med["payload"], 3),
+    }
 
-    rows: list[dict[str, Any]] = []
-    # One warm-up of each, so imports and first-use caches are not charged to N=1.
-    flat, secret_keys = engine_config(synthetic_config(1), TEST_SECRETS)
-    timed(platform_program(), flat, secret_keys)
-    timed(baseline_program(1), flat, secret_keys)
-    for n in counts:
-        flat, secret_keys = engine_config(synthetic_config(n), TEST_SECRETS)
-        manifests = rendered_manifests(n)
-        programs = {
-            "platform": platform_program(),
-            "baseline": baseline_program(n),
-            "payload": baseline_program(n, manifests),
-        }
-        times: dict[str, list[float]] = {k: [] for k in programs}
-        counts_of: dict[str, int] = {}
-        for _ in range(args.repeat):
-            for key, program in programs.items():
-                elapsed, registered = timed(program, flat, secret_keys, collect=not args.no_gc)
-                times[key].append(elapsed)
-                counts_of[key] = registered
-        med = {k: statistics.median(v) for k, v in times.items()}
-        rows.append(
-            {
-                "models": n,
-                **{f"{k}_s": round(v, 4) for k, v in med.items()},
-                **{f"{k}_resources": c for k, c in counts_of.items()},
-                "platform_ms_per_model": round(1000 * med["platform"] / n, 2),
-                "baseline_ms_per_model": round(1000 * med["baseline"] / n, 2),
-                "ratio": round(med["platform"] / med["baseline"], 3),
-                "ratio_vs_payload": round(med["platform"] / med["payload"], 3),
-            }
-        )
-        print(f"  N={n}: done", file=sys.stderr, flush=True)
 
+def print_table(rows: list[dict[str, Any]], repeat: int, no_gc: bool) -> None:
     header = (
         f"{'models':>6} {'platform s':>10} {'ms/model':>8} {'resources':>9} "
         f"{'baseline s':>10} {'ms/model':>8} {'resources':>9} {'payload s':>9} "
@@ -380,10 +351,32 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{r['payload_s']:>9.3f} {r['ratio']:>5.2f}x {r['ratio_vs_payload']:>9.2f}x"
         )
     print(
-        f"\nmedian of {args.repeat} runs each, GC {'off' if args.no_gc else 'on'}; "
+        f"\nmedian of {repeat} runs each, GC {'off' if no_gc else 'on'}; "
         "ratio = platform / baseline (small literal dicts), "
         "vs payload = platform / baseline with the platform's real manifests"
     )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", default="1,10,50,100,200", help="comma-separated counts")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per (program, N); median")
+    parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
+    parser.add_argument(
+        "--no-gc", action="store_true", help="disable the cyclic GC inside each timed run"
+    )
+    args = parser.parse_args(argv)
+    counts = [int(c) for c in args.models.split(",")]
+
+    # One warm-up of each, so imports and first-use caches are not charged to N=1.
+    flat, secret_keys = engine_config(synthetic_config(1), TEST_SECRETS)
+    timed(platform_program(), flat, secret_keys)
+    timed(baseline_program(1), flat, secret_keys)
+    rows: list[dict[str, Any]] = []
+    for n in counts:
+        rows.append(measure(n, args.repeat, collect=not args.no_gc))
+        print(f"  N={n}: done", file=sys.stderr, flush=True)
+    print_table(rows, args.repeat, args.no_gc)
     if args.json:
         print(json.dumps(rows, indent=2))
     return 0

@@ -2,25 +2,9 @@
 
 Usage: ``.venv/bin/python bench/registry.py [--server DSN] [--count 100] [--repeat 3]``
 
-Makes a throwaway database on the server (``CREATE DATABASE ... TEMPLATE template0``, as
-tests/integration/conftest.py does), applies the migrations, then, per round:
-
-- ``provider``: ``RegistryEntryProvider().create(props)`` for N distinct models, then
-  ``update(id, olds, news)`` for each with a changed image and replica count. Props are shaped
-  as the engine passes them (numbers as floats, ``change_kind``/``note`` present). The provider
-  opens one connection per call by design (no module-level clients); each call locks the row,
-  checks the entry's owner stack, inserts or updates it and writes an audit event in one
-  transaction. Each update carries new smoke evidence (a new image was smoke-tested).
-- ``plain, 1 conn``: one autocommit connection, ``INSERT ... ON CONFLICT (environment,
-  model_name) DO UPDATE`` of the same columns, N inserts then N updates.
-- ``plain, conn/op``: the same statement with a new connection per operation (the provider's
-  connection pattern).
-- ``plain+event, conn/op``: the upsert plus an audit-event INSERT in one transaction, a
-  connection per operation: the provider's work without its Python layer.
-
-Every program and round uses its own model names (the events table is append-only). The
-database is dropped at the end (also on failure). Reports p50/p95 per operation, totals and
-the ratios of the provider's per-operation median against each plain loop's.
+The provider against plain psycopg loops (one connection; a connection per operation; with the
+audit event) on a throwaway database; p50/p95 per operation and the ratios. The programs and
+the figures: docs/benchmarks.md, "Registry".
 """
 
 from __future__ import annotations
@@ -42,7 +26,7 @@ from psycopg import sql  # noqa: E402
 
 from components.registry.migrate import migrate  # noqa: E402
 from components.registry.providers import RegistryEntryProvider  # noqa: E402
-from components.registry.store import ENTRIES_TABLE, EVENTS_TABLE, SPEC_FIELDS  # noqa: E402
+from components.registry.rows import ENTRIES_TABLE, EVENTS_TABLE, SPEC_FIELDS  # noqa: E402
 from tests.integration.conftest import database  # noqa: E402
 
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -40,10 +40,6 @@ class Advisory:
         key = version_key(version)
         return version_key(self.introduced) <= key < version_key(self.fixed)
 
-    def describe(self) -> str:
-        names = ", ".join((self.id, *self.aliases))
-        return f"{names} ({self.severity}: {self.summary}; fixed in {self.fixed}; {self.source})"
-
 
 @cache
 def advisories() -> tuple[Advisory, ...]:

@@ -25,17 +25,6 @@ from ops.common import PROJECT_ROOT, CommandError
 from ops.history import ConfigEntry, HistoryError, Update, parse_history, secrets_shown
 from ops.rollback import RollbackPlan
 
-__all__ = [
-    "HISTORY_PAGE_SIZE",
-    "StackApi",
-    "StackFileSnapshot",
-    "current_config",
-    "fetch_history",
-    "open_stack",
-    "preview_and_apply",
-    "summaries_to_json",
-]
-
 HISTORY_PAGE_SIZE = 50
 _MAX_PAGES = 10_000
 
@@ -63,8 +52,9 @@ class StackApi(Protocol):
     def up(self, *, message: str | None = None, on_output: OnOutput | None = None) -> Any: ...
 
 
-def _cli_failure(what: str, exc: Exception) -> CommandError:
-    """The end of the CLI's stderr, without the SDK's stdout dump."""
+def cli_failure(what: str, exc: Exception) -> CommandError:
+    """A failed CLI call as a ``CommandError``: the end of its stderr, without the SDK's
+    stdout dump."""
     text = str(exc)
     stderr = text.split("\n stderr: ", 1)[1] if "\n stderr: " in text else text
     lines = [line for line in stderr.strip().splitlines() if line.strip()][-15:]
@@ -90,7 +80,7 @@ def open_stack(stack: str, work_dir: Path = PROJECT_ROOT, *, offline: str = "") 
             "(`pulumi whoami -v`, `pulumi stack ls`)"
         ) from None
     except auto.CommandError as exc:
-        raise _cli_failure(f"selecting stack {stack}", exc) from None
+        raise cli_failure(f"selecting stack {stack}", exc) from None
 
 
 def summaries_to_json(
@@ -155,7 +145,7 @@ def fetch_history(stack: StackApi, page_size: int = HISTORY_PAGE_SIZE) -> tuple[
         try:
             summaries = _all_pages(stack, page_size, show_secrets=False)
         except auto.CommandError as exc:
-            raise _cli_failure(f"reading the history of stack {stack.name}", exc) from None
+            raise cli_failure(f"reading the history of stack {stack.name}", exc) from None
     try:
         updates = parse_history(summaries_to_json(summaries, shown))
     except HistoryError as exc:
@@ -168,7 +158,7 @@ def current_config(stack: StackApi) -> dict[str, ConfigEntry]:
     try:
         config = stack.get_all_config()
     except auto.CommandError as exc:
-        raise _cli_failure(f"reading the config of stack {stack.name}", exc) from None
+        raise cli_failure(f"reading the config of stack {stack.name}", exc) from None
     return {k: ConfigEntry(secret=v.secret, text=v.value) for k, v in config.items()}
 
 
@@ -215,7 +205,8 @@ def _env(name: str, value: str) -> Iterator[None]:
             os.environ[name] = before
 
 
-def _changes(result: Any) -> str:
+def changes_summary(result: Any) -> str:
+    """A preview's or an up's resource changes, ``create 1, update 2``."""
     summary: Mapping[str, int] | None = getattr(result, "change_summary", None)
     if summary is None:
         summary = getattr(getattr(result, "summary", None), "resource_changes", None)
@@ -233,14 +224,18 @@ def preview_and_apply(
     apply: bool,
     work_dir: Path = PROJECT_ROOT,
     on_output: OnOutput = print,
+    snapshot: StackFileSnapshot | None = None,
 ) -> int:
     """Write the restored config, preview, and with ``apply`` run `pulumi up`.
 
-    Without ``apply`` (and on any failure) the stack file is put back byte for byte, so a plan
-    leaves no trace. After a successful up the stack file holds the restored config: commit it,
-    or the next `pulumi up` from the old file undoes the rollback.
+    Without ``apply`` (and on any failure) the stack file is put back byte for byte as
+    ``snapshot`` holds it (default: as it is now), so a plan leaves no trace. Take the snapshot
+    before reading the history with secrets: that may rewrite the stack file. After a
+    successful up the stack file holds the restored config: commit it, or the next `pulumi up`
+    from the old file undoes the rollback.
     """
-    snapshot = StackFileSnapshot.take(work_dir, stack.name)
+    if snapshot is None:
+        snapshot = StackFileSnapshot.take(work_dir, stack.name)
     if snapshot.path is None and not apply:
         on_output(
             "Preview skipped: the stack's config is not in a local Pulumi.<stack>.yaml, so a "
@@ -254,8 +249,8 @@ def preview_and_apply(
         try:
             preview = stack.preview(message=message, on_output=on_output)
         except auto.CommandError as exc:
-            raise _cli_failure("pulumi preview", exc) from None
-        on_output(f"Preview: {_changes(preview)}")
+            raise cli_failure("pulumi preview", exc) from None
+        on_output(f"Preview: {changes_summary(preview)}")
         if not apply:
             on_output(
                 "Nothing applied (the stack file is unchanged). Run again with --yes to apply "
@@ -266,11 +261,11 @@ def preview_and_apply(
             try:
                 result = stack.up(message=message, on_output=on_output)
             except auto.CommandError as exc:
-                raise _cli_failure(
+                raise cli_failure(
                     "pulumi up (the stack file was put back; rerun the rollback to retry)", exc
                 ) from None
         keep = True
-        on_output(f"Rolled back to version {plan.target.version}: {_changes(result)}")
+        on_output(f"Rolled back to version {plan.target.version}: {changes_summary(result)}")
         if snapshot.path is not None:
             on_output(
                 f"Commit {snapshot.path.name}: it now holds the restored config, and a "

@@ -1,24 +1,7 @@
-"""`python -m ops deploy --stack NAME [--auto-rollback] [--yes] [--policy-pack DIR]`.
-
-Preview, then (with ``--yes``) `pulumi up`. When the update fails after it changed resources (a
-server that never became ready, a smoke test that failed), ``--auto-rollback`` restores the
-config of the last update that succeeded *before* this deploy, through the same path as
-`ops rollback` (``plan_rollback`` + today's validation + ``automation.preview_and_apply``),
-and the command still exits 1, reporting both the failure and the rollback.
-
-After a failed update that changed resources, when ``VLLM_REGISTRY_DSN`` is set (the writer's
-DSN), every registry row of this stack still ``rolling_out`` is marked ``rollout_failed`` right
-away, before any rollback (which starts its own rollout back); without it the rows reach
-``rollout_failed`` at their deadline (the health reporter applies the rule every minute).
-
-No rollback is attempted when the failed update changed nothing (it failed in preview: a
-policy violation, a config or program error), when there is no earlier succeeded update (a
-first deploy), or when the config did not change (the change was in the code: roll the code
-back and deploy again; restoring the same config would redeploy the same thing).
-
-The decisions are pure functions of the history before and after the update
-(``decide_after_failure``); ``deploy`` drives a ``DeployStack`` (``pulumi.automation.Stack``, or
-a fake in the tests).
+"""`python -m ops deploy --stack NAME [--auto-rollback] [--yes] [--policy-pack DIR]`: preview,
+`pulumi up`, and after a failed update that changed resources, mark the stack's rollouts failed
+and (``--auto-rollback``) restore the last good config through the `ops rollback` path
+(docs/operations.md, "Deploying"). The decisions are pure functions of the history.
 """
 
 from __future__ import annotations
@@ -34,17 +17,6 @@ from components.planning.release import current_git_commit
 from ops.common import PROJECT_ROOT, CommandError
 from ops.history import Update
 from ops.registry_args import DSN_ENV
-
-__all__ = [
-    "DeployStack",
-    "FailureDecision",
-    "applied_anything",
-    "decide_after_failure",
-    "deploy",
-    "last_succeeded",
-    "main",
-    "mark_failed_rollouts",
-]
 
 OnOutput = Callable[[str], Any]
 EXIT_OK = 0
@@ -152,19 +124,24 @@ def _rollback(
 ) -> str:
     """Restore ``target``'s config through the `ops rollback` path; a sentence on the result."""
     from ops import automation  # noqa: PLC0415 (pulumi.automation only on this path)
-    from ops.rollback import format_plan, git_warnings, rollback_message  # noqa: PLC0415
+    from ops.rollback import (  # noqa: PLC0415
+        AlreadyCurrentError,
+        format_plan,
+        git_warnings,
+        rollback_message,
+    )
     from ops.rollback_command import plan_or_fail  # noqa: PLC0415
 
     current = automation.current_config(stack)
     try:
         plan = plan_or_fail(after, target.version, current, stack.name)
+    except AlreadyCurrentError:
+        return (
+            f"rollback NOT possible: the config is the one version {target.version} "
+            "deployed, so the failing change is in the code; revert the commit and deploy "
+            "again"
+        )
     except CommandError as exc:
-        if "is the current configuration" in str(exc):
-            return (
-                f"rollback NOT possible: the config is the one version {target.version} "
-                "deployed, so the failing change is in the code; revert the commit and deploy "
-                "again"
-            )
         return f"rollback NOT possible: {exc}"
     on_output(
         format_plan(
@@ -210,21 +187,19 @@ def deploy(
     try:
         preview = stack.preview(message=message, on_output=on_output, policy_packs=packs)
     except auto.CommandError as exc:
-        on_output(
-            f"deploy of {stack.name} FAILED: {automation._cli_failure('pulumi preview', exc)}"
-        )
+        on_output(f"deploy of {stack.name} FAILED: {automation.cli_failure('pulumi preview', exc)}")
         on_output("Nothing was applied.")
         return EXIT_FAILED
-    on_output(f"Preview: {automation._changes(preview)}")
+    on_output(f"Preview: {automation.changes_summary(preview)}")
     if not apply:
         on_output("Nothing applied. Run again with --yes to apply as `pulumi up`.")
         return EXIT_OK
     try:
         result = stack.up(message=message, on_output=on_output, policy_packs=packs)
     except auto.CommandError as exc:
-        failure = automation._cli_failure("pulumi up", exc)
+        failure = automation.cli_failure("pulumi up", exc)
     else:
-        on_output(f"Deployed {stack.name}: {automation._changes(result)}")
+        on_output(f"Deployed {stack.name}: {automation.changes_summary(result)}")
         return EXIT_OK
 
     after, _ = automation.fetch_history(stack)

@@ -15,8 +15,6 @@ HISTORY_FILE_HINT = (
     "--json --show-secrets --page-size 1000`)"
 )
 
-__all__ = ["main"]
-
 
 def main(args: argparse.Namespace) -> int:
     stack = str(args.stack or "")

@@ -6,8 +6,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-__all__ = ["DSN_ENV", "add_parsers"]
-
 DSN_ENV = "VLLM_REGISTRY_DSN"
 _ENVIRONMENTS = ("development", "staging", "production")
 

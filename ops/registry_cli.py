@@ -12,18 +12,19 @@ import argparse
 import getpass
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC
 
 import psycopg
 
+from components.config.isolation import other_environment
 from components.registry import rollouts, store
 from components.registry.connection import RegistryConnectionError, connect, mask_dsn, scrub
 from components.registry.migrate import MigrationError, load_migrations, migrate
 from ops.common import CommandError
 from ops.registry_args import DSN_ENV, add_parsers
-
-__all__ = ["DSN_ENV", "adopt_main", "expire_main", "list_main", "migrate_main", "render_table"]
+from ops.table import table_lines
 
 
 def _dsn(args: argparse.Namespace) -> str:
@@ -38,15 +39,24 @@ def _first_line(exc: BaseException) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
-def migrate_main(args: argparse.Namespace) -> int:
-    dsn = _dsn(args)
+@contextmanager
+def registry_errors(dsn: str) -> Iterator[None]:
+    """The registry's failures as one-line ``CommandError``s, the DSN's password masked."""
     try:
-        files = load_migrations()
-        applied = migrate(dsn, files)
-    except (RegistryConnectionError, MigrationError) as exc:
+        yield
+    except RegistryConnectionError as exc:
+        raise CommandError(str(exc)) from None  # names the masked DSN, never the password
+    except MigrationError as exc:
         raise CommandError(scrub(str(exc), dsn)) from None
     except psycopg.Error as exc:
         raise CommandError(scrub(_first_line(exc), dsn)) from None
+
+
+def migrate_main(args: argparse.Namespace) -> int:
+    dsn = _dsn(args)
+    with registry_errors(dsn):
+        files = load_migrations()
+        applied = migrate(dsn, files)
     where = mask_dsn(dsn)
     names = {m.version: m.filename for m in files}
     if applied:
@@ -56,27 +66,16 @@ def migrate_main(args: argparse.Namespace) -> int:
     return 0
 
 
-def render_table(rows: Sequence[Sequence[str]], headers: Sequence[str]) -> str:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-    return "\n".join(lines)
-
-
 def list_main(args: argparse.Namespace) -> int:
     dsn = _dsn(args)
-    try:
-        with connect(dsn, autocommit=True) as conn:
-            entries = store.list_entries(conn, args.environment)
-    except RegistryConnectionError as exc:
-        raise CommandError(str(exc)) from None
-    except psycopg.errors.UndefinedTable:
-        raise CommandError(
-            "the registry tables do not exist; run `python -m ops migrate`"
-        ) from None
-    except psycopg.Error as exc:
-        raise CommandError(scrub(_first_line(exc), dsn)) from None
+    with registry_errors(dsn):
+        try:
+            with connect(dsn, autocommit=True) as conn:
+                entries = store.list_entries(conn, args.environment)
+        except psycopg.errors.UndefinedTable:
+            raise CommandError(
+                "the registry tables do not exist; run `python -m ops migrate`"
+            ) from None
     if not entries:
         print("no registry entries" + (f" in {args.environment}" if args.environment else ""))
         return 0
@@ -108,44 +107,43 @@ def list_main(args: argparse.Namespace) -> int:
         )
         for e in entries
     ]
-    print(render_table(rows, headers))
+    print("\n".join(table_lines([headers, *rows], rule=True)))
     return 0
 
 
 def expire_main(args: argparse.Namespace) -> int:
     """Apply the rollout deadline rule now (the health reporter applies it every minute)."""
     dsn = _dsn(args)
-    try:
-        with connect(dsn, autocommit=True) as conn:
-            marked = rollouts.expire_rollouts(conn, args.environment)
-    except RegistryConnectionError as exc:
-        raise CommandError(str(exc)) from None
-    except psycopg.Error as exc:
-        raise CommandError(scrub(_first_line(exc), dsn)) from None
+    with registry_errors(dsn), connect(dsn, autocommit=True) as conn:
+        marked = rollouts.expire_rollouts(conn, args.environment)
     print(f"{marked} rollout(s) past their deadline marked rollout_failed")
     return 0
 
 
 def adopt_main(args: argparse.Namespace) -> int:
-    """Hand an entry over to ``--owner``; one ``adopted`` event records who, from and why."""
+    """Hand an entry over to ``--owner``; one ``adopted`` event records who, from and why. Never
+    to a stack named for another environment (it would take that environment's place)."""
+    other = other_environment(args.environment, str(args.owner).rsplit("/", 1)[-1])
+    if other is not None:
+        raise CommandError(
+            f"--owner {args.owner}: that stack's name names {other!r}; an entry of "
+            f"{args.environment} goes only to a {args.environment} stack"
+        )
     dsn = _dsn(args)
-    try:
-        with connect(dsn, autocommit=True) as conn:
-            before = store.get_entry(conn, args.environment, args.model)
-            outcome = store.adopt(
-                conn,
-                args.environment,
-                args.model,
-                owner=args.owner,
-                reason=args.reason,
-                by=getpass.getuser(),
-            )
-    except ValueError as exc:
-        raise CommandError(f"--owner/--reason: {exc}") from None
-    except RegistryConnectionError as exc:
-        raise CommandError(str(exc)) from None
-    except psycopg.Error as exc:
-        raise CommandError(scrub(_first_line(exc), dsn)) from None
+    with registry_errors(dsn):
+        try:
+            with connect(dsn, autocommit=True) as conn:
+                before = store.get_entry(conn, args.environment, args.model)
+                outcome = store.adopt(
+                    conn,
+                    args.environment,
+                    args.model,
+                    owner=args.owner,
+                    reason=args.reason,
+                    by=getpass.getuser(),
+                )
+        except ValueError as exc:
+            raise CommandError(f"--owner/--reason: {exc}") from None
     key = f"{args.environment}/{args.model}"
     if outcome is None:
         raise CommandError(f"no registry entry {key}")

@@ -1,14 +1,13 @@
-"""How the policy pack reads the engine's resources: plain properties, unknown values, and the
-platform's vLLM workloads recognised by the labels and annotations in components.contract.
-
-No Pulumi import here (see rules.py); the checks themselves live in rules.py.
+"""How the policy pack sees the stack's objects: resource kinds, pod specs and containers, and
+the platform's vLLM workloads recognised by the labels and annotations in components.contract
+(docs/operations.md, "Reviewing a change"). No Pulumi import; the checks live in rules.py.
 """
 
 from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -24,43 +23,7 @@ from components.contract import (
     SERVER_COMPONENT,
     VLLM_CONTAINER,
 )
-
-__all__ = [
-    "DEFAULT_GPU_POOL_MAX_NODES",
-    "DEPLOYMENT",
-    "DYNAMIC_PREFIX",
-    "HPA_TYPES",
-    "LKE_CLUSTER",
-    "NETWORK_POLICY",
-    "NODE_POOL",
-    "PDB",
-    "STATEFULSET",
-    "UNKNOWN",
-    "Resource",
-    "Violation",
-    "Workload",
-    "environment_of",
-    "is_secret_env_name",
-    "selector_matches",
-    "vllm_workload",
-]
-
-
-class _Unknown:
-    """A value the engine cannot know during preview."""
-
-    _instance: _Unknown | None = None
-
-    def __new__(cls) -> _Unknown:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __repr__(self) -> str:
-        return "UNKNOWN"
-
-
-UNKNOWN: Final = _Unknown()
+from policy.values import UNKNOWN, Unknown, as_int, dig, mapping, sequence
 
 DEFAULT_GPU_POOL_MAX_NODES: Final[Mapping[str, int]] = {
     "development": 4,
@@ -95,8 +58,6 @@ _POD_SPEC_PATHS: Final[Mapping[str, tuple[str, ...]]] = {
 }
 _CONTAINER_LISTS: Final = ("initContainers", "containers", "ephemeralContainers")
 
-# An OCI image reference: [registry/]repository[:tag][@sha256:digest] (as components/config/;
-# tests/unit/test_policy_rules.py keeps the two in step).
 # Words in an env var name that mark a credential; names that only point at one are fine.
 _SECRET_WORDS: Final = frozenset(
     {"TOKEN", "PASSWORD", "PASSWD", "PWD", "SECRET", "APIKEY", "CREDENTIAL", "CREDENTIALS"}
@@ -127,12 +88,12 @@ class Workload:
 
     kind: str
     name: str
-    namespace: str | _Unknown | None
+    namespace: str | Unknown | None
     labels: Mapping[str, Any]
     """Pod template labels (what selectors match)."""
     meta_labels: Mapping[str, Any]
     annotations: Mapping[str, Any]
-    replicas: int | _Unknown | None
+    replicas: int | Unknown | None
     containers: tuple[Mapping[str, Any], ...]
     """The vLLM containers."""
 
@@ -145,50 +106,6 @@ class Workload:
     def model(self) -> str:
         name = self.labels.get(NAME_LABEL)
         return name if isinstance(name, str) else self.name
-
-
-# ------------------------------------------------------------------------------------ helpers
-
-
-def _dig(value: Any, *path: str) -> Any:
-    """``value[p0][p1]...``; ``None`` when a step is missing or not a mapping."""
-    for key in path:
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(key)
-    return value
-
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _sequence(value: Any) -> Sequence[Any]:
-    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
-        return value
-    return ()
-
-
-def _truthy(value: Any) -> bool:
-    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
-
-
-def _falsy(value: Any) -> bool:
-    return value is False or (isinstance(value, str) and value.strip().lower() == "false")
-
-
-def _as_int(value: Any) -> int | _Unknown | None:
-    if isinstance(value, _Unknown):
-        return value
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
 
 
 def is_secret_env_name(name: str) -> bool:
@@ -211,18 +128,18 @@ def selector_matches(selector: Any, labels: Mapping[str, Any]) -> bool | None:
     """
     if selector is UNKNOWN:
         return None
-    sel = _mapping(selector)
+    sel = mapping(selector)
     match_labels = sel.get("matchLabels")
     if match_labels is UNKNOWN:
         return None
-    for key, want in _mapping(match_labels).items():
+    for key, want in mapping(match_labels).items():
         if want is UNKNOWN:
             return None
         if labels.get(key) != want:
             return False
-    for expr in _sequence(sel.get("matchExpressions")):
-        e = _mapping(expr)
-        expr_key, op, values = e.get("key"), e.get("operator"), _sequence(e.get("values"))
+    for expr in sequence(sel.get("matchExpressions")):
+        e = mapping(expr)
+        expr_key, op, values = e.get("key"), e.get("operator"), sequence(e.get("values"))
         if expr_key is UNKNOWN or op is UNKNOWN or UNKNOWN in values:
             return None
         present = isinstance(expr_key, str) and expr_key in labels
@@ -238,23 +155,26 @@ def selector_matches(selector: Any, labels: Mapping[str, Any]) -> bool | None:
     return True
 
 
-def _pod_spec(resource_type: str, props: Mapping[str, Any]) -> Mapping[str, Any] | None:
+def pod_spec(resource_type: str, props: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The pod spec of a pod-bearing kind, else ``None``."""
     path = _POD_SPEC_PATHS.get(resource_type)
     if path is None:
         return None
-    spec = _dig(props, *path)
+    spec = dig(props, *path)
     return spec if isinstance(spec, Mapping) else None
 
 
-def _containers(pod_spec: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    lists = (_sequence(pod_spec.get(key)) for key in _CONTAINER_LISTS)
+def pod_containers(spec: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """Every container of a pod spec: init, regular and ephemeral."""
+    lists = (sequence(spec.get(key)) for key in _CONTAINER_LISTS)
     return [c for containers in lists for c in containers if isinstance(c, Mapping)]
 
 
-def _object_title(resource_type: str, props: Mapping[str, Any]) -> str:
+def object_title(resource_type: str, props: Mapping[str, Any]) -> str:
+    """``Kind namespace/name`` (or ``Kind name``), as messages name an object."""
     kind = resource_type.rsplit(":", 1)[-1]
-    name = _dig(props, "metadata", "name")
-    ns = _dig(props, "metadata", "namespace")
+    name = dig(props, "metadata", "name")
+    ns = dig(props, "metadata", "namespace")
     name_s = name if isinstance(name, str) else "?"
     return f"{kind} {ns}/{name_s}" if isinstance(ns, str) else f"{kind} {name_s}"
 
@@ -263,26 +183,26 @@ def vllm_workload(resource_type: str, props: Mapping[str, Any]) -> Workload | No
     """The vLLM server in a Deployment or StatefulSet, else ``None``."""
     if resource_type not in (DEPLOYMENT, STATEFULSET):
         return None
-    pod_spec = _pod_spec(resource_type, props) or {}
-    labels = _mapping(_dig(props, "spec", "template", "metadata", "labels"))
-    all_containers = [c for c in _sequence(pod_spec.get("containers")) if isinstance(c, Mapping)]
+    spec = pod_spec(resource_type, props) or {}
+    labels = mapping(dig(props, "spec", "template", "metadata", "labels"))
+    all_containers = [c for c in sequence(spec.get("containers")) if isinstance(c, Mapping)]
     named = [c for c in all_containers if c.get("name") == VLLM_CONTAINER]
     is_server = (
         labels.get(PART_OF_LABEL) == PROJECT and labels.get(COMPONENT_LABEL) == SERVER_COMPONENT
     )
     if not named and not is_server:
         return None
-    name = _dig(props, "metadata", "name")
-    namespace = _dig(props, "metadata", "namespace")
-    replicas = _dig(props, "spec", "replicas")
+    name = dig(props, "metadata", "name")
+    namespace = dig(props, "metadata", "namespace")
+    replicas = dig(props, "spec", "replicas")
     return Workload(
         kind=resource_type.rsplit(":", 1)[-1],
         name=name if isinstance(name, str) else "?",
         namespace=namespace if isinstance(namespace, str) or namespace is UNKNOWN else None,
         labels=labels,
-        meta_labels=_mapping(_dig(props, "metadata", "labels")),
-        annotations=_mapping(_dig(props, "metadata", "annotations")),
-        replicas=None if replicas is None else _as_int(replicas),
+        meta_labels=mapping(dig(props, "metadata", "labels")),
+        annotations=mapping(dig(props, "metadata", "annotations")),
+        replicas=None if replicas is None else as_int(replicas),
         containers=tuple(named or all_containers),
     )
 
@@ -299,19 +219,21 @@ def environment_of(workload: Workload) -> str | None:
     return None
 
 
-def _env_phrase(env: str | None) -> str:
+def env_phrase(env: str | None) -> str:
+    """The environment as messages name it."""
     return env if env is not None else "an unlabelled environment (held to production rules)"
 
 
-def _is_cpu_mode(workload: Workload, container: Mapping[str, Any]) -> bool:
+def is_cpu_mode(workload: Workload, container: Mapping[str, Any]) -> bool:
+    """CPU mode: the workload's accelerator annotation, or the CPU KV-cache env var."""
     if workload.annotations.get(ACCELERATOR_ANNOTATION) == "cpu":
         return True
     return any(
         isinstance(e, Mapping) and e.get("name") == CPU_MODE_ENV
-        for e in _sequence(container.get("env"))
+        for e in sequence(container.get("env"))
     )
 
 
-def _cname(container: Mapping[str, Any]) -> str:
+def container_name(container: Mapping[str, Any]) -> str:
     name = container.get("name")
     return name if isinstance(name, str) else "?"

@@ -4,7 +4,7 @@ Nothing here starts a server (only ``policy/__main__.py`` builds the ``PolicyPac
 call ``policy.validate(args, report_violation)`` on these objects with hand-built arguments.
 
 The engine hands policies property *proxies* that raise on any value unknown during preview;
-``plain`` copies them into ordinary dicts and lists with ``rules.UNKNOWN`` in place of such
+``plain`` copies them into ordinary dicts and lists with ``UNKNOWN`` in place of such
 values, so one unknown field never aborts a whole stack policy.
 """
 
@@ -26,26 +26,21 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
+from components.contract import ENVIRONMENTS
 from policy import rules
-
-__all__ = [
-    "GPU_POOL_BUDGET",
-    "POLICIES",
-    "gpu_pool_budget_config",
-    "plain",
-    "stack_resources",
-]
+from policy.objects import DEFAULT_GPU_POOL_MAX_NODES, Resource, Violation
+from policy.values import UNKNOWN
 
 GPU_POOL_BUDGET: Final = "gpu-pool-budget"
 _MANDATORY: Final = EnforcementLevel.MANDATORY
 
 ResourceCheck = Callable[[str, Mapping[str, Any]], list[str]]
-StackCheck = Callable[[Sequence[rules.Resource]], list[rules.Violation]]
+StackCheck = Callable[[Sequence[Resource]], list[Violation]]
 
 
 def plain(value: Any) -> Any:
     """Deep copy of engine properties: proxies to dicts/lists, secrets unwrapped, unknowns to
-    ``rules.UNKNOWN``."""
+    ``UNKNOWN``."""
     if isinstance(value, Secret):
         return plain(value.value)
     if isinstance(value, Mapping):
@@ -54,7 +49,7 @@ def plain(value: Any) -> Any:
             try:
                 out[str(key)] = plain(value[key])
             except UnknownValueError:
-                out[str(key)] = rules.UNKNOWN
+                out[str(key)] = UNKNOWN
         return out
     if isinstance(value, Sequence) and not isinstance(value, str | bytes):
         items: list[Any] = []
@@ -62,19 +57,19 @@ def plain(value: Any) -> Any:
             try:
                 items.append(plain(value[i]))
             except UnknownValueError:
-                items.append(rules.UNKNOWN)
+                items.append(UNKNOWN)
         return items
     return value
 
 
-def stack_resources(args: StackValidationArgs) -> list[rules.Resource]:
-    return [rules.Resource(r.resource_type, r.urn, r.name, plain(r.props)) for r in args.resources]
+def stack_resources(args: StackValidationArgs) -> list[Resource]:
+    return [Resource(r.resource_type, r.urn, r.name, plain(r.props)) for r in args.resources]
 
 
 def gpu_pool_budget_config(config: Mapping[str, Any]) -> dict[str, int]:
     """Per-environment maximum GPU nodes: the defaults, overridden by the policy config."""
-    budgets = dict(rules.DEFAULT_GPU_POOL_MAX_NODES)
-    for env in rules.ENVIRONMENTS:
+    budgets = dict(DEFAULT_GPU_POOL_MAX_NODES)
+    for env in ENVIRONMENTS:
         value = config.get(env)
         if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
             budgets[env] = int(value)
@@ -112,10 +107,10 @@ _BUDGET_SCHEMA: Final = PolicyConfigSchema(
         env: {
             "type": "integer",
             "minimum": 0,
-            "default": rules.DEFAULT_GPU_POOL_MAX_NODES[env],
+            "default": DEFAULT_GPU_POOL_MAX_NODES[env],
             "description": f"most GPU nodes the {env} GPU pool may scale to",
         }
-        for env in rules.ENVIRONMENTS
+        for env in ENVIRONMENTS
     }
 )
 

@@ -1,29 +1,7 @@
-"""The policy pack's rules as pure functions over plain resource properties.
-
-No Pulumi import here: ``policy/policies.py`` turns the engine's property proxies into plain
-dicts (unknown preview values become ``UNKNOWN``) and calls these functions, and the tests call
-them directly. Properties are what the engine sends: Kubernetes objects in their JSON (camelCase)
-shape, Linode resources in camelCase (``nodeCount``, ``autoscaler.max``), dynamic resources with
-their Python property names (``model_name``).
-
-Every message names the object, says what is wrong and how to fix it. A value that is unknown
-during preview never fails a rule on its own: the rule skips that part (the update re-runs it
-with the value known).
-
-How the rules recognise the platform's objects (components/contract.py, shared with the builders):
-
-- a vLLM server is a Deployment or StatefulSet whose pod template carries
-  ``app.kubernetes.io/part-of: vllm-platform`` and ``app.kubernetes.io/component: server``, or
-  any Deployment/StatefulSet with a container named ``vllm``; its vLLM containers are the ones
-  named ``vllm`` (all containers when none is);
-- its environment is the ``vllm-platform.io/environment`` label (else a ``vllm-<env>``
-  namespace); an object with neither is held to the production rules;
-- CPU mode: the container's ``VLLM_CPU_KVCACHE_SPACE`` env var, or the annotation
-  ``vllm-platform.io/accelerator: cpu`` on the workload;
-- allowed downtime: the annotation ``vllm-platform.io/allow-downtime: "true"``;
-- routed: the annotation ``vllm-platform.io/routing-enabled`` (absent means routed, the
-  config's default); registry entries are ``pulumi-python:dynamic`` resources with
-  ``model_name``, ``environment`` and ``routing_enabled``.
+"""The policy pack's rules as pure functions over plain resource properties (what the engine
+sends; ``policy/policies.py`` makes them plain, unknown preview values becoming ``UNKNOWN``).
+Every message names the object, what is wrong and how to fix it; an unknown value never fails
+a rule on its own (the update re-runs it with the value known).
 """
 
 from __future__ import annotations
@@ -33,7 +11,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from components.contract import (
-    ACCELERATOR_ANNOTATION,
     ALLOW_DOWNTIME_ANNOTATION,
     ENVIRONMENT_LABEL,
     ENVIRONMENTS,
@@ -50,54 +27,21 @@ from policy.objects import (
     NETWORK_POLICY,
     NODE_POOL,
     PDB,
-    UNKNOWN,
     Resource,
     Violation,
     Workload,
-    _as_int,
-    _cname,
-    _containers,
-    _dig,
-    _env_phrase,
-    _falsy,
-    _is_cpu_mode,
-    _mapping,
-    _object_title,
-    _pod_spec,
-    _sequence,
-    _truthy,
-    _Unknown,
+    container_name,
+    env_phrase,
     environment_of,
+    is_cpu_mode,
     is_secret_env_name,
+    object_title,
+    pod_containers,
+    pod_spec,
     selector_matches,
     vllm_workload,
 )
-
-__all__ = [
-    "ACCELERATOR_ANNOTATION",
-    "ALLOW_DOWNTIME_ANNOTATION",
-    "DEFAULT_GPU_POOL_MAX_NODES",
-    "ENVIRONMENTS",
-    "ENVIRONMENT_LABEL",
-    "ROUTING_ANNOTATION",
-    "UNKNOWN",
-    "Resource",
-    "Violation",
-    "Workload",
-    "check_container_env_secrets",
-    "check_gpu_pool_budget",
-    "check_network_policies",
-    "check_pinned_images",
-    "check_production_availability",
-    "check_routed_models_registered",
-    "check_vllm_containers",
-    "environment_of",
-    "image_is_pinned",
-    "is_secret_env_name",
-    "selector_matches",
-    "vllm_workload",
-]
-
+from policy.values import UNKNOWN, Unknown, as_int, dig, falsy, mapping, sequence, truthy
 
 # ------------------------------------------------------------------------- resource policies
 
@@ -117,8 +61,8 @@ def check_pinned_images(resource_type: str, props: Mapping[str, Any]) -> list[st
             continue
         if not isinstance(image, str) or not image_is_pinned(image):
             out.append(
-                f"{w.title}: container '{_cname(c)}' image {image!r} is not pinned; "
-                f"{_env_phrase(env)} requires a version tag other than 'latest' or an "
+                f"{w.title}: container '{container_name(c)}' image {image!r} is not pinned; "
+                f"{env_phrase(env)} requires a version tag other than 'latest' or an "
                 "@sha256 digest. Fix: set the model's `image` in Pulumi.<stack>.yaml to a release "
                 "tag such as vllm/vllm-openai:v0.11.0 (or append @sha256:<digest>)."
             )
@@ -132,7 +76,7 @@ def _quantity_set(value: Any) -> bool:
 def _probe_set(value: Any) -> bool:
     if value is UNKNOWN:
         return True
-    probe = _mapping(value)
+    probe = mapping(value)
     return any(k in probe for k in ("httpGet", "tcpSocket", "exec", "grpc"))
 
 
@@ -143,14 +87,14 @@ def check_vllm_containers(resource_type: str, props: Mapping[str, Any]) -> list[
         return []
     out: list[str] = []
     for c in w.containers:
-        where = f"{w.title}: container '{_cname(c)}'"
-        resources = _mapping(c.get("resources"))
-        requests = _mapping(resources.get("requests"))
-        limits = _mapping(resources.get("limits"))
-        if not _is_cpu_mode(w, c):
-            gpus = _as_int(limits.get(GPU_RESOURCE))
+        where = f"{w.title}: container '{container_name(c)}'"
+        resources = mapping(c.get("resources"))
+        requests = mapping(resources.get("requests"))
+        limits = mapping(resources.get("limits"))
+        if not is_cpu_mode(w, c):
+            gpus = as_int(limits.get(GPU_RESOURCE))
             req_gpus = requests.get(GPU_RESOURCE)
-            if not isinstance(gpus, _Unknown) and (gpus is None or gpus < 1):
+            if not isinstance(gpus, Unknown) and (gpus is None or gpus < 1):
                 out.append(
                     f"{where} requests no GPU: set resources.limits['{GPU_RESOURCE}'] (and the "
                     "same in requests) to the model's gpusPerReplica, or run the model in CPU mode "
@@ -159,8 +103,8 @@ def check_vllm_containers(resource_type: str, props: Mapping[str, Any]) -> list[
             elif (
                 req_gpus is not None
                 and req_gpus is not UNKNOWN
-                and not isinstance(gpus, _Unknown)
-                and _as_int(req_gpus) != gpus
+                and not isinstance(gpus, Unknown)
+                and as_int(req_gpus) != gpus
             ):
                 out.append(
                     f"{where}: GPU request {req_gpus!r} differs from the limit {gpus!r}; "
@@ -188,14 +132,14 @@ def check_vllm_containers(resource_type: str, props: Mapping[str, Any]) -> list[
 
 def check_container_env_secrets(resource_type: str, props: Mapping[str, Any]) -> list[str]:
     """No container env var named like a token, password or API key holds a literal value."""
-    pod_spec = _pod_spec(resource_type, props)
-    if pod_spec is None:
+    spec = pod_spec(resource_type, props)
+    if spec is None:
         return []
     out: list[str] = []
-    title = _object_title(resource_type, props)
-    for c in _containers(pod_spec):
-        for e in _sequence(c.get("env")):
-            env = _mapping(e)
+    title = object_title(resource_type, props)
+    for c in pod_containers(spec):
+        for e in sequence(c.get("env")):
+            env = mapping(e)
             name = env.get("name")
             if not isinstance(name, str) or not is_secret_env_name(name):
                 continue
@@ -203,10 +147,10 @@ def check_container_env_secrets(resource_type: str, props: Mapping[str, Any]) ->
             if value is None or value == "":
                 continue
             out.append(
-                f"{title}: container '{_cname(c)}' env {name} carries a literal value; keep it in "
-                "a Kubernetes Secret and reference it with valueFrom.secretKeyRef (the namespace "
-                "creates `hf-token` and `vllm-api-key` from `pulumi config set --secret hfToken` / "
-                "`vllmApiKey`), then rotate the exposed value."
+                f"{title}: container '{container_name(c)}' env {name} carries a literal value; "
+                "keep it in a Kubernetes Secret and reference it with valueFrom.secretKeyRef (the "
+                "namespace creates `hf-token` and `vllm-api-key` from `pulumi config set "
+                "--secret hfToken` / `vllmApiKey`), then rotate the exposed value."
             )
     return out
 
@@ -231,19 +175,19 @@ def _same_namespace(a: Any, b: Any) -> bool:
 
 
 def _selects(resource: Resource, workload: Workload, selector_path: tuple[str, ...]) -> bool:
-    ns = _dig(resource.props, "metadata", "namespace")
+    ns = dig(resource.props, "metadata", "namespace")
     if not _same_namespace(ns, workload.namespace):
         return False
-    selector = _dig(resource.props, *selector_path)
+    selector = dig(resource.props, *selector_path)
     matched = selector_matches(selector if selector is not None else {}, workload.labels)
     return matched is not False  # unknown selectors count (the update re-checks)
 
 
 def _covers_ingress(policy: Resource) -> bool:
-    types = _dig(policy.props, "spec", "policyTypes")
+    types = dig(policy.props, "spec", "policyTypes")
     if types is None or types is UNKNOWN:
         return True  # Kubernetes defaults policyTypes to include Ingress
-    return "Ingress" in _sequence(types)
+    return "Ingress" in sequence(types)
 
 
 def check_network_policies(resources: Sequence[Resource]) -> list[Violation]:
@@ -265,21 +209,21 @@ def check_network_policies(resources: Sequence[Resource]) -> list[Violation]:
     return out
 
 
-def _min_replicas(w: Workload, resources: Sequence[Resource]) -> int | _Unknown | None:
+def _min_replicas(w: Workload, resources: Sequence[Resource]) -> int | Unknown | None:
     """``spec.replicas``, or the minimum of an autoscaler that targets the workload."""
     for s in resources:
         if s.resource_type not in HPA_TYPES:
             continue
-        target = _mapping(_dig(s.props, "spec", "scaleTargetRef"))
+        target = mapping(dig(s.props, "spec", "scaleTargetRef"))
         if target.get("name") != w.name or not _same_namespace(
-            _dig(s.props, "metadata", "namespace"), w.namespace
+            dig(s.props, "metadata", "namespace"), w.namespace
         ):
             continue
-        spec = _mapping(s.props.get("spec"))
+        spec = mapping(s.props.get("spec"))
         minimum = spec.get("minReplicas", spec.get("minReplicaCount"))
         if minimum is not None:
-            return _as_int(minimum)
-    replicas: int | _Unknown | None = w.replicas
+            return as_int(minimum)
+    replicas: int | Unknown | None = w.replicas
     return replicas
 
 
@@ -290,13 +234,13 @@ def check_production_availability(resources: Sequence[Resource]) -> list[Violati
     out: list[Violation] = []
     for r, w in _workloads(resources):
         env = environment_of(w)
-        if env not in (None, "production") or _truthy(w.annotations.get(ALLOW_DOWNTIME_ANNOTATION)):
+        if env not in (None, "production") or truthy(w.annotations.get(ALLOW_DOWNTIME_ANNOTATION)):
             continue
         replicas = _min_replicas(w, resources)
-        if not isinstance(replicas, _Unknown) and (replicas is None or replicas < 2):
+        if not isinstance(replicas, Unknown) and (replicas is None or replicas < 2):
             out.append(
                 Violation(
-                    f"{w.title} in {_env_phrase(env)} runs {replicas or 1} replica; an update or a "
+                    f"{w.title} in {env_phrase(env)} runs {replicas or 1} replica; an update or a "
                     "node loss takes the model down. Fix: set the model's `replicas: 2` (or more) "
                     "in Pulumi.production.yaml, or `allowDowntime: true` to accept it (the "
                     f'workload then carries {ALLOW_DOWNTIME_ANNOTATION}: "true").',
@@ -306,7 +250,7 @@ def check_production_availability(resources: Sequence[Resource]) -> list[Violati
         if not any(_selects(p, w, ("spec", "selector")) for p in pdbs):
             out.append(
                 Violation(
-                    f"{w.title} in {_env_phrase(env)} has no PodDisruptionBudget, so a node drain "
+                    f"{w.title} in {env_phrase(env)} has no PodDisruptionBudget, so a node drain "
                     "may evict every replica at once. Fix: register the model's PDB "
                     "(pod_disruption_budget() in components/manifests/vllm/workload.py, "
                     "maxUnavailable: 1) "
@@ -317,19 +261,19 @@ def check_production_availability(resources: Sequence[Resource]) -> list[Violati
     return out
 
 
-def _pool_max_nodes(pool: Mapping[str, Any]) -> int | _Unknown | None:
+def _pool_max_nodes(pool: Mapping[str, Any]) -> int | Unknown | None:
     autoscaler = pool.get("autoscaler")
-    if isinstance(autoscaler, _Unknown):
+    if isinstance(autoscaler, Unknown):
         return autoscaler
     if isinstance(autoscaler, Mapping) and autoscaler.get("max") is not None:
-        return _as_int(autoscaler.get("max"))
+        return as_int(autoscaler.get("max"))
     count = pool.get("nodeCount", pool.get("count"))
-    return None if count is None else _as_int(count)
+    return None if count is None else as_int(count)
 
 
 def _tag_environments(tags: Any) -> set[str]:
     found: set[str] = set()
-    for tag in _sequence(tags):
+    for tag in sequence(tags):
         if not isinstance(tag, str):
             continue
         value = re.split(r"[:=]", tag, maxsplit=1)[-1] if re.search(r"[:=]", tag) else tag
@@ -344,7 +288,7 @@ def _stack_environments(resources: Sequence[Resource]) -> set[str]:
     for r in resources:
         if not r.resource_type.startswith("kubernetes:"):
             continue
-        env = _dig(r.props, "metadata", "labels", ENVIRONMENT_LABEL)
+        env = dig(r.props, "metadata", "labels", ENVIRONMENT_LABEL)
         if env in ENVIRONMENTS:
             found.add(str(env))
     return found
@@ -357,8 +301,8 @@ def _gpu_pools(resources: Sequence[Resource]) -> list[tuple[Resource, str, Mappi
         if r.resource_type == NODE_POOL:
             out.append((r, f"LKE node pool {r.name}", r.props))
         elif r.resource_type == LKE_CLUSTER:
-            for i, pool in enumerate(_sequence(r.props.get("pools"))):
-                p = _mapping(pool)
+            for i, pool in enumerate(sequence(r.props.get("pools"))):
+                p = mapping(pool)
                 if isinstance(p.get("type"), str) and "gpu" in p["type"]:
                     out.append((r, f"LKE cluster {r.name} pools[{i}]", p))
     return out
@@ -381,7 +325,7 @@ def check_gpu_pool_budget(
         if isinstance(pool_type, str) and "gpu" not in pool_type:
             continue
         nodes = _pool_max_nodes(pool)
-        if isinstance(nodes, _Unknown):
+        if isinstance(nodes, Unknown):
             continue
         envs = _tag_environments(pool.get("tags")) | stack_envs
         if not envs:
@@ -437,7 +381,7 @@ def check_routed_models_registered(resources: Sequence[Resource]) -> list[Violat
 
     for r, w in workloads:
         routing = w.annotations.get(ROUTING_ANNOTATION)
-        if _falsy(routing):
+        if falsy(routing):
             continue
         env = environment_of(w)
         matching = [e for e in entries if entry_matches(e, w.model, env)]
@@ -451,7 +395,7 @@ def check_routed_models_registered(resources: Sequence[Resource]) -> list[Violat
                     r.urn,
                 )
             )
-        elif _truthy(routing) and all(_falsy(e.props.get("routing_enabled")) for e in matching):
+        elif truthy(routing) and all(falsy(e.props.get("routing_enabled")) for e in matching):
             out.append(
                 Violation(
                     f"{w.title}: model '{w.model}' is marked routed but its registry entry has "
@@ -462,7 +406,7 @@ def check_routed_models_registered(resources: Sequence[Resource]) -> list[Violat
             )
     for e in entries:
         name, env = e.props.get("model_name"), e.props.get("environment")
-        if not _truthy(e.props.get("routing_enabled")) or name is UNKNOWN:
+        if not truthy(e.props.get("routing_enabled")) or name is UNKNOWN:
             continue
         if any(
             w.model == name and (env is UNKNOWN or environment_of(w) in (None, env))

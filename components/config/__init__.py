@@ -1,15 +1,13 @@
 """Stack configuration: one frozen, validated ``StackConfig`` per stack.
 
-Read from the ``vllm-platform:*`` keys of ``Pulumi.<stack>.yaml`` (offline, by ``ops``) or of the
-running stack (by ``__main__.py``), through ``source``. Keys are camelCase as Pulumi users write
-them; every error is a ``ConfigIssue`` naming the key path as written in the stack file
-(``models[1].image: ...``), all reported at once in one ``ConfigError``.
+Read from the ``vllm-platform:*`` keys of ``Pulumi.<stack>.yaml`` (by ``ops``) or of the running
+stack (by ``__main__.py``), through ``source``; every error is a ``ConfigIssue`` naming the key
+path as written (``models[1].image: ...``), all reported at once in one ``ConfigError``.
 
-One module per concern: ``types`` (constrained types), ``base`` (the base model), one module per
-section (``cluster``, ``registry``, ``network``, ``observability``, ``health_reporter``,
-``model``, ``timing``), ``stack`` (the whole stack and cross-section checks), ``secrets``,
-``errors``, ``loading`` and ``source``. ``gpu_plans`` and ``images`` are the catalogs of values
-the config accepts and defaults to. This package re-exports the names other layers use.
+One module per section (``cluster``, ``registry``, ``network``, ``observability``,
+``health_reporter``, ``model``, ``timing``), ``stack`` for cross-section checks, and ``types``,
+``base``, ``secrets``, ``errors``, ``loading``, ``source``, the catalogs ``gpu_plans`` and
+``images``. This package re-exports the names other layers use.
 """
 
 from __future__ import annotations

@@ -6,8 +6,6 @@ from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
-__all__ = ["ConfigModel", "path_error"]
-
 
 def path_error(path: str, message: str) -> PydanticCustomError:
     """An error reported at an explicit key path (for checks that span several keys)."""

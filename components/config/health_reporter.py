@@ -13,8 +13,6 @@ from components.config.images import CURL_IMAGE, PSQL_IMAGE
 from components.config.types import ImageRef
 from components.contract import image_is_pinned
 
-__all__ = ["HealthReporterConfig"]
-
 _CRON_FIELD: Final = re.compile(r"^[0-9*/,\-]+$")
 
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["CURL_IMAGE", "DEVICE_PLUGIN_IMAGE", "PAUSE_IMAGE", "PSQL_IMAGE"]
-
 # The curl project's own image: the smoke tests and the health reporter's probes.
 CURL_IMAGE: Final = (
     "curlimages/curl:8.16.0@sha256:463eaf6072688fe96ac64fa623fe73e1dbe25d8ad6c34404a669ad3ce1f104b6"

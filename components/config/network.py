@@ -15,8 +15,6 @@ from pydantic import Field, field_validator
 from components.config.base import ConfigModel
 from components.config.types import LabelMap, NamespaceName
 
-__all__ = ["MonitoringPeer", "NetworkConfig", "PeerSelector"]
-
 # The Prometheus operator labels every Prometheus server pod app.kubernetes.io/name: prometheus
 # (prometheus-operator, pkg/prometheus/server/statefulset.go, podSelectorLabels); that is what
 # kube-prometheus-stack runs.

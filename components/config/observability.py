@@ -9,8 +9,6 @@ from pydantic import Field, StringConstraints
 from components.config.base import ConfigModel
 from components.config.types import LabelMap
 
-__all__ = ["ObservabilityConfig"]
-
 
 class ObservabilityConfig(ConfigModel):
     """Monitoring objects per model (switch off where the CRDs are missing)."""

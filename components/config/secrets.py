@@ -12,13 +12,6 @@ from typing import Any
 
 from components.config.errors import ConfigIssue
 
-__all__ = [
-    "SECRET_KEYS",
-    "foreign_key_issues",
-    "secret_key_issues",
-    "secret_value_reason",
-]
-
 # Secret config keys: (required, what it is for). Set with `pulumi config set --secret KEY`.
 SECRET_KEYS: dict[str, tuple[bool, str]] = {
     # Required exactly when a model is gated (LoadedStack.missing_secrets).

@@ -1,7 +1,7 @@
 """``timing``: the assumptions behind ``ops plan``'s time-to-ready estimates, and the pre-puller.
 
 Every figure is an assumption, not a measurement of your cluster: replace each with what you
-measure (README, "Time to ready"). The defaults are deliberately round and on the slow side.
+measure (docs/time-to-ready.md). The defaults are deliberately round and on the slow side.
 """
 
 from __future__ import annotations
@@ -9,8 +9,6 @@ from __future__ import annotations
 from pydantic import Field
 
 from components.config.base import ConfigModel
-
-__all__ = ["ColdCompileSeconds", "SizeClassSeconds", "TimingConfig", "WarmCompileSeconds"]
 
 
 class SizeClassSeconds(ConfigModel):

@@ -19,8 +19,6 @@ from components.config.secrets import secret_value_reason
 from components.config.vllm_dests import ALLOWED_DESTS
 from components.vllm_contract import Resolution, VllmContract, VllmOption, looks_like_value
 
-__all__ = ["MANAGED_DESTS", "REFUSED_DESTS", "extra_arg_values", "extra_args_issue"]
-
 # vLLM dest -> where the platform's value comes from.
 MANAGED_DESTS: Final[dict[str, str]] = {
     "model": "set from hfModelId",

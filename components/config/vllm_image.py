@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from components.vllm_advisories import ADVISORIES_FILE, affecting
+from components.vllm_advisories import ADVISORIES_FILE, Advisory, affecting
 from components.vllm_contract import image_version, newest_version, version_for_image, version_key
 
 __all__ = ["image_cautions", "image_issue"]
@@ -34,15 +34,18 @@ def _no_contract(image: str) -> str:
     )
 
 
+def _listed(found: list[Advisory]) -> str:
+    return ", ".join(f"{a.id} ({a.severity}, fixed in {a.fixed})" for a in found)
+
+
 def _advisory_issue(version: str) -> str | None:
     blocking = [a for a in affecting(version) if a.blocking]
     if not blocking:
         return None
     fixed = max((a.fixed for a in blocking), key=version_key)
-    listed = ", ".join(f"{a.id} ({a.severity}, fixed in {a.fixed})" for a in blocking)
     return (
-        f"vLLM {version} has known critical/high advisories: {listed}; move to vLLM {fixed} "
-        f"or later (details: {ADVISORIES_FILE.relative_to(ADVISORIES_FILE.parents[3])})"
+        f"vLLM {version} has known critical/high advisories: {_listed(blocking)}; move to vLLM "
+        f"{fixed} or later (details: {ADVISORIES_FILE.relative_to(ADVISORIES_FILE.parents[3])})"
     )
 
 
@@ -73,9 +76,10 @@ def image_cautions(images: Sequence[str], environment: str) -> list[str]:
                 f"{newest_version()}"
             )
             continue
-        out += [
-            f"models[{i}].image: vLLM {version} is affected by {a.describe()}"
-            for a in affecting(version)
-            if not a.blocking or environment == "development"
-        ]
+        blocking = _advisory_issue(version)
+        if blocking is not None and environment == "development":
+            out.append(f"models[{i}].image: {blocking} (staging and production refuse it)")
+        minor = [a for a in affecting(version) if not a.blocking]
+        if minor:
+            out.append(f"models[{i}].image: vLLM {version} has known advisories: {_listed(minor)}")
     return out

@@ -1,18 +1,9 @@
 """GPU enablement: what makes ``nvidia.com/gpu`` schedulable on the GPU nodes (pure builders).
 
-LKE GPU nodes come with the NVIDIA driver and container toolkit (containerd's default runtime is
-NVIDIA's), but LKE does not install anything that advertises the GPUs to the kubelet.
-``cluster.gpuEnablement`` chooses how:
-
-- ``device-plugin`` (default in create mode): NVIDIA's device plugin as a plain DaemonSet, pinned
-  to a released image, only on GPU nodes. It is the smallest thing that works on LKE (it is what
-  Akamai's "Using GPUs on LKE" installs): one pod per GPU node, no CRDs, no operator reconciling
-  node software behind our back, and every field is rendered and reviewed offline.
-- ``gpu-operator``: NVIDIA's GPU Operator Helm chart, for when DCGM metrics, GPU feature discovery,
-  MIG or time-slicing are wanted. Driver and toolkit stay the node's own (LKE ships them). Only
-  then does a ``nvidia`` RuntimeClass exist (``runtime_class_name``).
-- ``none`` (default in stack and kubeconfig modes): the cluster's owner already enabled GPUs;
-  a shared cluster must have exactly one device plugin, installed by the stack that created it.
+``cluster.gpuEnablement``: ``device-plugin`` (NVIDIA's device plugin as a plain DaemonSet in its
+own privileged namespace), ``gpu-operator`` (NVIDIA's GPU Operator Helm chart; the namespace is
+built here) or ``none`` (the cluster's owner enabled GPUs). Why: docs/architecture.md, "GPU
+enablement".
 """
 
 from __future__ import annotations
@@ -21,22 +12,13 @@ from typing import Any
 
 from components.config import StackConfig
 from components.config.images import DEVICE_PLUGIN_IMAGE
-from components.contract import DEVICE_PLUGIN_NAMESPACE, GPU_OPERATOR_NAMESPACE, GPU_TAINT_KEY
+from components.contract import (
+    DEVICE_PLUGIN_NAMESPACE,
+    GPU_OPERATOR_NAMESPACE,
+    GPU_TAINT_KEY,
+    NAME_LABEL,
+)
 from components.manifests.toolkit import metadata, standard_labels
-
-__all__ = [
-    "DEVICE_PLUGIN_IMAGE",
-    "DEVICE_PLUGIN_NAMESPACE",
-    "GPU_OPERATOR_CHART",
-    "GPU_OPERATOR_NAMESPACE",
-    "GPU_OPERATOR_REPO",
-    "GPU_OPERATOR_VERSION",
-    "device_plugin_objects",
-    "gpu_node_selector",
-    "gpu_operator_values",
-    "gpu_tolerations",
-    "runtime_class_name",
-]
 
 # The image is a released tag pinned by digest (components/config/images.py); bump deliberately.
 # The plugin mounts the kubelet's device-plugins directory from the host. hostPath volumes are
@@ -53,7 +35,7 @@ GPU_OPERATOR_VERSION = "v25.3.4"
 
 def gpu_node_selector(cfg: StackConfig) -> dict[str, str]:
     """The labels GPU nodes carry (put there in create mode, expected there otherwise)."""
-    return dict(cfg.cluster.gpu_pool.node_labels)
+    return dict(cfg.cluster.gpu.node_labels)
 
 
 def gpu_tolerations() -> list[dict[str, str]]:
@@ -83,68 +65,71 @@ def _privileged_namespace(name: str, component: str, cfg: StackConfig) -> dict[s
     }
 
 
+def _device_plugin_container() -> dict[str, Any]:
+    return {
+        "name": "nvidia-device-plugin",
+        "image": DEVICE_PLUGIN_IMAGE,
+        "env": [{"name": "FAIL_ON_INIT_ERROR", "value": "false"}],
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+            # It writes only its socket, into the hostPath mount.
+            "readOnlyRootFilesystem": True,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "resources": {
+            "requests": {"cpu": "10m", "memory": "32Mi"},
+            "limits": {"memory": "128Mi"},
+        },
+        "volumeMounts": [{"name": "device-plugins", "mountPath": _DEVICE_PLUGIN_SOCKETS}],
+    }
+
+
+def _device_plugin_pod_spec(cfg: StackConfig) -> dict[str, Any]:
+    return {
+        "nodeSelector": gpu_node_selector(cfg),
+        "tolerations": gpu_tolerations(),
+        # Critical add-on: evicted last, scheduled first (allowed outside
+        # kube-system since Kubernetes 1.17).
+        "priorityClassName": "system-node-critical",
+        "automountServiceAccountToken": False,
+        "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+        "containers": [_device_plugin_container()],
+        "volumes": [
+            {
+                "name": "device-plugins",
+                "hostPath": {"path": _DEVICE_PLUGIN_SOCKETS, "type": "Directory"},
+            }
+        ],
+    }
+
+
+# The checks the DaemonSet cannot meet, each with its reason (checkov reads these).
+_CHECKOV_SKIPS = {
+    "checkov.io/skip1": "CKV_K8S_23=must run as root: it creates its socket in the "
+    "kubelet's root-owned /var/lib/kubelet/device-plugins",
+    "checkov.io/skip2": "CKV_K8S_40=runs as root (see CKV_K8S_23)",
+    "checkov.io/skip3": "CKV_K8S_8=the device plugin serves no health endpoint; the "
+    "kubelet re-registers it when its socket disappears",
+    "checkov.io/skip4": "CKV_K8S_9=no readiness endpoint (see CKV_K8S_8); a DaemonSet "
+    "pod receives no traffic",
+}
+
+
 def _device_plugin_daemonset(cfg: StackConfig) -> dict[str, Any]:
-    selector = {"app.kubernetes.io/name": _DEVICE_PLUGIN_NAME}
     labels = standard_labels(_DEVICE_PLUGIN_NAME, "gpu-enablement", cfg.environment)
     return {
         "apiVersion": "apps/v1",
         "kind": "DaemonSet",
-        "metadata": {
-            "name": _DEVICE_PLUGIN_NAME,
-            "namespace": DEVICE_PLUGIN_NAMESPACE,
-            "labels": labels,
-            # The checks this one object cannot meet, each with its reason (checkov reads these).
-            "annotations": {
-                "checkov.io/skip1": "CKV_K8S_23=must run as root: it creates its socket in the "
-                "kubelet's root-owned /var/lib/kubelet/device-plugins",
-                "checkov.io/skip2": "CKV_K8S_40=runs as root (see CKV_K8S_23)",
-                "checkov.io/skip3": "CKV_K8S_8=the device plugin serves no health endpoint; the "
-                "kubelet re-registers it when its socket disappears",
-                "checkov.io/skip4": "CKV_K8S_9=no readiness endpoint (see CKV_K8S_8); a DaemonSet "
-                "pod receives no traffic",
-            },
-        },
+        "metadata": metadata(
+            _DEVICE_PLUGIN_NAME, DEVICE_PLUGIN_NAMESPACE, labels, dict(_CHECKOV_SKIPS)
+        ),
         "spec": {
-            "selector": {"matchLabels": selector},
+            "selector": {"matchLabels": {NAME_LABEL: _DEVICE_PLUGIN_NAME}},
             "updateStrategy": {"type": "RollingUpdate"},
             "template": {
                 "metadata": {"labels": labels},
-                "spec": {
-                    "nodeSelector": gpu_node_selector(cfg),
-                    "tolerations": gpu_tolerations(),
-                    # Critical add-on: evicted last, scheduled first (allowed outside
-                    # kube-system since Kubernetes 1.17).
-                    "priorityClassName": "system-node-critical",
-                    "automountServiceAccountToken": False,
-                    "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
-                    "containers": [
-                        {
-                            "name": "nvidia-device-plugin",
-                            "image": DEVICE_PLUGIN_IMAGE,
-                            "env": [{"name": "FAIL_ON_INIT_ERROR", "value": "false"}],
-                            "securityContext": {
-                                "allowPrivilegeEscalation": False,
-                                "capabilities": {"drop": ["ALL"]},
-                                # It writes only its socket, into the hostPath mount.
-                                "readOnlyRootFilesystem": True,
-                                "seccompProfile": {"type": "RuntimeDefault"},
-                            },
-                            "resources": {
-                                "requests": {"cpu": "10m", "memory": "32Mi"},
-                                "limits": {"memory": "128Mi"},
-                            },
-                            "volumeMounts": [
-                                {"name": "device-plugins", "mountPath": _DEVICE_PLUGIN_SOCKETS}
-                            ],
-                        }
-                    ],
-                    "volumes": [
-                        {
-                            "name": "device-plugins",
-                            "hostPath": {"path": _DEVICE_PLUGIN_SOCKETS, "type": "Directory"},
-                        }
-                    ],
-                },
+                "spec": _device_plugin_pod_spec(cfg),
             },
         },
     }

@@ -1,63 +1,30 @@
 """The health reporter's Kubernetes objects as plain dicts (pure builders, no Pulumi).
 
-Once a model is registered, `pulumi up` no longer runs; this CronJob keeps the registry's
-``health_status`` true. Every minute a pod probes each model's ``/health`` and applies each
-result with one parameterised statement (``report.sql``) as the registry writer role, all of
-them in one psql session (one connection per run, connect/statement/lock timeouts), so a bad
-row fails only its own statement.
-
-Why a CronJob and not a long-running Deployment: each run is a fresh, short-lived pod, so a
-hung probe or a dropped database connection cannot wedge the reporter (``activeDeadlineSeconds``
-ends it and the next minute starts clean), nothing holds a database connection between runs,
-missed or failed runs are visible as Job history, and the script needs no loop, sleep or signal
-handling. A minute is Kubernetes' finest schedule, which is enough for routing decisions.
-
-Two stock images, no image of ours: the ``probe`` init container (curl) writes the results to
-an ``emptyDir``; the ``report`` container (the official PostgreSQL image, for ``psql``) records
-them. Only the ``report`` container mounts the writer's password, as a file.
-
-``health_reporter_objects`` is what ``HealthReporter`` registers and what ``ops render`` prints
-(the password ``REDACTED`` unless given).
+A CronJob that probes each model's ``/health`` every minute (the ``probe`` init container, curl)
+and records the results in the registry as the writer role (the ``report`` container, psql, the
+only one that mounts the password). The scripts are ``assets/reporter.sh`` and
+``assets/report.sql``; why a CronJob: docs/architecture.md, "Health reporter".
 """
 
 from __future__ import annotations
 
 import re
-from importlib import resources
-from typing import Final, Literal
+from typing import Final
 
 from components.config import PROJECT, VLLM_PORT, StackConfig
-from components.contract import SERVER_COMPONENT
+from components.contract import COMPONENT_LABEL, SERVER_COMPONENT
 from components.manifests.toolkit import (
     REDACTED,
     Manifest,
     container_security_context,
+    dns_egress,
     metadata,
     opaque_secret,
     pod_security_context,
+    read_asset,
+    selector,
     standard_labels,
 )
-
-__all__ = [
-    "COMPONENT",
-    "CONFIG_MAP_NAME",
-    "CRONJOB_NAME",
-    "NETWORK_POLICY_NAME",
-    "PASSWORD_KEY",
-    "REDACTED",
-    "SECRET_NAME",
-    "Manifest",
-    "config_map",
-    "cron_job",
-    "default_owner",
-    "health_reporter_objects",
-    "health_url",
-    "models_file",
-    "network_policy",
-    "pod_spec",
-    "read_asset",
-    "registry_secret",
-]
 
 COMPONENT: Final = "health-reporter"
 """Pods with this ``app.kubernetes.io/component`` may reach the vLLM pods (their policy)."""
@@ -89,11 +56,6 @@ PROBE_PARALLELISM: Final = 16
 _CRON_FIELD = re.compile(r"^[0-9*/,\-]+$")
 
 
-def read_asset(name: Literal["reporter.sh", "report.sql"]) -> str:
-    """The script or the SQL, as shipped next to this module (and put in the ConfigMap)."""
-    return resources.files(__package__).joinpath("assets", name).read_text(encoding="utf-8")
-
-
 def health_url(cfg: StackConfig, model: str) -> str:
     """``http://<model>.<ns>.svc.cluster.local:8000/health`` (the Service, not a pod)."""
     return cfg.endpoint_url(model).removesuffix("/v1") + "/health"
@@ -112,17 +74,14 @@ def _metadata(cfg: StackConfig, name: str) -> Manifest:
     return metadata(name, cfg.namespace_name, _labels(cfg, name))
 
 
-def _pod_selector() -> dict[str, str]:
-    return {"app.kubernetes.io/name": CRONJOB_NAME, "app.kubernetes.io/component": COMPONENT}
-
-
 def config_map(cfg: StackConfig) -> Manifest:
     data = {
         SCRIPT_KEY: read_asset("reporter.sh"),
         SQL_KEY: read_asset("report.sql"),
         MODELS_KEY: models_file(cfg),
     }
-    root_cert = _root_cert_pem(cfg)
+    # The registry's CA (``registry.sslRootCert``): one CA for every client of the registry.
+    root_cert = cfg.registry.ssl_root_cert_pem
     if root_cert is not None:
         data[ROOT_CERT_KEY] = root_cert
     return {
@@ -138,13 +97,8 @@ def registry_secret(cfg: StackConfig, writer_password: str = REDACTED) -> Manife
     return opaque_secret(_metadata(cfg, SECRET_NAME), {PASSWORD_KEY: writer_password})
 
 
-def _root_cert_pem(cfg: StackConfig) -> str | None:
-    """The registry's CA (``registry.sslRootCert``): one CA for every client of the registry."""
-    return cfg.registry.ssl_root_cert_pem
-
-
 def _ssl_root_cert(cfg: StackConfig) -> str | None:
-    if _root_cert_pem(cfg) is not None:
+    if cfg.registry.ssl_root_cert_pem is not None:
         return f"{CONFIG_DIR}/{ROOT_CERT_KEY}"
     if cfg.registry.sslmode == "verify-full":
         return "system"
@@ -188,17 +142,19 @@ def _container(
     }
 
 
-def pod_spec(cfg: StackConfig, owner: str | None = None) -> Manifest:
-    """``owner``: the stack (``<project>/<stack>``) whose entries the reporter may write
-    (``HR_OWNER``); default ``default_owner(cfg)``."""
-    settings = cfg.health_reporter
-    common = {
+def _probe_env(cfg: StackConfig) -> dict[str, str]:
+    """What both steps read: where the files are, the probe timeout and parallelism."""
+    return {
         "HR_CONFIG_DIR": CONFIG_DIR,
         "HR_RESULTS_DIR": RESULTS_DIR,
-        "HR_TIMEOUT_SECONDS": str(settings.timeout_seconds),
+        "HR_TIMEOUT_SECONDS": str(cfg.health_reporter.timeout_seconds),
         "HR_PARALLEL": str(PROBE_PARALLELISM),
         "HOME": TMP_DIR,
     }
+
+
+def _libpq_env(cfg: StackConfig) -> dict[str, str]:
+    """psql's connection to the registry as the writer role (the password is a file)."""
     reg = cfg.registry
     libpq = {
         "PGHOST": reg.cluster_host or reg.host,  # the reporter runs in the cluster
@@ -212,8 +168,13 @@ def pod_spec(cfg: StackConfig, owner: str | None = None) -> Manifest:
     root_cert = _ssl_root_cert(cfg)
     if root_cert is not None:
         libpq["PGSSLROOTCERT"] = root_cert
-    report_env = {
-        **common,
+    return libpq
+
+
+def _report_env(cfg: StackConfig, owner: str | None) -> dict[str, str]:
+    settings = cfg.health_reporter
+    return {
+        **_probe_env(cfg),
         "HR_ENVIRONMENT": cfg.environment,
         "HR_OWNER": owner if owner is not None else default_owner(cfg),
         "HR_DISABLE_ROUTING": "true" if settings.unhealthy_disables_routing else "false",
@@ -221,25 +182,44 @@ def pod_spec(cfg: StackConfig, owner: str | None = None) -> Manifest:
         "HR_STATEMENT_TIMEOUT_MS": str(PSQL_STATEMENT_TIMEOUT_MS),
         "HR_LOCK_TIMEOUT_MS": str(PSQL_LOCK_TIMEOUT_MS),
         "HR_PASSWORD_FILE": f"{SECRET_DIR}/{PASSWORD_KEY}",
-        **libpq,
+        **_libpq_env(cfg),
     }
-    config_mount = {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True}
-    results_mount = {"name": "results", "mountPath": RESULTS_DIR}
-    tmp_mount = {"name": "tmp", "mountPath": TMP_DIR}
+
+
+def _volumes() -> list[Manifest]:
+    return [
+        {"name": "config", "configMap": {"name": CONFIG_MAP_NAME, "defaultMode": 0o444}},
+        # Group-readable: the files belong to root and the pod's fsGroup.
+        {
+            "name": "registry-password",
+            "secret": {"secretName": SECRET_NAME, "defaultMode": 0o440},
+        },
+        {"name": "results", "emptyDir": {"sizeLimit": "1Mi"}},
+        {"name": "tmp", "emptyDir": {"sizeLimit": "16Mi"}},
+    ]
+
+
+def pod_spec(cfg: StackConfig, owner: str | None = None) -> Manifest:
+    """``owner``: the stack (``<project>/<stack>``) whose entries the reporter may write
+    (``HR_OWNER``); default ``default_owner(cfg)``."""
+    settings = cfg.health_reporter
+    shared_mounts: list[Manifest] = [
+        {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
+        {"name": "results", "mountPath": RESULTS_DIR},
+        {"name": "tmp", "mountPath": TMP_DIR},
+    ]
+    password_mount: Manifest = {
+        "name": "registry-password",
+        "mountPath": SECRET_DIR,
+        "readOnly": True,
+    }
     res = _resources()
-    probe = _container(
-        "probe", settings.probe_image, common, [config_mount, results_mount, tmp_mount], res
-    )
+    probe = _container("probe", settings.probe_image, _probe_env(cfg), shared_mounts, res)
     report = _container(
         "report",
         settings.psql_image,
-        report_env,
-        [
-            config_mount,
-            results_mount,
-            tmp_mount,
-            {"name": "registry-password", "mountPath": SECRET_DIR, "readOnly": True},
-        ],
+        _report_env(cfg, owner),
+        [*shared_mounts, password_mount],
         res,
     )
     return {
@@ -250,16 +230,7 @@ def pod_spec(cfg: StackConfig, owner: str | None = None) -> Manifest:
         "terminationGracePeriodSeconds": 10,
         "initContainers": [probe],
         "containers": [report],
-        "volumes": [
-            {"name": "config", "configMap": {"name": CONFIG_MAP_NAME, "defaultMode": 0o444}},
-            # Group-readable: the files belong to root and the pod's fsGroup.
-            {
-                "name": "registry-password",
-                "secret": {"secretName": SECRET_NAME, "defaultMode": 0o440},
-            },
-            {"name": "results", "emptyDir": {"sizeLimit": "1Mi"}},
-            {"name": "tmp", "emptyDir": {"sizeLimit": "16Mi"}},
-        ],
+        "volumes": _volumes(),
     }
 
 
@@ -308,28 +279,13 @@ def network_policy(cfg: StackConfig) -> Manifest:
         "kind": "NetworkPolicy",
         "metadata": _metadata(cfg, NETWORK_POLICY_NAME),
         "spec": {
-            "podSelector": {"matchLabels": _pod_selector()},
+            "podSelector": {"matchLabels": selector(CRONJOB_NAME, COMPONENT)},
             "policyTypes": ["Ingress", "Egress"],
             "ingress": [],
             "egress": [
+                dns_egress(),
                 {
-                    "to": [
-                        {
-                            "namespaceSelector": {
-                                "matchLabels": {"kubernetes.io/metadata.name": "kube-system"}
-                            }
-                        }
-                    ],
-                    "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
-                },
-                {
-                    "to": [
-                        {
-                            "podSelector": {
-                                "matchLabels": {"app.kubernetes.io/component": SERVER_COMPONENT}
-                            }
-                        }
-                    ],
+                    "to": [{"podSelector": {"matchLabels": {COMPONENT_LABEL: SERVER_COMPONENT}}}],
                     "ports": [{"protocol": "TCP", "port": VLLM_PORT}],
                 },
                 {

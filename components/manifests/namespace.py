@@ -16,11 +16,11 @@ from __future__ import annotations
 from typing import Any
 
 from components.config import StackConfig
+from components.contract import GPU_RESOURCE
 from components.manifests.device_plugin import device_plugin_objects
 from components.manifests.toolkit import (
     API_KEY_SECRET,
     API_KEY_SECRET_KEY,
-    GPU_RESOURCE,
     HF_TOKEN_SECRET,
     HF_TOKEN_SECRET_KEY,
     REDACTED,
@@ -29,17 +29,6 @@ from components.manifests.toolkit import (
     opaque_secret,
     standard_labels,
 )
-
-__all__ = [
-    "DEFAULT_DENY_POLICY",
-    "GPU_QUOTA",
-    "LIMIT_RANGE",
-    "POD_SECURITY_LEVEL",
-    "REDACTED",
-    "environment_objects",
-    "namespace_objects",
-    "secret_object",
-]
 
 POD_SECURITY_LEVEL = "restricted"
 GPU_QUOTA = "gpu-quota"

@@ -1,24 +1,8 @@
 """The image pre-puller: every GPU node holds the stack's vLLM images before a replica needs them.
 
-When the autoscaler adds a GPU node, or a rollback moves a replica to a node that never ran its
-image, the kubelet first pulls the multi-GB vLLM image. This DaemonSet runs on every GPU node
-(the pool's node labels, tolerating the GPU taint) with one init container per distinct vLLM
-image of the stack's GPU models; each runs ``/bin/true`` and exits, so the only effect is that
-the node pulled the image. Then a pause container idles at a few MiB so the DaemonSet stays
-ready (and Kubernetes' image garbage collection sees the images in use only while they run:
-the pause container keeps the pod, not the images; a node under disk pressure may still evict
-an image, which the next rollout pulls again).
-
-- Restricted Pod Security (non-root, no capabilities, read-only root, RuntimeDefault seccomp),
-  tiny requests, no GPU request: it never competes with a replica for a GPU.
-- ``NVIDIA_VISIBLE_DEVICES=void``: CUDA images set ``NVIDIA_VISIBLE_DEVICES=all`` and LKE GPU
-  nodes run NVIDIA's runtime by default, which would otherwise expose every GPU of the node to
-  a container that requested none (NVIDIA Container Toolkit docs, "Environment variables":
-  ``void`` behaves like runc).
-- One per stack, in the environment's namespace, so two stacks sharing a cluster (development
-  and staging) each pull their own images without owning the other's object.
-- ``maxUnavailable: 100%``: an image change re-pulls on every node at once; these pods serve
-  nothing, so none of them needs to stay up during the rollout.
+A DaemonSet on the GPU nodes, one init container per distinct vLLM image (``/bin/true``), then an
+idle pause container; no GPU, restricted security, one per namespace. Why and what it does not
+do: docs/time-to-ready.md, "The image on the node".
 """
 
 from __future__ import annotations
@@ -27,14 +11,13 @@ from typing import Any, Final
 
 from components.config import StackConfig
 from components.config.images import PAUSE_IMAGE
+from components.contract import NAME_LABEL
 from components.manifests.device_plugin import gpu_node_selector, gpu_tolerations
 from components.manifests.toolkit import (
     container_security_context,
     pod_security_context,
     standard_labels,
 )
-
-__all__ = ["PREPULLER_NAME", "image_prepuller", "prepull_images"]
 
 PREPULLER_NAME: Final = "vllm-image-prepuller"
 _COMPONENT: Final = "image-prepuller"
@@ -52,6 +35,7 @@ def _puller(index: int, image: str) -> dict[str, Any]:
         "image": image,
         "imagePullPolicy": "IfNotPresent",
         "command": ["/bin/true"],
+        # Not every GPU of the node (NVIDIA's runtime would expose them all): docs/time-to-ready.md.
         "env": [{"name": "NVIDIA_VISIBLE_DEVICES", "value": "void"}],
         "resources": _TINY,
         "securityContext": container_security_context(),
@@ -63,7 +47,7 @@ def image_prepuller(cfg: StackConfig) -> dict[str, Any] | None:
     images = prepull_images(cfg)
     if not cfg.timing.pre_pull_images or not images:
         return None
-    selector = {"app.kubernetes.io/name": PREPULLER_NAME}
+    selector = {NAME_LABEL: PREPULLER_NAME}
     labels = standard_labels(PREPULLER_NAME, _COMPONENT, cfg.environment)
     return {
         "apiVersion": "apps/v1",

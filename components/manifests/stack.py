@@ -15,8 +15,6 @@ from components.manifests.prepull import image_prepuller
 from components.manifests.vllm.render import model_objects
 from components.planning.capacity import StackPlan, plan_stack
 
-__all__ = ["stack_objects", "validate_stack"]
-
 
 def stack_objects(loaded: LoadedStack, plan: StackPlan) -> list[dict[str, Any]]:
     """Namespace-level objects (and the image pre-puller), then each model's, then the health

@@ -7,13 +7,12 @@ policy pack); this module only assembles them.
 
 from __future__ import annotations
 
-from typing import Any, Final
+from pathlib import Path
+from typing import Any, Final, Literal
 
 from components.contract import (
     COMPONENT_LABEL,
     ENVIRONMENT_LABEL,
-    GPU_RESOURCE,
-    GPU_TAINT_KEY,
     MANAGED_BY,
     MANAGED_BY_LABEL,
     NAME_LABEL,
@@ -21,26 +20,12 @@ from components.contract import (
     PROJECT,
 )
 
-__all__ = [
-    "API_KEY_SECRET",
-    "API_KEY_SECRET_KEY",
-    "GPU_RESOURCE",
-    "GPU_TAINT_KEY",
-    "HF_TOKEN_SECRET",
-    "HF_TOKEN_SECRET_KEY",
-    "NON_ROOT_ID",
-    "REDACTED",
-    "Manifest",
-    "container_security_context",
-    "metadata",
-    "opaque_secret",
-    "pod_security_context",
-    "selector",
-    "standard_labels",
-]
-
 Manifest = dict[str, Any]
 """A Kubernetes object (or part of one) as plain JSON-shaped data."""
+
+ASSETS_DIR: Final = Path(__file__).parent / "assets"
+"""The scripts and SQL that run in containers, as files (``make lint`` lints each one)."""
+Asset = Literal["reporter.sh", "report.sql", "smoke.sh", "fetch_weights.py"]
 
 REDACTED: Final = "REDACTED"
 """What ``ops render`` writes instead of a secret value."""
@@ -51,8 +36,16 @@ HF_TOKEN_SECRET_KEY: Final = "token"
 API_KEY_SECRET: Final = "vllm-api-key"
 API_KEY_SECRET_KEY: Final = "api-key"
 
+NAMESPACE_LABEL: Final = "kubernetes.io/metadata.name"
+"""Kubernetes sets it on every namespace to the namespace's name (what namespaceSelectors match)."""
+
 NON_ROOT_ID: Final = 10001
 """UID and GID every container of ours runs as (the restricted Pod Security level)."""
+
+
+def read_asset(name: Asset) -> str:
+    """An asset's exact text: what the builders put in a ConfigMap or a container command."""
+    return (ASSETS_DIR / name).read_text(encoding="utf-8")
 
 
 def standard_labels(name: str, component: str, environment: str) -> dict[str, str]:
@@ -95,6 +88,14 @@ def opaque_secret(meta: Manifest, string_data: dict[str, str]) -> Manifest:
         "metadata": meta,
         "type": "Opaque",
         "stringData": string_data,
+    }
+
+
+def dns_egress() -> Manifest:
+    """A NetworkPolicy egress rule to the cluster's DNS (kube-system), UDP and TCP port 53."""
+    return {
+        "to": [{"namespaceSelector": {"matchLabels": {NAMESPACE_LABEL: "kube-system"}}}],
+        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
     }
 
 

@@ -1,12 +1,6 @@
-"""The attention shape and checkpoint dtype of the models we ship, from each one's config.json.
-
-The KV-cache estimate (``kv_cache.py``) needs, per model: layers, KV heads and head dimension;
-the memory-at-load check needs the checkpoint's dtype (``torch_dtype``). Each value below is
-copied from the model's ``config.json`` at the URL next to it (the revision our stacks pin,
-``main`` for the local example). ``head_dim`` is the config's ``head_dim`` where it has one,
-else ``hidden_size / num_attention_heads``, which is what vLLM 0.11.0 uses
-(vllm/config/model.py:1091 ``ModelConfig.get_head_size``). A model that is not here can describe
-itself with ``models[].architecture`` and ``models[].checkpointPrecision``.
+"""The attention shape and checkpoint dtype of the models we ship, each value copied from the
+model's ``config.json`` at the URL next to it (the revision our stacks pin). A model that is
+not here describes itself with ``models[].architecture`` and ``models[].checkpointPrecision``.
 """
 
 from __future__ import annotations
@@ -15,16 +9,6 @@ from dataclasses import dataclass
 
 from components.config import ModelConfig
 from components.config.types import Precision
-
-__all__ = [
-    "CATALOG",
-    "CatalogEntry",
-    "ModelShape",
-    "checkpoint_precision",
-    "loaded_precision",
-    "model_shape",
-    "quantization",
-]
 
 
 @dataclass(frozen=True, slots=True)

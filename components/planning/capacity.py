@@ -1,12 +1,7 @@
 """Pure capacity planning: memory per model, placement on the pool's nodes, concurrency, rollout.
 
-``plan_stack`` is also the planning half of validation. Every problem is a ``ConfigIssue``
-naming the key to change: a model that does not fit its GPUs at load or while serving
-(``models[i].parametersBillions``, ``memory.py``), a precision vLLM would not serve
-(``models[i].precision``), a weight cache that cannot hold the checkpoint, a replica that may
-stay Pending under the worst placement (``placement.py``), a KV cache that holds fewer than
-``minConcurrentSequences`` sequences of ``maxModelLen`` (``kv_cache.py``). What only deserves
-attention is a caution on the plan.
+``plan_stack`` is also the planning half of validation: every problem is a ``ConfigIssue``
+naming the key to change; what only deserves attention is a caution on the plan.
 """
 
 from __future__ import annotations
@@ -33,16 +28,6 @@ from components.planning.placement import (
     check_placement,
     fits_worst_case,
 )
-
-__all__ = [
-    "ModelPlan",
-    "RolloutStrategy",
-    "StackPlan",
-    "memory_issues",
-    "placement_issues",
-    "plan_stack",
-    "pool_demand",
-]
 
 
 class RolloutStrategy(StrEnum):
@@ -108,6 +93,15 @@ class StackPlan:
         raise KeyError(name)
 
 
+# A stack whose models all run on CPU has no GPU pool; its plan stands in (no GPUs, no memory).
+NO_GPU_PLAN = GpuPlan("none", "no GPU", 0, 0)
+
+
+def _gpu_plan(cfg: StackConfig) -> GpuPlan:
+    pool = cfg.cluster.gpu_pool
+    return pool.plan if pool is not None else NO_GPU_PLAN
+
+
 def _strategy(replicas: int, can_surge: bool) -> RolloutStrategy:
     if can_surge:
         return RolloutStrategy.SURGE
@@ -118,68 +112,27 @@ def _strategy(replicas: int, can_surge: bool) -> RolloutStrategy:
 
 def plan_stack(cfg: StackConfig) -> StackPlan:
     """Per model: GPUs, memory at load and serving, concurrency and rollout strategy; per stack:
-    totals against the pool and worst-case placement on its nodes.
-
-    Spare GPUs (the environment's GPU budget minus what every replica needs) are handed out in
-    model order, one surge replica's worth at a time, so that all models rolling at once fit
-    the budget and can still be placed on the pool's nodes in every arrangement. Models whose
-    workload cannot surge (per-replica weight caches: ModelConfig.uses_statefulset) do not take any.
-    """
+    totals against the pool and worst-case placement on its nodes."""
+    pool = cfg.cluster.gpu_pool
+    plan = _gpu_plan(cfg)
     issues = memory_issues(cfg)
     cautions: list[str] = []
-    pool = cfg.cluster.gpu_pool
-    plan = pool.plan
-    needed = sum(m.gpus_total for m in cfg.models)
-    spare = cfg.gpu_budget_resolved - needed
-    surge_held = 0
-    models: list[ModelPlan] = []
     for i, m in enumerate(cfg.models):
-        issues += precision_issues(i, m)
-        cache_issues, cache_cautions = cache_checks(i, m)
-        issues += cache_issues
-        if m.accelerator == "cpu" or _fit(m, plan).fits:
-            issues += concurrency_issues(i, m, plan)
-        # Flags that size the KV cache themselves (--kv-cache-memory-bytes,
-        # --num-gpu-blocks-override) are refused by config/vllm_args.py, so these figures hold.
-        cautions += cache_cautions
-        if model_shape(m) is None:
-            cautions.append(
-                f"models[{i}].architecture: {m.hf_model_id} is not in the architecture catalog; "
-                "set architecture.numHiddenLayers, numKeyValueHeads and headDim (config.json) "
-                "to check its concurrency"
-            )
-        gpus = 0 if m.accelerator == "cpu" else m.gpus_per_replica
-        can_surge = (
-            m.supports_surge and spare >= gpus and (gpus == 0 or _placeable(cfg, surge_held + gpus))
-        )
-        if can_surge:
-            spare -= gpus
-            surge_held += gpus
-        cpu = m.accelerator == "cpu"
-        ckpt = checkpoint_precision(m) or m.precision
-        models.append(
-            ModelPlan(
-                name=m.name,
-                endpoint_url=cfg.endpoint_url(m.name),
-                gpus_per_replica=gpus,
-                replicas=m.replicas,
-                gpus_total=m.gpus_total,
-                fit=None if cpu else _fit(m, plan),
-                strategy=_strategy(m.replicas, can_surge),
-                surge_gpus=gpus if can_surge else 0,
-                load=None if cpu else _load(m, plan),
-                checkpoint_precision=ckpt,
-                concurrency=model_concurrency(m, plan),
-                weight_cache_gi=weight_cache_gi(m),
-            )
-        )
+        model_issues, model_cautions = _model_findings(i, m, plan)
+        issues += model_issues
+        cautions += model_cautions
+    models = [_model_plan(cfg, m, surge) for m, surge in zip(cfg.models, _surges(cfg), strict=True)]
     demand = pool_demand(cfg, models)
-    placement = check_placement(
-        demand,
-        plan,
-        pool.max_nodes,
-        others_follow_pool=_others_follow_pool(cfg),
-        nodes_key="cluster.gpuPool." + ("autoscaler.max" if pool.autoscaler else "count"),
+    placement = (
+        []
+        if pool is None
+        else check_placement(
+            demand,
+            plan,
+            pool.max_nodes,
+            others_follow_pool=_others_follow_pool(cfg),
+            nodes_key="cluster.gpuPool." + ("autoscaler.max" if pool.autoscaler else "count"),
+        )
     )
     issues += placement_issues(cfg, placement)
     if demand.others:
@@ -193,9 +146,9 @@ def plan_stack(cfg: StackConfig) -> StackPlan:
         raise ConfigError(issues)
     return StackPlan(
         plan=plan,
-        pool_min_nodes=pool.min_nodes,
-        pool_max_nodes=pool.max_nodes,
-        pool_max_gpus=pool.max_gpus,
+        pool_min_nodes=pool.min_nodes if pool is not None else 0,
+        pool_max_nodes=pool.max_nodes if pool is not None else 0,
+        pool_max_gpus=pool.max_gpus if pool is not None else 0,
         gpu_budget=cfg.gpu_budget_resolved,
         models=tuple(models),
         placement=tuple(placement),
@@ -204,9 +157,67 @@ def plan_stack(cfg: StackConfig) -> StackPlan:
     )
 
 
+def _model_findings(i: int, m: ModelConfig, plan: GpuPlan) -> tuple[list[ConfigIssue], list[str]]:
+    """One model's own issues and cautions: precision, weight cache, concurrency, catalog."""
+    cache_issues, cautions = cache_checks(i, m)
+    issues = [*precision_issues(i, m), *cache_issues]
+    if m.accelerator == "cpu" or _fit(m, plan).fits:
+        issues += concurrency_issues(i, m, plan)
+    # Flags that size the KV cache themselves (--kv-cache-memory-bytes,
+    # --num-gpu-blocks-override) are refused by config/vllm_args.py, so these figures hold.
+    if model_shape(m) is None:
+        cautions = [
+            *cautions,
+            f"models[{i}].architecture: {m.hf_model_id} is not in the architecture catalog; "
+            "set architecture.numHiddenLayers, numKeyValueHeads and headDim (config.json) "
+            "to check its concurrency",
+        ]
+    return issues, cautions
+
+
+def _surges(cfg: StackConfig) -> list[bool]:
+    """Per model, whether it may surge. Spare GPUs (the environment's GPU budget minus what every
+    replica needs) are handed out in model order, one surge replica's worth at a time, so that
+    all models rolling at once fit the budget and can still be placed on the pool's nodes in
+    every arrangement. Models whose workload cannot surge (per-replica weight caches:
+    ModelConfig.uses_statefulset) take none."""
+    spare = cfg.gpu_budget_resolved - sum(m.gpus_total for m in cfg.models)
+    held = 0
+    out: list[bool] = []
+    for m in cfg.models:
+        gpus = 0 if m.accelerator == "cpu" else m.gpus_per_replica
+        fits = m.supports_surge and spare >= gpus
+        can_surge = fits and (gpus == 0 or _placeable(cfg, held + gpus))
+        if can_surge:
+            spare -= gpus
+            held += gpus
+        out.append(can_surge)
+    return out
+
+
+def _model_plan(cfg: StackConfig, m: ModelConfig, can_surge: bool) -> ModelPlan:
+    plan = _gpu_plan(cfg)
+    cpu = m.accelerator == "cpu"
+    gpus = 0 if cpu else m.gpus_per_replica
+    return ModelPlan(
+        name=m.name,
+        endpoint_url=cfg.endpoint_url(m.name),
+        gpus_per_replica=gpus,
+        replicas=m.replicas,
+        gpus_total=m.gpus_total,
+        fit=None if cpu else _fit(m, plan),
+        strategy=_strategy(m.replicas, can_surge),
+        surge_gpus=gpus if can_surge else 0,
+        load=None if cpu else _load(m, plan),
+        checkpoint_precision=checkpoint_precision(m) or m.precision,
+        concurrency=model_concurrency(m, plan),
+        weight_cache_gi=weight_cache_gi(m),
+    )
+
+
 def _placeable(cfg: StackConfig, surge_gpus: int) -> bool:
     """Every replica size is placed in every arrangement with ``surge_gpus`` of surge pods."""
-    pool = cfg.cluster.gpu_pool
+    pool = cfg.cluster.gpu
     demand = _demand(cfg, surge_gpus)
     return all(
         fits_worst_case(g, demand.total - g, pool.max_nodes, pool.plan.gpus_per_node)
@@ -230,8 +241,8 @@ def _demand(cfg: StackConfig, surge_gpus: int) -> PoolDemand:
     for m in cfg.models:
         if m.accelerator == "cpu":
             continue
-        auto = m.autoscaling
-        top = auto.max_replicas if auto is not None and auto.enabled else m.replicas
+        auto = m.active_autoscaling
+        top = auto.max_replicas if auto is not None else m.replicas
         own += top * m.gpus_per_replica
         sizes.append((m.name, m.gpus_per_replica))
     return PoolDemand(
@@ -243,7 +254,7 @@ def _demand(cfg: StackConfig, surge_gpus: int) -> PoolDemand:
 
 def placement_issues(cfg: StackConfig, checks: list[PlacementCheck]) -> list[ConfigIssue]:
     out: list[ConfigIssue] = []
-    plan = cfg.cluster.gpu_pool.plan
+    plan = _gpu_plan(cfg)
     index = {m.name: i for i, m in enumerate(cfg.models)}
     for c in checks:
         if c.fits:
@@ -265,7 +276,7 @@ def placement_issues(cfg: StackConfig, checks: list[PlacementCheck]) -> list[Con
 def memory_issues(cfg: StackConfig) -> list[ConfigIssue]:
     """One issue per GPU model whose replica does not fit its GPUs' memory while serving or at
     load (the checkpoint as stored, before any on-the-fly quantization), with what would."""
-    plan = cfg.cluster.gpu_pool.plan
+    plan = _gpu_plan(cfg)
     issues: list[ConfigIssue] = []
     for i, m in enumerate(cfg.models):
         if m.accelerator == "cpu" or m.gpus_per_replica > plan.gpus_per_node:

@@ -1,17 +1,6 @@
-"""KV-cache bytes per token, and how many sequences one replica's KV cache holds.
-
-vLLM 0.11.0 sizes a KV-cache block per layer as ``2 x block_size x num_kv_heads x head_size x
-dtype bytes`` (K and V; vllm/v1/kv_cache_interface.py:63-66 ``AttentionSpec.page_size_bytes``),
-with ``num_kv_heads`` the KV heads per GPU, ``max(1, total // tensor_parallel_size)``
-(vllm/config/model.py:1179-1191 ``get_num_kv_heads``), and 16-token blocks on CUDA
-(vllm/platforms/cuda.py:126-127). Its startup log "Maximum concurrency for <maxModelLen> tokens
-per request" is ``num_blocks / ceil(max_model_len / block_size)``
-(vllm/v1/core/kv_cache_utils.py:780-795, logged at :1091). We compute the same from the KV-cache
-memory our memory model leaves (``memory.MemoryFit.kv_cache_gib``).
-
-The KV-cache dtype: ``--kv-cache-dtype`` in extraArgs, default ``auto`` = the model's dtype
-(vllm/config/cache.py:25 ``CacheDType``), which is 16-bit for our checkpoints: vLLM downcasts a
-float32 config dtype to 16 bits unless ``--dtype float32`` (vllm/config/model.py:1665-1667).
+"""KV-cache bytes per token, and how many sequences one replica's KV cache holds, computed as
+vLLM 0.11.0 sizes its blocks and logs its "Maximum concurrency" (docs/provider-semantics.md,
+"vLLM and Kubernetes facts the plan relies on").
 """
 
 from __future__ import annotations
@@ -21,14 +10,6 @@ from dataclasses import dataclass
 
 from components.config import ModelConfig
 from components.planning.architecture import ModelShape
-
-__all__ = [
-    "BLOCK_SIZE_TOKENS",
-    "Concurrency",
-    "concurrency",
-    "kv_bytes_per_token",
-    "kv_dtype_bytes",
-]
 
 BLOCK_SIZE_TOKENS = 16
 _GIB = 1024**3

@@ -1,29 +1,7 @@
-"""Memory fit of one replica on its GPUs, and what would make a model that does not fit fit.
-
-Memory model (deliberately simple and conservative, documented in the README):
-
-    needed per replica = weights x 1.2 + 1 GiB per GPU
-    weights            = parameters x bytes per parameter (by precision), in GiB
-    available          = GPU memory x GPUs per replica x gpuMemoryUtilization
-
-The 20 % covers activations, CUDA graphs and the sampler; the 1 GiB per GPU covers the CUDA
-context and NCCL buffers. Whatever is left of ``available`` is KV cache; the plan prints it.
-
-Memory at load is a second, separate check, because vLLM 0.11.0 quantizes on the fly only after
-every weight is on the GPU in the checkpoint's dtype:
-
-    peak per GPU at load = checkpoint weights / GPUs per replica + 1 GiB  <=  GPU memory
-
-``Fp8LinearMethod.create_weights`` allocates an unquantized checkpoint's weights in
-``params_dtype`` (vllm/model_executor/layers/quantization/fp8.py:284-296, "wait until
-process_weights_after_loading"), which quantizes them (:346-349); ``BaseModelLoader.load_model``
-calls it only after ``load_weights`` has loaded the whole model
-(vllm/model_executor/model_loader/base_loader.py:49-51). The serving footprint is the quantized
-size: the runner measures the weights after loading with ``torch.cuda.empty_cache()`` and
-``max_memory_allocated`` (vllm/v1/worker/gpu_model_runner.py:2631-2652,
-vllm/platforms/cuda.py:206-211), so the freed bf16 copies do not count against the KV cache.
-Loading is bounded by the GPU's whole memory, not by ``gpuMemoryUtilization``, which only
-sizes the KV cache (vllm/v1/worker/gpu_worker.py:183-193, 279).
+"""Memory fit of one replica on its GPUs, while serving and at load, and what would make a
+model that does not fit fit. The memory model and the vLLM behaviour behind it:
+docs/architecture.md, "Capacity", and docs/provider-semantics.md, "vLLM and Kubernetes facts the
+plan relies on".
 """
 
 from __future__ import annotations
@@ -32,22 +10,7 @@ import math
 from dataclasses import dataclass
 
 from components.config.gpu_plans import GPU_PLANS, GpuPlan
-
-__all__ = [
-    "ACTIVATION_OVERHEAD",
-    "BYTES_PER_PARAMETER",
-    "CACHE_HEADROOM",
-    "CACHE_MIN_GI",
-    "CACHE_REVISIONS",
-    "PER_GPU_OVERHEAD_GIB",
-    "LoadFit",
-    "MemoryFit",
-    "fit_load",
-    "fit_memory",
-    "suggest_fixes",
-    "weight_cache_default_gi",
-    "weight_memory_gib",
-]
+from components.config.prices import price_table
 
 BYTES_PER_PARAMETER: dict[str, float] = {
     "fp32": 4.0,
@@ -142,6 +105,27 @@ def _fits(
     return serving.fits and fit_load(parameters_billions, checkpoint, gpus, memory_gib).fits
 
 
+@dataclass(frozen=True, slots=True)
+class _Replica:
+    """A replica that does not fit, as the suggestions vary it."""
+
+    parameters_billions: float
+    precision: str
+    checkpoint: str
+    gpus: int
+    utilization: float
+
+    def fits(self, memory_gib: float, *, gpus: int | None = None) -> bool:
+        return _fits(
+            self.parameters_billions,
+            self.precision,
+            gpus or self.gpus,
+            checkpoint=self.checkpoint,
+            memory_gib=memory_gib,
+            utilization=self.utilization,
+        )
+
+
 def suggest_fixes(
     parameters_billions: float,
     precision: str,
@@ -154,65 +138,169 @@ def suggest_fixes(
     """What would make a model fit both at load and while serving: a lower precision, more
     GPUs, or a larger plan. On-the-fly fp8 is offered only when the checkpoint itself loads;
     otherwise a checkpoint stored at the lower precision."""
-    ckpt = checkpoint_precision or precision
-    mem, util = plan.gpu_memory_gib, gpu_memory_utilization
-    out: list[str] = []
-    if BYTES_PER_PARAMETER[ckpt] > BYTES_PER_PARAMETER[precision] and _fits(
+    r = _Replica(
         parameters_billions,
         precision,
+        checkpoint_precision or precision,
         gpus_per_replica,
-        checkpoint=precision,
+        gpu_memory_utilization,
+    )
+    fixes = [
+        _stored_at_precision(r, plan.gpu_memory_gib),
+        _lower_precision(r, plan.gpu_memory_gib),
+        _more_gpus(r, plan),
+        _larger_plan(r),
+    ]
+    found = [f for f in fixes if f is not None]
+    if fixes[2] is None and fixes[3] is None:
+        # No single change of GPUs or plan does it: the cheapest combinations that do.
+        found += [f for f in _elsewhere(r, plan) if f not in found]
+    return found
+
+
+def _stored_at_precision(r: _Replica, mem: float) -> str | None:
+    """A checkpoint already at the serving precision, when quantizing after loading is the
+    problem."""
+    if BYTES_PER_PARAMETER[r.checkpoint] <= BYTES_PER_PARAMETER[r.precision]:
+        return None
+    if not _fits(
+        r.parameters_billions,
+        r.precision,
+        r.gpus,
+        checkpoint=r.precision,
         memory_gib=mem,
-        utilization=util,
+        utilization=r.utilization,
     ):
-        out.append(
-            f"a checkpoint stored at {precision} (checkpointPrecision {precision}) instead of "
-            f"quantizing the {ckpt} one after loading it"
-        )
+        return None
+    return (
+        f"a checkpoint stored at {r.precision} (checkpointPrecision {r.precision}) instead of "
+        f"quantizing the {r.checkpoint} one after loading it"
+    )
+
+
+def _lower_precision(r: _Replica, mem: float) -> str | None:
+    """The largest lower precision that serves: on the fly (fp8) when the checkpoint loads, else
+    a checkpoint stored at it."""
     smaller = [
         p
         for p, b in BYTES_PER_PARAMETER.items()
-        if b < BYTES_PER_PARAMETER[precision]
-        and fit_memory(parameters_billions, p, gpus_per_replica, mem, util).fits
+        if b < BYTES_PER_PARAMETER[r.precision]
+        and fit_memory(r.parameters_billions, p, r.gpus, mem, r.utilization).fits
     ]
-    if smaller:
-        best = max(smaller, key=lambda p: BYTES_PER_PARAMETER[p])
-        load = fit_load(parameters_billions, ckpt, gpus_per_replica, mem)
-        if best == "fp8" and load.fits:
-            out.append("quantize to precision fp8 on the fly (extraArgs --quantization fp8)")
-        elif fit_load(parameters_billions, best, gpus_per_replica, mem).fits:
-            why = (
-                f"; on-the-fly --quantization fp8 would first load the {ckpt} checkpoint, "
-                f"~{load.peak_per_gpu_gib:.1f} GiB per GPU"
-                if best == "fp8" and not load.fits
-                else ""
-            )
-            out.append(
-                f"a checkpoint stored at {best} (precision and checkpointPrecision {best}{why})"
-            )
+    if not smaller:
+        return None
+    best = max(smaller, key=lambda p: BYTES_PER_PARAMETER[p])
+    load = fit_load(r.parameters_billions, r.checkpoint, r.gpus, mem)
+    if best == "fp8" and load.fits:
+        return "quantize to precision fp8 on the fly (extraArgs --quantization fp8)"
+    if not fit_load(r.parameters_billions, best, r.gpus, mem).fits:
+        return None
+    why = (
+        f"; on-the-fly --quantization fp8 would first load the {r.checkpoint} checkpoint, "
+        f"~{load.peak_per_gpu_gib:.1f} GiB per GPU"
+        if best == "fp8" and not load.fits
+        else ""
+    )
+    return f"a checkpoint stored at {best} (precision and checkpointPrecision {best}{why})"
+
+
+def _more_gpus(r: _Replica, plan: GpuPlan) -> str | None:
     for gpus in (2, 4, 8):
-        if gpus_per_replica < gpus <= plan.gpus_per_node and _fits(
-            parameters_billions, precision, gpus, checkpoint=ckpt, memory_gib=mem, utilization=util
-        ):
-            out.append(f"gpusPerReplica {gpus}")
-            break
+        if r.gpus < gpus <= plan.gpus_per_node and r.fits(plan.gpu_memory_gib, gpus=gpus):
+            return f"gpusPerReplica {gpus}"
+    return None
+
+
+def _larger_plan(r: _Replica) -> str | None:
     larger = sorted(
         (
             p
             for p in GPU_PLANS.values()
-            if p.lke_supported
-            and p.gpus_per_node >= gpus_per_replica
-            and _fits(
-                parameters_billions,
-                precision,
-                gpus_per_replica,
-                checkpoint=ckpt,
-                memory_gib=p.gpu_memory_gib,
-                utilization=util,
-            )
+            if p.lke_supported and p.gpus_per_node >= r.gpus and r.fits(p.gpu_memory_gib)
         ),
         key=lambda p: (p.gpu_memory_gib, p.gpus_per_node, p.plan_id),
     )
-    if larger:
-        out.append(f"a plan with larger GPUs ({larger[0].plan_id})")
+    return f"a plan with larger GPUs ({larger[0].plan_id})" if larger else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Way:
+    """A plan, GPUs per replica, serving precision and checkpoint dtype that fit, and what a
+    replica costs."""
+
+    plan: GpuPlan
+    gpus: int
+    precision: str
+    checkpoint: str
+    hourly_usd: float
+
+    def text(self, current: GpuPlan, r: _Replica) -> str:
+        parts = [] if self.plan == current else [f"cluster.gpuPool.type {self.plan.plan_id}"]
+        if self.gpus != r.gpus:
+            parts.append(f"gpusPerReplica {self.gpus}")
+        if self.precision != r.precision:
+            parts.append(
+                f"a checkpoint stored at {self.precision} (precision and checkpointPrecision "
+                f"{self.precision})"
+            )
+        elif self.checkpoint != r.checkpoint:
+            parts.append(
+                f"a checkpoint stored at {self.checkpoint} (checkpointPrecision {self.checkpoint})"
+            )
+        what = ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
+        return f"{what} (~${self.hourly_usd:.2f}/h a replica at list price)"
+
+
+def _variants(r: _Replica) -> list[tuple[str, str]]:
+    """(serving precision, checkpoint dtype) to try, best first: as configured, the checkpoint
+    stored at the serving precision, then each lower precision stored as such."""
+    out = [(r.precision, r.checkpoint)]
+    if r.checkpoint != r.precision:
+        out.append((r.precision, r.precision))
+    lower = [p for p, b in BYTES_PER_PARAMETER.items() if b < BYTES_PER_PARAMETER[r.precision]]
+    return out + [(p, p) for p in sorted(lower, key=lambda p: -BYTES_PER_PARAMETER[p])]
+
+
+def _ways(r: _Replica) -> list[_Way]:
+    """Every LKE plan and GPU count a replica fits on, with the best precision that fits
+    there, cheapest first (its share of a node's list price)."""
+    prices = price_table()
+    ways: list[_Way] = []
+    for plan in (p for p in GPU_PLANS.values() if p.lke_supported):
+        price = prices.price(plan.plan_id)
+        for gpus in (g for g in (1, 2, 4, 8) if g <= plan.gpus_per_node):
+            fit = next(
+                (
+                    (p, c)
+                    for p, c in _variants(r)
+                    if _fits(
+                        r.parameters_billions,
+                        p,
+                        gpus,
+                        checkpoint=c,
+                        memory_gib=plan.gpu_memory_gib,
+                        utilization=r.utilization,
+                    )
+                ),
+                None,
+            )
+            if fit is not None:
+                hourly = price.hourly_usd * gpus / plan.gpus_per_node if price else 0.0
+                ways.append(_Way(plan, gpus, fit[0], fit[1], hourly))
+    return sorted(ways, key=lambda w: (w.hourly_usd, -BYTES_PER_PARAMETER[w.checkpoint]))
+
+
+def _elsewhere(r: _Replica, plan: GpuPlan) -> list[str]:
+    """The cheapest way at the configured precision, the cheapest on the same GPUs, and the
+    cheapest of all (each once)."""
+    ways = _ways(r)
+    picks = [
+        next((w for w in ways if w.precision == r.precision), None),
+        next((w for w in ways if w.plan.gpu_model == plan.gpu_model), None),
+        ways[0] if ways else None,
+    ]
+    out: list[str] = []
+    for way in picks:
+        if way is not None and (text := way.text(plan, r)) not in out:
+            out.append(text)
     return out

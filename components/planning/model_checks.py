@@ -25,14 +25,6 @@ from components.planning.memory import (
     weight_memory_gib,
 )
 
-__all__ = [
-    "cache_checks",
-    "concurrency_issues",
-    "model_concurrency",
-    "precision_issues",
-    "weight_cache_gi",
-]
-
 # What `--quantization <method>` serves when it quantizes an unquantized checkpoint on the fly.
 _ON_THE_FLY: dict[str, str] = {"fp8": "fp8"}
 

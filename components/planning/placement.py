@@ -1,44 +1,7 @@
-"""Can every replica be placed on the pool's nodes, whatever the scheduler does?
-
-GPUs come in nodes of ``G`` GPUs and a replica needing ``g`` GPUs must find them on one node.
-The default scheduler's ``NodeResourcesFit`` plugin scores with ``LeastAllocated`` unless
-configured otherwise (https://kubernetes.io/docs/reference/scheduling/config/, KEP-2458
-https://www.kubernetes.dev/resources/keps/2458/), so small replicas spread over the nodes, and
-pods come and go in any order (rollouts, node loss, autoscaling). We therefore assume nothing
-about where the other pods are, only how many GPUs they hold, and prove placement for every
-possible arrangement:
-
-    A node on which a g-GPU replica does not fit has at most g - 1 free GPUs, so at least
-    G - g + 1 of its GPUs are in use. If the replica fits on none of N nodes, the other pods
-    hold at least N x (G - g + 1) GPUs. Contrapositive: if the others hold fewer,
-
-        others < N x (G - g + 1)
-
-    some node has g free GPUs and the replica can be scheduled, in every arrangement.
-
-The bound is tight: ``others = N x (G - g + 1)`` GPUs of 1-GPU pods, ``G - g + 1`` on each
-node, leave exactly ``g - 1`` free GPUs on every node, and the replica stays Pending.
-Production's "8 GPUs (4 nodes) of 10" is that case: four 1-GPU replicas on four of the five
-2-GPU nodes and one 2-GPU replica on the fifth leave the second 2-GPU replica Pending.
-
-``N`` is the autoscaler's maximum: the cluster autoscaler adds a node while a pod is Pending
-and a new node would fit it, up to ``autoscaler.max``
-(https://github.com/kubernetes/autoscaler/blob/master/cluster-autoscaler/FAQ.md, "How does
-scale-up work?").
-"Others" is everything that may hold the pool's GPUs when this replica is (re)created:
-
-- every other replica of this stack, each model at its KEDA ``maxReplicas`` if it autoscales,
-  plus the surge replica of each rollout the plan promises; capped at the namespace's GPU
-  quota (``gpuBudget``), which Kubernetes enforces on every pod's ``requests.nvidia.com/gpu``
-  (https://kubernetes.io/docs/concepts/policy/resource-quotas/#resource-quota-for-extended-resources);
-- the other namespaces sharing the pool (development and staging share one): a stack sees
-  only its own config, so their share is ``otherNamespacesGpuBudget`` (the sum of their
-  quotas), by default the rest of the pool. We assume nothing else requests GPUs on the pool
-  (the GPU nodes are tainted ``nvidia.com/gpu``; the device plugin requests none).
-
-Scheduling hints that make packing likely (pod affinity, ``MostAllocated`` scoring) do not
-change this bound: they are preferences the scheduler may override, so the plan does not count
-on them.
+"""Can every replica be placed on the pool's nodes, whatever the scheduler does? A bound that
+holds for every arrangement of the other pods (``fits_worst_case``); the scheduler, autoscaler
+and quota facts it rests on: docs/provider-semantics.md, "vLLM and Kubernetes facts the plan
+relies on".
 """
 
 from __future__ import annotations
@@ -47,17 +10,16 @@ from dataclasses import dataclass
 
 from components.config.gpu_plans import GPU_PLANS, GpuPlan
 
-__all__ = [
-    "PlacementCheck",
-    "PoolDemand",
-    "check_placement",
-    "fits_worst_case",
-    "min_nodes_for",
-]
-
 
 def fits_worst_case(g: int, others: int, nodes: int, gpus_per_node: int) -> bool:
-    """A g-GPU replica finds a node in every arrangement of ``others`` GPUs on ``nodes``."""
+    """A g-GPU replica finds a node in every arrangement of ``others`` GPUs on ``nodes``.
+
+    A node on which a g-GPU replica does not fit has at most g - 1 free GPUs, so at least
+    G - g + 1 of its GPUs are in use. If the replica fits on none of N nodes, the other pods
+    hold at least N x (G - g + 1) GPUs. So if they hold fewer, some node has g free GPUs, in
+    every arrangement. The bound is tight: ``others = N x (G - g + 1)`` GPUs of 1-GPU pods,
+    ``G - g + 1`` on each node, leave exactly ``g - 1`` free on every node.
+    """
     return g <= gpus_per_node and others < nodes * (gpus_per_node - g + 1)
 
 

@@ -20,15 +20,6 @@ from typing import Any, Final
 
 from components.config import StackConfig
 
-__all__ = [
-    "GIT_COMMIT_ENV",
-    "RELEASE_SCHEMA_VERSION",
-    "ROLLBACK_ENV",
-    "config_digest",
-    "current_git_commit",
-    "release_record",
-]
-
 RELEASE_SCHEMA_VERSION: Final = 1
 
 # Set by `python -m ops rollback --yes` for the `pulumi up` it runs: the history version being

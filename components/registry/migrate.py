@@ -1,22 +1,8 @@
-"""Versioned SQL migrations of the registry schema.
+"""Versioned SQL migrations of the registry schema, applied under an advisory lock.
 
-Files ``migrations/NNNN_name.sql`` are applied in version order, each in its own transaction,
-while this run holds a PostgreSQL advisory lock (so concurrent runs apply each file exactly
-once). Each applied file is recorded in ``vllm_platform_schema_migrations`` with the sha256 of
-its content; a recorded file whose content has since changed is refused, naming the file.
-
-The API router reads ``model_registry_entries`` all the time. A migration's DDL needs an ACCESS
-EXCLUSIVE lock, and while it *waits* for that lock (behind any open reader), every later
-reader queues behind the waiting request. So each migration waits at most
-``LOCK_TIMEOUT_MS`` for a lock, is rolled back and retried with backoff, and after
-``LOCK_ATTEMPTS`` attempts fails with an error that says what to do; the router's reads are
-never held up longer than one such wait.
-
-Before anything is applied, an existing (legacy) ``model_registry_entries`` is checked: a column
-this platform uses must have a type it can work with, and a NOT NULL column without a default
-must be one the platform's inserts fill; otherwise the run is refused naming the table, the
-column and what to do. A migration never changes the type or the default of a column that
-existed before it ran: a changed type fails that migration, a changed default is put back.
+Each ``migrations/NNNN_name.sql`` runs in its own transaction and is recorded with its sha256 (an
+edited applied file is refused). Lock waits are bounded and retried so the router's reads never
+queue long behind a migration; a legacy table is checked before anything is applied.
 """
 
 from __future__ import annotations
@@ -28,24 +14,13 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import psycopg
 
 from components.registry.connection import connect
-from components.registry.store import INSERT_COLUMNS
-
-__all__ = [
-    "MIGRATIONS_DIR",
-    "MIGRATIONS_TABLE",
-    "AppliedMigration",
-    "Migration",
-    "MigrationChecksumError",
-    "MigrationError",
-    "applied_migrations",
-    "load_migrations",
-    "migrate",
-]
+from components.registry.rows import INSERT_COLUMNS
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 MIGRATIONS_TABLE = "vllm_platform_schema_migrations"
@@ -55,7 +30,7 @@ ADVISORY_LOCK_KEY = int.from_bytes(
 )
 ENTRIES_TABLE = "model_registry_entries"
 # Waiting for the advisory lock (another migration run) blocks no reader: it may wait long.
-ADVISORY_LOCK_TIMEOUT = "120s"
+ADVISORY_LOCK_TIMEOUT_MS = 120_000
 # lock_timeout "applies separately to each lock acquisition attempt" and only to lock waits
 # (https://www.postgresql.org/docs/current/runtime-config-client.html#GUC-LOCK-TIMEOUT); a
 # queued ACCESS EXCLUSIVE request blocks every later ACCESS SHARE (plain SELECT) request on the
@@ -255,7 +230,7 @@ def check_legacy_table(
 ) -> None:
     """Refuse a ``model_registry_entries`` this platform cannot safely use, naming the column.
 
-    ``insert_columns``: what the registry's inserts set (``store.INSERT_COLUMNS``).
+    ``insert_columns``: what the registry's inserts set (``INSERT_COLUMNS``).
     """
     columns = _table_columns(conn)
     problems: list[str] = []
@@ -315,6 +290,41 @@ def _restore_defaults(
             )
 
 
+def _advisory_lock_holder(conn: psycopg.Connection[tuple[object, ...]]) -> str:
+    """Who holds the migrations' advisory lock: pid, application, user and session start.
+
+    A bigint advisory lock shows in pg_locks as classid (high 32 bits), objid (low 32 bits) and
+    objsubid 1 (https://www.postgresql.org/docs/current/view-pg-locks.html)."""
+    unsigned = ADVISORY_LOCK_KEY & 0xFFFF_FFFF_FFFF_FFFF
+    found = conn.execute(
+        """SELECT a.pid, a.application_name, a.usename, a.backend_start, a.state
+             FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+            WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+              AND l.classid::bigint = %s AND l.objid::bigint = %s""",
+        (unsigned >> 32, unsigned & 0xFFFF_FFFF),
+    ).fetchone()
+    if found is None:
+        return "its holder has gone since"
+    pid, app, user, since, state = found
+    return (
+        f"held by pid {pid} (application_name {app!r}, user {user!r}, session since "
+        f"{since.isoformat() if isinstance(since, datetime) else 'unknown'}, "
+        f"{state or 'state unknown'})"
+    )
+
+
+def _take_advisory_lock(conn: psycopg.Connection[tuple[object, ...]], timeout_ms: int) -> None:
+    conn.execute(f"SET lock_timeout = {int(timeout_ms)}")
+    try:
+        conn.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_LOCK_KEY,))
+    except psycopg.errors.LockNotAvailable:
+        raise MigrationLockError(
+            f"another session holds the registry's migration lock after {timeout_ms} ms "
+            f"({_advisory_lock_holder(conn)}); nothing was applied: let that run finish, or end "
+            "that session (pg_terminate_backend), then migrate again"
+        ) from None
+
+
 def _apply_one(conn: psycopg.Connection[tuple[object, ...]], m: Migration) -> None:
     with conn.transaction():
         before = _table_columns(conn)
@@ -372,12 +382,14 @@ def migrate(
     lock_timeout_ms: int = LOCK_TIMEOUT_MS,
     attempts: int = LOCK_ATTEMPTS,
     backoff_seconds: float = BACKOFF_SECONDS,
+    advisory_lock_timeout_ms: int = ADVISORY_LOCK_TIMEOUT_MS,
 ) -> list[int]:
     """Apply the pending migrations; returns the versions applied by this call (may be empty).
 
     Raises ``MigrationChecksumError`` if an applied file changed, ``LegacyTableError`` if an
     existing table has a column the registry cannot use, ``MigrationLockError`` if a
-    migration's locks were not granted in ``attempts`` waits of ``lock_timeout_ms``,
+    migration's locks were not granted in ``attempts`` waits of ``lock_timeout_ms`` or another
+    session held the migrations' advisory lock past ``advisory_lock_timeout_ms`` (naming it),
     ``MigrationError`` if a migration fails (that migration is rolled back; earlier ones stay
     applied), and ``RegistryConnectionError`` if the database cannot be reached.
     """
@@ -386,8 +398,7 @@ def migrate(
     todo = list(migrations) if migrations is not None else load_migrations()
     done: list[int] = []
     with connect(dsn, autocommit=True) as conn:
-        conn.execute(f"SET lock_timeout = '{ADVISORY_LOCK_TIMEOUT}'")
-        conn.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_LOCK_KEY,))
+        _take_advisory_lock(conn, advisory_lock_timeout_ms)
         try:
             conn.execute(f"SET lock_timeout = {int(lock_timeout_ms)}")
             _ensure_table(conn)

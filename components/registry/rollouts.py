@@ -1,30 +1,15 @@
 """Rollout states of a registry entry: started before an update touches the pods, settled by the
-entry's registration once the update's smoke test passed (``rows.settle_rollout``), failed by a
-deadline (``vllm_platform_registry_expire_rollouts``, migration 0005).
-
-The states, for the API router (README "Registry states"): ``healthy`` means every replica of
-the recorded image and revision passed the smoke test; ``rolling_out`` means an update is under
-way and pods no smoke test passed may answer (the recorded image/revision are still the last
-fully tested ones, ``target_*`` name the new ones); ``rollout_failed`` means that update did not
-pass readiness or its smoke test in time, and untested pods may be serving.
+entry's registration once the update's smoke test passed, failed on request or by the deadline
+rule. The rules are SQL functions (migration 0006); docs/registry-contract.md says what each means.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from components.registry.rows import Conn, Outcome, RegistryRow
-from components.registry.store import (
-    NOW,
-    _check_owner,
-    _fetch,
-    _Now,
-    _write,
-    list_entries,
-    stack_name_of,
-)
-
-__all__ = ["RolloutTarget", "begin_rollout", "expire_rollouts", "fail_rollout", "fail_rollouts"]
+from components.registry.calls import call_function
+from components.registry.rows import Conn, Outcome
+from components.registry.store import list_entries, stack_name_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,49 +46,18 @@ def begin_rollout(
     """
     if target.deadline_seconds < 1:
         raise ValueError("deadline_seconds must be positive")
-    with conn.transaction():
-        row = _fetch(conn, environment, model_name, lock=True)
-        if row is None:
-            return None
-        _check_owner(row, owner, "roll out")
-        if row.retired or (not row.rolling and row.smoke_job == target.smoke_job):
-            return Outcome(row, None)
-        if not row.rolling and row.smoke_job is None and _serves(row, target):
-            # Written before migration 0005 (no evidence recorded) and already serving the
-            # target's image and revision: nothing untested will start serving. A healthy row
-            # was registered after its smoke test, so the target's Job is its evidence.
-            if row.health_status != "healthy":
-                return Outcome(row, None)
-            return Outcome(
-                _write(
-                    conn,
-                    row=row,
-                    changes={"smoke_job": target.smoke_job},
-                    action="updated",
-                    stack=stack,
-                    note=note or "smoke evidence recorded for the image and revision served",
-                ),
-                "updated",
-            )
-        changes: dict[str, object] = {
-            "health_status": "rolling_out",
-            "target_image": target.image,
-            "target_revision": target.revision,
-            "target_smoke_job": target.smoke_job,
-            "rollout_started_at": NOW,
-            "rollout_deadline_at": _Now(target.deadline_seconds),
-        }
-        return Outcome(
-            _write(
-                conn, row=row, changes=changes, action="rollout_started", stack=stack, note=note
-            ),
-            "rollout_started",
-        )
-
-
-def _serves(row: RegistryRow, target: RolloutTarget) -> bool:
-    """The row records the target's served fields (all the target carries)."""
-    return row.image == target.image and row.model_revision == target.revision
+    params: dict[str, object] = {
+        "environment": environment,
+        "model_name": model_name,
+        "image": target.image,
+        "revision": target.revision,
+        "smoke_job": target.smoke_job,
+        "deadline_seconds": target.deadline_seconds,
+        "owner": owner,
+        "stack": stack,
+        "note": note,
+    }
+    return call_function(conn, "begin_rollout", environment, model_name, params)
 
 
 def fail_rollout(
@@ -119,24 +73,10 @@ def fail_rollout(
 
     None when there is no row; no event when the row is not ``rolling_out``.
     """
-    with conn.transaction():
-        row = _fetch(conn, environment, model_name, lock=True)
-        if row is None:
-            return None
-        _check_owner(row, owner, "fail the rollout of")
-        if row.health_status != "rolling_out":
-            return Outcome(row, None)
-        return Outcome(
-            _write(
-                conn,
-                row=row,
-                changes={"health_status": "rollout_failed"},
-                action="rollout_failed",
-                stack=stack,
-                note=note,
-            ),
-            "rollout_failed",
-        )
+    params = {"environment": environment, "model_name": model_name, "owner": owner}
+    return call_function(
+        conn, "fail_rollout", environment, model_name, {**params, "stack": stack, "note": note}
+    )
 
 
 def fail_rollouts(conn: Conn, owner: str, *, note: str) -> list[str]:

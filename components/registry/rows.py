@@ -10,35 +10,6 @@ from uuid import UUID
 
 import psycopg
 
-__all__ = [
-    "CHANGE_KINDS",
-    "ENTRIES_TABLE",
-    "ENVIRONMENTS",
-    "EVENTS_TABLE",
-    "EVENT_COLUMNS",
-    "HEALTH_STATUSES",
-    "INSERT_COLUMNS",
-    "KEY_FIELDS",
-    "ROLLOUT_STATUSES",
-    "ROW_COLUMNS",
-    "SERVED_FIELDS",
-    "SPEC_FIELDS",
-    "TARGET_COLUMNS",
-    "ChangeKind",
-    "Conn",
-    "EntryId",
-    "EntrySpec",
-    "Environment",
-    "EventAction",
-    "EventRow",
-    "HealthStatus",
-    "Outcome",
-    "OwnershipError",
-    "RegistryRow",
-    "routing_held_for_health",
-    "settle_rollout",
-]
-
 ENTRIES_TABLE: Final = "model_registry_entries"
 EVENTS_TABLE: Final = "model_registry_events"
 
@@ -91,37 +62,9 @@ class EntrySpec:
 
 
 SPEC_FIELDS: Final[tuple[str, ...]] = tuple(f.name for f in fields(EntrySpec))
-# What the pods serve (and the smoke Job tests): recorded only once a smoke test passed for it.
-SERVED_FIELDS: Final[tuple[str, ...]] = (
-    "image",
-    "hf_model_id",
-    "model_revision",
-    "max_model_len",
-    "gpu_type",
-    "gpus_per_replica",
-    "replicas",
-)
-# The rollout bookkeeping (migration 0005); cleared when a rollout's smoke test passed.
-TARGET_COLUMNS: Final[tuple[str, ...]] = (
-    "target_image",
-    "target_revision",
-    "target_smoke_job",
-    "rollout_started_at",
-    "rollout_deadline_at",
-)
 KEY_FIELDS: Final[tuple[str, ...]] = ("environment", "model_name")
-# Columns a write may change (the key never changes; legacy columns are never touched).
-_UPDATABLE: Final[frozenset[str]] = frozenset(SPEC_FIELDS) - set(KEY_FIELDS) | {
-    "health_status",
-    "retired_at",
-    "last_health_check_at",
-    "legacy_row",
-    "owner_stack",
-    "consecutive_failures",
-    "smoke_job",
-    *TARGET_COLUMNS,
-}
-# Every column an insert sets: other NOT NULL columns of a legacy table need a default.
+# Every column an insert sets (vllm_platform_registry_register, migration 0006): other NOT NULL
+# columns of a legacy table need a default.
 INSERT_COLUMNS: Final[tuple[str, ...]] = (
     *SPEC_FIELDS,
     "health_status",
@@ -188,33 +131,10 @@ ROW_COLUMNS: Final[tuple[str, ...]] = tuple(f.name for f in fields(RegistryRow))
 def routing_held_for_health(health_status: object, routing_enabled: object) -> bool:
     """The row is out of routing because it failed its probes (``unhealthy`` and not routed:
     what the health reporter leaves with ``healthReporter.unhealthyDisablesRouting``). Without
-    new evidence (a passed smoke test) a registration keeps it out (``store.register``), so a
-    desired ``routing_enabled: true`` is not drift (``providers.diff_entry``)."""
+    new evidence (a passed smoke test) a registration keeps it out (migration 0006's
+    ``vllm_platform_registry_register``), so a desired ``routing_enabled: true`` is not drift
+    (``providers.entry.diff_entry``)."""
     return health_status == "unhealthy" and routing_enabled is False
-
-
-def settle_rollout(
-    row: RegistryRow,
-    wanted: dict[str, object],
-    health_status: HealthStatus | None,
-    evidence: str | None,
-) -> HealthStatus | None:
-    """What a registration of ``row`` may claim while it is in a rollout state.
-
-    ``evidence``: the smoke Job that passed for the registration's served fields. The rollout's
-    own Job (``target_smoke_job``) passed: the target is recorded, the bookkeeping cleared and the
-    row is ``healthy``. Any other registration keeps the last tested served fields and the rollout
-    state (``wanted`` loses them; returns None: health unchanged). Outside a rollout:
-    ``health_status`` as asked.
-    """
-    if not row.rolling:
-        return health_status
-    if evidence is not None and evidence == row.target_smoke_job:
-        wanted.update(dict.fromkeys(TARGET_COLUMNS))
-        return "healthy"
-    for name in SERVED_FIELDS:
-        wanted.pop(name, None)
-    return None
 
 
 @dataclass(frozen=True, slots=True)

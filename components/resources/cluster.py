@@ -1,17 +1,10 @@
 """GpuCluster: the stack's Kubernetes cluster and the one provider every Kubernetes object uses.
 
-``cluster.mode`` chooses where the cluster comes from:
-
-- ``create``: an ``LkeCluster`` with a small system pool, plus the GPU pool as its own
-  ``LkeNodePool`` (GPU node label, ``nvidia.com/gpu`` NoSchedule taint, autoscaler), both
-  protected in production. Exports ``kubeconfig`` (secret, decoded) and ``clusterId``.
-- ``stack``: another stack's ``kubeconfig`` output through a ``StackReference`` (development and
-  staging share the non-production GPU pool, each in its own namespace).
-- ``kubeconfig``: an existing cluster from a kubeconfig file and/or context (a local cluster too).
-
-The provider's ``cluster_identifier`` is stable (the LKE cluster id, ``cluster.clusterId``, or
-the referenced stack's ``clusterId``), so a rotated kubeconfig updates the provider instead of
-replacing it and every object under it. GPU enablement: see ``components.manifests.device_plugin``.
+``cluster.mode`` picks the source (``create``: LKE, ``stack``: another stack's kubeconfig,
+``kubeconfig``: an existing cluster; components/resources/clusters/). The provider's
+``cluster_identifier`` is stable, so a rotated kubeconfig updates it instead of replacing every
+object under it, and a replaced cluster (a new LKE id, here or in the referenced stack)
+replaces it (docs/provider-semantics.md, "Engine").
 """
 
 from __future__ import annotations
@@ -35,11 +28,9 @@ from components.manifests.lke import cluster_args, gpu_pool_args
 from components.manifests.toolkit import Manifest
 from components.resources.clusters import ClusterSource
 from components.resources.clusters.kubeconfig import KubeconfigSource
-from components.resources.clusters.lke import LkeSource, decode_kubeconfig
+from components.resources.clusters.lke import LkeSource
 from components.resources.clusters.stack_reference import StackSource
 from components.resources.registration import register_child
-
-__all__ = ["GpuCluster", "GpuClusterArgs", "decode_kubeconfig", "gpu_cluster_args"]
 
 
 @dataclass(frozen=True)
@@ -60,7 +51,7 @@ def cluster_source(cfg: StackConfig) -> ClusterSource:
         return LkeSource(
             cluster_args=cluster_args(cfg),
             gpu_pool_args=gpu_pool_args(cfg),
-            autoscaled=c.gpu_pool.autoscaler is not None,
+            autoscaled=c.gpu.autoscaler is not None,
             protect=cfg.protected,
         )
     if c.mode == "stack":
@@ -69,7 +60,7 @@ def cluster_source(cfg: StackConfig) -> ClusterSource:
         return StackSource(
             stack_reference=c.stack_reference,
             kubeconfig_output=c.kubeconfig_output,
-            cluster_id=c.cluster_id,
+            literal_identity=c.cluster_id is not None,
         )
     return KubeconfigSource(path=c.kubeconfig_path, context=c.context, cluster_id=c.cluster_id)
 
@@ -104,7 +95,7 @@ class GpuCluster(pulumi.ComponentResource):
             f"{name}-k8s",
             kubeconfig=attached.kubeconfig or attached.kubeconfig_path,
             context=attached.context,
-            cluster_identifier=self.cluster_id,
+            cluster_identifier=self.cluster_id if attached.identified else None,
             # Without these, any change to a Secret's or ConfigMap's data replaces the object,
             # delete-first (pulumi-kubernetes diff.go:28-34; provider.go:696-726, default false):
             # the API key Secret would vanish under running pods for a moment on every rotation.

@@ -23,8 +23,6 @@ from components.manifests.health_reporter import (
 from components.manifests.toolkit import Manifest
 from components.resources.registration import register_child
 
-__all__ = ["HealthReporter", "HealthReporterArgs"]
-
 TYPE_TOKEN = "vllm-platform:serving:HealthReporter"
 # The 0.1.0 child names' suffixes, kept as aliases so live objects are adopted, not replaced.
 _PREVIOUS_SUFFIX: dict[tuple[str, str], str] = {

@@ -24,8 +24,6 @@ from components.manifests.toolkit import (
 )
 from components.resources.registration import child_name, register_child
 
-__all__ = ["EnvironmentNamespace", "EnvironmentNamespaceArgs", "environment_namespace_args"]
-
 
 @dataclass(frozen=True)
 class EnvironmentNamespaceArgs:

@@ -14,8 +14,6 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-__all__ = ["CUSTOM_RESOURCE_GROUPS", "child_name", "register_child", "register_object"]
-
 # (apiVersion, kind) -> (typed class, the top-level fields besides metadata it takes).
 _TYPED: dict[tuple[str, str], tuple[Any, tuple[str, ...]]] = {
     ("v1", "Namespace"): (k8s.core.v1.Namespace, ()),

@@ -7,12 +7,10 @@ model's smoke test passed, so the dependency comes from the value (no ``depends_
 
 from __future__ import annotations
 
-import pickle
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import Resource
 
 from components.config import ModelConfig, RegistryConfig, StackConfig
 from components.registry import migrate as migrations
@@ -22,20 +20,12 @@ from components.registry.providers import (
     RegistryEntryProvider,
     RegistryRolloutProvider,
     RegistrySchemaProvider,
+    RegistryWriterBindingProvider,
 )
-from components.registry.store import ChangeKind
-
-__all__ = [
-    "RegistryEntry",
-    "RegistryEntryArgs",
-    "RegistryRollout",
-    "RegistryRolloutArgs",
-    "RegistrySchema",
-    "RegistrySchemaArgs",
-    "entry_args",
-    "owner_stack_name",
-    "registry_dsn",
-]
+from components.registry.providers.entry import ENTRY_OUTPUTS
+from components.registry.providers.rollout import ROLLOUT_ID
+from components.registry.rows import ChangeKind
+from components.resources.dynamic import DynamicResource
 
 
 def owner_stack_name() -> str:
@@ -61,28 +51,14 @@ def registry_dsn(
     return pulumi.Output.secret(dsn)
 
 
-# pulumi.dynamic's serialize_provider (pulumi 3.272) wraps pickle._Pickler._batch_setitems in one
-# more sorting layer on every dynamic resource and never unwraps it: pickling cost grows with
-# every resource (quadratic over a stack) and past ~970 resources in one process it raises
-# RecursionError. Each dynamic resource here puts the pristine methods back once its provider is
-# serialized; the pickled bytes are the same (the wrappers only sort, and sorting is idempotent).
-_PRISTINE_PICKLER = (pickle._Pickler._batch_setitems, pickle._Pickler.save_dict)  # type: ignore[attr-defined]
-
-
-class _DynamicResource(Resource):
-    """A dynamic resource that does not leave pulumi's pickler patches stacked behind it."""
-
-    def __init__(
-        self,
-        provider: Any,
-        name: str,
-        props: dict[str, Any],
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        try:
-            super().__init__(provider, name, props, opts)
-        finally:
-            pickle._Pickler._batch_setitems, pickle._Pickler.save_dict = _PRISTINE_PICKLER  # type: ignore[attr-defined]
+def _props(args: Any, outputs: tuple[str, ...]) -> dict[str, object]:
+    """A dynamic resource's inputs: every field of ``args`` by its name (the connection made
+    secret), then its outputs unset. Not ``dataclasses.asdict``: it deep-copies the values, and
+    an ``Output`` must be passed as it is, not copied."""
+    props: dict[str, object] = {f.name: getattr(args, f.name) for f in fields(args)}
+    props[CONNECTION] = pulumi.Output.secret(args.connection)
+    props.update(dict.fromkeys(outputs))
+    return props
 
 
 @dataclass(frozen=True)
@@ -93,7 +69,7 @@ class RegistrySchemaArgs:
     """The registry database's name (a different database replaces the resource)."""
 
 
-class RegistrySchema(_DynamicResource, module="registry", name="RegistrySchema"):
+class RegistrySchema(DynamicResource, module="registry", name="RegistrySchema"):
     """Applies the registry's SQL migrations; a new migration file shows as an update.
 
     Deleting the resource keeps the tables and their data.
@@ -108,13 +84,8 @@ class RegistrySchema(_DynamicResource, module="registry", name="RegistrySchema")
     def __init__(
         self, name: str, args: RegistrySchemaArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        props: dict[str, object] = {
-            CONNECTION: pulumi.Output.secret(args.connection),
-            "database": args.database,
-            "migrations": {m.key: m.checksum for m in migrations.load_migrations()},
-            "applied_versions": None,
-            "schema_version": None,
-        }
+        props = _props(args, ("migrations", "applied_versions", "schema_version"))
+        props["migrations"] = {m.key: m.checksum for m in migrations.load_migrations()}
         secret = pulumi.ResourceOptions(additional_secret_outputs=[CONNECTION])
         super().__init__(
             RegistrySchemaProvider(), name, props, pulumi.ResourceOptions.merge(opts, secret)
@@ -152,7 +123,7 @@ class RegistryEntryArgs:
     """The model's ``RegistryRollout.rollout_id``: a new value makes the entry settle the row."""
 
 
-class RegistryEntry(_DynamicResource, module="registry", name="RegistryEntry"):
+class RegistryEntry(DynamicResource, module="registry", name="RegistryEntry"):
     """A model's row in the registry, written once its deployment is ready and smoke-tested.
 
     Create registers it (health ``healthy``, routing as configured; ``reactivated`` when the row
@@ -179,31 +150,7 @@ class RegistryEntry(_DynamicResource, module="registry", name="RegistryEntry"):
     def __init__(
         self, name: str, args: RegistryEntryArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        props: dict[str, object] = {
-            CONNECTION: pulumi.Output.secret(args.connection),
-            "model_name": args.model_name,
-            "environment": args.environment,
-            "endpoint_url": args.endpoint_url,
-            "routing_enabled": args.routing_enabled,
-            "namespace": args.namespace,
-            "deployment_name": args.deployment_name,
-            "image": args.image,
-            "hf_model_id": args.hf_model_id,
-            "model_revision": args.model_revision,
-            "max_model_len": args.max_model_len,
-            "gpu_type": args.gpu_type,
-            "gpus_per_replica": args.gpus_per_replica,
-            "replicas": args.replicas,
-            "stack": args.stack,
-            "owner_stack": args.owner_stack,
-            "smoke_evidence": args.smoke_evidence,
-            "change_kind": args.change_kind,
-            "note": args.note,
-            "rollout": args.rollout,
-            "entry_id": None,
-            "health_status": None,
-            "registry_action": None,
-        }
+        props = _props(args, ENTRY_OUTPUTS)
         secret = pulumi.ResourceOptions(additional_secret_outputs=[CONNECTION])
         super().__init__(
             RegistryEntryProvider(), name, props, pulumi.ResourceOptions.merge(opts, secret)
@@ -227,7 +174,7 @@ class RegistryRolloutArgs:
     note: str | None = None
 
 
-class RegistryRollout(_DynamicResource, module="registry", name="RegistryRollout"):
+class RegistryRollout(DynamicResource, module="registry", name="RegistryRollout"):
     """Marks a model's registry row ``rolling_out`` (target image, revision, smoke Job and
     deadline) before its workload changes: the workload's inputs wait for ``rollout_id``.
 
@@ -243,20 +190,7 @@ class RegistryRollout(_DynamicResource, module="registry", name="RegistryRollout
     def __init__(
         self, name: str, args: RegistryRolloutArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        props: dict[str, object] = {
-            CONNECTION: pulumi.Output.secret(args.connection),
-            "model_name": args.model_name,
-            "environment": args.environment,
-            "owner_stack": args.owner_stack,
-            "stack": args.stack,
-            "target_image": args.target_image,
-            "target_revision": args.target_revision,
-            "target_smoke_job": args.target_smoke_job,
-            "deadline_seconds": args.deadline_seconds,
-            "note": args.note,
-            "rollout_id": None,
-            "health_status": None,
-        }
+        props = _props(args, (ROLLOUT_ID, "health_status"))
         secret = pulumi.ResourceOptions(additional_secret_outputs=[CONNECTION])
         super().__init__(
             RegistryRolloutProvider(), name, props, pulumi.ResourceOptions.merge(opts, secret)
@@ -291,7 +225,7 @@ def entry_args(
         hf_model_id=model.hf_model_id,
         model_revision=model.revision,
         max_model_len=model.max_model_len,
-        gpu_type="cpu" if cpu else config.cluster.gpu_pool.plan.gpu_model,
+        gpu_type="cpu" if cpu else config.cluster.gpu.plan.gpu_model,
         gpus_per_replica=0 if cpu else model.gpus_per_replica,
         replicas=model.replicas,
         stack=stack,
@@ -301,3 +235,32 @@ def entry_args(
         note=note,
         rollout=rollout,
     )
+
+
+@dataclass(frozen=True)
+class RegistryWriterBindingArgs:
+    connection: pulumi.Input[str]
+    """DSN of the owner user (only the owner may bind); made secret."""
+    role: pulumi.Input[str]
+    """The writer role; pass the created role's name so the binding waits for it."""
+    environment: str
+    owner_stack: str
+    """``<project>/<stack>``: the only stack whose rows the role may write."""
+
+
+class RegistryWriterBinding(DynamicResource, module="registry", name="RegistryWriterBinding"):
+    """Binds a writer role to its environment and stack in the registry: the registry's functions
+    take a writer's identity from this binding. Delete unbinds the role (it writes nothing)."""
+
+    role: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: RegistryWriterBindingArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        secret = pulumi.ResourceOptions(additional_secret_outputs=[CONNECTION])
+        super().__init__(
+            RegistryWriterBindingProvider(),
+            name,
+            _props(args, ()),
+            pulumi.ResourceOptions.merge(opts, secret),
+        )

@@ -1,41 +1,33 @@
-"""``RegistryRoles``: the writer role (this program) and the reader role (the API router).
+"""``RegistryRoles``: the writer role (this program, the health reporter) and the reader role
+(the API router), their grants, and the writer's binding to its environment and stack.
 
 The privileges are data (``WRITER_GRANTS``, ``READER_GRANTS``) used twice: to declare the
-``pulumi_postgresql.Grant`` resources, and to render the equivalent SQL (``grant_statements``)
-that the integration tests run against a real server, so what is tested is what is deployed.
-
-Writer: CONNECT, schema USAGE, SELECT/INSERT/UPDATE on the entries (rows are retired, never
-deleted), SELECT/INSERT on the append-only events, USAGE on the two id sequences. Reader:
-CONNECT, schema USAGE, SELECT on both tables. Neither owns anything, so neither can change
-the schema. The owner user (``RegistryConfig.user``) needs CREATEROLE to create the roles.
+``pulumi_postgresql.Grant`` resources and to render the same SQL (``grant_statements``) for the
+integration tests. Neither role writes a table directly: the writer calls the registry's
+functions (migration 0006), which take its environment and stack from the binding.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final, Literal, get_args
 
 import pulumi
 import pulumi_postgresql as postgresql
 from psycopg import sql
 
 from components.config import RegistryConfig
-from components.registry.store import ENTRIES_TABLE, EVENTS_TABLE
-from components.resources.registry import registry_dsn
-
-__all__ = [
-    "READER_GRANTS",
-    "WRITER_GRANTS",
-    "GrantSpec",
-    "RegistryRoles",
-    "RegistryRolesArgs",
-    "grant_statements",
-]
+from components.registry.rows import ENTRIES_TABLE, EVENTS_TABLE
+from components.resources.registry import (
+    RegistryWriterBinding,
+    RegistryWriterBindingArgs,
+    registry_dsn,
+)
 
 ObjectType = Literal["database", "schema", "table", "sequence"]
-Privilege = Literal["CONNECT", "USAGE", "SELECT", "INSERT", "UPDATE"]
-_PRIVILEGES: Final[frozenset[str]] = frozenset({"CONNECT", "USAGE", "SELECT", "INSERT", "UPDATE"})
+Privilege = Literal["CONNECT", "TEMPORARY", "USAGE", "SELECT"]
+_PRIVILEGES: Final[frozenset[str]] = frozenset(get_args(Privilege))
 SCHEMA: Final = "public"
 
 
@@ -48,23 +40,18 @@ class GrantSpec:
     objects: tuple[str, ...] = ()
 
 
-_COMMON: Final = (
-    GrantSpec("connect", "database", ("CONNECT",)),
-    GrantSpec("schema-usage", "schema", ("USAGE",)),
-)
+_SCHEMA_USAGE: Final = GrantSpec("schema-usage", "schema", ("USAGE",))
+# No INSERT/UPDATE/DELETE: the writer writes through the registry's functions only. TEMPORARY:
+# the health reporter copies its probe results into a temporary table (report.sql).
 WRITER_GRANTS: Final[tuple[GrantSpec, ...]] = (
-    *_COMMON,
-    GrantSpec("entries", "table", ("SELECT", "INSERT", "UPDATE"), (ENTRIES_TABLE,)),
-    GrantSpec("events", "table", ("SELECT", "INSERT"), (EVENTS_TABLE,)),
-    GrantSpec(
-        "sequences",
-        "sequence",
-        ("USAGE",),
-        (f"{ENTRIES_TABLE}_id_seq", f"{EVENTS_TABLE}_id_seq"),
-    ),
+    GrantSpec("connect", "database", ("CONNECT", "TEMPORARY")),
+    _SCHEMA_USAGE,
+    GrantSpec("entries", "table", ("SELECT",), (ENTRIES_TABLE,)),
+    GrantSpec("events", "table", ("SELECT",), (EVENTS_TABLE,)),
 )
 READER_GRANTS: Final[tuple[GrantSpec, ...]] = (
-    *_COMMON,
+    GrantSpec("connect", "database", ("CONNECT",)),
+    _SCHEMA_USAGE,
     GrantSpec("tables", "table", ("SELECT",), (ENTRIES_TABLE, EVENTS_TABLE)),
 )
 
@@ -108,6 +95,32 @@ class RegistryRolesArgs:
     reader_password: pulumi.Input[str]
     database: pulumi.Input[str]
     """Pass ``RegistrySchema.database`` so the grants wait for the tables to exist."""
+    environment: str
+    """The environment the writer writes (its binding)."""
+    owner_stack: str
+    """``<project>/<stack>`` (``owner_stack_name()``): the stack whose rows the writer writes."""
+
+
+def _bound_writer_dsn(
+    name: str,
+    args: RegistryRolesArgs,
+    role: pulumi.Output[str],
+    dsn: pulumi.Output[str],
+    parent: pulumi.Resource,
+) -> pulumi.Output[str]:
+    """Bind the writer ``role`` to its environment and stack (the owner connects); the writer's
+    ``dsn``, resolving once its grants and its binding exist."""
+    binding = RegistryWriterBinding(
+        f"{name}-writer-binding",
+        RegistryWriterBindingArgs(
+            connection=registry_dsn(args.config, args.config.user, args.owner_password),
+            role=role,
+            environment=args.environment,
+            owner_stack=args.owner_stack,
+        ),
+        pulumi.ResourceOptions(parent=parent),
+    )
+    return pulumi.Output.secret(pulumi.Output.all(dsn, binding.id).apply(lambda v: str(v[0])))
 
 
 class RegistryRoles(pulumi.ComponentResource):
@@ -138,41 +151,24 @@ class RegistryRoles(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         child = pulumi.ResourceOptions(parent=self, provider=provider)
-
-        def role(
-            kind: str, role_name: str, password: pulumi.Input[str], grants: Sequence[GrantSpec]
-        ) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
-            created = postgresql.Role(
-                f"{name}-{kind}",
-                name=role_name,
-                login=True,
-                password=pulumi.Output.secret(password),
-                opts=child,
-            )
-            granted = [
-                postgresql.Grant(
-                    f"{name}-{kind}-{g.key}",
-                    database=args.database,
-                    role=created.name,
-                    object_type=g.object_type,
-                    privileges=list(g.privileges),
-                    schema=None if g.object_type == "database" else SCHEMA,
-                    objects=list(g.objects) if g.objects else None,
-                    opts=child,
-                )
-                for g in grants
-            ]
-            # The user name resolves only once every grant exists, and the DSN with it.
-            user = pulumi.Output.all(created.name, *[g.id for g in granted]).apply(
-                lambda v: str(v[0])
-            )
-            return created.name, registry_dsn(cfg, user, password)
-
-        self.writer_role, self.writer_dsn = role(
-            "writer", args.writer_role, args.writer_password, WRITER_GRANTS
+        self.writer_role, writer_dsn = _login_role(
+            f"{name}-writer",
+            args.config,
+            args.database,
+            role=args.writer_role,
+            password=args.writer_password,
+            grants=WRITER_GRANTS,
+            opts=child,
         )
-        self.reader_role, self.reader_dsn = role(
-            "reader", args.reader_role, args.reader_password, READER_GRANTS
+        self.writer_dsn = _bound_writer_dsn(name, args, self.writer_role, writer_dsn, self)
+        self.reader_role, self.reader_dsn = _login_role(
+            f"{name}-reader",
+            args.config,
+            args.database,
+            role=args.reader_role,
+            password=args.reader_password,
+            grants=READER_GRANTS,
+            opts=child,
         )
         self.register_outputs(
             {
@@ -182,3 +178,39 @@ class RegistryRoles(pulumi.ComponentResource):
                 "reader_dsn": self.reader_dsn,
             }
         )
+
+
+def _login_role(
+    resource_name: str,
+    cfg: RegistryConfig,
+    database: pulumi.Input[str],
+    *,
+    role: str,
+    password: pulumi.Input[str],
+    grants: Sequence[GrantSpec],
+    opts: pulumi.ResourceOptions,
+) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
+    """One LOGIN role and its grants: its name, and its DSN (resolved once every grant exists)."""
+    created = postgresql.Role(
+        resource_name,
+        name=role,
+        login=True,
+        password=pulumi.Output.secret(password),
+        opts=opts,
+    )
+    granted = [
+        postgresql.Grant(
+            f"{resource_name}-{g.key}",
+            database=database,
+            role=created.name,
+            object_type=g.object_type,
+            privileges=list(g.privileges),
+            schema=None if g.object_type == "database" else SCHEMA,
+            objects=list(g.objects) if g.objects else None,
+            opts=opts,
+        )
+        for g in grants
+    ]
+    # The user name resolves only once every grant exists, and the DSN with it.
+    user = pulumi.Output.all(created.name, *[g.id for g in granted]).apply(lambda v: str(v[0]))
+    return created.name, registry_dsn(cfg, user, password)

@@ -17,15 +17,6 @@ from components.manifests.vllm.workload import rollout_timeouts
 from components.planning.capacity import ModelPlan
 from components.resources.registration import child_name, register_object
 
-__all__ = [
-    "TYPE_TOKEN",
-    "VllmDeployment",
-    "VllmDeploymentArgs",
-    "rollout_deadline_seconds",
-    "smoke_job_name_of",
-    "vllm_deployment_args",
-]
-
 TYPE_TOKEN = "vllm-platform:serving:VllmDeployment"
 
 
@@ -45,6 +36,11 @@ class VllmDeploymentArgs:
     """The model's ``RegistryRollout``: the workload depends on it (``depends_on``), so the
     registry says ``rolling_out`` before any pod changes. Not through a value: its output is
     unknown in a preview, and an unknown namespace would show the workload as replaced."""
+    image_gate: pulumi.Resource | None = None
+    """The image pre-puller's DaemonSet: the workload depends on it too, so an image bump is
+    pulled on every GPU node before the new pods start (docs/time-to-ready.md)."""
+    pull_seconds: int = 0
+    """The pre-puller's update timeout when there is one: the rollout deadline includes it."""
 
 
 def vllm_deployment_args(
@@ -78,10 +74,11 @@ def smoke_job_name_of(args: VllmDeploymentArgs) -> str:
 
 def rollout_deadline_seconds(args: VllmDeploymentArgs) -> int:
     """How long an update of the model may run before Pulumi has given up on it: the workload's
-    update timeout, then the smoke Job's (both as rounded up to minutes below), plus a margin.
-    A ``rolling_out`` registry row older than this has failed."""
-    update_s = args.rollout_seconds[1]
-    return 60 * (-(-update_s // 60) + -(-_SMOKE_TIMEOUT_SECONDS // 60)) + _DEADLINE_MARGIN_SECONDS
+    update timeout, after the image pre-puller's when the workload waits for one, then the smoke
+    Job's (each as rounded up to minutes below), plus a margin. A ``rolling_out`` registry row
+    older than this has failed."""
+    minutes = [args.rollout_seconds[1], _SMOKE_TIMEOUT_SECONDS, args.pull_seconds]
+    return 60 * sum(-(-s // 60) for s in minutes) + _DEADLINE_MARGIN_SECONDS
 
 
 def _succeeded(status: Any) -> bool:
@@ -97,87 +94,28 @@ class VllmDeployment(pulumi.ComponentResource):
     workload_name: pulumi.Output[str]
     smoke_test_job_name: pulumi.Output[str]
     ready: pulumi.Output[bool]
-    # What the registry may record as tested: resolves only once the smoke Job finished (Pulumi
-    # awaits the Job), naming the Job whose hash covers the served pod template (image and
-    # --revision included) and the image, revision and replica count it reached.
-    smoke_evidence: pulumi.Output[dict[str, Any]]
 
     def __init__(
         self, name: str, args: VllmDeploymentArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(TYPE_TOKEN, name, None, opts)
-        model = args.model
-        expected = args.expected_namespace
-
-        def same_namespace(ns: str) -> str:
-            if ns != expected:
-                raise ValueError(
-                    f"{model.name}: namespace {ns!r} is not the config's namespace {expected!r}"
-                )
-            return ns
-
-        namespace = pulumi.Output.from_input(args.namespace).apply(same_namespace)
-        create_s, update_s = args.rollout_seconds
-        smoke_minutes = _minutes(_SMOKE_TIMEOUT_SECONDS)
-
+        namespace = _checked_namespace(args)
         made: dict[str, pulumi.CustomResource] = {}
         for obj in args.objects:
             key = child_name(name, obj).removeprefix(f"{name}-")
-            kind = obj["kind"]
-            opts_kw: dict[str, Any] = {"parent": self}
-            meta_ns: pulumi.Input[str] = namespace
-            if kind in WORKLOAD_KINDS:
-                # Pulumi waits for the rollout; its 10-minute default would fail a model that
-                # is still downloading or loading within its budgets.
-                opts_kw["custom_timeouts"] = pulumi.CustomTimeouts(
-                    create=_minutes(create_s), update=_minutes(update_s)
-                )
-                if model.autoscaling is not None and model.autoscaling.enabled:
-                    opts_kw["ignore_changes"] = ["spec.replicas"]  # KEDA owns the count
-                if args.rollout_gate is not None:
-                    # The SDK registers the workload only once the marker's registration (its
-                    # create/update) finished (docs/provider-semantics.md, "Rollout marker").
-                    opts_kw["depends_on"] = [args.rollout_gate]
-            elif kind == "Service" and awaits(obj):
-                # The Service awaiter waits until no endpoint is not-ready, i.e. for the same
-                # loading pods as the workload: its 10-minute default fails a first deploy.
-                opts_kw["custom_timeouts"] = pulumi.CustomTimeouts(
-                    create=_minutes(create_s), update=_minutes(update_s)
-                )
-            elif kind == "Job":
-                opts_kw["custom_timeouts"] = pulumi.CustomTimeouts(
-                    create=smoke_minutes, update=smoke_minutes
-                )
-                # Through the namespace value the Job depends on the (awaited) server, its
-                # Services (the headless one names every replica) and the smoke policy: it is
-                # created only once those are ready.
-                upstream = (_workload_key(model), "service", "service-pods", "networkpolicy-smoke")
-                meta_ns = pulumi.Output.all(namespace, *(made[k].id for k in upstream)).apply(
-                    lambda values: str(values[0])
-                )
-            made[key] = register_object(
-                f"{name}-{key}", obj, pulumi.ResourceOptions(**opts_kw), namespace=meta_ns
-            )
+            child_opts, meta_ns = _child_options(self, args, obj, namespace, made)
+            made[key] = register_object(f"{name}-{key}", obj, child_opts, namespace=meta_ns)
 
-        server = made[_workload_key(model)]
+        expected = args.expected_namespace
         service = made["service"]
         job = made["job-smoke"]
         self.endpoint_url = pulumi.Output.all(
             _meta_field(service, "name"), _meta_field(service, "namespace")
         ).apply(lambda v: endpoint_url(str(v[0]), expected) if v[1] == expected else "")
         self.service_name = _meta_field(service, "name")
-        self.workload_name = _meta_field(server, "name")
+        self.workload_name = _meta_field(made[_workload_key(args.model)], "name")
         self.smoke_test_job_name = _meta_field(job, "name")
         self.ready = job.status.apply(_succeeded)  # type: ignore[attr-defined]
-        self.smoke_evidence = pulumi.Output.all(self.smoke_test_job_name, self.ready).apply(
-            lambda v: {
-                "smoke_job": str(v[0]),
-                "passed": bool(v[1]),
-                "image": model.image,
-                "revision": model.revision,
-                "replicas": model.replicas,
-            }
-        )
         self.register_outputs(
             {
                 "endpoint_url": self.endpoint_url,
@@ -185,9 +123,76 @@ class VllmDeployment(pulumi.ComponentResource):
                 "workload_name": self.workload_name,
                 "smoke_test_job_name": self.smoke_test_job_name,
                 "ready": self.ready,
-                "smoke_evidence": self.smoke_evidence,
             }
         )
+
+
+def _checked_namespace(args: VllmDeploymentArgs) -> pulumi.Output[str]:
+    """The namespace output, failing the deployment if it is not the one the objects name."""
+    model, expected = args.model, args.expected_namespace
+
+    def same_namespace(ns: str) -> str:
+        if ns != expected:
+            raise ValueError(
+                f"{model.name}: namespace {ns!r} is not the config's namespace {expected!r}"
+            )
+        return ns
+
+    return pulumi.Output.from_input(args.namespace).apply(same_namespace)
+
+
+def _child_options(
+    parent: pulumi.Resource,
+    args: VllmDeploymentArgs,
+    obj: Manifest,
+    namespace: pulumi.Output[str],
+    made: dict[str, pulumi.CustomResource],
+) -> tuple[pulumi.ResourceOptions, pulumi.Input[str]]:
+    """How one object is registered: its timeouts and ordering, and the namespace value it gets
+    (for the smoke Job, one that resolves only once the objects it tests exist)."""
+    model = args.model
+    create_s, update_s = args.rollout_seconds
+    kind = obj["kind"]
+    opts_kw: dict[str, Any] = {"parent": parent}
+    meta_ns: pulumi.Input[str] = namespace
+    if kind in WORKLOAD_KINDS:
+        # Pulumi waits for the rollout; its 10-minute default would fail a model that
+        # is still downloading or loading within its budgets.
+        opts_kw["custom_timeouts"] = pulumi.CustomTimeouts(
+            create=_minutes(create_s), update=_minutes(update_s)
+        )
+        if model.autoscaled:
+            opts_kw["ignore_changes"] = ["spec.replicas"]  # KEDA owns the count
+        # The SDK registers the workload only once the marker's and the pre-puller's
+        # registrations (create/update, await included) finished (docs/provider-semantics.md,
+        # "Rollout marker").
+        gates = [g for g in (args.rollout_gate, args.image_gate) if g is not None]
+        if gates:
+            opts_kw["depends_on"] = gates
+    elif kind == "Service" and awaits(obj):
+        # The Service awaiter waits while an endpoint is not-ready (a loading pod with an
+        # address) and fails at its timeout then; it needs no ready one, so it proves nothing
+        # about the model. The workload's timeouts keep a long load from failing it.
+        opts_kw["custom_timeouts"] = pulumi.CustomTimeouts(
+            create=_minutes(create_s), update=_minutes(update_s)
+        )
+    elif kind == "Job":
+        # Delete-first: a create-first replacement (the name changes with every new spec)
+        # leaves the old Job pending delete when the new one fails, and a rollback's plain
+        # Create of that name then fails with AlreadyExists (docs/provider-semantics.md).
+        opts_kw["delete_before_replace"] = True
+        smoke_minutes = _minutes(_SMOKE_TIMEOUT_SECONDS)
+        opts_kw["custom_timeouts"] = pulumi.CustomTimeouts(
+            create=smoke_minutes, update=smoke_minutes
+        )
+        # Through the namespace value the Job depends on the (awaited) server, its
+        # Services (the headless one names every replica) and the smoke policy: it is
+        # created only once those are ready.
+        upstream = (_workload_key(model), "service", "service-pods", "networkpolicy-smoke")
+        meta_ns = pulumi.Output.all(namespace, *(made[k].id for k in upstream)).apply(
+            lambda values: str(values[0])
+        )
+    return pulumi.ResourceOptions(**opts_kw), meta_ns
 
 
 def _workload_key(model: ModelConfig) -> str:

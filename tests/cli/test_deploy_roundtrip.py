@@ -14,19 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from components.config import PROJECT
-from tests.cli.test_rollback_roundtrip import _config_json, local_backend
+from tests.support.cli_project import KEY_PREFIX, local_backend, staging_config, staging_config_json
 
 pytestmark = [
     pytest.mark.cli,
     pytest.mark.skipif(shutil.which("pulumi") is None, reason="needs the pulumi CLI on PATH"),
 ]
 
-from tests.support.stackfiles import ROOT  # noqa: E402
-
-P = f"{PROJECT}:"
+P = KEY_PREFIX
 
 PROGRAM = """
 import pulumi
@@ -70,15 +66,14 @@ def test_a_failed_deploy_rolls_back_to_the_last_good_version(
 
     work = local_backend(tmp_path, monkeypatch, "deploy-roundtrip", PROGRAM)
 
-    staging = yaml.safe_load((ROOT / "Pulumi.staging.yaml").read_text())["config"]
-    good = staging[f"{P}models"]
+    good = staging_config()[f"{P}models"]
     broken: list[dict[str, Any]] = json.loads(json.dumps(good))
     broken[0]["image"] = "vllm/vllm-openai:v0.11.1-broken"
 
     stack = auto.create_stack("deploy-roundtrip", work_dir=str(work))
-    stack.set_all_config_json(_config_json(good, "key-one", None))
+    stack.set_all_config_json(staging_config_json(good, "key-one", None))
     stack.up(message="good")
-    stack.set_all_config_json(_config_json(broken, "key-one", None))
+    stack.set_all_config_json(staging_config_json(broken, "key-one", None))
 
     selected = automation.open_stack("deploy-roundtrip", work_dir=work)
     out: list[str] = []

@@ -13,8 +13,10 @@ import psycopg
 from pulumi.dynamic import ResourceProvider
 from pulumi.dynamic.dynamic import serialize_provider
 
+from components.registry.connection import connect
 from components.registry.providers import RegistryEntryProvider
-from components.registry.store import EntrySpec
+from components.registry.rows import EntrySpec, RegistryRow
+from components.registry.store import get_entry
 
 OWNER = "vllm-platform/staging"
 """The owner the provider tests write as (``<project>/<stack>`` of the sample spec)."""
@@ -136,21 +138,29 @@ def engine(
     return result
 
 
-def report_sql(dsn: str, **variables: str) -> str:
-    """Apply one observation with the shipped report.sql through psql, as the reporter does;
-    returns what it printed (raises when psql failed)."""
-    from components.manifests.health_reporter import read_asset
+def call(
+    method: str, entry_id: str, provider: ResourceProvider | None = None, **request: Any
+) -> Any:
+    """One provider call in this process (``engine(fresh=False)``) that must not raise."""
+    result = engine({"method": method, "id": entry_id, **request}, fresh=False, provider=provider)
+    assert "error" not in result, result
+    return result
 
-    args = ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", dsn]
-    for key, value in {"threshold": "1", "note": "test", **variables}.items():
-        args += ["-v", f"{key}={value}"]
-    done = subprocess.run(
-        args,
-        input=read_asset("report.sql"),
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+
+def row_of(dsn: str, environment: str, model: str) -> RegistryRow:
+    """The model's registry row, which must exist."""
+    with connect(dsn, autocommit=True) as conn:
+        found = get_entry(conn, environment, model)
+    assert found is not None
+    return found
+
+
+def report_sql(dsn: str, **variables: str) -> str:
+    """Apply one observation (``name``, ``status``, ``note``) with the shipped report.sql
+    through psql, as the reporter does; returns what it printed (raises when psql failed)."""
+    from tests.integration.reporter_harness import run_report_sql
+
+    observation = "\t".join(variables.pop(k, "test") for k in ("name", "status", "note"))
+    done = run_report_sql(dsn, observation, variables)
     assert done.returncode == 0, done.stderr
     return done.stdout

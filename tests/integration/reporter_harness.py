@@ -7,6 +7,7 @@ import os
 import shutil
 import stat
 import subprocess
+import tempfile
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from components.manifests.health_reporter import (
     health_url,
 )
 from components.registry.migrate import migrate
+from components.registry.writers import bind_writer
 from components.resources.registry_roles import WRITER_GRANTS, grant_statements
 from tests.support.stackfiles import ROOT, with_reporter
 
@@ -123,6 +125,35 @@ class Harness:
     ) -> subprocess.CompletedProcess[str]:
         """Render the objects, lay the ConfigMap out as mounted, run ``reporter.sh run``.
         ``owner``: the stack the program passes (default: the config's ``default_owner``)."""
+        env = self._environment(settings, extra_models=extra_models, owner=owner)
+        table = self.tmp / "curl-table"
+        table.write_text(
+            "".join(
+                f"{health_url(self.cfg, name)} {ANSWERS[a][0]} {ANSWERS[a][1]}\n"
+                for name, a in answers.items()
+            )
+        )
+        env.update(extra_env or {})
+        return self._script("run", env, shell)
+
+    def report(
+        self, results: bytes, settings: dict[str, Any] | None = None, *, shell: str = "sh"
+    ) -> subprocess.CompletedProcess[str]:
+        """``reporter.sh report`` of ``results``, byte for byte what the probe step (the curl
+        container, which model servers can reach) left in the shared results file."""
+        env = self._environment(settings)
+        (self.tmp / "results").mkdir(exist_ok=True)
+        (self.tmp / "results" / "results").write_bytes(results)
+        (self.tmp / "results" / "rejected").write_bytes(b"")
+        return self._script("report", env, shell)
+
+    def _environment(
+        self,
+        settings: dict[str, Any] | None,
+        *,
+        extra_models: str = "",
+        owner: str | None = None,
+    ) -> dict[str, str]:
         # failure_threshold 1 unless told: these tests are about one observation's effect.
         objs = health_reporter_objects(
             with_reporter(self.cfg, **({"failure_threshold": 1, **(settings or {})})),
@@ -140,13 +171,6 @@ class Harness:
             (config_dir / key).write_text(text + (extra_models if key == "models" else ""))
         password_file = self.tmp / "password"
         password_file.write_text(PASSWORD_SENTINEL)
-        table = self.tmp / "curl-table"
-        table.write_text(
-            "".join(
-                f"{health_url(self.cfg, name)} {ANSWERS[a][0]} {ANSWERS[a][1]}\n"
-                for name, a in answers.items()
-            )
-        )
         env: dict[str, str] = {}
         for container in [*pod["initContainers"], *pod["containers"]]:
             env.update({e["name"]: e["value"] for e in container["env"]})
@@ -163,12 +187,16 @@ class Harness:
             PGUSER=str(params["user"]),
             PGSSLMODE="disable",
             PATH=f"{self.tmp / 'bin'}{os.pathsep}{os.environ['PATH']}",
-            FAKE_CURL_TABLE=str(table),
+            FAKE_CURL_TABLE=str(self.tmp / "curl-table"),
             FAKE_CURL_LOG=str(self.tmp / "curl.log"),
         )
-        env.update(extra_env or {})
+        return env
+
+    def _script(
+        self, step: str, env: dict[str, str], shell: str
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [*_shell_command(shell), str(config_dir / "reporter.sh"), "run"],
+            [*_shell_command(shell), str(self.tmp / "config" / "reporter.sh"), step],
             env=env,
             capture_output=True,
             text=True,
@@ -177,17 +205,42 @@ class Harness:
         )
 
     def psql(self, **variables: str) -> subprocess.CompletedProcess[str]:
-        """Run the shipped report.sql directly with psql variables (as the writer)."""
-        variables = {"threshold": "1", "owner": OWNER, **variables}
-        objs = health_reporter_objects(self.cfg)
-        sql_file = self.tmp / "direct-report.sql"
-        sql_file.write_text(next(o for o in objs if o["kind"] == "ConfigMap")["data"]["report.sql"])
-        args = ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", self.writer]
-        for key, value in variables.items():
-            args += ["-v", f"{key}={value}"]
-        return subprocess.run(
-            [*args, "-f", str(sql_file)], capture_output=True, text=True, check=False, timeout=30
+        """Run the shipped report.sql directly with psql as the writer, one observation
+        (``name``, ``status``, ``note``) as its COPY data; stdout: what it printed for it."""
+        observation = "\t".join(variables.pop(k, "") for k in ("name", "status", "note"))
+        return run_report_sql(self.writer, observation, {"owner": OWNER, **variables})
+
+
+def run_report_sql(
+    dsn: str, data: str, variables: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """The shipped report.sql through psql with ``data`` (TSV lines) on its stdin; stdout holds
+    the part after ``<name>|`` of each line it printed."""
+    from components.manifests.toolkit import read_asset
+
+    settings = {
+        "threshold": "1",
+        "statement_timeout": "5000",
+        "lock_timeout": "2000",
+        "disable_routing": "false",
+        **variables,
+    }
+    args = ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", dsn]
+    for key, value in settings.items():
+        args += ["-v", f"{key}={value}"]
+    with tempfile.NamedTemporaryFile("w", suffix=".sql") as script:
+        script.write(read_asset("report.sql"))
+        script.flush()
+        done = subprocess.run(
+            [*args, "-f", script.name],
+            input=data + "\n",
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=30,
         )
+    printed = "".join(line.partition("|")[2] + "\n" for line in done.stdout.splitlines())
+    return subprocess.CompletedProcess(done.args, done.returncode, printed.strip("\n"), done.stderr)
 
 
 def _insert(conn: psycopg.Connection[Any], name: str, health: str, routing: bool) -> None:
@@ -220,6 +273,7 @@ def make_harness(db: str, make_role: Callable[[str], tuple[str, str]], tmp_path:
         for spec in WRITER_GRANTS:
             for statement in grant_statements(spec, role, database):
                 conn.execute(statement)
+        bind_writer(conn, role, ENV, OWNER)
         _insert(conn, HEALTHY, "healthy", True)
         _insert(conn, SICK, "healthy", True)
         _insert(conn, SLOW, "healthy", True)

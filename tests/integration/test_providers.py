@@ -18,6 +18,7 @@ from components.registry import migrate as m
 from components.registry import store
 from components.registry.connection import RegistryConnectionError, connect
 from components.registry.providers import RegistryEntryProvider, RegistrySchemaProvider
+from components.registry.rows import RegistryRow
 from tests.integration.helpers import entry_props, rows
 
 pytestmark = pytest.mark.integration
@@ -37,7 +38,7 @@ def _events(dsn: str) -> list[tuple[Any, ...]]:
     )
 
 
-def _entry(dsn: str) -> store.RegistryRow:
+def _entry(dsn: str) -> RegistryRow:
     with connect(dsn, autocommit=True) as conn:
         found = store.get_entry(conn, "staging", MODEL)
     assert found is not None
@@ -248,7 +249,35 @@ def test_provider_pickled_like_the_sdk_runs_in_a_fresh_process_from_the_project_
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["id"] == f"staging/{MODEL}"
-    assert result["type"] == "components.registry.providers"
+    assert result["type"] == "components.registry.providers.entry"
     assert result["outs"]["registry_action"] == "registered"
     assert _entry(schema_db).id == result["outs"]["entry_id"]
     assert [e[0] for e in _events(schema_db)] == ["registered"]
+
+
+# The provider as states written before the providers became a package hold it (dill, by
+# reference to ``components.registry.providers.RegistryEntryProvider``): they must keep loading.
+_ENTRY_PICKLED_BEFORE_THE_PACKAGE = (
+    "gASVPgAAAAAAAACMHWNvbXBvbmVudHMucmVnaXN0cnkucHJvdmlkZXJz"
+    "lIwVUmVnaXN0cnlFbnRyeVByb3ZpZGVylJOUKYGULg=="
+)
+
+
+def test_provider_pickled_before_the_package_still_runs_in_a_fresh_process(
+    schema_db: str,
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _RUN_PICKLED, _ENTRY_PICKLED_BEFORE_THE_PACKAGE],
+        input=json.dumps(entry_props(schema_db)),
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        env={"PATH": "/usr/bin:/bin"},
+        timeout=60,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["type"] == "components.registry.providers.entry"
+    assert result["outs"]["registry_action"] == "registered"

@@ -13,7 +13,9 @@ from components.config.source import load_from_stack_file
 from components.manifests.vllm.render import model_objects
 from components.planning.capacity import plan_stack
 from components.registry import store
-from components.registry.providers import RegistryEntryProvider, diff_entry
+from components.registry.providers import RegistryEntryProvider
+from components.registry.providers.entry import diff_entry
+from components.registry.writers import bind_writer
 from ops.registry_cli import main
 from tests.integration.conftest import MakeRole, roles
 from tests.integration.helpers import OWNER, engine, entry_props, rows
@@ -232,6 +234,7 @@ def _rotation(db: str, make_role: MakeRole) -> None:
             )
         )
         conn.execute(sql.SQL("ALTER ROLE {} PASSWORD 'first'").format(sql.Identifier(role)))
+        bind_writer(conn, role, "staging", OWNER)
     first = conninfo.make_conninfo(db, user=role, password="first")
     rotated = conninfo.make_conninfo(db, user=role, password="second")
     created = _create(db, entry_props(first))

@@ -10,12 +10,9 @@ import pytest
 
 from components.registry import store
 from components.registry.connection import connect
-from components.registry.providers import (
-    RegistryEntryProvider,
-    RegistryRolloutProvider,
-    diff_entry,
-    diff_rollout,
-)
+from components.registry.providers import RegistryEntryProvider, RegistryRolloutProvider
+from components.registry.providers.entry import diff_entry
+from components.registry.providers.rollout import diff_rollout
 from tests.integration.conftest import database
 from tests.integration.helpers import OWNER, entry_props, rows
 

@@ -11,6 +11,7 @@ from psycopg import conninfo
 
 from components.registry import store
 from components.registry.connection import connect
+from components.registry.writers import bind_writer
 from components.resources.registry_roles import (
     READER_GRANTS,
     WRITER_GRANTS,
@@ -18,18 +19,21 @@ from components.resources.registry_roles import (
     grant_statements,
 )
 from tests.integration.conftest import MakeRole, database, roles
-from tests.integration.helpers import spec
+from tests.integration.helpers import OWNER, spec
 
 pytestmark = pytest.mark.integration
 
 
 def _role_with_grants(db: str, make_role: MakeRole, kind: str, grants: Sequence[GrantSpec]) -> str:
+    """A role granted ``grants``; a writer is also bound, as ``RegistryRoles`` does."""
     name, dsn = make_role(kind)
     dbname = str(conninfo.conninfo_to_dict(db)["dbname"])
     with psycopg.connect(db, autocommit=True) as conn:
         for g in grants:
             for statement in grant_statements(g, name, dbname):
                 conn.execute(statement)
+        if grants == WRITER_GRANTS:
+            bind_writer(conn, name, "staging", OWNER)
     return dsn
 
 

@@ -15,13 +15,11 @@ import pytest
 
 from components.registry import rollouts, store
 from components.registry.connection import connect
-from components.registry.providers import (
-    RegistryEntryProvider,
-    RegistryRolloutProvider,
-    diff_entry,
-)
+from components.registry.providers import RegistryEntryProvider, RegistryRolloutProvider
+from components.registry.providers.entry import diff_entry
+from components.registry.rows import SPEC_FIELDS, EntrySpec, Outcome, OwnershipError, RegistryRow
 from components.resources.registry import RegistryRollout
-from tests.integration.helpers import OWNER, engine, entry_props, rows
+from tests.integration.helpers import OWNER, call, engine, entry_props, row_of, rows
 
 pytestmark = pytest.mark.integration
 
@@ -54,6 +52,11 @@ def _rollout_props(dsn: str, image: str, job: str, **overrides: Any) -> dict[str
 
 
 def _rollout(method: str, fresh: bool = False, **request: Any) -> dict[str, Any]:
+    if not fresh:
+        result: dict[str, Any] = call(
+            method, f"staging/{MODEL}", RegistryRolloutProvider(), **request
+        )
+        return result
     result = engine(
         {"method": method, "id": f"staging/{MODEL}", **request},
         fresh=fresh,
@@ -64,16 +67,12 @@ def _rollout(method: str, fresh: bool = False, **request: Any) -> dict[str, Any]
 
 
 def _entry(method: str, **request: Any) -> dict[str, Any]:
-    result = engine({"method": method, "id": f"staging/{MODEL}", **request}, fresh=False)
-    assert "error" not in result, result
+    result: dict[str, Any] = call(method, f"staging/{MODEL}", **request)
     return result
 
 
-def _row(dsn: str) -> store.RegistryRow:
-    with connect(dsn, autocommit=True) as conn:
-        found = store.get_entry(conn, "staging", MODEL)
-    assert found is not None
-    return found
+def _row(dsn: str) -> RegistryRow:
+    return row_of(dsn, "staging", MODEL)
 
 
 def _actions(dsn: str) -> list[str]:
@@ -118,7 +117,7 @@ def test_create_update_passing_update_failing_and_rollback(migrated_db: str) -> 
     assert (row.target_image, row.target_smoke_job) == (V3, JOB3)
     # A registration without the rollout's own evidence (an old Job) records no V3 and no health.
     with connect(dsn, autocommit=True) as conn:
-        store.register(conn, store.EntrySpec(**{**_spec(news2), "image": V3}), evidence=JOB2)
+        store.register(conn, EntrySpec(**{**_spec(news2), "image": V3}), evidence=JOB2)
     assert (_row(dsn).health_status, _row(dsn).image) == ("rolling_out", V2)
     # The deadline passes (the update's timeouts ran out): the rule marks it failed, once.
     with psycopg.connect(dsn) as conn:
@@ -164,7 +163,7 @@ def test_create_update_passing_update_failing_and_rollback(migrated_db: str) -> 
 
 
 def _spec(props: dict[str, Any]) -> dict[str, Any]:
-    values = {k: props[k] for k in store.SPEC_FIELDS}
+    values = {k: props[k] for k in SPEC_FIELDS}
     return {
         **values,
         **{k: int(values[k]) for k in ("max_model_len", "gpus_per_replica", "replicas")},
@@ -196,7 +195,7 @@ def test_only_the_owner_may_start_a_rollout(migrated_db: str) -> None:
     RegistryEntryProvider().create(entry_props(dsn, smoke_evidence=JOB1))
     other = _rollout_props(dsn, V2, JOB2, owner_stack="vllm-platform/production")
 
-    with pytest.raises(store.OwnershipError, match="belongs to vllm-platform/staging"):
+    with pytest.raises(OwnershipError, match="belongs to vllm-platform/staging"):
         RegistryRolloutProvider().create(other)
     assert _row(dsn).health_status == "healthy"
 
@@ -267,7 +266,7 @@ def test_ops_deploy_marks_the_stacks_rollouts_failed_before_rolling_back(
             stack = env if env == "staging" else "production"
             store.register(
                 conn,
-                store.EntrySpec(**{**_spec(entry_props(dsn)), "environment": env,
+                EntrySpec(**{**_spec(entry_props(dsn)), "environment": env,
                                    "model_name": name, "stack": stack}),
                 owner=f"vllm-platform/{stack}",
                 evidence=JOB1,
@@ -311,7 +310,7 @@ def test_retiring_during_a_rollout_ends_it(migrated_db: str) -> None:
     with connect(dsn, autocommit=True) as conn:  # a retired row starts no rollout
         assert rollouts.begin_rollout(
             conn, "staging", MODEL, target, owner=OWNER, stack="staging"
-        ) == store.Outcome(row, None)
+        ) == Outcome(row, None)
 
 
 def test_the_first_up_after_the_upgrade_starts_no_rollout_for_an_unchanged_model(

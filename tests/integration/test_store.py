@@ -12,6 +12,7 @@ import pytest
 from components.registry import store
 from components.registry.connection import connect
 from components.registry.migrate import migrate
+from components.registry.rows import Outcome
 from tests.integration.helpers import rows, spec
 from tests.integration.workers import register_at
 
@@ -28,7 +29,7 @@ def test_a_reactivated_row_keeps_no_smoke_evidence(migrated_db: str, how: str) -
     with connect(migrated_db, autocommit=True) as conn:
         store.register(conn, spec(), evidence=f"{name}-smoke-0a1b2c3d")
         store.retire(conn, "staging", name, stack="staging")
-        back: store.Outcome | None
+        back: Outcome | None
         if how == "register":
             back = store.register(conn, spec(), health_status=None)
         else:

@@ -67,7 +67,6 @@ def run_component(cfg: StackConfig, model: ModelConfig, namespace: str | None = 
             "workload_name",
             "smoke_test_job_name",
             "ready",
-            "smoke_evidence",
         )
     }
     return Run(resources=monitor.registered, outputs=outputs)
@@ -133,14 +132,6 @@ def test_outputs_carry_the_endpoint_and_names() -> None:
         "workload_name": model.name,
         "smoke_test_job_name": job.k8s_name,
         "ready": True,
-        # The evidence the registry needs before it records an image and revision as serving.
-        "smoke_evidence": {
-            "smoke_job": job.k8s_name,
-            "passed": True,
-            "image": model.image,
-            "revision": model.revision,
-            "replicas": 2,
-        },
     }
     assert run.outputs["endpoint_url"] == cfg.endpoint_url(model.name)
 

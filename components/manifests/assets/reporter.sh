@@ -4,9 +4,10 @@
 #   reporter.sh probe    curl every model's /health (HR_PARALLEL at a time, each bounded by
 #                        --max-time) and write one line per model, "<name> <healthy|unhealthy>
 #                        <detail>", to the results file; needs curl and no credentials
-#   reporter.sh report   apply all results in ONE psql session as the registry writer: one
-#                        report.sql statement per model, so a bad row fails only its own
-#                        statement; connect, statement and lock timeouts bound the session
+#   reporter.sh report   apply all results in ONE psql session as the registry writer: the
+#                        results go to psql as COPY data on its stdin (report.sql), never as
+#                        script text; one statement per model, so a bad row fails only itself;
+#                        connect, statement and lock timeouts bound the session
 #   reporter.sh run      probe, then report (both tools in one image; used by the tests)
 #
 # A bad line of the models file or of the results affects only that model: it is logged and
@@ -153,8 +154,13 @@ describe() {
         timeout) printf '/health did not answer within %ss' "$HR_TIMEOUT_SECONDS" ;;
         curl_exit_*) printf '/health unreachable (curl exit %s)' "${1#curl_exit_}" ;;
         no_result) printf 'the probe left no result' ;;
-        *) printf '%s' "$1" | tr -cd 'A-Za-z0-9 _./():-' ;;
+        *) printf '%s' "$1" ;;
     esac
+}
+
+# note DETAIL: describe DETAIL with [A-Za-z0-9 _./():-] only (whatever the probe wrote).
+note() {
+    describe "$1" | tr -cd 'A-Za-z0-9 _./():-'
 }
 
 report() {
@@ -183,60 +189,41 @@ report() {
     work="$HR_RESULTS_DIR/report"
     rm -rf "$work"
     mkdir -p "$work"
-    script="$work/session.psql"
-    # One session for every result. Values are validated here (DNS-label names, two statuses,
-    # notes from fixed templates with [A-Za-z0-9 _./():-] only) and report.sql quotes them as
-    # literals (:'var'); after each statement psql's ERROR variable tells whether it failed.
-    {
-        printf 'SET statement_timeout = %s;\nSET lock_timeout = %s;\n' \
-            "$HR_STATEMENT_TIMEOUT_MS" "$HR_LOCK_TIMEOUT_MS"
-        # Meta-commands go through %s (printf would read \e, \s... in a format as escapes).
-        printf '%s\n' "\\set env '$HR_ENVIRONMENT'" "\\set disable_routing $HR_DISABLE_ROUTING" \
-            "\\set threshold $HR_FAILURE_THRESHOLD" "\\set owner '$HR_OWNER'"
-        # A rollout still rolling_out past its deadline has failed (migration 0005 defines the
-        # rule once); its count goes nowhere, so it is not mistaken for a model's outcome. It is
-        # not scoped to HR_OWNER on purpose: it observes nothing (it applies the deadline the
-        # owner's own `pulumi up` recorded in the row), so whoever runs it marks the same rows
-        # (as `python -m ops registry expire-rollouts` does for every stack).
-        printf '%s\n' "SELECT vllm_platform_registry_expire_rollouts(:'env') \\g /dev/null"
-        while read -r name status detail; do
-            if ! valid_name "$name"; then
-                reject "bad model name in $RESULTS_FILE: '$name'"
+    data="$work/results.tsv"
+    : >"$data"
+    # Only validated values reach psql, and only as COPY data (report.sql reads them from its
+    # stdin with \copy ... FROM pstdin): DNS-label names, two statuses, notes of safe characters.
+    tab=$(printf '\t')
+    while read -r name status detail; do
+        if ! valid_name "$name"; then
+            reject "bad model name in $RESULTS_FILE: '$(printf '%s' "$name" | tr -cd 'A-Za-z0-9._-')'"
+            continue
+        fi
+        case $status in
+            healthy | unhealthy) ;;
+            *)
+                reject "bad status for $name in $RESULTS_FILE"
                 continue
-            fi
-            case $status in
-                healthy | unhealthy) ;;
-                *)
-                    reject "bad status for $name in $RESULTS_FILE: '$status'"
-                    continue
-                    ;;
-            esac
-            note=$(describe "$detail")
-            printf '%s (%s)\n' "$status" "$note" >"$work/observed.$name"
-            printf '%s\n' "\\set name '$name'" "\\set status '$status'" "\\set note '$note'" \
-                "\\i '$SQL_FILE'" "\\if :ERROR" "\\echo '@@ $name failed'" "\\else" \
-                "\\echo '@@ $name ok'" "\\endif"
-        done <"$RESULTS_FILE"
-    } >"$script"
-    rc=0
-    psql -X -q -A -t -v ON_ERROR_STOP=0 -f "$script" </dev/null >"$work/out" || rc=$?
-    [ "$rc" -eq 0 ] || log "psql exited with status $rc"
-    failures=0
-    outcome=""
-    while IFS= read -r line; do
-        case $line in
-            '@@ '*)
-                rest=${line#@@ }
-                name=${rest%% *}
-                if [ "${rest#* }" = ok ]; then
-                    log "$name: $(cat "$work/observed.$name"); ${outcome:-no active registry entry}"
-                    : >"$work/done.$name"
-                fi
-                outcome=""
                 ;;
-            *) outcome=$line ;;
         esac
+        observed=$(note "$detail")
+        printf '%s (%s)\n' "$status" "$observed" >"$work/observed.$name"
+        printf '%s%s%s%s%s\n' "$name" "$tab" "$status" "$tab" "$observed" >>"$data"
+    done <"$RESULTS_FILE"
+    rc=0
+    psql -X -q -A -t -v ON_ERROR_STOP=0 -v env="$HR_ENVIRONMENT" -v owner="$HR_OWNER" \
+        -v disable_routing="$HR_DISABLE_ROUTING" -v threshold="$HR_FAILURE_THRESHOLD" \
+        -v statement_timeout="$HR_STATEMENT_TIMEOUT_MS" -v lock_timeout="$HR_LOCK_TIMEOUT_MS" \
+        -f "$SQL_FILE" <"$data" >"$work/out" || rc=$?
+    [ "$rc" -eq 0 ] || log "psql exited with status $rc"
+    while IFS= read -r line; do
+        name=${line%%|*}
+        [ "$name" != "$line" ] && [ -e "$work/observed.$name" ] || continue
+        outcome=${line#*|}
+        log "$name: $(cat "$work/observed.$name"); ${outcome:-no active registry entry}"
+        : >"$work/done.$name"
     done <"$work/out"
+    failures=0
     while read -r name status detail; do
         [ -e "$work/observed.$name" ] || continue
         [ ! -e "$work/done.$name" ] || continue

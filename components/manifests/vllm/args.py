@@ -13,23 +13,9 @@ from components.manifests.toolkit import (
     API_KEY_SECRET_KEY,
     HF_TOKEN_SECRET,
     HF_TOKEN_SECRET_KEY,
+    Manifest,
 )
 from components.manifests.vllm.cpu import cpu_env
-from components.manifests.vllm.names import Manifest
-
-__all__ = [
-    "CACHE_MOUNT",
-    "HF_HOME",
-    "HOME_DIR",
-    "KERNEL_CACHE_DIR",
-    "SERVER_COMMAND",
-    "TMP_DIR",
-    "cache_env",
-    "hf_token_env",
-    "server_args",
-    "server_env",
-    "tensor_parallel_size",
-]
 
 SERVER_COMMAND = ["vllm", "serve"]
 

@@ -30,7 +30,7 @@ from typing import Final
 
 from components.config import ModelConfig
 from components.config.quantity import parse_quantity
-from components.manifests.vllm.names import Manifest
+from components.manifests.toolkit import Manifest
 from components.vllm_contract import image_version, version_key
 
 __all__ = ["DEFAULT_CPU_REQUEST", "cpu_env", "cpu_request", "omp_threads", "threads_bind"]

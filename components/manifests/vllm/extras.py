@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from components.config import ModelConfig, StackConfig
-from components.manifests.vllm.names import HTTP_PORT_NAME, Manifest, metadata
+from components.manifests.toolkit import Manifest
+from components.manifests.vllm.names import HTTP_PORT_NAME, metadata
 from components.manifests.vllm.observability import selector
-
-__all__ = ["ingress", "prometheus_url", "scaled_object"]
 
 
 def ingress(cfg: StackConfig, model: ModelConfig) -> Manifest | None:
@@ -59,8 +58,8 @@ def prometheus_url(cfg: StackConfig) -> str:
 
 def scaled_object(cfg: StackConfig, model: ModelConfig) -> Manifest | None:
     """Scale on queued requests, within the bounds the GPU pool can hold."""
-    auto = model.autoscaling
-    if auto is None or not auto.enabled:
+    auto = model.active_autoscaling
+    if auto is None:
         return None
     query = f"sum(vllm:num_requests_waiting{{{selector(cfg, model)}}})"
     return {

@@ -7,24 +7,9 @@ from components.contract import SERVER_COMPONENT
 from components.manifests import toolkit
 from components.manifests.toolkit import Manifest, standard_labels
 
-__all__ = [
-    "HEALTH_REPORTER_COMPONENT",
-    "HTTP_PORT_NAME",
-    "SERVER_COMPONENT",
-    "SMOKE_COMPONENT",
-    "Manifest",
-    "headless_service_name",
-    "labels",
-    "metadata",
-    "selector_labels",
-    "smoke_selector_labels",
-    "weights_claim_name",
-]
-
 HTTP_PORT_NAME = "http"
 SMOKE_COMPONENT = "smoke-test"
 PODS_COMPONENT = "pod-dns"
-HEALTH_REPORTER_COMPONENT = "health-reporter"
 
 
 def labels(

@@ -10,33 +10,19 @@ model's smoke test and the health reporter; egress to DNS and HTTPS (the Hugging
 from __future__ import annotations
 
 from components.config import VLLM_PORT, ModelConfig, MonitoringPeer, PeerSelector, StackConfig
+from components.contract import COMPONENT_LABEL
+from components.manifests import health_reporter
+from components.manifests.toolkit import NAMESPACE_LABEL, Manifest, dns_egress
 from components.manifests.vllm.names import (
-    HEALTH_REPORTER_COMPONENT,
     HTTP_PORT_NAME,
     PODS_COMPONENT,
-    Manifest,
     headless_service_name,
     metadata,
     selector_labels,
     smoke_selector_labels,
 )
 
-__all__ = [
-    "NAMESPACE_LABEL",
-    "headless_service",
-    "server_network_policy",
-    "service",
-    "smoke_network_policy",
-]
-
-NAMESPACE_LABEL = "kubernetes.io/metadata.name"
-# Where the ingress controller runs (only used when a model has an `ingress`). Config has no
-# key for it yet; see the report.
 _PORT = [{"protocol": "TCP", "port": VLLM_PORT}]
-_DNS = {
-    "to": [{"namespaceSelector": {"matchLabels": {NAMESPACE_LABEL: "kube-system"}}}],
-    "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
-}
 
 
 def _service_ports() -> list[Manifest]:
@@ -89,11 +75,7 @@ def server_network_policy(cfg: StackConfig, model: ModelConfig) -> Manifest:
         _namespace_peer(cfg.network.monitoring),
         # Same namespace (a podSelector alone means the policy's namespace).
         {"podSelector": {"matchLabels": smoke_selector_labels(model)}},
-        {
-            "podSelector": {
-                "matchLabels": {"app.kubernetes.io/component": HEALTH_REPORTER_COMPONENT}
-            }
-        },
+        {"podSelector": {"matchLabels": {COMPONENT_LABEL: health_reporter.COMPONENT}}},
     ]
     if model.ingress is not None:
         peers.append(
@@ -112,7 +94,7 @@ def server_network_policy(cfg: StackConfig, model: ModelConfig) -> Manifest:
             "policyTypes": ["Ingress", "Egress"],
             "ingress": [{"from": peers, "ports": _PORT}],
             "egress": [
-                _DNS,
+                dns_egress(),
                 # Model downloads: the Hub and its CDN have no stable addresses.
                 {
                     "to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}],
@@ -134,7 +116,7 @@ def smoke_network_policy(cfg: StackConfig, model: ModelConfig) -> Manifest:
             "policyTypes": ["Ingress", "Egress"],
             "ingress": [],
             "egress": [
-                _DNS,
+                dns_egress(),
                 {"to": [{"podSelector": {"matchLabels": selector_labels(model)}}], "ports": _PORT},
             ],
         },

@@ -13,25 +13,14 @@ import hashlib
 import json
 
 from components.config import ModelConfig, StackConfig
+from components.manifests.toolkit import Manifest
 from components.manifests.vllm.names import (
     HTTP_PORT_NAME,
-    SERVER_COMPONENT,
-    Manifest,
     metadata,
+    selector_labels,
 )
 from components.manifests.vllm.workload import rollout_timeouts
 from components.planning.capacity import ModelPlan, RolloutStrategy
-
-__all__ = [
-    "DOWN_GRACE_SECONDS",
-    "availability_rules",
-    "dashboard_json",
-    "down_for_seconds",
-    "grafana_dashboard",
-    "prometheus_rule",
-    "selector",
-    "service_monitor",
-]
 
 
 def selector(cfg: StackConfig, model: ModelConfig) -> str:
@@ -55,12 +44,7 @@ def service_monitor(cfg: StackConfig, model: ModelConfig) -> Manifest | None:
         "metadata": _operator_metadata(cfg, model),
         "spec": {
             # Only the ClusterIP Service (the headless one is labelled pod-dns).
-            "selector": {
-                "matchLabels": {
-                    "app.kubernetes.io/name": model.name,
-                    "app.kubernetes.io/component": SERVER_COMPONENT,
-                }
-            },
+            "selector": {"matchLabels": selector_labels(model)},
             "namespaceSelector": {"matchNames": [cfg.namespace_name]},
             "endpoints": [
                 {
@@ -230,55 +214,35 @@ def _panel(
     }
 
 
-def dashboard_json(cfg: StackConfig, model: ModelConfig) -> Manifest:
+def _panels(cfg: StackConfig, model: ModelConfig) -> list[Manifest]:
+    """Load, KV cache, latency and throughput, two panels a row."""
     sel = selector(cfg, model)
 
     def q(metric: str) -> str:
         return f"histogram_quantile(0.95, sum by (le) (rate({metric}_bucket{{{sel}}}[5m])))"
 
-    panels = [
-        _panel(
-            1,
-            "Requests",
-            {
-                "running": f"sum(vllm:num_requests_running{{{sel}}})",
-                "waiting": f"sum(vllm:num_requests_waiting{{{sel}}})",
-            },
-            unit="short",
-            x=0,
-            y=0,
-        ),
-        _panel(
-            2,
-            "KV cache usage",
-            {"{{pod}}": f"vllm:kv_cache_usage_perc{{{sel}}}"},
-            unit="percentunit",
-            x=12,
-            y=0,
-        ),
-        _panel(
-            3,
-            "Latency p95",
-            {
-                "time to first token": q("vllm:time_to_first_token_seconds"),
-                "end to end": q("vllm:e2e_request_latency_seconds"),
-            },
-            unit="s",
-            x=0,
-            y=8,
-        ),
-        _panel(
-            4,
-            "Tokens per second",
-            {
-                "prompt": f"sum(rate(vllm:prompt_tokens_total{{{sel}}}[5m]))",
-                "generation": f"sum(rate(vllm:generation_tokens_total{{{sel}}}[5m]))",
-            },
-            unit="short",
-            x=12,
-            y=8,
-        ),
+    requests = {
+        "running": f"sum(vllm:num_requests_running{{{sel}}})",
+        "waiting": f"sum(vllm:num_requests_waiting{{{sel}}})",
+    }
+    latency = {
+        "time to first token": q("vllm:time_to_first_token_seconds"),
+        "end to end": q("vllm:e2e_request_latency_seconds"),
+    }
+    tokens = {
+        "prompt": f"sum(rate(vllm:prompt_tokens_total{{{sel}}}[5m]))",
+        "generation": f"sum(rate(vllm:generation_tokens_total{{{sel}}}[5m]))",
+    }
+    kv_cache = {"{{pod}}": f"vllm:kv_cache_usage_perc{{{sel}}}"}
+    return [
+        _panel(1, "Requests", requests, unit="short", x=0, y=0),
+        _panel(2, "KV cache usage", kv_cache, unit="percentunit", x=12, y=0),
+        _panel(3, "Latency p95", latency, unit="s", x=0, y=8),
+        _panel(4, "Tokens per second", tokens, unit="short", x=12, y=8),
     ]
+
+
+def dashboard_json(cfg: StackConfig, model: ModelConfig) -> Manifest:
     return {
         # Grafana uids are at most 40 characters and global to the Grafana instance.
         "uid": "vllm-"
@@ -299,7 +263,7 @@ def dashboard_json(cfg: StackConfig, model: ModelConfig) -> Manifest:
                 }
             ]
         },
-        "panels": panels,
+        "panels": _panels(cfg, model),
     }
 
 

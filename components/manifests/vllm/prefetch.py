@@ -1,38 +1,7 @@
-"""The ``fetch-weights`` init container: the model revision onto the cache volume before vLLM.
-
-Why: vLLM downloads missing weights itself, inside the startup probe's budget; a 70B revision
-(~141 GB) then competes with loading and compiling for the same clock, and a slow download
-gets the pod killed. The init container runs first, from the server's own (pinned) image, with
-the same cache volume, environment and restricted security context, and only downloads:
-
-- ``huggingface_hub.snapshot_download`` of the pinned revision into ``$HF_HOME/hub``, where
-  vLLM looks (no ``--download-dir``). Complete files are skipped, so a container restart (it
-  exits on a network error; the kubelet reruns it with back-off) continues with the missing
-  shards; a partly downloaded shard resumes over HTTP and may restart from zero over Xet
-  (huggingface/huggingface_hub#4196), which loses at most one shard (a few GB). An init
-  container has no probe and no deadline: a slow download neither kills the pod nor counts
-  against readiness.
-- the same weight format vLLM's default loader would pick: ``*.safetensors`` when the
-  revision has any at its top level, else ``*.bin``, else ``*.pt`` (vllm v0.11.0
-  vllm/model_executor/model_loader/default_loader.py:88-106 and weight_utils.py:371-386), and
-  never ``original/**/*`` (vllm/config/load.py:108-113, the duplicate Llama checkpoints; as
-  fnmatch needs a second ``/`` for that pattern, ``original/*`` and ``*.pth`` are ignored too).
-- Hugging Face's fast transfer where the image has it: ``HF_HUB_ENABLE_HF_TRANSFER=1`` only
-  when ``hf_transfer`` is importable (set before huggingface_hub is imported, which reads it
-  at import); newer huggingface_hub releases download through Xet instead and ignore it.
-- the token as a Secret reference (optional: only gated models need one).
-- a marker per pinned revision (a 40-hex commit;
-  ``$HF_HOME/vllm-platform-fetched/<org>--<name>@<revision>``), written only after
-  ``snapshot_download`` returned (a branch such as ``main`` moves, so it gets none): with it,
-  a restart or rollback to that revision starts without asking the Hub anything (the Hub may
-  be down or rate-limited; listing the repository's files has no offline fallback), and
-  without it a half-finished download goes on.
-
-The server then starts with ``HF_HUB_OFFLINE=1``: vLLM passes ``local_files_only`` to every hub
-call (vllm/model_executor/model_loader/weight_utils.py:370, vllm/transformers_utils/
-config.py:111), so nothing downloads inside the startup budget and a missing file fails fast.
-Models whose extraArgs make vLLM read other repositories (``PREFETCH_BLOCKING_FLAGS``) are not
-prefetched and stay online, as before.
+"""The ``fetch-weights`` init container: the model revision onto the cache volume before vLLM
+starts, so no download runs inside the startup probe's budget; the server then runs with
+``HF_HUB_OFFLINE=1``. The script is ``assets/fetch_weights.py``; what it downloads and why
+(vLLM's own format choice, resuming, the per-revision marker): docs/time-to-ready.md.
 """
 
 from __future__ import annotations
@@ -40,39 +9,13 @@ from __future__ import annotations
 from typing import Final
 
 from components.config import ModelConfig
+from components.manifests.toolkit import Manifest, read_asset
 from components.manifests.vllm.args import HOME_DIR, cache_env, hf_token_env
-from components.manifests.vllm.names import Manifest
 from components.planning.timing import prefetches_weights
-
-__all__ = ["FETCH_CONTAINER", "FETCH_SCRIPT", "fetch_container", "offline_env"]
 
 FETCH_CONTAINER: Final = "fetch-weights"
 
-FETCH_SCRIPT: Final = """\
-import fnmatch, importlib.util, os, pathlib, time
-repo, revision = os.environ["MODEL_ID"], os.environ["MODEL_REVISION"]
-done = pathlib.Path(os.environ["HF_HOME"], "vllm-platform-fetched", repo.replace("/", "--"))
-done = done.with_name(done.name + "@" + revision)
-pinned = len(revision) == 40 and all(c in "0123456789abcdef" for c in revision)
-if pinned and done.exists():
-    print(f"{repo}@{revision} is on the volume (fetched {done.read_text().strip()}); no download")
-    raise SystemExit(0)
-if importlib.util.find_spec("hf_transfer"):
-    os.environ.setdefault("HF_HUB_ENABLE_HF_TRANSFER", "1")
-from huggingface_hub import HfApi, snapshot_download
-top = [f for f in HfApi().list_repo_files(repo, revision=revision) if "/" not in f]
-formats = ["*.safetensors", "*.bin", "*.pt"]
-chosen = next((p for p in formats if fnmatch.filter(top, p)), None)
-ignore = ["original/**/*", "original/*", "*.pth", "*.gguf", "*.onnx", "*.onnx_data"]
-ignore += ["*.msgpack", "*.h5"]
-ignore += [p for p in formats if p != chosen]
-start = time.monotonic()
-path = snapshot_download(repo, revision=revision, ignore_patterns=ignore)
-if pinned:  # a branch or tag moves: ask the Hub again next time
-    done.parent.mkdir(parents=True, exist_ok=True)
-    done.write_text(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()) + "\\n")
-print(f"fetched {repo}@{revision} ({chosen}) into {path} in {time.monotonic() - start:.0f} s")
-"""
+FETCH_SCRIPT: Final = read_asset("fetch_weights.py")
 
 
 def offline_env(model: ModelConfig) -> list[Manifest]:

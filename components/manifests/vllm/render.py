@@ -8,8 +8,8 @@ from __future__ import annotations
 import copy
 
 from components.config import ModelConfig, StackConfig
+from components.manifests.toolkit import Manifest
 from components.manifests.vllm.extras import ingress, scaled_object
-from components.manifests.vllm.names import Manifest
 from components.manifests.vllm.network import (
     headless_service,
     server_network_policy,
@@ -24,8 +24,6 @@ from components.manifests.vllm.observability import (
 from components.manifests.vllm.smoke import smoke_job
 from components.manifests.vllm.workload import pod_disruption_budget, shared_weights_claim, workload
 from components.planning.capacity import ModelPlan
-
-__all__ = ["WORKLOAD_KINDS", "model_objects"]
 
 WORKLOAD_KINDS = frozenset({"StatefulSet", "Deployment"})
 
@@ -49,6 +47,6 @@ def model_objects(cfg: StackConfig, model: ModelConfig, plan: ModelPlan) -> list
         grafana_dashboard(cfg, model),
         ingress(cfg, model),
         scaled_object(cfg, model),
-        smoke_job(cfg, model, server["spec"]["template"]),
+        smoke_job(cfg, model, server),
     ]
     return copy.deepcopy([obj for obj in candidates if obj is not None])

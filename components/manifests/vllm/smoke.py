@@ -1,17 +1,11 @@
 """The smoke-test Job: one small request to every replica once it is ready, each with a time
-budget.
+budget, so a server that is up but cannot answer fails ``pulumi up`` before the registry lists it.
 
-Pulumi awaits a Job until it completes, so a model whose server is up but cannot answer (wrong
-chat template, broken weights, far too slow) fails ``pulumi up`` before the registry lists it.
-The Job is named ``<model>-smoke-<hash>``, the hash covering the server's pod template and the
-test itself: any change to what is served gives a new Job (a fresh run), an unchanged model
-keeps its completed Job and is not re-tested. A Job that failed (or never finished) carries
-``pulumi.com/replaceUnready``, so the next ``up`` replaces it and runs the test again.
-
-No ``ttlSecondsAfterFinished``: if Kubernetes deleted the finished Job, Pulumi's state would
-still list it, ``pulumi refresh`` would drop it and the next ``up`` would re-create it (a second,
-unplanned test run). The completed Job holds no resources; Pulumi deletes it when the next
-change replaces it, so at most one Job per model exists and a failed one keeps its pod's logs.
+The script is ``assets/smoke.sh``. The Job's name hashes the server's pod template, what would
+replace the server (every replica down) and the Job (script included): any change to what is
+served, a replacement of the server, or a change to the test is a fresh run. A Job that
+failed carries ``pulumi.com/replaceUnready`` (the next ``up`` runs it again); finished Jobs are
+kept (no TTL), as Pulumi's state still lists them.
 """
 
 from __future__ import annotations
@@ -21,37 +15,22 @@ import json
 
 from components.config import VLLM_PORT, ModelConfig, StackConfig
 from components.config.images import CURL_IMAGE
-from components.manifests.k8s_semantics import REPLACE_UNREADY_ANNOTATION
+from components.manifests.k8s_semantics import REPLACE_UNREADY_ANNOTATION, replacement_identity
 from components.manifests.toolkit import (
     API_KEY_SECRET,
     API_KEY_SECRET_KEY,
     NON_ROOT_ID,
+    Manifest,
     container_security_context,
+    read_asset,
 )
 from components.manifests.vllm.names import (
     SMOKE_COMPONENT,
-    Manifest,
     headless_service_name,
     labels,
     metadata,
 )
 
-__all__ = [
-    "SMOKE_ACTIVE_DEADLINE_SECONDS",
-    "SMOKE_BACKOFF_LIMIT",
-    "SMOKE_DNS_WAIT_SECONDS",
-    "SMOKE_IMAGE",
-    "smoke_dns_name",
-    "smoke_job",
-    "smoke_job_name",
-    "smoke_min_replicas",
-    "smoke_path",
-    "smoke_payload",
-    "smoke_targets",
-]
-
-# A stock image, pinned; the script only needs curl and a POSIX shell.
-SMOKE_IMAGE = CURL_IMAGE
 # Two retries: the very first request after start may hit cold caches once; a model that is
 # slow or failing three times in a row is not ready to be registered.
 SMOKE_BACKOFF_LIMIT = 2
@@ -72,82 +51,21 @@ SMOKE_ACTIVE_DEADLINE_SECONDS = 600
 # the first ``Name:`` line are taken, which fits both its old and new output formats.
 SMOKE_DNS_WAIT_SECONDS = 60
 
-_SCRIPT = """\
-set -u
-umask 077
-tmp=${TMPDIR:-/tmp}
-printf 'Authorization: Bearer %s\\n' "$VLLM_API_KEY" > "$tmp/auth"
-targets=$SMOKE_TARGETS
-if [ -z "$targets" ]; then
-  waited=0
-  while :; do
-    targets=$(nslookup -type=a "$SMOKE_DNS_NAME" 2>/dev/null | awk '
-      /^Name:/ { answers = 1; next }
-      answers { for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+[.][0-9]+[.][0-9]+[.][0-9]+$/) print $i }
-    ' | sort -u)
-    count=$(printf '%s\\n' "$targets" | grep -c .)
-    [ "$count" -ge "$SMOKE_REPLICAS" ] && break
-    if [ "$waited" -ge "$SMOKE_DNS_WAIT_SECONDS" ]; then
-      echo "smoke test FAILED: $SMOKE_DNS_NAME resolves to $count ready replica(s)," \\
-        "expected $SMOKE_REPLICAS"
-      exit 1
-    fi
-    sleep 2
-    waited=$((waited + 2))
-  done
-fi
-total=0
-failed=0
-for host in $targets; do
-  total=$((total + 1))
-  url="http://$host:$SMOKE_PORT$SMOKE_PATH"
-  status=$(curl --silent --show-error --max-time "$SMOKE_TIMEOUT_SECONDS" \\
-    --header @"$tmp/auth" --header 'Content-Type: application/json' \\
-    --data "$SMOKE_PAYLOAD" --output "$tmp/body" --write-out '%{http_code} %{time_total}' \\
-    "$url")
-  rc=$?
-  cat "$tmp/body" 2>/dev/null; echo
-  rm -f "$tmp/body"
-  if [ "$rc" -ne 0 ]; then
-    echo "replica $host FAILED: curl exit $rc (28: no answer within ${SMOKE_TIMEOUT_SECONDS}s)"
-    failed=$((failed + 1))
-  elif [ "${status%% *}" != "200" ]; then
-    echo "replica $host FAILED: HTTP ${status%% *} from $url (time ${status#* }s)"
-    failed=$((failed + 1))
-  else
-    echo "replica $host passed: HTTP 200 in ${status#* }s (budget ${SMOKE_TIMEOUT_SECONDS}s)"
-  fi
-done
-if [ "$total" -lt "$SMOKE_REPLICAS" ]; then
-  echo "smoke test FAILED: tested $total replica(s), expected $SMOKE_REPLICAS"
-  exit 1
-fi
-if [ "$failed" -ne 0 ]; then
-  echo "smoke test FAILED: $failed of $total replica(s) did not answer"
-  exit 1
-fi
-echo "smoke test passed: all $total replica(s) answered"
-"""
-
 
 def smoke_path(model: ModelConfig) -> str:
     return "/v1/chat/completions" if model.api == "chat" else "/v1/completions"
 
 
-def _pods_domain(cfg: StackConfig, model: ModelConfig) -> str:
+def smoke_dns_name(cfg: StackConfig, model: ModelConfig) -> str:
+    """The headless Service's name: one A record per ready replica."""
     return f"{headless_service_name(model)}.{cfg.namespace_name}.svc.cluster.local"
-
-
-def _autoscaled(model: ModelConfig) -> bool:
-    return model.autoscaling is not None and model.autoscaling.enabled
 
 
 def smoke_min_replicas(model: ModelConfig) -> int:
     """How many replicas exist when the test runs: ``replicas``, or with KEDA (which owns the
     count once the workload exists) its ``minReplicas``."""
-    if _autoscaled(model) and model.autoscaling is not None:
-        return model.autoscaling.min_replicas
-    return model.replicas
+    auto = model.active_autoscaling
+    return auto.min_replicas if auto is not None else model.replicas
 
 
 def smoke_targets(cfg: StackConfig, model: ModelConfig) -> list[str]:
@@ -157,15 +75,10 @@ def smoke_targets(cfg: StackConfig, model: ModelConfig) -> list[str]:
 
     Replicas that start after the test (KEDA scale-ups) are not tested by it: they pass the
     same readiness probe, and the health reporter probes the model from then on."""
-    if not model.uses_statefulset or _autoscaled(model):
+    if not model.uses_statefulset or model.autoscaled:
         return []
-    domain = _pods_domain(cfg, model)
+    domain = smoke_dns_name(cfg, model)
     return [f"{model.name}-{i}.{domain}" for i in range(model.replicas)]
-
-
-def smoke_dns_name(cfg: StackConfig, model: ModelConfig) -> str:
-    """The headless Service's name: one A record per ready replica."""
-    return _pods_domain(cfg, model)
 
 
 def smoke_payload(model: ModelConfig) -> str:
@@ -181,9 +94,10 @@ def smoke_payload(model: ModelConfig) -> str:
 def _job_spec(cfg: StackConfig, model: ModelConfig) -> Manifest:
     container: Manifest = {
         "name": "smoke-test",
-        "image": SMOKE_IMAGE,
+        # A stock image, pinned; the script only needs curl and a POSIX shell.
+        "image": CURL_IMAGE,
         "imagePullPolicy": "IfNotPresent",
-        "command": ["/bin/sh", "-c", _SCRIPT],
+        "command": ["/bin/sh", "-c", read_asset("smoke.sh")],
         "env": [
             {
                 "name": "VLLM_API_KEY",
@@ -205,6 +119,9 @@ def _job_spec(cfg: StackConfig, model: ModelConfig) -> Manifest:
         "securityContext": container_security_context(),
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
     }
+    # No ttlSecondsAfterFinished: were the finished Job deleted, Pulumi's state would still list
+    # it, `pulumi refresh` would drop it and the next `up` would re-create it (an unplanned second
+    # run). A completed Job holds nothing; the next change replaces it, keeping a failed one's logs.
     return {
         "backoffLimit": SMOKE_BACKOFF_LIMIT,
         "activeDeadlineSeconds": SMOKE_ACTIVE_DEADLINE_SECONDS,
@@ -227,17 +144,23 @@ def _job_spec(cfg: StackConfig, model: ModelConfig) -> Manifest:
     }
 
 
-def smoke_job_name(model: ModelConfig, server_template: Manifest, job_spec: Manifest) -> str:
-    """``<model>-smoke-<8 hex>``: the hash of what is served and of the test (<= 55 chars)."""
-    digest = hashlib.sha256(
-        json.dumps({"server": server_template, "test": job_spec}, sort_keys=True).encode()
-    ).hexdigest()
+def smoke_job_name(model: ModelConfig, server: Manifest, job_spec: Manifest) -> str:
+    """``<model>-smoke-<8 hex>``: the hash of what is served (the server's pod template, and
+    what would replace the workload: a replacement takes every replica down, so it is a new
+    rollout with a new test) and of the test (<= 55 chars)."""
+    served = {
+        "server": server["spec"]["template"],
+        "replaced_by": replacement_identity(server),
+        "test": job_spec,
+    }
+    digest = hashlib.sha256(json.dumps(served, sort_keys=True).encode()).hexdigest()
     return f"{model.name}-smoke-{digest[:8]}"
 
 
-def smoke_job(cfg: StackConfig, model: ModelConfig, server_template: Manifest) -> Manifest:
+def smoke_job(cfg: StackConfig, model: ModelConfig, server: Manifest) -> Manifest:
+    """The Job testing ``server`` (the model's StatefulSet or Deployment)."""
     spec = _job_spec(cfg, model)
-    name = smoke_job_name(model, server_template, spec)
+    name = smoke_job_name(model, server, spec)
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",

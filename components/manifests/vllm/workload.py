@@ -12,10 +12,14 @@ from __future__ import annotations
 import math
 
 from components.config import VLLM_PORT, ModelConfig, StackConfig
-from components.contract import ALLOW_DOWNTIME_ANNOTATION, ROUTING_ANNOTATION
-from components.manifests.toolkit import (
+from components.contract import (
+    ALLOW_DOWNTIME_ANNOTATION,
     GPU_RESOURCE,
     GPU_TAINT_KEY,
+    ROUTING_ANNOTATION,
+)
+from components.manifests.toolkit import (
+    Manifest,
     container_security_context,
     pod_security_context,
 )
@@ -31,7 +35,6 @@ from components.manifests.vllm.args import (
 from components.manifests.vllm.cpu import cpu_request
 from components.manifests.vllm.names import (
     HTTP_PORT_NAME,
-    Manifest,
     headless_service_name,
     labels,
     metadata,
@@ -43,21 +46,6 @@ from components.planning.capacity import ModelPlan, RolloutStrategy
 from components.planning.memory import weight_memory_gib
 from components.planning.model_checks import weight_cache_gi
 from components.planning.timing import download_budget_seconds, image_pull_budget_seconds
-
-__all__ = [
-    "PROBE_PERIOD_SECONDS",
-    "ROLLOUT_MARGIN_SECONDS",
-    "pod_disruption_budget",
-    "probes",
-    "resources",
-    "rollout_timeouts",
-    "server_pod_template",
-    "shared_weights_claim",
-    "startup_budget_seconds",
-    "weight_cache_size_gi",
-    "workload",
-    "workload_annotations",
-]
 
 # The vLLM images run as root; we run as toolkit.NON_ROOT_ID instead (any non-zero id works:
 # every path vLLM writes to is a volume, see args.py; checkov CKV_K8S_40 asks >= 10000).
@@ -77,11 +65,6 @@ def workload_annotations(model: ModelConfig) -> dict[str, str]:
         ALLOW_DOWNTIME_ANNOTATION: str(model.allow_downtime).lower(),
         ROUTING_ANNOTATION: str(model.routing_enabled).lower(),
     }
-
-
-def weight_cache_size_gi(model: ModelConfig) -> int:
-    """Configured size, else two checkpoints plus 10 % (room for a second revision)."""
-    return weight_cache_gi(model)
 
 
 def startup_budget_seconds(model: ModelConfig) -> int:
@@ -106,8 +89,8 @@ def rollout_timeouts(cfg: StackConfig, model: ModelConfig) -> tuple[int, int]:
     margin = max(ROLLOUT_MARGIN_SECONDS, image_pull_budget_seconds(cfg.timing) + 5 * 60)
     per_pod = download_budget_seconds(cfg.timing, model) + startup_budget_seconds(model) + margin
     # KEDA may have scaled the workload to maxReplicas when the update starts.
-    auto = model.autoscaling
-    pods = max(model.replicas, auto.max_replicas if auto is not None and auto.enabled else 0)
+    auto = model.active_autoscaling
+    pods = max(model.replicas, auto.max_replicas if auto is not None else 0)
     return per_pod, per_pod * pods
 
 
@@ -188,7 +171,7 @@ def _volumes(model: ModelConfig) -> tuple[list[Manifest], list[Manifest]]:
             },
         )
     elif mode == "none":
-        limit = f"{weight_cache_size_gi(model)}Gi"
+        limit = f"{weight_cache_gi(model)}Gi"
         volumes.insert(0, {"name": _WEIGHTS_VOLUME, "emptyDir": {"sizeLimit": limit}})
     if tensor_parallel_size(model) > 1:
         # Tensor-parallel workers exchange data through shared memory; the container default
@@ -228,7 +211,7 @@ def server_pod_template(cfg: StackConfig, model: ModelConfig) -> Manifest:
         "volumes": volumes,
     }
     if model.accelerator == "gpu":
-        pool = cfg.cluster.gpu_pool
+        pool = cfg.cluster.gpu
         spec["nodeSelector"] = dict(pool.node_labels)
         if pool.taint:
             spec["tolerations"] = [
@@ -244,70 +227,79 @@ def _check_strategy(model: ModelConfig, plan: ModelPlan) -> None:
         raise ValueError(f"{model.name}: a StatefulSet cannot surge; the plan says SURGE")
 
 
-def workload(cfg: StackConfig, model: ModelConfig, plan: ModelPlan) -> Manifest:
-    """The StatefulSet or Deployment named after the model, rolled out as the plan says."""
-    _check_strategy(model, plan)
-    template = server_pod_template(cfg, model)
-    selector = {"matchLabels": selector_labels(model)}
-    _, update_seconds = rollout_timeouts(cfg, model)
-    if model.uses_statefulset:
-        claim = {
-            "metadata": {"name": _WEIGHTS_VOLUME, "labels": labels(cfg, model)},
-            "spec": {
-                "accessModes": ["ReadWriteOnce"],
-                "storageClassName": model.weight_cache.storage_class,
-                "resources": {"requests": {"storage": f"{weight_cache_size_gi(model)}Gi"}},
+def _stateful_set(cfg: StackConfig, model: ModelConfig, template: Manifest) -> Manifest:
+    """Per-replica caches: one claim per pod, replaced one pod at a time."""
+    claim = {
+        "metadata": {"name": _WEIGHTS_VOLUME, "labels": labels(cfg, model)},
+        "spec": {
+            "accessModes": ["ReadWriteOnce"],
+            "storageClassName": model.weight_cache.storage_class,
+            "resources": {"requests": {"storage": f"{weight_cache_gi(model)}Gi"}},
+        },
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": metadata(cfg, model, model.name, annotations=workload_annotations(model)),
+        "spec": {
+            "replicas": model.replicas,
+            "serviceName": headless_service_name(model),
+            # Replicas start (and download) together; ordered start buys nothing here.
+            "podManagementPolicy": "Parallel",
+            # One pod at a time: ONE_DOWN with >= 2 replicas, DOWNTIME with one.
+            "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}},
+            "minReadySeconds": 0,
+            "revisionHistoryLimit": 5,
+            "selector": {"matchLabels": selector_labels(model)},
+            "template": template,
+            "volumeClaimTemplates": [claim],
+            # Scaling down keeps a replica's cache for the next scale-up; removing the
+            # model releases the claims (the -retain storage class keeps the volume).
+            "persistentVolumeClaimRetentionPolicy": {
+                "whenDeleted": "Delete",
+                "whenScaled": "Retain",
             },
-        }
-        return {
-            "apiVersion": "apps/v1",
-            "kind": "StatefulSet",
-            "metadata": metadata(cfg, model, model.name, annotations=workload_annotations(model)),
-            "spec": {
-                "replicas": model.replicas,
-                "serviceName": headless_service_name(model),
-                # Replicas start (and download) together; ordered start buys nothing here.
-                "podManagementPolicy": "Parallel",
-                # One pod at a time: ONE_DOWN with >= 2 replicas, DOWNTIME with one.
-                "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}},
-                "minReadySeconds": 0,
-                "revisionHistoryLimit": 5,
-                "selector": selector,
-                "template": template,
-                "volumeClaimTemplates": [claim],
-                # Scaling down keeps a replica's cache for the next scale-up; removing the
-                # model releases the claims (the -retain storage class keeps the volume).
-                "persistentVolumeClaimRetentionPolicy": {
-                    "whenDeleted": "Delete",
-                    "whenScaled": "Retain",
-                },
-            },
-        }
+        },
+    }
+
+
+def _deployment_strategy(plan: ModelPlan) -> Manifest:
     if plan.strategy is RolloutStrategy.SURGE:
-        strategy: Manifest = {
-            "type": "RollingUpdate",
-            "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
-        }
-    elif plan.strategy is RolloutStrategy.ONE_DOWN:
-        strategy = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}}
-    else:
-        strategy = {"type": "Recreate"}
+        return {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    if plan.strategy is RolloutStrategy.ONE_DOWN:
+        return {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}}
+    return {"type": "Recreate"}
+
+
+def _deployment(
+    cfg: StackConfig, model: ModelConfig, plan: ModelPlan, template: Manifest
+) -> Manifest:
+    _, update_seconds = rollout_timeouts(cfg, model)
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": metadata(cfg, model, model.name, annotations=workload_annotations(model)),
         "spec": {
             "replicas": model.replicas,
-            "strategy": strategy,
+            "strategy": _deployment_strategy(plan),
             # Progress is judged per new pod: allow it the download allowance, the whole
             # startup budget and the scheduling and image pull margin before the rollout
             # counts as failed.
             "progressDeadlineSeconds": update_seconds // model.replicas,
             "revisionHistoryLimit": 5,
-            "selector": selector,
+            "selector": {"matchLabels": selector_labels(model)},
             "template": template,
         },
     }
+
+
+def workload(cfg: StackConfig, model: ModelConfig, plan: ModelPlan) -> Manifest:
+    """The StatefulSet or Deployment named after the model, rolled out as the plan says."""
+    _check_strategy(model, plan)
+    template = server_pod_template(cfg, model)
+    if model.uses_statefulset:
+        return _stateful_set(cfg, model, template)
+    return _deployment(cfg, model, plan, template)
 
 
 def shared_weights_claim(cfg: StackConfig, model: ModelConfig) -> Manifest | None:
@@ -321,7 +313,7 @@ def shared_weights_claim(cfg: StackConfig, model: ModelConfig) -> Manifest | Non
         "spec": {
             "accessModes": ["ReadWriteMany"],
             "storageClassName": model.weight_cache.storage_class,
-            "resources": {"requests": {"storage": f"{weight_cache_size_gi(model)}Gi"}},
+            "resources": {"requests": {"storage": f"{weight_cache_gi(model)}Gi"}},
         },
     }
 

@@ -9,8 +9,6 @@ import pulumi
 
 from components.resources.clusters import AttachedCluster
 
-__all__ = ["KubeconfigSource"]
-
 
 @dataclass(frozen=True)
 class KubeconfigSource:

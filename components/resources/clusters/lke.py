@@ -17,8 +17,6 @@ import pulumi_linode as linode
 
 from components.resources.clusters import AttachedCluster
 
-__all__ = ["LkeSource", "decode_kubeconfig"]
-
 
 def decode_kubeconfig(value: str) -> str:
     """A kubeconfig as YAML: LKE returns it base64-encoded; YAML passes through unchanged."""

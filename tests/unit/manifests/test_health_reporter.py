@@ -17,15 +17,15 @@ from components.config.source import load_from_stack_file
 from components.manifests.health_reporter import (
     COMPONENT,
     CONFIG_DIR,
-    Manifest,
     health_reporter_objects,
     health_url,
-    read_asset,
 )
 from components.manifests.stack import stack_objects
 from components.manifests.toolkit import (
+    Manifest,
     container_security_context,
     pod_security_context,
+    read_asset,
     standard_labels,
 )
 from components.manifests.vllm.names import selector_labels

@@ -10,11 +10,8 @@ import pytest
 
 from components.config import StackConfig, load_stack_config
 from components.config.source import read_stack_file
-from components.manifests.namespace import (
-    REDACTED,
-    environment_objects,
-    namespace_objects,
-)
+from components.manifests.namespace import environment_objects, namespace_objects
+from components.manifests.toolkit import REDACTED
 from tests.support.stackfiles import ROOT, STACKS
 from tests.support.stackfiles import stack_config as stack
 

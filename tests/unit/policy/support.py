@@ -4,23 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from policy.rules import UNKNOWN, Resource
-
-__all__ = [
-    "DEPLOYMENT",
-    "ENTRY",
-    "NETPOL",
-    "PDB",
-    "POOL",
-    "STATEFULSET",
-    "container",
-    "entry",
-    "netpol",
-    "pdb",
-    "res",
-    "server",
-]
-
+from policy.objects import Resource
+from policy.values import UNKNOWN
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 STATEFULSET = "kubernetes:apps/v1:StatefulSet"

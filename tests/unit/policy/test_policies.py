@@ -27,7 +27,8 @@ from components.config.source import load_from_stack_file
 from components.manifests.namespace import environment_objects
 from components.manifests.vllm.render import model_objects
 from components.planning.capacity import plan_stack
-from policy import policies, rules
+from policy import policies
+from policy.values import UNKNOWN
 from tests.support.stackfiles import ROOT, STACKS
 
 BY_NAME = {p.name: p for p in policies.POLICIES}
@@ -148,7 +149,7 @@ def test_values_unknown_during_preview_do_not_abort_a_policy() -> None:
 
 def test_plain_copies_proxies_and_marks_unknowns() -> None:
     proxy = unknown_checking_proxy({"a": [1, UNKNOWN_STRING_VALUE], "b": UNKNOWN_STRING_VALUE})
-    assert policies.plain(proxy) == {"a": [1, rules.UNKNOWN], "b": rules.UNKNOWN}
+    assert policies.plain(proxy) == {"a": [1, UNKNOWN], "b": UNKNOWN}
 
 
 def test_a_violating_resource_is_reported_through_the_policy_object() -> None:

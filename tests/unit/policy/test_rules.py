@@ -6,10 +6,11 @@ from typing import Any
 
 import pytest
 
+from components.contract import ENVIRONMENT_LABEL, image_is_pinned
 from components.manifests.vllm.render import model_objects
 from components.planning.capacity import plan_stack
-from policy import rules
-from policy.rules import UNKNOWN
+from policy import objects, rules
+from policy.values import UNKNOWN
 from tests.support.stackfiles import stack_config
 from tests.unit.policy.support import (
     DEPLOYMENT,
@@ -30,13 +31,18 @@ from tests.unit.policy.support import (
         ("vllm/vllm-openai@sha256:" + "a" * 64, True),
         ("ghcr.io:443/org/vllm:v1@sha256:" + "b" * 64, True),
         ("vllm/vllm-openai:latest", False),
+        ("postgres:17.11-alpine3.24", True),
+        *((f"vllm/vllm-openai:{tag}", False) for tag in ("Latest", "NIGHTLY", "main", "v0")),
+        ("vllm/vllm-openai:latest-cu128", False),
+        ("vllm/vllm-openai:nightly-2025.10.01", False),
+        ("vllm/vllm-openai:latest@sha256:" + "c" * 64, True),  # the digest pins it
         ("vllm/vllm-openai", False),
         ("Not An Image", False),
         ("registry.example.com:5000/vllm", False),
     ],
 )
 def test_pinned_image_rule(image: str, pinned: bool) -> None:
-    assert rules.image_is_pinned(image) is pinned
+    assert image_is_pinned(image) is pinned
 
 
 def test_the_pack_recognises_the_labels_the_builders_write() -> None:
@@ -47,10 +53,10 @@ def test_the_pack_recognises_the_labels_the_builders_write() -> None:
     sts = next(o for o in model_objects(cfg, model, plan) if o["kind"] == "StatefulSet")
     for c in sts["spec"]["template"]["spec"]["containers"]:
         c["name"] = "renamed"  # recognised by its labels alone
-    found = rules.vllm_workload(STATEFULSET, sts)
+    found = objects.vllm_workload(STATEFULSET, sts)
     assert found is not None
-    assert rules.environment_of(found) == "production"
-    assert found.labels[rules.ENVIRONMENT_LABEL] == "production"
+    assert objects.environment_of(found) == "production"
+    assert found.labels[ENVIRONMENT_LABEL] == "production"
 
 
 @pytest.mark.parametrize("env", ["staging", "production"])
@@ -159,7 +165,7 @@ def test_non_vllm_workloads_are_not_held_to_the_vllm_rules() -> None:
     ["HF_TOKEN", "VLLM_API_KEY", "PGPASSWORD", "DB_PASSWORD", "apiKey", "CLIENT_SECRET", "API-KEY"],
 )
 def test_credential_names_are_recognised(name: str) -> None:
-    assert rules.is_secret_env_name(name)
+    assert objects.is_secret_env_name(name)
 
 
 @pytest.mark.parametrize(
@@ -167,7 +173,7 @@ def test_credential_names_are_recognised(name: str) -> None:
     ["TOKENIZERS_PARALLELISM", "HF_HOME", "HF_TOKEN_PATH", "SECRET_NAME", "MAX_TOKENS", "KEYS"],
 )
 def test_non_credential_names_are_left_alone(name: str) -> None:
-    assert not rules.is_secret_env_name(name)
+    assert not objects.is_secret_env_name(name)
 
 
 @pytest.mark.parametrize(

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from policy import rules
-from policy.rules import UNKNOWN
+from components.contract import ENVIRONMENT_LABEL
+from policy import objects, rules
+from policy.values import UNKNOWN
 from tests.unit.policy.support import (
     DEPLOYMENT,
     ENTRY,
@@ -67,12 +68,12 @@ def test_a_namespace_wide_default_deny_counts() -> None:
 def test_selector_expressions() -> None:
     labels = {"a": "1", "b": "2"}
     sel = {"matchExpressions": [{"key": "a", "operator": "In", "values": ["1", "3"]}]}
-    assert rules.selector_matches(sel, labels) is True
+    assert objects.selector_matches(sel, labels) is True
     sel = {"matchExpressions": [{"key": "c", "operator": "Exists"}]}
-    assert rules.selector_matches(sel, labels) is False
+    assert objects.selector_matches(sel, labels) is False
     sel = {"matchExpressions": [{"key": "c", "operator": "DoesNotExist"}]}
-    assert rules.selector_matches(sel, labels) is True
-    assert rules.selector_matches({"matchLabels": {"a": UNKNOWN}}, labels) is None
+    assert objects.selector_matches(sel, labels) is True
+    assert objects.selector_matches({"matchLabels": {"a": UNKNOWN}}, labels) is None
 
 
 # -------------------------------------------------------------------- production availability
@@ -137,7 +138,7 @@ def test_a_pool_over_its_environment_budget_is_rejected() -> None:
     gpu = res(POOL, pool(8, ["vllm-platform", "vllm-platform-gpu-pool"]), "gpu-pool")
     ns = res(
         "kubernetes:core/v1:Namespace",
-        {"metadata": {"labels": {rules.ENVIRONMENT_LABEL: "development"}}},
+        {"metadata": {"labels": {ENVIRONMENT_LABEL: "development"}}},
     )
     [v] = rules.check_gpu_pool_budget([gpu, ns], {})
     assert v.urn == gpu.urn
@@ -161,7 +162,7 @@ def test_conflicting_environments_apply_the_smallest_budget() -> None:
     gpu = res(POOL, pool(10, ["production"]))
     ns = res(
         "kubernetes:core/v1:Namespace",
-        {"metadata": {"labels": {rules.ENVIRONMENT_LABEL: "staging"}}},
+        {"metadata": {"labels": {ENVIRONMENT_LABEL: "staging"}}},
     )
     [v] = rules.check_gpu_pool_budget([gpu, ns], {})
     assert "staging budget is 4" in v.message

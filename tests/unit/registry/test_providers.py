@@ -8,7 +8,9 @@ import pytest
 from pulumi.output import Unknown
 from pulumi.runtime.rpc import wrap_rpc_secret
 
-from components.registry.providers import check_entry, diff_entry, diff_rollout, diff_schema
+from components.registry.providers.entry import check_entry, diff_entry
+from components.registry.providers.rollout import diff_rollout
+from components.registry.providers.schema import diff_schema
 
 UNKNOWN: Any = Unknown()  # type: ignore[no-untyped-call]
 DSN = "host=db dbname=registry user=writer password=pw"

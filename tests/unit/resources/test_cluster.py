@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 
-from components.resources.cluster import decode_kubeconfig
+from components.resources.clusters.lke import decode_kubeconfig
 
 YAML = "apiVersion: v1\nkind: Config\nclusters: []\n"
 

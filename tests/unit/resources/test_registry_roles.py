@@ -49,6 +49,8 @@ def registered() -> _Mocks:
             writer_password=pulumi.Output.secret("writer-pw"),
             reader_password=pulumi.Output.secret("reader-pw"),
             database="model_registry",
+            environment="staging",
+            owner_stack="vllm-platform/staging",
         ),
     )
     # Both DSNs resolve only after their role and every grant is registered.
@@ -105,18 +107,32 @@ def test_grants_match_the_declared_least_privilege_specs(registered: _Mocks) -> 
         assert inputs.get("schema") == (None if g.object_type == "database" else "public")
 
 
-def test_no_role_may_delete_entries_or_change_events() -> None:
+def test_no_role_may_write_a_table_directly() -> None:
+    # Writes go through the registry's functions (migration 0006) only.
     for g in (*WRITER_GRANTS, *READER_GRANTS):
-        if "model_registry_events" in g.objects:
-            assert set(g.privileges) <= {"SELECT", "INSERT"}
-        assert "DELETE" not in g.privileges
+        if g.object_type == "table":
+            assert g.privileges == ("SELECT",)
+        assert g.object_type != "sequence"
+
+
+def test_the_writer_is_bound_to_its_environment_and_stack_with_the_owners_connection(
+    registered: _Mocks,
+) -> None:
+    [binding] = _by_type(
+        registered, "pulumi-python:dynamic/registry:RegistryWriterBinding"
+    ).values()
+    assert binding.name == "registry-roles-writer-binding"
+    assert binding.inputs["role"] == "vllm_registry_writer_staging"
+    assert binding.inputs["environment"] == "staging"
+    assert binding.inputs["owner_stack"] == "vllm-platform/staging"
+    assert "user=registry_owner" in binding.inputs["connection"]["value"]  # a secret
 
 
 def test_grant_statements_render_quoted_identifiers() -> None:
-    spec = GrantSpec("t", "table", ("SELECT", "INSERT"), ("model_registry_entries",))
+    spec = GrantSpec("t", "table", ("SELECT",), ("model_registry_entries",))
     [statement] = grant_statements(spec, 'odd"role', "db")
     assert statement.as_string() == (
-        'GRANT SELECT, INSERT ON TABLE "public"."model_registry_entries" TO "odd""role"'
+        'GRANT SELECT ON TABLE "public"."model_registry_entries" TO "odd""role"'
     )
     [db] = grant_statements(GrantSpec("c", "database", ("CONNECT",)), "r", "model_registry")
     assert db.as_string() == 'GRANT CONNECT ON DATABASE "model_registry" TO "r"'

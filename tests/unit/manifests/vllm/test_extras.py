@@ -5,6 +5,7 @@ from __future__ import annotations
 from components.manifests.vllm.extras import ingress, scaled_object
 from components.manifests.vllm.network import server_network_policy
 from components.manifests.vllm.render import model_objects
+from components.manifests.vllm.smoke import smoke_min_replicas, smoke_targets
 from tests.unit.manifests.vllm.support import kinds, stack
 
 # ------------------------------------------------------------------------------------- extras
@@ -40,6 +41,20 @@ def test_scaled_object_targets_the_workload_on_waiting_requests() -> None:
     assert trigger["metadata"]["threshold"] == "4"
 
 
+def test_a_disabled_autoscaling_section_is_as_if_there_were_none() -> None:
+    """``enabled: false`` keeps the bounds in the file but hands the count back to ``replicas``:
+    no ScaledObject, and the smoke test expects (and names) exactly ``replicas`` pods."""
+    off = {"minReplicas": 1, "maxReplicas": 3, "enabled": False}
+    cfg, m, plan = stack(autoscaling=off, max_nodes=9)
+    bare_cfg, bare, bare_plan = stack()
+    assert scaled_object(cfg, m) is None
+    assert kinds(model_objects(cfg, m, plan)) == kinds(model_objects(bare_cfg, bare, bare_plan))
+    assert smoke_min_replicas(m) == m.replicas == 2
+    assert smoke_targets(cfg, m) == smoke_targets(bare_cfg, bare) != []
+    on_cfg, on, _ = stack(autoscaling={**off, "enabled": True}, max_nodes=9)
+    assert (smoke_min_replicas(on), smoke_targets(on_cfg, on)) == (1, [])
+
+
 def test_observability_objects_follow_the_switches() -> None:
     cfg, m, plan = stack("examples/Pulumi.local.yaml")
     ks = kinds(model_objects(cfg, m, plan))
@@ -66,7 +81,7 @@ def test_no_custom_resources_until_the_operators_are_said_to_be_installed() -> N
 
 
 def test_workload_carries_the_facts_the_policy_pack_reads() -> None:
-    from policy.rules import ALLOW_DOWNTIME_ANNOTATION, ROUTING_ANNOTATION
+    from components.contract import ALLOW_DOWNTIME_ANNOTATION, ROUTING_ANNOTATION
 
     cfg, m, plan = stack(model=1, replicas=1, allowDowntime=True, routingEnabled=False)
     workload = next(o for o in model_objects(cfg, m, plan) if o["kind"] == "StatefulSet")

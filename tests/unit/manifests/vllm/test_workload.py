@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from components.manifests.toolkit import GPU_RESOURCE
+from components.contract import GPU_RESOURCE
 from components.manifests.vllm.render import model_objects
 from components.manifests.vllm.workload import (
     pod_disruption_budget,
@@ -16,11 +16,11 @@ from components.manifests.vllm.workload import (
     rollout_timeouts,
     server_pod_template,
     startup_budget_seconds,
-    weight_cache_size_gi,
     workload,
 )
 from components.planning.capacity import RolloutStrategy
 from components.planning.memory import weight_memory_gib
+from components.planning.model_checks import weight_cache_gi
 from tests.unit.manifests.vllm.support import container, kinds, stack
 
 # ---------------------------------------------------------------------------------- placement
@@ -33,7 +33,7 @@ def test_gpu_limits_equal_tensor_parallel_size_with_pool_selector_and_toleration
     assert res["limits"][GPU_RESOURCE] == "2"
     assert res["requests"][GPU_RESOURCE] == "2"
     assert {"cpu", "memory"} <= set(res["requests"])
-    assert pod["nodeSelector"] == cfg.cluster.gpu_pool.node_labels
+    assert pod["nodeSelector"] == cfg.cluster.gpu.node_labels
     assert pod["tolerations"] == [
         {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
     ]
@@ -44,7 +44,7 @@ def test_no_toleration_when_the_pool_is_not_tainted() -> None:
     untainted = cfg.model_copy(
         update={
             "cluster": cfg.cluster.model_copy(
-                update={"gpu_pool": cfg.cluster.gpu_pool.model_copy(update={"taint": False})}
+                update={"gpu_pool": cfg.cluster.gpu.model_copy(update={"taint": False})}
             )
         }
     )
@@ -91,14 +91,14 @@ def test_per_replica_cache_is_a_statefulset_with_claim_templates() -> None:
 def test_cache_size_defaults_to_two_checkpoints_plus_a_tenth_at_least_20_gi() -> None:
     _, m, _ = stack(model=1)  # 8B bf16 checkpoint: ~14.9 GiB
     expected = math.ceil(weight_memory_gib(8, "bf16") * 2 * 1.1)
-    assert weight_cache_size_gi(m) == expected == 33
+    assert weight_cache_gi(m) == expected == 33
     # served at fp8 (dev), the cache still holds the bf16 checkpoint it downloads
     _, dev, _ = stack("Pulumi.development.yaml")
-    assert dev.precision == "fp8" and weight_cache_size_gi(dev) == 33
+    assert dev.precision == "fp8" and weight_cache_gi(dev) == 33
     _, small, _ = stack("examples/Pulumi.local.yaml")
-    assert weight_cache_size_gi(small) == 20
+    assert weight_cache_gi(small) == 20
     _, sized, _ = stack(model=1, weightCache={"sizeGi": 40})
-    assert weight_cache_size_gi(sized) == 40
+    assert weight_cache_gi(sized) == 40
 
 
 def test_shared_cache_is_a_deployment_with_one_read_write_many_claim() -> None:
