@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from ops.common import CommandError, eprint
 from ops.registry_args import add_parsers as add_registry_parsers
@@ -15,7 +16,14 @@ def build_parser() -> argparse.ArgumentParser:
     """The `python -m ops` argument parser (also read by tests/unit/test_docs.py)."""
     parser = argparse.ArgumentParser(prog="python -m ops", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_offline_parsers(sub)
+    add_update_parsers(sub)
+    add_registry_parsers(sub)
+    return parser
 
+
+def add_offline_parsers(sub: argparse._SubParsersAction[Any]) -> None:
+    """The commands that read only the stack files: plan, render, schema."""
     p = sub.add_parser(
         "plan",
         help="validate a stack file offline: verdict, plan, cost (exit 2 on problems)",
@@ -47,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler="ops.schema:main")
 
+
+def add_update_parsers(sub: argparse._SubParsersAction[Any]) -> None:
+    """The commands that read or make a stack's updates: history, rollback, deploy."""
     p = sub.add_parser("history", help="list a stack's updates: result, git head, models, images")
     p.add_argument("--stack", help="stack name (read with the Pulumi CLI)")
     p.add_argument("--history-file", help="`pulumi stack history --json` output instead")
@@ -83,9 +94,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--message", help="update message (default: names the git commit)")
     p.set_defaults(handler="ops.deploy:main")
-
-    add_registry_parsers(sub)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

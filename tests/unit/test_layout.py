@@ -46,3 +46,27 @@ def test_the_contract_modules_import_only_the_standard_library(module: str) -> N
         if isinstance(node, ast.ImportFrom) and node.level == 0
     }
     assert imported <= set(sys.stdlib_module_names), sorted(imported - sys.stdlib_module_names)
+
+
+PRODUCT_DIRS = ("components", "ops", "policy", "bench", "tools")
+MAX_FUNCTION_LINES = 60
+
+
+def _trees(dirs: tuple[str, ...]) -> dict[str, ast.Module]:
+    return {
+        p: ast.parse((ROOT / p).read_text(encoding="utf-8"))
+        for p in _python_files()
+        if p.split("/")[0] in dirs
+    }
+
+
+def test_no_product_function_is_over_60_lines() -> None:
+    """#21: split by meaning; tools/ too (they write the data every contract test reads)."""
+    too_long = {
+        f"{path}:{node.lineno} {node.name}": (node.end_lineno or node.lineno) - node.lineno + 1
+        for path, tree in _trees(PRODUCT_DIRS).items()
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and (node.end_lineno or node.lineno) - node.lineno + 1 > MAX_FUNCTION_LINES
+    }
+    assert not too_long, too_long
