@@ -1,31 +1,11 @@
 """Dump the `vllm serve` CLI contract and the /metrics names of an installed vLLM.
 
-The data is generated from vLLM itself, so run this script with the Python of a
-virtual environment in which exactly the vLLM version under study is installed (no GPU
-needed). ``python3 tools/vllm_version.py <version>`` builds that environment (vLLM's CPU
-build, the same one the live tier runs) and runs this script, ``tools/vllm_routes.py`` and
-the metrics scrape in it; by hand::
-
-    <venv>/bin/python tools/vllm_contract.py           # -> components/data/vllm/v<version>/
-
-It writes two deterministic JSON files (sorted keys, indent=2):
-
-* ``serve-args.json``: every option of the ``vllm serve``
-  parser (built exactly as ``vllm/entrypoints/cli/main.py`` and
-  ``vllm/entrypoints/cli/serve.py`` build it: a top-level
-  ``FlexibleArgumentParser`` with a ``serve`` sub-parser filled by
-  ``make_arg_parser``), plus ``parser_behaviour``: empirical probes of
-  argparse prefix matching (``allow_abbrev``), underscore/dash folding,
-  ``--flag=value``, ``--config`` YAML files, ``--model`` handling, etc.
-* ``metrics.json``: every Prometheus metric vLLM declares
-  (found statically with ``ast`` in the installed package, with file:line)
-  and the series names actually exposed, scraped from a FastAPI app on which
-  vLLM's own ``mount_metrics`` and ``PrometheusStatLogger`` were set up.
-
-``--platform cuda`` (default) stubs the compiled CUDA extensions and forces
-``CudaPlatform`` so that defaults match what the CUDA image computes, from a CUDA or a CPU
-build alike; ``--platform cpu`` forces ``CpuPlatform``. Imports that moved between vLLM
-releases are found by ``tools/vllm_compat.py``.
+Run with the Python of a venv holding exactly the vLLM version under study (no GPU needed);
+``python3 tools/vllm_version.py <version>`` builds one and runs this. Writes
+``components/data/vllm/v<version>/serve-args.json`` (every option of vLLM's own ``serve``
+parser, and ``parser_behaviour``: argv probes vLLM parsed or refused) and ``metrics.json``
+(every metric vLLM declares, and the series a scrape exposes). ``--platform cuda`` (default)
+forces the CUDA platform's defaults from any build. What each file holds: docs/vllm-contract.md.
 """
 
 from __future__ import annotations
