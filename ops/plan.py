@@ -48,7 +48,8 @@ def main(args: argparse.Namespace) -> int:
     if args.explain:
         found = findings(stack.loaded.config, stack.plan)
         head = headline(stack.loaded, path.name, verdict(0, len(found)))
-        print("\n".join([head, *explain_lines(stack.loaded.config, path.name)]))
+        listed = ["Cautions:", *(f"  - {f}" for f in found)] if found else []
+        print("\n".join([head, *listed, *explain_lines(stack.loaded.config, path.name)]))
         return 0
     print(format_plan(stack.loaded, stack.plan, path.name))
     return 0

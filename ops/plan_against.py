@@ -88,4 +88,7 @@ def against_report(new: OfflineStack, ref: str) -> tuple[str, int]:
         out += ["Cautions this change adds:"] + [f"  - {f}" for f in added]
     if cleared:
         out += ["Cautions it clears:"] + [f"  - {f}" for f in sorted(cleared)]
+    kept = [f for f in found if f in before]
+    if kept:  # the verdict counts them: a reader finds each one here
+        out += ["Cautions the stack already had:"] + [f"  - {f}" for f in kept]
     return "\n".join(out), len(report.problems)

@@ -25,18 +25,26 @@ def plan(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, list[str]
     return code, out.splitlines()
 
 
+def _cautions_listed(lines: list[str]) -> int:
+    """The items under every "Cautions..." heading."""
+    count, under = 0, False
+    for line in lines:
+        if line.startswith("Cautions"):
+            under = True
+        elif under and line.startswith("  - "):
+            count += 1
+        else:
+            under = False
+    return count
+
+
 @pytest.mark.parametrize("stack", committed_stacks())
 def test_the_first_line_is_the_verdict_and_counts_the_cautions_listed(
     stack: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, lines = plan(capsys, "--stack", stack)
     assert code == 0
-    cautions = 0
-    if "Cautions:" in lines:
-        for line in lines[lines.index("Cautions:") + 1 :]:
-            if not line.startswith("  - "):
-                break
-            cautions += 1
+    cautions = _cautions_listed(lines)
     expected = f"{cautions} caution{'' if cautions == 1 else 's'}" if cautions else "OK"
     assert lines[0].startswith(f"{expected} · Pulumi.{stack}.yaml: environment ")
 
@@ -236,3 +244,15 @@ def test_a_rename_the_quota_cannot_hold_is_a_problem_with_the_two_updates(
     assert lines[0].startswith("1 problem · Pulumi.development.yaml")
     problems = "\n".join(lines[lines.index("Problems:") :])
     assert "refused" in problems and "do it in two updates" in problems
+
+
+@pytest.mark.parametrize("mode", [["--explain"], ["--against", "base"]], ids=["explain", "against"])
+def test_every_view_lists_the_cautions_its_verdict_counts(
+    repo: Path, mode: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The verdict is of the stack; a reader of --explain or of an unchanged --against must
+    find the two cautions it counts, not a bare "2 cautions"."""
+    code, lines = plan(capsys, "--file", str(repo / "Pulumi.production.yaml"), *mode)
+    assert code == 0
+    assert lines[0].startswith("2 cautions · ")
+    assert _cautions_listed(lines) == 2, "\n".join(lines)
