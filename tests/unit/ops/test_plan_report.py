@@ -184,6 +184,15 @@ def test_the_same_config_written_differently_is_no_change(
     assert lines[0].endswith("against base: no change")
 
 
+@pytest.mark.parametrize("ref", ["", "  "])
+def test_an_empty_ref_exits_2_instead_of_planning_without_a_comparison(
+    ref: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["plan", "--stack", "production", "--against", ref]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "--against: give a git ref" in err
+
+
 def test_a_ref_git_does_not_know_exits_2(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plan", "--file", str(repo / "Pulumi.production.yaml"), "--against", "nope"]) == 2
     assert "--against nope: not a commit, branch or tag" in capsys.readouterr().err
