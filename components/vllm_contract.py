@@ -85,7 +85,8 @@ class VllmContract:
         return _index(self)
 
     def resolve(self, token: str) -> Resolution:
-        """Resolve a token that starts with ``-`` (see the module docstring for the rules)."""
+        """Resolve a token that starts with ``-`` (the rules: docs/vllm-contract.md, "How a
+        token is judged")."""
         spelled, inline, key = _rewrite(token, self.dash_o)
         dotted = key is not None
         strings = self.by_string

@@ -20,7 +20,8 @@ __all__ = ["DEFAULT_CPU_REQUEST", "cpu_env", "cpu_request", "omp_threads", "thre
 
 # CPUs a CPU-mode replica requests when resources.cpu is not set.
 DEFAULT_CPU_REQUEST: Final = "4"
-# The first release whose CPU worker knows ``nobind`` (see the module docstring).
+# The first release whose CPU worker knows ``nobind`` (docs/vllm-contract.md, "Version-specific
+# settings").
 NOBIND_SINCE: Final = (0, 11, 1)
 
 
