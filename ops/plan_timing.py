@@ -7,10 +7,13 @@ Kept apart from the capacity table so each can change on its own. The figures co
 from __future__ import annotations
 
 from components.config import StackConfig
+from components.planning.checkpoints import reads_per_replica_gb
+from components.planning.closing import closing_options
 from components.planning.timing import (
     COLD_START_TARGET_SECONDS,
     ROLLBACK_TARGET_SECONDS,
     checkpoint_gb,
+    download_mb_per_s,
     estimate_model,
     timing_warnings,
 )
@@ -29,8 +32,20 @@ def format_timing(cfg: StackConfig) -> tuple[list[str], list[str]]:
     """The section's lines (header, table, assumptions) and its cautions, which ``ops plan``
     prints with the others in its one list of cautions."""
     t = cfg.timing
-    rows = [["MODEL", "DOWNLOAD GB", "COLD START", "WARM RESTART", "ROLLBACK", "PREFETCH", "CACHE"]]
+    rows = [
+        [
+            "MODEL",
+            "STORED GB",
+            "READ GB",
+            "COLD START",
+            "WARM RESTART",
+            "ROLLBACK",
+            "WEIGHTS FROM",
+            "CACHE",
+        ]
+    ]
     warnings: list[str] = []
+    closing: list[str] = []
     # The weight cache's room for a second revision is planning's caution (model_checks).
     for model in cfg.models:
         est = estimate_model(t, model)
@@ -38,14 +53,17 @@ def format_timing(cfg: StackConfig) -> tuple[list[str], list[str]]:
             [
                 model.name,
                 f"{checkpoint_gb(model):.0f}",
+                f"{reads_per_replica_gb(model):.0f}",
                 _mark(est.cold_start, COLD_START_TARGET_SECONDS),
                 _min(est.warm_restart),
-                _mark(est.rollback, ROLLBACK_TARGET_SECONDS),
-                "init" if est.prefetch else "vllm",
+                _mark(est.rollback, ROLLBACK_TARGET_SECONDS)
+                + (" (switch)" if est.keep_previous else ""),
+                _source(model.weight_source.kind, est.prefetch),
                 model.weight_cache.mode,
             ]
         )
         warnings += timing_warnings(model, est)
+        closing += closing_options(t, model, est)
     lines = [
         "",
         f"Time to ready (estimate, minutes; targets: cold start {_min(COLD_START_TARGET_SECONDS)}"
@@ -53,10 +71,25 @@ def format_timing(cfg: StackConfig) -> tuple[list[str], list[str]]:
     ]
     lines += ["  " + row for row in table_lines(rows)]
     lines.append(
-        f"  assumed: download {t.download_mb_per_s:g} MB/s, image {t.image_size_gb:g} GB at "
+        "  READ GB: what one replica reads while loading (every tensor-parallel rank reads the"
+        " whole checkpoint)"
+    )
+    lines.append(
+        f"  assumed: download {t.download_mb_per_s:g} MB/s, bounded by the volume's write "
+        f"{t.volume_write_mb_per_s:g} MB/s (so {download_mb_per_s(t):g}), image {t.image_size_gb:g} GB at "
         f"{t.image_pull_mb_per_s:g} MB/s"
         + (" (pre-pulled on GPU nodes)" if t.pre_pull_images else "")
-        + f", volume read {t.volume_read_mb_per_s:g} MB/s, scheduling {t.scheduling_seconds:g} s;"
+        + f", volume read {t.volume_read_mb_per_s:g} MB/s, Object Storage "
+        f"{t.object_storage_mb_per_s:g} MB/s per replica, scheduling {t.scheduling_seconds:g} s;"
         " set the timing.* keys to measured figures (README, Time to ready)"
     )
+    if closing:
+        lines.append("  what closes each miss:")
+        lines += [f"    - {line}" for line in closing]
     return lines, warnings
+
+
+def _source(kind: str, prefetch: bool) -> str:
+    if kind == "objectStorage":
+        return "object storage"
+    return "hub (init)" if prefetch else "hub (vllm)"

@@ -1,0 +1,119 @@
+"""For each model that misses SC-001 (cold start) or SC-004 (rollback), the option that closes the
+miss: an fp8-stored checkpoint (fewer bytes), the Object Storage weight source (faster bytes),
+``rollout.keepPrevious`` (a rollback without a restart, for the model's GPUs once more), the
+smallest set of them that does it, or, when none does, how close all of them get.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from itertools import combinations
+
+from components.config import ModelConfig, TimingConfig
+from components.config.readiness import Rollout, WeightSource
+from components.planning.checkpoints import fp8_alternative
+from components.planning.timing import (
+    COLD_START_TARGET_SECONDS,
+    ROLLBACK_TARGET_SECONDS,
+    ModelTiming,
+    estimate_model,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    key: str  # what to set, as the user writes it
+    apply: Callable[[ModelConfig], ModelConfig]
+
+
+def _options(m: ModelConfig, *, rollback: bool) -> list[Option]:
+    out: list[Option] = []
+    alt = fp8_alternative(m)
+    if alt is not None:
+        out.append(
+            Option(
+                f"hfModelId: {alt.repo} (fp8-stored, {alt.stored_gb:g} GB; pin its revision, "
+                "precision fp8, drop --quantization)",
+                lambda x, repo=alt.repo: x.model_copy(
+                    update={"hf_model_id": repo, "precision": "fp8"}
+                ),
+            )
+        )
+    if m.weight_source.kind != "objectStorage":
+        out.append(
+            Option(
+                "weightSource.kind: objectStorage",
+                lambda x: x.model_copy(update={"weight_source": WeightSource(kind="objectStorage")}),
+            )
+        )
+    if rollback and m.rollout.keep_previous == 0 and m.accelerator == "gpu":
+        out.append(
+            Option(
+                f"rollout.keepPrevious: <minutes> (+{m.gpus_total} GPUs during the window)",
+                lambda x: x.model_copy(update={"rollout": Rollout(keep_previous=1)}),
+            )
+        )
+    return out
+
+
+def _smallest_closing(
+    timing: TimingConfig,
+    m: ModelConfig,
+    options: list[Option],
+    measure: Callable[[ModelTiming], float],
+    target: int,
+) -> tuple[tuple[Option, ...], float, bool]:
+    """The fewest options (in catalogue order) that bring ``measure`` within ``target``; else
+    all of them and the figure they reach."""
+    for size in range(1, len(options) + 1):
+        for chosen in combinations(options, size):
+            figure = measure(estimate_model(timing, _applied(m, chosen)))
+            if figure <= target:
+                return chosen, figure, True
+    everything = tuple(options)
+    return everything, measure(estimate_model(timing, _applied(m, everything))), False
+
+
+def _applied(m: ModelConfig, chosen: Iterable[Option]) -> ModelConfig:
+    for option in chosen:
+        m = option.apply(m)
+    return m
+
+
+def _sentence(figure: float, target: int, found: tuple[Option, ...], ok: bool) -> str:
+    keys = " + ".join(o.key for o in found)
+    if ok:
+        return f"closed by {keys} ({figure / 60:.1f} min ≤ {target / 60:.1f})"
+    if not found:
+        return "no option here closes it"
+    return (
+        f"no option here closes it; {keys} reach {figure / 60:.1f} min (the rest is image "
+        "pull, scheduling and compile: measure them, timing.*)"
+    )
+
+
+def closing_options(timing: TimingConfig, m: ModelConfig, t: ModelTiming) -> list[str]:
+    """One line per missed target of ``m`` naming what closes it."""
+    out: list[str] = []
+    if t.cold_start > COLD_START_TARGET_SECONDS:
+        found, figure, ok = _smallest_closing(
+            timing,
+            m,
+            _options(m, rollback=False),
+            lambda e: e.cold_start,
+            COLD_START_TARGET_SECONDS,
+        )
+        out.append(
+            f"{m.name}: SC-001 cold start {t.cold_start / 60:.1f} min: "
+            + _sentence(figure, COLD_START_TARGET_SECONDS, found, ok)
+        )
+    if t.rollback > ROLLBACK_TARGET_SECONDS:
+        found, figure, ok = _smallest_closing(
+            timing, m, _options(m, rollback=True), lambda e: e.rollback, ROLLBACK_TARGET_SECONDS
+        )
+        out.append(
+            f"{m.name}: SC-004 rollback {t.rollback / 60:.1f} min: "
+            + _sentence(figure, ROLLBACK_TARGET_SECONDS, found, ok)
+        )
+    return out
