@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from components.config import StackConfig
 from components.planning.checkpoints import reads_per_replica_gb
-from components.planning.closing import closing_options
+from components.planning.closing import closing_options, keep_previous_blockers
+from components.planning.keep_previous import kept_gpus
 from components.planning.timing import (
     COLD_START_TARGET_SECONDS,
     ROLLBACK_TARGET_SECONDS,
@@ -47,7 +48,7 @@ def format_timing(cfg: StackConfig) -> tuple[list[str], list[str]]:
     warnings: list[str] = []
     closing: list[str] = []
     # The weight cache's room for a second revision is planning's caution (model_checks).
-    for model in cfg.models:
+    for i, model in enumerate(cfg.models):
         est = estimate_model(t, model)
         rows.append(
             [
@@ -64,6 +65,7 @@ def format_timing(cfg: StackConfig) -> tuple[list[str], list[str]]:
         )
         warnings += timing_warnings(model, est)
         closing += closing_options(t, model, est)
+        closing += _keep_previous_lines(cfg, i, est.rollback > ROLLBACK_TARGET_SECONDS)
     lines = [
         "",
         f"Time to ready (estimate, minutes; targets: cold start {_min(COLD_START_TARGET_SECONDS)}"
@@ -87,6 +89,21 @@ def format_timing(cfg: StackConfig) -> tuple[list[str], list[str]]:
         lines.append("  what closes each miss:")
         lines += [f"    - {line}" for line in closing]
     return lines, warnings
+
+
+def _keep_previous_lines(cfg: StackConfig, i: int, missed: bool) -> list[str]:
+    """Who keeps the previous revision and at what GPU cost; for a missed rollback without it,
+    what planning would refuse if it did (budget, quota, placement)."""
+    m = cfg.models[i]
+    if m.rollout.keep_previous:
+        return [
+            f"{m.name}: rollout.keepPrevious {m.rollout.keep_previous} min: its previous "
+            f"revision holds {kept_gpus(m)} more GPUs for that long after each rollout"
+        ]
+    if not missed or m.accelerator == "cpu":
+        return []
+    blockers = keep_previous_blockers(cfg, i)
+    return [f"{m.name}: keepPrevious needs first: {b}" for b in blockers]
 
 
 def _source(kind: str, prefetch: bool) -> str:

@@ -10,8 +10,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import combinations
 
-from components.config import ModelConfig, TimingConfig
+from components.config import ConfigError, ModelConfig, StackConfig, TimingConfig
 from components.config.readiness import Rollout, WeightSource
+from components.planning.capacity import plan_stack
 from components.planning.checkpoints import fp8_alternative
 from components.planning.timing import (
     COLD_START_TARGET_SECONDS,
@@ -44,7 +45,9 @@ def _options(m: ModelConfig, *, rollback: bool) -> list[Option]:
         out.append(
             Option(
                 "weightSource.kind: objectStorage",
-                lambda x: x.model_copy(update={"weight_source": WeightSource(kind="objectStorage")}),
+                lambda x: x.model_copy(
+                    update={"weight_source": WeightSource(kind="objectStorage")}
+                ),
             )
         )
     if rollback and m.rollout.keep_previous == 0 and m.accelerator == "gpu":
@@ -117,3 +120,15 @@ def closing_options(timing: TimingConfig, m: ModelConfig, t: ModelTiming) -> lis
             + _sentence(figure, ROLLBACK_TARGET_SECONDS, found, ok)
         )
     return out
+
+
+def keep_previous_blockers(cfg: StackConfig, index: int, minutes: int = 1) -> list[str]:
+    """What the stack's planning refuses once ``models[index]`` keeps its previous revision
+    (the budget, the quota, worst-case placement): empty when the GPUs are there."""
+    models = list(cfg.models)
+    models[index] = models[index].model_copy(update={"rollout": Rollout(keep_previous=minutes)})
+    try:
+        plan_stack(cfg.model_copy(update={"models": models}))
+    except ConfigError as exc:
+        return [str(issue) for issue in exc.issues]
+    return []

@@ -1,0 +1,159 @@
+"""#27: the bytes a checkpoint stores and each rank reads, the fp8-stored checkpoints of the
+catalog, the Object Storage weight source's estimate, keepPrevious's GPUs, and the option the
+plan names for each missed target (figures checked by hand in the comments)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from components.config import ConfigError, load_stack_config
+from components.config.source import read_stack_file
+from components.planning.architecture import CATALOG, checkpoint_precision, model_shape
+from components.planning.capacity import plan_stack
+from components.planning.checkpoints import (
+    FP8_CHECKPOINTS,
+    fp8_alternative,
+    reads_per_replica_gb,
+    stored_checkpoint_gb,
+)
+from components.planning.closing import closing_options, keep_previous_blockers
+from components.planning.keep_previous import kept_gpus
+from components.planning.timing import estimate_model
+from tests.support.stackfiles import ROOT
+from tests.unit.manifests.vllm.support import stack
+
+FP8_70B = "RedHatAI/Llama-3.3-70B-Instruct-FP8-dynamic"
+
+
+def test_every_tensor_parallel_rank_reads_the_whole_checkpoint() -> None:
+    _, m70, _ = stack()  # 70.6B bf16, TP 2
+    assert stored_checkpoint_gb(m70) == pytest.approx(141.2)
+    assert reads_per_replica_gb(m70) == pytest.approx(282.4)
+    _, m8, _ = stack(model=1)  # TP 1
+    assert reads_per_replica_gb(m8) == stored_checkpoint_gb(m8) == pytest.approx(16.0)
+
+
+def test_an_fp8_stored_checkpoint_keeps_embeddings_and_lm_head_in_bf16() -> None:
+    # 70.6B - 2 x 128256 x 8192 (2.101B) = 68.5B at 1 byte + 2.101B at 2 bytes = 72.7 GB
+    assert FP8_CHECKPOINTS["meta-llama/Llama-3.3-70B-Instruct"].stored_gb == 72.7
+    _, m, _ = stack(hfModelId=FP8_70B, precision="fp8", extraArgs=["--kv-cache-dtype", "fp8"])
+    assert stored_checkpoint_gb(m) == 72.7
+    assert reads_per_replica_gb(m) == pytest.approx(145.4)
+    # The fp8 repository has the base model's shape and loads as fp8 without --quantization.
+    assert model_shape(m) == CATALOG["meta-llama/Llama-3.3-70B-Instruct"].shape
+    assert checkpoint_precision(m) == "fp8"
+    assert fp8_alternative(m) is None  # it already is one
+
+
+def test_the_catalog_offers_an_fp8_checkpoint_of_every_shipped_model() -> None:
+    for base in (
+        "meta-llama/Llama-3.3-70B-Instruct",
+        "meta-llama/Llama-3.1-8B-Instruct",
+        "Qwen/Qwen2.5-7B-Instruct",
+    ):
+        alt = FP8_CHECKPOINTS[base]
+        assert alt.repo.startswith("RedHatAI/") and alt.source.endswith(alt.repo)
+        assert CATALOG[alt.repo].torch_dtype == "fp8"
+    _, m, _ = stack()
+    found = fp8_alternative(m)
+    assert found is not None and found.repo == FP8_70B
+
+
+def test_streaming_from_object_storage_downloads_nothing_per_pod() -> None:
+    cfg, m, _ = stack(weightSource={"kind": "objectStorage"})
+    t = estimate_model(cfg.timing, m)
+    assert t.download == 0
+    # 282.4 GB read by both ranks at 1000 MB/s (timing.objectStorageMbPerS) = 282.4 s
+    assert t.load == pytest.approx(282.4)
+    assert t.cold_start == pytest.approx(30 + 200 + 282.4 + 240)
+
+
+def test_a_rollback_inside_the_keep_previous_window_is_the_switch() -> None:
+    cfg, m, _ = stack(rollout={"keepPrevious": 30}, max_nodes=11)
+    t = estimate_model(cfg.timing, m)
+    assert t.rollback == cfg.timing.rollback_switch_seconds == 10
+    assert kept_gpus(m) == 4
+
+
+def test_production_70b_misses_are_named_with_what_closes_them() -> None:
+    cfg, m, _ = stack()
+    lines = closing_options(cfg.timing, m, estimate_model(cfg.timing, m))
+    cold, rollback = lines
+    # fp8 (72.7 GB) + object storage: 30 + 200 + 145.4 + 240 = 615.4 s = 10.3 min > 10
+    assert cold.startswith("llama-3-3-70b-instruct: SC-001 cold start 28.0 min: no option")
+    assert FP8_70B in cold and "weightSource.kind: objectStorage reach 10.3 min" in cold
+    assert "SC-004 rollback 30.4 min: closed by rollout.keepPrevious" in rollback
+    assert "(+4 GPUs during the window) (0.2 min ≤ 5.0)" in rollback
+
+
+def test_a_faster_image_pull_lets_fp8_and_object_storage_close_the_cold_start() -> None:
+    cfg, m, _ = stack()
+    fast = cfg.timing.model_copy(update={"image_pull_mb_per_s": 200.0})  # pull 50 s
+    (cold, _) = closing_options(fast, m, estimate_model(fast, m))
+    assert "closed by hfModelId: " + FP8_70B in cold
+    assert "+ weightSource.kind: objectStorage (7.8 min ≤ 10.0)" in cold
+
+
+def test_the_small_models_meet_both_targets_and_get_no_option() -> None:
+    for i in (1, 2):
+        cfg, m, _ = stack(model=i)
+        assert closing_options(cfg.timing, m, estimate_model(cfg.timing, m)) == []
+
+
+def _production(**model0: Any) -> dict[str, Any]:
+    raw, _ = read_stack_file(ROOT / "Pulumi.production.yaml")
+    raw = copy.deepcopy(raw)
+    raw["models"][0].update(model0)
+    return raw
+
+
+def test_keep_previous_gpus_count_in_placement_and_the_plan_says_what_it_needs() -> None:
+    raw, secrets = (
+        _production(rollout={"keepPrevious": 30}),
+        read_stack_file(ROOT / "Pulumi.production.yaml")[1],
+    )
+    cfg = load_stack_config(raw, secrets).config
+    with pytest.raises(ConfigError) as info:
+        plan_stack(cfg)  # 8 GPUs of replicas + 4 kept: 10 beside a 2-GPU replica on 7 nodes
+    assert "the other pods may hold 10 GPUs" in str(info.value.issues[0])
+    base, _, _ = stack()
+    (blocker,) = keep_previous_blockers(base, 0)
+    assert "cluster.gpuPool.autoscaler.max 11" in blocker
+    raw["cluster"]["gpuPool"]["autoscaler"]["max"] = 11
+    plan = plan_stack(load_stack_config(raw, secrets).config)
+    assert plan.demand.own == 12
+
+
+def test_keep_previous_beyond_the_budget_is_refused_at_its_key() -> None:
+    raw, secrets = (
+        _production(rollout={"keepPrevious": 30}),
+        read_stack_file(ROOT / "Pulumi.production.yaml")[1],
+    )
+    raw["gpuBudget"] = 10
+    with pytest.raises(ConfigError) as info:
+        plan_stack(load_stack_config(raw, secrets).config)
+    texts = [str(i) for i in info.value.issues]
+    assert any(
+        t.startswith("models[0].rollout.keepPrevious: keeping llama-3-3-70b-instruct's")
+        and "12 of the 10" in t
+        for t in texts
+    )
+
+
+def test_keep_previous_takes_the_spare_gpus_before_surge() -> None:
+    # Shared caches (Deployments) surge when the budget allows; the kept previous revision of
+    # the first model leaves no spare GPU for the second's surge replica.
+    common = {"weightCache": {"mode": "none"}}
+    cfg, _, plan = stack(model=1, max_nodes=11, **common)
+    assert plan.surge_gpus == 1
+    raw, secrets = read_stack_file(ROOT / "Pulumi.production.yaml")
+    raw = copy.deepcopy(raw)
+    raw["cluster"]["gpuPool"]["autoscaler"]["max"] = 11
+    raw["gpuBudget"], raw["otherNamespacesGpuBudget"] = 12, 0
+    raw["models"][0]["rollout"] = {"keepPrevious": 30}
+    raw["models"][1].update(common)
+    plan = plan_stack(load_stack_config(raw, secrets).config)
+    assert plan.model("llama-3-1-8b-instruct").surge_gpus == 0
