@@ -78,7 +78,8 @@ def format_timing(cfg: StackConfig) -> tuple[list[str], list[str]]:
     )
     lines.append(
         f"  assumed: download {t.download_mb_per_s:g} MB/s, bounded by the volume's write "
-        f"{t.volume_write_mb_per_s:g} MB/s (so {download_mb_per_s(t):g}), image {t.image_size_gb:g} GB at "
+        f"{t.volume_write_mb_per_s:g} MB/s (so {download_mb_per_s(t):g}), "
+        f"image {t.image_size_gb:g} GB at "
         f"{t.image_pull_mb_per_s:g} MB/s"
         + (" (pre-pulled on GPU nodes)" if t.pre_pull_images else "")
         + f", volume read {t.volume_read_mb_per_s:g} MB/s, Object Storage "

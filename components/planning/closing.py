@@ -32,13 +32,12 @@ def _options(m: ModelConfig, *, rollback: bool) -> list[Option]:
     out: list[Option] = []
     alt = fp8_alternative(m)
     if alt is not None:
+        repo = alt.repo
         out.append(
             Option(
-                f"hfModelId: {alt.repo} (fp8-stored, {alt.stored_gb:g} GB; pin its revision, "
+                f"hfModelId: {repo} (fp8-stored, {alt.stored_gb:g} GB; pin its revision, "
                 "precision fp8, drop --quantization)",
-                lambda x, repo=alt.repo: x.model_copy(
-                    update={"hf_model_id": repo, "precision": "fp8"}
-                ),
+                lambda x: x.model_copy(update={"hf_model_id": repo, "precision": "fp8"}),
             )
         )
     if m.weight_source.kind != "objectStorage":

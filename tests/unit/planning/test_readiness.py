@@ -147,7 +147,7 @@ def test_keep_previous_takes_the_spare_gpus_before_surge() -> None:
     # Shared caches (Deployments) surge when the budget allows; the kept previous revision of
     # the first model leaves no spare GPU for the second's surge replica.
     common = {"weightCache": {"mode": "none"}}
-    cfg, _, plan = stack(model=1, max_nodes=11, **common)
+    _, _, plan = stack(model=1, max_nodes=11, **common)
     assert plan.surge_gpus == 1
     raw, secrets = read_stack_file(ROOT / "Pulumi.production.yaml")
     raw = copy.deepcopy(raw)
