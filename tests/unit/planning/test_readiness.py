@@ -146,9 +146,9 @@ def test_keep_previous_beyond_the_budget_is_refused_at_its_key() -> None:
 def test_keep_previous_takes_the_spare_gpus_before_surge() -> None:
     # Shared caches (Deployments) surge when the budget allows; the kept previous revision of
     # the first model leaves no spare GPU for the second's surge replica.
-    common = {"weightCache": {"mode": "none"}}
-    _, _, plan = stack(model=1, max_nodes=11, **common)
-    assert plan.surge_gpus == 1
+    common: dict[str, Any] = {"weightCache": {"mode": "none"}}
+    _, _, alone = stack(model=1, max_nodes=11, weightCache={"mode": "none"})
+    assert alone.surge_gpus == 1
     raw, secrets = read_stack_file(ROOT / "Pulumi.production.yaml")
     raw = copy.deepcopy(raw)
     raw["cluster"]["gpuPool"]["autoscaler"]["max"] = 11
