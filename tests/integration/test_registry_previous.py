@@ -128,9 +128,9 @@ def test_only_a_healthy_row_keeps_a_target_and_never_the_revision_it_serves(reg:
             keep_previous(conn, "production", MODEL, PREVIOUS, 0, owner=OWNER, stack="p")
         dropped = drop_previous(conn, "production", MODEL, owner=OWNER, stack="p")
         assert dropped is not None and dropped.action is None
-    with psycopg.connect(reg.owner) as conn:
-        with pytest.raises(psycopg.errors.CheckViolation):  # all of a target or none of it
-            conn.execute("UPDATE model_registry_entries SET previous_image = 'x'")
+    # All of a target or none of it.
+    with psycopg.connect(reg.owner) as conn, pytest.raises(psycopg.errors.CheckViolation):
+        conn.execute("UPDATE model_registry_entries SET previous_image = 'x'")
 
 
 def _snapshot(dsn: str) -> tuple[list[tuple[Any, ...]], int]:
