@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from components.config import StackConfig
 from components.planning.checkpoints import reads_per_replica_gb
-from components.planning.closing import closing_options, keep_previous_blockers
+from components.planning.closing import (
+    closing_options,
+    keep_previous_blockers,
+    not_deployable_yet,
+)
 from components.planning.keep_previous import kept_gpus
 from components.planning.timing import (
     COLD_START_TARGET_SECONDS,
@@ -86,6 +90,7 @@ def format_timing(cfg: StackConfig) -> tuple[list[str], list[str]]:
         f"{t.object_storage_mb_per_s:g} MB/s per replica, scheduling {t.scheduling_seconds:g} s;"
         " set the timing.* keys to measured figures (README, Time to ready)"
     )
+    warnings += [f"{issue} (pulumi up refuses it)" for issue in not_deployable_yet(cfg)]
     if closing:
         lines.append("  what closes each miss:")
         lines += [f"    - {line}" for line in closing]

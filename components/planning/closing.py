@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import combinations
 
-from components.config import ConfigError, ModelConfig, StackConfig, TimingConfig
+from components.config import ConfigError, ConfigIssue, ModelConfig, StackConfig, TimingConfig
 from components.config.readiness import Rollout, WeightSource
 from components.planning.capacity import plan_stack
 from components.planning.checkpoints import fp8_alternative
@@ -131,3 +131,31 @@ def keep_previous_blockers(cfg: StackConfig, index: int, minutes: int = 1) -> li
     except ConfigError as exc:
         return [str(issue) for issue in exc.issues]
     return []
+
+
+def not_deployable_yet(cfg: StackConfig) -> list[ConfigIssue]:
+    """The #27 options ``ops plan`` evaluates but ``pulumi up`` does not apply yet: the workload
+    half of ``rollout.keepPrevious`` (the previous revision's replicas kept running, the
+    Service's flip) and of ``weightSource.kind: objectStorage`` (the bucket, the staging Job, the
+    streamer's flags) is not built. The program refuses them rather than deploying without."""
+    out: list[ConfigIssue] = []
+    for i, m in enumerate(cfg.models):
+        if m.rollout.keep_previous:
+            out.append(
+                ConfigIssue(
+                    f"models[{i}].rollout.keepPrevious",
+                    "planned only: `ops plan` shows its GPUs and rollback time, but the program "
+                    "does not yet keep the previous revision's replicas running (the registry "
+                    "side is migration 0007); set 0 to deploy",
+                )
+            )
+        if m.weight_source.kind == "objectStorage":
+            out.append(
+                ConfigIssue(
+                    f"models[{i}].weightSource.kind",
+                    "planned only: `ops plan` shows its load time, but the program does not yet "
+                    "create the bucket, the staging Job or the streamer's flags; set hub to "
+                    "deploy",
+                )
+            )
+    return out

@@ -157,3 +157,20 @@ def test_keep_previous_takes_the_spare_gpus_before_surge() -> None:
     raw["models"][1].update(common)
     plan = plan_stack(load_stack_config(raw, secrets).config)
     assert plan.model("llama-3-1-8b-instruct").surge_gpus == 0
+
+
+def test_ops_plan_shows_what_keep_previous_costs_and_that_pulumi_up_refuses_it() -> None:
+    from ops.plan_timing import format_timing
+
+    cfg, _, _ = stack(rollout={"keepPrevious": 30}, max_nodes=11)
+    lines, warnings = format_timing(cfg)
+    text = "\n".join(lines)
+    assert "30.4 !" not in text and "0.2 (switch)" in text
+    assert (
+        "llama-3-3-70b-instruct: rollout.keepPrevious 30 min: its previous revision holds 4 "
+        "more GPUs for that long after each rollout" in text
+    )
+    assert any(
+        w.startswith("models[0].rollout.keepPrevious: planned only") and "pulumi up refuses" in w
+        for w in warnings
+    )
