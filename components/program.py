@@ -18,8 +18,8 @@ from components.config import PROJECT, ConfigError, LoadedStack, StackConfig
 from components.config.source import load_from_pulumi
 from components.manifests.health_reporter import health_reporter_objects
 from components.manifests.stack import validate_stack
-from components.planning.closing import not_deployable_yet
 from components.planning.capacity import StackPlan
+from components.planning.closing import not_deployable_yet
 from components.planning.release import ROLLBACK_ENV, current_git_commit, release_record
 from components.resources.cluster import GpuCluster, gpu_cluster_args
 from components.resources.health_reporter import HealthReporter, HealthReporterArgs
