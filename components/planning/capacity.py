@@ -15,6 +15,7 @@ from components.config.gpu_plans import GpuPlan
 from components.planning.architecture import checkpoint_precision, loaded_precision, model_shape
 from components.planning.keep_previous import keep_previous_issues, stack_kept_gpus
 from components.planning.kv_cache import Concurrency
+from components.planning.object_storage import connection_issues
 from components.planning.memory import LoadFit, MemoryFit, fit_load, fit_memory, suggest_fixes
 from components.planning.model_checks import (
     cache_checks,
@@ -107,7 +108,7 @@ def plan_stack(cfg: StackConfig) -> StackPlan:
     totals against the pool and worst-case placement on its nodes."""
     pool = cfg.cluster.gpu_pool
     plan = pool.plan
-    issues = memory_issues(cfg) + keep_previous_issues(cfg)
+    issues = memory_issues(cfg) + keep_previous_issues(cfg) + connection_issues(cfg)
     cautions: list[str] = []
     for i, m in enumerate(cfg.models):
         model_issues, model_cautions = _model_findings(i, m, plan)

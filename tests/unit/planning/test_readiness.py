@@ -174,3 +174,44 @@ def test_ops_plan_shows_what_keep_previous_costs_and_that_pulumi_up_refuses_it()
         w.startswith("models[0].rollout.keepPrevious: planned only") and "pulumi up refuses" in w
         for w in warnings
     )
+
+
+def test_object_storage_streams_must_stay_under_the_accounts_connection_limit() -> None:
+    # 70B: 2 replicas x 2 ranks x 200 = 800 connections > 750 (E0/E1 endpoints)
+    with pytest.raises(ConfigError) as info:
+        stack(weightSource={"kind": "objectStorage", "concurrency": 200})
+    (issue,) = [str(i) for i in info.value.issues]
+    assert issue.startswith("models[0].weightSource.concurrency: every streaming replica")
+    assert "opens 800 connections" in issue and "allows 750" in issue
+    stack(weightSource={"kind": "objectStorage", "concurrency": 187})  # 748: fits
+
+
+def test_timing_defaults_are_the_cited_figures() -> None:
+    """Each default in the docs' source table is the config model's (one fact, checked)."""
+    import re
+
+    from components.config import TimingConfig
+
+    doc = (ROOT / "docs/time-to-ready.md").read_text()
+    t = TimingConfig()
+    documented = {
+        "volumeReadMbPerS": t.volume_read_mb_per_s,
+        "volumeWriteMbPerS": t.volume_write_mb_per_s,
+        "downloadMbPerS": t.download_mb_per_s,
+        "coldCompileSeconds.small": t.cold_compile_seconds.small,
+        "warmCompileSeconds.small": t.warm_compile_seconds.small,
+        "objectStorageMbPerS": t.object_storage_mb_per_s,
+        "objectStorageConnectionLimit": t.object_storage_connection_limit,
+        "rollbackSwitchSeconds": t.rollback_switch_seconds,
+    }
+    for key, value in documented.items():
+        row = next(
+            line
+            for line in doc.splitlines()
+            if line.startswith("| `") and f"`{key}`" in line.split("|")[1]
+        )
+        cells = [c.strip() for c in row.split("|")]
+        defaults = [float(x) for x in re.findall(r"[\d.]+", cells[2])]
+        assert value in defaults, (key, cells[2])
+        assert "http" in cells[3] or "benchmarks.md" in cells[3], key  # a source, not a guess
+    assert "350 MB/s sustained" in doc and "750 on E0/E1" in doc
