@@ -15,7 +15,6 @@ from components.config.gpu_plans import GpuPlan
 from components.planning.architecture import checkpoint_precision, loaded_precision, model_shape
 from components.planning.keep_previous import keep_previous_issues, stack_kept_gpus
 from components.planning.kv_cache import Concurrency
-from components.planning.object_storage import connection_issues
 from components.planning.memory import LoadFit, MemoryFit, fit_load, fit_memory, suggest_fixes
 from components.planning.model_checks import (
     cache_checks,
@@ -24,6 +23,7 @@ from components.planning.model_checks import (
     precision_issues,
     weight_cache_gi,
 )
+from components.planning.object_storage import connection_issues
 from components.planning.placement import (
     PlacementCheck,
     PoolDemand,
