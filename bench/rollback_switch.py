@@ -26,7 +26,6 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
-from psycopg import conninfo  # noqa: E402
 
 from components.registry import store  # noqa: E402
 from components.registry.connection import connect  # noqa: E402
@@ -37,9 +36,8 @@ from components.registry.previous import (  # noqa: E402
     switch_to_previous,
 )
 from components.registry.writers import bind_writer  # noqa: E402
-from components.resources.registry_roles import WRITER_GRANTS, grant_statements  # noqa: E402
 from tests.integration.conftest import database, roles  # noqa: E402
-from tests.integration.helpers import spec  # noqa: E402
+from tests.integration.helpers import spec, writer_roles  # noqa: E402
 
 OWNER = "vllm-platform/production"
 
@@ -48,12 +46,8 @@ def _one_run(server: str, models: int) -> tuple[float, float]:
     """(seconds to switch every model back, median seconds of one model's switch)."""
     with database(server) as owner, roles(owner) as make:
         migrate(owner)
-        dbname = str(conninfo.conninfo_to_dict(owner)["dbname"])
-        role, writer = make("w_production")
+        role, writer = writer_roles(owner, make, ["production"])["production"]
         with psycopg.connect(owner, autocommit=True) as conn:
-            for g in WRITER_GRANTS:
-                for statement in grant_statements(g, role, dbname):
-                    conn.execute(statement)
             bind_writer(conn, role, "production", OWNER)
         base = replace(spec(), environment="production", stack="production")
         names = [f"m-{i:04d}" for i in range(models)]

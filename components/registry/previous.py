@@ -54,6 +54,15 @@ def keep_previous(
     return call_function(conn, "keep_previous", environment, model_name, params)
 
 
+def _on_row(
+    name: str, conn: Conn, environment: str, model_name: str, **rest: str | None
+) -> Outcome | None:
+    """``name``'s call for one row with ``owner``, ``stack`` and ``note``."""
+    params = {"environment": environment, "model_name": model_name, "owner": rest["owner"]}
+    extra = {"stack": rest["stack"], "note": rest["note"]}
+    return call_function(conn, name, environment, model_name, {**params, **extra})
+
+
 def switch_to_previous(
     conn: Conn,
     environment: str,
@@ -66,13 +75,8 @@ def switch_to_previous(
     """Serve the rollback target again (event ``rolled_back``) if its window runs; the outcome's
     action is None when there is no target or the window ended (the rollback must restart
     pods: ``ops rollback`` restores the config)."""
-    params = {"environment": environment, "model_name": model_name, "owner": owner}
-    return call_function(
-        conn,
-        "switch_to_previous",
-        environment,
-        model_name,
-        {**params, "stack": stack, "note": note},
+    return _on_row(
+        "switch_to_previous", conn, environment, model_name, owner=owner, stack=stack, note=note
     )
 
 
@@ -86,9 +90,8 @@ def drop_previous(
     note: str | None = None,
 ) -> Outcome | None:
     """Clear the rollback target (its replicas are going); event ``previous_dropped``."""
-    params = {"environment": environment, "model_name": model_name, "owner": owner}
-    return call_function(
-        conn, "drop_previous", environment, model_name, {**params, "stack": stack, "note": note}
+    return _on_row(
+        "drop_previous", conn, environment, model_name, owner=owner, stack=stack, note=note
     )
 
 

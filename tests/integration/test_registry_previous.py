@@ -10,7 +10,6 @@ from typing import Any
 
 import psycopg
 import pytest
-from psycopg import conninfo
 
 from components.registry import store
 from components.registry.connection import connect
@@ -23,9 +22,8 @@ from components.registry.previous import (
     switch_to_previous,
 )
 from components.registry.writers import bind_writer
-from components.resources.registry_roles import WRITER_GRANTS, grant_statements
 from tests.integration.conftest import database, roles
-from tests.integration.helpers import rows, spec
+from tests.integration.helpers import rows, spec, writer_roles
 
 pytestmark = pytest.mark.integration
 
@@ -48,14 +46,8 @@ class Db:
 @pytest.fixture
 def reg(pg_server: str, migrated_template: str) -> Iterator[Db]:
     with database(pg_server, migrated_template) as owner, roles(owner) as make:
-        dbname = str(conninfo.conninfo_to_dict(owner)["dbname"])
-        made: dict[str, tuple[str, str]] = {}
+        made = writer_roles(owner, make, ("production", "staging", "unbound"))
         with psycopg.connect(owner, autocommit=True) as conn:
-            for kind in ("production", "staging", "unbound"):
-                made[kind] = make(f"w_{kind}")
-                for g in WRITER_GRANTS:
-                    for statement in grant_statements(g, made[kind][0], dbname):
-                        conn.execute(statement)
             bind_writer(conn, made["production"][0], "production", OWNER)
             bind_writer(conn, made["staging"][0], "staging", STAGING_OWNER)
         with connect(made["production"][1], autocommit=True) as conn:
