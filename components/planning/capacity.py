@@ -13,9 +13,17 @@ from enum import StrEnum
 from components.config import ConfigError, ConfigIssue, ModelConfig, StackConfig
 from components.config.gpu_plans import GpuPlan
 from components.planning.architecture import checkpoint_precision, loaded_precision, model_shape
+from components.planning.checkpoints import stored_checkpoint_gib
 from components.planning.keep_previous import keep_previous_issues, stack_kept_gpus
 from components.planning.kv_cache import Concurrency
-from components.planning.memory import LoadFit, MemoryFit, fit_load, fit_memory, suggest_fixes
+from components.planning.memory import (
+    PER_GPU_OVERHEAD_GIB,
+    LoadFit,
+    MemoryFit,
+    fit_load,
+    fit_memory,
+    suggest_fixes,
+)
 from components.planning.model_checks import (
     cache_checks,
     concurrency_issues,
@@ -308,6 +316,9 @@ def memory_issues(cfg: StackConfig) -> list[ConfigIssue]:
 
 def _load(m: ModelConfig, plan: GpuPlan) -> LoadFit:
     made_in = loaded_precision(m) or m.precision
+    if made_in == checkpoint_precision(m):  # loaded as stored: the bytes the checkpoint holds
+        peak = stored_checkpoint_gib(m) / m.gpus_per_replica + PER_GPU_OVERHEAD_GIB
+        return LoadFit(peak_per_gpu_gib=peak, gpu_memory_gib=plan.gpu_memory_gib)
     return fit_load(m.parameters_billions, made_in, m.gpus_per_replica, plan.gpu_memory_gib)
 
 

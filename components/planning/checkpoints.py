@@ -10,12 +10,18 @@ not exactly half, of the bf16 one. The repository ids were checked on the Hub (d
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Final
 
 from components.config import ModelConfig
 from components.planning.architecture import checkpoint_precision
-from components.planning.memory import BYTES_PER_PARAMETER
+from components.planning.memory import (
+    BYTES_PER_PARAMETER,
+    CACHE_HEADROOM,
+    CACHE_MIN_GI,
+    CACHE_REVISIONS,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,3 +86,13 @@ def reads_per_replica_gb(m: ModelConfig) -> float:
     file (vllm v0.11.0 ``model_loader/weight_utils.py:563-586, 620-640``)."""
     ranks = 1 if m.accelerator == "cpu" else m.gpus_per_replica
     return stored_checkpoint_gb(m) * ranks
+
+
+def stored_checkpoint_gib(m: ModelConfig) -> float:
+    """``stored_checkpoint_gb`` in GiB: what the weight cache holds of one revision."""
+    return stored_checkpoint_gb(m) * 1e9 / 1024**3
+
+
+def weight_cache_default_gi(m: ModelConfig) -> int:
+    """Default weight cache: two stored checkpoints plus 10 %, at least 20 GiB."""
+    return max(CACHE_MIN_GI, math.ceil(stored_checkpoint_gib(m) * CACHE_REVISIONS * CACHE_HEADROOM))

@@ -215,3 +215,12 @@ def test_timing_defaults_are_the_cited_figures() -> None:
         assert value in defaults, (key, cells[2])
         assert "http" in cells[3] or "benchmarks.md" in cells[3], key  # a source, not a guess
     assert "350 MB/s sustained" in doc and "750 on E0/E1" in doc
+
+
+def test_memory_at_load_and_the_cache_use_the_bytes_an_fp8_checkpoint_stores() -> None:
+    _, _, plan = stack(hfModelId=FP8_70B, precision="fp8", extraArgs=["--kv-cache-dtype", "fp8"])
+    # 72.7e9 B = 67.71 GiB: / 2 GPUs + 1 = 34.85 GiB at load (1 B/param would say 33.9);
+    # the cache holds two: 67.71 x 2 x 1.1 = 148.96 -> 149 Gi (1 B/param: 145)
+    assert plan.load is not None
+    assert plan.load.peak_per_gpu_gib == pytest.approx(34.85, abs=0.01)
+    assert plan.weight_cache_gi == 149
