@@ -14,6 +14,12 @@ PROJECT: Final = "vllm-platform"
 ENVIRONMENTS: Final = ("development", "staging", "production")
 PINNED_ENVIRONMENTS: Final = frozenset({"staging", "production"})
 """Environments whose images and model revisions must be pinned."""
+ENVIRONMENT_WORDS: Final = {
+    "development": frozenset({"development", "dev"}),
+    "staging": frozenset({"staging", "stage", "stg"}),
+    "production": frozenset({"production", "prod", "prd"}),
+}
+"""The words that name an environment in a name (a namespace, a role, a stack)."""
 
 VLLM_PORT: Final = 8000
 VLLM_CONTAINER: Final = "vllm"
@@ -63,12 +69,32 @@ IMAGE_REFERENCE: Final = re.compile(
 )
 
 
+# Tags that name a branch or a channel, not a release: they move to new content, in any case.
+MOVING_TAG_WORDS: Final = frozenset(
+    {"latest", "nightly", "main", "master", "dev", "develop", "edge", "head", "stable", "canary"}
+    | {"rolling", "trunk", "unstable", "current", "snapshot", "release", "preview", "testing"}
+)
+_VERSION: Final = re.compile(r"[0-9]+\.[0-9]+")
+
+
 def image_is_pinned(image: str) -> bool:
-    """A digest, or a version tag other than ``latest``."""
+    """A digest, or a release tag: a version number (``v0.11.0``, ``3.10``) and no word of a
+    moving tag (``latest``, ``nightly``, ``main``, ... in any case: ``Latest-cu128``)."""
     m = IMAGE_REFERENCE.match(image)
     if m is None:
         return False
     if m.group("digest"):
         return True
-    tag = m.group("tag")
-    return bool(tag) and tag != "latest"
+    tag = m.group("tag") or ""
+    return bool(_VERSION.search(tag)) and not words_of(tag) & MOVING_TAG_WORDS
+
+
+def words_of(name: str) -> frozenset[str]:
+    """The lower-case words of ``name`` between ``-``, ``_``, ``.``, ``/`` and ``:``."""
+    return frozenset(w for w in re.split(r"[-_./:]+", name.lower()) if w)
+
+
+def environments_named(name: str) -> frozenset[str]:
+    """The environments a name names by one of its words (``vllm-prod`` names production)."""
+    words = words_of(name)
+    return frozenset(env for env, named in ENVIRONMENT_WORDS.items() if words & named)

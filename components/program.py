@@ -104,10 +104,15 @@ class ModelWiring:
 
 
 def wire_models(
-    cfg: StackConfig, plan: StackPlan, platform: Platform, writer_dsn: pulumi.Output[str]
+    cfg: StackConfig,
+    plan: StackPlan,
+    platform: Platform,
+    writer_dsn: pulumi.Output[str],
+    prepuller: ImagePrePuller | None = None,
 ) -> dict[str, ModelWiring]:
     """Per model: a RegistryRollout (the registry says ``rolling_out`` before any pod changes),
-    then its VllmDeployment, whose workload waits for it; both once the GPUs are advertised."""
+    then its VllmDeployment, whose workload waits for it and for the image pre-puller; both
+    once the GPUs are advertised."""
     opts = pulumi.ResourceOptions(
         provider=platform.cluster.provider, depends_on=platform.cluster.gpu_ready
     )
@@ -117,6 +122,10 @@ def wire_models(
         args = vllm_deployment_args(
             cfg, model, plan.model(model.name), platform.namespace.namespace_name
         )
+        if prepuller is not None and prepuller.daemon_set is not None:
+            args = replace(
+                args, image_gate=prepuller.daemon_set, pull_seconds=prepuller.pull_seconds
+            )
         rollout = RegistryRollout(
             f"{model.name}-rollout",
             RegistryRolloutArgs(
@@ -138,11 +147,11 @@ def wire_models(
     return wired
 
 
-def wire_prepuller(cfg: StackConfig, platform: Platform) -> None:
+def wire_prepuller(cfg: StackConfig, platform: Platform) -> ImagePrePuller | None:
     """The image pre-puller on the GPU nodes (nothing registered when switched off)."""
     if not cfg.timing.pre_pull_images:
-        return
-    ImagePrePuller(
+        return None
+    return ImagePrePuller(
         "image-prepuller",
         image_prepuller_args(cfg, platform.namespace.namespace_name),
         platform.k8s_opts,
@@ -246,9 +255,9 @@ def run() -> None:
     loaded, plan = load_or_fail()
     cfg = loaded.config
     platform = wire_platform(cfg)
-    wire_prepuller(cfg, platform)
+    prepuller = wire_prepuller(cfg, platform)
     writer_dsn = wire_registry(cfg)
-    models = wire_models(cfg, plan, platform, writer_dsn)
+    models = wire_models(cfg, plan, platform, writer_dsn, prepuller)
     wire_entries(cfg, models, writer_dsn)
     wire_health_reporter(cfg, platform, writer_dsn)
     deployments = {name: m.deployment for name, m in models.items()}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -10,13 +11,26 @@ from ops.common import CommandError, eprint
 from ops.registry_args import add_parsers as add_registry_parsers
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
+    """The `python -m ops` argument parser (also read by tests/unit/test_docs.py)."""
     parser = argparse.ArgumentParser(prog="python -m ops", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("plan", help="validate a stack file and print what it would deploy")
+    p = sub.add_parser(
+        "plan",
+        help="validate a stack file offline: verdict, plan, cost (exit 2 on problems)",
+        description="Exit 0: no problems (cautions are fine); 2: problems, a bad argument or ref.",
+    )
     p.add_argument("--stack", help="stack name: reads Pulumi.STACK.yaml")
     p.add_argument("--file", help="a stack file path instead of --stack")
+    p.add_argument(
+        "--explain", action="store_true", help="the what-if catalogue: what changing each key does"
+    )
+    p.add_argument(
+        "--against",
+        metavar="REF",
+        help="what the change from the stack file at git ref REF to the working tree does",
+    )
     p.set_defaults(handler="ops.plan:main")
 
     p = sub.add_parser("render", help="write every Kubernetes object of a stack as YAML files")
@@ -28,7 +42,9 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("schema", help="write (or --check) the JSON Schema of the stack files")
     p.add_argument("--out", default="schema/stack-config.schema.json")
     p.add_argument("--check", action="store_true", help="exit 1 when the file is out of date")
-    p.add_argument("--readme", action="store_true", help="regenerate README's config reference")
+    p.add_argument(
+        "--docs", action="store_true", help="regenerate the key reference in docs/configuration.md"
+    )
     p.set_defaults(handler="ops.schema:main")
 
     p = sub.add_parser("history", help="list a stack's updates: result, git head, models, images")
@@ -43,6 +59,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--yes", action="store_true", help="apply (pulumi up); default: plan+preview")
     p.add_argument(
         "--history-file", help="plan offline from `pulumi stack history --json --show-secrets`"
+    )
+    p.add_argument(
+        "--restore-secret",
+        action="append",
+        metavar="KEY",
+        help="also restore this secret from the history (repeatable); default: keep them all",
     )
     p.set_defaults(handler="ops.rollback_command:main")
 
@@ -67,7 +89,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     module_name, func_name = str(args.handler).split(":")
     module = __import__(module_name, fromlist=[func_name])
     try:
@@ -75,6 +97,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CommandError as exc:
         eprint(f"error: {exc}")
         return 2
+    except BrokenPipeError:
+        # The reader stopped early (`ops plan | head -1`): not an error of ours. Point stdout at
+        # devnull so the interpreter's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -224,14 +224,18 @@ def preview_and_apply(
     apply: bool,
     work_dir: Path = PROJECT_ROOT,
     on_output: OnOutput = print,
+    snapshot: StackFileSnapshot | None = None,
 ) -> int:
     """Write the restored config, preview, and with ``apply`` run `pulumi up`.
 
-    Without ``apply`` (and on any failure) the stack file is put back byte for byte, so a plan
-    leaves no trace. After a successful up the stack file holds the restored config: commit it,
-    or the next `pulumi up` from the old file undoes the rollback.
+    Without ``apply`` (and on any failure) the stack file is put back byte for byte as
+    ``snapshot`` holds it (default: as it is now), so a plan leaves no trace. Take the snapshot
+    before reading the history with secrets: that may rewrite the stack file. After a
+    successful up the stack file holds the restored config: commit it, or the next `pulumi up`
+    from the old file undoes the rollback.
     """
-    snapshot = StackFileSnapshot.take(work_dir, stack.name)
+    if snapshot is None:
+        snapshot = StackFileSnapshot.take(work_dir, stack.name)
     if snapshot.path is None and not apply:
         on_output(
             "Preview skipped: the stack's config is not in a local Pulumi.<stack>.yaml, so a "

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from components.config.suggest import did_you_mean
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -22,7 +24,8 @@ def stack_file(stack: str | None, file: str | None) -> Path:
         known = sorted(
             p.name[len("Pulumi.") : -len(".yaml")] for p in PROJECT_ROOT.glob("Pulumi.*.yaml")
         )
-        raise CommandError(f"no stack file {path.name}; stacks: {', '.join(known)}")
+        hint = did_you_mean(stack, known)
+        raise CommandError(f"no stack file {path.name}{hint}; stacks: {', '.join(known)}")
     return path
 
 

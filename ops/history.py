@@ -171,12 +171,17 @@ def entry_from_json(raw: Any, where: str) -> ConfigEntry:
         raise HistoryError(f"{where}.value: expected a string, got {type(text).__name__}")
     if secret and text == UNDECRYPTABLE:
         return ConfigEntry(secret=True, text=None, unreadable=True)
-    if "objectValue" in raw and raw["objectValue"] is not None:
-        obj = raw["objectValue"]
-        if text is None:
-            text = json.dumps(obj, separators=(",", ":"))
-        return ConfigEntry(secret=secret, text=text, is_object=True, object_value=obj)
-    return ConfigEntry(secret=secret, text=text)
+    try:
+        if "objectValue" in raw and raw["objectValue"] is not None:
+            obj = raw["objectValue"]
+            if text is None:
+                text = json.dumps(obj, separators=(",", ":"))
+            return ConfigEntry(secret=secret, text=text, is_object=True, object_value=obj)
+        entry = ConfigEntry(secret=secret, text=text)
+        entry.semantic()  # decodable now, so every later reading is too
+    except RecursionError:
+        raise HistoryError(f"{where}.value: nested too deeply to decode") from None
+    return entry
 
 
 def _update(raw: Any, index: int) -> Update:
@@ -233,8 +238,12 @@ def load_history_file(path: Path) -> tuple[list[Update], bool]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise CommandError(f"{path}: cannot read the history file ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise CommandError(f"{path}: not UTF-8 text, so not a history file") from None
     try:
         data = json.loads(text)
+    except RecursionError:
+        raise CommandError(f"{path}: nested too deeply to be a history file") from None
     except ValueError as exc:
         raise CommandError(f"{path}: not JSON ({exc})") from None
     try:

@@ -31,6 +31,18 @@ def registry_is_private(cfg: StackConfig) -> bool:
     return addr.is_private or addr.is_loopback or addr.is_link_local
 
 
+def registry_is_local(cfg: StackConfig) -> bool:
+    """The registry on this very machine (a port-forward to a laptop cluster's database): the
+    stack deploys from a workstation, never from CI."""
+    host = cfg.registry.host.rstrip(".").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def hosted_runner_can_deploy(cfg: StackConfig) -> bool:
     """Whether a GitHub-hosted runner could reach everything: no ACL and a public registry."""
     return cfg.cluster.control_plane_acl is None and not registry_is_private(cfg)
@@ -61,16 +73,18 @@ def reach_lines(cfg: StackConfig) -> list[str]:
     if cfg.cluster.mode == "create":
         lines.append(f"  - the Linode API {LINODE_API} (LINODE_TOKEN): cluster and GPU pool")
     lines.append(_cluster_line(cfg))
+    where = ""
+    if registry_is_local(cfg):
+        where = "; on this machine itself (e.g. kubectl port-forward to the cluster's database)"
+    elif registry_is_private(cfg):
+        where = "; a private name or address, reachable only inside its network"
     lines.append(
         f"  - the registry database {reg.host}:{reg.port} (sslmode {reg.sslmode}): migrations, "
-        "roles and entries are written from this machine, not from the cluster"
-        + (
-            "; a private name or address, reachable only inside its network"
-            if registry_is_private(cfg)
-            else ""
-        )
+        "roles and entries are written from this machine, not from the cluster" + where
     )
     lines.append("  - the Pulumi state backend (PULUMI_BACKEND_URL, or Pulumi Cloud)")
+    if registry_is_local(cfg):
+        return lines  # deployed from a workstation: no CI runner to choose
     if hosted_runner_can_deploy(cfg):
         lines.append("  A GitHub-hosted runner can reach all of these.")
     else:

@@ -18,6 +18,7 @@ from datetime import UTC
 
 import psycopg
 
+from components.config.isolation import other_environment
 from components.registry import rollouts, store
 from components.registry.connection import RegistryConnectionError, connect, mask_dsn, scrub
 from components.registry.migrate import MigrationError, load_migrations, migrate
@@ -120,7 +121,14 @@ def expire_main(args: argparse.Namespace) -> int:
 
 
 def adopt_main(args: argparse.Namespace) -> int:
-    """Hand an entry over to ``--owner``; one ``adopted`` event records who, from and why."""
+    """Hand an entry over to ``--owner``; one ``adopted`` event records who, from and why. Never
+    to a stack named for another environment (it would take that environment's place)."""
+    other = other_environment(args.environment, str(args.owner).rsplit("/", 1)[-1])
+    if other is not None:
+        raise CommandError(
+            f"--owner {args.owner}: that stack's name names {other!r}; an entry of "
+            f"{args.environment} goes only to a {args.environment} stack"
+        )
     dsn = _dsn(args)
     with registry_errors(dsn):
         try:

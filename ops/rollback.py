@@ -14,10 +14,11 @@ from typing import Any
 
 import yaml
 
-from components.config import PROJECT, ConfigError, load_stack_config
+from components.config import PROJECT, ConfigError, LoadedStack, load_stack_config
 from components.config.source import SECRET
 from components.manifests.stack import validate_stack
 from components.planning.release import ROLLBACK_ENV
+from components.planning.transitions import create_first_findings
 from ops.common import CommandError
 from ops.history import (
     MASK,
@@ -43,6 +44,7 @@ class Change:
     key: str
     before: ConfigEntry | None  # None: the key is added back
     after: ConfigEntry | None  # None: the key is removed (added since the target version)
+    asked: bool = False  # a secret restored because --restore-secret named it
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,8 @@ class RollbackPlan:
     kept_secrets: list[str] = field(default_factory=list)
     missing_secrets: list[str] = field(default_factory=list)
     other_namespaces: list[str] = field(default_factory=list)
+    restored_secrets: list[str] = field(default_factory=list)  # named by --restore-secret
+    restorable_secrets: list[str] = field(default_factory=list)  # the history has another value
 
     def config_json(self) -> str:
         """What `pulumi config set-all --json` takes for the keys to set."""
@@ -122,33 +126,74 @@ def _check_same_environment(
 
 @dataclass
 class _Restore:
-    """The project's keys, compared one by one: what to set, and the secrets the history hides."""
+    """The project's keys, compared one by one: what to set, and what happens to each secret."""
 
     to_set: dict[str, ConfigEntry] = field(default_factory=dict)
     changes: list[Change] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     restored: dict[str, ConfigEntry] = field(default_factory=dict)
+    asked: list[str] = field(default_factory=list)
+    restorable: list[str] = field(default_factory=list)
 
 
-def _restore(wanted: Mapping[str, ConfigEntry], now: Mapping[str, ConfigEntry]) -> _Restore:
+def _is_secret(*entries: ConfigEntry | None) -> bool:
+    return any(e is not None and e.secret for e in entries)
+
+
+def _asked_keys(
+    restore_secrets: Sequence[str],
+    wanted: Mapping[str, ConfigEntry],
+    now: Mapping[str, ConfigEntry],
+) -> frozenset[str]:
+    """``--restore-secret`` keys (short or full), each a secret the history carries."""
+    out: set[str] = set()
+    for name in restore_secrets:
+        key = name if name.startswith(PREFIX) else f"{PREFIX}{name}"
+        short = key[len(PREFIX) :]
+        old, cur = wanted.get(key), now.get(key)
+        if not _is_secret(old, cur):
+            raise RollbackError(f"--restore-secret {short}: not a secret of this stack")
+        if old is not None and not old.known:
+            raise RollbackError(
+                f"--restore-secret {short}: the history does not carry its value (read it "
+                "with --show-secrets and the stack's secrets provider)"
+            )
+        out.add(key)
+    return frozenset(out)
+
+
+def _keep_secret(out: _Restore, key: str, old: ConfigEntry | None, cur: ConfigEntry | None) -> None:
+    """A secret not asked for: today's value stays (or stays unset)."""
+    if old is not None and old.known and not (cur is not None and _same(cur, old)):
+        out.restorable.append(key)
+    if cur is None:
+        if old is not None:
+            out.missing.append(key)
+        return
+    out.kept.append(key)
+    out.restored[key] = cur
+
+
+def _restore(
+    wanted: Mapping[str, ConfigEntry], now: Mapping[str, ConfigEntry], asked: frozenset[str]
+) -> _Restore:
+    """Values of ``wanted``; secrets only when ``asked``, else today's (docs/rollback.md)."""
     out = _Restore()
-    for key in sorted(wanted):
-        old = wanted[key]
-        cur = now.get(key)
-        if not old.known:
-            # A secret the history does not reveal (not shown, or not decryptable).
-            if cur is None:
-                out.missing.append(key)
-            else:
-                out.kept.append(key)
-                out.restored[key] = cur
+    for key in sorted(set(wanted) | set(now)):
+        old, cur = wanted.get(key), now.get(key)
+        if _is_secret(old, cur) and key not in asked:
+            _keep_secret(out, key, old, cur)
             continue
+        if key in asked:
+            out.asked.append(key)
+        if old is None:
+            continue  # removed below (added since the target version)
         out.restored[key] = old
         if cur is not None and _same(cur, old):
             continue
         out.to_set[key] = old
-        out.changes.append(Change(key, cur, old))
+        out.changes.append(Change(key, cur, old, asked=key in asked))
     return out
 
 
@@ -165,21 +210,26 @@ def _other_namespaces(
 
 
 def plan_rollback(
-    updates: Sequence[Update], version: int, current: Mapping[str, ConfigEntry]
+    updates: Sequence[Update],
+    version: int,
+    current: Mapping[str, ConfigEntry],
+    restore_secrets: Sequence[str] = (),
 ) -> RollbackPlan:
     """The project's config as it was at ``version``, against ``current`` (full keys).
 
-    Values are taken from the target update; keys added since are removed. A secret whose value
-    the history does not carry keeps its current value (listed in ``kept_secrets``), or cannot be
-    restored when it no longer exists (``missing_secrets``).
+    Values are taken from the target update; keys added since are removed. Secrets keep their
+    current value, set or not (``kept_secrets``, ``missing_secrets``): a rollback restores the
+    deployment, not credentials rotated or revoked since. ``restore_secrets`` (``hfToken`` or
+    ``vllm-platform:hfToken``) takes those from the history (``restored_secrets``).
     """
     target = choose_target(updates, version)
     wanted = {k: e for k, e in target.config.items() if _is_project(k)}
     now = {k: e for k, e in current.items() if _is_project(k)}
     _check_same_environment(version, wanted, now)
-    restore = _restore(wanted, now)
-    to_remove = sorted(k for k in now if k not in wanted)
-    changes = restore.changes + [Change(k, now[k], None) for k in to_remove]
+    asked = _asked_keys(restore_secrets, wanted, now)
+    restore = _restore(wanted, now, asked)
+    to_remove = sorted(k for k in now if k not in wanted and (k in asked or not _is_secret(now[k])))
+    changes = restore.changes + [Change(k, now[k], None, asked=k in asked) for k in to_remove]
     changes.sort(key=lambda c: c.key)
     if not changes:
         kept = restore.kept
@@ -197,6 +247,8 @@ def plan_rollback(
         kept_secrets=restore.kept,
         missing_secrets=restore.missing,
         other_namespaces=_other_namespaces(target.config, current),
+        restored_secrets=restore.asked,
+        restorable_secrets=restore.restorable,
     )
 
 
@@ -208,23 +260,42 @@ def _same(a: ConfigEntry, b: ConfigEntry) -> bool:
     return bool(a.semantic() == b.semantic())
 
 
-def validate_restored(plan: RollbackPlan) -> list[str]:
-    """Today's validation of the config being restored, exactly as the program runs it (config,
-    planning, builders); every problem, as ``key.path: msg``."""
+def _loaded(config: Mapping[str, ConfigEntry]) -> LoadedStack:
+    """The project's keys of ``config`` read as the program reads them (secrets as markers)."""
     raw: dict[str, Any] = {}
     secrets: set[str] = set()
-    for key, entry in plan.restored.items():
+    for key, entry in config.items():
+        if not _is_project(key):
+            continue
         short = key[len(PREFIX) :]
         if entry.secret:
             raw[short] = SECRET
             secrets.add(short)
         else:
             raw[short] = entry.semantic()
+    return load_stack_config(raw, secrets)
+
+
+def validate_restored(plan: RollbackPlan) -> list[str]:
+    """Today's validation of the config being restored, exactly as the program runs it (config,
+    planning, builders); every problem, as ``key.path: msg``."""
     try:
-        validate_stack(load_stack_config(raw, secrets))
+        validate_stack(_loaded(plan.restored))
     except ConfigError as exc:
         return [str(issue) for issue in exc.issues]
     return []
+
+
+def create_first_refusals(plan: RollbackPlan, current: Mapping[str, ConfigEntry]) -> list[str]:
+    """Changes back to the target that would create a workload beside one the quota cannot
+    hold (a renamed model, a switched weight cache: components/planning/transitions.py). None
+    when today's config does not load (nothing to compare with)."""
+    try:
+        now = _loaded(current).config
+    except ConfigError:
+        return []
+    then = _loaded(plan.restored).config
+    return [str(f) for f in create_first_findings(now, then) if f.refused]
 
 
 def rollback_message(plan: RollbackPlan, stack: str) -> str:
@@ -314,19 +385,14 @@ def _short(value: Any, width: int = 80) -> str:
 
 def _change_lines(change: Change) -> list[str]:
     key, before, after = change.key, change.before, change.after
+    if change.asked:  # every secret change is one --restore-secret asked for
+        sign = "-" if after is None else "+" if before is None else "~"
+        return [f"  {sign} {key} = {MASK}   (restored from the history: --restore-secret)"]
     if after is None:
-        shown = MASK if before is None or before.secret else _short(before.display())
+        shown = MASK if before is None else _short(before.display())
         return [f"  - {key} = {shown}   (added after this version: removed)"]
     if before is None:
         return [f"  + {key} = {_short(after.display())}   (removed since: set again)"]
-    if before.secret or after.secret:
-        if not (after.secret and before.secret):
-            note = "secret status changes"
-        elif before.known:
-            note = "secret value restored from the history"
-        else:
-            note = "secret value from the history; the current one is not readable here"
-        return [f"  ~ {key} = {MASK}   ({note})"]
     lines = [f"  ~ {key}"]
     lines += [f"      {line}" for line in _path_diff(before.semantic(), after.semantic(), "")]
     return lines
@@ -347,18 +413,7 @@ def format_plan(
     ]
     for change in plan.changes:
         lines += _change_lines(change)
-    if plan.kept_secrets:
-        lines += [
-            "",
-            "Secrets kept at their current value (the history does not carry theirs; take it "
-            "with `--show-secrets` and the stack's secrets provider to restore them):",
-        ]
-        lines += [f"  {k}" for k in plan.kept_secrets]
-    if plan.missing_secrets:
-        lines += ["", "Secrets that cannot be restored (no value in the history, none now):"]
-        lines += [
-            f"  {k}: pulumi config set --secret {k[len(PREFIX) :]}" for k in plan.missing_secrets
-        ]
+    lines += _secret_lines(plan, stack)
     if plan.other_namespaces:
         lines += [
             "",
@@ -368,6 +423,33 @@ def format_plan(
     if git_notes:
         lines += ["", "Code:"] + [f"  ! {n}" for n in git_notes]
     return "\n".join(lines)
+
+
+def _restore_hint(plan: RollbackPlan, key: str) -> str:
+    short = key[len(PREFIX) :]
+    if key in plan.restorable_secrets:
+        return f"the history's value: --restore-secret {short}"
+    return "the history carries no other value"
+
+
+def _secret_lines(plan: RollbackPlan, stack: str) -> list[str]:
+    """Which secrets stay as they are (all of them unless --restore-secret names one)."""
+    lines: list[str] = []
+    if plan.kept_secrets:
+        lines += [
+            "",
+            "Secrets kept at their current value (a rollback restores the deployment, not "
+            "credentials rotated or revoked since):",
+        ]
+        lines += [f"  {k}   ({_restore_hint(plan, k)})" for k in plan.kept_secrets]
+    if plan.missing_secrets:
+        lines += ["", "Secrets not set now, and not restored from the history:"]
+        lines += [
+            f"  pulumi config set --stack {stack} --secret {k[len(PREFIX) :]}   "
+            f"# or {_restore_hint(plan, k)}"
+            for k in plan.missing_secrets
+        ]
+    return lines
 
 
 # ------------------------------------------------------------------------------- offline input

@@ -14,6 +14,7 @@ from ops.rollback import (
     RollbackError,
     RollbackPlan,
     config_from_stack_file,
+    create_first_refusals,
     format_plan,
     git_warnings,
     latest_update_config,
@@ -29,12 +30,17 @@ HISTORY_FILE_HINT = (
 
 
 def plan_or_fail(
-    updates: Sequence[Update], version: int, current: Mapping[str, ConfigEntry], stack: str
+    updates: Sequence[Update],
+    version: int,
+    current: Mapping[str, ConfigEntry],
+    stack: str,
+    restore_secrets: Sequence[str] = (),
 ) -> RollbackPlan:
     """The rollback plan, validated against today's code; a ``RollbackError`` naming the stack
-    when it cannot be planned, a ``CommandError`` when the restored config does not validate."""
+    when it cannot be planned, a ``CommandError`` when the restored config does not validate.
+    Secrets stay as they are unless ``restore_secrets`` names them (docs/rollback.md)."""
     try:
-        plan = plan_rollback(updates, version, current)
+        plan = plan_rollback(updates, version, current, restore_secrets)
     except RollbackError as exc:
         raise type(exc)(f"stack {stack}: {exc}") from None  # keeps the kind (AlreadyCurrentError)
     problems = validate_restored(plan)
@@ -46,6 +52,12 @@ def plan_or_fail(
             + "\nThe code changed since that version: roll the code back too"
             + (f" (`git checkout {plan.target.git_head} -- .`)" if plan.target.git_head else "")
             + " and rerun, or fix the config by hand."
+        )
+    refusals = create_first_refusals(plan, current)
+    if refusals:
+        raise CommandError(
+            f"rolling back to version {version} creates workloads before it deletes today's, "
+            "and the GPU quota cannot hold both:\n" + "\n".join(f"  {r}" for r in refusals)
         )
     return plan
 
@@ -71,7 +83,7 @@ def main(args: argparse.Namespace) -> int:
                 "note: the history was taken without --show-secrets; secrets will keep their "
                 "current values"
             )
-        plan = plan_or_fail(updates, version, current, stack)
+        plan = plan_or_fail(updates, version, current, stack, args.restore_secret or ())
         print(format_plan(plan, stack, source, git_warnings(plan.target, current_git_commit())))
         print("\nPlan only (--history-file): nothing was previewed or applied.")
         return 0
@@ -79,6 +91,9 @@ def main(args: argparse.Namespace) -> int:
     if not stack:
         raise CommandError("give --stack NAME")
     pulumi_stack = automation.open_stack(stack, offline=HISTORY_FILE_HINT)
+    # Before the history: reading it with secrets may save the stack file (the secrets
+    # provider's settings), and a plan must leave the file as the user had it.
+    snapshot = automation.StackFileSnapshot.take(PROJECT_ROOT, stack)
     updates, shown = automation.fetch_history(pulumi_stack)
     if not shown:
         eprint(
@@ -86,7 +101,7 @@ def main(args: argparse.Namespace) -> int:
             "their current values"
         )
     current = automation.current_config(pulumi_stack)
-    plan = plan_or_fail(updates, version, current, stack)
+    plan = plan_or_fail(updates, version, current, stack, args.restore_secret or ())
     print(
         format_plan(
             plan,
@@ -97,5 +112,10 @@ def main(args: argparse.Namespace) -> int:
     )
     print()
     return automation.preview_and_apply(
-        pulumi_stack, plan, message=rollback_message(plan, stack), apply=bool(args.yes)
+        pulumi_stack,
+        plan,
+        message=rollback_message(plan, stack),
+        apply=bool(args.yes),
+        work_dir=PROJECT_ROOT,
+        snapshot=snapshot,
     )

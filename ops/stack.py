@@ -22,18 +22,22 @@ class OfflineStack:
     objects: list[dict[str, Any]]
 
 
-def load_offline(args: argparse.Namespace) -> OfflineStack:
-    """``--stack``/``--file`` validated, planned and rendered; every problem is a CommandError.
+def load_path(path: Path) -> OfflineStack:
+    """The stack file validated, planned and rendered. Building the manifests too means what
+    the builders reject fails here, not in preview. Raises ``StackFileError`` (unreadable) or
+    ``ConfigError`` (every problem, each with its key path)."""
+    loaded = load_from_stack_file(path)
+    plan, objects = validate_stack(loaded)
+    return OfflineStack(path=path, loaded=loaded, plan=plan, objects=objects)
 
-    Building the manifests too means what the builders reject fails here, not in preview.
-    """
+
+def load_offline(args: argparse.Namespace) -> OfflineStack:
+    """``--stack``/``--file`` through ``load_path``; every problem is a CommandError."""
     path = stack_file(args.stack, args.file)
     try:
-        loaded = load_from_stack_file(path)
-        plan, objects = validate_stack(loaded)
+        return load_path(path)
     except StackFileError as exc:
         raise CommandError(str(exc)) from None
     except ConfigError as exc:
         lines = "\n".join(f"  {issue}" for issue in exc.issues)
         raise CommandError(f"{path.name}: {len(exc.issues)} error(s):\n{lines}") from None
-    return OfflineStack(path=path, loaded=loaded, plan=plan, objects=objects)

@@ -143,7 +143,13 @@ class ClusterConfig(ConfigModel):
         default_factory=list, description="Linode tags on the cluster and its pools"
     )
     system_pool: SystemPool = Field(default_factory=SystemPool)
-    gpu_pool: GpuPool
+    gpu_pool: GpuPool | None = Field(
+        default=None,
+        description=(
+            "The GPU node pool: created in create mode, described (for planning) otherwise; "
+            "a stack whose models all run on CPU (accelerator: cpu) outside create mode needs none"
+        ),
+    )
     gpu_enablement: Literal["device-plugin", "gpu-operator", "none"] | None = Field(
         default=None,
         description="default: device-plugin in create mode, none otherwise",
@@ -162,8 +168,11 @@ class ClusterConfig(ConfigModel):
     cluster_id: str | None = Field(
         default=None,
         description=(
-            "stable identifier of the cluster (stack/kubeconfig modes); a kubeconfig rotation "
-            "with the same id updates the Kubernetes provider instead of replacing everything"
+            "kubeconfig mode: stable identifier of the cluster; a kubeconfig rotation with the "
+            "same id updates the Kubernetes provider instead of replacing everything. Stack "
+            "mode takes the referenced stack's clusterId; a value here only marks a stack "
+            "deployed with a literal one: the provider then runs without an identifier until "
+            "the key is removed (docs/operations.md)"
         ),
     )
 
@@ -171,8 +180,10 @@ class ClusterConfig(ConfigModel):
     def _mode_fields(self) -> Self:
         if self.mode == "create" and self.region is None:
             raise path_error("region", "required when mode is create")
-        plan = self.gpu_pool.plan
-        if self.mode == "create" and not plan.lke_supported:
+        if self.mode == "create" and self.gpu_pool is None:
+            raise path_error("gpuPool", "required when mode is create (the cluster's GPU nodes)")
+        plan = self.gpu_pool.plan if self.gpu_pool is not None else None
+        if self.mode == "create" and plan is not None and not plan.lke_supported:
             raise path_error(
                 "gpuPool.type", f"LKE cannot create a pool of {plan.plan_id}: {plan.note}"
             )
@@ -197,6 +208,14 @@ class ClusterConfig(ConfigModel):
                 if path_or_ctx is not None:
                     raise path_error(key, "only applies when mode is kubeconfig")
         return self
+
+    @property
+    def gpu(self) -> GpuPool:
+        """The GPU pool, for code that runs only when a model runs on a GPU (then the stack
+        model requires one)."""
+        if self.gpu_pool is None:
+            raise ValueError("cluster.gpuPool is not set: every model of this stack runs on CPU")
+        return self.gpu_pool
 
     def has_crds_of(self, operator: Literal["prometheus_operator", "keda"]) -> bool:
         """Whether the cluster has that operator's CRDs (``cluster.installed``)."""

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+
+from components.config.suggest import did_you_mean, known_keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +37,8 @@ def _join(base: str, loc: Iterable[str | int]) -> str:
     return out
 
 
-def issues_from(exc: ValidationError) -> list[ConfigIssue]:
+def issues_from(exc: ValidationError, root: type[BaseModel] | None = None) -> list[ConfigIssue]:
+    """One issue per error; an unknown key of ``root``'s tree gets the closest known key."""
     issues: list[ConfigIssue] = []
     for err in exc.errors(include_url=False):
         loc = [p for p in err["loc"] if not (isinstance(p, str) and "[" in p)]
@@ -48,7 +51,8 @@ def issues_from(exc: ValidationError) -> list[ConfigIssue]:
             continue
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
-            msg = "unknown key"
+            known = known_keys(root, loc) if root is not None and loc else []
+            msg = "unknown key" + did_you_mean(str(loc[-1]), known) if loc else "unknown key"
         elif err["type"] == "literal_error":
             msg = f"{msg}, got {err.get('input')!r}"
         elif err["type"].startswith("value_error"):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from components.config.suggest import did_you_mean
+
 
 @dataclass(frozen=True, slots=True)
 class GpuPlan:
@@ -68,7 +70,8 @@ GPU_PLANS: dict[str, GpuPlan] = {
 class UnknownPlanError(ValueError):
     def __init__(self, plan_id: str) -> None:
         known = ", ".join(sorted(GPU_PLANS))
-        super().__init__(f"unknown LKE GPU plan {plan_id!r}; known plans: {known}")
+        hint = did_you_mean(plan_id, GPU_PLANS)
+        super().__init__(f"unknown LKE GPU plan {plan_id!r}{hint}; known plans: {known}")
 
 
 def lookup_plan(plan_id: str) -> GpuPlan:

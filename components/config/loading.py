@@ -18,6 +18,7 @@ from components.config.stack import StackConfig
 class LoadedStack:
     config: StackConfig
     secrets_set: frozenset[str]
+    imported: tuple[str, ...] = ()  # Pulumi ESC environments the stack file imports: unseen
 
     @property
     def missing_secrets(self) -> list[str]:
@@ -50,9 +51,10 @@ class LoadedStack:
         return True
 
 
-def _context(raw: Mapping[str, Any]) -> dict[str, Any]:
-    """What per-model checks need from elsewhere in the stack, when that part is itself valid."""
-    ctx: dict[str, Any] = {}
+def _context(raw: Mapping[str, Any], stack: str | None) -> dict[str, Any]:
+    """What per-model checks need from elsewhere in the stack, when that part is itself valid,
+    and the stack's name when it is known."""
+    ctx: dict[str, Any] = {} if stack is None else {"stack": stack}
     env = raw.get("environment")
     if env in ("development", "staging", "production"):
         ctx["environment"] = env
@@ -69,21 +71,39 @@ def load_stack_config(
     secret_keys: Iterable[str] = (),
     *,
     issues: Iterable[ConfigIssue] = (),
+    stack: str | None = None,
+    imported: tuple[str, ...] = (),
 ) -> LoadedStack:
     """Validate the project's config keys (prefix already stripped) into a ``LoadedStack``.
 
     ``secret_keys`` names the keys that are Pulumi secrets; their values are never looked at.
     ``issues`` are problems the reader found already (e.g. plain-text provider tokens); they are
-    reported with the rest. Raises ``ConfigError`` listing every problem found.
+    reported with the rest. ``stack``: the stack's name, when known (a stack named for another
+    environment is refused). ``imported`` names the ESC environments a stack file imports: a
+    required key missing from the file may be theirs, and the error says so. Raises
+    ``ConfigError`` listing every problem found.
     """
     secrets = set(secret_keys)
     issues = [*issues, *secret_key_issues(raw, secrets)]
     data = {k: v for k, v in raw.items() if k not in SECRET_KEYS}
     config: StackConfig | None = None
     try:
-        config = StackConfig.model_validate(data, context=_context(raw))
+        config = StackConfig.model_validate(data, context=_context(raw, stack))
     except ValidationError as exc:
-        issues.extend(issues_from(exc))
+        issues.extend(_unseen(issues_from(exc, StackConfig), imported))
     if issues or config is None:
         raise ConfigError(issues)
-    return LoadedStack(config=config, secrets_set=frozenset(k for k in secrets if k in raw))
+    secrets_set = frozenset(k for k in secrets if k in raw)
+    return LoadedStack(config=config, secrets_set=secrets_set, imported=imported)
+
+
+def _unseen(issues: list[ConfigIssue], imported: tuple[str, ...]) -> list[ConfigIssue]:
+    """A required key missing from a file that imports ESC environments may be theirs."""
+    if not imported:
+        return issues
+    where = ", ".join(imported)
+    note = (
+        f"not in the stack file; the imported ESC environment ({where}) may set it, but ops plan "
+        "reads only the stack file: put it there to plan this stack offline"
+    )
+    return [ConfigIssue(i.path, note) if i.message == "Field required" else i for i in issues]

@@ -10,8 +10,10 @@ from pydantic import Field, StringConstraints, ValidationInfo, model_validator
 
 from components.config.base import ConfigModel, path_error
 from components.config.gpu_plans import GpuPlan
+from components.config.pinning import pinned_issue
 from components.config.readiness import Rollout, WeightSource
 from components.config.types import (
+    ContainerText,
     CpuQuantity,
     GpuCount,
     HfModelId,
@@ -23,7 +25,7 @@ from components.config.types import (
     Precision,
 )
 from components.config.vllm_args import extra_arg_values, extra_args_issue
-from components.contract import image_is_pinned
+from components.contract import PINNED_ENVIRONMENTS
 from components.vllm_contract import load_contract, newest_version, version_for_image
 
 
@@ -128,7 +130,10 @@ class ModelConfig(ConfigModel):
         Field(description="model revision; staging/production: a 40-hex commit")
     )
     image: ImageRef = Field(
-        description="vLLM image; staging/production: a version tag (not latest) or a digest"
+        description=(
+            "vLLM image; staging/production: a release tag (no latest, nightly, main...) or a "
+            "digest"
+        )
     )
     replicas: int = Field(
         default=1, ge=1, le=64, description="production: >= 2 unless allowDowntime"
@@ -177,7 +182,7 @@ class ModelConfig(ConfigModel):
     routing_enabled: bool = Field(
         default=True, description="the registry entry tells the API router to route to it"
     )
-    extra_args: list[Annotated[str, StringConstraints(min_length=1)]] = Field(
+    extra_args: list[Annotated[ContainerText, StringConstraints(min_length=1)]] = Field(
         default_factory=list,
         description="more vLLM flags; may not set the ones the platform manages",
     )
@@ -227,19 +232,11 @@ class ModelConfig(ConfigModel):
         ctx: Mapping[str, Any] = info.context or {}
         env = ctx.get("environment")
         plan: GpuPlan | None = ctx.get("plan")
-        if env in ("staging", "production"):
-            if not image_is_pinned(self.image):
-                raise path_error(
-                    "image",
-                    f"{env} requires a pinned image (a version tag other than latest, "
-                    f"or @sha256 digest), got {self.image!r}",
-                )
-            if not re.fullmatch(r"[0-9a-f]{40}", self.revision):
-                raise path_error(
-                    "revision",
-                    f"{env} requires a pinned revision (a 40-character commit hash), "
-                    f"got {self.revision!r}",
-                )
+        if env in PINNED_ENVIRONMENTS:
+            contract = load_contract(self.vllm_contract_version)
+            moving = pinned_issue(env, self.image, self.revision, self.extra_args, contract)
+            if moving is not None:
+                raise path_error(*moving)
         if env == "production" and self.replicas < 2 and not self.allow_downtime:
             raise path_error(
                 "replicas",

@@ -1,13 +1,14 @@
 """Kubernetes resource quantities (``500m``, ``16Gi``), parsed as Kubernetes parses them.
 
 Also refused, though Kubernetes would accept them: zero and negative requests, CPU finer than a
-millicore (the API server rounds it up silently), and memory that is not a whole number of
-bytes (``128m`` is 0.128 bytes, a classic slip for ``128Mi``).
+millicore (the API server rounds it up silently), memory that is not a whole number of bytes
+(``128m`` is 0.128 bytes, a classic slip for ``128Mi``), and values beyond 2^63-1 (capped or
+overflowed by Kubernetes), however large the exponent (``1e999999``).
 """
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, DecimalException, InvalidOperation
 from typing import Final
 
 # apimachinery's grammar (pkg/api/resource/quantity.go, the comment above ``type Quantity``):
@@ -30,6 +31,11 @@ _DECIMAL: Final = {
     "E": Decimal("1e18"),
 }
 _DIGITS: Final = frozenset("0123456789")
+# The largest quantity Kubernetes holds: parsing caps a binarySI quantity at 2^63-1 silently
+# ("8Ei" parses as 2^63-1), and the int64 accessors (Value, MilliValue) overflow beyond it (the
+# same comment at apimachinery 357557a; older releases: "no quantity may represent a number
+# greater than 2^63-1 in magnitude ... Numbers larger ... will be capped").
+_LARGEST: Final = Decimal(2**63 - 1)
 
 
 class QuantityError(ValueError):
@@ -48,7 +54,19 @@ def _number(text: str) -> Decimal | None:
 
 
 def parse_quantity(text: str) -> Decimal:
-    """The quantity's value in base units (cores, bytes); ``QuantityError`` when it is none."""
+    """The quantity's value in base units (cores, bytes); ``QuantityError`` when it is none or
+    more than Kubernetes can hold."""
+    try:
+        value = _value(text)
+        too_large = abs(value) > _LARGEST
+    except DecimalException:  # an exponent beyond any decimal (Overflow)
+        too_large = True
+    if too_large:
+        raise QuantityError(f"{text!r} is more than Kubernetes can hold (2^63-1, about 9.2e18)")
+    return value
+
+
+def _value(text: str) -> Decimal:
     if text[-2:-1] in set("KMGTPE") and text.endswith("i"):
         number, factor = _number(text[:-2]), _BINARY[text[-2]]
     elif text[-1:] in _DECIMAL and text[-1:] != "":

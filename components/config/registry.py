@@ -8,7 +8,7 @@ from typing import Annotated, Final, Literal, Self
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from components.config.base import ConfigModel, path_error
-from components.config.types import Hostname
+from components.config.types import ContainerText, Hostname
 
 SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
 # The sslmode values lib/pq accepts (the driver of terraform-provider-postgresql, bridged by
@@ -52,7 +52,9 @@ class RegistryConfig(ConfigModel):
         ),
     )
     port: int = Field(default=5432, ge=1, le=65535, description="PostgreSQL port")
-    database: str = Field(min_length=1, max_length=63, description="database of the registry")
+    database: ContainerText = Field(
+        min_length=1, max_length=63, description="database of the registry"
+    )
     user: str = Field(
         min_length=1,
         max_length=63,

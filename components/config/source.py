@@ -7,6 +7,7 @@ values are never returned; a secret key maps to ``SECRET``.
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 from collections.abc import Mapping
@@ -78,13 +79,22 @@ def _json_issues(value: Any, path: str) -> list[ConfigIssue]:
     return [ConfigIssue(path, f"a YAML {kind} is not a JSON value; quote it")]
 
 
+class NestedTooDeeplyError(ValueError):
+    """A config value whose JSON nests deeper than Python's parser goes (a RecursionError)."""
+
+    MESSAGE: Final = "nested too deeply to be a config value (JSON the program cannot decode)"
+
+
 def pulumi_value(value: Any) -> Any:
     """How the running program reads one config value (``load_from_pulumi``): the engine passes
-    every value as a string, objects as JSON, and the program JSON-decodes each string."""
+    every value as a string, objects as JSON, and the program JSON-decodes each string.
+    ``NestedTooDeeplyError`` when the JSON nests too deeply to decode."""
     if not isinstance(value, str):
         return value
     try:
         return json.loads(value)
+    except RecursionError:
+        raise NestedTooDeeplyError from None
     except ValueError:
         return value
 
@@ -113,7 +123,11 @@ def _one_reading(raw: dict[str, Any]) -> tuple[dict[str, Any], list[ConfigIssue]
         if value is None:
             issues.append(ConfigIssue(key, "has no value; give one or remove the key"))
             continue
-        decoded = pulumi_value(_as_pulumi_passes_it(value))
+        try:
+            decoded = pulumi_value(_as_pulumi_passes_it(value))
+        except NestedTooDeeplyError:
+            issues.append(ConfigIssue(key, NestedTooDeeplyError.MESSAGE))
+            continue
         if isinstance(value, str) and (decoded is None or isinstance(decoded, bool)):
             issues.append(
                 ConfigIssue(
@@ -128,7 +142,39 @@ def _one_reading(raw: dict[str, Any]) -> tuple[dict[str, Any], list[ConfigIssue]
     return out, issues
 
 
-def _read(path: Path) -> tuple[dict[str, Any], set[str], list[ConfigIssue]]:
+def misprefixed_key_issues(config: Mapping[str, Any]) -> list[ConfigIssue]:
+    """A key under a prefix that is nearly the project's (``vllm_platform:models``) is read by
+    nobody: Pulumi hands it to the program under that other namespace, which it ignores."""
+    project = PROJECT.replace("-", "").replace("_", "").lower()
+    issues: list[ConfigIssue] = []
+    for key in config:
+        namespace, sep, name = key.partition(":")
+        if not sep or namespace == PROJECT:
+            continue
+        squashed = namespace.replace("-", "").replace("_", "").lower()
+        if squashed == project or difflib.SequenceMatcher(None, squashed, project).ratio() > 0.85:
+            issues.append(
+                ConfigIssue(
+                    key,
+                    f"is under the prefix {namespace}:, not this project's, so it is ignored "
+                    f"(did you mean {_PREFIX}{name}?)",
+                )
+            )
+    return issues
+
+
+def _environments(path: Path, doc: Mapping[str, Any]) -> tuple[str, ...]:
+    """The Pulumi ESC environments the stack file imports (``environment:``)."""
+    value = doc.get("environment")
+    if value is None:
+        return ()
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise StackFileError(f"{path}: `environment:` must be a list of ESC environment names")
+    return tuple(names)
+
+
+def _read(path: Path) -> tuple[dict[str, Any], set[str], list[ConfigIssue], tuple[str, ...]]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -154,30 +200,41 @@ def _read(path: Path) -> tuple[dict[str, Any], set[str], list[ConfigIssue]]:
     if bad_keys:
         raise StackFileError(f"{path}: config keys must be strings, got {bad_keys[0]!r}")
     secure = {k for k, v in config.items() if isinstance(v, Mapping) and set(v) == {"secure"}}
-    issues = foreign_key_issues(config, secure, _PREFIX)
+    issues = foreign_key_issues(config, secure, _PREFIX) + misprefixed_key_issues(config)
     raw, secrets = project_keys(config)
     raw, reading = _one_reading(raw)
-    return raw, secrets, issues + reading
+    return raw, secrets, issues + reading, _environments(path, doc)
 
 
 def read_stack_file(path: Path) -> tuple[dict[str, Any], set[str]]:
     """The project keys of a stack file, read as the program reads them (issues dropped)."""
-    raw, secrets, _ = _read(path)
+    raw, secrets, _, _ = _read(path)
     return raw, secrets
 
 
+def stack_name(path: Path) -> str | None:
+    """The stack a stack file is for: ``Pulumi.<stack>.yaml`` (None for another file name)."""
+    name = path.name
+    if name.startswith("Pulumi.") and name.endswith(".yaml") and len(name) > len("Pulumi..yaml"):
+        return name[len("Pulumi.") : -len(".yaml")]
+    return None
+
+
 def load_from_stack_file(path: Path) -> LoadedStack:
-    raw, secrets, issues = _read(path)
+    """The stack file's config. With ESC environments imported, keys they may set are not
+    seen here: ``LoadedStack.imported`` names them for the plan to say so."""
+    raw, secrets, issues, imported = _read(path)
     if issues:
         # What cannot be read as the program reads it is reported alone: validating the rest
         # without those keys would add "field required" noise for the same key.
         raise ConfigError(issues)
-    return load_stack_config(raw, secrets)
+    return load_stack_config(raw, secrets, stack=stack_name(path), imported=imported)
 
 
 def load_from_pulumi() -> LoadedStack:
     """The running program's config (inside ``pulumi up``/``preview`` or the mock runtime)."""
-    from pulumi.runtime import config as runtime_config  # noqa: PLC0415 (ops plan never needs it)
+    import pulumi  # noqa: PLC0415 (ops plan never needs it)
+    from pulumi.runtime import config as runtime_config  # noqa: PLC0415
 
     # The language host hands the whole config map to set_all_config; reading it lets us reject
     # unknown `vllm-platform:*` keys, which pulumi.Config alone cannot enumerate.
@@ -185,11 +242,17 @@ def load_from_pulumi() -> LoadedStack:
     secret_keys = {k for k in all_config if runtime_config.is_config_secret(k)}
     secret_keys |= set(runtime_config.get_config_secret_keys_env())
     issues = foreign_key_issues(all_config, secret_keys, _PREFIX)
-    raw, secrets = project_keys(
-        {k: pulumi_value(v) for k, v in all_config.items()}, secret_keys=secret_keys
-    )
+    issues += misprefixed_key_issues(all_config)
+    decoded: dict[str, Any] = {}
+    for key, value in all_config.items():
+        try:
+            decoded[key] = pulumi_value(value)
+        except NestedTooDeeplyError:
+            if key.startswith(_PREFIX):
+                issues.append(ConfigIssue(key[len(_PREFIX) :], NestedTooDeeplyError.MESSAGE))
+    raw, secrets = project_keys(decoded, secret_keys=secret_keys)
     for key in [k for k, v in raw.items() if v is None]:
         # `namespace: "null"` in the stack file: ops plan refuses it too (see _one_reading).
         issues.append(ConfigIssue(key, "has no value (JSON null); give one or remove the key"))
         del raw[key]
-    return load_stack_config(raw, secrets, issues=issues)
+    return load_stack_config(raw, secrets, issues=issues, stack=pulumi.get_stack())

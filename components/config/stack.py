@@ -4,18 +4,26 @@ from __future__ import annotations
 
 from typing import Self
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from components.config.base import ConfigModel, path_error
 from components.config.cluster import ClusterConfig
+from components.config.cost import CostConfig
 from components.config.health_reporter import HealthReporterConfig
+from components.config.isolation import (
+    gpu_enablement_issue,
+    namespace_issue,
+    role_issue,
+    stack_name_issue,
+    stack_reference_issue,
+)
 from components.config.model import ModelConfig
 from components.config.network import NetworkConfig
 from components.config.observability import ObservabilityConfig
 from components.config.registry import RegistryConfig, role_has_word
 from components.config.timing import TimingConfig
 from components.config.types import Environment, NamespaceName
-from components.contract import ENVIRONMENTS, RESERVED_NAMESPACES, VLLM_PORT
+from components.contract import RESERVED_NAMESPACES, VLLM_PORT
 
 
 def endpoint_url(model: str, namespace: str) -> str:
@@ -55,6 +63,7 @@ class StackConfig(ConfigModel):
     observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
     health_reporter: HealthReporterConfig = Field(default_factory=HealthReporterConfig)
     timing: TimingConfig = Field(default_factory=TimingConfig)
+    cost: CostConfig = Field(default_factory=CostConfig)
     models: list[ModelConfig] = Field(min_length=1)
 
     @field_validator("models")
@@ -72,6 +81,15 @@ class StackConfig(ConfigModel):
     @model_validator(mode="after")
     def _pool_capacity(self) -> Self:
         pool = self.cluster.gpu_pool
+        if pool is None:
+            gpu = [i for i, m in enumerate(self.models) if m.accelerator == "gpu"]
+            if gpu:
+                raise path_error(
+                    "cluster.gpuPool",
+                    f"required: models[{gpu[0]}] runs on a GPU (only a stack whose models all "
+                    "run on CPU, accelerator: cpu, needs no GPU pool)",
+                )
+            return self
         plan = pool.plan
         pool_gpus = pool.max_gpus
         if self.gpu_budget is not None and self.gpu_budget > pool_gpus:
@@ -119,14 +137,9 @@ class StackConfig(ConfigModel):
                 raise path_error(
                     path, f"{role!r} is registry.user, the owner (not a role to manage)"
                 )
-            others = [e for e in ENVIRONMENTS if e != env and role_has_word(role, e)]
-            if reg.manage_roles and not reg.exclusive_server and others:
-                raise path_error(
-                    path,
-                    f"{role!r} also names the environment {others[0]!r}: the {others[0]} stack "
-                    f"could accept the same name and manage the same server-wide role; name it "
-                    f"for {env!r} alone (e.g. vllm_registry_writer_{env})",
-                )
+            taken = role_issue(env, role)  # whatever the server: the role is the identity
+            if taken is not None:
+                raise path_error(path, taken)
             if reg.manage_roles and not reg.exclusive_server and not role_has_word(role, env):
                 raise path_error(
                     path,
@@ -136,6 +149,26 @@ class StackConfig(ConfigModel):
                     "registry.exclusiveServer: true if no other stack manages roles on "
                     f"{reg.host}:{reg.port}",
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _in_its_own_place(self, info: ValidationInfo) -> Self:
+        """Nothing of another environment's: its namespace, its stack name, its cluster."""
+        env, cluster = self.environment, self.cluster
+        stack = (info.context or {}).get("stack")
+        found = {
+            "namespace": namespace_issue(env, self.namespace_name),
+            "environment": None if stack is None else stack_name_issue(env, stack),
+            "cluster.stackReference": (
+                None
+                if cluster.stack_reference is None
+                else stack_reference_issue(env, cluster.stack_reference)
+            ),
+            "cluster.gpuEnablement": gpu_enablement_issue(cluster.mode, cluster.gpu_enablement),
+        }
+        for key, problem in found.items():
+            if problem is not None:
+                raise path_error(key, problem)
         return self
 
     @model_validator(mode="after")
@@ -229,7 +262,8 @@ class StackConfig(ConfigModel):
     @property
     def gpu_budget_resolved(self) -> int:
         """GPUs this environment may use: its gpuBudget, else the GPU pool's maximum."""
-        pool_gpus = self.cluster.gpu_pool.max_gpus
+        pool = self.cluster.gpu_pool
+        pool_gpus = pool.max_gpus if pool is not None else 0
         return pool_gpus if self.gpu_budget is None else self.gpu_budget
 
     @property
@@ -237,7 +271,8 @@ class StackConfig(ConfigModel):
         """GPUs other namespaces may hold on this pool: the key, else the rest of the pool."""
         if self.other_namespaces_gpu_budget is not None:
             return self.other_namespaces_gpu_budget
-        return self.cluster.gpu_pool.max_gpus - self.gpu_budget_resolved
+        pool = self.cluster.gpu_pool
+        return pool.max_gpus - self.gpu_budget_resolved if pool is not None else 0
 
     @property
     def namespace_name(self) -> str:

@@ -3,7 +3,7 @@
 Each default is a published figure (Akamai's Block Storage and Object Storage limits, a
 measured Hub download, measured vLLM compile and CUDA-graph times; docs/time-to-ready.md
 "Where the defaults come from" cites each) or, where none exists, a labelled assumption. None is
-a measurement of your cluster: replace each with what you measure (README, "Time to ready").
+a measurement of your cluster: replace each with what you measure (docs/time-to-ready.md).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Constrained types shared by the config sections (names, labels, quantities, images)."""
+"""Constrained types shared by the config sections (names, labels, quantities, images, text that
+reaches a container)."""
 
 from __future__ import annotations
 
@@ -124,3 +125,22 @@ def _image_ref(value: str) -> str:
 
 
 ImageRef = Annotated[str, AfterValidator(_image_ref)]
+
+
+def _container_text(value: str) -> str:
+    """Text the config passes into a container's command, args or env: the kubelet would expand
+    ``$(VAR)`` in it with the container's variables (``$(HF_TOKEN)`` becomes the token) and turn
+    ``$$`` into ``$`` (docs/provider-semantics.md, "Kubernetes")."""
+    if "$(" in value or "$$" in value:
+        raise PydanticCustomError(
+            "container_text",
+            "holds {seq}, which Kubernetes expands in a container's args and env ($(VAR) becomes "
+            "the container's variable VAR, e.g. a Secret's value, and $$ becomes $; "
+            "https://kubernetes.io/docs/tasks/inject-data-application/"
+            "define-interdependent-environment-variables/); write the value without it",
+            {"seq": "'$('" if "$(" in value else "'$$'"},
+        )
+    return value
+
+
+ContainerText = Annotated[str, AfterValidator(_container_text)]

@@ -15,7 +15,7 @@ import contextlib
 from typing import Any
 
 import yaml
-from yaml.nodes import MappingNode, Node
+from yaml.nodes import MappingNode, Node, ScalarNode
 
 
 class StrictLoader(yaml.SafeLoader):
@@ -52,6 +52,22 @@ class StrictLoader(yaml.SafeLoader):
             with contextlib.suppress(TypeError):  # unhashable: the base class reports it
                 seen[key] = line
         return super().construct_mapping(node, deep=deep)
+
+    def construct_yaml_int(self, node: ScalarNode) -> int:
+        """An integer too long for Python's int() (over 4300 digits) is a YAML error with its
+        line, not a ValueError from the constructor."""
+        try:
+            return super().construct_yaml_int(node)
+        except ValueError:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"an integer of {len(str(node.value))} digits is no value a stack file needs",
+                node.start_mark,
+            ) from None
+
+
+StrictLoader.add_constructor("tag:yaml.org,2002:int", StrictLoader.construct_yaml_int)
 
 
 def load_strict(text: str) -> Any:

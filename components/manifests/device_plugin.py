@@ -2,7 +2,8 @@
 
 ``cluster.gpuEnablement``: ``device-plugin`` (NVIDIA's device plugin as a plain DaemonSet in its
 own privileged namespace), ``gpu-operator`` (NVIDIA's GPU Operator Helm chart; the namespace is
-built here) or ``none`` (the cluster's owner enabled GPUs). Why: README.md, "GPU enablement".
+built here) or ``none`` (the cluster's owner enabled GPUs). Why: docs/architecture.md, "GPU
+enablement".
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ GPU_OPERATOR_VERSION = "v25.3.4"
 
 def gpu_node_selector(cfg: StackConfig) -> dict[str, str]:
     """The labels GPU nodes carry (put there in create mode, expected there otherwise)."""
-    return dict(cfg.cluster.gpu_pool.node_labels)
+    return dict(cfg.cluster.gpu.node_labels)
 
 
 def gpu_tolerations() -> list[dict[str, str]]:

@@ -3,7 +3,7 @@
 A CronJob that probes each model's ``/health`` every minute (the ``probe`` init container, curl)
 and records the results in the registry as the writer role (the ``report`` container, psql, the
 only one that mounts the password). The scripts are ``assets/reporter.sh`` and
-``assets/report.sql``; why a CronJob: README.md, "Health reporter".
+``assets/report.sql``; why a CronJob: docs/architecture.md, "Health reporter".
 """
 
 from __future__ import annotations

@@ -31,17 +31,22 @@ AWAITED_KINDS: Final[dict[str, str]] = {
     "StatefulSet": "every replica ready and updated: readyReplicas = replicas, revisions equal",
     "DaemonSet": "kstatus Current: every scheduled pod updated and available",
     "Job": "condition Complete=True (fails at once on Failed=True)",
-    "Service": "with a selector and a cluster IP: endpoints with no not-ready address",
+    "Service": (
+        "with a selector and a cluster IP: Endpoints settled (10 s without a change) with no "
+        "not-ready address; no ready address is needed, so it does not prove the pods ready"
+    ),
     "Ingress": "status.loadBalancer.ingress set and every backend Service has endpoints",
 }
 # Awaiters with a hard-coded limit that customTimeouts do not lengthen (awaiters.go:278-279 PVC,
 # :320-321 ResourceQuota).
 FIXED_AWAIT_SECONDS: Final[dict[str, int]] = {"PersistentVolumeClaim": 300, "ResourceQuota": 60}
 
-# provider/pkg/provider/diff.go:23-38, 45-212: fields whose change replaces the object. An
-# explicitly named object (all of ours) is deleted before its replacement is created
-# (provider.go:1645-1658). Secret and ConfigMap data is listed for a provider without
-# enableSecretMutable / enableConfigMapMutable (diff.go:28-34); ours has both on.
+# provider/pkg/provider/diff.go:23-38, 45-212: fields whose change replaces the object. The
+# provider asks for delete-before-replace only when the new object keeps the old one's name
+# and namespace (provider.go:1645-1658); a changed name (a smoke Job's hash, a renamed model or
+# namespace) is created before the old object is deleted, at the end of the update. Secret and
+# ConfigMap data is listed for a provider without enableSecretMutable / enableConfigMapMutable
+# (diff.go:28-34); ours has both on.
 ALWAYS_REPLACE_FIELDS: Final = ("metadata.name", "metadata.namespace")
 REPLACE_FIELDS: Final[dict[str, tuple[str, ...]]] = {
     "StatefulSet": (
@@ -63,6 +68,30 @@ REPLACE_FIELDS: Final[dict[str, tuple[str, ...]]] = {
     ),
     "ResourceQuota": ("spec.scopes",),
 }
+
+# Storage classes whose volumes outlive their claims (``reclaimPolicy: Retain``): a deleted
+# claim leaves a Released PersistentVolume and the Linode Volume behind it, still billed
+# (linode/linode-blockstorage-csi-driver@def6be4 helm-chart/csi-driver/templates/
+# linode-block-storage-retain.yaml:16, linode-block-storage-topology-aware-retain.yaml).
+RETAINING_STORAGE_CLASSES: Final = frozenset(
+    {"linode-block-storage-retain", "linode-block-storage-topology-aware-retain"}
+)
+
+
+def replacement_identity(obj: dict[str, Any]) -> dict[str, Any]:
+    """What decides whether ``obj`` is replaced rather than updated: its kind, name, namespace
+    and the values of its kind's ``REPLACE_FIELDS``. Two versions of an object with the same
+    identity are updated in place; any difference replaces it."""
+    kind = str(obj.get("kind", ""))
+    meta = obj.get("metadata") or {}
+    out: dict[str, Any] = {"kind": kind, "name": meta.get("name"), "ns": meta.get("namespace")}
+    for path in REPLACE_FIELDS.get(kind, ()):
+        value: Any = obj
+        for part in path.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        out[path] = value
+    return out
+
 
 # Custom resources need their CRD before they are created: preview skips kinds the API server
 # does not know (provider.go:1723-1736), ``up`` retries 5 times and then fails with "Verify that

@@ -56,7 +56,7 @@ def gpu_pool_tags(cfg: StackConfig) -> list[str]:
 
 def gpu_pool_args(cfg: StackConfig) -> dict[str, Any]:
     """Keyword arguments for ``linode.LkeNodePool`` except ``cluster_id``."""
-    pool = cfg.cluster.gpu_pool
+    pool = cfg.cluster.gpu
     args: dict[str, Any] = {
         "type": pool.type,
         "node_count": pool.count,
@@ -87,7 +87,7 @@ def replacement_warnings(cfg: StackConfig) -> list[str]:
         out += [
             f"cluster.region={c.region}: a new region replaces the LKE cluster "
             "(new API endpoint and kubeconfig; every Kubernetes object is recreated)",
-            f"cluster.gpuPool.type={c.gpu_pool.type}: a new plan replaces the GPU node pool "
+            f"cluster.gpuPool.type={c.gpu.type}: a new plan replaces the GPU node pool "
             "(all GPU nodes are drained and deleted; models are down until new nodes are ready)",
             f"cluster.systemPool.type={c.system_pool.type}: a new plan makes LKE create a new "
             "system pool and delete the old one (system pods are rescheduled)",
@@ -101,12 +101,27 @@ def replacement_warnings(cfg: StackConfig) -> list[str]:
                 "cluster.highAvailability=true: cannot be turned off again (irreversible in LKE)"
             )
     else:
-        ident = c.cluster_id or (
-            "the referenced stack's clusterId" if c.mode == "stack" else "the kubeconfig context"
-        )
-        out.append(
-            f"cluster.clusterId={ident}: a new identifier replaces the Kubernetes provider and "
-            "with it every Kubernetes object of this stack"
-        )
+        out.append(_identity_line(cfg))
     out.append(ns)
     return out
+
+
+def _identity_line(cfg: StackConfig) -> str:
+    """What identifies the cluster to the Kubernetes provider, and what changing it does."""
+    c = cfg.cluster
+    replaces = "replaces the Kubernetes provider and with it every Kubernetes object of this stack"
+    if c.mode == "kubeconfig":
+        ident = c.cluster_id or "the kubeconfig context"
+        return f"cluster.clusterId={ident}: a new identifier {replaces}"
+    if c.cluster_id is not None:
+        return (
+            f"cluster.clusterId={c.cluster_id}: a literal identity in stack mode; the Kubernetes "
+            "provider runs without an identifier (removing one is not a replacement), so a "
+            f"cluster replaced in {c.stack_reference} is seen from its kubeconfig's server. "
+            "Remove the key after the next `pulumi up`: the provider then takes that stack's "
+            "clusterId (adding one is not a replacement either)"
+        )
+    return (
+        f"cluster identity: the clusterId output of {c.stack_reference}; a cluster replaced "
+        f"there (a new LKE id) {replaces}, created on the new cluster first"
+    )

@@ -8,8 +8,9 @@ docs/provider-semantics.md). The cluster, pool and namespace lines are in ``lke.
 from __future__ import annotations
 
 from components.config import StackConfig
-from components.manifests.k8s_semantics import CRD_PROVIDERS
+from components.manifests.k8s_semantics import CRD_PROVIDERS, RETAINING_STORAGE_CLASSES
 from components.planning.model_checks import weight_cache_gi
+from components.planning.transitions import create_first_line
 
 # Keys that are part of the server's pod template: a change restarts every pod (one at a time,
 # as the rollout strategy says) and the smoke test runs again (a new Job).
@@ -36,10 +37,7 @@ def model_replacements(cfg: StackConfig) -> list[str]:
     out: list[str] = []
     for i, m in enumerate(cfg.models):
         at = f"models[{i}]"
-        out.append(
-            f"{at}.name={m.name}: a new name replaces every object of the model (new Service, "
-            "new workload, new registry entry; the old ones are deleted)"
-        )
+        out.append(create_first_line(cfg, i))
         wc = m.weight_cache
         if m.uses_statefulset:
             size = weight_cache_gi(m)
@@ -53,33 +51,42 @@ def model_replacements(cfg: StackConfig) -> list[str]:
             out.append(
                 f"{at}.weightCache.sizeGi={size}{derived}, {at}.weightCache.storageClass="
                 f"{wc.storage_class}: the StatefulSet's volumeClaimTemplates are immutable; a "
-                "change replaces it delete-first (fixed name): every replica down at once, its "
-                "claims deleted (whenDeleted: Delete), the weights downloaded again"
+                "change replaces it delete-first (fixed name): every replica down at once (the "
+                "registry row says rolling_out first), its claims deleted (whenDeleted: Delete), "
+                "the weights downloaded again" + _retained(wc.storage_class, "claim")
             )
         elif wc.mode == "shared":
             out.append(
                 f"{at}.weightCache.storageClass={wc.storage_class}: replaces the shared claim "
                 "delete-first; its deletion waits for every pod using it (pvc-protection)"
+                + _retained(wc.storage_class, "claim")
             )
-        out.append(
-            f"{at}.weightCache.mode={wc.mode}: switching between per-replica (StatefulSet) and "
-            "shared/none (Deployment) creates the new workload before the old one is deleted, "
-            f"so it needs {m.replicas * m.gpus_per_replica} spare GPUs in the namespace's quota "
-            "meanwhile (or scale to 0 first); then the old one is deleted"
-        )
         keys = ", ".join(POD_TEMPLATE_KEYS)
         out.append(
             f"{at}: a change to {keys} restarts the pods ({m.replicas} replica(s), one at a "
             "time; a single replica means downtime) and runs the smoke test again"
         )
     if any(m.accelerator == "gpu" for m in cfg.models):
-        pool = cfg.cluster.gpu_pool
+        pool = cfg.cluster.gpu
         out.append(
             f"cluster.gpuPool.nodeLabels={dict(pool.node_labels)}, cluster.gpuPool.taint="
             f"{str(pool.taint).lower()}: every GPU model's pods select and tolerate these; a "
             "change restarts every model's pods and runs every smoke test again"
         )
     return out
+
+
+def _retained(storage_class: str, what: str) -> str:
+    """What a deleted claim of ``storage_class`` leaves behind, and how to remove it."""
+    if storage_class not in RETAINING_STORAGE_CLASSES:
+        return ""
+    return (
+        f"; {storage_class} keeps the Linode Volume of every deleted {what} (and of a model "
+        "removed from the stack), still billed: list them with `kubectl get pv` (STATUS "
+        "Released, CLAIM in this namespace), then `kubectl delete pv NAME` and `linode-cli "
+        "volumes delete ID` (ID: the number before the first dash of the PV's "
+        "spec.csi.volumeHandle)"
+    )
 
 
 def registry_cautions(cfg: StackConfig) -> list[str]:

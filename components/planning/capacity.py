@@ -103,6 +103,15 @@ class StackPlan:
         raise KeyError(name)
 
 
+# A stack whose models all run on CPU has no GPU pool; its plan stands in (no GPUs, no memory).
+NO_GPU_PLAN = GpuPlan("none", "no GPU", 0, 0)
+
+
+def _gpu_plan(cfg: StackConfig) -> GpuPlan:
+    pool = cfg.cluster.gpu_pool
+    return pool.plan if pool is not None else NO_GPU_PLAN
+
+
 def _strategy(replicas: int, can_surge: bool) -> RolloutStrategy:
     if can_surge:
         return RolloutStrategy.SURGE
@@ -115,7 +124,7 @@ def plan_stack(cfg: StackConfig) -> StackPlan:
     """Per model: GPUs, memory at load and serving, concurrency and rollout strategy; per stack:
     totals against the pool and worst-case placement on its nodes."""
     pool = cfg.cluster.gpu_pool
-    plan = pool.plan
+    plan = _gpu_plan(cfg)
     issues = memory_issues(cfg) + keep_previous_issues(cfg) + connection_issues(cfg)
     cautions: list[str] = []
     for i, m in enumerate(cfg.models):
@@ -124,12 +133,16 @@ def plan_stack(cfg: StackConfig) -> StackPlan:
         cautions += model_cautions
     models = [_model_plan(cfg, m, surge) for m, surge in zip(cfg.models, _surges(cfg), strict=True)]
     demand = pool_demand(cfg, models)
-    placement = check_placement(
-        demand,
-        plan,
-        pool.max_nodes,
-        others_follow_pool=_others_follow_pool(cfg),
-        nodes_key="cluster.gpuPool." + ("autoscaler.max" if pool.autoscaler else "count"),
+    placement = (
+        []
+        if pool is None
+        else check_placement(
+            demand,
+            plan,
+            pool.max_nodes,
+            others_follow_pool=_others_follow_pool(cfg),
+            nodes_key="cluster.gpuPool." + ("autoscaler.max" if pool.autoscaler else "count"),
+        )
     )
     issues += placement_issues(cfg, placement)
     if demand.others:
@@ -143,9 +156,9 @@ def plan_stack(cfg: StackConfig) -> StackPlan:
         raise ConfigError(issues)
     return StackPlan(
         plan=plan,
-        pool_min_nodes=pool.min_nodes,
-        pool_max_nodes=pool.max_nodes,
-        pool_max_gpus=pool.max_gpus,
+        pool_min_nodes=pool.min_nodes if pool is not None else 0,
+        pool_max_nodes=pool.max_nodes if pool is not None else 0,
+        pool_max_gpus=pool.max_gpus if pool is not None else 0,
         gpu_budget=cfg.gpu_budget_resolved,
         models=tuple(models),
         placement=tuple(placement),
@@ -194,7 +207,7 @@ def _surges(cfg: StackConfig) -> list[bool]:
 
 
 def _model_plan(cfg: StackConfig, m: ModelConfig, can_surge: bool) -> ModelPlan:
-    plan = cfg.cluster.gpu_pool.plan
+    plan = _gpu_plan(cfg)
     cpu = m.accelerator == "cpu"
     gpus = 0 if cpu else m.gpus_per_replica
     return ModelPlan(
@@ -215,7 +228,7 @@ def _model_plan(cfg: StackConfig, m: ModelConfig, can_surge: bool) -> ModelPlan:
 
 def _placeable(cfg: StackConfig, surge_gpus: int) -> bool:
     """Every replica size is placed in every arrangement with ``surge_gpus`` of surge pods."""
-    pool = cfg.cluster.gpu_pool
+    pool = cfg.cluster.gpu
     demand = _demand(cfg, surge_gpus)
     return all(
         fits_worst_case(g, demand.total - g, pool.max_nodes, pool.plan.gpus_per_node)
@@ -252,7 +265,7 @@ def _demand(cfg: StackConfig, surge_gpus: int) -> PoolDemand:
 
 def placement_issues(cfg: StackConfig, checks: list[PlacementCheck]) -> list[ConfigIssue]:
     out: list[ConfigIssue] = []
-    plan = cfg.cluster.gpu_pool.plan
+    plan = _gpu_plan(cfg)
     index = {m.name: i for i, m in enumerate(cfg.models)}
     for c in checks:
         if c.fits:
@@ -274,7 +287,7 @@ def placement_issues(cfg: StackConfig, checks: list[PlacementCheck]) -> list[Con
 def memory_issues(cfg: StackConfig) -> list[ConfigIssue]:
     """One issue per GPU model whose replica does not fit its GPUs' memory while serving or at
     load (the checkpoint as stored, before any on-the-fly quantization), with what would."""
-    plan = cfg.cluster.gpu_pool.plan
+    plan = _gpu_plan(cfg)
     issues: list[ConfigIssue] = []
     for i, m in enumerate(cfg.models):
         if m.accelerator == "cpu" or m.gpus_per_replica > plan.gpus_per_node:

@@ -95,9 +95,9 @@ def _sentence(figure: float, target: int, found: tuple[Option, ...], ok: bool) -
     )
 
 
-def closing_options(timing: TimingConfig, m: ModelConfig, t: ModelTiming) -> list[str]:
-    """One line per missed target of ``m`` naming what closes it."""
-    out: list[str] = []
+def closing_options(timing: TimingConfig, m: ModelConfig, t: ModelTiming) -> dict[str, str]:
+    """Per missed target of ``m`` (``SC-001``, ``SC-004``), what closes it."""
+    out: dict[str, str] = {}
     if t.cold_start > COLD_START_TARGET_SECONDS:
         found, figure, ok = _smallest_closing(
             timing,
@@ -106,18 +106,12 @@ def closing_options(timing: TimingConfig, m: ModelConfig, t: ModelTiming) -> lis
             lambda e: e.cold_start,
             COLD_START_TARGET_SECONDS,
         )
-        out.append(
-            f"{m.name}: SC-001 cold start {t.cold_start / 60:.1f} min: "
-            + _sentence(figure, COLD_START_TARGET_SECONDS, found, ok)
-        )
+        out["SC-001"] = _sentence(figure, COLD_START_TARGET_SECONDS, found, ok)
     if t.rollback > ROLLBACK_TARGET_SECONDS:
         found, figure, ok = _smallest_closing(
             timing, m, _options(m, rollback=True), lambda e: e.rollback, ROLLBACK_TARGET_SECONDS
         )
-        out.append(
-            f"{m.name}: SC-004 rollback {t.rollback / 60:.1f} min: "
-            + _sentence(figure, ROLLBACK_TARGET_SECONDS, found, ok)
-        )
+        out["SC-004"] = _sentence(figure, ROLLBACK_TARGET_SECONDS, found, ok)
     return out
 
 

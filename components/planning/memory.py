@@ -1,6 +1,7 @@
 """Memory fit of one replica on its GPUs, while serving and at load, and what would make a
-model that does not fit fit. The memory model and the vLLM behaviour behind it: README
-"Capacity" and docs/provider-semantics.md, "vLLM and Kubernetes facts the plan relies on".
+model that does not fit fit. The memory model and the vLLM behaviour behind it:
+docs/architecture.md, "Capacity", and docs/provider-semantics.md, "vLLM and Kubernetes facts the
+plan relies on".
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from components.config.gpu_plans import GPU_PLANS, GpuPlan
+from components.config.prices import price_table
 
 BYTES_PER_PARAMETER: dict[str, float] = {
     "fp32": 4.0,
@@ -142,7 +144,11 @@ def suggest_fixes(
         _more_gpus(r, plan),
         _larger_plan(r),
     ]
-    return [f for f in fixes if f is not None]
+    found = [f for f in fixes if f is not None]
+    if fixes[2] is None and fixes[3] is None:
+        # No single change of GPUs or plan does it: the cheapest combinations that do.
+        found += [f for f in _elsewhere(r, plan) if f not in found]
+    return found
 
 
 def _stored_at_precision(r: _Replica, mem: float) -> str | None:
@@ -208,3 +214,86 @@ def _larger_plan(r: _Replica) -> str | None:
         key=lambda p: (p.gpu_memory_gib, p.gpus_per_node, p.plan_id),
     )
     return f"a plan with larger GPUs ({larger[0].plan_id})" if larger else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Way:
+    """A plan, GPUs per replica, serving precision and checkpoint dtype that fit, and what a
+    replica costs."""
+
+    plan: GpuPlan
+    gpus: int
+    precision: str
+    checkpoint: str
+    hourly_usd: float
+
+    def text(self, current: GpuPlan, r: _Replica) -> str:
+        parts = [] if self.plan == current else [f"cluster.gpuPool.type {self.plan.plan_id}"]
+        if self.gpus != r.gpus:
+            parts.append(f"gpusPerReplica {self.gpus}")
+        if self.precision != r.precision:
+            parts.append(
+                f"a checkpoint stored at {self.precision} (precision and checkpointPrecision "
+                f"{self.precision})"
+            )
+        elif self.checkpoint != r.checkpoint:
+            parts.append(
+                f"a checkpoint stored at {self.checkpoint} (checkpointPrecision {self.checkpoint})"
+            )
+        what = ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
+        return f"{what} (~${self.hourly_usd:.2f}/h a replica at list price)"
+
+
+def _variants(r: _Replica) -> list[tuple[str, str]]:
+    """(serving precision, checkpoint dtype) to try, best first: as configured, the checkpoint
+    stored at the serving precision, then each lower precision stored as such."""
+    out = [(r.precision, r.checkpoint)]
+    if r.checkpoint != r.precision:
+        out.append((r.precision, r.precision))
+    lower = [p for p, b in BYTES_PER_PARAMETER.items() if b < BYTES_PER_PARAMETER[r.precision]]
+    return out + [(p, p) for p in sorted(lower, key=lambda p: -BYTES_PER_PARAMETER[p])]
+
+
+def _ways(r: _Replica) -> list[_Way]:
+    """Every LKE plan and GPU count a replica fits on, with the best precision that fits
+    there, cheapest first (its share of a node's list price)."""
+    prices = price_table()
+    ways: list[_Way] = []
+    for plan in (p for p in GPU_PLANS.values() if p.lke_supported):
+        price = prices.price(plan.plan_id)
+        for gpus in (g for g in (1, 2, 4, 8) if g <= plan.gpus_per_node):
+            fit = next(
+                (
+                    (p, c)
+                    for p, c in _variants(r)
+                    if _fits(
+                        r.parameters_billions,
+                        p,
+                        gpus,
+                        checkpoint=c,
+                        memory_gib=plan.gpu_memory_gib,
+                        utilization=r.utilization,
+                    )
+                ),
+                None,
+            )
+            if fit is not None:
+                hourly = price.hourly_usd * gpus / plan.gpus_per_node if price else 0.0
+                ways.append(_Way(plan, gpus, fit[0], fit[1], hourly))
+    return sorted(ways, key=lambda w: (w.hourly_usd, -BYTES_PER_PARAMETER[w.checkpoint]))
+
+
+def _elsewhere(r: _Replica, plan: GpuPlan) -> list[str]:
+    """The cheapest way at the configured precision, the cheapest on the same GPUs, and the
+    cheapest of all (each once)."""
+    ways = _ways(r)
+    picks = [
+        next((w for w in ways if w.precision == r.precision), None),
+        next((w for w in ways if w.plan.gpu_model == plan.gpu_model), None),
+        ways[0] if ways else None,
+    ]
+    out: list[str] = []
+    for way in picks:
+        if way is not None and (text := way.text(plan, r)) not in out:
+            out.append(text)
+    return out

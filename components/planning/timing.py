@@ -10,25 +10,12 @@ from dataclasses import dataclass
 from typing import Final
 
 from components.config import ModelConfig, TimingConfig
+from components.config.pinning import OTHER_SOURCE_FLAGS
 from components.planning.checkpoints import reads_per_replica_gb, stored_checkpoint_gb
 
 COLD_START_TARGET_SECONDS: Final = 10 * 60  # SC-001
 ROLLBACK_TARGET_SECONDS: Final = 5 * 60  # SC-004
 
-# Flags that make vLLM read other repositories or files than the model's own weights; the
-# fetch-weights init container cannot know which, so with any of them vLLM downloads itself
-# (online, inside the startup budget) as before.
-PREFETCH_BLOCKING_FLAGS: Final = frozenset(
-    {
-        "--load-format",
-        "--tokenizer",
-        "--tokenizer-revision",
-        "--hf-config-path",
-        "--speculative-config",
-        "--lora-modules",
-        "--qlora-adapter-name-or-path",
-    }
-)
 # The Pulumi wait allows this many times the estimated download, and at least the floor.
 _DOWNLOAD_BUDGET_FACTOR: Final = 3
 _DOWNLOAD_BUDGET_FLOOR_SECONDS: Final = 10 * 60
@@ -60,7 +47,7 @@ def download_mb_per_s(timing: TimingConfig) -> float:
 def prefetches_weights(model: ModelConfig) -> bool:
     """Whether the fetch-weights init container downloads the revision before vLLM starts."""
     # Resolved as vLLM would: --tokenizer_revision, --load=... and abbreviations count too.
-    return all(model.extra_arg(flag) is None for flag in PREFETCH_BLOCKING_FLAGS)
+    return all(model.extra_arg(flag) is None for flag in OTHER_SOURCE_FLAGS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +145,12 @@ def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.1f} min"
 
 
+def held_to_targets(model: ModelConfig) -> bool:
+    """SC-001 and SC-004 are the GPU fleet's targets; a CPU model (a local trial on a laptop
+    cluster, ``accelerator: cpu``) is not held to them."""
+    return model.accelerator == "gpu"
+
+
 def timing_warnings(model: ModelConfig, t: ModelTiming) -> list[str]:
     """What the plan cautions about for one model's estimates."""
     out: list[str] = []
@@ -169,14 +162,14 @@ def timing_warnings(model: ModelConfig, t: ModelTiming) -> list[str]:
             f"estimated {what} ({_minutes(t.startup_probe_covers)}); the startup probe would "
             "restart the pod before it is ready"
         )
-    if t.rollback > ROLLBACK_TARGET_SECONDS:
+    if t.rollback > ROLLBACK_TARGET_SECONDS and held_to_targets(model):
         out.append(
             f"{model.name}: estimated rollback {_minutes(t.rollback)} ({t.replicas} x "
             f"{_minutes(t.rollback_per_pod)}) misses the {_minutes(ROLLBACK_TARGET_SECONDS)} "
             "target (SC-004)"
             + ("; weightCache.mode none keeps nothing across pods" if not t.cache_persists else "")
         )
-    if t.cold_start > COLD_START_TARGET_SECONDS:
+    if t.cold_start > COLD_START_TARGET_SECONDS and held_to_targets(model):
         out.append(
             f"{model.name}: estimated cold start {_minutes(t.cold_start)} misses the "
             f"{_minutes(COLD_START_TARGET_SECONDS)} target (SC-001); a warm restart "
@@ -184,7 +177,7 @@ def timing_warnings(model: ModelConfig, t: ModelTiming) -> list[str]:
         )
     if not t.prefetch:
         out.append(
-            f"{model.name}: extraArgs set one of {', '.join(sorted(PREFETCH_BLOCKING_FLAGS))}, "
+            f"{model.name}: extraArgs set one of {', '.join(sorted(OTHER_SOURCE_FLAGS))}, "
             "so the weights are not prefetched: vLLM downloads them inside the startup budget"
         )
     return out

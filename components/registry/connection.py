@@ -24,6 +24,12 @@ _KV_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.I)
 _URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)([^@\s]*)(@)")
 
 
+UNPARSED = "(a DSN that does not parse; not shown, it may hold a password)"
+# libpq's parse errors quote the offending token; only these fragments are syntax, not DSN text.
+_QUOTED = re.compile(r'"([^"]*)"')
+_SYNTAX = frozenset({"=", ":", "/", "]"})
+
+
 class RegistryConnectionError(Exception):
     """The registry database could not be reached; the message never holds the password."""
 
@@ -83,6 +89,17 @@ def _parse(dsn: str) -> dict[str, str] | None:
         return None
 
 
+def dsn_parse_error(dsn: str) -> str | None:
+    """Why libpq cannot parse ``dsn`` (None when it can), without any of the DSN's text: libpq
+    quotes the offending token, which may be the password or a piece of it."""
+    try:
+        conninfo.conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return _QUOTED.sub(lambda m: m[0] if m[1] in _SYNTAX else f'"{MASK}"', first)
+    return None
+
+
 def dsn_password(dsn: str) -> str | None:
     parsed = _parse(dsn)
     return parsed.get("password") if parsed else None
@@ -96,10 +113,12 @@ def dsn_database(dsn: str) -> str | None:
 
 
 def mask_dsn(dsn: str) -> str:
-    """The DSN with its password replaced by ``***`` (also when the DSN does not parse)."""
+    """The DSN with its password replaced by ``***``; a DSN that does not parse is not shown at
+    all (where its password ends cannot be told: a quoted value with spaces, bad
+    percent-encoding)."""
     parsed = _parse(dsn)
     if parsed is None:
-        return _URL_PASSWORD.sub(rf"\g<1>{MASK}\g<3>", _KV_PASSWORD.sub(rf"\g<1>{MASK}", dsn))
+        return UNPARSED
     if "password" in parsed:
         parsed["password"] = MASK
     user = parsed.pop("user", None)
@@ -125,6 +144,12 @@ def scrub(text: str, dsn: str) -> str:
 
 def connect(dsn: str, *, autocommit: bool = False) -> psycopg.Connection[tuple[object, ...]]:
     """Open a connection; a failure raises ``RegistryConnectionError`` naming the masked DSN."""
+    unparsed = dsn_parse_error(dsn)
+    if unparsed is not None:
+        raise RegistryConnectionError(
+            f"the registry DSN does not parse: {unparsed} (the DSN is not shown: it may hold a "
+            "password)"
+        )
     try:
         return psycopg.connect(
             with_system_roots(dsn),

@@ -1,6 +1,6 @@
 """Rollout states of a registry entry: started before an update touches the pods, settled by the
 entry's registration once the update's smoke test passed, failed on request or by the deadline
-rule. The rules are SQL functions (migration 0006); README "Registry states" says what each means.
+rule. The rules are SQL functions (migration 0006); docs/registry-contract.md says what each means.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 ``cluster.mode`` picks the source (``create``: LKE, ``stack``: another stack's kubeconfig,
 ``kubeconfig``: an existing cluster; components/resources/clusters/). The provider's
 ``cluster_identifier`` is stable, so a rotated kubeconfig updates it instead of replacing every
-object under it (docs/provider-semantics.md, "Engine").
+object under it, and a replaced cluster (a new LKE id, here or in the referenced stack)
+replaces it (docs/provider-semantics.md, "Engine").
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def cluster_source(cfg: StackConfig) -> ClusterSource:
         return LkeSource(
             cluster_args=cluster_args(cfg),
             gpu_pool_args=gpu_pool_args(cfg),
-            autoscaled=c.gpu_pool.autoscaler is not None,
+            autoscaled=c.gpu.autoscaler is not None,
             protect=cfg.protected,
         )
     if c.mode == "stack":
@@ -59,7 +60,7 @@ def cluster_source(cfg: StackConfig) -> ClusterSource:
         return StackSource(
             stack_reference=c.stack_reference,
             kubeconfig_output=c.kubeconfig_output,
-            cluster_id=c.cluster_id,
+            literal_identity=c.cluster_id is not None,
         )
     return KubeconfigSource(path=c.kubeconfig_path, context=c.context, cluster_id=c.cluster_id)
 
@@ -94,7 +95,7 @@ class GpuCluster(pulumi.ComponentResource):
             f"{name}-k8s",
             kubeconfig=attached.kubeconfig or attached.kubeconfig_path,
             context=attached.context,
-            cluster_identifier=self.cluster_id,
+            cluster_identifier=self.cluster_id if attached.identified else None,
             # Without these, any change to a Secret's or ConfigMap's data replaces the object,
             # delete-first (pulumi-kubernetes diff.go:28-34; provider.go:696-726, default false):
             # the API key Secret would vanish under running pods for a moment on every rotation.

@@ -37,17 +37,24 @@ def image_prepuller_args(cfg: StackConfig, namespace: pulumi.Input[str]) -> Imag
 class ImagePrePuller(pulumi.ComponentResource):
     """The DaemonSet that pulls the stack's vLLM images onto every GPU node."""
 
+    daemon_set: pulumi.CustomResource | None
+    """What the workloads wait for (``VllmDeploymentArgs.image_gate``)."""
+    pull_seconds: int
+
     def __init__(
         self, name: str, args: ImagePrePullerArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(TYPE_TOKEN, name, None, opts)
         obj = args.daemon_set
+        self.daemon_set = None
+        self.pull_seconds = 0
         if obj is not None:
             # pulumi-kubernetes awaits a DaemonSet's rollout (provider/pkg/await/awaiters.go:
             # 99,172-177,185 at v4.32.0); every GPU node pulls the images first, which the
             # default 10-minute timeout may not cover for a multi-GB image.
             minutes = f"{-(-args.pull_budget_seconds // 60)}m"
-            register_child(
+            self.pull_seconds = args.pull_budget_seconds
+            self.daemon_set = register_child(
                 name,
                 obj,
                 pulumi.ResourceOptions(

@@ -225,7 +225,7 @@ def entry_args(
         hf_model_id=model.hf_model_id,
         model_revision=model.revision,
         max_model_len=model.max_model_len,
-        gpu_type="cpu" if cpu else config.cluster.gpu_pool.plan.gpu_model,
+        gpu_type="cpu" if cpu else config.cluster.gpu.plan.gpu_model,
         gpus_per_replica=0 if cpu else model.gpus_per_replica,
         replicas=model.replicas,
         stack=stack,

@@ -36,6 +36,11 @@ class VllmDeploymentArgs:
     """The model's ``RegistryRollout``: the workload depends on it (``depends_on``), so the
     registry says ``rolling_out`` before any pod changes. Not through a value: its output is
     unknown in a preview, and an unknown namespace would show the workload as replaced."""
+    image_gate: pulumi.Resource | None = None
+    """The image pre-puller's DaemonSet: the workload depends on it too, so an image bump is
+    pulled on every GPU node before the new pods start (docs/time-to-ready.md)."""
+    pull_seconds: int = 0
+    """The pre-puller's update timeout when there is one: the rollout deadline includes it."""
 
 
 def vllm_deployment_args(
@@ -69,10 +74,11 @@ def smoke_job_name_of(args: VllmDeploymentArgs) -> str:
 
 def rollout_deadline_seconds(args: VllmDeploymentArgs) -> int:
     """How long an update of the model may run before Pulumi has given up on it: the workload's
-    update timeout, then the smoke Job's (both as rounded up to minutes below), plus a margin.
-    A ``rolling_out`` registry row older than this has failed."""
-    update_s = args.rollout_seconds[1]
-    return 60 * (-(-update_s // 60) + -(-_SMOKE_TIMEOUT_SECONDS // 60)) + _DEADLINE_MARGIN_SECONDS
+    update timeout, after the image pre-puller's when the workload waits for one, then the smoke
+    Job's (each as rounded up to minutes below), plus a margin. A ``rolling_out`` registry row
+    older than this has failed."""
+    minutes = [args.rollout_seconds[1], _SMOKE_TIMEOUT_SECONDS, args.pull_seconds]
+    return 60 * sum(-(-s // 60) for s in minutes) + _DEADLINE_MARGIN_SECONDS
 
 
 def _succeeded(status: Any) -> bool:
@@ -157,17 +163,24 @@ def _child_options(
         )
         if model.autoscaled:
             opts_kw["ignore_changes"] = ["spec.replicas"]  # KEDA owns the count
-        if args.rollout_gate is not None:
-            # The SDK registers the workload only once the marker's registration (its
-            # create/update) finished (docs/provider-semantics.md, "Rollout marker").
-            opts_kw["depends_on"] = [args.rollout_gate]
+        # The SDK registers the workload only once the marker's and the pre-puller's
+        # registrations (create/update, await included) finished (docs/provider-semantics.md,
+        # "Rollout marker").
+        gates = [g for g in (args.rollout_gate, args.image_gate) if g is not None]
+        if gates:
+            opts_kw["depends_on"] = gates
     elif kind == "Service" and awaits(obj):
-        # The Service awaiter waits until no endpoint is not-ready, i.e. for the same
-        # loading pods as the workload: its 10-minute default fails a first deploy.
+        # The Service awaiter waits while an endpoint is not-ready (a loading pod with an
+        # address) and fails at its timeout then; it needs no ready one, so it proves nothing
+        # about the model. The workload's timeouts keep a long load from failing it.
         opts_kw["custom_timeouts"] = pulumi.CustomTimeouts(
             create=_minutes(create_s), update=_minutes(update_s)
         )
     elif kind == "Job":
+        # Delete-first: a create-first replacement (the name changes with every new spec)
+        # leaves the old Job pending delete when the new one fails, and a rollback's plain
+        # Create of that name then fails with AlreadyExists (docs/provider-semantics.md).
+        opts_kw["delete_before_replace"] = True
         smoke_minutes = _minutes(_SMOKE_TIMEOUT_SECONDS)
         opts_kw["custom_timeouts"] = pulumi.CustomTimeouts(
             create=smoke_minutes, update=smoke_minutes

@@ -59,7 +59,9 @@ def test_up_up_rollback_restores_the_first_config(
     updates, shown = automation.fetch_history(selected, page_size=1)  # paging, for real
     assert shown
     assert [u.version for u in updates] == [2, 1]
-    plan = plan_rollback(updates, 1, automation.current_config(selected))
+    current = automation.current_config(selected)
+    assert f"{P}vllmApiKey" not in plan_rollback(updates, 1, current).to_set  # kept by default
+    plan = plan_rollback(updates, 1, current, restore_secrets=("vllmApiKey",))
     assert validate_restored(plan) == []
     assert plan.to_remove == [f"{P}gpuBudget"]
 

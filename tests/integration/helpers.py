@@ -15,8 +15,10 @@ from psycopg import conninfo
 from pulumi.dynamic import ResourceProvider
 from pulumi.dynamic.dynamic import serialize_provider
 
+from components.registry.connection import connect
 from components.registry.providers import RegistryEntryProvider
-from components.registry.rows import EntrySpec
+from components.registry.rows import EntrySpec, RegistryRow
+from components.registry.store import get_entry
 from components.resources.registry_roles import WRITER_GRANTS, grant_statements
 
 OWNER = "vllm-platform/staging"
@@ -153,6 +155,23 @@ def engine(
     assert done.returncode == 0, done.stderr
     result: dict[str, Any] = json.loads(done.stdout)
     return result
+
+
+def call(
+    method: str, entry_id: str, provider: ResourceProvider | None = None, **request: Any
+) -> Any:
+    """One provider call in this process (``engine(fresh=False)``) that must not raise."""
+    result = engine({"method": method, "id": entry_id, **request}, fresh=False, provider=provider)
+    assert "error" not in result, result
+    return result
+
+
+def row_of(dsn: str, environment: str, model: str) -> RegistryRow:
+    """The model's registry row, which must exist."""
+    with connect(dsn, autocommit=True) as conn:
+        found = get_entry(conn, environment, model)
+    assert found is not None
+    return found
 
 
 def report_sql(dsn: str, **variables: str) -> str:

@@ -19,7 +19,7 @@ from components.registry.providers import RegistryEntryProvider, RegistryRollout
 from components.registry.providers.entry import diff_entry
 from components.registry.rows import SPEC_FIELDS, EntrySpec, Outcome, OwnershipError, RegistryRow
 from components.resources.registry import RegistryRollout
-from tests.integration.helpers import OWNER, engine, entry_props, rows
+from tests.integration.helpers import OWNER, call, engine, entry_props, row_of, rows
 
 pytestmark = pytest.mark.integration
 
@@ -52,6 +52,11 @@ def _rollout_props(dsn: str, image: str, job: str, **overrides: Any) -> dict[str
 
 
 def _rollout(method: str, fresh: bool = False, **request: Any) -> dict[str, Any]:
+    if not fresh:
+        result: dict[str, Any] = call(
+            method, f"staging/{MODEL}", RegistryRolloutProvider(), **request
+        )
+        return result
     result = engine(
         {"method": method, "id": f"staging/{MODEL}", **request},
         fresh=fresh,
@@ -62,16 +67,12 @@ def _rollout(method: str, fresh: bool = False, **request: Any) -> dict[str, Any]
 
 
 def _entry(method: str, **request: Any) -> dict[str, Any]:
-    result = engine({"method": method, "id": f"staging/{MODEL}", **request}, fresh=False)
-    assert "error" not in result, result
+    result: dict[str, Any] = call(method, f"staging/{MODEL}", **request)
     return result
 
 
 def _row(dsn: str) -> RegistryRow:
-    with connect(dsn, autocommit=True) as conn:
-        found = store.get_entry(conn, "staging", MODEL)
-    assert found is not None
-    return found
+    return row_of(dsn, "staging", MODEL)
 
 
 def _actions(dsn: str) -> list[str]:

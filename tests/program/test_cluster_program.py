@@ -38,9 +38,9 @@ KUBECONFIG_MODE = {
     "context": "kind-vllm",
     "gpuPool": {"type": "g2-gpu-rtx4000a1-m", "count": 4},
 }
-STACK_MODE = {
+STACK_MODE = {  # production on a cluster of its own, made by a production cluster stack
     "mode": "stack",
-    "stackReference": "organization/vllm-platform/development",
+    "stackReference": "organization/vllm-platform/production-cluster",
     "gpuPool": {"type": "g3-gpu-rtxpro6000-blackwell-2", "count": 7},
 }
 
@@ -157,7 +157,7 @@ def test_production_control_plane_acl_is_enabled_with_the_configured_cidrs() -> 
 
 @pytest.mark.parametrize("stack", ["development", "production"])
 def test_gpu_pool_arguments_follow_the_config(stack: str) -> None:
-    pool_cfg = config_of(stack).cluster.gpu_pool
+    pool_cfg = config_of(stack).cluster.gpu
     run = committed_run(stack)
     pool = run.one(POOL, "cluster-gpu-pool")
     assert pool.inputs["clusterId"] == 123456
@@ -258,7 +258,7 @@ def test_staging_attaches_through_a_stack_reference_without_linode_resources() -
     provider = run.one(K8S_PROVIDER)
     assert provider.inputs["kubeconfig"] == FAKE_KUBECONFIG
     assert "kubeconfig" in provider.secret_inputs
-    assert provider.inputs["clusterIdentifier"] == "lke-vllm-nonprod"
+    assert provider.inputs["clusterIdentifier"] == "123456"  # the referenced stack's clusterId
     assert "kubeconfig" not in run.outputs
 
 
@@ -272,7 +272,7 @@ def test_staging_installs_no_gpu_enablement_on_the_shared_cluster() -> None:
 def test_stack_mode_without_cluster_id_uses_the_referenced_stacks_id() -> None:
     run = run_program("production", overrides={"cluster": STACK_MODE})
     assert run.one(K8S_PROVIDER).inputs["clusterIdentifier"] == "123456"
-    assert run.one(STACK_REF).inputs["name"] == "organization/vllm-platform/development"
+    assert run.one(STACK_REF).inputs["name"] == "organization/vllm-platform/production-cluster"
 
 
 # -------------------------------------------------------------------------- kubeconfig mode

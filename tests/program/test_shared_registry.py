@@ -52,4 +52,4 @@ def test_a_stack_cannot_be_configured_onto_another_stacks_roles() -> None:
     with pytest.raises(pulumi.RunError) as info:
         run_program("staging", overrides={"registry": taken})
     message = str(info.value)
-    assert "registry.writerRole: 'vllm_registry_writer_development' also names" in message
+    assert "registry.writerRole: 'vllm_registry_writer_development' names the" in message

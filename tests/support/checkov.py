@@ -3,7 +3,8 @@
 stack's objects, the health reporter's and a known-bad pod into subdirectories of one tree and
 each test in tests/unit/manifests/test_checkov.py reads its own. checkov lives in its own
 virtualenv (it pins ``packaging<24``): ``$CHECKOV``, else ``.venv/checkov/bin/checkov``, else
-``checkov`` on PATH.
+``checkov`` on PATH, else these tests build ``.venv/checkov`` with the Makefile's rule (``make
+.venv/checkov/.installed``), so ``make test`` builds it only for the tests that use it.
 """
 
 from __future__ import annotations
@@ -22,21 +23,27 @@ import pytest
 from tests.support.stackfiles import ROOT
 
 CONFIG = ROOT / ".checkov.yaml"
-INSTALL = (
-    "python3 -m venv .venv/checkov && "
-    ".venv/checkov/bin/pip install -r requirements-checkov.txt  # checkov==3.3.30"
-)
+VENV_CHECKOV = ROOT / ".venv" / "checkov" / "bin" / "checkov"
+MAKE_TARGET = ".venv/checkov/.installed"
 
 
 def checkov_bin() -> str:
-    candidates = [os.environ.get("CHECKOV"), str(ROOT / ".venv" / "checkov" / "bin" / "checkov")]
-    for c in candidates:
+    for c in (os.environ.get("CHECKOV"), str(VENV_CHECKOV), shutil.which("checkov")):
         if c and Path(c).is_file():
             return c
-    found = shutil.which("checkov")
-    if found is None:
-        pytest.fail(f"checkov is not installed; install it in its own virtualenv: {INSTALL}")
-    return found
+    make = shutil.which("make")
+    if make is None:
+        pytest.fail(f"checkov is not installed and make is missing: run `make {MAKE_TARGET}`")
+    proc = subprocess.run(
+        [make, "-s", "-C", str(ROOT), MAKE_TARGET],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    if proc.returncode != 0 or not VENV_CHECKOV.is_file():
+        pytest.fail(f"building .venv/checkov failed:\n{proc.stdout[-1500:]}{proc.stderr[-1500:]}")
+    return str(VENV_CHECKOV)
 
 
 def run_checkov(directory: Path) -> dict[str, Any]:

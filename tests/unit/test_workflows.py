@@ -98,6 +98,31 @@ def test_pull_requests_run_tests_and_lint_then_preview_every_stack_with_the_pack
     assert "make venv" in runs(preview)
 
 
+def test_pull_requests_post_what_the_change_does_to_each_stack() -> None:
+    """`ops plan --against` the base branch for every stack, offline (a hosted runner), its
+    output posted as one comment per stack that later pushes update; problems fail the job
+    after the comment is posted."""
+    job = load("pull-request.yml")["jobs"]["plan"]
+    assert job["runs-on"] == "ubuntu-latest"  # reads files only: no target to reach
+    assert sorted(job["strategy"]["matrix"]["stack"]) == sorted(STACKS)
+    assert job["strategy"]["fail-fast"] is False
+    assert job["permissions"] == {"contents": "read", "pull-requests": "write"}
+    checkout = job["steps"][0]
+    assert checkout["uses"] == "actions/checkout@v4"
+    assert checkout["with"]["fetch-depth"] == 0  # the base branch's file is read with git show
+    [plan] = [s for s in job["steps"] if s.get("id") == "plan"]
+    command = '.venv/bin/python -m ops plan --stack "$STACK" --against "origin/$BASE_REF"'
+    assert command in plan["run"] and "> plan.txt 2>&1" in plan["run"]  # errors in the comment
+    assert plan["env"] == {"STACK": "${{ matrix.stack }}", "BASE_REF": "${{ github.base_ref }}"}
+    names = [s.get("uses") or s.get("run") for s in job["steps"]]
+    post = names.index("actions/github-script@v7")
+    assert names.index(plan["run"]) < post < len(names) - 1
+    script = job["steps"][post]["with"]["script"]
+    assert "<!-- ops-plan:${process.env.STACK} -->" in script and "updateComment" in script
+    last = job["steps"][-1]
+    assert last["if"] == "steps.plan.outputs.status != '0'" and last["run"] == "exit 2"
+
+
 def test_merges_to_main_deploy_development_then_staging_then_production() -> None:
     wf = load("deploy.yml")
     assert triggers(wf)["push"]["branches"] == ["main"]

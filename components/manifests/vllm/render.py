@@ -47,6 +47,6 @@ def model_objects(cfg: StackConfig, model: ModelConfig, plan: ModelPlan) -> list
         grafana_dashboard(cfg, model),
         ingress(cfg, model),
         scaled_object(cfg, model),
-        smoke_job(cfg, model, server["spec"]["template"]),
+        smoke_job(cfg, model, server),
     ]
     return copy.deepcopy([obj for obj in candidates if obj is not None])

@@ -1,8 +1,9 @@
 """The smoke-test Job: one small request to every replica once it is ready, each with a time
 budget, so a server that is up but cannot answer fails ``pulumi up`` before the registry lists it.
 
-The script is ``assets/smoke.sh``. The Job's name hashes the server's pod template and the Job
-(script included): any change to what is served or to the test is a fresh run. A Job that
+The script is ``assets/smoke.sh``. The Job's name hashes the server's pod template, what would
+replace the server (every replica down) and the Job (script included): any change to what is
+served, a replacement of the server, or a change to the test is a fresh run. A Job that
 failed carries ``pulumi.com/replaceUnready`` (the next ``up`` runs it again); finished Jobs are
 kept (no TTL), as Pulumi's state still lists them.
 """
@@ -14,7 +15,7 @@ import json
 
 from components.config import VLLM_PORT, ModelConfig, StackConfig
 from components.config.images import CURL_IMAGE
-from components.manifests.k8s_semantics import REPLACE_UNREADY_ANNOTATION
+from components.manifests.k8s_semantics import REPLACE_UNREADY_ANNOTATION, replacement_identity
 from components.manifests.toolkit import (
     API_KEY_SECRET,
     API_KEY_SECRET_KEY,
@@ -143,17 +144,23 @@ def _job_spec(cfg: StackConfig, model: ModelConfig) -> Manifest:
     }
 
 
-def smoke_job_name(model: ModelConfig, server_template: Manifest, job_spec: Manifest) -> str:
-    """``<model>-smoke-<8 hex>``: the hash of what is served and of the test (<= 55 chars)."""
-    digest = hashlib.sha256(
-        json.dumps({"server": server_template, "test": job_spec}, sort_keys=True).encode()
-    ).hexdigest()
+def smoke_job_name(model: ModelConfig, server: Manifest, job_spec: Manifest) -> str:
+    """``<model>-smoke-<8 hex>``: the hash of what is served (the server's pod template, and
+    what would replace the workload: a replacement takes every replica down, so it is a new
+    rollout with a new test) and of the test (<= 55 chars)."""
+    served = {
+        "server": server["spec"]["template"],
+        "replaced_by": replacement_identity(server),
+        "test": job_spec,
+    }
+    digest = hashlib.sha256(json.dumps(served, sort_keys=True).encode()).hexdigest()
     return f"{model.name}-smoke-{digest[:8]}"
 
 
-def smoke_job(cfg: StackConfig, model: ModelConfig, server_template: Manifest) -> Manifest:
+def smoke_job(cfg: StackConfig, model: ModelConfig, server: Manifest) -> Manifest:
+    """The Job testing ``server`` (the model's StatefulSet or Deployment)."""
     spec = _job_spec(cfg, model)
-    name = smoke_job_name(model, server_template, spec)
+    name = smoke_job_name(model, server, spec)
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",

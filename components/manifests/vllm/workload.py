@@ -210,7 +210,7 @@ def server_pod_template(cfg: StackConfig, model: ModelConfig) -> Manifest:
         "volumes": volumes,
     }
     if model.accelerator == "gpu":
-        pool = cfg.cluster.gpu_pool
+        pool = cfg.cluster.gpu
         spec["nodeSelector"] = dict(pool.node_labels)
         if pool.taint:
             spec["tolerations"] = [

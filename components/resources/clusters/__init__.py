@@ -20,6 +20,9 @@ __all__ = ["AttachedCluster", "ClusterSource"]
 class AttachedCluster:
     cluster_id: pulumi.Output[str]
     """The provider's ``cluster_identifier``: stable across kubeconfig rotations."""
+    identified: bool = True
+    """False: the provider gets no identifier (a stack-mode stack deployed with a literal one,
+    moving to the referenced stack's: docs/operations.md, "A replaced shared cluster")."""
     kubeconfig: pulumi.Output[str] | None = None
     """A kubeconfig this stack obtained (secret), exported in create mode."""
     kubeconfig_path: str | None = None

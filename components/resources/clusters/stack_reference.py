@@ -19,8 +19,10 @@ class StackSource:
     stack_reference: str
     """org/project/stack of the stack that owns the cluster."""
     kubeconfig_output: str
-    cluster_id: str | None
-    """Overrides the referenced stack's ``clusterId`` output."""
+    literal_identity: bool = False
+    """The stack was deployed with a literal ``cluster.clusterId``: register the provider
+    without an identifier for the move to the referenced stack's (removing one does not
+    replace the provider; adding one later does not either)."""
 
     def attach(self, name: str, parent: pulumi.Resource) -> AttachedCluster:
         ref = pulumi.StackReference(
@@ -32,9 +34,12 @@ class StackSource:
             lambda v: decode_kubeconfig(str(v))
         )
         kubeconfig: pulumi.Output[str] = pulumi.Output.secret(raw)
-        cluster_id = (
-            pulumi.Output.from_input(self.cluster_id)
-            if self.cluster_id
-            else ref.require_output("clusterId").apply(str)
+        # The identity is what the referenced stack reports, so a replaced cluster there
+        # replaces this stack's provider (and every object under it) too.
+        cluster_id = ref.require_output("clusterId").apply(str)
+        return AttachedCluster(
+            cluster_id=cluster_id,
+            kubeconfig=kubeconfig,
+            identified=not self.literal_identity,
+            resources=(ref,),
         )
-        return AttachedCluster(cluster_id=cluster_id, kubeconfig=kubeconfig, resources=(ref,))

@@ -9,80 +9,18 @@ one thing, either in the parsed document or in the file's text.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 
-from ops.__main__ import main
+from tests.support.hostile import HF, Case, Doc, P, args, both, put, rendered, run_case
 
-ROOT = Path(__file__).resolve().parents[3]
-P = "vllm-platform:"
-HF = "hf_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3"  # a token-shaped string, never a real one
 SK = "sk-" + "live0123456789abcdefghij"
 PEM_KEY = (
     "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n"
 )
 PEM_CERT = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n-----END CERTIFICATE-----\n"
-
-Doc = dict[str, Any]
-
-
-def _node(doc: Doc, path: str) -> tuple[Any, str | int]:
-    """The parent of ``path`` (``models[0].extraArgs``, top-level keys prefixed) and its key."""
-    parts: list[str | int] = []
-    for name, index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", path):
-        parts.append(int(index) if index else name)
-    first = parts[0]
-    if isinstance(first, str) and ":" not in first:
-        parts[0] = P + first
-    node: Any = doc["config"]
-    for part in parts[:-1]:
-        node = node[part]
-    return node, parts[-1]
-
-
-def put(path: str, value: Any) -> Callable[[Doc], None]:
-    def apply(doc: Doc) -> None:
-        parent, key = _node(doc, path)
-        parent[key] = value
-
-    return apply
-
-
-def drop(path: str) -> Callable[[Doc], None]:
-    def apply(doc: Doc) -> None:
-        parent, key = _node(doc, path)
-        del parent[key]
-
-    return apply
-
-
-def both(*changes: Callable[[Doc], None]) -> Callable[[Doc], None]:
-    def apply(doc: Doc) -> None:
-        for change in changes:
-            change(doc)
-
-    return apply
-
-
-def args(*flags: str) -> Callable[[Doc], None]:
-    return put("models[1].extraArgs", list(flags))
-
-
-@dataclass(frozen=True)
-class Case:
-    id: str
-    change: Callable[[Doc], None] | None = None
-    text: Callable[[str], str] | None = None
-    path: str = ""  # refused: this key path is in the message
-    safe: Callable[[str, Path], None] | None = None  # handled safely: (plan output, file)
-    stack: str = "production"
-    never_echoed: str = ""
 
 
 def _duplicate_environment(text: str) -> str:
@@ -119,14 +57,8 @@ def _hf_token_optional(out: str, _: Path) -> None:
     assert "(optional) pulumi config set --stack hostile --secret hfToken" in out
 
 
-def _render(path: Path) -> list[dict[str, Any]]:
-    out = path.parent / "render"
-    assert main(["render", "--file", str(path), "--out", str(out)]) == 0
-    return [yaml.safe_load(f.read_text()) for f in sorted(out.glob("*.yaml"))]
-
-
 def _scrapers_only(_: str, path: Path) -> None:
-    for obj in _render(path):
+    for obj in rendered(path):
         if obj["kind"] == "NetworkPolicy" and obj["spec"].get("ingress"):
             peers = obj["spec"]["ingress"][0]["from"]
             monitoring = [p for p in peers if "monitoring" in str(p.get("namespaceSelector"))]
@@ -136,7 +68,7 @@ def _scrapers_only(_: str, path: Path) -> None:
 
 def _args_rendered(*expected: str) -> Callable[[str, Path], None]:
     def check(_: str, path: Path) -> None:
-        workloads = [o for o in _render(path) if o["kind"] in ("StatefulSet", "Deployment")]
+        workloads = [o for o in rendered(path) if o["kind"] in ("StatefulSet", "Deployment")]
         container = workloads[1]["spec"]["template"]["spec"]["containers"][0]
         assert container["args"][-len(expected) :] == list(expected)
 
@@ -146,7 +78,7 @@ def _args_rendered(*expected: str) -> Callable[[str, Path], None]:
 def _names_fit(_: str, path: Path) -> None:
     """Every derived name fits Kubernetes' limits: a DNS label (63), room for the StatefulSet's
     controller-revision-hash label (<name>-<10 chars>) and the Job's job-name label."""
-    objects = _render(path)
+    objects = rendered(path)
     assert any(len(o["metadata"]["name"]) >= 55 for o in objects)  # the smoke Job
     for obj in objects:
         name = obj["metadata"]["name"]
@@ -441,29 +373,7 @@ CASES = [
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_hostile_stack_file(case: Case, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    text = (ROOT / f"Pulumi.{case.stack}.yaml").read_text()
-    if case.change is not None:
-        doc = yaml.safe_load(text)
-        case.change(doc)
-        text = yaml.safe_dump(doc, sort_keys=False)
-    if case.text is not None:
-        text = case.text(text)
-    path = tmp_path / "Pulumi.hostile.yaml"
-    path.write_text(text)
-    started = time.monotonic()
-    code = main(["plan", "--file", str(path)])
-    elapsed = time.monotonic() - started
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err
-    assert elapsed < 5, f"ops plan took {elapsed:.1f}s"
-    if case.never_echoed:
-        assert case.never_echoed not in out + err
-    if case.safe is not None:
-        assert code == 0, err
-        case.safe(out, path)
-        return
-    assert code == 2, out
-    assert case.path in err, err
+    run_case(case, tmp_path, capsys)
 
 
 def test_the_suite_has_at_least_sixty_distinct_cases() -> None:

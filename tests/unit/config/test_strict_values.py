@@ -35,13 +35,20 @@ def _loads(**changes: Any) -> None:
         ("2E", Decimal(2 * 10**18)),  # E is exa, not an exponent (as in apimachinery)
         (".5", Decimal("0.5")),
         ("100M", Decimal(10**8)),
+        ("9223372036854775807", Decimal(2**63 - 1)),  # the largest Kubernetes holds
     ],
 )
 def test_quantities_parse_as_kubernetes_parses_them(text: str, value: Decimal) -> None:
     assert parse_quantity(text) == value
 
 
-@pytest.mark.parametrize("text", ["", "Gi", "1.2.3", "1ki", "1 Gi", "e3", "1e", "0x10"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        *("", "Gi", "1.2.3", "1ki", "1 Gi", "e3", "1e", "0x10"),
+        *("9223372036854775808", "8Ei", "1e999999", "1E99999999999999999999", "-1e999999"),
+    ],
+)
 def test_what_is_no_quantity_is_refused(text: str) -> None:
     with pytest.raises(QuantityError):
         parse_quantity(text)
@@ -60,7 +67,7 @@ def test_what_is_no_quantity_is_refused(text: str) -> None:
         {"healthReporter": {"schedule": "0 3 * * 1-5"}},
         {"models__1__extraArgs": ["--max-num-batched-tokens=8192", "--max-num-seqs", "64"]},
         {"models__1__extraArgs": ["--kv-cache-dtype", "fp8", "-O3", "--enable_chunked_prefill"]},
-        {"models__1__extraArgs": ["--lora-modules", "a=org/a", "b=org/b", "--enable-lora"]},
+        {"models__1__extraArgs": ["--enable-lora", "--max-loras", "2", "--max-lora-rank=16"]},
         {"models__1__extraArgs": ["--compilation-config.cudagraph_mode", "FULL"]},
         {"models__0__weightCache": {"storageClass": "linode-block-storage"}},
     ],

@@ -7,6 +7,7 @@ import re
 import kubernetes_validate
 import pytest
 
+from components.config import ConfigError
 from components.config.images import DEVICE_PLUGIN_IMAGE
 from components.contract import DEVICE_PLUGIN_NAMESPACE, GPU_OPERATOR_NAMESPACE
 from components.manifests.device_plugin import (
@@ -105,6 +106,24 @@ def test_attached_clusters_enable_nothing_and_assume_no_runtime_class() -> None:
     assert runtime_class_name(stack("production")) is None
 
 
-def test_attached_cluster_may_opt_in_to_the_device_plugin() -> None:
-    cfg = stack("staging", gpuEnablement="device-plugin")
+@pytest.mark.parametrize("enablement", ["device-plugin", "gpu-operator"])
+def test_a_cluster_another_stack_created_gets_no_second_gpu_enablement(enablement: str) -> None:
+    """The stack that creates the cluster enables its GPUs; a second device plugin or Helm
+    release of the same names would fail on create or, upserted, be taken over (and removed
+    by this stack's destroy)."""
+    with pytest.raises(ConfigError) as info:
+        stack("staging", gpuEnablement=enablement)
+    assert [i.path for i in info.value.issues] == ["cluster.gpuEnablement"]
+
+
+def test_a_cluster_of_a_kubeconfig_may_opt_in_to_the_device_plugin() -> None:
+    cfg = stack("development", mode="kubeconfig", kubeconfigPath="~/.kube/c", context="c")
+    assert cfg.cluster.gpu_enablement_resolved == "none"
+    cfg = stack(
+        "development",
+        mode="kubeconfig",
+        kubeconfigPath="~/.kube/c",
+        context="c",
+        gpuEnablement="device-plugin",
+    )
     assert [o["kind"] for o in device_plugin_objects(cfg)] == ["Namespace", "DaemonSet"]

@@ -117,6 +117,14 @@ def test_unprotected_create_stack_has_no_ha_caution_and_no_protection_note() -> 
 def test_attached_stack_warns_only_about_the_cluster_identifier_and_namespace() -> None:
     warnings = replacement_warnings(stack("staging"))
     assert len(warnings) == 2
-    assert warnings[0].startswith("cluster.clusterId=lke-vllm-nonprod: ")
+    assert warnings[0].startswith(
+        "cluster identity: the clusterId output of organization/vllm-platform/development; "
+    )
     assert "replaces the Kubernetes provider" in warnings[0]
     assert warnings[1].startswith("namespace=vllm-staging: ")
+
+
+def test_a_literal_identity_in_stack_mode_says_how_to_move_off_it() -> None:
+    [line, _] = replacement_warnings(stack("staging", clusterId="lke-vllm-nonprod"))
+    assert line.startswith("cluster.clusterId=lke-vllm-nonprod: a literal identity in stack mode")
+    assert "Remove the key after the next `pulumi up`" in line

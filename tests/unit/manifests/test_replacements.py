@@ -1,9 +1,11 @@
-"""Every stack-file change that replaces a Kubernetes object is named by ``ops plan``.
+"""Every stack-file change that replaces a Kubernetes object is named by ``ops plan --explain``
+(before the edit) and by ``ops plan --against`` (for the edit).
 
 For each committed stack and model, a set of one-key edits is rendered before and after; an
 object is replaced when its name or namespace, or one of the fields pulumi-kubernetes replaces
-on (k8s_semantics.REPLACE_FIELDS), differs. Each replacing edit's key must appear in a caution
-line of the plan of the unedited stack that says it replaces.
+on (k8s_semantics.REPLACE_FIELDS), differs. Each replacing edit's key must appear in a line of
+the what-if catalogue of the unedited stack that says it replaces, and the report of the edit
+must say the model's objects are replaced, delete-first or create-first.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from components.manifests.replacements import model_replacements
 from components.manifests.vllm.render import model_objects
 from components.planning.capacity import plan_stack
 from components.resources.registration import child_name
-from ops.plan import format_plan
+from ops.plan_change import Side, change_lines
+from ops.plan_explain import explain_lines
 from tests.support.stackfiles import committed_stacks, raw_stack
 
 Edit = Callable[[dict[str, Any]], None]
@@ -84,8 +87,13 @@ def _replaced(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
 
 
 def _plan_text(raw: dict[str, Any]) -> str:
-    loaded = load_stack_config(raw, set())
-    return format_plan(loaded, plan_stack(loaded.config), "stack")
+    return "\n".join(explain_lines(load_stack_config(raw, set()).config, "stack"))
+
+
+def _against_text(raw: dict[str, Any], edited: dict[str, Any]) -> str:
+    old, new = load_stack_config(raw, set()), load_stack_config(edited, set())
+    report = change_lines(Side(old, plan_stack(old.config)), Side(new, plan_stack(new.config)))
+    return "\n".join(report.lines)
 
 
 def _cases() -> list[Any]:
@@ -107,7 +115,10 @@ def test_a_replacing_edit_is_named_by_the_plan(stack: str, index: int, edit: str
         return
     key = f"models[{index}].{edit}"
     lines = [ln for ln in _plan_text(raw).splitlines() if key in ln and "replace" in ln]
-    assert lines, f"{key} replaces {replaced} but the plan does not say so"
+    assert lines, f"{key} replaces {replaced} but --explain does not say so"
+    report = _against_text(raw, edited)
+    said = ("delete-first", "create-first")
+    assert any(s in report for s in said), f"{key}: --against does not say so:\n{report}"
 
 
 @pytest.mark.parametrize("stack", committed_stacks())

@@ -43,9 +43,11 @@ def test_plan_of_an_invalid_file_exits_2_listing_every_error(tmp_path: Path) -> 
     bad.write_text(yaml.safe_dump(doc))
     result = ops("plan", "--file", str(bad))
     assert result.returncode == 2
-    assert "models[1].image:" in result.stderr
-    assert "models[2].gpusPerReplica:" in result.stderr
-    assert "registry.password:" in result.stderr
+    # First line the verdict, then every problem with its key path.
+    assert result.stdout.splitlines()[0] == "4 problems · Pulumi.bad.yaml"
+    assert "models[1].image:" in result.stdout
+    assert "models[2].gpusPerReplica:" in result.stdout
+    assert "registry.password:" in result.stdout
     assert "hunter2" not in result.stderr + result.stdout
     assert "Traceback" not in result.stderr
 
@@ -61,7 +63,8 @@ def test_plan_of_an_unreadable_file_is_a_clear_error(
     bad.write_text(content)
     result = ops("plan", "--file", str(bad))
     assert result.returncode == 2
-    assert message in result.stderr and "Traceback" not in result.stderr
+    assert result.stdout.startswith("1 problem · Pulumi.x.yaml")
+    assert message in result.stdout and "Traceback" not in result.stderr
 
 
 def test_plan_of_an_unknown_stack_names_the_known_ones() -> None:
@@ -89,20 +92,21 @@ def test_json_schema_accepts_the_stack_files_and_rejects_unknown_project_keys() 
         jsonschema.validate(doc, schema)
 
 
-def test_readme_config_reference_is_current() -> None:
-    from ops.schema import readme_with_reference
+def test_the_config_reference_in_the_docs_is_current() -> None:
+    from ops.schema import REFERENCE_DOC, doc_with_reference
 
-    readme = (ROOT / "README.md").read_text()
-    assert readme == readme_with_reference(readme), "run `python -m ops schema --readme`"
+    doc = (ROOT / REFERENCE_DOC).read_text()
+    assert doc == doc_with_reference(doc), "run `python -m ops schema --docs`"
 
 
-def test_ci_runs_exactly_the_readme_test_command() -> None:
-    readme = (ROOT / "README.md").read_text()
-    tests_section = readme[readme.index("## Tests") :]
+def test_ci_runs_exactly_the_documented_test_command() -> None:
+    contributing = (ROOT / "CONTRIBUTING.md").read_text()
+    tests_section = contributing[contributing.index("## Tests") :]
     command = tests_section.split("```sh\n", 1)[1].split()[0:2]
     ci = (ROOT / ".ci/run").read_text().splitlines()
     assert " ".join(command) == "make test"
     assert "make test" in ci
+    readme = (ROOT / "README.md").read_text()
     quickstart = readme[readme.index("## Quickstart") :]
     assert quickstart.split("```sh\n", 1)[1].startswith("make test\n")
 
@@ -110,7 +114,7 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
 def _plan_text(stack: str) -> str:
     from components.config import load_stack_config
     from components.planning.capacity import plan_stack
-    from ops.plan import format_plan
+    from ops.plan_report import format_plan
     from tests.support.stackfiles import raw_stack
 
     loaded = load_stack_config(raw_stack(stack))
@@ -126,8 +130,9 @@ def test_plan_shows_load_serving_concurrency_and_cache_in_one_table_then_caution
     # 70B: bf16 checkpoint (131.5 GiB / 2 GPUs + 1) at load, fp8 while serving, 290 GiB cache
     assert row[:5] == ["llama-3-3-70b-instruct", "2x2", "bf16->fp8", "66.8/96", "80.9/176.6"]
     assert row[6:10] == ["19.1", "@32768", "306", "290Gi"]
-    assert "Placement (worst case, 7 nodes)" in "\n".join(lines[:header])
-    assert "2-GPU replicas fit while the other pods hold < 7 x 1 (at most 6)" in lines[header - 2]
+    before = "\n".join(lines[:header])
+    assert "Placement (worst case, 7 nodes)" in before
+    assert "2-GPU replicas fit while the other pods hold < 7 x 1 (at most 6)" in before
     assert lines.index("Cautions:") > header + 3
 
 
@@ -144,5 +149,19 @@ def test_plan_exits_2_naming_the_model_that_may_stay_pending(tmp_path: Path) -> 
     bad.write_text(yaml.safe_dump(doc))
     result = ops("plan", "--file", str(bad))
     assert result.returncode == 2
-    assert "models[0].gpusPerReplica: a 2-GPU replica of llama-3-3-70b-instruct" in result.stderr
+    assert "models[0].gpusPerReplica: a 2-GPU replica of llama-3-3-70b-instruct" in result.stdout
     assert "Traceback" not in result.stderr
+
+
+def test_a_reader_that_stops_early_gets_no_traceback() -> None:
+    """`ops plan | head -1`: the verdict line, then a closed pipe, is no error of ours."""
+    result = subprocess.run(
+        f"{sys.executable} -m ops plan --stack production | head -1",
+        shell=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.stdout.startswith("2 cautions · Pulumi.production.yaml")
+    assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr

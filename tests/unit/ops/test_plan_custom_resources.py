@@ -6,16 +6,18 @@ from typing import Any
 
 from components.config import load_stack_config
 from components.planning.capacity import plan_stack
-from ops.plan import format_plan
+from ops.plan_report import format_plan
 from tests.support.stackfiles import raw_stack
 
 
 def _section(raw: dict[str, Any]) -> list[str]:
     loaded = load_stack_config(raw, set())
     text = format_plan(loaded, plan_stack(loaded.config), "stack").splitlines()
-    start = text.index("Custom resources:") + 1
-    end = next((i for i in range(start, len(text)) if not text[i].startswith("  - ")), len(text))
-    return text[start:end]
+    [head] = [i for i, line in enumerate(text) if line.startswith("Custom resources:")]
+    if text[head] != "Custom resources:":  # one item, on the heading's line
+        return ["  - " + text[head].removeprefix("Custom resources: ")]
+    end = next((i for i in range(head + 1, len(text)) if not text[i].startswith("  - ")), len(text))
+    return text[head + 1 : end]
 
 
 def test_a_created_cluster_plan_says_the_monitoring_objects_are_off_and_how_to_enable() -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from components.config import load_stack_config
-from ops.plan import format_plan
+from ops.plan_report import format_plan
 from ops.reach import hosted_runner_can_deploy, reach_lines, registry_is_private
 from ops.stack import load_offline
 from tests.support.stackfiles import committed_stack_files, raw_stack, stack_config

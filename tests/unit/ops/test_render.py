@@ -14,6 +14,7 @@ import yaml
 from components.config.source import load_from_stack_file
 from components.manifests.stack import stack_objects
 from components.planning.capacity import plan_stack
+from ops.render_dir import MANIFEST
 from tests.support.stackfiles import ROOT, STACKS
 
 CRD_GROUPS = ("monitoring.coreos.com/", "keda.sh/")
@@ -56,8 +57,8 @@ def test_rendered_objects_validate_strictly_and_no_placeholder_secret_is_applica
     assert render(stack, tmp_path).returncode == 0
     version = load_from_stack_file(ROOT / f"Pulumi.{stack}.yaml").config.cluster.k8s_version
     for f in sorted(tmp_path.iterdir()):
-        assert f.suffix in (".yaml", ".md"), f.name
-        if f.suffix == ".md":
+        assert f.suffix in (".yaml", ".md", ".txt"), f.name  # no tool applies .md or .txt
+        if f.suffix != ".yaml":
             continue
         obj = yaml.safe_load(f.read_text())
         assert obj["kind"] != "Secret", f.name
@@ -75,8 +76,13 @@ def test_rendered_objects_validate_strictly_and_no_placeholder_secret_is_applica
 def test_render_removes_objects_the_stack_no_longer_has(tmp_path: Path) -> None:
     stale = tmp_path / "999-deployment-removed-model.yaml"
     stale.write_text("kind: Deployment\n")
+    (tmp_path / MANIFEST).write_text(f"{stale.name}\n")  # an earlier render wrote it
     assert render("staging", tmp_path).returncode == 0
     assert not stale.exists()
+    listed = (tmp_path / MANIFEST).read_text().splitlines()
+    assert sorted(n for n in listed if not n.startswith("#")) == sorted(
+        p.name for p in tmp_path.iterdir() if p.name != MANIFEST
+    )
 
 
 def test_render_of_an_invalid_stack_exits_2_without_writing(tmp_path: Path) -> None:
@@ -102,7 +108,7 @@ def test_render_never_deletes_files_it_did_not_write(tmp_path: Path) -> None:
     (tmp_path / "Pulumi.local.yaml").write_text("config: {}\n")
     result = render("staging", tmp_path)
     assert result.returncode == 2
-    assert "holds files this command did not write (Pulumi.local.yaml)" in result.stderr
+    assert "holds files this command did not write (Pulumi.local.yaml;" in result.stderr
     assert (tmp_path / "Pulumi.local.yaml").read_text() == "config: {}\n"
     assert "Traceback" not in result.stderr
 

@@ -58,15 +58,16 @@ def test_refuses_the_version_that_is_the_current_configuration() -> None:
         plan_rollback(load(SHOWN), 6, config_of(6))
 
 
-def test_restores_values_removes_keys_added_since_and_restores_shown_secrets() -> None:
+def test_restores_values_removes_keys_added_since_and_keeps_todays_secrets() -> None:
     plan = plan_rollback(load(SHOWN), 5, config_of(8))
-    assert sorted(plan.to_set) == [f"{P}models", f"{P}vllmApiKey"]
+    assert sorted(plan.to_set) == [f"{P}models"]
     assert plan.to_remove == [f"{P}gpuBudget", f"{P}otherNamespacesGpuBudget", f"{P}protect"]
-    assert plan.to_set[f"{P}vllmApiKey"].semantic() == "sk-prod-SECONDKEY-2222"
+    assert plan.restored[f"{P}vllmApiKey"].semantic() == "sk-prod-THIRDKEY-3333"
+    assert plan.restorable_secrets == [f"{P}vllmApiKey"]  # the history's differs
     models = plan.to_set[f"{P}models"].semantic()
     assert [m["image"] for m in models] == ["vllm/vllm-openai:v0.11.0"] * 3
     assert models[1]["replicas"] == 2
-    assert plan.kept_secrets == [] and plan.missing_secrets == []
+    assert f"{P}vllmApiKey" in plan.kept_secrets and plan.missing_secrets == []
     assert plan.other_namespaces == []
     assert validate_restored(plan) == []
 
@@ -98,9 +99,10 @@ def test_a_secret_without_value_in_history_and_none_now_is_reported_missing() ->
     plan = plan_rollback(load(HIDDEN), 5, current)
     assert plan.missing_secrets == [f"{P}hfToken"]
     text = format_plan(plan, "production", "x", [])
-    assert "pulumi config set --secret hfToken" in text
-    # With secrets shown it is simply set again.
-    plan = plan_rollback(load(SHOWN), 5, current)
+    assert "pulumi config set --stack production --secret hfToken" in text
+    assert "the history carries no other value" in text
+    # With secrets shown it is set again only when asked (test_rollback_secrets.py).
+    plan = plan_rollback(load(SHOWN), 5, current, restore_secrets=("hfToken",))
     assert f"{P}hfToken" in plan.to_set and plan.missing_secrets == []
 
 
@@ -115,7 +117,7 @@ def test_only_the_projects_keys_are_restored_other_namespaces_are_listed() -> No
 
 
 def test_config_json_keeps_objects_as_objects_and_secrets_as_secrets() -> None:
-    plan = plan_rollback(load(SHOWN), 5, config_of(8))
+    plan = plan_rollback(load(SHOWN), 5, config_of(8), restore_secrets=("vllmApiKey",))
     doc = json.loads(plan.config_json())
     models = doc[f"{P}models"]
     assert models["secret"] is False
@@ -126,7 +128,7 @@ def test_config_json_keeps_objects_as_objects_and_secrets_as_secrets() -> None:
 
 def test_plan_shows_leaf_changes_by_model_name_and_masks_every_secret() -> None:
     current = config_of(8)
-    plan = plan_rollback(load(SHOWN), 5, current)
+    plan = plan_rollback(load(SHOWN), 5, current, restore_secrets=("vllmApiKey",))
     text = format_plan(plan, "production", "stack production", git_warnings(plan.target, None))
     assert (
         "[llama-3-1-8b-instruct].image: vllm/vllm-openai:v0.11.2 -> vllm/vllm-openai:v0.11.0"
@@ -134,7 +136,7 @@ def test_plan_shows_leaf_changes_by_model_name_and_masks_every_secret() -> None:
     )
     assert "[llama-3-1-8b-instruct].replicas: 3 -> 2" in text
     assert f"- {P}gpuBudget = 10   (added after this version: removed)" in text
-    assert f"~ {P}vllmApiKey = [secret]   (secret value restored from the history)" in text
+    assert f"~ {P}vllmApiKey = [secret]   (restored from the history: --restore-secret)" in text
     assert not any(s in text for s in SECRET_VALUES)
 
 
@@ -142,7 +144,7 @@ def test_a_config_that_no_longer_validates_is_reported_key_by_key() -> None:
     plan = plan_rollback(load(SHOWN), 1, config_of(8))
     problems = validate_restored(plan)
     assert "models[0].tensorParallelSize: unknown key" in problems
-    assert f"{P}hfToken" in plan.to_remove  # added after version 1
+    assert f"{P}hfToken" not in plan.to_remove  # added after version 1, but a secret: kept
 
 
 def test_a_config_the_planner_refuses_is_refused_before_anything_is_applied() -> None:

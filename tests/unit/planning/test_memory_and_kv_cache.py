@@ -10,7 +10,7 @@ from components.config import ConfigError, load_stack_config
 from components.config.gpu_plans import lookup_plan
 from components.config.source import read_stack_file
 from components.planning.architecture import CATALOG, ModelShape
-from components.planning.capacity import plan_stack
+from components.planning.capacity import memory_issues, plan_stack
 from components.planning.kv_cache import concurrency, kv_bytes_per_token
 from components.planning.memory import fit_load, fit_memory, suggest_fixes
 from tests.support.stackfiles import ROOT, committed_stacks, raw_stack
@@ -69,6 +69,47 @@ def test_the_hint_no_longer_suggests_on_the_fly_fp8_that_would_not_load() -> Non
     # an 8B bf16 checkpoint loads on 20 GiB (14.9 + 1), so on-the-fly fp8 is a real fix there
     fixes8 = suggest_fixes(8, "bf16", 1, RTX4000, 0.9, checkpoint_precision="bf16")
     assert fixes8[0] == "quantize to precision fp8 on the fly (extraArgs --quantization fp8)"
+
+
+def _llama70b(**keys: Any) -> dict[str, Any]:
+    """development with a 70B in place of its 8B (still on 1-GPU 20 GiB RTX 4000 Ada nodes)."""
+    raw = raw_stack("development")
+    model = {
+        "hfModelId": "meta-llama/Llama-3.3-70B-Instruct",
+        "parametersBillions": 70.6,
+        "precision": "bf16",
+        "extraArgs": [],
+        "maxModelLen": 2048,
+    }
+    raw["models"][0].update({**model, **keys})
+    return raw
+
+
+def test_a_70b_on_20_gib_gpus_gets_ways_that_fit_on_other_plans() -> None:
+    """No lower precision, GPU count or larger plan alone fits a 70B on one 20 GiB GPU; the
+    plan names the cheapest combinations that do, each checked below by planning it."""
+    message = errors(_llama70b())["models[0].parametersBillions"]
+    # 70.6e9 x 2 B = 131.5 GiB x 1.2 + 2 = 159.8 <= 2 x 96 x 0.9 = 172.8; $5.00/h a node
+    assert "cluster.gpuPool.type g3-gpu-rtxpro6000-blackwell-2 and gpusPerReplica 2" in message
+    # int4: 32.9 GiB x 1.2 + 4 = 43.5 <= 4 x 20 x 0.9 = 72 on the same GPUs; $2.96/h a node
+    assert (
+        "cluster.gpuPool.type g2-gpu-rtx4000a4-s, gpusPerReplica 4 and a checkpoint stored at "
+        "int4 (precision and checkpointPrecision int4) (~$2.96/h a replica at list price)"
+    ) in message
+    # fp8: 65.7 GiB x 1.2 + 1 = 79.9 <= 96 x 0.9 = 86.4, and it loads (65.7 + 1 <= 96)
+    assert "g3-gpu-rtxpro6000-blackwell-1 and a checkpoint stored at fp8" in message
+    ways: list[tuple[str, dict[str, Any]]] = [
+        ("g3-gpu-rtxpro6000-blackwell-2", {"gpusPerReplica": 2}),
+        ("g2-gpu-rtx4000a4-s", {"gpusPerReplica": 4, "precision": "int4"}),
+        ("g3-gpu-rtxpro6000-blackwell-1", {"precision": "fp8"}),
+    ]
+    for plan_type, way in ways:
+        precision = way.get("precision")
+        raw = _llama70b(**way, **({"checkpointPrecision": precision} if precision else {}))
+        raw["cluster"]["gpuPool"].update(type=plan_type)
+        raw.pop("gpuBudget", None)
+        raw.pop("otherNamespacesGpuBudget", None)
+        assert memory_issues(load_stack_config(raw).config) == [], plan_type
 
 
 def test_precision_must_be_what_vllm_serves() -> None:

@@ -80,19 +80,31 @@ def test_a_rollback_inside_the_keep_previous_window_is_the_switch() -> None:
 
 def test_production_70b_misses_are_named_with_what_closes_them() -> None:
     cfg, m, _ = stack()
-    lines = closing_options(cfg.timing, m, estimate_model(cfg.timing, m))
-    cold, rollback = lines
+    fixes = closing_options(cfg.timing, m, estimate_model(cfg.timing, m))
+    cold, rollback = fixes["SC-001"], fixes["SC-004"]
     # fp8 (72.7 GB) + object storage: 30 + 200 + 145.4 + 240 = 615.4 s = 10.3 min > 10
-    assert cold.startswith("llama-3-3-70b-instruct: SC-001 cold start 28.0 min: no option")
+    assert cold.startswith("no option here closes it")
     assert FP8_70B in cold and "weightSource.kind: objectStorage reach 10.3 min" in cold
-    assert "SC-004 rollback 30.4 min: closed by rollout.keepPrevious" in rollback
+    assert rollback.startswith("closed by rollout.keepPrevious")
     assert "(+4 GPUs during the window) (0.2 min ≤ 5.0)" in rollback
+
+
+def test_ops_plan_appends_what_closes_each_miss_to_its_caution() -> None:
+    from ops.plan_timing import format_timing
+
+    cfg, _, _ = stack()
+    _, warnings = format_timing(cfg)
+    (rollback,) = [w for w in warnings if "(SC-004)" in w]
+    assert "; closed by rollout.keepPrevious" in rollback
+    assert "; keepPrevious needs first: " in rollback and "autoscaler.max 11" in rollback
+    (cold,) = [w for w in warnings if "(SC-001)" in w]
+    assert "; no option here closes it; hfModelId: " + FP8_70B in cold
 
 
 def test_a_faster_image_pull_lets_fp8_and_object_storage_close_the_cold_start() -> None:
     cfg, m, _ = stack()
     fast = cfg.timing.model_copy(update={"image_pull_mb_per_s": 200.0})  # pull 50 s
-    (cold, _) = closing_options(fast, m, estimate_model(fast, m))
+    cold = closing_options(fast, m, estimate_model(fast, m))["SC-001"]
     assert "closed by hfModelId: " + FP8_70B in cold
     assert "+ weightSource.kind: objectStorage (7.8 min ≤ 10.0)" in cold
 
@@ -100,7 +112,7 @@ def test_a_faster_image_pull_lets_fp8_and_object_storage_close_the_cold_start() 
 def test_the_small_models_meet_both_targets_and_get_no_option() -> None:
     for i in (1, 2):
         cfg, m, _ = stack(model=i)
-        assert closing_options(cfg.timing, m, estimate_model(cfg.timing, m)) == []
+        assert closing_options(cfg.timing, m, estimate_model(cfg.timing, m)) == {}
 
 
 def _production(**model0: Any) -> dict[str, Any]:
@@ -168,7 +180,7 @@ def test_ops_plan_shows_what_keep_previous_costs_and_that_pulumi_up_refuses_it()
     assert "30.4 !" not in text and "0.2 (switch)" in text
     assert (
         "llama-3-3-70b-instruct: rollout.keepPrevious 30 min: its previous revision holds 4 "
-        "more GPUs for that long after each rollout" in text
+        "more GPUs for that long after each rollout" in warnings
     )
     assert any(
         w.startswith("models[0].rollout.keepPrevious: planned only") and "pulumi up refuses" in w

@@ -31,6 +31,11 @@ from tests.unit.policy.support import (
         ("vllm/vllm-openai@sha256:" + "a" * 64, True),
         ("ghcr.io:443/org/vllm:v1@sha256:" + "b" * 64, True),
         ("vllm/vllm-openai:latest", False),
+        ("postgres:17.11-alpine3.24", True),
+        *((f"vllm/vllm-openai:{tag}", False) for tag in ("Latest", "NIGHTLY", "main", "v0")),
+        ("vllm/vllm-openai:latest-cu128", False),
+        ("vllm/vllm-openai:nightly-2025.10.01", False),
+        ("vllm/vllm-openai:latest@sha256:" + "c" * 64, True),  # the digest pins it
         ("vllm/vllm-openai", False),
         ("Not An Image", False),
         ("registry.example.com:5000/vllm", False),

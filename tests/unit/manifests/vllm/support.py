@@ -17,15 +17,21 @@ def stack(
     drop_others: bool = False,
     max_nodes: int | None = None,
     operators: bool = True,
+    *,
+    environment: str | None = None,
     **overrides: Any,
 ) -> tuple[StackConfig, ModelConfig, ModelPlan]:
     """A committed stack file with ``overrides`` applied to one model (camelCase keys), and
     the GPU pool's autoscaler maximum at ``max_nodes`` (room to place more replicas).
 
     ``operators``: the cluster has the Prometheus operator's and KEDA's CRDs.
+    ``environment``: the stack's environment instead (its namespace the default for it).
     """
     raw, secrets = read_stack_file(ROOT / file)
     raw = copy.deepcopy(raw)
+    if environment is not None:
+        raw["environment"] = environment
+        raw.pop("namespace", None)
     if operators:
         raw["cluster"]["installed"] = {"prometheusOperator": True, "keda": True}
     if max_nodes is not None:

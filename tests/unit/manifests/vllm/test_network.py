@@ -44,7 +44,7 @@ def test_network_policy_admits_router_monitoring_smoke_and_health_reporter_on_80
 def test_smoke_policy_lets_the_smoke_pods_reach_the_server_pods() -> None:
     cfg, m, plan = stack()
     np = smoke_network_policy(cfg, m)
-    job = smoke_job(cfg, m, workload(cfg, m, plan)["spec"]["template"])
+    job = smoke_job(cfg, m, workload(cfg, m, plan))
     job_labels = job["spec"]["template"]["metadata"]["labels"]
     assert np["spec"]["podSelector"]["matchLabels"].items() <= job_labels.items()
     server_labels = workload(cfg, m, plan)["spec"]["template"]["metadata"]["labels"]

@@ -22,7 +22,7 @@ from tests.unit.manifests.vllm.support import container, stack
 
 def test_smoke_job_calls_chat_completions_with_the_key_from_the_secret() -> None:
     cfg, m, plan = stack()
-    job = smoke_job(cfg, m, workload(cfg, m, plan)["spec"]["template"])
+    job = smoke_job(cfg, m, workload(cfg, m, plan))
     c = container(job)
     env = {e["name"]: e for e in c["env"]}
     assert env["SMOKE_PATH"]["value"] == "/v1/chat/completions"
@@ -43,8 +43,9 @@ def test_smoke_job_calls_chat_completions_with_the_key_from_the_secret() -> None
 
 
 def test_smoke_job_uses_completions_for_base_models_and_the_model_budget() -> None:
-    cfg, m, _ = stack(api="completions", smokeTestTimeoutSeconds=7.5)
-    env = {e["name"]: e.get("value") for e in container(smoke_job(cfg, m, {}))["env"]}
+    cfg, m, plan = stack(api="completions", smokeTestTimeoutSeconds=7.5)
+    job = smoke_job(cfg, m, workload(cfg, m, plan))
+    env = {e["name"]: e.get("value") for e in container(job)["env"]}
     assert env["SMOKE_PATH"] == "/v1/completions"
     assert '"prompt"' in env["SMOKE_PAYLOAD"]
     assert env["SMOKE_TIMEOUT_SECONDS"] == "7.5"
@@ -63,6 +64,9 @@ def test_smoke_job_name_changes_with_the_served_spec_and_is_stable_otherwise() -
     # Scaling adds replicas that serve traffic: the test runs again and reaches them too.
     cfg3, m3, plan3 = stack(replicas=3, max_nodes=9)
     assert model_objects(cfg3, m3, plan3)[-1]["metadata"]["name"] != first["metadata"]["name"]
+    # A new weight cache replaces the StatefulSet (every replica down): a new rollout, a new test.
+    cfg4, m4, plan4 = stack(weightCache={"sizeGi": 200})
+    assert model_objects(cfg4, m4, plan4)[-1]["metadata"]["name"] != first["metadata"]["name"]
 
 
 def test_child_names_are_unique_and_ignore_the_smoke_hash() -> None:
@@ -76,8 +80,8 @@ def test_the_job_runs_the_smoke_asset_and_its_name_covers_every_byte_of_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cfg, m, plan = stack()
-    template = workload(cfg, m, plan)["spec"]["template"]
-    shipped = smoke_job(cfg, m, template)
+    server = workload(cfg, m, plan)
+    shipped = smoke_job(cfg, m, server)
     assert container(shipped)["command"] == ["/bin/sh", "-c", read_asset("smoke.sh")]
     # The same script with one byte changed, shipped from another assets directory.
     edited = tmp_path / "assets"
@@ -85,6 +89,6 @@ def test_the_job_runs_the_smoke_asset_and_its_name_covers_every_byte_of_it(
     script = (edited / "smoke.sh").read_text(encoding="utf-8")
     (edited / "smoke.sh").write_text(script.replace("set -u", "set -e", 1), encoding="utf-8")
     monkeypatch.setattr(toolkit, "ASSETS_DIR", edited)
-    changed = smoke_job(cfg, m, template)
+    changed = smoke_job(cfg, m, server)
     assert container(changed)["command"][-1] != container(shipped)["command"][-1]
     assert changed["metadata"]["name"] != shipped["metadata"]["name"]

@@ -104,12 +104,12 @@ def run_smoke(
 
 def statefulset_job(replicas: int = 3) -> dict[str, Any]:
     cfg, m, plan = stack(replicas=replicas, max_nodes=9)
-    return smoke_job(cfg, m, workload(cfg, m, plan)["spec"]["template"])
+    return smoke_job(cfg, m, workload(cfg, m, plan))
 
 
 def deployment_job(replicas: int = 3) -> dict[str, Any]:
     cfg, m, plan = stack(replicas=replicas, weightCache={"mode": "none"}, max_nodes=9)
-    return smoke_job(cfg, m, workload(cfg, m, plan)["spec"]["template"])
+    return smoke_job(cfg, m, workload(cfg, m, plan))
 
 
 POD = "llama-3-3-70b-instruct-{}.llama-3-3-70b-instruct-pods.vllm-production.svc.cluster.local"
@@ -166,7 +166,7 @@ def test_an_autoscaled_statefulset_tests_every_ready_replica_at_least_keda_s_min
 ) -> None:
     # KEDA owns the count: there may be 1 to 3 replicas when the test runs, not `replicas`.
     cfg, m, plan = stack(replicas=2, autoscaling={"minReplicas": 1, "maxReplicas": 3}, max_nodes=9)
-    job = smoke_job(cfg, m, workload(cfg, m, plan)["spec"]["template"])
+    job = smoke_job(cfg, m, workload(cfg, m, plan))
     env = {e["name"]: e.get("value") for e in container(job)["env"]}
     assert env["SMOKE_TARGETS"] == "" and env["SMOKE_REPLICAS"] == "1"
     rc, out, asked = run_smoke(tmp_path, job, addresses="10.2.0.7 10.2.1.9 10.2.2.4")

@@ -33,7 +33,7 @@ def test_gpu_limits_equal_tensor_parallel_size_with_pool_selector_and_toleration
     assert res["limits"][GPU_RESOURCE] == "2"
     assert res["requests"][GPU_RESOURCE] == "2"
     assert {"cpu", "memory"} <= set(res["requests"])
-    assert pod["nodeSelector"] == cfg.cluster.gpu_pool.node_labels
+    assert pod["nodeSelector"] == cfg.cluster.gpu.node_labels
     assert pod["tolerations"] == [
         {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
     ]
@@ -44,7 +44,7 @@ def test_no_toleration_when_the_pool_is_not_tainted() -> None:
     untainted = cfg.model_copy(
         update={
             "cluster": cfg.cluster.model_copy(
-                update={"gpu_pool": cfg.cluster.gpu_pool.model_copy(update={"taint": False})}
+                update={"gpu_pool": cfg.cluster.gpu.model_copy(update={"taint": False})}
             )
         }
     )

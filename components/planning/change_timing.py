@@ -1,0 +1,64 @@
+"""Pure estimate of how long a change to one model takes until every replica serves again.
+
+Built on the per-phase figures of ``timing.estimate_model`` (the stack's ``timing``
+assumptions). A rolling update replaces one pod at a time, so it takes the replicas times one
+pod's restart; what a pod's restart costs depends on what changed:
+
+- a new revision or model id: the weights are downloaded again, and the compile cache (keyed on
+  the model) is cold;
+- a new image: pulled unless the pre-puller has it on the node, and a cold compile (the vLLM
+  version is in the compile cache's key);
+- another vLLM argument (``extraArgs``, ``maxModelLen``, ``gpuMemoryUtilization``,
+  ``gpusPerReplica``): a cold compile;
+- anything else (resources, probes, the HF token's reference): a warm restart.
+
+A workload replaced delete-first restarts every pod at once, each downloading again (its claims
+are deleted with it); a new model, or new replicas, start cold, in parallel.
+"""
+
+from __future__ import annotations
+
+from components.config import ModelConfig, TimingConfig
+from components.planning.timing import ModelTiming, estimate_model
+
+WEIGHT_KEYS = frozenset({"hfModelId", "revision"})
+COMPILE_KEYS = frozenset(
+    {"image", "extraArgs", "maxModelLen", "gpuMemoryUtilization", "gpusPerReplica"}
+)
+
+
+def restart_seconds(t: ModelTiming, keys: frozenset[str]) -> float:
+    """One pod's restart after a change of ``keys`` (stack-file keys of the model)."""
+    if not t.cache_persists:
+        return t.warm_restart  # nothing survives a pod: a cold start without the image pull
+    image = t.image_pull if "image" in keys and not t.image_pre_pulled else 0.0
+    if keys & WEIGHT_KEYS:
+        return t.scheduling + image + t.download + t.load + t.cold_compile
+    if keys & COMPILE_KEYS:
+        return t.scheduling + image + t.load + t.cold_compile
+    return t.warm_restart
+
+
+def change_seconds(
+    timing: TimingConfig,
+    new: ModelConfig,
+    *,
+    keys: frozenset[str] = frozenset(),
+    added: bool = False,
+    replaced: bool = False,
+    restarts: bool = False,
+    new_replicas: int = 0,
+) -> float:
+    """Until every replica of ``new`` serves after the change: ``added`` (or renamed) starts
+    cold; ``replaced`` (delete-first) restarts every pod at once with a fresh volume;
+    ``restarts`` replaces the pods one at a time; ``new_replicas`` more pods start cold."""
+    t = estimate_model(timing, new)
+    if added:
+        return t.cold_start
+    pulled = 0.0 if t.image_pre_pulled else t.image_pull
+    if replaced:
+        return t.scheduling + pulled + t.download + t.load + t.cold_compile
+    seconds = new.replicas * restart_seconds(t, keys) if restarts else 0.0
+    if new_replicas > 0:
+        seconds = max(seconds, t.scheduling + pulled + t.download + t.load + t.cold_compile)
+    return seconds

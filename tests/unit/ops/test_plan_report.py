@@ -1,0 +1,239 @@
+"""`ops plan` as a reviewer reads it: the verdict first, only what is true of the stack in the
+default report, the what-ifs behind --explain, and what one change does behind --against (a
+git ref, read with git in a throwaway repository). Run in-process, as `python -m ops` runs."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from ops.__main__ import main
+from tests.support.stackfiles import ROOT, committed_stacks
+
+P = "vllm-platform:"
+
+
+def plan(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, list[str]]:
+    code = main(["plan", *args])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return code, out.splitlines()
+
+
+@pytest.mark.parametrize("stack", committed_stacks())
+def test_the_first_line_is_the_verdict_and_counts_the_cautions_listed(
+    stack: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, lines = plan(capsys, "--stack", stack)
+    assert code == 0
+    cautions = 0
+    if "Cautions:" in lines:
+        for line in lines[lines.index("Cautions:") + 1 :]:
+            if not line.startswith("  - "):
+                break
+            cautions += 1
+    expected = f"{cautions} caution{'' if cautions == 1 else 's'}" if cautions else "OK"
+    assert lines[0].startswith(f"{expected} · Pulumi.{stack}.yaml: environment ")
+
+
+def test_production_fits_forty_lines_with_its_two_findings_and_no_what_ifs(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, lines = plan(capsys, "--stack", "production")
+    assert code == 0 and len(lines) <= 40, "\n".join(lines)
+    assert lines[0].startswith("2 cautions · Pulumi.production.yaml")
+    text = "\n".join(lines)
+    assert "misses the 10.0 min target (SC-001)" in text
+    assert "misses the 5.0 min target (SC-004)" in text
+    # What a change would do is --explain's, not the default's.
+    assert "a new region replaces" not in text and "replaces every object" not in text
+    assert "GPU cost: $14,600/month at 4 nodes (autoscaler min), $25,550 at 7 (max)" in text
+
+
+def test_explain_is_the_what_if_catalogue(capsys: pytest.CaptureFixture[str]) -> None:
+    code, lines = plan(capsys, "--stack", "production", "--explain")
+    text = "\n".join(lines)
+    assert code == 0 and lines[0].startswith("2 cautions · ")
+    assert "cluster.region=us-ord: a new region replaces the LKE cluster" in text
+    assert "cluster.highAvailability=true: cannot be turned off again" in text
+    assert "needs 4 spare GPUs meanwhile; the quota holds both" in text  # the 70B, create-first
+    assert "replaces it delete-first" in text
+
+
+def test_explain_and_against_together_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", "--stack", "production", "--explain", "--against", "HEAD"]) == 2
+    assert "--explain or --against, not both" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------- --against
+
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A git repository holding production's stack file, committed as `base`."""
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    _git(tmp_path, "init", "-q")
+    _git(tmp_path, "config", "user.email", "t@example.com")
+    _git(tmp_path, "config", "user.name", "t")
+    shutil.copy(ROOT / "Pulumi.production.yaml", tmp_path / "Pulumi.production.yaml")
+    _git(tmp_path, "add", ".")
+    _git(tmp_path, "commit", "-qm", "base")
+    _git(tmp_path, "tag", "base")
+    return tmp_path
+
+
+def _edit(path: Path, change: Any) -> None:
+    doc = yaml.safe_load(path.read_text())
+    change(doc["config"])
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+
+
+def _against(capsys: pytest.CaptureFixture[str], repo: Path, ref: str = "base") -> list[str]:
+    code, lines = plan(capsys, "--file", str(repo / "Pulumi.production.yaml"), "--against", ref)
+    assert code == 0, "\n".join(lines)
+    return lines
+
+
+def test_a_new_image_for_one_model_restarts_it_one_replica_at_a_time(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _edit(
+        repo / "Pulumi.production.yaml",
+        lambda c: c[P + "models"][1].update(image="vllm/vllm-openai:v0.11.1"),
+    )
+    lines = _against(capsys, repo)
+    text = "\n".join(lines)
+    assert len(lines) <= 40, text
+    # v0.11.1 has no flag contract here: a caution the change adds, counted in the verdict
+    assert lines[0].startswith("3 cautions · Pulumi.production.yaml")
+    assert lines[0].endswith("against base: 1 change")
+    assert lines[-2:] == [
+        "Cautions this change adds:",
+        "  - models[1].extraArgs: no vLLM flag contract for image 'vllm/vllm-openai:v0.11.1'; "
+        "checked against vLLM v0.11.0 (generate one with tools/vllm_contract.py)",
+    ]
+    assert (
+        "llama-3-1-8b-instruct: image changed: restarts 2 replica(s), one at a time, the others "
+        "serving; smoke test again"
+    ) in text
+    assert "llama-3-1-8b-instruct: rolling_out until the new smoke test passes" in text
+    # 2 x (30 s scheduling + 45.7 s load at 350 MB/s + 110 s cold compile), image pre-pulled
+    assert "Time to ready (estimate): 6.2 min (llama-3-1-8b-instruct; models change" in text
+    assert "Spare GPUs meanwhile: none" in text and "Secrets newly required: none" in text
+    assert "GPU cost: unchanged ($14,600 to $25,550 a month at list price)" in text
+
+
+def test_a_rename_is_create_first_and_a_bigger_pool_costs_more(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def change(cfg: dict[str, Any]) -> None:
+        cfg[P + "models"][1]["name"] = "llama-8b"
+        cfg[P + "cluster"]["gpuPool"]["autoscaler"]["max"] = 8
+
+    _edit(repo / "Pulumi.production.yaml", change)
+    text = "\n".join(_against(capsys, repo))
+    assert "llama-8b: renamed from llama-3-1-8b-instruct" in text and "create-first" in text
+    assert "Spare GPUs meanwhile: 2 for llama-8b (create-first)" in text
+    assert "llama-8b: no row until its smoke test passes, then registered (healthy)" in text
+    assert "llama-3-1-8b-instruct: retired" in text
+    assert "cluster.gpuPool.autoscaler.max: 7 -> 8" in text
+    # one more $3,650 node-month at the maximum
+    assert "$25,550 -> $29,200 at its maximum (+$3,650)" in text
+
+
+def test_a_model_that_becomes_gated_needs_the_hf_token(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def nothing_gated(cfg: dict[str, Any]) -> None:
+        for model in cfg[P + "models"]:
+            model["gated"] = False
+
+    path = repo / "Pulumi.production.yaml"
+    _edit(path, nothing_gated)
+    _git(repo, "commit", "-qam", "nothing gated")
+    _edit(path, lambda c: c[P + "models"][2].update(gated=True))
+    text = "\n".join(_against(capsys, repo, "HEAD"))
+    assert "Secrets newly required: hfToken (not set yet)" in text
+
+
+def test_the_same_config_written_differently_is_no_change(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _edit(
+        repo / "Pulumi.production.yaml",
+        lambda c: c[P + "models"][1].update(gpuMemoryUtilization=0.9),
+    )
+    lines = _against(capsys, repo)
+    assert lines[0].endswith("against base: no change")
+
+
+def test_a_ref_git_does_not_know_exits_2(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", "--file", str(repo / "Pulumi.production.yaml"), "--against", "nope"]) == 2
+    assert "--against nope: not a commit, branch or tag" in capsys.readouterr().err
+
+
+def test_a_stack_file_new_since_the_ref_is_a_new_stack(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shutil.copy(repo / "Pulumi.production.yaml", repo / "Pulumi.copy.yaml")
+    code, lines = plan(capsys, "--file", str(repo / "Pulumi.copy.yaml"), "--against", "base")
+    assert code == 0
+    assert lines[1] == "Pulumi.copy.yaml does not exist at base: a new stack, everything is created"
+
+
+def test_problems_in_the_changed_file_exit_2(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _edit(repo / "Pulumi.production.yaml", lambda c: c[P + "models"][1].update(replicas=0))
+    code, lines = plan(capsys, "--file", str(repo / "Pulumi.production.yaml"), "--against", "base")
+    assert code == 2 and lines[0] == "1 problem · Pulumi.production.yaml"
+
+
+def test_a_new_gpu_plan_replaces_the_pool_and_every_model_starts_cold(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _edit(
+        repo / "Pulumi.production.yaml",
+        lambda c: c[P + "cluster"]["gpuPool"].update(type="g3-gpu-rtxpro6000-blackwell-4"),
+    )
+    text = "\n".join(_against(capsys, repo))
+    assert (
+        "cluster.gpuPool.type: g3-gpu-rtxpro6000-blackwell-2 -> g3-gpu-rtxpro6000-blackwell-4: "
+        "a new plan replaces the GPU node pool"
+    ) in text
+    # the 70B's cold start (28.0 min, docs/time-to-ready.md) bounds it
+    assert (
+        "Time to ready (estimate): 28.0 min ! (llama-3-3-70b-instruct; every model starts" in text
+    )
+    # 4..7 nodes of $10.00/h instead of $5.00/h
+    assert "$14,600 -> $29,200 at the pool's minimum (+$14,600)" in text
+
+
+def test_a_rename_the_quota_cannot_hold_is_a_problem_with_the_two_updates(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """development's quota (gpuBudget 2) is full: a renamed model's new workload cannot start
+    beside the old one (planning/transitions.py), so --against exits 2 naming the two updates."""
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    _git(tmp_path, "init", "-q")
+    shutil.copy(ROOT / "Pulumi.development.yaml", tmp_path / "Pulumi.development.yaml")
+    _git(tmp_path, "add", ".")
+    _git(tmp_path, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "b")
+    path = tmp_path / "Pulumi.development.yaml"
+    _edit(path, lambda c: c[P + "models"][0].update(name="llama-8b"))
+    code, lines = plan(capsys, "--file", str(path), "--against", "HEAD")
+    assert code == 2
+    assert lines[0].startswith("1 problem · Pulumi.development.yaml")
+    problems = "\n".join(lines[lines.index("Problems:") :])
+    assert "refused" in problems and "do it in two updates" in problems
