@@ -184,3 +184,32 @@ def test_0007_keeps_every_row_of_a_registry_migrated_to_0006(db: str) -> None:
     assert rows(db, "SELECT count(*) FROM model_registry_entries WHERE previous_until IS NULL") == [
         (2,)
     ]
+
+
+def test_the_health_reporter_applies_the_window_rule_every_run(
+    db: str, make_role: Any, tmp_path: Any
+) -> None:
+    from tests.integration.reporter_harness import FIRST, HEALTHY, SICK, make_harness
+
+    h = make_harness(db, make_role, tmp_path)
+    windows = ((HEALTHY, "now() - interval '1 minute'"), (SICK, "now() + interval '1 hour'"))
+    with psycopg.connect(db) as conn:
+        for name, until in windows:
+            conn.execute(
+                "UPDATE model_registry_entries SET previous_image = 'vllm/vllm-openai:v0.10.0', "
+                "previous_revision = 'main', previous_smoke_job = 'old-smoke', "
+                f"previous_deployment_name = 'old', previous_until = {until} "
+                "WHERE environment = 'staging' AND model_name = %s",
+                (name,),
+            )
+
+    result = h.run({**FIRST, SICK: "ok"})
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    query = (
+        "SELECT previous_until FROM model_registry_entries "
+        "WHERE environment = 'staging' AND model_name = %s"
+    )
+    assert h.rows(query, HEALTHY) == [(None,)]  # its window ended: the target is gone
+    assert h.rows(query, SICK)[0][0] is not None  # still inside its window
+    assert "previous_dropped" in [e[0] for e in h.events(HEALTHY)]
