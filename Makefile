@@ -11,11 +11,13 @@ EXPLAIN ?=
 # Pulumi Cloud (see docs/operations.md).
 export PULUMI_BACKEND_URL ?= file://$(HOME)/.pulumi
 
-.PHONY: help venv test lint fmt plan render schema preview up pulumi-cli
+.PHONY: help venv test test-live lint fmt plan render schema preview up pulumi-cli
 
 help:
 	@echo "make help                 this list"
 	@echo "make test                 run the whole test suite (the first run creates .venv: see below)"
+	@echo "make test-live            vLLM's CPU build serving a tiny local model as rendered (tests/live;"
+	@echo "                          the first run builds it in a cache outside the clone: docs/vllm-contract.md)"
 	@echo "make lint                 ruff (lint + format check), mypy, the import-layer contract and shellcheck"
 	@echo "make fmt                  apply ruff format and ruff's automatic fixes"
 	@echo "make venv                 create .venv and checkov's .venv/checkov without running anything"
@@ -60,6 +62,12 @@ TEST_WORKERS ?= 2
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
+
+# The live tier (docs/vllm-contract.md): builds or reuses vLLM's CPU build and the tiny model
+# in a cache outside the clone (VLLM_PLATFORM_CACHE), then serves it with the rendered stack.
+test-live: $(VENV)/.installed
+	$(PY) -m tests.live.environment
+	$(PY) -m pytest -m live -p no:xdist tests/live
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

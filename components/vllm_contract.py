@@ -4,12 +4,16 @@
 sub-parser) in a throwaway venv with the pinned vLLM installed and dumps every option into
 ``components/data/vllm/<version>/serve-args.json`` (and the /metrics names into
 ``metrics.json``). This module is stdlib only: it reads that data and resolves an ``extraArgs``
-token exactly as vLLM 0.11.0 would, so config can judge a flag by what vLLM makes of it:
+token exactly as the image's vLLM version would, so config can judge a flag by what vLLM
+makes of it:
 
-1. ``FlexibleArgumentParser.parse_args`` (vllm/utils/__init__.py at v0.11.0, lines 1848-1983)
-   rewrites each token first: ``--a_b`` becomes ``--a-b`` (underscores folded in the part
-   between ``--`` and the first ``.``), ``-O3`` becomes ``-O.level=3``, and a dotted
-   ``--x.y V`` (or ``--x.y=V``) becomes ``--x '{"y": V}'``: the key before the dot is the flag.
+1. ``FlexibleArgumentParser.parse_args`` (vllm/utils/__init__.py at v0.11.0, lines
+   1848-1983; vllm/utils/argparse_utils.py in 0.32.0, lines 304-463) rewrites each token
+   first: ``--a_b`` becomes ``--a-b`` (underscores folded between ``--`` and the first ``.``),
+   and a dotted ``--x.y V`` (or ``--x.y=V``) becomes ``--x '{"y": V}'``: the key before the
+   dot is the flag. ``-O3`` differs by version, and the recorded probe ``dash_O3`` says which:
+   0.11.0 makes it ``-O.level=3`` (``-O`` is ``--compilation-config``'s short option), 0.32.0
+   makes ``-O3``, ``-O=3`` and ``-O 3`` into ``--optimization-level 3`` (lines 358-369).
    ``--config`` (exactly that token) splices in the flags of a YAML file.
 2. then CPython's argparse (``ArgumentParser._parse_optional`` / ``_get_option_tuples``, Lib/
    argparse.py, Python 3.12 as in the image): an exact option string, ``--flag=value``, and, as
@@ -21,10 +25,11 @@ token exactly as vLLM 0.11.0 would, so config can judge a flag by what vLLM make
 The probes recorded in the data (``parser_behaviour.probes``) are what the tests check this
 resolver against, so CI needs no vLLM.
 
-Which version: the model image's tag (``vllm/vllm-openai:v0.11.0``, ``...-cpu:v0.11.0@sha256:``)
-names it. ``version_for_image`` returns ``None`` when the tag is missing or has no data here;
-config then refuses ``extraArgs`` in staging and production and, in development, checks them
-against the newest contract and says so (see ``components/config/vllm_args.py``).
+Which version: the model image's tag (``vllm/vllm-openai:v0.32.0``, ``...-cpu:v0.32.0@sha256:``)
+names it (``image_version``). ``version_for_image`` returns ``None`` when the tag is missing or
+has no data here; config then refuses the image in staging and production and, in development,
+checks ``extraArgs`` against the newest contract and says so
+(``components/config/vllm_image.py``).
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ __all__ = [
     "VllmContract",
     "VllmOption",
     "available_versions",
+    "image_version",
     "load_contract",
     "looks_like_value",
     "newest_version",
@@ -55,10 +61,14 @@ _NEGATIVE_NUMBER: Final = re.compile(r"^-\d+$|^-\d*\.\d+$")
 
 @dataclass(frozen=True, slots=True)
 class VllmOption:
+    """``json_keys``: the keys a JSON option validated into a config dataclass accepts (vLLM
+    refuses any other), ``None`` when the data does not record them."""
+
     dest: str
     option_strings: tuple[str, ...]
     nargs: int | str | None
     takes_value: bool
+    json_keys: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +79,7 @@ class Resolution:
     would not know it, several when the prefix is ambiguous (vLLM exits with an error).
     ``inline`` is the value given with ``=`` (or attached, ``-qfp8``), ``None`` when there is
     none; ``dotted`` tells a ``--flag.key`` token, whose value vLLM always takes from the next
-    token when not inline.
+    token when not inline, and ``key`` is its first key.
     """
 
     token: str
@@ -77,6 +87,7 @@ class Resolution:
     options: tuple[VllmOption, ...]
     inline: str | None
     dotted: bool
+    key: str | None = None
 
     @property
     def option(self) -> VllmOption | None:
@@ -85,10 +96,14 @@ class Resolution:
 
 @dataclass(frozen=True, eq=False)
 class VllmContract:
+    """``dash_o``: the option ``-O<level>`` becomes, ``None`` when it is the old dotted
+    ``-O.level=<level>`` rewrite (0.11); from the recorded ``dash_O3`` probe."""
+
     version: str
     options: tuple[VllmOption, ...]
     allow_abbrev: bool
     probes: dict[str, Any]
+    dash_o: str | None = None
 
     @property
     def by_string(self) -> dict[str, VllmOption]:
@@ -96,10 +111,11 @@ class VllmContract:
 
     def resolve(self, token: str) -> Resolution:
         """Resolve a token that starts with ``-`` (see the module docstring for the rules)."""
-        spelled, inline, dotted = _rewrite(token)
+        spelled, inline, key = _rewrite(token, self.dash_o)
+        dotted = key is not None
         strings = self.by_string
         if spelled in strings:
-            return Resolution(token, spelled, (strings[spelled],), inline, dotted)
+            return Resolution(token, spelled, (strings[spelled],), inline, dotted, key)
         candidates: list[VllmOption] = []
         if self.allow_abbrev and spelled.startswith("--"):
             candidates = [o for s, o in strings.items() if s.startswith(spelled)]
@@ -113,28 +129,39 @@ class VllmContract:
                     o for s, o in strings.items() if s.startswith(spelled) and s.startswith("-")
                 ]
         unique = tuple(dict.fromkeys(candidates))
-        return Resolution(token, spelled, unique, inline, dotted)
+        return Resolution(token, spelled, unique, inline, dotted, key)
 
 
-def _rewrite(token: str) -> tuple[str, str | None, bool]:
+def _rewrite(token: str, dash_o: str | None = None) -> tuple[str, str | None, str | None]:
     """``FlexibleArgumentParser.parse_args``' rewriting, then argparse's ``=`` split.
 
-    Returns the option spelling argparse looks up, the inline value, and whether it was dotted.
+    Returns the option spelling argparse looks up, the inline value, and the first key of a
+    dotted token (``--compilation-config.mode`` -> ``mode``; ``None``: not dotted).
+    ``dash_o`` is the option ``-O<level>`` becomes (``None``: the 0.11 dotted rewrite).
     """
     arg = token
     if arg.startswith("--help="):
-        return "--help", None, False
+        return "--help", None, None
     if arg.startswith("--"):
         key, sep, value = arg.partition("=")
         head, dot, tail = key[2:].partition(".")
         arg = "--" + head.replace("_", "-") + dot + tail + sep + value
+    elif dash_o is not None and arg.startswith("-O"):
+        if arg == "-O":  # `-O 3`: the level is the next token
+            return dash_o, None, None
+        return dash_o, (arg[3:] if arg[2] == "=" else arg[2:]), None
     elif arg.startswith("-O") and arg != "-O" and arg[2] != ".":
         level = arg[3:] if arg[2] == "=" else arg[2:]
         arg = f"-O.level={level}"
     key, sep, value = arg.partition("=")
     if "." in key:
-        return key.split(".", 1)[0].removesuffix("+"), (value if sep else None), True
-    return key, (value if sep else None), False
+        flag, _, rest = key.partition(".")
+        return (
+            flag.removesuffix("+"),
+            (value if sep else None),
+            rest.split(".")[0].removesuffix("+"),
+        )
+    return key, (value if sep else None), None
 
 
 @cache
@@ -151,19 +178,30 @@ def looks_like_value(token: str) -> bool:
 def available_versions() -> list[str]:
     """Versions with contract data, oldest first (``v0.11.0``)."""
     found = [p.parent.name for p in DATA_DIR.glob("v*/serve-args.json")]
-    return sorted(found, key=lambda v: tuple(int(x) for x in v.lstrip("v").split(".")))
+    return sorted(found, key=version_key)
 
 
 def newest_version() -> str:
     return available_versions()[-1]
 
 
-def version_for_image(image: str) -> str | None:
-    """The contract version of a vLLM image (its tag ``v0.11.0``), ``None`` when not known here."""
+def version_key(version: str) -> tuple[int, ...]:
+    """``v0.11.0`` -> ``(0, 11, 0)``, for ordering and ranges."""
+    return tuple(int(x) for x in version.lstrip("v").split("."))
+
+
+def image_version(image: str) -> str | None:
+    """The vLLM version a vLLM image's tag names (``v0.32.0``), data or not; ``None`` for
+    another image, ``latest`` or a digest alone."""
     m = _IMAGE_VERSION.match(image)
     if m is None:
         return None
-    version = m.group(1) if m.group(1).startswith("v") else f"v{m.group(1)}"
+    return m.group(1) if m.group(1).startswith("v") else f"v{m.group(1)}"
+
+
+def version_for_image(image: str) -> str | None:
+    """The contract version of a vLLM image (its tag ``v0.32.0``), ``None`` when not known here."""
+    version = image_version(image)
     return version if version in available_versions() else None
 
 
@@ -185,13 +223,26 @@ def load_contract(version: str) -> VllmContract:
             option_strings=tuple(o["option_strings"]),
             nargs=_nargs(o["nargs"]),
             takes_value=bool(o["takes_value"]),
+            json_keys=None if o.get("json_keys") is None else frozenset(o["json_keys"]),
         )
         for o in data["options"]
         if o["option_strings"]
     )
+    probes = dict(behaviour.get("probes", {}))
     return VllmContract(
         version=version,
         options=options,
         allow_abbrev=bool(behaviour["serve_allow_abbrev"]),
-        probes=dict(behaviour.get("probes", {})),
+        probes=probes,
+        dash_o=_dash_o_target(options, probes.get("dash_O3", {})),
     )
+
+
+def _dash_o_target(options: tuple[VllmOption, ...], probe: dict[str, Any]) -> str | None:
+    """Which option vLLM made ``-O3`` into when it parsed the probe: ``None`` when it is the
+    option that owns ``-O`` itself (0.11: ``--compilation-config``, dotted ``-O.level``)."""
+    changed = set(probe.get("changed_dests", {})) if probe.get("ok") else set()
+    for option in options:
+        if option.dest in changed and "-O" not in option.option_strings:
+            return next(s for s in option.option_strings if s.startswith("--"))
+    return None

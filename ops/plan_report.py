@@ -5,9 +5,9 @@ other views share: the verdict line, the findings, the secrets still to set, the
 from __future__ import annotations
 
 from components.config import SECRET_KEYS, LoadedStack, StackConfig
+from components.config.vllm_image import image_cautions
 from components.manifests.replacements import custom_resource_lines
 from components.planning.capacity import StackPlan
-from components.vllm_contract import version_for_image
 from ops.plan_cost import cost_line
 from ops.plan_timing import format_timing
 from ops.reach import reach_lines
@@ -20,14 +20,9 @@ FOOTER = (
 
 
 def contract_cautions(cfg: StackConfig) -> list[str]:
-    """extraArgs of an image whose vLLM version has no contract data here were judged by the
-    newest contract (components/vllm_contract.py)."""
-    return [
-        f"models[{i}].extraArgs: no vLLM flag contract for image {m.image!r}; checked against "
-        f"vLLM {m.vllm_contract_version} (generate one with tools/vllm_contract.py)"
-        for i, m in enumerate(cfg.models)
-        if m.extra_args and version_for_image(m.image) is None
-    ]
+    """Each model's vLLM image: no contract data, or known advisories
+    (components/config/vllm_image.py)."""
+    return image_cautions([m.image for m in cfg.models], cfg.environment)
 
 
 def findings(cfg: StackConfig, plan: StackPlan) -> list[str]:

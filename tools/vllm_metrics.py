@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import ast
 import importlib
+import importlib.metadata
 import os
 import re
 import sys
 import types
 from pathlib import Path
 from typing import Any
+
+from vllm_compat import metrics_registry, mount_metrics
 
 JsonDict = dict[str, Any]
 
@@ -129,25 +132,63 @@ def exported_series(kind: str, name: str) -> list[str]:
     return [name]
 
 
+class _Loose(types.SimpleNamespace):
+    """A stand-in config: every attribute the stat logger reads and we did not set is None
+    (no speculative decoding, no LoRA, no KV or EC connector, no watermark, ...)."""
+
+    def __getattr__(self, name: str) -> Any:
+        return None
+
+
+def _fake_config(*, hidden: bool, lora: bool, spec: bool) -> Any:
+    from vllm.config import CacheConfig, ObservabilityConfig
+
+    observability = ObservabilityConfig()
+    observability.show_hidden_metrics_for_version = (
+        _previous_minor() if hidden else observability.show_hidden_metrics_for_version
+    )
+    return _Loose(
+        observability_config=observability,
+        model_config=_Loose(served_model_name="m", max_model_len=4096, is_diffusion=False),
+        speculative_config=_Loose(num_speculative_tokens=2, method="ngram") if spec else None,
+        lora_config=_Loose(max_loras=1, max_cpu_loras=1) if lora else None,
+        cache_config=CacheConfig(),
+        parallel_config=_Loose(),
+        scheduler_config=_Loose(),
+    )
+
+
+def _previous_minor() -> str:
+    import vllm
+
+    major, minor = (int(x) for x in vllm.__version__.split(".")[:2])
+    return f"{major}.{max(minor - 1, 0)}"
+
+
+def _scrape(app: Any) -> JsonDict:
+    from fastapi.testclient import TestClient
+
+    client = TestClient(app)
+    client.get("/v1/models")
+    text = client.get("/metrics").text
+    families: dict[str, str] = {}
+    series: set[str] = set()
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            _, _, fam, typ = line.split(" ", 3)
+            families[fam] = typ
+        elif line and not line.startswith("#"):
+            series.add(re.split(r"[{ ]", line, maxsplit=1)[0])
+    return {"families": dict(sorted(families.items())), "series": sorted(series)}
+
+
 def scrape_metrics(platform: str) -> JsonDict:
-    """Set vLLM's metrics up on a bare FastAPI app and scrape /metrics."""
+    """Set vLLM's metrics up on a bare FastAPI app and scrape /metrics (the ``default`` variant
+    is what a plain ``vllm serve`` exports; ``all_optional`` adds hidden, LoRA and speculative
+    decoding metrics)."""
     import prometheus_client
     from fastapi import FastAPI
-    from fastapi.testclient import TestClient
-    from vllm.config import CacheConfig
-    from vllm.entrypoints.openai import api_server
     from vllm.v1.metrics.loggers import PrometheusStatLogger
-
-    def fake_config(*, hidden: bool, lora: bool, spec: bool) -> Any:
-        ns = types.SimpleNamespace
-        return ns(
-            observability_config=ns(show_hidden_metrics=hidden),
-            model_config=ns(served_model_name="m", max_model_len=4096),
-            speculative_config=ns(num_speculative_tokens=2) if spec else None,
-            lora_config=ns(max_loras=1) if lora else None,
-            cache_config=CacheConfig(),
-            kv_transfer_config=None,
-        )
 
     app = FastAPI()
 
@@ -155,35 +196,26 @@ def scrape_metrics(platform: str) -> JsonDict:
     def models() -> dict[str, str]:
         return {"object": "list"}
 
-    api_server.mount_metrics(app)
+    mount_metrics()(app)
     variants: JsonDict = {}
     for label, kw in (
         ("default", {}),
         ("all_optional", {"hidden": True, "lora": True, "spec": True}),
     ):
-        cfg = fake_config(
+        cfg = _fake_config(
             hidden=kw.get("hidden", False), lora=kw.get("lora", False), spec=kw.get("spec", False)
         )
-        logger = PrometheusStatLogger(cfg, [0])
+        try:
+            logger = PrometheusStatLogger(cfg, [0])
+        except (AttributeError, TypeError, ValueError) as exc:
+            variants[label] = {"error": f"{type(exc).__name__}: {exc}"}
+            continue
         logger.log_engine_initialized()
-        client = TestClient(app)
-        client.get("/v1/models")
-        text = client.get("/metrics").text
-        families: dict[str, str] = {}
-        series: set[str] = set()
-        for line in text.splitlines():
-            if line.startswith("# TYPE "):
-                _, _, fam, typ = line.split(" ", 3)
-                families[fam] = typ
-            elif line and not line.startswith("#"):
-                series.add(re.split(r"[{ ]", line, maxsplit=1)[0])
-        variants[label] = {
-            "families": dict(sorted(families.items())),
-            "series": sorted(series),
-        }
+        variants[label] = _scrape(app)
     created = getattr(prometheus_client.metrics, "_use_created", None)
     return {
         "platform_forced": platform,
+        "registry": type(metrics_registry()).__name__,
         "vllm_engine_metrics_module_imported": "vllm.engine.metrics" in sys.modules,
         "prometheus_client_version": importlib.metadata.version("prometheus_client"),
         "created_series_enabled": created,
@@ -245,12 +277,12 @@ def dump_metrics(platform: str) -> JsonDict:
                 "(plus _created unless created series are disabled)."
             ),
             (
-                "vllm:gpu_cache_usage_perc, vllm:gpu_prefix_cache_queries and vllm:gpu_prefix_cache_hits only appear "
-                "with --show-hidden-metrics-for-version=0.10; vllm:lora_requests_info only with --enable-lora; "
-                "vllm:spec_decode_* only with a speculative config."
+                "metrics deprecated in the previous minor release are hidden unless "
+                "--show-hidden-metrics-for-version=<previous minor> (the all_optional variant); "
+                "vllm:lora_requests_info only with --enable-lora; vllm:spec_decode_* only with a speculative config."
             ),
             (
-                "http_* series come from prometheus_fastapi_instrumentator (api_server.mount_metrics); process_* and "
+                "http_* series come from prometheus_fastapi_instrumentator (vLLM's /metrics mount, tools/vllm_compat.py); process_* and "
                 "python_* from prometheus_client's default collectors (absent in multiprocess mode, i.e. "
                 "--api-server-count > 1)."
             ),

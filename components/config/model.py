@@ -25,6 +25,7 @@ from components.config.types import (
     Precision,
 )
 from components.config.vllm_args import extra_arg_values, extra_args_issue
+from components.config.vllm_image import image_issue
 from components.contract import PINNED_ENVIRONMENTS
 from components.vllm_contract import load_contract, newest_version, version_for_image
 
@@ -237,6 +238,8 @@ class ModelConfig(ConfigModel):
             moving = pinned_issue(env, self.image, self.revision, self.extra_args, contract)
             if moving is not None:
                 raise path_error(*moving)
+            if (issue := image_issue(self.image, env)) is not None:
+                raise path_error("image", issue)
         if env == "production" and self.replicas < 2 and not self.allow_downtime:
             raise path_error(
                 "replicas",
@@ -289,8 +292,8 @@ class ModelConfig(ConfigModel):
 
     @property
     def vllm_contract_version(self) -> str:
-        """The vLLM flag contract ``extraArgs`` are judged by: the image tag's version when there
-        is data for it, else the newest (``ops plan`` shows a caution then)."""
+        """The vLLM contract the model is judged by: the image tag's version when there is data
+        for it, else (development only; components/config/vllm_image.py) the newest."""
         return version_for_image(self.image) or newest_version()
 
     @property

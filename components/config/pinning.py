@@ -21,6 +21,9 @@ OTHER_SOURCE_FLAGS: Final = {
     "--tokenizer-revision": "the tokenizer at another revision (vLLM defaults it to --revision)",
     "--hf-config-path": "the model config from another repository",
     "--speculative-config": "a draft model from another repository",
+    # vLLM 0.32.0's shorthand for --speculative-config's model (engine/arg_utils.py:1832, 2070);
+    # a version without it resolves to no option and is skipped.
+    "--spec-model": "a draft model from another repository",
     "--lora-modules": "LoRA adapters from other repositories",
     "--qlora-adapter-name-or-path": "a QLoRA adapter from another repository",
 }

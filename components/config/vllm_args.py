@@ -11,10 +11,12 @@ secret.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Final
 
 from components.config.secrets import secret_value_reason
+from components.config.vllm_dests import ALLOWED_DESTS
 from components.vllm_contract import Resolution, VllmContract, VllmOption, looks_like_value
 
 # vLLM dest -> where the platform's value comes from.
@@ -28,6 +30,9 @@ MANAGED_DESTS: Final[dict[str, str]] = {
     "pipeline_parallel_size": "one replica is one node; use gpusPerReplica",
     "data_parallel_size": "scale with replicas",
     "data_parallel_size_local": "scale with replicas",
+    # vllm/config/parallel.py:945-949 (0.32.0): world size = PP x TP x prefill CP.
+    "prefill_context_parallel_size": "a replica has gpusPerReplica GPUs; context parallelism "
+    "multiplies the GPUs it needs",
     "max_model_len": "set from maxModelLen",
     "gpu_memory_utilization": "set from gpuMemoryUtilization",
     "revision": "set from revision",
@@ -35,11 +40,13 @@ MANAGED_DESTS: Final[dict[str, str]] = {
     "hf_token": "HF_TOKEN from the hfToken secret",
     "download_dir": "HF_HOME on the weight cache volume",
     "uvicorn_log_level": "logging is the platform's",
+    "log_level": "logging is the platform's",
     "disable_log_requests": "logging is the platform's",
     "enable_log_requests": "logging is the platform's",
 }
 _HTTPS = "serves HTTPS; the probes, the smoke test, the health reporter and the router speak HTTP"
 _MULTINODE = "multi-node data parallelism; the platform runs one replica per pod"
+_UNGUARDED = "adds control endpoints that the API key does not guard"
 # vLLM dest -> why it would make vLLM ignore or bypass the managed flags (or not serve at all).
 REFUSED_DESTS: Final[dict[str, str]] = {
     "config": "reads more flags from a YAML file, which would override the managed ones",
@@ -57,6 +64,27 @@ REFUSED_DESTS: Final[dict[str, str]] = {
     "data_parallel_rpc_port": _MULTINODE,
     "data_parallel_hybrid_lb": _MULTINODE,
     "data_parallel_backend": _MULTINODE,
+    "data_parallel_external_lb": _MULTINODE,
+    "data_parallel_multi_port_external_lb": _MULTINODE,
+    "data_parallel_supervisor_port": _MULTINODE,
+    "nnodes": _MULTINODE,
+    "node_rank": _MULTINODE,
+    "master_addr": _MULTINODE,
+    "master_port": _MULTINODE,
+    "enable_elastic_ep": _MULTINODE,
+    "elastic_ep_max_dp_size": _MULTINODE,
+    "ssl_ciphers": _HTTPS,
+    "grpc": "serves gRPC on --port instead of the HTTP API that the probes, the smoke test, "
+    "the health reporter and the router use",
+    "grpc_port": "opens a gRPC port (Rust frontend) that the Service and NetworkPolicy do not "
+    "know and the API key middleware does not see",
+    "tokens_only": "serves only the token-in/token-out endpoints, not the chat and completion "
+    "API the smoke test and the router use",
+    "mm_encoder_only": "runs only the multimodal encoder (disaggregated encoding), no completions",
+    "enable_fault_tolerance": f"{_UNGUARDED} (/fault_tolerance/apply)",
+    "profiler_config": f"{_UNGUARDED} (/start_profile, /stop_profile)",
+    "numa_bind": "starts the workers under numactl --membind, which the RuntimeDefault seccomp "
+    "profile denies without CAP_SYS_NICE",
     "api_server_count": "runs no API server (0) or several processes that change /metrics",
     "middleware": "imports code that wraps the server and can bypass the API key",
     "root_path": "changes which paths the API key guards (it strips the root path first)",
@@ -69,7 +97,12 @@ REFUSED_DESTS: Final[dict[str, str]] = {
 # FlexibleArgumentParser._pull_args_from_config); --headless / --api-server-count
 # (entrypoints/cli/serve.py); --middleware (api_server.py build_app); --root-path vs the
 # AuthenticationMiddleware's /v1 check (api_server.py); --disable-log-stats skips the
-# PrometheusStatLogger (v1/engine/async_llm.py).
+# PrometheusStatLogger (v1/engine/async_llm.py). vLLM 0.32.0: --grpc runs serve_grpc instead
+# of the HTTP server (entrypoints/cli/serve.py:59-63); the routes --enable-fault-tolerance and
+# --profiler-config add, and that they answer without the key
+# (components/data/vllm/v0.32.0/routes.json, registered_only_with); --numa-bind's numactl
+# --membind (utils/numa_utils.py:345-369). Every other dest of every contract version is
+# reviewed as harmless in components/config/vllm_dests.py; an unreviewed one is refused.
 
 
 def _judge(res: Resolution, version: str) -> str | None:
@@ -91,6 +124,36 @@ def _judge(res: Resolution, version: str) -> str | None:
         )
     if option.dest in REFUSED_DESTS:
         return f"{flag!r}{seen} is refused: it {REFUSED_DESTS[option.dest]}"
+    if option.dest not in ALLOWED_DESTS:
+        return (
+            f"{flag!r}{seen} is new in vLLM {version} and not reviewed yet "
+            "(components/config/vllm_dests.py)"
+        )
+    return None
+
+
+def _unknown_json_key(res: Resolution, following: str | None) -> str | None:
+    """A key the option's config dataclass does not have: vLLM refuses it at start
+    (``parse_dataclass`` validates with pydantic, engine/arg_utils.py). Dotted keys
+    (``--compilation-config.level``) and the keys of a JSON object value are checked."""
+    option = res.option
+    if option is None or option.json_keys is None:
+        return None
+    keys: list[str] = []
+    if res.dotted and res.key is not None:
+        keys = [res.key]
+    else:
+        value = res.inline if res.inline is not None else following
+        try:
+            parsed = json.loads(value) if value is not None else None
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict):
+            keys = [str(k) for k in parsed]
+    for key in keys:
+        if key not in option.json_keys:
+            shown = ", ".join(sorted(option.json_keys)[:12])
+            return f"{key!r} is not a key of {option.option_strings[0]} (it takes {shown}, ...)"
     return None
 
 
@@ -128,6 +191,9 @@ def extra_args_issue(args: Sequence[str], contract: VllmContract) -> tuple[int, 
         option = res.option
         assert option is not None  # _judge refused every other case
         fewest, most = _values_needed(option)
+        unknown = _unknown_json_key(res, args[i + 1] if i + 1 < len(args) else None)
+        if unknown is not None:
+            return i, f"{token!r}: {unknown}"
         if res.dotted:
             if res.inline is None:
                 if i + 1 >= len(args):

@@ -47,7 +47,9 @@ def test_up_up_rollback_restores_the_first_config(
 
     first = staging_config()[f"{P}models"]
     second = json.loads(json.dumps(first))
-    second[0]["image"] = "vllm/vllm-openai:v0.11.1"
+    second[0]["image"] = (
+        "vllm/vllm-openai:v0.32.0@sha256:1111111111111111111111111111111111111111111111111111111111111111"
+    )
 
     stack = auto.create_stack("roundtrip", work_dir=str(work))
     stack.set_all_config_json(staging_config_json(first, "key-one", None))

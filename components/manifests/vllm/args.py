@@ -15,6 +15,7 @@ from components.manifests.toolkit import (
     HF_TOKEN_SECRET_KEY,
     Manifest,
 )
+from components.manifests.vllm.cpu import cpu_env
 
 SERVER_COMMAND = ["vllm", "serve"]
 
@@ -122,11 +123,7 @@ def server_env(model: ModelConfig) -> list[Manifest]:
         {"name": "DO_NOT_TRACK", "value": "1"},
     ]
     if model.accelerator == "cpu":
-        env += [
-            {"name": "VLLM_CPU_KVCACHE_SPACE", "value": str(model.cpu_kv_cache_space_gi)},
-            # Binding OpenMP threads to cores calls mbind/set_mempolicy, which the
-            # RuntimeDefault seccomp profile denies without CAP_SYS_NICE; we keep the pod
-            # unprivileged and let the kernel schedule the threads instead.
-            {"name": "VLLM_CPU_OMP_THREADS_BIND", "value": "nobind"},
-        ]
+        # No thread binding (seccomp), spelled for the image's vLLM version, and threads sized
+        # to the pod's CPU request: components/manifests/vllm/cpu.py.
+        env += cpu_env(model)
     return env

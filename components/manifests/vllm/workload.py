@@ -32,6 +32,7 @@ from components.manifests.vllm.args import (
     server_env,
     tensor_parallel_size,
 )
+from components.manifests.vllm.cpu import cpu_request
 from components.manifests.vllm.names import (
     HTTP_PORT_NAME,
     headless_service_name,
@@ -135,7 +136,7 @@ def resources(model: ModelConfig) -> Manifest:
     """
     weights = weight_memory_gib(model.parameters_billions, model.precision)
     if model.accelerator == "cpu":
-        cpu = model.resources.cpu or "4"
+        cpu = cpu_request(model)
         default_mem = math.ceil(weights * 1.2) + model.cpu_kv_cache_space_gi + 2
     else:
         cpu = model.resources.cpu or str(4 * model.gpus_per_replica)

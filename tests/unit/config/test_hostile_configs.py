@@ -153,7 +153,7 @@ CASES = [
     Case(
         "image without contract data still refuses managed spellings",
         put("models[0].extraArgs", ["--tensor-parallel", "2"]),
-        text=lambda t: t.replace("vllm-openai:v0.11.0@", "vllm-openai:v0.10.1@", 1),
+        text=lambda t: t.replace("vllm-openai:v0.32.0", "vllm-openai:v0.10.1", 1),
         path="models[0].extraArgs[0]",
         stack="development",
     ),

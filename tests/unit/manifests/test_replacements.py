@@ -45,7 +45,7 @@ EDITS: dict[str, Edit] = {
     "weightCache.sizeGi": _set("weightCache.sizeGi", lambda v: (v or 400) + 30),
     "weightCache.storageClass": _set("weightCache.storageClass", lambda v: "other-class"),
     "parametersBillions": _set("parametersBillions", lambda v: round(float(v) * 1.05, 2)),
-    "image": _set("image", lambda v: "vllm/vllm-openai:v0.11.1"),
+    "image": _set("image", lambda v: "vllm/vllm-openai:v0.32.0@sha256:" + "1" * 64),
     "maxModelLen": _set("maxModelLen", lambda v: int(v) // 2),
 }
 NEVER_REPLACES = {

@@ -175,7 +175,7 @@ def test_preview_only_writes_config_previews_and_puts_the_stack_file_back(
     assert stack.names()[-3:] == ["set_all_config_json", "remove_all_config", "preview"]
     assert "up" not in stack.names()
     set_doc = next(c[1] for c in stack.calls if c[0] == "set_all_config_json")
-    assert set_doc[f"{P}models"]["objectValue"][1]["image"] == "vllm/vllm-openai:v0.11.0"
+    assert set_doc[f"{P}models"]["objectValue"][1]["image"] == "vllm/vllm-openai:v0.32.0"
     removed = next(c[1] for c in stack.calls if c[0] == "remove_all_config")
     assert removed == [f"{P}gpuBudget", f"{P}otherNamespacesGpuBudget", f"{P}protect"]
     assert stack.stack_file.read_bytes() == before

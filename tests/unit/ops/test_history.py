@@ -55,9 +55,12 @@ def test_object_values_are_objects_and_scalars_decode_as_the_program_reads_them(
     models = v[6].config["vllm-platform:models"]
     assert models.is_object and isinstance(models.semantic(), list)
     assert v[6].models() == [
-        ("llama-3-3-70b-instruct", "vllm/vllm-openai:v0.11.0"),
-        ("llama-3-1-8b-instruct", "vllm/vllm-openai:v0.11.1"),
-        ("qwen-2-5-7b-instruct", "vllm/vllm-openai:v0.11.0"),
+        ("llama-3-3-70b-instruct", "vllm/vllm-openai:v0.32.0"),
+        (
+            "llama-3-1-8b-instruct",
+            "vllm/vllm-openai:v0.32.0@sha256:1111111111111111111111111111111111111111111111111111111111111111",
+        ),
+        ("qwen-2-5-7b-instruct", "vllm/vllm-openai:v0.32.0"),
     ]
     assert v[6].config["vllm-platform:gpuBudget"].semantic() == 10
     assert v[6].config["vllm-platform:environment"].semantic() == "production"
@@ -106,7 +109,10 @@ def test_table_shows_every_version_result_git_and_models_never_secrets() -> None
     for version in range(1, 9):
         assert f"\n{version} " in text
     assert "e7b3d1f5a9c2+dirty" in text
-    assert "llama-3-1-8b-instruct=vllm/vllm-openai:v0.11.1" in text
+    assert (
+        "llama-3-1-8b-instruct=vllm/vllm-openai:v0.32.0@sha256:1111111111111111111111111111111111111111111111111111111111111111"
+        in text
+    )
     assert "rollback targets (succeeded updates): 6, 5, 3, 1" in text
     assert not any(s in text for s in SECRET_VALUES)
 
@@ -118,7 +124,7 @@ def test_rows_for_json_carry_duration_models_and_no_config_values() -> None:
     assert v5["durationSeconds"] == 805
     assert v5["models"][0] == {
         "name": "llama-3-3-70b-instruct",
-        "image": "vllm/vllm-openai:v0.11.0",
+        "image": "vllm/vllm-openai:v0.32.0",
     }
     assert not any(s in json.dumps(rows) for s in SECRET_VALUES)
 

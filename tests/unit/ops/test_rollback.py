@@ -65,7 +65,7 @@ def test_restores_values_removes_keys_added_since_and_keeps_todays_secrets() -> 
     assert plan.restored[f"{P}vllmApiKey"].semantic() == "sk-prod-THIRDKEY-3333"
     assert plan.restorable_secrets == [f"{P}vllmApiKey"]  # the history's differs
     models = plan.to_set[f"{P}models"].semantic()
-    assert [m["image"] for m in models] == ["vllm/vllm-openai:v0.11.0"] * 3
+    assert [m["image"] for m in models] == ["vllm/vllm-openai:v0.32.0"] * 3
     assert models[1]["replicas"] == 2
     assert f"{P}vllmApiKey" in plan.kept_secrets and plan.missing_secrets == []
     assert plan.other_namespaces == []
@@ -121,7 +121,7 @@ def test_config_json_keeps_objects_as_objects_and_secrets_as_secrets() -> None:
     doc = json.loads(plan.config_json())
     models = doc[f"{P}models"]
     assert models["secret"] is False
-    assert models["objectValue"][1]["image"] == "vllm/vllm-openai:v0.11.0"
+    assert models["objectValue"][1]["image"] == "vllm/vllm-openai:v0.32.0"
     assert json.loads(models["value"]) == models["objectValue"]
     assert doc[f"{P}vllmApiKey"] == {"secret": True, "value": "sk-prod-SECONDKEY-2222"}
 
@@ -130,10 +130,8 @@ def test_plan_shows_leaf_changes_by_model_name_and_masks_every_secret() -> None:
     current = config_of(8)
     plan = plan_rollback(load(SHOWN), 5, current, restore_secrets=("vllmApiKey",))
     text = format_plan(plan, "production", "stack production", git_warnings(plan.target, None))
-    assert (
-        "[llama-3-1-8b-instruct].image: vllm/vllm-openai:v0.11.2 -> vllm/vllm-openai:v0.11.0"
-        in text
-    )
+    image_v8 = "vllm/vllm-openai:v0.32.0@sha256:" + "2" * 64
+    assert f"[llama-3-1-8b-instruct].image: {image_v8} -> vllm/vllm-openai:v0.32.0" in text
     assert "[llama-3-1-8b-instruct].replicas: 3 -> 2" in text
     assert f"- {P}gpuBudget = 10   (added after this version: removed)" in text
     assert f"~ {P}vllmApiKey = [secret]   (restored from the history: --restore-secret)" in text
@@ -214,7 +212,7 @@ def test_offline_plan_from_a_history_file_prints_the_diff_and_applies_nothing() 
     assert "Current configuration read from: Pulumi.production.yaml" in result.stdout
     current = yaml.safe_load((ROOT / "Pulumi.production.yaml").read_text())["config"]
     image_now = current["vllm-platform:models"][0]["image"]
-    assert f"{image_now} -> vllm/vllm-openai:v0.10.1" in result.stdout
+    assert f"{image_now} -> vllm/vllm-openai:v0.32.0@sha256:{'0' * 64}" in result.stdout
     assert "Plan only (--history-file)" in result.stdout
     assert not any(s in result.stdout + result.stderr for s in SECRET_VALUES)
 

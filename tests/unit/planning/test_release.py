@@ -66,7 +66,10 @@ def test_digest_ignores_key_order_and_spelled_out_defaults() -> None:
 
 @pytest.mark.parametrize(
     ("path", "value"),
-    [(("models", 1, "image"), "vllm/vllm-openai:v0.11.1"), (("models", 0, "replicas"), 3)],
+    [
+        (("models", 1, "image"), "vllm/vllm-openai:v0.32.0@sha256:" + "1" * 64),
+        (("models", 0, "replicas"), 3),
+    ],
 )
 def test_digest_changes_when_the_deployment_changes(path: tuple[Any, ...], value: Any) -> None:
     raw = raw_production()

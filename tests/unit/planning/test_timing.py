@@ -319,7 +319,7 @@ def test_prepuller_pulls_each_distinct_gpu_image_on_every_gpu_node() -> None:
 
 
 def test_prepuller_deduplicates_images_and_skips_cpu_models() -> None:
-    cfg, _, _ = stack(model=2, image="vllm/vllm-openai:v0.10.2")
+    cfg, _, _ = stack(model=2, image="vllm/vllm-openai:v0.32.0@sha256:" + "1" * 64)
     ds = image_prepuller(cfg)
     assert ds is not None
     assert [c["image"] for c in pod(ds)["initContainers"]] == list(

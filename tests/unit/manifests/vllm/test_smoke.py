@@ -59,7 +59,7 @@ def test_smoke_job_name_changes_with_the_served_spec_and_is_stable_otherwise() -
     assert first["metadata"]["name"] == again["metadata"]["name"]
     assert first["metadata"]["name"].startswith(f"{m.name}-smoke-")
     assert len(first["metadata"]["name"].rsplit("-", 1)[1]) == 8
-    cfg2, m2, plan2 = stack(image="vllm/vllm-openai:v0.11.1")
+    cfg2, m2, plan2 = stack(image="vllm/vllm-openai:v0.32.0@sha256:" + "1" * 64)
     assert model_objects(cfg2, m2, plan2)[-1]["metadata"]["name"] != first["metadata"]["name"]
     # Scaling adds replicas that serve traffic: the test runs again and reaches them too.
     cfg3, m3, plan3 = stack(replicas=3, max_nodes=9)

@@ -1,0 +1,189 @@
+"""What ``python -m ops render`` writes for the live stack, and the few substitutions that let it
+run on this machine instead of in a pod.
+
+The live tier reads the rendered YAML, not the builders, so it checks what a user applies.
+Only these differ from the rendered objects (docs/vllm-contract.md lists them too):
+
+- address: the server listens on ``127.0.0.1:<free port>`` instead of ``--host 0.0.0.0
+  --port 8000``; the probes, the smoke Job's targets and port and the health reporter's URLs
+  follow (each checked to name the container's port first);
+- paths: every volume mount becomes a directory of the run (``/var/cache/vllm-platform`` ->
+  ``<run>/weights``, ``/home/vllm`` -> ``<run>/home``, ...), in arguments and environment
+  values alike, and the ``/tmp`` mount becomes ``TMPDIR``;
+- key: ``VLLM_API_KEY`` (a Secret in the cluster) is a random key of the run; an optional
+  Secret reference that has no Secret (``HF_TOKEN``) is left out, as the kubelet does;
+- image: ``PATH`` starts with the venv's bin directory (the image's own environment).
+"""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import yaml
+
+from tests.live.environment import LIVE_STACK
+from tests.support.stackfiles import ROOT
+
+__all__ = [
+    "Address",
+    "Container",
+    "Rendered",
+    "local_env",
+    "render",
+]
+
+Manifest = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Address:
+    """Where the live server listens instead of the pod's ``0.0.0.0:8000``."""
+
+    host: str
+    port: int
+
+    @property
+    def base(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Container:
+    """One rendered container: what runs, its environment, mounts, probes and user."""
+
+    spec: Manifest
+    pod_security: Manifest = field(default_factory=dict)
+
+    @property
+    def argv(self) -> list[str]:
+        return [*self.spec.get("command", []), *self.spec.get("args", [])]
+
+    @property
+    def mounts(self) -> dict[str, str]:
+        """mountPath -> volume name."""
+        return {m["mountPath"]: m["name"] for m in self.spec.get("volumeMounts", [])}
+
+    @property
+    def user(self) -> tuple[int, int]:
+        """(uid, gid) the container runs as: its securityContext, else the pod's."""
+        ctx = {**self.pod_security, **self.spec.get("securityContext", {})}
+        return int(ctx["runAsUser"]), int(ctx["runAsGroup"])
+
+    def port(self, name: str) -> int:
+        return int(next(p["containerPort"] for p in self.spec["ports"] if p["name"] == name))
+
+    def probe(self, kind: str) -> Manifest:
+        return dict(self.spec[f"{kind}Probe"])
+
+    def env_value(self, name: str) -> str:
+        return str(next(e["value"] for e in self.spec["env"] if e["name"] == name))
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """The rendered objects of the live stack, by kind and name."""
+
+    objects: list[Manifest]
+
+    def one(self, kind: str, name_prefix: str = "") -> Manifest:
+        found = [
+            o
+            for o in self.objects
+            if o["kind"] == kind and o["metadata"]["name"].startswith(name_prefix)
+        ]
+        assert len(found) == 1, f"{kind} {name_prefix!r}: {len(found)} rendered"
+        return found[0]
+
+    def server(self) -> Container:
+        pod = self.one("StatefulSet")["spec"]["template"]["spec"]
+        return Container(pod["containers"][0], pod.get("securityContext", {}))
+
+    def smoke(self) -> Container:
+        pod = self.one("Job")["spec"]["template"]["spec"]
+        return Container(pod["containers"][0], pod.get("securityContext", {}))
+
+    def reporter_probe(self) -> Container:
+        spec = self.one("CronJob")["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        probe = next(c for c in spec["initContainers"] if c["name"] == "probe")
+        return Container(probe, spec.get("securityContext", {}))
+
+    def reporter_files(self) -> dict[str, str]:
+        return dict(self.one("ConfigMap", "health-reporter")["data"])
+
+
+def render(out: Path) -> Rendered:
+    """``python -m ops render --file tests/live/Pulumi.live.yaml --out <out>``, read back."""
+    subprocess.run(
+        [sys.executable, "-m", "ops", "render", "--file", str(LIVE_STACK), "--out", str(out)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    docs = [yaml.safe_load(p.read_text(encoding="utf-8")) for p in sorted(out.glob("*.yaml"))]
+    return Rendered(docs)
+
+
+def new_key() -> str:
+    return "live-" + secrets.token_urlsafe(24)
+
+
+def _localize(value: str, paths: Mapping[str, Path]) -> str:
+    """A string naming a path under a mount, with the mount's directory of the run."""
+    for mount in sorted(paths, key=len, reverse=True):
+        if value == mount or value.startswith(mount.rstrip("/") + "/"):
+            return str(paths[mount]) + value[len(mount) :]
+    return value
+
+
+def local_env(
+    container: Container, volumes: Mapping[str, Path], secrets_: Mapping[str, str], path: str
+) -> tuple[list[str], dict[str, str]]:
+    """The container's argv and environment on this machine: mount paths replaced by the run's
+    directories (``volumes``: volume name -> directory), Secret references by ``secrets_``
+    (name of the variable -> value; optional ones without a value are left out)."""
+    paths = {mount: volumes[name] for mount, name in container.mounts.items()}
+    env: dict[str, str] = {"PATH": path}
+    for item in container.spec.get("env", []):
+        if "value" in item:
+            env[item["name"]] = _localize(str(item["value"]), paths)
+            continue
+        ref = item["valueFrom"]["secretKeyRef"]
+        if item["name"] in secrets_:
+            env[item["name"]] = secrets_[item["name"]]
+        elif not ref.get("optional", False):
+            raise AssertionError(f"no value for the required Secret reference {item['name']}")
+    if "/tmp" in paths:
+        env["TMPDIR"] = str(paths["/tmp"])
+    return [_localize(a, paths) for a in container.argv], env
+
+
+def server_argv(argv: list[str], address: Address, container_port: int) -> list[str]:
+    """The rendered ``vllm serve`` command with only ``--host`` and ``--port`` replaced."""
+    out = list(argv)
+    for flag, value in (("--host", address.host), ("--port", str(address.port))):
+        i = out.index(flag)
+        if flag == "--port":
+            assert int(out[i + 1]) == container_port, "--port is not the container's port"
+        out[i + 1] = value
+    return out
+
+
+def reporter_models(text: str, address: Address, container_port: int) -> str:
+    """The reporter's models file with each URL's host and port replaced."""
+    lines = []
+    for line in text.splitlines():
+        name, url = line.split()
+        parts = urlsplit(url)
+        assert parts.port == container_port, f"{url} is not the server's port"
+        lines.append(
+            f"{name} {urlunsplit(parts._replace(netloc=f'{address.host}:{address.port}'))}"
+        )
+    return "\n".join(lines) + "\n"
