@@ -80,10 +80,15 @@ def stored_checkpoint_gb(m: ModelConfig) -> float:
 
 
 def reads_per_replica_gb(m: ModelConfig) -> float:
-    """GB one replica reads while loading. Every tensor-parallel rank reads every file of the
-    checkpoint and keeps its shard: the default loader's ``safetensors_weights_iterator`` calls
-    ``get_tensor`` on every tensor of every file, and the Run:ai streamer iterator streams every
-    file (vllm v0.11.0 ``model_loader/weight_utils.py:563-586, 620-640``)."""
+    """GB one replica reads while loading. From the weight volume every tensor-parallel rank
+    reads every file of the checkpoint and keeps its shard (vLLM 0.32.0's default loader,
+    ``safetensors_weights_iterator``, calls ``get_tensor`` on every tensor of every file:
+    ``model_executor/model_loader/weight_utils.py:1079-1213``). From Object Storage the
+    streamer's distributed mode (``--model-loader-extra-config '{"distributed": true}'``,
+    ``runai_streamer_loader.py:34-46``) splits the chunks among the ranks and broadcasts them,
+    so the replica reads the checkpoint once; the Object Storage source is planned with it."""
+    if m.weight_source.kind == "objectStorage":
+        return stored_checkpoint_gb(m)
     ranks = 1 if m.accelerator == "cpu" else m.gpus_per_replica
     return stored_checkpoint_gb(m) * ranks
 
