@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -106,10 +107,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         eprint(f"error: {exc}")
         return 2
     except BrokenPipeError:
-        # The reader stopped early (`ops plan | head -1`): not an error of ours. Point stdout at
+        # The reader stopped early (`ops plan | head -1`): no traceback, but no success either,
+        # since the command did not finish (a plan's exit 2 for problems, a deploy midway): the
+        # shell's status for a writer a closed pipe stopped, 128 + SIGPIPE. Point stdout at
         # devnull so the interpreter's final flush does not fail again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+        return 128 + signal.SIGPIPE
 
 
 if __name__ == "__main__":
