@@ -288,3 +288,20 @@ def test_a_stack_name_that_is_a_path_is_refused(
 ) -> None:
     code, text = run(capsys, "plan", "--stack", stack)
     assert code == 2 and f"--stack {stack}: a stack name, not a path" in text
+
+
+# ------------------------------------------------------------------------------ schema --out
+
+
+@pytest.mark.parametrize("check", [False, True], ids=["write", "check"])
+def test_schema_out_onto_a_directory_or_an_unwritable_path_exits_2(
+    check: bool, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`ops schema --out DIR` (or a path under a file) ended in an IsADirectoryError traceback."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("mine")
+    # (--check of a path that cannot exist says "out of date", exit 1: nothing to read there)
+    for out in (tmp_path,) if check else (tmp_path, blocker / "schema.json"):
+        code, text = run(capsys, "schema", "--out", str(out), *(["--check"] if check else []))
+        assert code == 2 and text.startswith(f"error: --out {out}: cannot "), text
+    assert blocker.read_text() == "mine"
