@@ -198,6 +198,26 @@ def test_a_ref_git_does_not_know_exits_2(repo: Path, capsys: pytest.CaptureFixtu
     assert "--against nope: not a commit, branch or tag" in capsys.readouterr().err
 
 
+def test_a_symlinked_stack_file_is_compared_where_it_lives(
+    repo: Path, tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A link's own name is in no commit: it was planned as "a new stack, everything is
+    created" while nothing changed."""
+    link = tmp_path_factory.mktemp("elsewhere") / "Pulumi.link.yaml"
+    link.symlink_to(repo / "Pulumi.production.yaml")
+    code, lines = plan(capsys, "--file", str(link), "--against", "base")
+    assert code == 0 and lines[0].endswith("against base: no change"), "\n".join(lines)
+
+
+def test_a_stack_file_outside_any_git_repository_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    copy = tmp_path / "Pulumi.production.yaml"
+    shutil.copy(ROOT / "Pulumi.production.yaml", copy)
+    assert main(["plan", "--file", str(copy), "--against", "main"]) == 2
+    assert f"--against main: {tmp_path} is not inside a git repository" in capsys.readouterr().err
+
+
 def test_a_stack_file_new_since_the_ref_is_a_new_stack(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
