@@ -81,7 +81,7 @@ def _smoke(run: Run, payload: str | None = None) -> str:
     env["SMOKE_TARGETS"] = run.address.host
     env["SMOKE_PORT"] = str(run.address.port)
     if payload is not None:
-        env["SMOKE_PAYLOAD"] = payload
+        env["SMOKE_PAYLOADS"] = payload
     return _run_as(smoke, run, argv, env)
 
 
@@ -94,7 +94,7 @@ def test_the_rendered_smoke_script_passes(cold: Run) -> None:
 
 
 def test_the_smoke_script_fails_for_a_wrong_model_name(cold: Run) -> None:
-    payload = json.loads(cold.rendered.smoke().env_value("SMOKE_PAYLOAD"))
+    payload = json.loads(cold.rendered.smoke().env_value("SMOKE_PAYLOADS").splitlines()[0])
     payload["model"] = "not-" + payload["model"]
     out = _smoke(cold, json.dumps(payload))
     assert out.startswith("exit 1\n") and "FAILED: HTTP 404" in out, out
