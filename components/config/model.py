@@ -12,7 +12,7 @@ from pydantic.alias_generators import to_camel
 from components.config.base import ConfigModel, path_error
 from components.config.gpu_plans import GpuPlan
 from components.config.lora import LoraAdapter, names_issue, rank_issue
-from components.config.pinning import pinned_issue, pinned_revision_issue
+from components.config.pinning import OTHER_SOURCE_FLAGS, pinned_issue, pinned_revision_issue
 from components.config.types import (
     ContainerText,
     CpuQuantity,
@@ -259,6 +259,13 @@ class ModelConfig(ConfigModel):
         rank = rank_issue(self.max_lora_rank, load_contract(self.vllm_contract_version))
         if rank is not None:
             raise path_error("maxLoraRank", rank)
+        unfetched = next((f for f in OTHER_SOURCE_FLAGS if self.extra_arg(f) is not None), None)
+        if unfetched is not None:
+            raise path_error(
+                "loraAdapters",
+                f"adapters are served only from what the fetch-weights init container fetched, "
+                f"and extraArgs {unfetched} turn it off (components/planning/timing.py)",
+            )
         env = (info.context or {}).get("environment")
         for i, adapter in enumerate(self.lora_adapters):
             moving = pinned_revision_issue(env, adapter.revision)

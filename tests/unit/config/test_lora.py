@@ -123,3 +123,12 @@ def test_development_may_follow_an_adapters_branch() -> None:
         load_stack_config(raw)
     raw["models"][0]["maxLoraRank"] = 32
     assert load_stack_config(raw).config.models[0].lora_adapters[0].revision == "main"
+
+
+def test_adapters_need_the_init_container_that_fetches_them() -> None:
+    raw = _with("development", loraAdapters=[adapter()], extraArgs=["--tokenizer", "o/r"])
+    assert _issue(raw) == (
+        "models[0].loraAdapters",
+        "adapters are served only from what the fetch-weights init container fetched, and "
+        "extraArgs --tokenizer turn it off (components/planning/timing.py)",
+    )
