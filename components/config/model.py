@@ -73,6 +73,15 @@ class Architecture(ConfigModel):
     head_dim: int = Field(
         ge=1, le=4096, description="config.json head_dim, else hidden_size / num_attention_heads"
     )
+    hidden_size: int | None = Field(
+        default=None, ge=1, le=1_000_000, description="config.json hidden_size (LoRA slot memory)"
+    )
+    intermediate_size: int | None = Field(
+        default=None,
+        ge=1,
+        le=10_000_000,
+        description="config.json intermediate_size (LoRA slot memory)",
+    )
 
 
 class Resources(ConfigModel):

@@ -14,11 +14,13 @@ from components.config import ConfigError, ConfigIssue, ModelConfig, StackConfig
 from components.config.gpu_plans import GpuPlan
 from components.planning.architecture import checkpoint_precision, loaded_precision, model_shape
 from components.planning.kv_cache import Concurrency
+from components.planning.lora import LoraPlan
 from components.planning.memory import LoadFit, MemoryFit, fit_load, fit_memory, suggest_fixes
 from components.planning.model_checks import (
     cache_checks,
     concurrency_issues,
     model_concurrency,
+    model_lora,
     precision_issues,
     weight_cache_gi,
 )
@@ -56,6 +58,7 @@ class ModelPlan:
     checkpoint_precision: str
     concurrency: Concurrency | None  # None when the model's shape is unknown
     weight_cache_gi: int
+    lora: LoraPlan | None = None  # None without LoRA adapters
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +215,7 @@ def _model_plan(cfg: StackConfig, m: ModelConfig, can_surge: bool) -> ModelPlan:
         checkpoint_precision=checkpoint_precision(m) or m.precision,
         concurrency=model_concurrency(m, plan),
         weight_cache_gi=weight_cache_gi(m),
+        lora=model_lora(m, plan),
     )
 
 

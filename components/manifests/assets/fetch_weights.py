@@ -3,11 +3,12 @@ if importlib.util.find_spec("hf_transfer"):
     os.environ.setdefault("HF_HUB_ENABLE_HF_TRANSFER", "1")
 from huggingface_hub import HfApi, snapshot_download
 marks = pathlib.Path(os.environ["HF_HOME"], "vllm-platform-fetched")
-def fetch(repo, revision, local_dir=None):
+def fetch(repo: str, revision: str, local_dir: str | None = None) -> None:
     done = marks / (repo.replace("/", "--") + "@" + revision + ("@lora" if local_dir else ""))
     pinned = len(revision) == 40 and all(c in "0123456789abcdef" for c in revision)
     if pinned and done.exists():
-        print(f"{repo}@{revision} is on the volume (fetched {done.read_text().strip()}); no download")
+        when = done.read_text().strip()
+        print(f"{repo}@{revision} is on the volume (fetched {when}); no download")
         return
     top = [f for f in HfApi().list_repo_files(repo, revision=revision) if "/" not in f]
     formats = ["*.safetensors", "*.bin", "*.pt"]

@@ -62,7 +62,9 @@ def test_the_init_container_fetches_each_adapter_where_the_server_reads_it() -> 
     adapters = json.loads(_env(fetch)["LORA_ADAPTERS"])
     args = container(server)["args"]
     modules = args[args.index("--lora-modules") + 1 : args.index("--lora-modules") + 3]
-    assert [f"{n}={a['path']}" for n, a in zip(["sql-expert", "support-bot"], adapters)] == modules
+    assert [
+        f"{n}={a['path']}" for n, a in zip(["sql-expert", "support-bot"], adapters, strict=True)
+    ] == modules
     assert [(a["repo"], a["revision"]) for a in adapters] == [
         ("org/sql-lora", "c" * 40),
         ("org/support-lora", "d" * 40),
