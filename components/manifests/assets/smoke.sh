@@ -33,7 +33,7 @@ for host in $targets; do
   IFS=$newline
   for payload in $SMOKE_PAYLOADS; do
     unset IFS
-    model=$(printf '%s' "$payload" | sed 's/.*"model":"\([^"]*\)".*/\1/')
+    model=$(printf '%s' "$payload" | sed 's/.*"model": *"\([^"]*\)".*/\1/')
     status=$(curl --silent --show-error --max-time "$SMOKE_TIMEOUT_SECONDS" \
       --header @"$tmp/auth" --header 'Content-Type: application/json' \
       --data "$payload" --output "$tmp/body" --write-out '%{http_code} %{time_total}' \

@@ -37,7 +37,7 @@ for arg in "$@"; do
 done
 host=${url#http://}
 host=${host%%:*}
-model=$(printf '%s' "$data" | sed 's/.*"model":"\([^"]*\)".*/\1/')
+model=$(printf '%s' "$data" | sed 's/.*"model": *"\([^"]*\)".*/\1/')
 echo "$host" >> "$FAKE_LOG"
 echo "$host/$model" >> "$FAKE_LOG.models"
 code=200
