@@ -13,6 +13,7 @@ from components.config.base import ConfigModel, path_error
 from components.config.gpu_plans import GpuPlan
 from components.config.lora import LoraAdapter, names_issue, rank_issue
 from components.config.pinning import OTHER_SOURCE_FLAGS, pinned_issue, pinned_revision_issue
+from components.config.readiness import Rollout, WeightSource
 from components.config.types import (
     ContainerText,
     CpuQuantity,
@@ -239,6 +240,8 @@ class ModelConfig(ConfigModel):
         "adapters' adapter_config.json r must not exceed it",
     )
     weight_cache: WeightCache = Field(default_factory=WeightCache)
+    weight_source: WeightSource = Field(default_factory=WeightSource)
+    rollout: Rollout = Field(default_factory=Rollout)
     resources: Resources = Field(default_factory=Resources)
     autoscaling: Autoscaling | None = None
     ingress: Ingress | None = None
