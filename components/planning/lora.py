@@ -1,16 +1,10 @@
 """The memory a model's LoRA slots take on its GPUs, and how many adapters fit beside the KV
 cache the model needs.
 
-vLLM allocates every slot up front, whatever is loaded: each LoRA-wrapped linear layer gets
-``lora_a_stacked`` of ``max_loras x max_lora_rank x input_size`` and ``lora_b_stacked`` of
-``max_loras x output_size x max_lora_rank`` per slice, in the model's dtype
-(vllm/lora/layers/base_linear.py:104-155 ``create_lora_weights`` at v0.32.0; ``lora_dtype``
-auto is the model's, vllm/config/lora.py:138-139). A Llama-style decoder layer has four wrapped
-layers (vllm/model_executor/models/llama.py:475-478 packs q/k/v and gate/up): qkv_proj (3 slices
-of hidden in; q + k + v out), o_proj (q width in, hidden out), gate_up_proj (2 slices of hidden
-in; 2 x intermediate out), down_proj (intermediate in, hidden out). The q width is taken as
-hidden_size (true of every catalog model). The figure is for the whole replica, unsharded: with
-tensor parallelism the A or B halves split over the GPUs, so it is an upper bound per GPU.
+Every slot is allocated up front, in the model's dtype, for the four LoRA-wrapped layers of a
+Llama-style decoder layer (qkv, o, gate_up, down); the q width is taken as hidden_size. The
+figure is for the whole replica, unsharded: an upper bound per GPU under tensor parallelism.
+Sources: docs/vllm-contract.md, "LoRA adapters".
 """
 
 from __future__ import annotations
