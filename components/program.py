@@ -1,5 +1,5 @@
 """The program's wiring: config -> cluster -> namespace -> registry schema and roles -> per model
-a RegistryRollout then its VllmDeployment -> one RegistryEntry per model.
+a RegistryRollout then its VllmDeployment -> one RegistryEntry per model and per LoRA adapter.
 
 Every step is a ComponentResource built from the validated ``StackConfig``; nothing here
 computes manifests (the pure builders do) or talks to a database (the registry providers do).
@@ -191,7 +191,8 @@ def wire_registry(cfg: StackConfig) -> pulumi.Output[str]:
 def wire_entries(
     cfg: StackConfig, models: dict[str, ModelWiring], entry_dsn: pulumi.Output[str]
 ) -> None:
-    """Each model's entry, once its server answered its smoke test.
+    """Each model's entry and each of its LoRA adapters', once its server answered its smoke
+    test (which covers the adapters).
 
     During ``ops rollback --yes`` the registry events record the change as ``rolled_back``.
     """
@@ -200,22 +201,26 @@ def wire_entries(
         dep, rollout = models[model.name].deployment, models[model.name].rollout
         # The endpoint only resolves once the smoke Job passed: ready gates the registration.
         endpoint = pulumi.Output.all(dep.endpoint_url, dep.ready).apply(_ready_endpoint(model.name))
-        RegistryEntry(
-            f"{model.name}-registry",
-            entry_args(
-                cfg,
-                model,
-                connection=entry_dsn,
-                endpoint_url=endpoint,
-                deployment_name=dep.workload_name,
-                stack=pulumi.get_stack(),
-                owner_stack=owner_stack_name(),
-                smoke_evidence=dep.smoke_test_job_name,
-                change_kind="rollback" if rollback_to else "deploy",
-                note=f"rollback to stack version {rollback_to}" if rollback_to else None,
-                rollout=rollout.rollout_id,
-            ),
-        )
+        # The model's own entry, then one per LoRA adapter: the same endpoint and smoke Job (it
+        # sends a completion to every adapter on every replica), registered by the same gate.
+        for adapter in (None, *model.lora_adapters):
+            RegistryEntry(
+                f"{adapter.name if adapter is not None else model.name}-registry",
+                entry_args(
+                    cfg,
+                    model,
+                    connection=entry_dsn,
+                    endpoint_url=endpoint,
+                    deployment_name=dep.workload_name,
+                    stack=pulumi.get_stack(),
+                    owner_stack=owner_stack_name(),
+                    smoke_evidence=dep.smoke_test_job_name,
+                    change_kind="rollback" if rollback_to else "deploy",
+                    note=f"rollback to stack version {rollback_to}" if rollback_to else None,
+                    rollout=rollout.rollout_id,
+                    adapter=adapter,
+                ),
+            )
 
 
 def _ready_endpoint(model: str) -> Callable[[list[Any]], str]:
