@@ -14,7 +14,6 @@ import pytest
 from components.registry import migrate as m
 from components.registry import rollouts, store
 from components.registry.connection import connect
-from components.registry.providers import RegistryEntryProvider
 from components.registry.rows import EntrySpec, RegistryRow
 from components.registry.writers import bind_writer
 from tests.integration.conftest import MakeRole

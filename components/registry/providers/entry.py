@@ -36,9 +36,9 @@ from components.registry.providers.base import (
     plain,
 )
 from components.registry.rows import (
+    ADAPTER_FIELDS,
     CHANGE_KINDS,
     ENVIRONMENTS,
-    ADAPTER_FIELDS,
     KEY_FIELDS,
     SPEC_FIELDS,
     EntryId,
