@@ -148,6 +148,15 @@ def test_a_failed_up_marks_the_adapter_rows_failed_with_their_base(migrated_db: 
     target = rollouts.RolloutTarget(V2, spec().model_revision, JOB2, deadline_seconds=3600)
     with connect(dsn, autocommit=True) as conn:
         rollouts.begin_rollout(conn, "staging", MODEL, target, owner=OWNER, stack="staging")
+        # Failing the base model's rollout fails its adapter's with it.
+        failed = rollouts.fail_rollout(
+            conn, "staging", MODEL, owner=OWNER, stack="staging", note="by hand"
+        )
+        assert failed is not None and failed.action == "rollout_failed"
+        assert _adapter(dsn).health_status == "rollout_failed"
+        target = replace(target, image=V3, smoke_job=JOB3)
+        rollouts.begin_rollout(conn, "staging", MODEL, target, owner=OWNER, stack="staging")
+        assert _adapter(dsn).target_image == V3
 
     assert mark_failed_rollouts(dsn, "staging", "boom") == (
         f"marked rollout_failed: staging/{MODEL}, staging/{ADAPTER}"
