@@ -219,8 +219,9 @@ def test_another_stacks_row_naming_our_base_model_never_follows_it(
     from tests.integration.conftest import roles
 
     with roles(dsn) as make:
-        made = writer_roles(dsn, make, ("canary", "production"))
+        made = writer_roles(dsn, make, ("ours", "canary", "production"))
         with psycopg.connect(dsn, autocommit=True) as conn:
+            bind_writer(conn, made["ours"][0], "staging", OWNER)
             bind_writer(conn, made["canary"][0], "staging", "vllm-platform/canary")
             bind_writer(conn, made["production"][0], "production", "vllm-platform/production")
         _entries("create", dsn, None, smoke_evidence=JOB1)
@@ -236,7 +237,7 @@ def test_another_stacks_row_naming_our_base_model_never_follows_it(
             store.register(conn, replace(hostile, model_name="evil"), evidence="x")
 
         target = rollouts.RolloutTarget(V2, spec().model_revision, JOB2, deadline_seconds=60)
-        with connect(dsn, autocommit=True) as conn:
+        with connect(made["ours"][1], autocommit=True) as conn:  # our own bound writer
             rollouts.begin_rollout(conn, "staging", MODEL, target, owner=OWNER, stack="staging")
         report_sql(dsn, env="staging", owner=OWNER, name=MODEL, threshold="1",
                    status="unhealthy", disable_routing="true")  # fmt: skip
