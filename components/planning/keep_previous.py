@@ -5,7 +5,21 @@ budget) and by worst-case placement, like every other pod of the stack.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from components.config import ConfigIssue, ModelConfig, StackConfig
+
+
+def kept_revision(m: ModelConfig, at: datetime | None = None) -> ModelConfig | None:
+    """The previous revision still serving beside ``m`` at ``at`` (default: now): ``m`` with
+    ``rollout.previous``'s image and revision, None without one or once its window ended (the
+    first ``pulumi up`` after ``until`` removes its replicas)."""
+    kept = m.rollout.previous
+    if kept is None or m.rollout.keep_previous == 0:
+        return None
+    if (at or datetime.now(UTC)) >= kept.until_time:
+        return None
+    return m.model_copy(update={"image": kept.image, "revision": kept.revision})
 
 
 def kept_gpus(m: ModelConfig) -> int:
