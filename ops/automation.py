@@ -225,8 +225,10 @@ def preview_and_apply(
     work_dir: Path = PROJECT_ROOT,
     on_output: OnOutput = print,
     snapshot: StackFileSnapshot | None = None,
+    before_up: Callable[[], None] | None = None,
 ) -> int:
-    """Write the restored config, preview, and with ``apply`` run `pulumi up`.
+    """Write the restored config, preview, and with ``apply`` run `pulumi up` (``before_up``
+    runs between a successful preview and the up: the registry's switch of a kept revision).
 
     Without ``apply`` (and on any failure) the stack file is put back byte for byte as
     ``snapshot`` holds it (default: as it is now), so a plan leaves no trace. Take the snapshot
@@ -257,6 +259,8 @@ def preview_and_apply(
                 "as `pulumi up`."
             )
             return 0
+        if before_up is not None:
+            before_up()
         with _env(ROLLBACK_ENV, str(plan.target.version)):
             try:
                 result = stack.up(message=message, on_output=on_output)

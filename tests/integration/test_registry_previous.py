@@ -4,6 +4,7 @@ the window rule; and another environment's writer (or an unbound role) can do no
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -24,6 +25,7 @@ from components.registry.previous import (
 )
 from components.registry.providers.previous import RegistryPreviousProvider, window_minutes
 from components.registry.writers import bind_writer
+from ops.rollback_switch import Switch, switch_registry
 from tests.integration.conftest import database, roles
 from tests.integration.helpers import rows, spec, writer_roles
 
@@ -271,3 +273,22 @@ def test_the_window_is_counted_in_whole_minutes_within_a_day() -> None:
     assert window_minutes("2026-12-06T12:00:01Z", now) == 1
     assert window_minutes("2026-12-06T11:59:00+00:00", now) == 0
     assert window_minutes("2026-12-09T12:00:00Z", now) == 24 * 60
+
+
+def test_ops_rollback_switches_the_registry_back_in_well_under_a_second(reg: Db) -> None:
+    with connect(reg.production, autocommit=True) as conn:
+        keep_previous(conn, "production", MODEL, PREVIOUS, 30, owner=OWNER, stack="p")
+    switch = Switch(MODEL, PREVIOUS.image, PREVIOUS.revision, _in(30))
+    started = time.perf_counter()
+    lines = switch_registry(reg.production, "production", [switch], owner=OWNER, stack="p")
+    took = time.perf_counter() - started
+    assert lines == [f"{MODEL}: registry switched back to {OLD.image} at {OLD.model_revision}"]
+    row = _row(reg.owner)
+    assert (row["image"], row["model_revision"], row["health_status"]) == (
+        OLD.image,
+        OLD.model_revision,
+        "healthy",
+    )
+    assert took < 1.0  # connect + one statement (docs/benchmarks.md "Rollback switch")
+    again = switch_registry(reg.production, "production", [switch], owner=OWNER, stack="p")
+    assert "names no rollback target" in again[0]
