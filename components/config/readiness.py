@@ -15,10 +15,8 @@ from components.config.types import ImageRef, ModelRevision
 
 
 def _instant(value: object) -> object:
-    """An RFC 3339 instant with its offset, kept as the text the user wrote (YAML may have
-    read an unquoted one as a datetime; Pulumi passes it as a string)."""
-    if isinstance(value, datetime):
-        value = value.isoformat()
+    """An RFC 3339 instant with its offset, kept as the text the user wrote (quoted in the
+    stack file: an unquoted YAML timestamp is no JSON value, refused by config/source.py)."""
     if not isinstance(value, str):
         return value
     try:

@@ -32,6 +32,17 @@ def kept_gpus(m: ModelConfig) -> int:
     return top * m.gpus_per_replica
 
 
+def renames_workload(was: ModelConfig, m: ModelConfig) -> bool:
+    """With keepPrevious the workload is named for its revision (manifests/vllm/names.py
+    ``workload_name``): turning it on or off, or a new image or revision under it, registers
+    another workload while the old one keeps its pods (as the kept revision, or until the end
+    of the update)."""
+    on_before, on_now = was.rollout.keep_previous > 0, m.rollout.keep_previous > 0
+    if on_before != on_now:
+        return True
+    return on_now and (was.image, was.revision) != (m.image, m.revision)
+
+
 def stack_kept_gpus(cfg: StackConfig) -> int:
     return sum(kept_gpus(m) for m in cfg.models)
 
