@@ -86,7 +86,7 @@ def registry_switch(
 ) -> Callable[[], None] | None:
     """With ``--yes``: flip the registry rows of ``switches`` before the up (a DSN from
     ``--registry-dsn`` or $VLLM_REGISTRY_DSN); without a DSN the entries follow the up."""
-    dsn = args.registry_dsn or os.environ.get(DSN_ENV)
+    dsn = getattr(args, "registry_dsn", None) or os.environ.get(DSN_ENV)
     if not (switches and args.yes):
         return None
     if not dsn:

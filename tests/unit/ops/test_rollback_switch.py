@@ -3,9 +3,14 @@ switch exactly when the restored config serves, unchanged, the workload still ru
 
 from __future__ import annotations
 
+from argparse import Namespace
 from typing import Any
 
+import pytest
+
 from components.config import StackConfig
+from ops.registry_args import DSN_ENV
+from ops.rollback_command import registry_switch
 from ops.rollback_switch import Switch, kept_switches, switch_lines
 from tests.unit.manifests.vllm.support import (
     AFTER,
@@ -46,3 +51,15 @@ def test_after_the_window_or_with_another_spec_the_rollback_restarts_pods() -> N
     # Without keepPrevious in the restored config its workload has the model's plain name.
     cfg, _, _ = stack(model=MODEL, max_nodes=11, revision=OLD_REVISION)
     assert kept_switches(_now(), cfg, BEFORE) == []
+
+
+def test_without_yes_or_a_dsn_the_registry_is_left_to_the_up(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv(DSN_ENV, raising=False)
+    switches = [Switch("m", IMAGE, OLD_REVISION, UNTIL)]
+    plan: Any = None  # not read without a DSN
+    assert registry_switch(Namespace(yes=False), plan, switches, "production") is None
+    assert registry_switch(Namespace(yes=True), plan, switches, "production") is None
+    assert "the registry follows once each entry's smoke test passed" in capsys.readouterr().err
+    assert registry_switch(Namespace(yes=True), plan, [], "production") is None
