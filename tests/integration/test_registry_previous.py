@@ -244,6 +244,7 @@ def _in(minutes: int) -> str:
 def test_the_provider_keeps_the_target_for_the_rest_of_its_window_and_drops_it(reg: Db) -> None:
     provider = RegistryPreviousProvider()
     created = provider.create(_provider_props(reg.production, _in(30)))
+    assert created.outs is not None
     assert created.id == f"production/{MODEL}"
     assert created.outs["registry_action"] == "previous_kept"
     row = _row(reg.owner)
@@ -264,7 +265,7 @@ def test_the_provider_keeps_the_target_for_the_rest_of_its_window_and_drops_it(r
 
 def test_the_provider_names_nothing_once_the_window_ended(reg: Db) -> None:
     created = RegistryPreviousProvider().create(_provider_props(reg.production, _in(-1)))
-    assert created.outs["registry_action"] is None
+    assert created.outs is not None and created.outs["registry_action"] is None
     assert _row(reg.owner)["previous_until"] is None
 
 

@@ -203,21 +203,19 @@ CASES = [
     ),
     Case(
         "longest model name keeping its previous revision: the revision-named workloads fit",
-        lambda doc: [
-            put("models[2].name", "q" * 40)(doc),
-            put("cluster.gpuPool.autoscaler.max", 11)(doc),
-            put("models[2].rollout", _KEEP)(doc),
-        ],
+        both(
+            put("models[2].name", "q" * 40),
+            put("cluster.gpuPool.autoscaler.max", 11),
+            put("models[2].rollout", _KEEP),
+        ),
         safe=_names_fit,
     ),
     Case(
         "kept revision's window end not a time",
-        lambda doc: [
-            put("cluster.gpuPool.autoscaler.max", 11)(doc),
-            put("models[2].rollout", {**_KEEP, "previous": {**_PREVIOUS, "until": "tomorrow"}})(
-                doc
-            ),
-        ],
+        both(
+            put("cluster.gpuPool.autoscaler.max", 11),
+            put("models[2].rollout", {**_KEEP, "previous": {**_PREVIOUS, "until": "tomorrow"}}),
+        ),
         path="models[2].rollout.previous.until",
     ),
     Case("model name not DNS", put("models[2].name", "Qwen_7B"), path="models[2].name"),
