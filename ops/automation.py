@@ -216,6 +216,25 @@ def changes_summary(result: Any) -> str:
     return ", ".join(f"{op} {n}" for op, n in sorted(counts.items()))
 
 
+def _up(
+    stack: StackApi,
+    plan: RollbackPlan,
+    message: str,
+    on_output: OnOutput,
+    before_up: Callable[[], None] | None,
+) -> Any:
+    """``before_up``, then `pulumi up` of the restored config, marked as a rollback."""
+    if before_up is not None:
+        before_up()
+    with _env(ROLLBACK_ENV, str(plan.target.version)):
+        try:
+            return stack.up(message=message, on_output=on_output)
+        except auto.CommandError as exc:
+            raise cli_failure(
+                "pulumi up (the stack file was put back; rerun the rollback to retry)", exc
+            ) from None
+
+
 def preview_and_apply(
     stack: StackApi,
     plan: RollbackPlan,
@@ -259,15 +278,7 @@ def preview_and_apply(
                 "as `pulumi up`."
             )
             return 0
-        if before_up is not None:
-            before_up()
-        with _env(ROLLBACK_ENV, str(plan.target.version)):
-            try:
-                result = stack.up(message=message, on_output=on_output)
-            except auto.CommandError as exc:
-                raise cli_failure(
-                    "pulumi up (the stack file was put back; rerun the rollback to retry)", exc
-                ) from None
+        result = _up(stack, plan, message, on_output, before_up)
         keep = True
         on_output(f"Rolled back to version {plan.target.version}: {changes_summary(result)}")
         if snapshot.path is not None:
