@@ -301,7 +301,8 @@ def _deployment(
 
 
 def workload(cfg: StackConfig, model: ModelConfig, plan: ModelPlan) -> Manifest:
-    """The StatefulSet or Deployment named after the model, rolled out as the plan says."""
+    """The StatefulSet or Deployment (``workload_name``: the model's name, or its revision's with
+    keepPrevious), rolled out as the plan says."""
     _check_strategy(model, plan)
     template = server_pod_template(cfg, model)
     if model.uses_statefulset:
