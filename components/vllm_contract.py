@@ -44,6 +44,7 @@ class VllmOption:
     nargs: int | str | None
     takes_value: bool
     json_keys: frozenset[str] | None = None
+    choices: tuple[str, ...] | None = None  # the values argparse accepts, as text
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +201,7 @@ def load_contract(version: str) -> VllmContract:
             nargs=_nargs(o["nargs"]),
             takes_value=bool(o["takes_value"]),
             json_keys=None if o.get("json_keys") is None else frozenset(o["json_keys"]),
+            choices=None if o.get("choices") is None else tuple(str(c) for c in o["choices"]),
         )
         for o in data["options"]
         if o["option_strings"]

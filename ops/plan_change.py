@@ -29,6 +29,7 @@ from components.planning.timing import COLD_START_TARGET_SECONDS, estimate_model
 from components.planning.transitions import create_first_findings
 from ops.plan_cost import usd as _usd
 from ops.plan_explain import what_ifs
+from ops.plan_lora import adapter_note
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ _HOW = {
 }
 
 
-def _model_line(change: ModelChange, new: Side) -> str:
+def _model_line(change: ModelChange, before: Side, new: Side) -> str:
     name = change.name
     if change.status == "removed":
         return f"{name}: removed; its objects are deleted"
@@ -79,6 +80,9 @@ def _model_line(change: ModelChange, new: Side) -> str:
             "before the old ones are deleted (create-first)"
         )
     what = f"{name}: {', '.join(change.keys) or 'derived values'} changed"
+    was = next((m for m in before.config.models if m.name == name), None)
+    adapters = adapter_note(was, model) if was is not None else ""
+    what += f" ({adapters})" if adapters else ""
     if change.workload_replaced:
         return (
             f"{what}: the workload is replaced delete-first ({', '.join(change.workload_replaced)}"
@@ -222,7 +226,7 @@ def change_lines(old: Side, new: Side) -> ChangeReport:
     stack, starts_over = _stack_lines(old, new)
     lines: list[str] = []
     if changes.models:
-        lines += ["Models:"] + [f"  - {_model_line(c, new)}" for c in changes.models]
+        lines += ["Models:"] + [f"  - {_model_line(c, old, new)}" for c in changes.models]
     if stack:
         lines += ["Stack:"] + [f"  - {s}" for s in stack]
     shared = [c for c in changes.shared if c.action != "update"]

@@ -9,6 +9,7 @@ from components.config.vllm_image import image_cautions
 from components.manifests.replacements import custom_resource_lines
 from components.planning.capacity import StackPlan
 from ops.plan_cost import cost_line
+from ops.plan_lora import lora_lines
 from ops.plan_timing import format_timing
 from ops.reach import reach_lines
 from ops.table import table_lines
@@ -174,6 +175,7 @@ def format_plan(loaded: LoadedStack, plan: StackPlan, source: str) -> str:
     lines += _pool_lines(cfg, plan)
     lines += [cost_line(cfg)]
     lines += ["", *table_lines(_model_rows(plan, cfg))]
+    lines += lora_lines(cfg, plan)
     lines += format_timing(cfg)[0]
     if found:
         lines += ["", "Cautions:"] + [f"  - {w}" for w in found]

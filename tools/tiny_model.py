@@ -3,10 +3,13 @@ chat template; nothing comes from a hub.
 
 Run with the Python of the vLLM venv (it has torch, transformers and tokenizers)::
 
-    <venv>/bin/python tools/tiny_model.py --out DIR
+    <venv>/bin/python tools/tiny_model.py --out DIR [--lora-out LORA_DIR]
 
 ``DIR`` becomes a plain Hugging Face model directory (config.json, model.safetensors,
-tokenizer.json, tokenizer_config.json, chat_template.jinja, generation_config.json). The output
+tokenizer.json, tokenizer_config.json, chat_template.jinja, generation_config.json), and
+``--lora-out`` (when given) a LoRA adapter of it in PEFT's format (adapter_config.json and
+adapter_model.safetensors, what vLLM's loader reads: vllm/lora/lora_model.py:239 at v0.32.0,
+the config fields in vllm/lora/peft_helper.py:21-50), written directly, without peft. The output
 is the same for the same inputs (fixed seeds), so tests/live/environment.py keys its cache
 on this file's hash. The shapes fit vLLM's CPU attention (head size 32 is in
 ``CPUAttentionBackend.get_supported_head_sizes``) and stay a few MB.
@@ -20,6 +23,7 @@ import json
 from pathlib import Path
 
 import torch
+from safetensors.torch import save_file
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
@@ -86,15 +90,56 @@ def model(tok: PreTrainedTokenizerFast) -> LlamaForCausalLM:
     return LlamaForCausalLM(config).to(torch.bfloat16)
 
 
+LORA_RANK = 8
+LORA_TARGETS = ("q_proj", "v_proj")
+
+
+def lora_adapter(base: LlamaForCausalLM, out: Path) -> None:
+    """A rank-8 adapter of ``q_proj`` and ``v_proj`` in every layer, random (non-zero B, so it
+    changes the outputs), in PEFT's key layout ``base_model.model.<module>.lora_A.weight``."""
+    torch.manual_seed(1)
+    tensors: dict[str, torch.Tensor] = {}
+    for name, module in base.named_modules():
+        if name.rsplit(".", 1)[-1] not in LORA_TARGETS:
+            continue
+        weight = module.weight
+        key = f"base_model.model.{name}"
+        tensors[f"{key}.lora_A.weight"] = torch.randn(LORA_RANK, weight.shape[1]) * 0.1
+        tensors[f"{key}.lora_B.weight"] = torch.randn(weight.shape[0], LORA_RANK) * 0.1
+    out.mkdir(parents=True, exist_ok=True)
+    save_file(
+        {k: v.to(torch.bfloat16).contiguous() for k, v in tensors.items()},
+        str(out / "adapter_model.safetensors"),
+    )
+    config = {
+        "peft_type": "LORA",
+        "task_type": "CAUSAL_LM",
+        "r": LORA_RANK,
+        "lora_alpha": 2 * LORA_RANK,
+        "lora_dropout": 0.0,
+        "bias": "none",
+        "target_modules": list(LORA_TARGETS),
+        "base_model_name_or_path": None,
+        "fan_in_fan_out": False,
+        "modules_to_save": None,
+    }
+    (out / "adapter_config.json").write_text(json.dumps(config, indent=2) + "\n")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, required=True)
-    out = ap.parse_args().out
+    ap.add_argument("--lora-out", type=Path)
+    ns = ap.parse_args()
+    out = ns.out
     out.mkdir(parents=True, exist_ok=True)
     tok = tokenizer()
     tok.save_pretrained(out)
-    model(tok).save_pretrained(out, safe_serialization=True)
+    base = model(tok)
+    base.save_pretrained(out, safe_serialization=True)
     files = sorted(p.name for p in out.iterdir())
+    if ns.lora_out is not None:
+        lora_adapter(base, ns.lora_out)
     print(json.dumps({"out": str(out), "files": files, "vocab": len(tok)}))
     return 0
 

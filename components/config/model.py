@@ -7,10 +7,12 @@ from collections.abc import Mapping
 from typing import Annotated, Any, Final, Literal, Self
 
 from pydantic import Field, StringConstraints, ValidationInfo, model_validator
+from pydantic.alias_generators import to_camel
 
 from components.config.base import ConfigModel, path_error
 from components.config.gpu_plans import GpuPlan
-from components.config.pinning import pinned_issue
+from components.config.lora import LoraAdapter, names_issue, rank_issue
+from components.config.pinning import OTHER_SOURCE_FLAGS, pinned_issue, pinned_revision_issue
 from components.config.readiness import Rollout, WeightSource
 from components.config.types import (
     ContainerText,
@@ -72,6 +74,15 @@ class Architecture(ConfigModel):
     )
     head_dim: int = Field(
         ge=1, le=4096, description="config.json head_dim, else hidden_size / num_attention_heads"
+    )
+    hidden_size: int | None = Field(
+        default=None, ge=1, le=1_000_000, description="config.json hidden_size (LoRA slot memory)"
+    )
+    intermediate_size: int | None = Field(
+        default=None,
+        ge=1,
+        le=10_000_000,
+        description="config.json intermediate_size (LoRA slot memory)",
     )
 
 
@@ -212,6 +223,23 @@ class ModelConfig(ConfigModel):
     shm_size_gi: int = Field(
         default=16, ge=1, le=512, description="memory-backed /dev/shm when gpusPerReplica > 1"
     )
+    lora_adapters: list[LoraAdapter] = Field(
+        default_factory=list,
+        description="LoRA adapters the replicas serve beside the base model, each by its name",
+    )
+    max_loras: int | None = Field(
+        default=None,
+        ge=1,
+        le=256,
+        description="--max-loras, adapters in one batch (GPU slots); default: every adapter",
+    )
+    max_lora_rank: int = Field(
+        default=16,
+        ge=1,
+        le=512,
+        description="--max-lora-rank, the largest adapter rank (vLLM's default 16); the "
+        "adapters' adapter_config.json r must not exceed it",
+    )
     weight_cache: WeightCache = Field(default_factory=WeightCache)
     weight_source: WeightSource = Field(default_factory=WeightSource)
     rollout: Rollout = Field(default_factory=Rollout)
@@ -228,6 +256,42 @@ class ModelConfig(ConfigModel):
             index, message = found
             raise path_error(f"extraArgs[{index}]", message)
         return self
+
+    @model_validator(mode="after")
+    def _lora_as_vllm_takes_it(self, info: ValidationInfo) -> Self:
+        if not self.lora_adapters:
+            for field in ("max_loras", "max_lora_rank"):
+                if field in self.model_fields_set:
+                    raise path_error(
+                        to_camel(field), "only with loraAdapters (no adapter to serve)"
+                    )
+            return self
+        found = names_issue(self.name, self.lora_adapters)
+        if found is not None:
+            raise path_error(*found)
+        rank = rank_issue(self.max_lora_rank, load_contract(self.vllm_contract_version))
+        if rank is not None:
+            raise path_error("maxLoraRank", rank)
+        unfetched = next((f for f in OTHER_SOURCE_FLAGS if self.extra_arg(f) is not None), None)
+        if unfetched is not None:
+            raise path_error(
+                "loraAdapters",
+                f"adapters are served only from what the fetch-weights init container fetched, "
+                f"and extraArgs {unfetched} turn it off (components/planning/timing.py)",
+            )
+        env = (info.context or {}).get("environment")
+        for i, adapter in enumerate(self.lora_adapters):
+            moving = pinned_revision_issue(env, adapter.revision)
+            if moving is not None:
+                raise path_error(f"loraAdapters[{i}].revision", moving)
+        return self
+
+    @property
+    def lora_slots(self) -> int:
+        """--max-loras: ``maxLoras``, else one slot per adapter (0 without adapters)."""
+        if not self.lora_adapters:
+            return 0
+        return self.max_loras if self.max_loras is not None else len(self.lora_adapters)
 
     @model_validator(mode="after")
     def _against_environment_and_pool(self, info: ValidationInfo) -> Self:

@@ -9,7 +9,7 @@ import re
 from collections.abc import Sequence
 from typing import Final
 
-from components.contract import image_is_pinned
+from components.contract import PINNED_ENVIRONMENTS, image_is_pinned
 from components.vllm_contract import VllmContract, looks_like_value
 
 # Flags that make vLLM read another repository (or other files) than the model's pinned
@@ -24,7 +24,6 @@ OTHER_SOURCE_FLAGS: Final = {
     # vLLM 0.32.0's shorthand for --speculative-config's model (engine/arg_utils.py:1832, 2070);
     # a version without it resolves to no option and is skipped.
     "--spec-model": "a draft model from another repository",
-    "--lora-modules": "LoRA adapters from other repositories",
     "--qlora-adapter-name-or-path": "a QLoRA adapter from another repository",
 }
 _COMMIT: Final = re.compile(r"[0-9a-f]{40}")
@@ -39,15 +38,21 @@ def pinned_issue(
             f"{env} requires a pinned image: a release tag (a version number and no moving word "
             f"such as latest, nightly or main, in any case) or an @sha256 digest, got {image!r}"
         )
-    if not _COMMIT.fullmatch(revision):
-        return "revision", (
-            f"{env} requires a pinned revision (a 40-character commit hash), got {revision!r}"
-        )
+    revision_issue = pinned_revision_issue(env, revision)
+    if revision_issue is not None:
+        return "revision", revision_issue
     found = _moving_arg(revision, extra_args, contract)
     if found is None:
         return None
     index, reason = found
     return f"extraArgs[{index}]", f"refused in {env}: {reason}"
+
+
+def pinned_revision_issue(env: str | None, revision: str) -> str | None:
+    """In staging/production, a revision that is not a commit (a branch or tag moves)."""
+    if env not in PINNED_ENVIRONMENTS or _COMMIT.fullmatch(revision):
+        return None
+    return f"{env} requires a pinned revision (a 40-character commit hash), got {revision!r}"
 
 
 def _moving_arg(

@@ -69,13 +69,17 @@ class StackConfig(ConfigModel):
     @field_validator("models")
     @classmethod
     def _unique_names(cls, models: list[ModelConfig]) -> list[ModelConfig]:
-        seen: dict[str, int] = {}
+        # One namespace of routable names: the models' and their LoRA adapters'.
+        seen: dict[str, str] = {}
         for i, m in enumerate(models):
-            if m.name in seen:
-                raise path_error(
-                    f"models[{i}].name", f"{m.name!r} is already used by models[{seen[m.name]}]"
-                )
-            seen[m.name] = i
+            named = [(f"models[{i}]", m.name)]
+            named += [
+                (f"models[{i}].loraAdapters[{j}]", a.name) for j, a in enumerate(m.lora_adapters)
+            ]
+            for where, name in named:
+                if name in seen and not seen[name].startswith(f"models[{i}]"):
+                    raise path_error(f"{where}.name", f"{name!r} is already used by {seen[name]}")
+                seen.setdefault(name, where)
         return models
 
     @model_validator(mode="after")

@@ -42,6 +42,10 @@ MANAGED_DESTS: Final[dict[str, str]] = {
     "uvicorn_log_level": "logging is the platform's",
     "log_level": "logging is the platform's",
     "disable_log_requests": "logging is the platform's",
+    "enable_lora": "set from loraAdapters",
+    "lora_modules": "set from loraAdapters (fetched at their revision, served offline)",
+    "max_loras": "set from maxLoras",
+    "max_lora_rank": "set from maxLoraRank",
     "enable_log_requests": "logging is the platform's",
 }
 _HTTPS = "serves HTTPS; the probes, the smoke test, the health reporter and the router speak HTTP"

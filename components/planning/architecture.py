@@ -16,6 +16,10 @@ class ModelShape:
     num_hidden_layers: int
     num_key_value_heads: int
     head_dim: int
+    # The linear layers' widths, for the LoRA slots (components/planning/lora.py); None when
+    # neither the catalog nor ``models[].architecture`` gives them.
+    hidden_size: int | None = None
+    intermediate_size: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,30 +35,30 @@ def _hf(model_id: str, revision: str) -> str:
 
 CATALOG: dict[str, CatalogEntry] = {
     # num_hidden_layers 80, num_attention_heads 64, num_key_value_heads 8, hidden_size 8192,
-    # head_dim 128 (8192 / 64), torch_dtype bfloat16
+    # head_dim 128 (8192 / 64), intermediate_size 28672, torch_dtype bfloat16
     "meta-llama/Llama-3.3-70B-Instruct": CatalogEntry(
-        ModelShape(num_hidden_layers=80, num_key_value_heads=8, head_dim=128),
+        ModelShape(80, 8, 128, hidden_size=8192, intermediate_size=28672),
         "bf16",
         _hf("meta-llama/Llama-3.3-70B-Instruct", "6f6073b423013f6a7d4d9f39144961bfbfbc386b"),
     ),
     # num_hidden_layers 32, num_attention_heads 32, num_key_value_heads 8, hidden_size 4096
-    # (head_dim 4096 / 32 = 128), torch_dtype bfloat16
+    # (head_dim 4096 / 32 = 128), intermediate_size 14336, torch_dtype bfloat16
     "meta-llama/Llama-3.1-8B-Instruct": CatalogEntry(
-        ModelShape(num_hidden_layers=32, num_key_value_heads=8, head_dim=128),
+        ModelShape(32, 8, 128, hidden_size=4096, intermediate_size=14336),
         "bf16",
         _hf("meta-llama/Llama-3.1-8B-Instruct", "0e9e39f249a16976918f6564b8830bc894c89659"),
     ),
     # num_hidden_layers 28, num_attention_heads 28, num_key_value_heads 4, hidden_size 3584
-    # (head_dim 3584 / 28 = 128), torch_dtype bfloat16
+    # (head_dim 3584 / 28 = 128), intermediate_size 18944, torch_dtype bfloat16
     "Qwen/Qwen2.5-7B-Instruct": CatalogEntry(
-        ModelShape(num_hidden_layers=28, num_key_value_heads=4, head_dim=128),
+        ModelShape(28, 4, 128, hidden_size=3584, intermediate_size=18944),
         "bf16",
         _hf("Qwen/Qwen2.5-7B-Instruct", "a09a35458c702b33eeacc393d103063234e8bc28"),
     ),
     # num_hidden_layers 24, num_attention_heads 14, num_key_value_heads 2, hidden_size 896
-    # (head_dim 896 / 14 = 64), torch_dtype bfloat16
+    # (head_dim 896 / 14 = 64), intermediate_size 4864, torch_dtype bfloat16
     "Qwen/Qwen2.5-0.5B-Instruct": CatalogEntry(
-        ModelShape(num_hidden_layers=24, num_key_value_heads=2, head_dim=64),
+        ModelShape(24, 2, 64, hidden_size=896, intermediate_size=4864),
         "bf16",
         _hf("Qwen/Qwen2.5-0.5B-Instruct", "main"),
     ),
@@ -76,7 +80,13 @@ def model_shape(m: ModelConfig) -> ModelShape | None:
     """``models[].architecture`` if set, else the catalog's; None when neither knows the model."""
     if m.architecture is not None:
         a = m.architecture
-        return ModelShape(a.num_hidden_layers, a.num_key_value_heads, a.head_dim)
+        return ModelShape(
+            a.num_hidden_layers,
+            a.num_key_value_heads,
+            a.head_dim,
+            hidden_size=a.hidden_size,
+            intermediate_size=a.intermediate_size,
+        )
     entry = CATALOG.get(m.hf_model_id)
     return entry.shape if entry else None
 

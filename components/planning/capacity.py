@@ -16,6 +16,7 @@ from components.planning.architecture import checkpoint_precision, loaded_precis
 from components.planning.checkpoints import stored_checkpoint_gib
 from components.planning.keep_previous import keep_previous_issues, stack_kept_gpus
 from components.planning.kv_cache import Concurrency
+from components.planning.lora import LoraPlan
 from components.planning.memory import (
     PER_GPU_OVERHEAD_GIB,
     LoadFit,
@@ -28,6 +29,7 @@ from components.planning.model_checks import (
     cache_checks,
     concurrency_issues,
     model_concurrency,
+    model_lora,
     precision_issues,
     weight_cache_gi,
 )
@@ -66,6 +68,7 @@ class ModelPlan:
     checkpoint_precision: str
     concurrency: Concurrency | None  # None when the model's shape is unknown
     weight_cache_gi: int
+    lora: LoraPlan | None = None  # None without LoRA adapters
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +226,7 @@ def _model_plan(cfg: StackConfig, m: ModelConfig, can_surge: bool) -> ModelPlan:
         checkpoint_precision=checkpoint_precision(m) or m.precision,
         concurrency=model_concurrency(m, plan),
         weight_cache_gi=weight_cache_gi(m),
+        lora=model_lora(m, plan),
     )
 
 

@@ -17,7 +17,14 @@ from components.planning.architecture import (
     quantization,
 )
 from components.planning.checkpoints import stored_checkpoint_gib, weight_cache_default_gi
-from components.planning.kv_cache import BLOCK_SIZE_TOKENS, Concurrency, concurrency, kv_dtype_bytes
+from components.planning.kv_cache import (
+    BLOCK_SIZE_TOKENS,
+    Concurrency,
+    concurrency,
+    kv_bytes_per_token,
+    kv_dtype_bytes,
+)
+from components.planning.lora import LoraPlan, lora_plan, slots_gib
 from components.planning.memory import BYTES_PER_PARAMETER, CACHE_REVISIONS, fit_memory
 
 # What `--quantization <method>` serves when it quantizes an unquantized checkpoint on the fly.
@@ -95,19 +102,34 @@ def cache_checks(i: int, m: ModelConfig) -> tuple[list[ConfigIssue], list[str]]:
     return [], []
 
 
+def _kv_gib_before_lora(m: ModelConfig, plan: GpuPlan) -> float:
+    """The KV cache memory of one replica before the LoRA slots take theirs."""
+    if m.accelerator == "cpu":
+        return float(m.cpu_kv_cache_space_gi)
+    fit = fit_memory(
+        m.parameters_billions,
+        m.precision,
+        m.gpus_per_replica,
+        plan.gpu_memory_gib,
+        m.gpu_memory_utilization,
+    )
+    return fit.kv_cache_gib
+
+
+def lora_dtype_bytes(m: ModelConfig) -> int:
+    """Bytes per LoRA weight: the model's activation dtype (``--lora-dtype`` auto), 16-bit
+    unless ``--dtype`` makes the model float32."""
+    return 4 if m.extra_arg("--dtype") in ("float32", "float") else 2
+
+
 def model_concurrency(m: ModelConfig, plan: GpuPlan) -> Concurrency | None:
-    """Sequences one replica's KV cache holds; None when the model's shape is unknown."""
+    """Sequences one replica's KV cache holds (after the LoRA slots on a GPU); None when the
+    model's shape is unknown."""
     shape = model_shape(m)
     if shape is None:
         return None
-    if m.accelerator == "cpu":
-        kv_gib, tp = float(m.cpu_kv_cache_space_gi), 1
-    else:
-        tp = m.gpus_per_replica
-        fit = fit_memory(
-            m.parameters_billions, m.precision, tp, plan.gpu_memory_gib, m.gpu_memory_utilization
-        )
-        kv_gib = fit.kv_cache_gib
+    tp = 1 if m.accelerator == "cpu" else m.gpus_per_replica
+    kv_gib = max(0.0, _kv_gib_before_lora(m, plan) - slots_gib(m, shape, lora_dtype_bytes(m)))
     return concurrency(
         shape,
         kv_dtype_bytes(m),
@@ -122,6 +144,19 @@ def model_concurrency(m: ModelConfig, plan: GpuPlan) -> Concurrency | None:
 def _max_num_seqs(m: ModelConfig) -> int | None:
     value = m.extra_arg("--max-num-seqs")
     return int(value) if value is not None and value.isdigit() else None
+
+
+def model_lora(m: ModelConfig, plan: GpuPlan) -> LoraPlan | None:
+    """The model's adapters, their slots' memory, and how many slots fit beside the KV cache
+    that ``minConcurrentSequences`` of ``maxModelLen`` need."""
+    shape = model_shape(m)
+    spare = None
+    if shape is not None:
+        per_token = kv_bytes_per_token(shape, kv_dtype_bytes(m), m.gpus_per_replica)
+        tokens = math.ceil(m.max_model_len / BLOCK_SIZE_TOKENS) * BLOCK_SIZE_TOKENS
+        need_gib = m.min_concurrent_sequences * tokens * per_token / 1024**3
+        spare = _kv_gib_before_lora(m, plan) - need_gib
+    return lora_plan(m, shape, lora_dtype_bytes(m), spare)
 
 
 def concurrency_issues(i: int, m: ModelConfig, plan: GpuPlan) -> list[ConfigIssue]:
@@ -143,6 +178,9 @@ def concurrency_issues(i: int, m: ModelConfig, plan: GpuPlan) -> list[ConfigIssu
     longest = (c.kv_tokens // BLOCK_SIZE_TOKENS // need) * BLOCK_SIZE_TOKENS
     if longest >= 128:
         fixes.append(f"maxModelLen {longest}")
+    lora = model_lora(m, plan)
+    if lora is not None and lora.most_slots is not None and 1 <= lora.most_slots < lora.slots:
+        fixes.append(f"fewer LoRA slots (maxLoras {lora.most_slots})")
     if kv_dtype_bytes(m) > 1:
         fp8 = m.model_copy(update={"extra_args": [*m.extra_args, "--kv-cache-dtype", "fp8"]})
         c8 = model_concurrency(fp8, plan)

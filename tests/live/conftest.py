@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from components.manifests.vllm.args import CACHE_MOUNT
 from tests.live.environment import LiveEnvironment, live_environment, live_model_config, place_model
 from tests.live.rendered import (
     Address,
@@ -48,10 +49,11 @@ class Run:
     user: tuple[int, int] | None
     volumes: dict[str, Path] = field(default_factory=dict)
     server: Server | None = None
+    model: str = "tiny-chat"  # the live stack's model this run serves
 
     @property
     def container(self) -> Container:
-        return self.rendered.server()
+        return self.rendered.server(self.model)
 
     def fresh_pod_dirs(self, generation: int) -> None:
         """New emptyDirs (home, tmp) for a pod; the weights volume is kept."""
@@ -71,7 +73,7 @@ class Run:
             self.container, self.volumes, {"VLLM_API_KEY": self.key}, f"{self.env.bin}:{IMAGE_PATH}"
         )
         argv = server_argv(argv, self.address, self.container.port("http"))
-        grace = self.rendered.one("StatefulSet")["spec"]["template"]["spec"].get(
+        grace = self.rendered.one("StatefulSet", self.model)["spec"]["template"]["spec"].get(
             "terminationGracePeriodSeconds", 30
         )
         log = self.root / f"server-{generation}.log"
@@ -83,10 +85,34 @@ class Run:
     @property
     def record(self) -> Path:
         """Where the running server's process group is noted (outside the run directory)."""
-        return self.env.venv.parent / "live-server.pgid"
+        return record(self.env, self.model)
+
+    def place_weights(self) -> None:
+        """The model where the fetch-weights init container leaves it on the weight volume:
+        the Hugging Face cache, and each LoRA adapter at its rendered --lora-modules path."""
+        model = live_model_config()
+        self.volumes["weights"] = self.root / "weights"
+        place_model(
+            self.env.model,
+            self.volumes["weights"] / "huggingface",
+            str(model["hfModelId"]),
+            str(model["revision"]),
+        )
+        for path in self.container.lora_modules().values():
+            target = self.volumes["weights"] / Path(path).relative_to(CACHE_MOUNT)
+            shutil.copytree(self.env.adapter, target)
+        self.own(self.volumes["weights"])
 
     def startup_budget(self) -> int:
         return startup_budget_seconds(self.container.probe("startup"))
+
+
+LIVE_MODELS = ("tiny-chat", "tiny-base")
+
+
+def record(env: LiveEnvironment, model: str) -> Path:
+    """Where a model's running server's process group is noted (outside the run directory)."""
+    return env.venv.parent / f"live-server-{model}.pgid"
 
 
 def _user(rendered: Rendered) -> tuple[int, int] | None:
@@ -110,22 +136,15 @@ def live_lock() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def live_run(live_lock: None) -> Iterator[Run]:
     env = live_environment()
-    stop_leftovers(env.venv.parent / "live-server.pgid", str(env.venv))
+    for model in LIVE_MODELS:
+        stop_leftovers(record(env, model), str(env.venv))
     root = env.venv.parent / "live-run"
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
     rendered = render(root / "rendered")
     user = _user(rendered)
     run = Run(root, env, rendered, Address("127.0.0.1", free_port()), new_key(), user)
-    model = live_model_config()
-    run.volumes["weights"] = run.root / "weights"
-    place_model(
-        env.model,
-        run.volumes["weights"] / "huggingface",
-        str(model["hfModelId"]),
-        str(model["revision"]),
-    )
-    run.own(run.volumes["weights"])
+    run.place_weights()
     try:
         yield run
     finally:
@@ -143,6 +162,34 @@ def cold(live_run: Run) -> Run:
     elapsed = server.wait_ready(f"{live_run.address.base}/health", live_run.startup_budget())
     RESULTS["cold_start_seconds"] = round(elapsed, 1)
     return live_run
+
+
+@pytest.fixture(scope="session")
+def lora(live_run: Run) -> Iterator[Run]:
+    """The model that serves a LoRA adapter (tiny-base), on its own volume and port, started
+    once tiny-chat's server is stopped (two servers would share the two cores)."""
+    if live_run.server is not None:
+        live_run.server.stop()
+        live_run.server = None
+    root = live_run.root / "tiny-base"
+    root.mkdir()
+    run = Run(
+        root,
+        live_run.env,
+        live_run.rendered,
+        Address("127.0.0.1", free_port()),
+        live_run.key,
+        live_run.user,
+        model="tiny-base",
+    )
+    run.place_weights()
+    server = run.start_server(1)
+    try:
+        elapsed = server.wait_ready(f"{run.address.base}/health", run.startup_budget())
+        RESULTS["lora_cold_start_seconds"] = round(elapsed, 1)
+        yield run
+    finally:
+        server.stop()
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

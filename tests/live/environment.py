@@ -32,6 +32,7 @@ LIVE_STACK = ROOT / "tests" / "live" / "Pulumi.live.yaml"
 class LiveEnvironment:
     venv: Path
     model: Path  # a plain Hugging Face model directory
+    adapter: Path  # a LoRA adapter of it, PEFT's files
 
     @property
     def bin(self) -> Path:
@@ -64,18 +65,22 @@ def _venv(version: str) -> Path:
 
 
 def _model(venv: Path) -> Path:
-    """The tiny model, made with the venv's torch/transformers/tokenizers; keyed on the maker's
-    source and the venv, so a change to either makes it again."""
+    """The tiny model (``model/``) and its LoRA adapter (``lora/``), made with the venv's
+    torch/transformers/tokenizers; keyed on the maker's source and the venv, so a change to
+    either makes them again."""
     key = hashlib.sha256(TINY_MODEL.read_bytes() + venv.name.encode()).hexdigest()[:12]
     out = venv.parent / f"tiny-model-{key}"
-    if (out / "config.json").is_file():
+    if (out / "model" / "config.json").is_file():
         return out
     for stale in venv.parent.glob("tiny-model-*"):
         shutil.rmtree(stale, ignore_errors=True)
     partial = out.with_name(out.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     subprocess.run(
-        [str(venv / "bin" / "python"), str(TINY_MODEL), "--out", str(partial)],
+        [
+            *(str(venv / "bin" / "python"), str(TINY_MODEL)),
+            *("--out", str(partial / "model"), "--lora-out", str(partial / "lora")),
+        ],
         check=True,
         capture_output=True,
         text=True,
@@ -86,7 +91,8 @@ def _model(venv: Path) -> Path:
 
 def live_environment() -> LiveEnvironment:
     venv = _venv(live_version())
-    return LiveEnvironment(venv=venv, model=_model(venv))
+    made = _model(venv)
+    return LiveEnvironment(venv=venv, model=made / "model", adapter=made / "lora")
 
 
 def place_model(model: Path, hf_home: Path, repo: str, revision: str) -> Path:

@@ -82,6 +82,20 @@ class Container:
     def probe(self, kind: str) -> Manifest:
         return dict(self.spec[f"{kind}Probe"])
 
+    def lora_modules(self) -> dict[str, str]:
+        """``--lora-modules``' adapter name -> path, as rendered (before localizing)."""
+        args = list(self.spec["args"])
+        if "--lora-modules" not in args:
+            return {}
+        start = args.index("--lora-modules") + 1
+        out: dict[str, str] = {}
+        for value in args[start:]:
+            if value.startswith("--"):
+                break
+            name, _, path = value.partition("=")
+            out[name] = path
+        return out
+
     def env_value(self, name: str) -> str:
         return str(next(e["value"] for e in self.spec["env"] if e["name"] == name))
 
@@ -101,12 +115,12 @@ class Rendered:
         assert len(found) == 1, f"{kind} {name_prefix!r}: {len(found)} rendered"
         return found[0]
 
-    def server(self) -> Container:
-        pod = self.one("StatefulSet")["spec"]["template"]["spec"]
+    def server(self, model: str = "tiny-chat") -> Container:
+        pod = self.one("StatefulSet", model)["spec"]["template"]["spec"]
         return Container(pod["containers"][0], pod.get("securityContext", {}))
 
-    def smoke(self) -> Container:
-        pod = self.one("Job")["spec"]["template"]["spec"]
+    def smoke(self, model: str = "tiny-chat") -> Container:
+        pod = self.one("Job", f"{model}-smoke-")["spec"]["template"]["spec"]
         return Container(pod["containers"][0], pod.get("securityContext", {}))
 
     def reporter_probe(self) -> Container:
@@ -136,7 +150,11 @@ def new_key() -> str:
 
 
 def _localize(value: str, paths: Mapping[str, Path]) -> str:
-    """A string naming a path under a mount, with the mount's directory of the run."""
+    """A string naming a path under a mount, with the mount's directory of the run (also the
+    path of a ``name=path`` value, as ``--lora-modules`` takes them)."""
+    name, sep, path = value.partition("=")
+    if sep and path.startswith("/") and "/" not in name:
+        return f"{name}={_localize(path, paths)}"
     for mount in sorted(paths, key=len, reverse=True):
         if value == mount or value.startswith(mount.rstrip("/") + "/"):
             return str(paths[mount]) + value[len(mount) :]

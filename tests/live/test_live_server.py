@@ -73,30 +73,31 @@ def test_ready_within_its_startup_budget_through_the_rendered_probes(cold: Run) 
         assert _group_uids(cold.server.pgid) == {cold.container.user[0]}
 
 
-def _smoke(run: Run, payload: str | None = None) -> str:
-    smoke = run.rendered.smoke()
+def run_smoke(run: Run, payload: str | None = None) -> str:
+    smoke = run.rendered.smoke(run.model)
     tmp = run.own(run.root / "smoke-tmp")
     argv, env = local_env(smoke, {"tmp": tmp}, {"VLLM_API_KEY": run.key}, SYSTEM_PATH)
     assert int(env["SMOKE_PORT"]) == run.container.port("http")
     env["SMOKE_TARGETS"] = run.address.host
     env["SMOKE_PORT"] = str(run.address.port)
     if payload is not None:
-        env["SMOKE_PAYLOAD"] = payload
+        env["SMOKE_PAYLOADS"] = payload
     return _run_as(smoke, run, argv, env)
 
 
 def test_the_rendered_smoke_script_passes(cold: Run) -> None:
-    out = _smoke(cold)
+    out = run_smoke(cold)
     assert out.startswith("exit 0\n") and "smoke test passed" in out, out
+    assert "for model tiny-chat " in out, out
     latency = re.search(r"HTTP 200 in ([0-9.]+)s", out)
     assert latency is not None, out
     RESULTS["smoke_latency_seconds"] = float(latency.group(1))
 
 
 def test_the_smoke_script_fails_for_a_wrong_model_name(cold: Run) -> None:
-    payload = json.loads(cold.rendered.smoke().env_value("SMOKE_PAYLOAD"))
+    payload = json.loads(cold.rendered.smoke().env_value("SMOKE_PAYLOADS").splitlines()[0])
     payload["model"] = "not-" + payload["model"]
-    out = _smoke(cold, json.dumps(payload))
+    out = run_smoke(cold, json.dumps(payload))
     assert out.startswith("exit 1\n") and "FAILED: HTTP 404" in out, out
 
 
@@ -105,7 +106,8 @@ def test_the_health_reporters_probe_marks_it_healthy(cold: Run) -> None:
     files = cold.rendered.reporter_files()
     config = cold.root / "reporter-config"
     config.mkdir(exist_ok=True)
-    files["models"] = reporter_models(files["models"], cold.address, cold.container.port("http"))
+    ours = [line for line in files["models"].splitlines() if line.split()[0] == cold.model]
+    files["models"] = reporter_models("\n".join(ours), cold.address, cold.container.port("http"))
     for name, text in files.items():
         (config / name).write_text(text, encoding="utf-8")
     volumes = {

@@ -23,25 +23,39 @@ if [ -z "$targets" ]; then
 fi
 total=0
 failed=0
+set -f  # the payloads are JSON: no pathname expansion of their brackets
+newline='
+'
 for host in $targets; do
   total=$((total + 1))
   url="http://$host:$SMOKE_PORT$SMOKE_PATH"
-  status=$(curl --silent --show-error --max-time "$SMOKE_TIMEOUT_SECONDS" \
-    --header @"$tmp/auth" --header 'Content-Type: application/json' \
-    --data "$SMOKE_PAYLOAD" --output "$tmp/body" --write-out '%{http_code} %{time_total}' \
-    "$url")
-  rc=$?
-  cat "$tmp/body" 2>/dev/null; echo
-  rm -f "$tmp/body"
-  if [ "$rc" -ne 0 ]; then
-    echo "replica $host FAILED: curl exit $rc (28: no answer within ${SMOKE_TIMEOUT_SECONDS}s)"
-    failed=$((failed + 1))
-  elif [ "${status%% *}" != "200" ]; then
-    echo "replica $host FAILED: HTTP ${status%% *} from $url (time ${status#* }s)"
-    failed=$((failed + 1))
-  else
-    echo "replica $host passed: HTTP 200 in ${status#* }s (budget ${SMOKE_TIMEOUT_SECONDS}s)"
-  fi
+  broken=0
+  IFS=$newline
+  for payload in $SMOKE_PAYLOADS; do
+    unset IFS
+    model=$(printf '%s' "$payload" | sed 's/.*"model": *"\([^"]*\)".*/\1/')
+    status=$(curl --silent --show-error --max-time "$SMOKE_TIMEOUT_SECONDS" \
+      --header @"$tmp/auth" --header 'Content-Type: application/json' \
+      --data "$payload" --output "$tmp/body" --write-out '%{http_code} %{time_total}' \
+      "$url")
+    rc=$?
+    cat "$tmp/body" 2>/dev/null; echo
+    rm -f "$tmp/body"
+    if [ "$rc" -ne 0 ]; then
+      echo "replica $host FAILED: curl exit $rc (28: no answer within" \
+        "${SMOKE_TIMEOUT_SECONDS}s) for model $model"
+      broken=1
+    elif [ "${status%% *}" != "200" ]; then
+      echo "replica $host FAILED: HTTP ${status%% *} from $url for model $model" \
+        "(time ${status#* }s)"
+      broken=1
+    else
+      echo "replica $host passed: HTTP 200 in ${status#* }s for model $model" \
+        "(budget ${SMOKE_TIMEOUT_SECONDS}s)"
+    fi
+  done
+  unset IFS
+  failed=$((failed + broken))
 done
 if [ "$total" -lt "$SMOKE_REPLICAS" ]; then
   echo "smoke test FAILED: tested $total replica(s), expected $SMOKE_REPLICAS"

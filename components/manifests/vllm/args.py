@@ -8,6 +8,7 @@ positional argument (``--model`` is deprecated for ``vllm serve``).
 from __future__ import annotations
 
 from components.config import VLLM_PORT, ModelConfig
+from components.config.lora import LoraAdapter
 from components.manifests.toolkit import (
     API_KEY_SECRET,
     API_KEY_SECRET_KEY,
@@ -24,6 +25,8 @@ CACHE_MOUNT = "/var/cache/vllm-platform"  # the weight cache volume
 HF_HOME = f"{CACHE_MOUNT}/huggingface"
 # Compiled artefacts vLLM and its kernels reuse across starts, on the same volume.
 KERNEL_CACHE_DIR = f"{CACHE_MOUNT}/cache"
+# LoRA adapters, one directory per adapter and revision, fetched by the init container.
+LORA_DIR = f"{CACHE_MOUNT}/lora"
 HOME_DIR = "/home/vllm"  # an emptyDir: nothing here is worth keeping
 TMP_DIR = "/tmp"
 
@@ -56,8 +59,31 @@ def server_args(model: ModelConfig) -> list[str]:
     if model.accelerator == "gpu":
         # The CPU backend sizes its KV cache from VLLM_CPU_KVCACHE_SPACE instead.
         args += ["--gpu-memory-utilization", f"{model.gpu_memory_utilization:g}"]
-    args += ["--revision", model.revision, *model.extra_args]
+    args += ["--revision", model.revision, *lora_args(model), *model.extra_args]
     return args
+
+
+def lora_path(model: ModelConfig, adapter: LoraAdapter) -> str:
+    """Where the init container puts an adapter and vLLM reads it: a local absolute path, which
+    vLLM loads as it is, never asking the Hub (docs/vllm-contract.md, "LoRA adapters")."""
+    return f"{LORA_DIR}/{model.name}/{adapter.name}/{adapter.revision}"
+
+
+def lora_args(model: ModelConfig) -> list[str]:
+    """``--enable-lora`` and the adapters, as every contract version spells them (managed
+    flags, components/config/vllm_args.py); nothing without adapters."""
+    if not model.lora_adapters:
+        return []
+    modules = [f"{a.name}={lora_path(model, a)}" for a in model.lora_adapters]
+    return [
+        "--enable-lora",
+        "--max-loras",
+        str(model.lora_slots),
+        "--max-lora-rank",
+        str(model.max_lora_rank),
+        "--lora-modules",
+        *modules,
+    ]
 
 
 def _secret_env(name: str, secret: str, key: str, *, optional: bool) -> Manifest:

@@ -6,11 +6,12 @@ starts, so no download runs inside the startup probe's budget; the server then r
 
 from __future__ import annotations
 
+import json
 from typing import Final
 
 from components.config import ModelConfig
 from components.manifests.toolkit import Manifest, read_asset
-from components.manifests.vllm.args import HOME_DIR, cache_env, hf_token_env
+from components.manifests.vllm.args import HOME_DIR, cache_env, hf_token_env, lora_path
 from components.planning.timing import prefetches_weights
 
 FETCH_CONTAINER: Final = "fetch-weights"
@@ -21,6 +22,17 @@ FETCH_SCRIPT: Final = read_asset("fetch_weights.py")
 def offline_env(model: ModelConfig) -> list[Manifest]:
     """``HF_HUB_OFFLINE=1`` for the server when its weights were prefetched."""
     return [{"name": "HF_HUB_OFFLINE", "value": "1"}] if prefetches_weights(model) else []
+
+
+def lora_env(model: ModelConfig) -> list[Manifest]:
+    """``LORA_ADAPTERS``: each adapter's repository, revision and directory, as JSON data."""
+    if not model.lora_adapters:
+        return []
+    adapters = [
+        {"repo": a.hf_repo, "revision": a.revision, "path": lora_path(model, a)}
+        for a in model.lora_adapters
+    ]
+    return [{"name": "LORA_ADAPTERS", "value": json.dumps(adapters)}]
 
 
 def fetch_container(
@@ -38,6 +50,7 @@ def fetch_container(
         "env": [
             {"name": "MODEL_ID", "value": model.hf_model_id},
             {"name": "MODEL_REVISION", "value": model.revision},
+            *lora_env(model),
             hf_token_env(model),
             *cache_env(),
             {"name": "HOME", "value": HOME_DIR},

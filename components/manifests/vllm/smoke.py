@@ -82,9 +82,16 @@ def smoke_targets(cfg: StackConfig, model: ModelConfig) -> list[str]:
     return [f"{workload_name(model)}-{i}.{domain}" for i in range(model.replicas)]
 
 
-def smoke_payload(model: ModelConfig) -> str:
-    """A tiny deterministic request; the served name must answer (``--served-model-name``)."""
-    body: dict[str, object] = {"model": model.name, "max_tokens": 8, "temperature": 0}
+def smoke_payloads(model: ModelConfig) -> list[str]:
+    """One request per served name: the base model's (``--served-model-name``), then each LoRA
+    adapter's (``--lora-modules``), every replica answering each."""
+    names = [model.name, *(a.name for a in model.lora_adapters)]
+    return [smoke_payload(model, name) for name in names]
+
+
+def smoke_payload(model: ModelConfig, name: str) -> str:
+    """A tiny deterministic request to the served model ``name``."""
+    body: dict[str, object] = {"model": name, "max_tokens": 8, "temperature": 0}
     if model.api == "chat":
         body["messages"] = [{"role": "user", "content": "Reply with the single word: ready"}]
     else:
@@ -110,7 +117,8 @@ def _job_spec(cfg: StackConfig, model: ModelConfig) -> Manifest:
             {"name": "SMOKE_REPLICAS", "value": str(smoke_min_replicas(model))},
             {"name": "SMOKE_PORT", "value": str(VLLM_PORT)},
             {"name": "SMOKE_PATH", "value": smoke_path(model)},
-            {"name": "SMOKE_PAYLOAD", "value": smoke_payload(model)},
+            # One JSON request per line (compact JSON has no newline).
+            {"name": "SMOKE_PAYLOADS", "value": "\n".join(smoke_payloads(model))},
             {"name": "SMOKE_TIMEOUT_SECONDS", "value": f"{model.smoke_test_timeout_seconds:g}"},
         ],
         "resources": {

@@ -67,7 +67,13 @@ def test_what_is_no_quantity_is_refused(text: str) -> None:
         {"healthReporter": {"schedule": "0 3 * * 1-5"}},
         {"models__1__extraArgs": ["--max-num-batched-tokens=8192", "--max-num-seqs", "64"]},
         {"models__1__extraArgs": ["--kv-cache-dtype", "fp8", "-O3", "--enable_chunked_prefill"]},
-        {"models__1__extraArgs": ["--enable-lora", "--max-loras", "2", "--max-lora-rank=16"]},
+        {
+            "models__1__loraAdapters": [
+                {"name": "sql-expert", "hfRepo": "org/sql-lora", "revision": "c" * 40}
+            ],
+            "models__1__maxLoras": 2,
+            "models__1__maxLoraRank": 32,
+        },
         {"models__1__extraArgs": ["--compilation-config.cudagraph_mode", "FULL"]},
         {"models__0__weightCache": {"storageClass": "linode-block-storage"}},
     ],

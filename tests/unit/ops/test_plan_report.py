@@ -81,7 +81,7 @@ def test_explain_and_against_together_is_a_usage_error(capsys: pytest.CaptureFix
 # ------------------------------------------------------------------------------- --against
 
 
-def _git(repo: Path, *args: str) -> None:
+def git(repo: Path, *args: str) -> None:
     subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True)
 
 
@@ -90,23 +90,23 @@ def repo(tmp_path: Path) -> Path:
     """A git repository holding production's stack file, committed as `base`."""
     if shutil.which("git") is None:
         pytest.skip("git is not installed")
-    _git(tmp_path, "init", "-q")
-    _git(tmp_path, "config", "user.email", "t@example.com")
-    _git(tmp_path, "config", "user.name", "t")
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "config", "user.email", "t@example.com")
+    git(tmp_path, "config", "user.name", "t")
     shutil.copy(ROOT / "Pulumi.production.yaml", tmp_path / "Pulumi.production.yaml")
-    _git(tmp_path, "add", ".")
-    _git(tmp_path, "commit", "-qm", "base")
-    _git(tmp_path, "tag", "base")
+    git(tmp_path, "add", ".")
+    git(tmp_path, "commit", "-qm", "base")
+    git(tmp_path, "tag", "base")
     return tmp_path
 
 
-def _edit(path: Path, change: Any) -> None:
+def edit_stack(path: Path, change: Any) -> None:
     doc = yaml.safe_load(path.read_text())
     change(doc["config"])
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
 
 
-def _against(capsys: pytest.CaptureFixture[str], repo: Path, ref: str = "base") -> list[str]:
+def against(capsys: pytest.CaptureFixture[str], repo: Path, ref: str = "base") -> list[str]:
     code, lines = plan(capsys, "--file", str(repo / "Pulumi.production.yaml"), "--against", ref)
     assert code == 0, "\n".join(lines)
     return lines
@@ -120,11 +120,11 @@ NEW_IMAGE = "vllm/vllm-openai:v0.32.0@sha256:" + "1" * 64
 def test_a_new_image_for_one_model_restarts_it_one_replica_at_a_time(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _edit(
+    edit_stack(
         repo / "Pulumi.production.yaml",
         lambda c: c[P + "models"][1].update(image=NEW_IMAGE),
     )
-    lines = _against(capsys, repo)
+    lines = against(capsys, repo)
     text = "\n".join(lines)
     assert len(lines) <= 40, text
     assert lines[0].endswith("against base: 1 change")
@@ -147,8 +147,8 @@ def test_a_rename_is_create_first_and_a_bigger_pool_costs_more(
         cfg[P + "models"][1]["name"] = "llama-8b"
         cfg[P + "cluster"]["gpuPool"]["autoscaler"]["max"] = 8
 
-    _edit(repo / "Pulumi.production.yaml", change)
-    text = "\n".join(_against(capsys, repo))
+    edit_stack(repo / "Pulumi.production.yaml", change)
+    text = "\n".join(against(capsys, repo))
     assert "llama-8b: renamed from llama-3-1-8b-instruct" in text and "create-first" in text
     assert "Spare GPUs meanwhile: 2 for llama-8b (create-first)" in text
     assert "llama-8b: no row until its smoke test passes, then registered (healthy)" in text
@@ -166,21 +166,21 @@ def test_a_model_that_becomes_gated_needs_the_hf_token(
             model["gated"] = False
 
     path = repo / "Pulumi.production.yaml"
-    _edit(path, nothing_gated)
-    _git(repo, "commit", "-qam", "nothing gated")
-    _edit(path, lambda c: c[P + "models"][2].update(gated=True))
-    text = "\n".join(_against(capsys, repo, "HEAD"))
+    edit_stack(path, nothing_gated)
+    git(repo, "commit", "-qam", "nothing gated")
+    edit_stack(path, lambda c: c[P + "models"][2].update(gated=True))
+    text = "\n".join(against(capsys, repo, "HEAD"))
     assert "Secrets newly required: hfToken (not set yet)" in text
 
 
 def test_the_same_config_written_differently_is_no_change(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _edit(
+    edit_stack(
         repo / "Pulumi.production.yaml",
         lambda c: c[P + "models"][1].update(gpuMemoryUtilization=0.9),
     )
-    lines = _against(capsys, repo)
+    lines = against(capsys, repo)
     assert lines[0].endswith("against base: no change")
 
 
@@ -230,7 +230,7 @@ def test_a_stack_file_new_since_the_ref_is_a_new_stack(
 def test_problems_in_the_changed_file_exit_2(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _edit(repo / "Pulumi.production.yaml", lambda c: c[P + "models"][1].update(replicas=0))
+    edit_stack(repo / "Pulumi.production.yaml", lambda c: c[P + "models"][1].update(replicas=0))
     code, lines = plan(capsys, "--file", str(repo / "Pulumi.production.yaml"), "--against", "base")
     assert code == 2 and lines[0] == "1 problem · Pulumi.production.yaml"
 
@@ -238,11 +238,11 @@ def test_problems_in_the_changed_file_exit_2(
 def test_a_new_gpu_plan_replaces_the_pool_and_every_model_starts_cold(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _edit(
+    edit_stack(
         repo / "Pulumi.production.yaml",
         lambda c: c[P + "cluster"]["gpuPool"].update(type="g3-gpu-rtxpro6000-blackwell-4"),
     )
-    text = "\n".join(_against(capsys, repo))
+    text = "\n".join(against(capsys, repo))
     assert (
         "cluster.gpuPool.type: g3-gpu-rtxpro6000-blackwell-2 -> g3-gpu-rtxpro6000-blackwell-4: "
         "a new plan replaces the GPU node pool"
@@ -262,12 +262,12 @@ def test_a_rename_the_quota_cannot_hold_is_a_problem_with_the_two_updates(
     beside the old one (planning/transitions.py), so --against exits 2 naming the two updates."""
     if shutil.which("git") is None:
         pytest.skip("git is not installed")
-    _git(tmp_path, "init", "-q")
+    git(tmp_path, "init", "-q")
     shutil.copy(ROOT / "Pulumi.development.yaml", tmp_path / "Pulumi.development.yaml")
-    _git(tmp_path, "add", ".")
-    _git(tmp_path, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "b")
+    git(tmp_path, "add", ".")
+    git(tmp_path, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "b")
     path = tmp_path / "Pulumi.development.yaml"
-    _edit(path, lambda c: c[P + "models"][0].update(name="llama-8b"))
+    edit_stack(path, lambda c: c[P + "models"][0].update(name="llama-8b"))
     code, lines = plan(capsys, "--file", str(path), "--against", "HEAD")
     assert code == 2
     assert lines[0].startswith("1 problem · Pulumi.development.yaml")

@@ -3,6 +3,7 @@ pre-puller, and the estimates ``ops plan`` prints (hand-checked numbers)."""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tempfile
@@ -212,10 +213,24 @@ def test_a_warm_restart_asks_the_hub_nothing(
     assert [c for c in first.calls if "repo" in c]  # downloaded, then marked done
     assert list((tmp_path / "vllm-platform-fetched").iterdir())
     down = _HubDown()
-    with pytest.raises(SystemExit) as exit_:
-        run_fetch_script([], monkeypatch, transfer=False, hf_home=tmp_path, hub=down)
-    assert exit_.value.code == 0
+    run_fetch_script([], monkeypatch, transfer=False, hf_home=tmp_path, hub=down)
     assert down.calls == []
+
+
+def test_each_adapter_is_fetched_at_its_revision_into_its_own_directory(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    adapters = [{"repo": "org/sql-lora", "revision": "b" * 40, "path": "/cache/lora/sql/x"}]
+    monkeypatch.setenv("LORA_ADAPTERS", json.dumps(adapters))
+    hub = run_fetch_script(["adapter_model.safetensors"], monkeypatch, transfer=False)
+    model, adapter = [c for c in hub.calls if "repo" in c]
+    assert model["repo"] == "org/model" and model["local_dir"] is None
+    assert adapter["repo"] == "org/sql-lora" and adapter["revision"] == "b" * 40
+    assert adapter["local_dir"] == "/cache/lora/sql/x"
+    again = _HubDown()  # both marked done: a restart asks the Hub nothing
+    hf_home = Path(os.environ["HF_HOME"])
+    run_fetch_script([], monkeypatch, transfer=False, hf_home=hf_home, hub=again)
+    assert again.calls == []
 
 
 def test_a_branch_revision_is_asked_for_again_at_every_start(

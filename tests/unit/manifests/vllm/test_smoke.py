@@ -33,8 +33,8 @@ def test_smoke_job_calls_chat_completions_with_the_key_from_the_secret() -> None
     ]
     assert env["VLLM_API_KEY"]["valueFrom"]["secretKeyRef"]["name"] == API_KEY_SECRET
     assert env["SMOKE_TIMEOUT_SECONDS"]["value"] == "3"
-    assert '"model":"llama-3-3-70b-instruct"' in env["SMOKE_PAYLOAD"]["value"]
-    assert "messages" in env["SMOKE_PAYLOAD"]["value"]
+    assert '"model":"llama-3-3-70b-instruct"' in env["SMOKE_PAYLOADS"]["value"]
+    assert "messages" in env["SMOKE_PAYLOADS"]["value"]
     script = c["command"][-1]
     assert '--max-time "$SMOKE_TIMEOUT_SECONDS"' in script
     assert '!= "200"' in script  # each replica's answer is checked: test_smoke_script.py
@@ -47,7 +47,7 @@ def test_smoke_job_uses_completions_for_base_models_and_the_model_budget() -> No
     job = smoke_job(cfg, m, workload(cfg, m, plan))
     env = {e["name"]: e.get("value") for e in container(job)["env"]}
     assert env["SMOKE_PATH"] == "/v1/completions"
-    assert '"prompt"' in env["SMOKE_PAYLOAD"]
+    assert '"prompt"' in env["SMOKE_PAYLOADS"]
     assert env["SMOKE_TIMEOUT_SECONDS"] == "7.5"
 
 

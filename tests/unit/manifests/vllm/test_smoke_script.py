@@ -28,17 +28,22 @@ pytestmark = pytest.mark.skipif(SH is None, reason="needs a POSIX sh")
 FAKE_CURL = r"""#!/bin/sh
 out=""
 prev=""
+data=""
 for arg in "$@"; do
   [ "$prev" = "--output" ] && out=$arg
+  [ "$prev" = "--data" ] && data=$arg
   prev=$arg
   url=$arg
 done
 host=${url#http://}
 host=${host%%:*}
+model=$(printf '%s' "$data" | sed 's/.*"model": *"\([^"]*\)".*/\1/')
 echo "$host" >> "$FAKE_LOG"
+echo "$host/$model" >> "$FAKE_LOG.models"
 code=200
 for pair in $FAKE_ANSWERS; do
   [ "${pair%%=*}" = "$host" ] && code=${pair#*=}
+  [ "${pair%%=*}" = "$host/$model" ] && code=${pair#*=}
 done
 if [ "$code" = "timeout" ]; then
   echo "curl: (28) Operation timed out" >&2
@@ -81,6 +86,7 @@ def run_smoke(
         env["SMOKE_DNS_WAIT_SECONDS"] = dns_wait
     log = tmp_path / "asked.log"
     log.unlink(missing_ok=True)
+    Path(f"{log}.models").unlink(missing_ok=True)
     env.update(
         VLLM_API_KEY="test-key",
         TMPDIR=str(tmp_path),
