@@ -32,6 +32,9 @@ PART_OF_LABEL: Final = "app.kubernetes.io/part-of"
 MANAGED_BY_LABEL: Final = "app.kubernetes.io/managed-by"
 MANAGED_BY: Final = "pulumi"
 ENVIRONMENT_LABEL: Final = "vllm-platform.io/environment"
+# The revision a server pod serves (a hash of its image and model revision), set only on models
+# with rollout.keepPrevious: the Service selects the served one among the kept and the new.
+REVISION_LABEL: Final = "vllm-platform.io/revision"
 
 ALLOW_DOWNTIME_ANNOTATION: Final = "vllm-platform.io/allow-downtime"
 ROUTING_ANNOTATION: Final = "vllm-platform.io/routing-enabled"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 import pulumi
@@ -18,6 +19,7 @@ from components.config import PROJECT, ConfigError, LoadedStack, StackConfig
 from components.config.source import load_from_pulumi
 from components.manifests.health_reporter import health_reporter_objects
 from components.manifests.stack import validate_stack
+from components.manifests.vllm.render import kept_names
 from components.planning.capacity import StackPlan
 from components.planning.closing import not_deployable_yet
 from components.planning.release import ROLLBACK_ENV, current_git_commit, release_record
@@ -27,6 +29,8 @@ from components.resources.namespace import EnvironmentNamespace, environment_nam
 from components.resources.prepull import ImagePrePuller, image_prepuller_args
 from components.resources.registry import (
     RegistryEntry,
+    RegistryPrevious,
+    RegistryPreviousArgs,
     RegistryRollout,
     RegistryRolloutArgs,
     RegistrySchema,
@@ -109,10 +113,12 @@ def wire_models(
     platform: Platform,
     writer_dsn: pulumi.Output[str],
     prepuller: ImagePrePuller | None = None,
+    *,
+    at: datetime | None = None,
 ) -> dict[str, ModelWiring]:
     """Per model: a RegistryRollout (the registry says ``rolling_out`` before any pod changes),
     then its VllmDeployment, whose workload waits for it and for the image pre-puller; both
-    once the GPUs are advertised."""
+    once the GPUs are advertised. ``at``: when a kept revision's window is judged."""
     opts = pulumi.ResourceOptions(
         provider=platform.cluster.provider, depends_on=platform.cluster.gpu_ready
     )
@@ -120,7 +126,7 @@ def wire_models(
     wired: dict[str, ModelWiring] = {}
     for model in cfg.models:
         args = vllm_deployment_args(
-            cfg, model, plan.model(model.name), platform.namespace.namespace_name
+            cfg, model, plan.model(model.name), platform.namespace.namespace_name, at
         )
         if prepuller is not None and prepuller.daemon_set is not None:
             args = replace(
@@ -189,9 +195,14 @@ def wire_registry(cfg: StackConfig) -> pulumi.Output[str]:
 
 
 def wire_entries(
-    cfg: StackConfig, models: dict[str, ModelWiring], entry_dsn: pulumi.Output[str]
+    cfg: StackConfig,
+    plan: StackPlan,
+    models: dict[str, ModelWiring],
+    entry_dsn: pulumi.Output[str],
+    at: datetime | None = None,
 ) -> None:
-    """Each model's entry, once its server answered its smoke test.
+    """Each model's entry, once its server answered its smoke test; then, for a model whose
+    previous revision is kept serving at ``at``, its rollback target.
 
     During ``ops rollback --yes`` the registry events record the change as ``rolled_back``.
     """
@@ -200,7 +211,7 @@ def wire_entries(
         dep, rollout = models[model.name].deployment, models[model.name].rollout
         # The endpoint only resolves once the smoke Job passed: ready gates the registration.
         endpoint = pulumi.Output.all(dep.endpoint_url, dep.ready).apply(_ready_endpoint(model.name))
-        RegistryEntry(
+        entry = RegistryEntry(
             f"{model.name}-registry",
             entry_args(
                 cfg,
@@ -216,6 +227,26 @@ def wire_entries(
                 rollout=rollout.rollout_id,
             ),
         )
+        kept = kept_names(cfg, model, plan.model(model.name), at)
+        if kept is not None and model.rollout.previous is not None:
+            RegistryPrevious(
+                f"{model.name}-previous",
+                RegistryPreviousArgs(
+                    connection=entry_dsn,
+                    model_name=model.name,
+                    environment=cfg.environment,
+                    owner_stack=owner_stack_name(),
+                    stack=pulumi.get_stack(),
+                    image=model.rollout.previous.image,
+                    revision=model.rollout.previous.revision,
+                    smoke_job=kept[1],
+                    deployment_name=kept[0],
+                    until=model.rollout.previous.until,
+                ),
+                # keep_previous needs the row serving the new revision: after the entry's
+                # write (no output of it is an input here).
+                pulumi.ResourceOptions(depends_on=[entry]),
+            )
 
 
 def _ready_endpoint(model: str) -> Callable[[list[Any]], str]:
@@ -257,8 +288,9 @@ def run() -> None:
     platform = wire_platform(cfg)
     prepuller = wire_prepuller(cfg, platform)
     writer_dsn = wire_registry(cfg)
-    models = wire_models(cfg, plan, platform, writer_dsn, prepuller)
-    wire_entries(cfg, models, writer_dsn)
+    at = datetime.now(UTC)  # one clock reading: the kept workloads and targets agree
+    models = wire_models(cfg, plan, platform, writer_dsn, prepuller, at=at)
+    wire_entries(cfg, plan, models, writer_dsn, at)
     wire_health_reporter(cfg, platform, writer_dsn)
     deployments = {name: m.deployment for name, m in models.items()}
 

@@ -19,6 +19,7 @@ from components.manifests.vllm.names import (
     headless_service_name,
     metadata,
     selector_labels,
+    served_selector_labels,
     smoke_selector_labels,
 )
 
@@ -39,7 +40,7 @@ def service(cfg: StackConfig, model: ModelConfig) -> Manifest:
         "metadata": metadata(cfg, model, model.name),
         "spec": {
             "type": "ClusterIP",
-            "selector": selector_labels(model),
+            "selector": served_selector_labels(model),
             "ports": _service_ports(),
         },
     }
@@ -56,7 +57,7 @@ def headless_service(cfg: StackConfig, model: ModelConfig) -> Manifest:
         "metadata": metadata(cfg, model, headless_service_name(model), PODS_COMPONENT),
         "spec": {
             "clusterIP": "None",
-            "selector": selector_labels(model),
+            "selector": served_selector_labels(model),
             "ports": _service_ports(),
         },
     }

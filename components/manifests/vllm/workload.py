@@ -38,8 +38,11 @@ from components.manifests.vllm.names import (
     headless_service_name,
     labels,
     metadata,
+    revision_labels,
     selector_labels,
+    served_selector_labels,
     weights_claim_name,
+    workload_name,
 )
 from components.manifests.vllm.prefetch import fetch_container, offline_env
 from components.planning.capacity import ModelPlan, RolloutStrategy
@@ -217,7 +220,7 @@ def server_pod_template(cfg: StackConfig, model: ModelConfig) -> Manifest:
             spec["tolerations"] = [
                 {"key": GPU_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"}
             ]
-    return {"metadata": {"labels": labels(cfg, model)}, "spec": spec}
+    return {"metadata": {"labels": labels(cfg, model) | revision_labels(model)}, "spec": spec}
 
 
 def _check_strategy(model: ModelConfig, plan: ModelPlan) -> None:
@@ -240,7 +243,9 @@ def _stateful_set(cfg: StackConfig, model: ModelConfig, template: Manifest) -> M
     return {
         "apiVersion": "apps/v1",
         "kind": "StatefulSet",
-        "metadata": metadata(cfg, model, model.name, annotations=workload_annotations(model)),
+        "metadata": metadata(
+            cfg, model, workload_name(model), annotations=workload_annotations(model)
+        ),
         "spec": {
             "replicas": model.replicas,
             "serviceName": headless_service_name(model),
@@ -250,7 +255,7 @@ def _stateful_set(cfg: StackConfig, model: ModelConfig, template: Manifest) -> M
             "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}},
             "minReadySeconds": 0,
             "revisionHistoryLimit": 5,
-            "selector": {"matchLabels": selector_labels(model)},
+            "selector": {"matchLabels": served_selector_labels(model)},
             "template": template,
             "volumeClaimTemplates": [claim],
             # Scaling down keeps a replica's cache for the next scale-up; removing the
@@ -278,7 +283,9 @@ def _deployment(
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": metadata(cfg, model, model.name, annotations=workload_annotations(model)),
+        "metadata": metadata(
+            cfg, model, workload_name(model), annotations=workload_annotations(model)
+        ),
         "spec": {
             "replicas": model.replicas,
             "strategy": _deployment_strategy(plan),
@@ -287,14 +294,15 @@ def _deployment(
             # counts as failed.
             "progressDeadlineSeconds": update_seconds // model.replicas,
             "revisionHistoryLimit": 5,
-            "selector": {"matchLabels": selector_labels(model)},
+            "selector": {"matchLabels": served_selector_labels(model)},
             "template": template,
         },
     }
 
 
 def workload(cfg: StackConfig, model: ModelConfig, plan: ModelPlan) -> Manifest:
-    """The StatefulSet or Deployment named after the model, rolled out as the plan says."""
+    """The StatefulSet or Deployment (``workload_name``: the model's name, or its revision's with
+    keepPrevious), rolled out as the plan says."""
     _check_strategy(model, plan)
     template = server_pod_template(cfg, model)
     if model.uses_statefulset:
