@@ -1,5 +1,6 @@
-"""Fixtures of the live tier: the rendered stack, the run's directories, and one vLLM server
-started cold from the rendered StatefulSet (restarted warm by the last test).
+"""Fixtures of the live tier: the rendered stack, the run's directories, the route allowlist
+(the rendered HAProxy sidecar, run by Debian's haproxy) and behind it one vLLM server started
+cold from the rendered StatefulSet (restarted warm by the last test).
 
 The run lives in ``<cache>/live-run`` (the cache root of tools/vllm_env.py, which the rendered
 non-root user can reach); the previous run's directory is removed first and its logs stay for
@@ -25,6 +26,7 @@ from tests.live.rendered import (
     Rendered,
     local_env,
     new_key,
+    proxy_env,
     render,
     server_argv,
 )
@@ -33,6 +35,7 @@ from tests.live.server import Server, free_port, startup_budget_seconds, stop_le
 RESULTS: dict[str, object] = {}
 # The rest of the image's PATH after its venv: Docker's default (vLLM runs lscpu from it).
 IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+PROXY_PORTS = ("http", "metrics", "health")
 
 
 @dataclass
@@ -42,11 +45,17 @@ class Run:
     root: Path
     env: LiveEnvironment
     rendered: Rendered
-    address: Address
+    address: Address  # vLLM's own (the pod's loopback)
     key: str
     user: tuple[int, int] | None
     volumes: dict[str, Path] = field(default_factory=dict)
     server: Server | None = None
+    proxy: Server | None = None
+    ports: dict[str, Address] = field(default_factory=dict)  # the allowlist's, by port name
+
+    def url(self, port: str, path: str) -> str:
+        """``path`` through the allowlist's port ``port`` (http, metrics, health)."""
+        return self.ports[port].base + path
 
     @property
     def container(self) -> Container:
@@ -69,7 +78,7 @@ class Run:
         argv, env = local_env(
             self.container, self.volumes, {"VLLM_API_KEY": self.key}, f"{self.env.bin}:{IMAGE_PATH}"
         )
-        argv = server_argv(argv, self.address, self.container.port("http"))
+        argv = server_argv(argv, self.address, self.rendered.allowlist().env_value("VLLM_UPSTREAM"))
         grace = self.rendered.one("StatefulSet")["spec"]["template"]["spec"].get(
             "terminationGracePeriodSeconds", 30
         )
@@ -78,6 +87,23 @@ class Run:
         server.start()
         self.server = server
         return server
+
+    def start_proxy(self) -> Server:
+        """The allowlist as the sidecar runs: its command, the ConfigMap's file at its mount."""
+        sidecar = self.rendered.allowlist()
+        config = self.root / "allowlist-config"
+        config.mkdir()
+        for name, text in self.rendered.allowlist_files().items():
+            (config / name).write_text(text, encoding="utf-8")
+        self.volumes["allowlist"] = self.own(config)
+        argv, env = local_env(sidecar, self.volumes, {}, IMAGE_PATH)
+        env = proxy_env(sidecar, env, self.ports, self.address)
+        proxy = Server(argv, env, self.root / "allowlist.log", self.user, 5)
+        proxy.start()
+        self.proxy = proxy
+        # Up once it answers (503: vLLM is not there yet); a bad configuration exits at once.
+        proxy.wait_ready(self.url("health", "/health"), 10, accept=lambda s: s is not None)
+        return proxy
 
     @property
     def record(self) -> Path:
@@ -103,6 +129,7 @@ def live_run() -> Iterator[Run]:
     rendered = render(root / "rendered")
     user = _user(rendered)
     run = Run(root, env, rendered, Address("127.0.0.1", free_port()), new_key(), user)
+    run.ports = {name: Address("127.0.0.1", free_port()) for name in PROXY_PORTS}
     model = live_model_config()
     run.volumes["weights"] = run.root / "weights"
     place_model(
@@ -113,10 +140,13 @@ def live_run() -> Iterator[Run]:
     )
     run.own(run.volumes["weights"])
     try:
+        run.start_proxy()  # a native sidecar: up before vLLM starts
         yield run
     finally:
         if run.server is not None:
             run.server.stop()
+        if run.proxy is not None:
+            run.proxy.stop()
         (env.venv.parent / "live-results.json").write_text(
             json.dumps(RESULTS, indent=2, sort_keys=True) + "\n", encoding="utf-8"
         )
@@ -126,7 +156,7 @@ def live_run() -> Iterator[Run]:
 def cold(live_run: Run) -> Run:
     """The server started cold (an empty compile cache on the volume), ready."""
     server = live_run.start_server(1)
-    elapsed = server.wait_ready(f"{live_run.address.base}/health", live_run.startup_budget())
+    elapsed = server.wait_ready(live_run.url("health", "/health"), live_run.startup_budget())
     RESULTS["cold_start_seconds"] = round(elapsed, 1)
     return live_run
 
