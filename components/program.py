@@ -19,6 +19,7 @@ from components.config.source import load_from_pulumi
 from components.manifests.health_reporter import health_reporter_objects
 from components.manifests.stack import validate_stack
 from components.planning.capacity import StackPlan
+from components.planning.closing import not_deployable_yet
 from components.planning.release import ROLLBACK_ENV, current_git_commit, release_record
 from components.resources.cluster import GpuCluster, gpu_cluster_args
 from components.resources.health_reporter import HealthReporter, HealthReporterArgs
@@ -48,6 +49,9 @@ def load_or_fail() -> tuple[LoadedStack, StackPlan]:
     try:
         loaded = load_from_pulumi()
         plan, _ = validate_stack(loaded)
+        pending = not_deployable_yet(loaded.config)
+        if pending:
+            raise ConfigError(pending)
     except ConfigError as exc:
         raise pulumi.RunError(
             "invalid vllm-platform configuration:\n" + "\n".join(f"  {i}" for i in exc.issues)

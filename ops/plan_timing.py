@@ -6,10 +6,18 @@ Kept apart from the capacity table so each can change on its own. The figures co
 
 from __future__ import annotations
 
-from components.config import StackConfig
+from components.config import ModelConfig, StackConfig
+from components.planning.checkpoints import reads_per_replica_gb
+from components.planning.closing import (
+    closing_options,
+    keep_previous_blockers,
+    not_deployable_yet,
+)
+from components.planning.keep_previous import kept_gpus
 from components.planning.timing import (
     COLD_START_TARGET_SECONDS,
     ROLLBACK_TARGET_SECONDS,
+    ModelTiming,
     checkpoint_gb,
     estimate_model,
     held_to_targets,
@@ -31,35 +39,83 @@ def any_gpu(cfg: StackConfig) -> bool:
 
 
 def format_timing(cfg: StackConfig) -> tuple[list[str], list[str]]:
-    """The section's lines (header, table, assumptions) and its cautions, which ``ops plan``
-    prints with the others in its one list of cautions."""
+    """The section's lines (header, table, what closes each miss) and its cautions, which
+    ``ops plan`` prints with the others in its one list of cautions."""
     t = cfg.timing
-    rows = [["MODEL", "DOWNLOAD GB", "COLD START", "WARM RESTART", "ROLLBACK", "PREFETCH", "CACHE"]]
+    rows = [
+        [
+            "MODEL",
+            "STORED GB",
+            "READ GB",
+            "COLD START",
+            "WARM RESTART",
+            "ROLLBACK",
+            "WEIGHTS FROM",
+            "CACHE",
+        ]
+    ]
     warnings: list[str] = []
     # The weight cache's room for a second revision is planning's caution (model_checks).
-    for model in cfg.models:
+    for i, model in enumerate(cfg.models):
         est = estimate_model(t, model)
+        held = held_to_targets(model)
         rows.append(
             [
                 model.name,
                 f"{checkpoint_gb(model):.0f}",
-                _mark(est.cold_start, COLD_START_TARGET_SECONDS, held_to_targets(model)),
+                f"{reads_per_replica_gb(model):.0f}",
+                _mark(est.cold_start, COLD_START_TARGET_SECONDS, held),
                 _min(est.warm_restart),
-                _mark(est.rollback, ROLLBACK_TARGET_SECONDS, held_to_targets(model)),
-                "init" if est.prefetch else "vllm",
+                _mark(est.rollback, ROLLBACK_TARGET_SECONDS, held)
+                + (" (switch)" if est.keep_previous else ""),
+                _source(model.weight_source.kind, est.prefetch),
                 model.weight_cache.mode,
             ]
         )
-        warnings += timing_warnings(model, est)
+        warnings += _with_fixes(cfg, i, timing_warnings(model, est), est) if held else []
+        warnings += _keep_previous_cost(model)
+    warnings += [f"{issue} (pulumi up refuses it)" for issue in not_deployable_yet(cfg)]
     pulled = " (pre-pulled)" if t.pre_pull_images and any_gpu(cfg) else ""
     lines = [
         "",
         f"Time to ready (estimate, minutes; ! = over a GPU model's target: cold start "
         f"{_min(COLD_START_TARGET_SECONDS)} SC-001, rollback {_min(ROLLBACK_TARGET_SECONDS)} "
-        f"SC-004; assumed: download {t.download_mb_per_s:g} MB/s, image {t.image_size_gb:g} GB "
-        f"at {t.image_pull_mb_per_s:g} MB/s{pulled}, volume read {t.volume_read_mb_per_s:g} "
-        f"MB/s, scheduling {t.scheduling_seconds:g} s: measure and set timing.*, "
-        "docs/time-to-ready.md):",
+        f"SC-004; assumed: download {t.download_mb_per_s:g} MB/s bounded by the volume's write "
+        f"{t.volume_write_mb_per_s:g} MB/s, image {t.image_size_gb:g} GB at "
+        f"{t.image_pull_mb_per_s:g} MB/s{pulled}, volume read {t.volume_read_mb_per_s:g} MB/s, "
+        f"Object Storage {t.object_storage_mb_per_s:g} MB/s per replica, scheduling "
+        f"{t.scheduling_seconds:g} s: measure and set timing.*, docs/time-to-ready.md; READ GB: "
+        "what one replica reads while loading, every tensor-parallel rank the whole checkpoint):",
     ]
     lines += ["  " + row for row in table_lines(rows)]
     return lines, warnings
+
+
+def _with_fixes(cfg: StackConfig, i: int, warnings: list[str], est: ModelTiming) -> list[str]:
+    """Each missed-target caution with what closes it (planning/closing.py), and for
+    keepPrevious what planning would refuse first (budget, quota, placement)."""
+    m = cfg.models[i]
+    fixes = closing_options(cfg.timing, m, est)
+    if "SC-004" in fixes and m.rollout.keep_previous == 0 and m.accelerator == "gpu":
+        fixes["SC-004"] += "".join(
+            f"; keepPrevious needs first: {b}" for b in keep_previous_blockers(cfg, i)
+        )
+    out: list[str] = []
+    for w in warnings:
+        out.append(w + "".join(f"; {fix}" for key, fix in fixes.items() if f"({key})" in w))
+    return out
+
+
+def _keep_previous_cost(m: ModelConfig) -> list[str]:
+    if not m.rollout.keep_previous:
+        return []
+    return [
+        f"{m.name}: rollout.keepPrevious {m.rollout.keep_previous} min: its previous "
+        f"revision holds {kept_gpus(m)} more GPUs for that long after each rollout"
+    ]
+
+
+def _source(kind: str, prefetch: bool) -> str:
+    if kind == "objectStorage":
+        return "object storage"
+    return "hub (init)" if prefetch else "hub (vllm)"

@@ -11,6 +11,7 @@ from pydantic import Field, StringConstraints, ValidationInfo, model_validator
 from components.config.base import ConfigModel, path_error
 from components.config.gpu_plans import GpuPlan
 from components.config.pinning import pinned_issue
+from components.config.readiness import Rollout, WeightSource
 from components.config.types import (
     ContainerText,
     CpuQuantity,
@@ -211,6 +212,8 @@ class ModelConfig(ConfigModel):
         default=16, ge=1, le=512, description="memory-backed /dev/shm when gpusPerReplica > 1"
     )
     weight_cache: WeightCache = Field(default_factory=WeightCache)
+    weight_source: WeightSource = Field(default_factory=WeightSource)
+    rollout: Rollout = Field(default_factory=Rollout)
     resources: Resources = Field(default_factory=Resources)
     autoscaling: Autoscaling | None = None
     ingress: Ingress | None = None

@@ -61,6 +61,17 @@ CATALOG: dict[str, CatalogEntry] = {
 }
 
 
+# The fp8-stored checkpoints of the models above (planning/checkpoints.py): the same shape, the
+# linear layers' weights stored as float8_e4m3 (config.json quantization_config,
+# compressed-tensors), which vLLM loads as they are.
+for _base, _fp8 in (
+    ("meta-llama/Llama-3.3-70B-Instruct", "RedHatAI/Llama-3.3-70B-Instruct-FP8-dynamic"),
+    ("meta-llama/Llama-3.1-8B-Instruct", "RedHatAI/Meta-Llama-3.1-8B-Instruct-FP8-dynamic"),
+    ("Qwen/Qwen2.5-7B-Instruct", "RedHatAI/Qwen2.5-7B-Instruct-FP8-dynamic"),
+):
+    CATALOG[_fp8] = CatalogEntry(CATALOG[_base].shape, "fp8", f"https://huggingface.co/{_fp8}")
+
+
 def model_shape(m: ModelConfig) -> ModelShape | None:
     """``models[].architecture`` if set, else the catalog's; None when neither knows the model."""
     if m.architecture is not None:

@@ -13,8 +13,17 @@ from enum import StrEnum
 from components.config import ConfigError, ConfigIssue, ModelConfig, StackConfig
 from components.config.gpu_plans import GpuPlan
 from components.planning.architecture import checkpoint_precision, loaded_precision, model_shape
+from components.planning.checkpoints import stored_checkpoint_gib
+from components.planning.keep_previous import keep_previous_issues, stack_kept_gpus
 from components.planning.kv_cache import Concurrency
-from components.planning.memory import LoadFit, MemoryFit, fit_load, fit_memory, suggest_fixes
+from components.planning.memory import (
+    PER_GPU_OVERHEAD_GIB,
+    LoadFit,
+    MemoryFit,
+    fit_load,
+    fit_memory,
+    suggest_fixes,
+)
 from components.planning.model_checks import (
     cache_checks,
     concurrency_issues,
@@ -22,6 +31,7 @@ from components.planning.model_checks import (
     precision_issues,
     weight_cache_gi,
 )
+from components.planning.object_storage import connection_issues
 from components.planning.placement import (
     PlacementCheck,
     PoolDemand,
@@ -115,7 +125,7 @@ def plan_stack(cfg: StackConfig) -> StackPlan:
     totals against the pool and worst-case placement on its nodes."""
     pool = cfg.cluster.gpu_pool
     plan = _gpu_plan(cfg)
-    issues = memory_issues(cfg)
+    issues = memory_issues(cfg) + keep_previous_issues(cfg) + connection_issues(cfg)
     cautions: list[str] = []
     for i, m in enumerate(cfg.models):
         model_issues, model_cautions = _model_findings(i, m, plan)
@@ -181,7 +191,8 @@ def _surges(cfg: StackConfig) -> list[bool]:
     all models rolling at once fit the budget and can still be placed on the pool's nodes in
     every arrangement. Models whose workload cannot surge (per-replica weight caches:
     ModelConfig.uses_statefulset) take none."""
-    spare = cfg.gpu_budget_resolved - sum(m.gpus_total for m in cfg.models)
+    # The previous revisions kept serving (rollout.keepPrevious) come first: a rollback target.
+    spare = cfg.gpu_budget_resolved - sum(m.gpus_total for m in cfg.models) - stack_kept_gpus(cfg)
     held = 0
     out: list[bool] = []
     for m in cfg.models:
@@ -236,7 +247,7 @@ def pool_demand(cfg: StackConfig, models: list[ModelPlan]) -> PoolDemand:
 
 
 def _demand(cfg: StackConfig, surge_gpus: int) -> PoolDemand:
-    own = surge_gpus
+    own = surge_gpus + stack_kept_gpus(cfg)
     sizes: list[tuple[str, int]] = []
     for m in cfg.models:
         if m.accelerator == "cpu":
@@ -318,6 +329,9 @@ def memory_issues(cfg: StackConfig) -> list[ConfigIssue]:
 
 def _load(m: ModelConfig, plan: GpuPlan) -> LoadFit:
     made_in = loaded_precision(m) or m.precision
+    if made_in == checkpoint_precision(m):  # loaded as stored: the bytes the checkpoint holds
+        peak = stored_checkpoint_gib(m) / m.gpus_per_replica + PER_GPU_OVERHEAD_GIB
+        return LoadFit(peak_per_gpu_gib=peak, gpu_memory_gib=plan.gpu_memory_gib)
     return fit_load(m.parameters_billions, made_in, m.gpus_per_replica, plan.gpu_memory_gib)
 
 

@@ -6,7 +6,6 @@ plan relies on".
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from components.config.gpu_plans import GPU_PLANS, GpuPlan
@@ -70,12 +69,6 @@ def fit_load(
     weights = weight_memory_gib(parameters_billions, checkpoint_precision)
     peak = weights / gpus_per_replica + PER_GPU_OVERHEAD_GIB
     return LoadFit(peak_per_gpu_gib=peak, gpu_memory_gib=gpu_memory_gib)
-
-
-def weight_cache_default_gi(parameters_billions: float, checkpoint_precision: str) -> int:
-    """Default weight cache: two checkpoints plus 10 %, at least 20 GiB."""
-    checkpoint = weight_memory_gib(parameters_billions, checkpoint_precision)
-    return max(CACHE_MIN_GI, math.ceil(checkpoint * CACHE_REVISIONS * CACHE_HEADROOM))
 
 
 def fit_memory(

@@ -16,14 +16,9 @@ from components.planning.architecture import (
     model_shape,
     quantization,
 )
+from components.planning.checkpoints import stored_checkpoint_gib, weight_cache_default_gi
 from components.planning.kv_cache import BLOCK_SIZE_TOKENS, Concurrency, concurrency, kv_dtype_bytes
-from components.planning.memory import (
-    BYTES_PER_PARAMETER,
-    CACHE_REVISIONS,
-    fit_memory,
-    weight_cache_default_gi,
-    weight_memory_gib,
-)
+from components.planning.memory import BYTES_PER_PARAMETER, CACHE_REVISIONS, fit_memory
 
 # What `--quantization <method>` serves when it quantizes an unquantized checkpoint on the fly.
 _ON_THE_FLY: dict[str, str] = {"fp8": "fp8"}
@@ -73,7 +68,7 @@ def weight_cache_gi(m: ModelConfig) -> int:
     """The weight cache volume: ``weightCache.sizeGi``, else two checkpoints plus 10 %."""
     if m.weight_cache.size_gi is not None:
         return m.weight_cache.size_gi
-    return weight_cache_default_gi(m.parameters_billions, checkpoint_precision(m) or m.precision)
+    return weight_cache_default_gi(m)
 
 
 def cache_checks(i: int, m: ModelConfig) -> tuple[list[ConfigIssue], list[str]]:
@@ -82,8 +77,8 @@ def cache_checks(i: int, m: ModelConfig) -> tuple[list[ConfigIssue], list[str]]:
     if size is None or m.weight_cache.mode == "none":
         return [], []
     ckpt = checkpoint_precision(m) or m.precision
-    checkpoint = weight_memory_gib(m.parameters_billions, ckpt)
-    default = weight_cache_default_gi(m.parameters_billions, ckpt)
+    checkpoint = stored_checkpoint_gib(m)
+    default = weight_cache_default_gi(m)
     path = f"models[{i}].weightCache.sizeGi"
     if size < checkpoint:
         issue = ConfigIssue(

@@ -11,8 +11,7 @@ from typing import Final
 
 from components.config import ModelConfig, TimingConfig
 from components.config.pinning import OTHER_SOURCE_FLAGS
-from components.planning.architecture import checkpoint_precision
-from components.planning.memory import BYTES_PER_PARAMETER
+from components.planning.checkpoints import reads_per_replica_gb, stored_checkpoint_gb
 
 COLD_START_TARGET_SECONDS: Final = 10 * 60  # SC-001
 ROLLBACK_TARGET_SECONDS: Final = 5 * 60  # SC-004
@@ -30,11 +29,19 @@ def size_class(parameters_billions: float) -> str:
 
 
 def checkpoint_gb(model: ModelConfig) -> float:
-    """GB the revision's weights download: parameters x bytes of the checkpoint's dtype
-    (``architecture.checkpoint_precision``: a bf16 checkpoint quantized to fp8 on load still
-    downloads bf16), else of the serving precision."""
-    stored = checkpoint_precision(model) or model.precision
-    return model.parameters_billions * BYTES_PER_PARAMETER[stored]
+    """GB the revision's weights download: what the checkpoint stores
+    (``checkpoints.stored_checkpoint_gb``)."""
+    return stored_checkpoint_gb(model)
+
+
+def streams_from_object_storage(model: ModelConfig) -> bool:
+    """Whether the replicas stream the weights from the stack's Object Storage bucket."""
+    return model.weight_source.kind == "objectStorage"
+
+
+def download_mb_per_s(timing: TimingConfig) -> float:
+    """The Hub's rate into the weight volume: whichever of the two is slower."""
+    return min(timing.download_mb_per_s, timing.volume_write_mb_per_s)
 
 
 def prefetches_weights(model: ModelConfig) -> bool:
@@ -58,6 +65,8 @@ class ModelTiming:
     prefetch: bool  # the download runs in the init container, outside the startup probe
     cache_persists: bool  # weights and compile caches survive a pod's replacement
     image_pre_pulled: bool
+    keep_previous: bool = False  # the previous revision keeps serving: rollback is a switch
+    switch: float = 0.0  # seconds of that switch
 
     @property
     def cold_start(self) -> float:
@@ -75,6 +84,8 @@ class ModelTiming:
 
     @property
     def rollback(self) -> float:
+        if self.keep_previous:
+            return self.switch
         return self.replicas * self.rollback_per_pod
 
     @property
@@ -88,29 +99,38 @@ def _seconds_for(gb: float, mb_per_s: float) -> float:
 
 
 def estimate_model(timing: TimingConfig, model: ModelConfig) -> ModelTiming:
+    """Per phase, from the bytes the revision really stores and each rank really reads
+    (``checkpoints``): the Hub's download is bounded by the volume's write rate; the ranks of a
+    replica share the volume's read rate; streaming from Object Storage downloads nothing per
+    pod (a staging Job copied the revision once) and reads at the streamer's rate."""
     size = size_class(model.parameters_billions)
-    weights = checkpoint_gb(model)
+    streamed = streams_from_object_storage(model)
+    reads = reads_per_replica_gb(model)
     return ModelTiming(
         name=model.name,
         replicas=model.replicas,
         scheduling=timing.scheduling_seconds,
         image_pull=_seconds_for(timing.image_size_gb, timing.image_pull_mb_per_s),
-        download=_seconds_for(weights, timing.download_mb_per_s),
-        load=_seconds_for(weights, timing.volume_read_mb_per_s),
+        download=0.0 if streamed else _seconds_for(checkpoint_gb(model), download_mb_per_s(timing)),
+        load=_seconds_for(
+            reads, timing.object_storage_mb_per_s if streamed else timing.volume_read_mb_per_s
+        ),
         cold_compile=getattr(timing.cold_compile_seconds, size),
         warm_compile=getattr(timing.warm_compile_seconds, size),
-        prefetch=prefetches_weights(model),
-        cache_persists=model.weight_cache.mode != "none",
+        prefetch=streamed or prefetches_weights(model),
+        cache_persists=streamed or model.weight_cache.mode != "none",
         image_pre_pulled=timing.pre_pull_images and model.accelerator == "gpu",
+        keep_previous=model.rollout.keep_previous > 0,
+        switch=timing.rollback_switch_seconds,
     )
 
 
 def download_budget_seconds(timing: TimingConfig, model: ModelConfig) -> int:
     """What the rollout wait allows the fetch-weights init container (0 when not prefetching):
     three times the estimated download, at least ten minutes."""
-    if not prefetches_weights(model):
+    if not prefetches_weights(model) or streams_from_object_storage(model):
         return 0
-    estimate = _seconds_for(checkpoint_gb(model), timing.download_mb_per_s)
+    estimate = _seconds_for(checkpoint_gb(model), download_mb_per_s(timing))
     return max(_DOWNLOAD_BUDGET_FLOOR_SECONDS, math.ceil(estimate * _DOWNLOAD_BUDGET_FACTOR))
 
 

@@ -27,6 +27,8 @@ EventAction = Literal[
     "adopted",
     "rollout_started",
     "rollout_failed",
+    "previous_kept",
+    "previous_dropped",
 ]
 # Why a registration happens: a normal deploy, or the rollback command restoring a release.
 ChangeKind = Literal["deploy", "rollback"]

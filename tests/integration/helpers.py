@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg import conninfo
 from pulumi.dynamic import ResourceProvider
 from pulumi.dynamic.dynamic import serialize_provider
 
@@ -17,6 +19,7 @@ from components.registry.connection import connect
 from components.registry.providers import RegistryEntryProvider
 from components.registry.rows import EntrySpec, RegistryRow
 from components.registry.store import get_entry
+from components.resources.registry_roles import WRITER_GRANTS, grant_statements
 
 OWNER = "vllm-platform/staging"
 """The owner the provider tests write as (``<project>/<stack>`` of the sample spec)."""
@@ -57,6 +60,22 @@ def entry_props(dsn: str, **overrides: Any) -> dict[str, Any]:
         props[name] = float(props[name])
     props.update(overrides)
     return props
+
+
+def writer_roles(
+    owner: str, make: Callable[[str], tuple[str, str]], kinds: Iterable[str]
+) -> dict[str, tuple[str, str]]:
+    """Per kind, a role holding the writer grants ``pulumi up`` gives (``w_<kind>``, unbound):
+    ``{kind: (role, dsn)}``."""
+    dbname = str(conninfo.conninfo_to_dict(owner)["dbname"])
+    made: dict[str, tuple[str, str]] = {}
+    with psycopg.connect(owner, autocommit=True) as conn:
+        for kind in kinds:
+            made[kind] = make(f"w_{kind}")
+            for g in WRITER_GRANTS:
+                for statement in grant_statements(g, made[kind][0], dbname):
+                    conn.execute(statement)
+    return made
 
 
 def rows(dsn: str, query: str, *params: Any) -> list[tuple[Any, ...]]:

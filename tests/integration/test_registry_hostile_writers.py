@@ -19,7 +19,7 @@ from components.registry.rows import OwnershipError
 from components.registry.writers import bind_writer
 from components.resources.registry_roles import WRITER_GRANTS, grant_statements
 from tests.integration.conftest import database, roles
-from tests.integration.helpers import rows, spec
+from tests.integration.helpers import rows, spec, writer_roles
 
 pytestmark = pytest.mark.integration
 
@@ -44,14 +44,8 @@ class Db:
 @contextmanager
 def _registry(pg_server: str, migrated_template: str) -> Iterator[Db]:
     with database(pg_server, migrated_template) as owner, roles(owner) as make:
-        dbname = str(conninfo.conninfo_to_dict(owner)["dbname"])
-        made: dict[str, tuple[str, str]] = {}
+        made = writer_roles(owner, make, ("staging", "production", "unbound"))
         with psycopg.connect(owner, autocommit=True) as conn:
-            for kind in ("staging", "production", "unbound"):
-                made[kind] = make(f"w_{kind}")
-                for g in WRITER_GRANTS:
-                    for statement in grant_statements(g, made[kind][0], dbname):
-                        conn.execute(statement)
             bind_writer(conn, made["staging"][0], "staging", STAGING_OWNER)
             bind_writer(conn, made["production"][0], "production", PROD_OWNER)
         with connect(owner, autocommit=True) as conn:

@@ -10,6 +10,7 @@ summary.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -120,7 +121,20 @@ def _user(rendered: Rendered) -> tuple[int, int] | None:
 
 
 @pytest.fixture(scope="session")
-def live_run() -> Iterator[Run]:
+def live_lock() -> Iterator[None]:
+    """One live run at a time per cache: a second run (another clone's CI, a second terminal)
+    waits here, instead of removing the first run's directory and killing its server."""
+    path = live_environment().venv.parent / "live.lock"
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@pytest.fixture(scope="session")
+def live_run(live_lock: None) -> Iterator[Run]:
     env = live_environment()
     stop_leftovers(env.venv.parent / "live-server.pgid", str(env.venv))
     root = env.venv.parent / "live-run"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pulumi
 import pytest
@@ -129,3 +130,24 @@ def test_the_program_reads_each_stack_file_exactly_as_ops_plan_does(stack: str) 
 
     offline = load_from_stack_file(ROOT / f"Pulumi.{stack}.yaml").config
     assert committed_run(stack).outputs["release"]["configDigest"] == config_digest(offline)
+
+
+@pytest.mark.parametrize(
+    ("change", "key"),
+    [
+        ({"rollout": {"keepPrevious": 30}}, "models[1].rollout.keepPrevious: planned only"),
+        ({"weightSource": {"kind": "objectStorage"}}, "models[1].weightSource.kind: planned only"),
+    ],
+)
+def test_the_program_refuses_the_options_it_cannot_apply_yet(
+    change: dict[str, Any], key: str
+) -> None:
+    # #27: ops plan evaluates them; `pulumi up` must not deploy as if they were in place.
+    config = stack_file_config("production")
+    models = [dict(m) for m in config["vllm-platform:models"]]
+    models[1].update(change)
+    cluster = dict(config["vllm-platform:cluster"])
+    cluster["gpuPool"] = {**cluster["gpuPool"], "autoscaler": {"min": 4, "max": 11}}
+    with pytest.raises(pulumi.RunError) as info:  # placeable with room for the kept replicas
+        run_program("production", overrides={"models": models, "cluster": cluster})
+    assert key in str(info.value)

@@ -24,6 +24,8 @@ CREATE TEMPORARY TABLE probe_result (
 -- A rollout still rolling_out past its deadline has failed (one rule, migration 0005/0006); not
 -- scoped to the owner on purpose: it applies the deadline the owner's own `pulumi up` recorded.
 SELECT vllm_platform_registry_expire_rollouts(:'env') \g /dev/null
+-- A rollback target past its window is gone (one rule, migration 0007): its replicas go too.
+SELECT vllm_platform_registry_expire_previous(:'env') \g /dev/null
 SELECT format('SELECT %L, vllm_platform_registry_report_health(%L, %L, %L, %L, %L, %L, %L)',
               model_name, :'env', :'owner', model_name, status, :'disable_routing'::boolean,
               :'threshold'::integer, note)

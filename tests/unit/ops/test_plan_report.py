@@ -126,8 +126,8 @@ def test_a_new_image_for_one_model_restarts_it_one_replica_at_a_time(
         "serving; smoke test again"
     ) in text
     assert "llama-3-1-8b-instruct: rolling_out until the new smoke test passes" in text
-    # 2 x (30 s scheduling + 80 s load + 90 s cold compile), the image pre-pulled
-    assert "Time to ready (estimate): 6.7 min (llama-3-1-8b-instruct; models change" in text
+    # 2 x (30 s scheduling + 45.7 s load at 350 MB/s + 110 s cold compile), image pre-pulled
+    assert "Time to ready (estimate): 6.2 min (llama-3-1-8b-instruct; models change" in text
     assert "Spare GPUs meanwhile: none" in text and "Secrets newly required: none" in text
     assert "GPU cost: unchanged ($14,600 to $25,550 a month at list price)" in text
 
@@ -210,9 +210,9 @@ def test_a_new_gpu_plan_replaces_the_pool_and_every_model_starts_cold(
         "cluster.gpuPool.type: g3-gpu-rtxpro6000-blackwell-2 -> g3-gpu-rtxpro6000-blackwell-4: "
         "a new plan replaces the GPU node pool"
     ) in text
-    # the 70B's cold start (43.1 min, docs/time-to-ready.md) bounds it
+    # the 70B's cold start (28.0 min, docs/time-to-ready.md) bounds it
     assert (
-        "Time to ready (estimate): 43.1 min ! (llama-3-3-70b-instruct; every model starts" in text
+        "Time to ready (estimate): 28.0 min ! (llama-3-3-70b-instruct; every model starts" in text
     )
     # 4..7 nodes of $10.00/h instead of $5.00/h
     assert "$14,600 -> $29,200 at the pool's minimum (+$14,600)" in text

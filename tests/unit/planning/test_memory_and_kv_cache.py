@@ -12,7 +12,7 @@ from components.config.source import read_stack_file
 from components.planning.architecture import CATALOG, ModelShape
 from components.planning.capacity import memory_issues, plan_stack
 from components.planning.kv_cache import concurrency, kv_bytes_per_token
-from components.planning.memory import fit_load, fit_memory, suggest_fixes, weight_cache_default_gi
+from components.planning.memory import fit_load, fit_memory, suggest_fixes
 from tests.support.stackfiles import ROOT, committed_stacks, raw_stack
 
 RTX4000 = lookup_plan("g2-gpu-rtx4000a1-m")
@@ -136,7 +136,6 @@ def test_quantizing_an_unknown_checkpoint_needs_its_dtype() -> None:
 
 def test_the_cache_is_sized_from_the_checkpoint_with_room_for_a_second_revision() -> None:
     # 70.6e9 x 2 B = 131.5 GiB; x 2 x 1.1 = 289.3 -> 290 (the old default, 1.5 x fp8, was 99)
-    assert weight_cache_default_gi(70.6, "bf16") == 290
     plan = plan_stack(load_stack_config(raw_stack("production")).config)
     assert plan.model("llama-3-3-70b-instruct").weight_cache_gi == 290
     assert plan.model("llama-3-1-8b-instruct").weight_cache_gi == 33  # 14.9 x 2.2

@@ -270,13 +270,14 @@ def test_fetch_script_falls_back_to_bin_and_uses_hf_transfer_when_installed(
 
 
 def test_rollout_waits_cover_the_download_the_startup_budget_and_the_margin() -> None:
-    cfg, m, _ = stack()  # 70B: 70.6B x 2 bytes = 141.2 GB at 100 MB/s = 1412 s, x3
+    # 70B: 70.6B x 2 bytes = 141.2 GB at min(Hub 500, volume 350) MB/s = 403.4 s, x3 = 1211
+    cfg, m, _ = stack()
     create, update = rollout_timeouts(cfg, m)
-    assert download_budget_seconds(cfg.timing, m) == 4236
-    assert create == 4236 + startup_budget_seconds(m) + ROLLOUT_MARGIN_SECONDS
+    assert download_budget_seconds(cfg.timing, m) == 1211
+    assert create == 1211 + startup_budget_seconds(m) + ROLLOUT_MARGIN_SECONDS
     assert update == m.replicas * create
     slow = cfg.model_copy(update={"timing": TimingConfig(download_mb_per_s=10)})
-    assert rollout_timeouts(slow, m)[0] - create == 42360 - 4236
+    assert rollout_timeouts(slow, m)[0] - create == 42360 - 1211
 
 
 def test_startup_timeout_is_documented_as_load_and_compile_only() -> None:
@@ -352,20 +353,22 @@ def test_size_classes() -> None:
 
 
 def test_estimates_for_the_70b_by_hand() -> None:
-    cfg, m, _ = stack()  # 70B, a 141.2 GB bf16 checkpoint, 2 replicas, per-replica cache
+    cfg, m, _ = stack()  # 70B, a 141.2 GB bf16 checkpoint, TP 2, 2 replicas, per-replica cache
     t = estimate_model(cfg.timing, m)
-    # download 141.2 GB / 100 MB/s = 1412 s; load / 200 MB/s = 706 s; pull 10 GB / 50 = 200 s
-    assert (t.download, t.load, t.image_pull) == (1412, 706, 200)
-    assert t.cold_start == 30 + 200 + 1412 + 706 + 240  # 2588 s, 43.1 min
-    assert t.warm_restart == 30 + 706 + 75  # 811 s
-    assert t.rollback == 2 * 811  # one pod at a time, images pre-pulled
-    assert t.startup_probe_covers == 706 + 240  # the download is in the init container
+    # download 141.2 GB at min(Hub 500, volume write 350) MB/s = 403.4 s; both ranks read the
+    # whole checkpoint: 282.4 GB at the volume's 350 MB/s = 806.9 s; pull 10 GB / 50 = 200 s
+    assert (round(t.download, 1), round(t.load, 1), t.image_pull) == (403.4, 806.9, 200)
+    assert t.cold_start == pytest.approx(30 + 200 + 403.43 + 806.86 + 240, abs=0.01)  # 28.0 min
+    assert t.warm_restart == pytest.approx(30 + 806.86 + 75, abs=0.01)  # 15.2 min
+    assert t.rollback == 2 * t.warm_restart  # one pod at a time, images pre-pulled
+    assert t.startup_probe_covers == t.load + 240  # the download is in the init container
 
 
 def test_without_a_persistent_cache_or_the_prepuller_restarts_are_cold() -> None:
     cfg, m, _ = stack(model=1, weightCache={"mode": "none"})  # 8B bf16: 16 GB
     t = estimate_model(cfg.timing, m)
-    assert t.warm_restart == 30 + 160 + 80 + 90  # download + load + cold compile again
+    # download + load (16 GB at 350 MB/s each) + cold compile again
+    assert t.warm_restart == pytest.approx(30 + 45.71 + 45.71 + 110, abs=0.01)
     no_pull = estimate_model(TimingConfig(pre_pull_images=False), m)
     assert no_pull.rollback_per_pod == no_pull.warm_restart + 200
 
@@ -373,8 +376,8 @@ def test_without_a_persistent_cache_or_the_prepuller_restarts_are_cold() -> None
 def test_warnings_for_a_short_startup_budget_and_a_missed_rollback_target() -> None:
     cfg, m, _ = stack(startupTimeoutMinutes=5)
     text = "\n".join(timing_warnings(m, estimate_model(cfg.timing, m)))
-    assert "startupTimeoutMinutes 5 is below the estimated load + compile (15.8 min)" in text
-    assert "estimated rollback 27.0 min (2 x 13.5 min) misses the 5.0 min target (SC-004)" in text
+    assert "startupTimeoutMinutes 5 is below the estimated load + compile (17.4 min)" in text
+    assert "estimated rollback 30.4 min (2 x 15.2 min) misses the 5.0 min target (SC-004)" in text
     _, small, _ = stack(model=1)
     assert timing_warnings(small, estimate_model(cfg.timing, small)) == []
 
@@ -393,9 +396,9 @@ def test_without_prefetch_the_startup_budget_must_cover_the_download_too() -> No
         ],
     )
     t = estimate_model(cfg.timing, m)
-    assert t.startup_probe_covers == 1412 + 706 + 240
+    assert t.startup_probe_covers == t.download + t.load + 240
     text = "\n".join(timing_warnings(m, t))
-    assert "below the estimated download + load + compile (39.3 min)" in text
+    assert "below the estimated download + load + compile (24.2 min)" in text
     assert "the weights are not prefetched" in text
     cfg, m, _ = stack(model=1, weightCache={"mode": "none"}, replicas=3, max_nodes=9)
     text = "\n".join(timing_warnings(m, estimate_model(cfg.timing, m)))
@@ -414,12 +417,12 @@ def test_ops_plan_prints_the_time_to_ready_section(capsys: pytest.CaptureFixture
     row = next(
         line for line in out.splitlines() if line.strip().startswith("llama-3-3-70b-instruct  141")
     )
-    assert row.split()[1:6] == ["141", "43.1", "!", "13.5", "27.0"]
+    assert row.split()[1:7] == ["141", "282", "28.0", "!", "15.2", "30.4"]
     assert "not a second revision" not in out  # the default 290 Gi holds two 131.5 GiB ones
     # One table of models, one time-to-ready table, then one list of cautions (issue 16/17).
     assert out.count("Cautions:") == 1 and "cautions:" not in out
     cautions = out[out.index("Cautions:") :]
-    assert "estimated rollback 27.0 min (2 x 13.5 min) misses the 5.0 min target" in cautions
+    assert "estimated rollback 30.4 min (2 x 15.2 min) misses the 5.0 min target" in cautions
 
 
 # ---------------------------------------------------------------------------------- config
@@ -440,7 +443,7 @@ def test_timing_keys_are_validated_at_their_key_path() -> None:
 
 def test_one_size_class_can_be_set_alone() -> None:
     t = TimingConfig.model_validate({"coldCompileSeconds": {"large": 300}})
-    assert (t.cold_compile_seconds.small, t.cold_compile_seconds.large) == (90, 300)
+    assert (t.cold_compile_seconds.small, t.cold_compile_seconds.large) == (110, 300)
     assert t.warm_compile_seconds.large == 75
 
 
