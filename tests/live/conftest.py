@@ -14,6 +14,7 @@ import fcntl
 import json
 import os
 import shutil
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,8 +91,10 @@ class Run:
         return server
 
     def start_proxy(self) -> Server:
-        """The allowlist as the sidecar runs: its command, the ConfigMap's file at its mount."""
+        """The allowlist as the sidecar runs: its command, the ConfigMap's file at its mount,
+        by Debian's haproxy of the release the sidecar's image names."""
         sidecar = self.rendered.allowlist()
+        check_proxy_release(sidecar.spec["image"])
         config = self.root / "allowlist-config"
         config.mkdir()
         for name, text in self.rendered.allowlist_files().items():
@@ -113,6 +116,16 @@ class Run:
 
     def startup_budget(self) -> int:
         return startup_budget_seconds(self.container.probe("startup"))
+
+
+def check_proxy_release(image: str) -> None:
+    """Debian's haproxy (``apt-get install haproxy``) is the upstream release of the image."""
+    found = shutil.which("haproxy", path=IMAGE_PATH)
+    if found is None:
+        pytest.fail("the live tier runs the route allowlist with haproxy: apt-get install haproxy")
+    version = subprocess.run([found, "-v"], capture_output=True, text=True, check=True).stdout
+    release = image.split("@", maxsplit=1)[0].rsplit(":", 1)[1]
+    assert version.startswith(f"HAProxy version {release}-"), (image, version.splitlines()[0])
 
 
 def _user(rendered: Rendered) -> tuple[int, int] | None:
