@@ -1,16 +1,12 @@
 """The Run:ai streamer's S3 path against a local S3-compatible server (#27 "faster bytes").
 
 What vLLM's ``--load-format runai_streamer`` does with an ``s3://`` model, minus vLLM: list the
-bucket's safetensors (``runai_model_streamer.list_safetensors``, vLLM's ``list_safetensors``)
-and stream them with ``SafetensorsStreamer`` (vLLM 0.11.0 ``runai_safetensors_weights_iterator``),
-configured only by the environment the pods would get (``AWS_ENDPOINT_URL`` as
-``RUNAI_STREAMER_S3_ENDPOINT``, path-style addressing, credentials, ``RUNAI_STREAMER_CONCURRENCY``).
-Every tensor read back is compared with what was uploaded.
-
-Needs an interpreter with torch and ``runai-model-streamer[s3]`` and an S3 server (e.g.
-``moto.server``); neither is part of ``make venv`` (docs/benchmarks.md, "Streamer from a local
-S3 server", has the exact setup). Usage: ``python bench/streamer_s3.py --endpoint
-http://127.0.0.1:5999 [--mb 512] [--files 4] [--concurrency 1,4,16]``
+bucket's safetensors and stream them with ``SafetensorsStreamer``, configured only by the
+environment the pods would get; every tensor read back is compared with what was uploaded.
+Needs torch, ``runai-model-streamer[s3]`` and an S3 server (e.g. ``moto.server``), none of them
+in ``make venv``: docs/benchmarks.md, "Streamer from a local S3 server", has the setup. Usage:
+``python bench/streamer_s3.py --endpoint http://127.0.0.1:5999 [--mb 512] [--files 4]
+[--concurrency 1,4,16]``
 """
 
 from __future__ import annotations

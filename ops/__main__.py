@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from ops.common import CommandError, eprint
 from ops.registry_args import add_parsers as add_registry_parsers
@@ -15,7 +17,14 @@ def build_parser() -> argparse.ArgumentParser:
     """The `python -m ops` argument parser (also read by tests/unit/test_docs.py)."""
     parser = argparse.ArgumentParser(prog="python -m ops", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_offline_parsers(sub)
+    add_update_parsers(sub)
+    add_registry_parsers(sub)
+    return parser
 
+
+def add_offline_parsers(sub: argparse._SubParsersAction[Any]) -> None:
+    """The commands that read only the stack files: plan, render, schema."""
     p = sub.add_parser(
         "plan",
         help="validate a stack file offline: verdict, plan, cost (exit 2 on problems)",
@@ -47,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler="ops.schema:main")
 
+
+def add_update_parsers(sub: argparse._SubParsersAction[Any]) -> None:
+    """The commands that read or make a stack's updates: history, rollback, deploy."""
     p = sub.add_parser("history", help="list a stack's updates: result, git head, models, images")
     p.add_argument("--stack", help="stack name (read with the Pulumi CLI)")
     p.add_argument("--history-file", help="`pulumi stack history --json` output instead")
@@ -84,9 +96,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--message", help="update message (default: names the git commit)")
     p.set_defaults(handler="ops.deploy:main")
 
-    add_registry_parsers(sub)
-    return parser
-
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
@@ -98,10 +107,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         eprint(f"error: {exc}")
         return 2
     except BrokenPipeError:
-        # The reader stopped early (`ops plan | head -1`): not an error of ours. Point stdout at
+        # The reader stopped early (`ops plan | head -1`): no traceback, but no success either,
+        # since the command did not finish (a plan's exit 2 for problems, a deploy midway): the
+        # shell's status for a writer a closed pipe stopped, 128 + SIGPIPE. Point stdout at
         # devnull so the interpreter's final flush does not fail again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+        return 128 + signal.SIGPIPE
 
 
 if __name__ == "__main__":

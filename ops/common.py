@@ -15,10 +15,16 @@ class CommandError(Exception):
 
 
 def stack_file(stack: str | None, file: str | None) -> Path:
+    if stack and file:
+        # Which one would win is a guess; `--stack production --file staging's` must not
+        # quietly plan or render staging under production's name.
+        raise CommandError(f"give --stack {stack} or --file {file}, not both")
     if file:
         return Path(file)
     if not stack:
         raise CommandError("give --stack NAME (reads Pulumi.NAME.yaml) or --file PATH")
+    if "/" in stack or "\\" in stack:
+        raise CommandError(f"--stack {stack}: a stack name, not a path (use --file PATH)")
     path = PROJECT_ROOT / f"Pulumi.{stack}.yaml"
     if not path.exists():
         known = sorted(

@@ -35,6 +35,9 @@ def _load(path: Path) -> OfflineStack | list[str]:
 
 def main(args: argparse.Namespace) -> int:
     path = stack_file(args.stack, args.file)
+    if args.against is not None and not args.against.strip():
+        # An empty $BASE_REF would otherwise post the plain plan as "what the change does".
+        raise CommandError("--against: give a git ref (a branch, tag or commit), got an empty one")
     if args.explain and args.against:
         raise CommandError("give --explain or --against, not both")
     stack = _load(path)
@@ -48,7 +51,8 @@ def main(args: argparse.Namespace) -> int:
     if args.explain:
         found = findings(stack.loaded.config, stack.plan)
         head = headline(stack.loaded, path.name, verdict(0, len(found)))
-        print("\n".join([head, *explain_lines(stack.loaded.config, path.name)]))
+        listed = ["Cautions:", *(f"  - {f}" for f in found)] if found else []
+        print("\n".join([head, *listed, *explain_lines(stack.loaded.config, path.name)]))
         return 0
     print(format_plan(stack.loaded, stack.plan, path.name))
     return 0

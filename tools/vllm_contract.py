@@ -1,31 +1,11 @@
 """Dump the `vllm serve` CLI contract and the /metrics names of an installed vLLM.
 
-The data is generated from vLLM itself, so run this script with the Python of a
-virtual environment in which exactly the vLLM version under study is installed (no GPU
-needed). ``python3 tools/vllm_version.py <version>`` builds that environment (vLLM's CPU
-build, the same one the live tier runs) and runs this script, ``tools/vllm_routes.py`` and
-the metrics scrape in it; by hand::
-
-    <venv>/bin/python tools/vllm_contract.py           # -> components/data/vllm/v<version>/
-
-It writes two deterministic JSON files (sorted keys, indent=2):
-
-* ``serve-args.json``: every option of the ``vllm serve``
-  parser (built exactly as ``vllm/entrypoints/cli/main.py`` and
-  ``vllm/entrypoints/cli/serve.py`` build it: a top-level
-  ``FlexibleArgumentParser`` with a ``serve`` sub-parser filled by
-  ``make_arg_parser``), plus ``parser_behaviour``: empirical probes of
-  argparse prefix matching (``allow_abbrev``), underscore/dash folding,
-  ``--flag=value``, ``--config`` YAML files, ``--model`` handling, etc.
-* ``metrics.json``: every Prometheus metric vLLM declares
-  (found statically with ``ast`` in the installed package, with file:line)
-  and the series names actually exposed, scraped from a FastAPI app on which
-  vLLM's own ``mount_metrics`` and ``PrometheusStatLogger`` were set up.
-
-``--platform cuda`` (default) stubs the compiled CUDA extensions and forces
-``CudaPlatform`` so that defaults match what the CUDA image computes, from a CUDA or a CPU
-build alike; ``--platform cpu`` forces ``CpuPlatform``. Imports that moved between vLLM
-releases are found by ``tools/vllm_compat.py``.
+Run with the Python of a venv holding exactly the vLLM version under study (no GPU needed);
+``python3 tools/vllm_version.py <version>`` builds one and runs this. Writes
+``components/data/vllm/v<version>/serve-args.json`` (every option of vLLM's own ``serve``
+parser, and ``parser_behaviour``: argv probes vLLM parsed or refused) and ``metrics.json``
+(every metric vLLM declares, and the series a scrape exposes). ``--platform cuda`` (default)
+forces the CUDA platform's defaults from any build. What each file holds: docs/vllm-contract.md.
 """
 
 from __future__ import annotations
@@ -215,17 +195,8 @@ def probe(parser: argparse.ArgumentParser, argv: list[str], baseline: dict[str, 
     return {"argv": argv, "ok": True, "changed_dests": changed}
 
 
-def parser_behaviour(
-    top: argparse.ArgumentParser,
-    serve: argparse.ArgumentParser,
-    api: argparse.ArgumentParser,
-    tmp: Path,
-) -> JsonDict:
-    """Empirical probes of how `vllm serve` parses a command line."""
-    model = "org/model"
-    base_serve = {k: v for k, v in vars(top.parse_args(["serve", model])).items()}
-    base_api = {k: v for k, v in vars(api.parse_args([])).items()}
-
+def write_probe_configs(tmp: Path) -> tuple[Path, Path, Path]:
+    """The --config files the probes load: flags, a model in the file, JSON (refused)."""
     cfg = tmp / "cfg.yaml"
     cfg.write_text(
         "port: 9999\nhost: 10.9.9.9\ntensor-parallel-size: 2\nmax_model_len: 1234\n"
@@ -236,8 +207,12 @@ def parser_behaviour(
     cfg_json = tmp / "cfg.json"
     cfg_json.write_text('{"port": 9999}')
 
-    s = ["serve", model]
-    serve_cases: dict[str, list[str]] = {
+    return cfg, cfg_model, cfg_json
+
+
+def serve_spelling_cases(s: list[str]) -> dict[str, list[str]]:
+    """How a flag may be spelt: prefixes, underscores, `=`, short options, suffixes."""
+    return {
         "abbrev_tensor_parallel": [*s, "--tensor-parallel", "4"],
         "abbrev_max_model": [*s, "--max-model", "100"],
         "abbrev_gpu_memory_util": [*s, "--gpu-memory-util", "0.5"],
@@ -260,6 +235,16 @@ def parser_behaviour(
         "short_tp": [*s, "-tp", "2"],
         "short_tp_equals": [*s, "-tp=2"],
         "short_tp_attached": [*s, "-tp2"],
+    }
+
+
+def serve_probe_cases(
+    model: str, cfg: Path, cfg_model: Path, cfg_json: Path
+) -> dict[str, list[str]]:
+    """`vllm serve` command lines whose parse the data records (name -> argv)."""
+    s = ["serve", model]
+    return {
+        **serve_spelling_cases(s),
         "uppercase_not_folded": [*s, "--MAX-MODEL-LEN", "100"],
         "duplicate_last_wins": [*s, "--port", "9001", "--port", "9002"],
         "port_below_1024": [*s, "--port", "80"],
@@ -297,21 +282,25 @@ def parser_behaviour(
         "uds": [*s, "--uds", "/tmp/x.sock"],
         "api_server_count": [*s, "--api-server-count", "2"],
     }
-    api_cases: dict[str, list[str]] = {
+
+
+def api_probe_cases(cfg: Path) -> dict[str, list[str]]:
+    """The OpenAI api_server's own parser, probed the same way."""
+    return {
         "api_model_flag": ["--model", "other/model"],
         "api_abbrev_tensor_parallel": ["--tensor-parallel", "4"],
         "api_underscore": ["--max_model_len", "100"],
         "api_config_yaml": ["--config", str(cfg)],
     }
-    probes = {name: probe(top, argv, base_serve) for name, argv in serve_cases.items()}
-    probes.update({name: probe(api, argv, base_api) for name, argv in api_cases.items()})
-    # tmp paths are not deterministic
-    probes = json.loads(json.dumps(probes).replace(str(tmp), "$TMP"))
+
+
+def summarize_probes(probes: JsonDict) -> JsonDict:
+    """What the probes say about the parser, as the facts the resolver relies on."""
 
     def resolves(name: str, dest: str) -> bool:
         return bool(probes[name]["ok"] and dest in probes[name]["changed_dests"])
 
-    summary = {
+    return {
         "allow_abbrev_prefix_matching": all(
             resolves(n, d)
             for n, d in (
@@ -331,6 +320,27 @@ def parser_behaviour(
         "serve_accepts_model_equals_form": resolves("model_flag_equals_with_serve", "model"),
         "unknown_flag_is_error": not probes["unknown_flag"]["ok"],
     }
+
+
+def parser_behaviour(
+    top: argparse.ArgumentParser,
+    serve: argparse.ArgumentParser,
+    api: argparse.ArgumentParser,
+    tmp: Path,
+) -> JsonDict:
+    """Empirical probes of how `vllm serve` parses a command line."""
+    model = "org/model"
+    base_serve = {k: v for k, v in vars(top.parse_args(["serve", model])).items()}
+    base_api = {k: v for k, v in vars(api.parse_args([])).items()}
+    cfg, cfg_model, cfg_json = write_probe_configs(tmp)
+    serve_cases = serve_probe_cases(model, cfg, cfg_model, cfg_json)
+    api_cases = api_probe_cases(cfg)
+    probes = {name: probe(top, argv, base_serve) for name, argv in serve_cases.items()}
+    probes.update({name: probe(api, argv, base_api) for name, argv in api_cases.items()})
+    # tmp paths are not deterministic
+    probes = json.loads(json.dumps(probes).replace(str(tmp), "$TMP"))
+
+    summary = summarize_probes(probes)
 
     option_strings = sorted({o for a in serve._actions for o in a.option_strings})
     return {

@@ -32,6 +32,29 @@ _METRIC_CTORS = {
 }
 
 
+# Written into metrics.json beside the data they explain.
+NOTES = [
+    (
+        "legacy_v0=true entries live in vllm/engine/metrics.py (V0 engine) and are not registered by the V1 "
+        "engine that `vllm serve` runs."
+    ),
+    (
+        "prometheus_client appends _total to counter series, and writes _bucket/_count/_sum for histograms "
+        "(plus _created unless created series are disabled)."
+    ),
+    (
+        "metrics deprecated in the previous minor release are hidden unless "
+        "--show-hidden-metrics-for-version=<previous minor> (the all_optional variant); "
+        "vllm:lora_requests_info only with --enable-lora; vllm:spec_decode_* only with a speculative config."
+    ),
+    (
+        "http_* series come from prometheus_fastapi_instrumentator (vLLM's /metrics mount, tools/vllm_compat.py); process_* and "
+        "python_* from prometheus_client's default collectors (absent in multiprocess mode, i.e. "
+        "--api-server-count > 1)."
+    ),
+]
+
+
 def _const_str(node: ast.AST | None) -> str | None:
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return node.value
@@ -59,6 +82,20 @@ def _name_constants(func: ast.AST) -> list[str]:
     return sorted(set(out))
 
 
+def _callee_name(func: ast.expr) -> str | None:
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return func.id if isinstance(func, ast.Name) else None
+
+
+def _role(rel: str) -> str:
+    if rel.endswith("metrics/reader.py"):
+        return "consumer (reads the registry)"
+    if rel.endswith("ray_wrappers.py"):
+        return "wrapper (Ray metrics shim, same names)"
+    return "declaration"
+
+
 def static_metrics(pkg_root: Path) -> list[JsonDict]:
     """Every prometheus metric constructor call in the vLLM package, found with ast."""
     found: list[JsonDict] = []
@@ -75,14 +112,7 @@ def static_metrics(pkg_root: Path) -> list[JsonDict]:
         for node in ast.walk(tree):
             if not isinstance(node, ast.Call):
                 continue
-            func = node.func
-            ctor = (
-                func.attr
-                if isinstance(func, ast.Attribute)
-                else func.id
-                if isinstance(func, ast.Name)
-                else None
-            )
+            ctor = _callee_name(node.func)
             if ctor not in _METRIC_CTORS:
                 continue
             kw = {k.arg: k.value for k in node.keywords if k.arg}
@@ -99,16 +129,9 @@ def static_metrics(pkg_root: Path) -> list[JsonDict]:
                 if name.startswith("<dynamic") and id(node) in enclosing
                 else []
             )
-            role = (
-                "consumer (reads the registry)"
-                if rel.endswith("metrics/reader.py")
-                else "wrapper (Ray metrics shim, same names)"
-                if rel.endswith("ray_wrappers.py")
-                else "declaration"
-            )
             found.append(
                 {
-                    "role": role,
+                    "role": _role(rel),
                     "dynamic_name_candidates": resolved,
                     "name": name,
                     "type": _METRIC_CTORS[ctor],
@@ -224,14 +247,8 @@ def scrape_metrics(platform: str) -> JsonDict:
     }
 
 
-def dump_metrics(platform: str) -> JsonDict:
-    import vllm
-
-    pkg_root = Path(vllm.__file__).resolve().parent
-    declared = static_metrics(pkg_root)
-    for m in declared:
-        names = [m["name"]] if m["name"].startswith("vllm:") else m["dynamic_name_candidates"]
-        m["exported_series"] = sorted(s for n in names for s in exported_series(m["type"], n))
+def v1_metrics(declared: list[JsonDict]) -> JsonDict:
+    """The metric families the V1 engine declares, by name: type, where, exported series."""
     v1_names = sorted(
         {
             n
@@ -261,31 +278,24 @@ def dump_metrics(platform: str) -> JsonDict:
     }
     for n, info in v1.items():
         info["exported_series"] = exported_series(info["type"], n)
+    return v1
+
+
+def dump_metrics(platform: str) -> JsonDict:
+    import vllm
+
+    pkg_root = Path(vllm.__file__).resolve().parent
+    declared = static_metrics(pkg_root)
+    for m in declared:
+        names = [m["name"]] if m["name"].startswith("vllm:") else m["dynamic_name_candidates"]
+        m["exported_series"] = sorted(s for n in names for s in exported_series(m["type"], n))
+    v1 = v1_metrics(declared)
     scraped = scrape_metrics(platform)
     return {
         "vllm_version": vllm.__version__,
         "declared": declared,
         "v1_metrics": v1,
         "v1_metric_count": len(v1),
-        "notes": [
-            (
-                "legacy_v0=true entries live in vllm/engine/metrics.py (V0 engine) and are not registered by the V1 "
-                "engine that `vllm serve` runs."
-            ),
-            (
-                "prometheus_client appends _total to counter series, and writes _bucket/_count/_sum for histograms "
-                "(plus _created unless created series are disabled)."
-            ),
-            (
-                "metrics deprecated in the previous minor release are hidden unless "
-                "--show-hidden-metrics-for-version=<previous minor> (the all_optional variant); "
-                "vllm:lora_requests_info only with --enable-lora; vllm:spec_decode_* only with a speculative config."
-            ),
-            (
-                "http_* series come from prometheus_fastapi_instrumentator (vLLM's /metrics mount, tools/vllm_compat.py); process_* and "
-                "python_* from prometheus_client's default collectors (absent in multiprocess mode, i.e. "
-                "--api-server-count > 1)."
-            ),
-        ],
+        "notes": NOTES,
         "scraped": scraped,
     }

@@ -1,20 +1,12 @@
 """List every HTTP route the vLLM OpenAI server registers and which ones --api-key guards.
 
-Run with the Python of a venv that has exactly the vLLM version under study (no GPU needed;
-``python3 tools/vllm_version.py <version>`` builds one and runs this)::
+Run with the Python of a venv holding exactly the vLLM version under study (``python3
+tools/vllm_version.py <version>`` does)::
 
     <venv>/bin/python tools/vllm_routes.py --out components/data/vllm/v<version>/routes.json
 
-The app is built with vLLM's own ``build_app`` from the default ``vllm serve`` arguments plus
-``--api-key``. What a plain ``vllm serve`` of a generative model registers is the ``default``
-variant; then each switch that adds routes (an environment variable, a flag, another task of
-the model) is built on its own, and a route the default lacks records the first switch that
-registers it (``registered_only_with``). Each route is then requested without a token through
-Starlette's TestClient (no engine, no lifespan): a 401 means the AuthenticationMiddleware
-rejected it; anything else means the request reached the handler unauthenticated.
-
-vLLM 0.11's ``build_app(args)`` takes no tasks; for it every optional route is switched on in
-one build, as the first version of this script did, and the switches are named from a table.
+Builds vLLM's own app (``build_app``) for a plain ``vllm serve`` and for each switch that adds
+routes, then requests every route without the key (no engine): 401 means guarded.
 """
 
 from __future__ import annotations

@@ -89,6 +89,14 @@ def _hostname(value: str) -> str:
         and all(c.isascii() and (c.isalnum() or c == "-") for c in label)
         for label in labels
     )
+    if not ok and ("@" in value or "://" in value or "=" in value):
+        # A connection string pasted as the host may hold a password: never echo it (the plan
+        # is posted to pull requests).
+        raise PydanticCustomError(
+            "hostname",
+            "not a hostname or IP address: it looks like a URL or connection string (not shown: "
+            "it may hold a password); give the host alone, and the password as a secret",
+        )
     if not ok:
         raise PydanticCustomError(
             "hostname", "not a hostname or IP address, got {v}", {"v": repr(value)}

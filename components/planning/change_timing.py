@@ -1,19 +1,11 @@
 """Pure estimate of how long a change to one model takes until every replica serves again.
 
-Built on the per-phase figures of ``timing.estimate_model`` (the stack's ``timing``
-assumptions). A rolling update replaces one pod at a time, so it takes the replicas times one
-pod's restart; what a pod's restart costs depends on what changed:
-
-- a new revision or model id: the weights are downloaded again, and the compile cache (keyed on
-  the model) is cold;
-- a new image: pulled unless the pre-puller has it on the node, and a cold compile (the vLLM
-  version is in the compile cache's key);
-- another vLLM argument (``extraArgs``, ``maxModelLen``, ``gpuMemoryUtilization``,
-  ``gpusPerReplica``): a cold compile;
-- anything else (resources, probes, the HF token's reference): a warm restart.
-
-A workload replaced delete-first restarts every pod at once, each downloading again (its claims
-are deleted with it); a new model, or new replicas, start cold, in parallel.
+Built on the per-phase figures of ``timing.estimate_model``. A rolling update takes the replicas
+times one pod's restart, and a restart costs by what changed: a new revision or model id
+downloads again and compiles cold; a new image is pulled (unless pre-pulled) and compiles cold;
+another vLLM argument compiles cold; anything else is a warm restart. A workload replaced
+delete-first restarts every pod at once, each downloading again; new models or replicas start
+cold, in parallel.
 """
 
 from __future__ import annotations

@@ -1,16 +1,10 @@
 """Changes whose new objects exist beside the old ones until the update ends, and their GPUs.
 
-A model's objects carry its name, and its workload's kind follows ``weightCache.mode``: a new
-name, or a switch between a StatefulSet (``per-replica``) and a Deployment (``shared``,
-``none``), registers new resources. The engine creates those while the old ones keep their
-pods, and deletes the old ones only after every other step of the update succeeded
-(docs/provider-semantics.md, "Engine"); a renamed namespace moves every object the same way.
-Meanwhile the namespace's GPU quota must hold both, or the new pods are refused until the
-workload's await times out.
-
-Pure: ``create_first_findings(old, new)`` compares two validated configs (``ops rollback``, and
-a plan against another version of the stack file); ``create_first_line(cfg, i)`` says what a
-rename or a mode switch of one model would need (every ``ops plan``).
+A new model name, a ``weightCache.mode`` switch between StatefulSet and Deployment, or a renamed
+namespace registers new resources that the engine creates before it deletes the old ones
+(docs/provider-semantics.md, "Engine"); the GPU quota must hold both meanwhile. Pure:
+``create_first_findings(old, new)`` compares two validated configs (rollback, ``--against``);
+``create_first_line(cfg, i)`` says what a rename or mode switch of one model would need.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Pulumi resources for the registry: ``RegistrySchema`` and one ``RegistryEntry`` per model.
 
-Their providers' logic is ``components/registry/providers.py``; ``components/program.py``
-(``wire_registry``) wires them: the entry's endpoint is an Output that resolves only once the
-model's smoke test passed, so the dependency comes from the value (no ``depends_on``).
+Their providers' logic is in ``components/registry/providers/`` (one module each);
+``components/program.py`` (``wire_registry``) wires them: the entry's endpoint is an Output
+that resolves only once the model's smoke test passed, so the dependency comes from the value
+(no ``depends_on``).
 """
 
 from __future__ import annotations

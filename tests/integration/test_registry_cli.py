@@ -7,7 +7,7 @@ from psycopg import conninfo
 
 from components.registry import store
 from components.registry.connection import connect
-from components.registry.migrate import load_migrations
+from components.registry.migrate import load_migrations, migrate
 from ops.registry_cli import main
 from tests.integration.helpers import spec
 
@@ -79,3 +79,29 @@ def test_listing_a_database_without_the_registry_says_to_migrate(
 ) -> None:
     assert main(["registry", "list", "--dsn", db]) == 2
     assert "run `python -m ops migrate`" in capsys.readouterr().err
+
+
+EXPIRE = ["registry", "expire-rollouts"]
+ADOPT = [
+    "registry", "adopt", "--environment", "staging", "--model", "m",
+    "--owner", "vllm-platform/staging", "--reason", "handover",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("command", "applied"),
+    [(EXPIRE, 0), (ADOPT, 0), (ADOPT, 5)],
+    ids=["expire, no registry", "adopt, no registry", "adopt, migrated to 0005"],
+)
+def test_every_command_on_a_database_behind_the_migrations_says_to_migrate(
+    db: str, capsys: pytest.CaptureFixture[str], command: list[str], applied: int
+) -> None:
+    """adopt calls 0006's function: on a registry from before it (or none) the operator is told
+    to migrate, not that a relation or function does not exist."""
+    if applied:
+        migrate(db, load_migrations()[:applied])
+
+    assert main([*command, "--dsn", db]) == 2
+
+    err = capsys.readouterr().err
+    assert "run `python -m ops migrate`" in err and err.count("\n") == 1

@@ -1,9 +1,9 @@
 """ServiceMonitor, PrometheusRule and Grafana dashboard for one model (each switchable).
 
-Metric names are the ones vLLM 0.11.0 exports by default (V1 engine), checked against the
-contract data ``components/data/vllm/v0.11.0/metrics.json`` by tests/unit/test_alerts.py:
-``vllm:kv_cache_usage_perc`` replaced ``vllm:gpu_cache_usage_perc`` (only shown with
-``--show-hidden-metrics-for-version``). The ServiceMonitor adds ``namespace`` and ``service`` target
+Metric names are ones every vLLM version with contract data exports by default (V1 engine),
+checked against each ``components/data/vllm/<version>/metrics.json`` by
+tests/unit/test_vllm_versions.py (``vllm:kv_cache_usage_perc``, not the hidden or removed
+``vllm:gpu_cache_usage_perc``). The ServiceMonitor adds ``namespace`` and ``service`` target
 labels, which the queries below select on.
 """
 

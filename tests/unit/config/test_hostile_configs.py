@@ -270,6 +270,19 @@ CASES = [
         path="cluster.gpuPool.type",
     ),
     Case("registry host with a space", put("registry.host", "db host"), path="registry.host"),
+    # A DSN pasted where the host goes: refused without echoing it (the plan reaches PRs).
+    Case(
+        "registry host is a URL with a password",
+        put("registry.host", "postgresql://owner:hunter2@db.example.com/registry"),
+        path="registry.host",
+        never_echoed="hunter2",
+    ),
+    Case(
+        "registry host is a libpq string with a password",
+        put("registry.host", "host=db.example.com password=hunter2"),
+        path="registry.host",
+        never_echoed="hunter2",
+    ),
     Case(
         "infinite utilisation",
         put("models[1].gpuMemoryUtilization", float("inf")),

@@ -263,3 +263,45 @@ def test_an_entry_is_never_handed_to_another_environments_stack(
     assert code == 2, output
     assert "--owner" in output and owner in output
     assert "cannot connect" not in output  # refused before any connection
+
+
+# ------------------------------------------------------------------------ --stack and --file
+
+
+@pytest.mark.parametrize("command", ["plan", "render"])
+def test_stack_and_file_together_is_refused_not_a_silent_choice(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--stack production --file Pulumi.staging.yaml` planned (or rendered) staging, headed
+    with staging's name only in small print."""
+    out = ["--out", str(tmp_path / "r")] if command == "render" else []
+    code, text = run(
+        capsys, command, "--stack", "production", "--file", "Pulumi.staging.yaml", *out
+    )
+    assert code == 2 and "not both" in text
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("stack", ["../Pulumi.production", "x/../../etc/passwd"])
+def test_a_stack_name_that_is_a_path_is_refused(
+    stack: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, text = run(capsys, "plan", "--stack", stack)
+    assert code == 2 and f"--stack {stack}: a stack name, not a path" in text
+
+
+# ------------------------------------------------------------------------------ schema --out
+
+
+@pytest.mark.parametrize("check", [False, True], ids=["write", "check"])
+def test_schema_out_onto_a_directory_or_an_unwritable_path_exits_2(
+    check: bool, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`ops schema --out DIR` (or a path under a file) ended in an IsADirectoryError traceback."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("mine")
+    # (--check of a path that cannot exist says "out of date", exit 1: nothing to read there)
+    for out in (tmp_path,) if check else (tmp_path, blocker / "schema.json"):
+        code, text = run(capsys, "schema", "--out", str(out), *(["--check"] if check else []))
+        assert code == 2 and text.startswith(f"error: --out {out}: cannot "), text
+    assert blocker.read_text() == "mine"

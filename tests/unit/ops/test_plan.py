@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -165,3 +167,28 @@ def test_a_reader_that_stops_early_gets_no_traceback() -> None:
     )
     assert result.stdout.startswith("2 cautions · Pulumi.production.yaml")
     assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr
+
+
+def test_a_plan_cut_short_by_its_reader_does_not_exit_0(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`set -o pipefail; ops plan | head -1` on a stack with problems exited 0 whenever the
+    closed pipe was met (the BrokenPipe swallowed the 2): a script reading the verdict and the
+    status took it for a sound stack. Here stdout is a pipe whose reader is gone."""
+    from ops.__main__ import main
+
+    bad = tmp_path / "Pulumi.bad.yaml"
+    doc = yaml.safe_load((ROOT / "Pulumi.production.yaml").read_text())
+    for model in doc["config"]["vllm-platform:models"]:
+        model["replicas"] = 0
+    bad.write_text(yaml.safe_dump(doc))
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    closed = open(write_end, "w", buffering=1, encoding="utf-8")  # noqa: SIM115
+    monkeypatch.setattr(sys, "stdout", closed)
+    try:
+        code = main(["plan", "--file", str(bad)])
+    finally:
+        with contextlib.suppress(BrokenPipeError):
+            closed.close()
+    assert code == 141  # 128 + SIGPIPE, as a shell reports a writer its reader left

@@ -25,18 +25,26 @@ def plan(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, list[str]
     return code, out.splitlines()
 
 
+def _cautions_listed(lines: list[str]) -> int:
+    """The items under every "Cautions..." heading."""
+    count, under = 0, False
+    for line in lines:
+        if line.startswith("Cautions"):
+            under = True
+        elif under and line.startswith("  - "):
+            count += 1
+        else:
+            under = False
+    return count
+
+
 @pytest.mark.parametrize("stack", committed_stacks())
 def test_the_first_line_is_the_verdict_and_counts_the_cautions_listed(
     stack: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, lines = plan(capsys, "--stack", stack)
     assert code == 0
-    cautions = 0
-    if "Cautions:" in lines:
-        for line in lines[lines.index("Cautions:") + 1 :]:
-            if not line.startswith("  - "):
-                break
-            cautions += 1
+    cautions = _cautions_listed(lines)
     expected = f"{cautions} caution{'' if cautions == 1 else 's'}" if cautions else "OK"
     assert lines[0].startswith(f"{expected} · Pulumi.{stack}.yaml: environment ")
 
@@ -176,9 +184,38 @@ def test_the_same_config_written_differently_is_no_change(
     assert lines[0].endswith("against base: no change")
 
 
+@pytest.mark.parametrize("ref", ["", "  "])
+def test_an_empty_ref_exits_2_instead_of_planning_without_a_comparison(
+    ref: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["plan", "--stack", "production", "--against", ref]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "--against: give a git ref" in err
+
+
 def test_a_ref_git_does_not_know_exits_2(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plan", "--file", str(repo / "Pulumi.production.yaml"), "--against", "nope"]) == 2
     assert "--against nope: not a commit, branch or tag" in capsys.readouterr().err
+
+
+def test_a_symlinked_stack_file_is_compared_where_it_lives(
+    repo: Path, tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A link's own name is in no commit: it was planned as "a new stack, everything is
+    created" while nothing changed."""
+    link = tmp_path_factory.mktemp("elsewhere") / "Pulumi.link.yaml"
+    link.symlink_to(repo / "Pulumi.production.yaml")
+    code, lines = plan(capsys, "--file", str(link), "--against", "base")
+    assert code == 0 and lines[0].endswith("against base: no change"), "\n".join(lines)
+
+
+def test_a_stack_file_outside_any_git_repository_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    copy = tmp_path / "Pulumi.production.yaml"
+    shutil.copy(ROOT / "Pulumi.production.yaml", copy)
+    assert main(["plan", "--file", str(copy), "--against", "main"]) == 2
+    assert f"--against main: {tmp_path} is not inside a git repository" in capsys.readouterr().err
 
 
 def test_a_stack_file_new_since_the_ref_is_a_new_stack(
@@ -236,3 +273,15 @@ def test_a_rename_the_quota_cannot_hold_is_a_problem_with_the_two_updates(
     assert lines[0].startswith("1 problem · Pulumi.development.yaml")
     problems = "\n".join(lines[lines.index("Problems:") :])
     assert "refused" in problems and "do it in two updates" in problems
+
+
+@pytest.mark.parametrize("mode", [["--explain"], ["--against", "base"]], ids=["explain", "against"])
+def test_every_view_lists_the_cautions_its_verdict_counts(
+    repo: Path, mode: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The verdict is of the stack; a reader of --explain or of an unchanged --against must
+    find the two cautions it counts, not a bare "2 cautions"."""
+    code, lines = plan(capsys, "--file", str(repo / "Pulumi.production.yaml"), *mode)
+    assert code == 0
+    assert lines[0].startswith("2 cautions · ")
+    assert _cautions_listed(lines) == 2, "\n".join(lines)
