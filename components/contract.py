@@ -22,6 +22,13 @@ ENVIRONMENT_WORDS: Final = {
 """The words that name an environment in a name (a namespace, a role, a stack)."""
 
 VLLM_PORT: Final = 8000
+"""The models' API port (``/v1``), served by the route allowlist in front of vLLM."""
+METRICS_PORT: Final = 8002
+"""The allowlist's ``/metrics`` port (monitoring only)."""
+HEALTH_PORT: Final = 8003
+"""The allowlist's ``/health`` port (the kubelet's probes and the health reporter)."""
+VLLM_LOOPBACK_PORT: Final = 8001
+"""Where vLLM itself listens: the pod's loopback, reachable only through the allowlist."""
 VLLM_CONTAINER: Final = "vllm"
 SERVER_COMPONENT: Final = "server"
 """``app.kubernetes.io/component`` of a model's server pods."""

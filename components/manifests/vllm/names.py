@@ -10,6 +10,9 @@ from components.manifests import toolkit
 from components.manifests.toolkit import Manifest, standard_labels
 
 HTTP_PORT_NAME = "http"
+"""The route allowlist's API port (``/v1``): the router, the smoke test, the ingress."""
+METRICS_PORT_NAME = "metrics"
+HEALTH_PORT_NAME = "health"
 SMOKE_COMPONENT = "smoke-test"
 PODS_COMPONENT = "pod-dns"
 

@@ -10,6 +10,7 @@ from datetime import datetime
 
 from components.config import ModelConfig, StackConfig
 from components.manifests.toolkit import Manifest
+from components.manifests.vllm.allowlist import config_map
 from components.manifests.vllm.extras import ingress, scaled_object
 from components.manifests.vllm.network import (
     headless_service,
@@ -47,6 +48,7 @@ def model_objects(
         headless_service(cfg, model),
         server_network_policy(cfg, model),
         smoke_network_policy(cfg, model),
+        config_map(cfg, model),
         server,
         pod_disruption_budget(cfg, model),
         service_monitor(cfg, model),

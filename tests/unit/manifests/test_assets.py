@@ -14,6 +14,7 @@ LINTED = {
     ".sh": "shellcheck (make lint)",
     ".py": "ruff and mypy",
     ".sql": "tools/lint_sql.py (make lint)",
+    ".cfg": "haproxy -c and requests (tests/unit/manifests/vllm/test_allowlist.py, tests/live)",
 }
 
 
