@@ -18,7 +18,7 @@ help:
 	@echo "make test                 run the whole test suite (the first run creates .venv: see below)"
 	@echo "make test-live            vLLM's CPU build serving a tiny local model as rendered (tests/live;"
 	@echo "                          the first run builds it in a cache outside the clone: docs/vllm-contract.md)"
-	@echo "make lint                 ruff (lint + format check), mypy, the import-layer contract and shellcheck"
+	@echo "make lint                 ruff (lint + format check), mypy, the import-layer contract, shellcheck, SQL parse"
 	@echo "make fmt                  apply ruff format and ruff's automatic fixes"
 	@echo "make venv                 create .venv and checkov's .venv/checkov without running anything"
 	@echo "make plan STACK=name      validate Pulumi.<name>.yaml offline: verdict, plan, cost, secrets to set"
@@ -75,6 +75,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/mypy .
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/shellcheck --shell=sh components/manifests/assets/*.sh
+	$(PY) tools/lint_sql.py
 
 fmt: $(VENV)/.installed
 	$(VENV)/bin/ruff format .

@@ -22,6 +22,13 @@ ENVIRONMENT_WORDS: Final = {
 """The words that name an environment in a name (a namespace, a role, a stack)."""
 
 VLLM_PORT: Final = 8000
+"""The models' API port (``/v1``), served by the route allowlist in front of vLLM."""
+METRICS_PORT: Final = 8002
+"""The allowlist's ``/metrics`` port (monitoring only)."""
+HEALTH_PORT: Final = 8003
+"""The allowlist's ``/health`` port (the kubelet's probes and the health reporter)."""
+VLLM_LOOPBACK_PORT: Final = 8001
+"""Where vLLM itself listens: the pod's loopback, reachable only through the allowlist."""
 VLLM_CONTAINER: Final = "vllm"
 SERVER_COMPONENT: Final = "server"
 """``app.kubernetes.io/component`` of a model's server pods."""
@@ -32,6 +39,9 @@ PART_OF_LABEL: Final = "app.kubernetes.io/part-of"
 MANAGED_BY_LABEL: Final = "app.kubernetes.io/managed-by"
 MANAGED_BY: Final = "pulumi"
 ENVIRONMENT_LABEL: Final = "vllm-platform.io/environment"
+# The revision a server pod serves (a hash of its image and model revision), set only on models
+# with rollout.keepPrevious: the Service selects the served one among the kept and the new.
+REVISION_LABEL: Final = "vllm-platform.io/revision"
 
 ALLOW_DOWNTIME_ANNOTATION: Final = "vllm-platform.io/allow-downtime"
 ROUTING_ANNOTATION: Final = "vllm-platform.io/routing-enabled"

@@ -10,14 +10,17 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 import pulumi
 
-from components.config import PROJECT, ConfigError, LoadedStack, StackConfig
+from components.config import PROJECT, ConfigError, LoadedStack, ModelConfig, StackConfig
+from components.config.lora import LoraAdapter
 from components.config.source import load_from_pulumi
 from components.manifests.health_reporter import health_reporter_objects
 from components.manifests.stack import validate_stack
+from components.manifests.vllm.render import kept_names
 from components.planning.capacity import StackPlan
 from components.planning.closing import not_deployable_yet
 from components.planning.release import ROLLBACK_ENV, current_git_commit, release_record
@@ -27,6 +30,8 @@ from components.resources.namespace import EnvironmentNamespace, environment_nam
 from components.resources.prepull import ImagePrePuller, image_prepuller_args
 from components.resources.registry import (
     RegistryEntry,
+    RegistryPrevious,
+    RegistryPreviousArgs,
     RegistryRollout,
     RegistryRolloutArgs,
     RegistrySchema,
@@ -109,10 +114,12 @@ def wire_models(
     platform: Platform,
     writer_dsn: pulumi.Output[str],
     prepuller: ImagePrePuller | None = None,
+    *,
+    at: datetime | None = None,
 ) -> dict[str, ModelWiring]:
     """Per model: a RegistryRollout (the registry says ``rolling_out`` before any pod changes),
     then its VllmDeployment, whose workload waits for it and for the image pre-puller; both
-    once the GPUs are advertised."""
+    once the GPUs are advertised. ``at``: when a kept revision's window is judged."""
     opts = pulumi.ResourceOptions(
         provider=platform.cluster.provider, depends_on=platform.cluster.gpu_ready
     )
@@ -120,7 +127,7 @@ def wire_models(
     wired: dict[str, ModelWiring] = {}
     for model in cfg.models:
         args = vllm_deployment_args(
-            cfg, model, plan.model(model.name), platform.namespace.namespace_name
+            cfg, model, plan.model(model.name), platform.namespace.namespace_name, at
         )
         if prepuller is not None and prepuller.daemon_set is not None:
             args = replace(
@@ -189,38 +196,76 @@ def wire_registry(cfg: StackConfig) -> pulumi.Output[str]:
 
 
 def wire_entries(
-    cfg: StackConfig, models: dict[str, ModelWiring], entry_dsn: pulumi.Output[str]
+    cfg: StackConfig,
+    plan: StackPlan,
+    models: dict[str, ModelWiring],
+    entry_dsn: pulumi.Output[str],
+    at: datetime | None = None,
 ) -> None:
     """Each model's entry and each of its LoRA adapters', once its server answered its smoke
-    test (which covers the adapters).
+    test (which covers the adapters); then, for a model whose previous revision is kept serving
+    at ``at``, its rollback target.
 
     During ``ops rollback --yes`` the registry events record the change as ``rolled_back``.
     """
-    rollback_to = os.environ.get(ROLLBACK_ENV)
     for model in cfg.models:
-        dep, rollout = models[model.name].deployment, models[model.name].rollout
-        # The endpoint only resolves once the smoke Job passed: ready gates the registration.
-        endpoint = pulumi.Output.all(dep.endpoint_url, dep.ready).apply(_ready_endpoint(model.name))
-        # The model's own entry, then one per LoRA adapter: the same endpoint and smoke Job (it
-        # sends a completion to every adapter on every replica), registered by the same gate.
-        for adapter in (None, *model.lora_adapters):
-            RegistryEntry(
-                f"{adapter.name if adapter is not None else model.name}-registry",
-                entry_args(
-                    cfg,
-                    model,
+        wiring = models[model.name]
+        entry = _entry(cfg, model, wiring, entry_dsn)
+        # One entry per LoRA adapter: the same endpoint, smoke Job (it sends a completion to
+        # every adapter on every replica) and rollout, registered by the same gate.
+        for adapter in model.lora_adapters:
+            _entry(cfg, model, wiring, entry_dsn, adapter)
+        kept = kept_names(cfg, model, plan.model(model.name), at)
+        if kept is not None and model.rollout.previous is not None:
+            RegistryPrevious(
+                f"{model.name}-previous",
+                RegistryPreviousArgs(
                     connection=entry_dsn,
-                    endpoint_url=endpoint,
-                    deployment_name=dep.workload_name,
-                    stack=pulumi.get_stack(),
+                    model_name=model.name,
+                    environment=cfg.environment,
                     owner_stack=owner_stack_name(),
-                    smoke_evidence=dep.smoke_test_job_name,
-                    change_kind="rollback" if rollback_to else "deploy",
-                    note=f"rollback to stack version {rollback_to}" if rollback_to else None,
-                    rollout=rollout.rollout_id,
-                    adapter=adapter,
+                    stack=pulumi.get_stack(),
+                    image=model.rollout.previous.image,
+                    revision=model.rollout.previous.revision,
+                    smoke_job=kept[1],
+                    deployment_name=kept[0],
+                    until=model.rollout.previous.until,
                 ),
+                # keep_previous needs the row serving the new revision: after the entry's
+                # write (no output of it is an input here).
+                pulumi.ResourceOptions(depends_on=[entry]),
             )
+
+
+def _entry(
+    cfg: StackConfig,
+    model: ModelConfig,
+    wiring: ModelWiring,
+    entry_dsn: pulumi.Output[str],
+    adapter: LoraAdapter | None = None,
+) -> RegistryEntry:
+    """The entry of ``model`` (or of its ``adapter``); the endpoint only resolves once the smoke
+    Job passed: ready gates the registration."""
+    dep, rollout = wiring.deployment, wiring.rollout
+    rollback_to = os.environ.get(ROLLBACK_ENV)
+    endpoint = pulumi.Output.all(dep.endpoint_url, dep.ready).apply(_ready_endpoint(model.name))
+    return RegistryEntry(
+        f"{adapter.name if adapter is not None else model.name}-registry",
+        entry_args(
+            cfg,
+            model,
+            connection=entry_dsn,
+            endpoint_url=endpoint,
+            deployment_name=dep.workload_name,
+            stack=pulumi.get_stack(),
+            owner_stack=owner_stack_name(),
+            smoke_evidence=dep.smoke_test_job_name,
+            change_kind="rollback" if rollback_to else "deploy",
+            note=f"rollback to stack version {rollback_to}" if rollback_to else None,
+            rollout=rollout.rollout_id,
+            adapter=adapter,
+        ),
+    )
 
 
 def _ready_endpoint(model: str) -> Callable[[list[Any]], str]:
@@ -262,8 +307,9 @@ def run() -> None:
     platform = wire_platform(cfg)
     prepuller = wire_prepuller(cfg, platform)
     writer_dsn = wire_registry(cfg)
-    models = wire_models(cfg, plan, platform, writer_dsn, prepuller)
-    wire_entries(cfg, models, writer_dsn)
+    at = datetime.now(UTC)  # one clock reading: the kept workloads and targets agree
+    models = wire_models(cfg, plan, platform, writer_dsn, prepuller, at=at)
+    wire_entries(cfg, plan, models, writer_dsn, at)
     wire_health_reporter(cfg, platform, writer_dsn)
     deployments = {name: m.deployment for name, m in models.items()}
 

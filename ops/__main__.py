@@ -78,6 +78,11 @@ def add_update_parsers(sub: argparse._SubParsersAction[Any]) -> None:
         metavar="KEY",
         help="also restore this secret from the history (repeatable); default: keep them all",
     )
+    p.add_argument(
+        "--registry-dsn",
+        help="with --yes: flip the registry rows of models rolling back to their kept revision "
+        "(rollout.keepPrevious) before the up; default: $VLLM_REGISTRY_DSN",
+    )
     p.set_defaults(handler="ops.rollback_command:main")
 
     p = sub.add_parser(

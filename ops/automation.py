@@ -216,6 +216,25 @@ def changes_summary(result: Any) -> str:
     return ", ".join(f"{op} {n}" for op, n in sorted(counts.items()))
 
 
+def _up(
+    stack: StackApi,
+    plan: RollbackPlan,
+    message: str,
+    on_output: OnOutput,
+    before_up: Callable[[], None] | None,
+) -> Any:
+    """``before_up``, then `pulumi up` of the restored config, marked as a rollback."""
+    if before_up is not None:
+        before_up()
+    with _env(ROLLBACK_ENV, str(plan.target.version)):
+        try:
+            return stack.up(message=message, on_output=on_output)
+        except auto.CommandError as exc:
+            raise cli_failure(
+                "pulumi up (the stack file was put back; rerun the rollback to retry)", exc
+            ) from None
+
+
 def preview_and_apply(
     stack: StackApi,
     plan: RollbackPlan,
@@ -225,8 +244,10 @@ def preview_and_apply(
     work_dir: Path = PROJECT_ROOT,
     on_output: OnOutput = print,
     snapshot: StackFileSnapshot | None = None,
+    before_up: Callable[[], None] | None = None,
 ) -> int:
-    """Write the restored config, preview, and with ``apply`` run `pulumi up`.
+    """Write the restored config, preview, and with ``apply`` run `pulumi up` (``before_up``
+    runs between a successful preview and the up: the registry's switch of a kept revision).
 
     Without ``apply`` (and on any failure) the stack file is put back byte for byte as
     ``snapshot`` holds it (default: as it is now), so a plan leaves no trace. Take the snapshot
@@ -257,13 +278,7 @@ def preview_and_apply(
                 "as `pulumi up`."
             )
             return 0
-        with _env(ROLLBACK_ENV, str(plan.target.version)):
-            try:
-                result = stack.up(message=message, on_output=on_output)
-            except auto.CommandError as exc:
-                raise cli_failure(
-                    "pulumi up (the stack file was put back; rerun the rollback to retry)", exc
-                ) from None
+        result = _up(stack, plan, message, on_output, before_up)
         keep = True
         on_output(f"Rolled back to version {plan.target.version}: {changes_summary(result)}")
         if snapshot.path is not None:

@@ -13,7 +13,7 @@ from components.planning.closing import (
     keep_previous_blockers,
     not_deployable_yet,
 )
-from components.planning.keep_previous import kept_gpus
+from components.planning.keep_previous import kept_gpus, kept_revision
 from components.planning.timing import (
     COLD_START_TARGET_SECONDS,
     ROLLBACK_TARGET_SECONDS,
@@ -109,9 +109,15 @@ def _with_fixes(cfg: StackConfig, i: int, warnings: list[str], est: ModelTiming)
 def _keep_previous_cost(m: ModelConfig) -> list[str]:
     if not m.rollout.keep_previous:
         return []
+    kept = m.rollout.previous
+    now = (
+        f"keeps {kept.image} at {kept.revision} serving until {kept.until}"
+        if kept is not None and kept_revision(m) is not None
+        else "keeps nothing now: a rollout names the revision it replaces in rollout.previous"
+    )
     return [
         f"{m.name}: rollout.keepPrevious {m.rollout.keep_previous} min: its previous "
-        f"revision holds {kept_gpus(m)} more GPUs for that long after each rollout"
+        f"revision holds {kept_gpus(m)} more GPUs for that long after each rollout; {now}"
     ]
 
 

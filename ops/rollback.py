@@ -260,7 +260,7 @@ def _same(a: ConfigEntry, b: ConfigEntry) -> bool:
     return bool(a.semantic() == b.semantic())
 
 
-def _loaded(config: Mapping[str, ConfigEntry]) -> LoadedStack:
+def loaded_stack(config: Mapping[str, ConfigEntry]) -> LoadedStack:
     """The project's keys of ``config`` read as the program reads them (secrets as markers)."""
     raw: dict[str, Any] = {}
     secrets: set[str] = set()
@@ -280,7 +280,7 @@ def validate_restored(plan: RollbackPlan) -> list[str]:
     """Today's validation of the config being restored, exactly as the program runs it (config,
     planning, builders); every problem, as ``key.path: msg``."""
     try:
-        validate_stack(_loaded(plan.restored))
+        validate_stack(loaded_stack(plan.restored))
     except ConfigError as exc:
         return [str(issue) for issue in exc.issues]
     return []
@@ -291,10 +291,10 @@ def create_first_refusals(plan: RollbackPlan, current: Mapping[str, ConfigEntry]
     hold (a renamed model, a switched weight cache: components/planning/transitions.py). None
     when today's config does not load (nothing to compare with)."""
     try:
-        now = _loaded(current).config
+        now = loaded_stack(current).config
     except ConfigError:
         return []
-    then = _loaded(plan.restored).config
+    then = loaded_stack(plan.restored).config
     return [str(f) for f in create_first_findings(now, then) if f.refused]
 
 

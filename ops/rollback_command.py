@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping, Sequence
+import os
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from components.config import PROJECT, ConfigError
 from components.planning.release import current_git_commit
 from ops import automation
 from ops.common import PROJECT_ROOT, CommandError, eprint
 from ops.history import ConfigEntry, Update, load_history_file
+from ops.registry_args import DSN_ENV
 from ops.rollback import (
     RollbackError,
     RollbackPlan,
@@ -18,10 +21,12 @@ from ops.rollback import (
     format_plan,
     git_warnings,
     latest_update_config,
+    loaded_stack,
     plan_rollback,
     rollback_message,
     validate_restored,
 )
+from ops.rollback_switch import Switch, kept_switches, switch_lines, switch_registry
 
 HISTORY_FILE_HINT = (
     "read a saved history with --history-file FILE (the output of `pulumi stack history "
@@ -62,6 +67,45 @@ def plan_or_fail(
     return plan
 
 
+def switches_of(plan: RollbackPlan, current: Mapping[str, ConfigEntry]) -> list[Switch]:
+    """The models that roll back by a switch to their kept revision (ops/rollback_switch.py);
+    printed after the plan."""
+    try:
+        now = loaded_stack(current).config
+    except ConfigError:
+        return []
+    switches = kept_switches(now, loaded_stack(plan.restored).config)
+    if switches:
+        print("\nRollback without a restart (rollout.keepPrevious):")
+        print("\n".join(switch_lines(switches)))
+    return switches
+
+
+def registry_switch(
+    args: argparse.Namespace, plan: RollbackPlan, switches: list[Switch], stack: str
+) -> Callable[[], None] | None:
+    """With ``--yes``: flip the registry rows of ``switches`` before the up (a DSN from
+    ``--registry-dsn`` or $VLLM_REGISTRY_DSN); without a DSN the entries follow the up."""
+    dsn = getattr(args, "registry_dsn", None) or os.environ.get(DSN_ENV)
+    if not (switches and args.yes):
+        return None
+    if not dsn:
+        eprint(
+            "note: no --registry-dsn: the registry follows once each entry's smoke test passed "
+            "(seconds, the pods already serve)"
+        )
+        return None
+    environment = str(loaded_stack(plan.restored).config.environment)
+
+    def run() -> None:
+        for line in switch_registry(
+            dsn, environment, switches, owner=f"{PROJECT}/{stack}", stack=stack
+        ):
+            print(line)
+
+    return run
+
+
 def main(args: argparse.Namespace) -> int:
     stack = str(args.stack or "")
     version = int(args.to)
@@ -85,6 +129,7 @@ def main(args: argparse.Namespace) -> int:
             )
         plan = plan_or_fail(updates, version, current, stack, args.restore_secret or ())
         print(format_plan(plan, stack, source, git_warnings(plan.target, current_git_commit())))
+        switches_of(plan, current)
         print("\nPlan only (--history-file): nothing was previewed or applied.")
         return 0
 
@@ -110,6 +155,7 @@ def main(args: argparse.Namespace) -> int:
             git_warnings(plan.target, current_git_commit(PROJECT_ROOT)),
         )
     )
+    switches = switches_of(plan, current)
     print()
     return automation.preview_and_apply(
         pulumi_stack,
@@ -118,4 +164,5 @@ def main(args: argparse.Namespace) -> int:
         apply=bool(args.yes),
         work_dir=PROJECT_ROOT,
         snapshot=snapshot,
+        before_up=registry_switch(args, plan, switches, stack),
     )

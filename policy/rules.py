@@ -198,8 +198,9 @@ def check_network_policies(resources: Sequence[Resource]) -> list[Violation]:
         if not any(_selects(p, w, ("spec", "podSelector")) for p in policies):
             out.append(
                 Violation(
-                    f"{w.title}: no NetworkPolicy selects its pods, so /metrics and /health on "
-                    "port 8000 are open to every pod in the cluster. Fix: register the model's "
+                    f"{w.title}: no NetworkPolicy selects its pods, so the route allowlist's ports "
+                    "(/v1 on 8000, /metrics on 8002, /health on 8003) are open to every pod in "
+                    "the cluster. Fix: register the model's "
                     "NetworkPolicy (server_network_policy() in "
                     "components/manifests/vllm/network.py) whose "
                     f"podSelector matches the pod labels {dict(w.labels)}.",

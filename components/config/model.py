@@ -23,6 +23,7 @@ from components.config.types import (
     K8sName,
     MemoryQuantity,
     ModelName,
+    ModelRevision,
     NamespaceName,
     Precision,
 )
@@ -138,8 +139,8 @@ class ModelConfig(ConfigModel):
 
     name: ModelName = Field(description="served model name and Kubernetes object name")
     hf_model_id: HfModelId = Field(description="Hugging Face model id, org/name")
-    revision: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")] = (
-        Field(description="model revision; staging/production: a 40-hex commit")
+    revision: ModelRevision = Field(
+        description="model revision; staging/production: a 40-hex commit"
     )
     image: ImageRef = Field(
         description=(
@@ -333,6 +334,25 @@ class ModelConfig(ConfigModel):
                 f"{self.gpus_per_replica} GPUs per replica but {plan.plan_id} nodes have "
                 f"{plan.gpus_per_node}; a replica cannot span nodes",
             )
+        return self
+
+    @model_validator(mode="after")
+    def _previous_is_another_pinned_revision(self, info: ValidationInfo) -> Self:
+        kept = self.rollout.previous
+        if kept is None:
+            return self
+        if (kept.image, kept.revision) == (self.image, self.revision):
+            raise path_error(
+                "rollout.previous", "is the revision being served; name the one it replaces"
+            )
+        env = (info.context or {}).get("environment")
+        if env in PINNED_ENVIRONMENTS:
+            contract = load_contract(self.vllm_contract_version)
+            moving = pinned_issue(env, kept.image, kept.revision, (), contract)
+            if moving is not None:
+                raise path_error(f"rollout.previous.{moving[0]}", moving[1])
+            if (issue := image_issue(kept.image, env)) is not None:
+                raise path_error("rollout.previous.image", issue)
         return self
 
     def extra_arg(self, flag: str, *aliases: str) -> str | None:

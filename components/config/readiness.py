@@ -4,11 +4,52 @@ time-to-ready targets (#27). What each costs and what it saves: docs/time-to-rea
 
 from __future__ import annotations
 
-from typing import Literal
+from datetime import datetime
+from typing import Annotated, Literal, Self
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field, model_validator
+from pydantic_core import PydanticCustomError
 
-from components.config.base import ConfigModel
+from components.config.base import ConfigModel, path_error
+from components.config.types import ImageRef, ModelRevision
+
+
+def _instant(value: object) -> object:
+    """An RFC 3339 instant with its offset, kept as the text the user wrote (quoted in the
+    stack file: an unquoted YAML timestamp is no JSON value, refused by config/source.py)."""
+    if not isinstance(value, str):
+        return value
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        raise PydanticCustomError(
+            "instant", "an RFC 3339 time with its offset, e.g. 2026-12-06T12:00:00Z"
+        )
+    return value
+
+
+Instant = Annotated[str, BeforeValidator(_instant)]
+
+
+class KeptRevision(ConfigModel):
+    """The revision that served before the configured one and keeps serving beside it until
+    ``until`` (blue/green): its replicas, built exactly as they were, stay up as the rollback
+    target. docs/rollback.md "Rollback without a restart"."""
+
+    image: ImageRef = Field(description="the image the previous revision served")
+    revision: ModelRevision = Field(description="the model revision it served")
+    until: Instant = Field(
+        description=(
+            "end of the window (RFC 3339, with offset): the first `pulumi up` after it removes "
+            "the previous revision's replicas; the registry drops the rollback target then too"
+        )
+    )
+
+    @property
+    def until_time(self) -> datetime:
+        return datetime.fromisoformat(self.until)
 
 
 class Rollout(ConfigModel):
@@ -25,6 +66,20 @@ class Rollout(ConfigModel):
             "(0: off)"
         ),
     )
+    previous: KeptRevision | None = Field(
+        default=None,
+        description=(
+            "the revision kept serving during the window (needs keepPrevious): set it to the "
+            "image and revision being replaced, with the window's end, in the change that "
+            "rolls out the new one"
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _previous_needs_window(self) -> Self:
+        if self.previous is not None and self.keep_previous == 0:
+            raise path_error("previous", "needs keepPrevious > 0 (the window's length)")
+        return self
 
 
 class WeightSource(ConfigModel):

@@ -119,6 +119,8 @@ def _no_bool(value: object) -> object:
 
 GpuCount = Annotated[Literal[1, 2, 4, 8], BeforeValidator(_no_bool)]
 K8sVersion = Annotated[str, StringConstraints(pattern=r"^1\.[0-9]{2}$")]
+# A Hugging Face revision: a branch, tag or commit (staging/production: a 40-hex commit).
+ModelRevision = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")]
 HfModelId = Annotated[
     str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
 ]

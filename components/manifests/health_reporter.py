@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from components.config import PROJECT, VLLM_PORT, StackConfig
-from components.contract import COMPONENT_LABEL, SERVER_COMPONENT
+from components.config import PROJECT, StackConfig
+from components.contract import COMPONENT_LABEL, HEALTH_PORT, SERVER_COMPONENT
 from components.manifests.toolkit import (
     REDACTED,
     Manifest,
@@ -57,8 +57,9 @@ _CRON_FIELD = re.compile(r"^[0-9*/,\-]+$")
 
 
 def health_url(cfg: StackConfig, model: str) -> str:
-    """``http://<model>.<ns>.svc.cluster.local:8000/health`` (the Service, not a pod)."""
-    return cfg.endpoint_url(model).removesuffix("/v1") + "/health"
+    """``http://<model>.<ns>.svc.cluster.local:8003/health``: the Service (not a pod), on the
+    route allowlist's health port, the only one of the model's ports the reporter may reach."""
+    return f"http://{model}.{cfg.namespace_name}.svc.cluster.local:{HEALTH_PORT}/health"
 
 
 def models_file(cfg: StackConfig) -> str:
@@ -286,7 +287,8 @@ def network_policy(cfg: StackConfig) -> Manifest:
                 dns_egress(),
                 {
                     "to": [{"podSelector": {"matchLabels": {COMPONENT_LABEL: SERVER_COMPONENT}}}],
-                    "ports": [{"protocol": "TCP", "port": VLLM_PORT}],
+                    # The route allowlist's health port: GET /health and nothing else.
+                    "ports": [{"protocol": "TCP", "port": HEALTH_PORT}],
                 },
                 {
                     "to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}],

@@ -25,7 +25,7 @@ Manifest = dict[str, Any]
 
 ASSETS_DIR: Final = Path(__file__).parent / "assets"
 """The scripts and SQL that run in containers, as files (``make lint`` lints each one)."""
-Asset = Literal["reporter.sh", "report.sql", "smoke.sh", "fetch_weights.py"]
+Asset = Literal["reporter.sh", "report.sql", "smoke.sh", "fetch_weights.py", "allowlist.cfg"]
 
 REDACTED: Final = "REDACTED"
 """What ``ops render`` writes instead of a secret value."""

@@ -128,21 +128,11 @@ def keep_previous_blockers(cfg: StackConfig, index: int, minutes: int = 1) -> li
 
 
 def not_deployable_yet(cfg: StackConfig) -> list[ConfigIssue]:
-    """The #27 options ``ops plan`` evaluates but ``pulumi up`` does not apply yet: the workload
-    half of ``rollout.keepPrevious`` (the previous revision's replicas kept running, the
-    Service's flip) and of ``weightSource.kind: objectStorage`` (the bucket, the staging Job, the
-    streamer's flags) is not built. The program refuses them rather than deploying without."""
+    """The #27 option ``ops plan`` evaluates but ``pulumi up`` does not apply yet: the workload
+    half of ``weightSource.kind: objectStorage`` (the bucket, the staging Job, the streamer's
+    flags) is not built. The program refuses it rather than deploying without."""
     out: list[ConfigIssue] = []
     for i, m in enumerate(cfg.models):
-        if m.rollout.keep_previous:
-            out.append(
-                ConfigIssue(
-                    f"models[{i}].rollout.keepPrevious",
-                    "planned only: `ops plan` shows its GPUs and rollback time, but the program "
-                    "does not yet keep the previous revision's replicas running (the registry "
-                    "side is migration 0007); set 0 to deploy",
-                )
-            )
         if m.weight_source.kind == "objectStorage":
             out.append(
                 ConfigIssue(

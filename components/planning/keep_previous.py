@@ -5,7 +5,21 @@ budget) and by worst-case placement, like every other pod of the stack.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from components.config import ConfigIssue, ModelConfig, StackConfig
+
+
+def kept_revision(m: ModelConfig, at: datetime | None = None) -> ModelConfig | None:
+    """The previous revision still serving beside ``m`` at ``at`` (default: now): ``m`` with
+    ``rollout.previous``'s image and revision, None without one or once its window ended (the
+    first ``pulumi up`` after ``until`` removes its replicas)."""
+    kept = m.rollout.previous
+    if kept is None or m.rollout.keep_previous == 0:
+        return None
+    if (at or datetime.now(UTC)) >= kept.until_time:
+        return None
+    return m.model_copy(update={"image": kept.image, "revision": kept.revision})
 
 
 def kept_gpus(m: ModelConfig) -> int:
@@ -16,6 +30,17 @@ def kept_gpus(m: ModelConfig) -> int:
     auto = m.active_autoscaling
     top = auto.max_replicas if auto is not None else m.replicas
     return top * m.gpus_per_replica
+
+
+def renames_workload(was: ModelConfig, m: ModelConfig) -> bool:
+    """With keepPrevious the workload is named for its revision (manifests/vllm/names.py
+    ``workload_name``): turning it on or off, or a new image or revision under it, registers
+    another workload while the old one keeps its pods (as the kept revision, or until the end
+    of the update)."""
+    on_before, on_now = was.rollout.keep_previous > 0, m.rollout.keep_previous > 0
+    if on_before != on_now:
+        return True
+    return on_now and (was.image, was.revision) != (m.image, m.revision)
 
 
 def stack_kept_gpus(cfg: StackConfig) -> int:

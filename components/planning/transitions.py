@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from components.config import ConfigIssue, ModelConfig, StackConfig
 from components.planning.capacity import plan_stack
+from components.planning.keep_previous import kept_gpus, renames_workload
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,12 +79,15 @@ def _peak_in_namespace(old: StackConfig, new: StackConfig) -> tuple[int, int]:
     Every old workload keeps its pods until the end (removed and renamed models, and a
     switched model's old kind, included); each model kept under its name and kind needs the
     larger of its two sizes, plus its surge when it changes. The quota is the smaller of the
-    two budgets: nothing orders the ResourceQuota's update before the workloads'."""
+    two budgets: nothing orders the ResourceQuota's update before the workloads'. A workload
+    named for its revision (keepPrevious) that changes is a new one; a revision the old config
+    kept runs until the end too."""
     kept = {m.name: m for m in old.models}
     peak = _gpus(list(old.models)) + _surge(old, new)
+    peak += sum(kept_gpus(m) for m in old.models if m.rollout.previous is not None)
     for m in new.models:
         was = kept.get(m.name)
-        if was is None or was.uses_statefulset != m.uses_statefulset:
+        if was is None or was.uses_statefulset != m.uses_statefulset or renames_workload(was, m):
             peak += m.gpus_total
         else:
             peak += max(0, m.gpus_total - was.gpus_total)

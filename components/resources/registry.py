@@ -20,11 +20,13 @@ from components.registry.connection import build_dsn
 from components.registry.providers import (
     CONNECTION,
     RegistryEntryProvider,
+    RegistryPreviousProvider,
     RegistryRolloutProvider,
     RegistrySchemaProvider,
     RegistryWriterBindingProvider,
 )
 from components.registry.providers.entry import ENTRY_OUTPUTS
+from components.registry.providers.previous import PREVIOUS_ACTION
 from components.registry.providers.rollout import ROLLOUT_ID
 from components.registry.rows import ChangeKind
 from components.resources.dynamic import DynamicResource
@@ -200,6 +202,42 @@ class RegistryRollout(DynamicResource, module="registry", name="RegistryRollout"
         secret = pulumi.ResourceOptions(additional_secret_outputs=[CONNECTION])
         super().__init__(
             RegistryRolloutProvider(), name, props, pulumi.ResourceOptions.merge(opts, secret)
+        )
+
+
+@dataclass(frozen=True)
+class RegistryPreviousArgs:
+    connection: pulumi.Input[str]
+    """DSN of the entries' writer; made secret."""
+    model_name: str
+    environment: str
+    owner_stack: str
+    stack: str
+    image: str
+    revision: str
+    smoke_job: str
+    """The smoke Job that passed for the kept revision (its name hashes what it served)."""
+    deployment_name: str
+    """The kept revision's workload, still running."""
+    until: str
+    """The window's end (``rollout.previous.until``)."""
+
+
+class RegistryPrevious(DynamicResource, module="registry", name="RegistryPrevious"):
+    """Names the kept revision the row's rollback target until the window's end, once the row
+    serves the new revision (``keep_previous``; the program makes it depend on the model's
+    ``RegistryEntry``, which settles the row); delete clears it (``drop_previous``). Only
+    registered while the kept revision's replicas run (``planning.keep_previous``)."""
+
+    registry_action: pulumi.Output[str | None]
+
+    def __init__(
+        self, name: str, args: RegistryPreviousArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        props = _props(args, (PREVIOUS_ACTION,))
+        secret = pulumi.ResourceOptions(additional_secret_outputs=[CONNECTION])
+        super().__init__(
+            RegistryPreviousProvider(), name, props, pulumi.ResourceOptions.merge(opts, secret)
         )
 
 

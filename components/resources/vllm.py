@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import pulumi
@@ -11,6 +12,7 @@ import pulumi
 from components.config import ModelConfig, StackConfig, endpoint_url
 from components.manifests.k8s_semantics import awaits
 from components.manifests.toolkit import Manifest
+from components.manifests.vllm.names import workload_name
 from components.manifests.vllm.render import WORKLOAD_KINDS, model_objects
 from components.manifests.vllm.smoke import SMOKE_ACTIVE_DEADLINE_SECONDS
 from components.manifests.vllm.workload import rollout_timeouts
@@ -44,12 +46,17 @@ class VllmDeploymentArgs:
 
 
 def vllm_deployment_args(
-    cfg: StackConfig, model: ModelConfig, plan: ModelPlan, namespace: pulumi.Input[str]
+    cfg: StackConfig,
+    model: ModelConfig,
+    plan: ModelPlan,
+    namespace: pulumi.Input[str],
+    at: datetime | None = None,
 ) -> VllmDeploymentArgs:
-    """The component's arguments for one model of the stack, built by the pure builders."""
+    """The component's arguments for one model of the stack, built by the pure builders
+    (a kept revision's window judged at ``at``, default now)."""
     return VllmDeploymentArgs(
         model=model,
-        objects=tuple(model_objects(cfg, model, plan)),
+        objects=tuple(model_objects(cfg, model, plan, at)),
         namespace=namespace,
         expected_namespace=cfg.namespace_name,
         rollout_seconds=rollout_timeouts(cfg, model),
@@ -101,7 +108,7 @@ class VllmDeployment(pulumi.ComponentResource):
         super().__init__(TYPE_TOKEN, name, None, opts)
         namespace = _checked_namespace(args)
         made: dict[str, pulumi.CustomResource] = {}
-        for obj in args.objects:
+        for obj in _registration_order(args):
             key = child_name(name, obj).removeprefix(f"{name}-")
             child_opts, meta_ns = _child_options(self, args, obj, namespace, made)
             made[key] = register_object(f"{name}-{key}", obj, child_opts, namespace=meta_ns)
@@ -169,6 +176,11 @@ def _child_options(
         gates = [g for g in (args.rollout_gate, args.image_gate) if g is not None]
         if gates:
             opts_kw["depends_on"] = gates
+    elif kind == "Service" and model.rollout.keep_previous:
+        # Blue/green: the Services' selectors name the served revision; they flip to a new one
+        # only once its workload is ready (the kept revision serves until then), and back to
+        # the kept one on a rollback, which changes no workload.
+        opts_kw["depends_on"] = [made[_workload_key(model)]]
     elif kind == "Service" and awaits(obj):
         # The Service awaiter waits while an endpoint is not-ready (a loading pod with an
         # address) and fails at its timeout then; it needs no ready one, so it proves nothing
@@ -196,7 +208,21 @@ def _child_options(
 
 
 def _workload_key(model: ModelConfig) -> str:
-    return "statefulset" if model.uses_statefulset else "deployment"
+    """The served workload's key in ``made`` (its child name without the component's)."""
+    obj = {
+        "kind": "StatefulSet" if model.uses_statefulset else "Deployment",
+        "metadata": {"name": workload_name(model)},
+    }
+    return child_name(model.name, obj).removeprefix(f"{model.name}-")
+
+
+def _registration_order(args: VllmDeploymentArgs) -> list[Manifest]:
+    """The objects in apply order; with keepPrevious the workloads first, since the Services
+    wait for the served one (``_child_options``)."""
+    if not args.model.rollout.keep_previous:
+        return list(args.objects)
+    first = [o for o in args.objects if o["kind"] in WORKLOAD_KINDS]
+    return first + [o for o in args.objects if o["kind"] not in WORKLOAD_KINDS]
 
 
 def _meta_field(resource: pulumi.CustomResource, field: str) -> pulumi.Output[str]:

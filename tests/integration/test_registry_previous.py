@@ -4,8 +4,10 @@ the window rule; and another environment's writer (or an unbound role) can do no
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -21,7 +23,9 @@ from components.registry.previous import (
     previous_until,
     switch_to_previous,
 )
+from components.registry.providers.previous import RegistryPreviousProvider, window_minutes
 from components.registry.writers import bind_writer
+from ops.rollback_switch import Switch, switch_registry
 from tests.integration.conftest import database, roles
 from tests.integration.helpers import register_with_an_older_schema, rows, spec, writer_roles
 
@@ -212,3 +216,79 @@ def test_the_health_reporter_applies_the_window_rule_every_run(
     assert h.rows(query, HEALTHY) == [(None,)]  # its window ended: the target is gone
     assert h.rows(query, SICK)[0][0] is not None  # still inside its window
     assert "previous_dropped" in [e[0] for e in h.events(HEALTHY)]
+
+
+# ------------------------------------------------- RegistryPrevious's provider (the program's)
+
+
+def _provider_props(dsn: str, until: str) -> dict[str, Any]:
+    return {
+        "connection": dsn,
+        "environment": "production",
+        "model_name": MODEL,
+        "owner_stack": OWNER,
+        "stack": "production",
+        "image": PREVIOUS.image,
+        "revision": PREVIOUS.revision,
+        "smoke_job": PREVIOUS.smoke_job,
+        "deployment_name": PREVIOUS.deployment_name,
+        "until": until,
+    }
+
+
+def _in(minutes: int) -> str:
+    return (datetime.now(UTC) + timedelta(minutes=minutes)).isoformat()
+
+
+def test_the_provider_keeps_the_target_for_the_rest_of_its_window_and_drops_it(reg: Db) -> None:
+    provider = RegistryPreviousProvider()
+    created = provider.create(_provider_props(reg.production, _in(30)))
+    assert created.outs is not None
+    assert created.id == f"production/{MODEL}"
+    assert created.outs["registry_action"] == "previous_kept"
+    row = _row(reg.owner)
+    assert (row["previous_image"], row["previous_deployment_name"]) == (
+        PREVIOUS.image,
+        PREVIOUS.deployment_name,
+    )
+    left = row["previous_until"] - datetime.now(UTC)
+    assert timedelta(minutes=29) < left <= timedelta(minutes=30)
+    # Unchanged inputs are no change (a second `pulumi up` writes nothing).
+    props = _provider_props(reg.production, str(created.outs["until"]))
+    assert not provider.diff(created.id, dict(created.outs), props).changes
+    provider.delete(created.id, dict(created.outs))
+    assert _row(reg.owner)["previous_until"] is None
+    events = rows(reg.owner, "SELECT action FROM model_registry_events ORDER BY id")
+    assert [e[0] for e in events][-2:] == ["previous_kept", "previous_dropped"]
+
+
+def test_the_provider_names_nothing_once_the_window_ended(reg: Db) -> None:
+    created = RegistryPreviousProvider().create(_provider_props(reg.production, _in(-1)))
+    assert created.outs is not None and created.outs["registry_action"] is None
+    assert _row(reg.owner)["previous_until"] is None
+
+
+def test_the_window_is_counted_in_whole_minutes_within_a_day() -> None:
+    now = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+    assert window_minutes("2026-12-06T12:00:01Z", now) == 1
+    assert window_minutes("2026-12-06T11:59:00+00:00", now) == 0
+    assert window_minutes("2026-12-09T12:00:00Z", now) == 24 * 60
+
+
+def test_ops_rollback_switches_the_registry_back_in_well_under_a_second(reg: Db) -> None:
+    with connect(reg.production, autocommit=True) as conn:
+        keep_previous(conn, "production", MODEL, PREVIOUS, 30, owner=OWNER, stack="p")
+    switch = Switch(MODEL, PREVIOUS.image, PREVIOUS.revision, _in(30))
+    started = time.perf_counter()
+    lines = switch_registry(reg.production, "production", [switch], owner=OWNER, stack="p")
+    took = time.perf_counter() - started
+    assert lines == [f"{MODEL}: registry switched back to {OLD.image} at {OLD.model_revision}"]
+    row = _row(reg.owner)
+    assert (row["image"], row["model_revision"], row["health_status"]) == (
+        OLD.image,
+        OLD.model_revision,
+        "healthy",
+    )
+    assert took < 1.0  # connect + one statement (docs/benchmarks.md "Rollback switch")
+    again = switch_registry(reg.production, "production", [switch], owner=OWNER, stack="p")
+    assert "names no rollback target" in again[0]

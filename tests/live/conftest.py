@@ -1,5 +1,6 @@
-"""Fixtures of the live tier: the rendered stack, the run's directories, and one vLLM server
-started cold from the rendered StatefulSet (restarted warm by the last test).
+"""Fixtures of the live tier: the rendered stack, the run's directories, the route allowlist
+(the rendered HAProxy sidecar, run by Debian's haproxy) and behind it one vLLM server started
+cold from the rendered StatefulSet (restarted warm by the last test).
 
 The run lives in ``<cache>/live-run`` (the cache root of tools/vllm_env.py, which the rendered
 non-root user can reach); the previous run's directory is removed first and its logs stay for
@@ -13,6 +14,7 @@ import fcntl
 import json
 import os
 import shutil
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +29,7 @@ from tests.live.rendered import (
     Rendered,
     local_env,
     new_key,
+    proxy_env,
     render,
     server_argv,
 )
@@ -35,6 +38,7 @@ from tests.live.server import Server, free_port, startup_budget_seconds, stop_le
 RESULTS: dict[str, object] = {}
 # The rest of the image's PATH after its venv: Docker's default (vLLM runs lscpu from it).
 IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+PROXY_PORTS = ("http", "metrics", "health")
 
 
 @dataclass
@@ -44,12 +48,18 @@ class Run:
     root: Path
     env: LiveEnvironment
     rendered: Rendered
-    address: Address
+    address: Address  # vLLM's own (the pod's loopback)
     key: str
     user: tuple[int, int] | None
     volumes: dict[str, Path] = field(default_factory=dict)
     server: Server | None = None
     model: str = "tiny-chat"  # the live stack's model this run serves
+    proxy: Server | None = None
+    ports: dict[str, Address] = field(default_factory=dict)  # the allowlist's, by port name
+
+    def url(self, port: str, path: str) -> str:
+        """``path`` through the allowlist's port ``port`` (http, metrics, health)."""
+        return self.ports[port].base + path
 
     @property
     def container(self) -> Container:
@@ -72,7 +82,8 @@ class Run:
         argv, env = local_env(
             self.container, self.volumes, {"VLLM_API_KEY": self.key}, f"{self.env.bin}:{IMAGE_PATH}"
         )
-        argv = server_argv(argv, self.address, self.container.port("http"))
+        upstream = self.rendered.allowlist(self.model).env_value("VLLM_UPSTREAM")
+        argv = server_argv(argv, self.address, upstream)
         grace = self.rendered.one("StatefulSet", self.model)["spec"]["template"]["spec"].get(
             "terminationGracePeriodSeconds", 30
         )
@@ -81,6 +92,25 @@ class Run:
         server.start()
         self.server = server
         return server
+
+    def start_proxy(self) -> Server:
+        """The allowlist as the sidecar runs: its command, the ConfigMap's file at its mount,
+        by Debian's haproxy of the release the sidecar's image names."""
+        sidecar = self.rendered.allowlist(self.model)
+        check_proxy_release(sidecar.spec["image"])
+        config = self.root / "allowlist-config"
+        config.mkdir()
+        for name, text in self.rendered.allowlist_files(self.model).items():
+            (config / name).write_text(text, encoding="utf-8")
+        self.volumes["allowlist"] = self.own(config)
+        argv, env = local_env(sidecar, self.volumes, {}, IMAGE_PATH)
+        env = proxy_env(sidecar, env, self.ports, self.address)
+        proxy = Server(argv, env, self.root / "allowlist.log", self.user, 5)
+        proxy.start()
+        self.proxy = proxy
+        # Up once it refuses what it must (403); a bad configuration exits at once.
+        proxy.wait_ready(self.url("health", "/"), 10, accept=lambda s: s == 403)
+        return proxy
 
     @property
     def record(self) -> Path:
@@ -115,6 +145,16 @@ def record(env: LiveEnvironment, model: str) -> Path:
     return env.venv.parent / f"live-server-{model}.pgid"
 
 
+def check_proxy_release(image: str) -> None:
+    """Debian's haproxy (``apt-get install haproxy``) is the upstream release of the image."""
+    found = shutil.which("haproxy", path=IMAGE_PATH)
+    if found is None:
+        pytest.fail("the live tier runs the route allowlist with haproxy: apt-get install haproxy")
+    version = subprocess.run([found, "-v"], capture_output=True, text=True, check=True).stdout
+    release = image.split("@", maxsplit=1)[0].rsplit(":", 1)[1]
+    assert version.startswith(f"HAProxy version {release}-"), (image, version.splitlines()[0])
+
+
 def _user(rendered: Rendered) -> tuple[int, int] | None:
     """The rendered UID/GID when we may switch to it (root), else None: run as ourselves."""
     return rendered.server().user if os.geteuid() == 0 else None
@@ -144,12 +184,16 @@ def live_run(live_lock: None) -> Iterator[Run]:
     rendered = render(root / "rendered")
     user = _user(rendered)
     run = Run(root, env, rendered, Address("127.0.0.1", free_port()), new_key(), user)
+    run.ports = {name: Address("127.0.0.1", free_port()) for name in PROXY_PORTS}
     run.place_weights()
     try:
+        run.start_proxy()  # a native sidecar: up before vLLM starts
         yield run
     finally:
         if run.server is not None:
             run.server.stop()
+        if run.proxy is not None:
+            run.proxy.stop()
         (env.venv.parent / "live-results.json").write_text(
             json.dumps(RESULTS, indent=2, sort_keys=True) + "\n", encoding="utf-8"
         )
@@ -159,7 +203,7 @@ def live_run(live_lock: None) -> Iterator[Run]:
 def cold(live_run: Run) -> Run:
     """The server started cold (an empty compile cache on the volume), ready."""
     server = live_run.start_server(1)
-    elapsed = server.wait_ready(f"{live_run.address.base}/health", live_run.startup_budget())
+    elapsed = server.wait_ready(live_run.url("health", "/health"), live_run.startup_budget())
     RESULTS["cold_start_seconds"] = round(elapsed, 1)
     return live_run
 
@@ -182,14 +226,18 @@ def lora(live_run: Run) -> Iterator[Run]:
         live_run.user,
         model="tiny-base",
     )
+    run.ports = {name: Address("127.0.0.1", free_port()) for name in PROXY_PORTS}
     run.place_weights()
-    server = run.start_server(1)
     try:
-        elapsed = server.wait_ready(f"{run.address.base}/health", run.startup_budget())
+        run.start_proxy()
+        server = run.start_server(1)
+        elapsed = server.wait_ready(run.url("health", "/health"), run.startup_budget())
         RESULTS["lora_cold_start_seconds"] = round(elapsed, 1)
         yield run
     finally:
-        server.stop()
+        for process in (run.server, run.proxy):
+            if process is not None:
+                process.stop()
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -4,9 +4,11 @@ run on this machine instead of in a pod.
 The live tier reads the rendered YAML, not the builders, so it checks what a user applies.
 Only these differ from the rendered objects (docs/vllm-contract.md lists them too):
 
-- address: the server listens on ``127.0.0.1:<free port>`` instead of ``--host 0.0.0.0
-  --port 8000``; the probes, the smoke Job's targets and port and the health reporter's URLs
-  follow (each checked to name the container's port first);
+- address: vLLM listens on ``127.0.0.1:<free port>`` instead of ``--host 127.0.0.1 --port
+  8001``, and the route allowlist (the rendered HAProxy sidecar and its ConfigMap, run by
+  Debian's haproxy) binds a free port of 127.0.0.1 for each of its ports (API, metrics, health)
+  and proxies to that vLLM; the probes, the smoke Job's targets and port and the health
+  reporter's URLs follow (each checked to name the allowlist's port first);
 - paths: every volume mount becomes a directory of the run (``/var/cache/vllm-platform`` ->
   ``<run>/weights``, ``/home/vllm`` -> ``<run>/home``, ...), in arguments and environment
   values alike, and the ``/tmp`` mount becomes ``TMPDIR``;
@@ -131,6 +133,17 @@ class Rendered:
     def reporter_files(self) -> dict[str, str]:
         return dict(self.one("ConfigMap", "health-reporter")["data"])
 
+    def allowlist(self, model: str = "tiny-chat") -> Container:
+        """The route allowlist: the server pod's native sidecar."""
+        pod = self.one("StatefulSet", model)["spec"]["template"]["spec"]
+        proxy = next(c for c in pod["initContainers"] if c.get("restartPolicy") == "Always")
+        return Container(proxy, pod.get("securityContext", {}))
+
+    def allowlist_files(self, model: str = "tiny-chat") -> dict[str, str]:
+        volumes = self.one("StatefulSet", model)["spec"]["template"]["spec"]["volumes"]
+        [name] = [v["configMap"]["name"] for v in volumes if "configMap" in v]
+        return dict(self.one("ConfigMap", name)["data"])
+
 
 def render(out: Path) -> Rendered:
     """``python -m ops render --file tests/live/Pulumi.live.yaml --out <out>``, read back."""
@@ -183,14 +196,31 @@ def local_env(
     return [_localize(a, paths) for a in container.argv], env
 
 
-def server_argv(argv: list[str], address: Address, container_port: int) -> list[str]:
-    """The rendered ``vllm serve`` command with only ``--host`` and ``--port`` replaced."""
+def server_argv(argv: list[str], address: Address, upstream: str) -> list[str]:
+    """The rendered ``vllm serve`` command with only ``--host`` and ``--port`` replaced; they
+    must be what the allowlist proxies to (``upstream``, its ``VLLM_UPSTREAM``)."""
     out = list(argv)
+    rendered = f"{out[out.index('--host') + 1]}:{out[out.index('--port') + 1]}"
+    assert rendered == upstream, f"vLLM listens on {rendered}, the allowlist proxies to {upstream}"
     for flag, value in (("--host", address.host), ("--port", str(address.port))):
-        i = out.index(flag)
-        if flag == "--port":
-            assert int(out[i + 1]) == container_port, "--port is not the container's port"
-        out[i + 1] = value
+        out[out.index(flag) + 1] = value
+    return out
+
+
+def proxy_env(
+    container: Container, env: dict[str, str], ports: Mapping[str, Address], vllm: Address
+) -> dict[str, str]:
+    """The allowlist's environment with each ``*_BIND`` (``:<containerPort>``) replaced by the
+    live address of that port (``ports``: port name -> address) and ``VLLM_UPSTREAM`` by vLLM's."""
+    by_number = {p["containerPort"]: p["name"] for p in container.spec["ports"]}
+    out = dict(env)
+    for name, value in env.items():
+        if name.endswith("_BIND"):
+            host, _, port = value.rpartition(":")
+            assert host == "", f"{name}={value}: the pod's ports bind every address"
+            live = ports[by_number[int(port)]]
+            out[name] = f"{live.host}:{live.port}"
+    out["VLLM_UPSTREAM"] = f"{vllm.host}:{vllm.port}"
     return out
 
 

@@ -139,17 +139,23 @@ class Server:
             self.record.write_text(str(self.pgid), encoding="utf-8")
         self.history.append(f"started pid {self.process.pid}")
 
-    def wait_ready(self, url: str, budget: float, poll: float = 0.5) -> float:
-        """Seconds from start until ``url`` answers 200-399; an error when the process exits
-        or the budget passes first."""
+    def wait_ready(
+        self,
+        url: str,
+        budget: float,
+        poll: float = 0.5,
+        accept: Callable[[int | None], bool] = probe_ok,
+    ) -> float:
+        """Seconds from start until ``url`` answers 200-399 (or what ``accept`` takes); an
+        error when the process exits or the budget passes first."""
         assert self.process is not None
         while True:
             elapsed = time.monotonic() - self.started
-            if probe_ok(http_status(url, timeout=min(5.0, poll * 4))):
+            if accept(http_status(url, timeout=min(5.0, poll * 4))):
                 return elapsed
             if self.process.poll() is not None:
                 raise AssertionError(
-                    f"vLLM exited with {self.process.returncode} after {elapsed:.0f} s; "
+                    f"{self.argv[0]} exited with {self.process.returncode} after {elapsed:.0f} s; "
                     f"last lines of {self.log}:\n{self.tail()}"
                 )
             if elapsed > budget:

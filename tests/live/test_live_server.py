@@ -1,6 +1,7 @@
 """vLLM's CPU build serving the tiny model with exactly what ``ops render`` produces for the live
-stack (tests/live/Pulumi.live.yaml), checked from the outside as Kubernetes, the smoke Job,
-the health reporter, Prometheus and a client without the key would see it.
+stack (tests/live/Pulumi.live.yaml), behind the rendered route allowlist (HAProxy), checked from
+the outside as Kubernetes, the smoke Job, the health reporter, Prometheus and a client without
+the key would see it: each through the allowlist port it uses in the cluster.
 
 The tests run in file order against one server (conftest ``cold``); the last one restarts it
 warm on the same volume. ``make test-live`` runs them; ``make test`` leaves them out (marker).
@@ -8,6 +9,7 @@ warm on the same volume. ``make test-live`` runs them; ``make test`` leaves them
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
 import subprocess
@@ -63,9 +65,9 @@ def test_ready_within_its_startup_budget_through_the_rendered_probes(cold: Run) 
     assert kubelet_seconds(elapsed, startup) <= startup_budget_seconds(startup)
     for kind in ("startup", "readiness", "liveness"):
         probe = cold.container.probe(kind)
-        assert probe["httpGet"]["port"] == "http"
+        assert probe["httpGet"]["port"] == cold.rendered.allowlist(cold.model).port("health")
         status = http_status(
-            cold.address.base + probe["httpGet"]["path"], timeout=probe["timeoutSeconds"]
+            cold.url("health", probe["httpGet"]["path"]), timeout=probe["timeoutSeconds"]
         )
         assert probe_ok(status), (kind, status)
     assert cold.server is not None and cold.server.pgid is not None
@@ -77,9 +79,9 @@ def run_smoke(run: Run, payload: str | None = None) -> str:
     smoke = run.rendered.smoke(run.model)
     tmp = run.own(run.root / "smoke-tmp")
     argv, env = local_env(smoke, {"tmp": tmp}, {"VLLM_API_KEY": run.key}, SYSTEM_PATH)
-    assert int(env["SMOKE_PORT"]) == run.container.port("http")
-    env["SMOKE_TARGETS"] = run.address.host
-    env["SMOKE_PORT"] = str(run.address.port)
+    assert int(env["SMOKE_PORT"]) == run.rendered.allowlist(run.model).port("http")
+    env["SMOKE_TARGETS"] = run.ports["http"].host
+    env["SMOKE_PORT"] = str(run.ports["http"].port)
     if payload is not None:
         env["SMOKE_PAYLOADS"] = payload
     return _run_as(smoke, run, argv, env)
@@ -107,7 +109,8 @@ def test_the_health_reporters_probe_marks_it_healthy(cold: Run) -> None:
     config = cold.root / "reporter-config"
     config.mkdir(exist_ok=True)
     ours = [line for line in files["models"].splitlines() if line.split()[0] == cold.model]
-    files["models"] = reporter_models("\n".join(ours), cold.address, cold.container.port("http"))
+    health = cold.rendered.allowlist(cold.model).port("health")
+    files["models"] = reporter_models("\n".join(ours), cold.ports["health"], health)
     for name, text in files.items():
         (config / name).write_text(text, encoding="utf-8")
     volumes = {
@@ -130,7 +133,9 @@ def _get(url: str) -> str:
 
 
 def _live_series(run: Run) -> set[str]:
-    text = _get(f"{run.address.base}/metrics")
+    [endpoint] = run.rendered.one("ServiceMonitor")["spec"]["endpoints"]
+    assert (endpoint["port"], endpoint["path"]) == ("metrics", "/metrics"), endpoint
+    text = _get(run.url(endpoint["port"], endpoint["path"]))
     return {
         re.split(r"[{ ]", line, maxsplit=1)[0]
         for line in text.splitlines()
@@ -155,7 +160,8 @@ def _contract_routes(run: Run) -> list[dict[str, Any]]:
     return [r for r in data["routes"] if r["registered_only_with"] is None]
 
 
-def test_the_routes_the_api_key_guards_are_exactly_the_contracts(cold: Run) -> None:
+def test_behind_the_allowlist_vllms_api_key_guards_exactly_the_contracts_routes(cold: Run) -> None:
+    """vLLM itself, as the allowlist reaches it on the loopback: why the allowlist is needed."""
     base = cold.address.base
     wrong = {"Authorization": "Bearer not-the-key"}
     for row in _contract_routes(cold):
@@ -172,6 +178,105 @@ def test_the_routes_the_api_key_guards_are_exactly_the_contracts(cold: Run) -> N
     assert set(openapi["paths"]) <= known, set(openapi["paths"]) - known
 
 
+def _allowed(port: str, method: str, path: str) -> bool:
+    """The allowlist's table (assets/allowlist.cfg): what reaches vLLM through which port."""
+    if port == "http":
+        runtime_lora = path in ("/v1/load_lora_adapter", "/v1/unload_lora_adapter")
+        return path.startswith("/v1/") and not runtime_lora
+    return (method, path) == ("GET", f"/{port}")
+
+
+def _raw(run: Run, port: str, method: str, target: str, key: bool = False) -> int:
+    """One request with ``target`` sent exactly as written (no client-side normalising)."""
+    address = run.ports[port]
+    conn = http.client.HTTPConnection(address.host, address.port, timeout=30)
+    headers = {"Authorization": f"Bearer {run.key}"} if key else {}
+    try:
+        conn.request(method, target, headers=headers)
+        return conn.getresponse().status
+    finally:
+        conn.close()
+
+
+def test_every_route_is_reachable_or_refused_through_the_allowlist_as_its_table_says(
+    cold: Run,
+) -> None:
+    data = json.loads(
+        (DATA_DIR / cold.container.spec["image"].rsplit(":", 1)[1] / "routes.json").read_text()
+    )
+    table: list[str] = []
+    for row in data["routes"]:  # every route, also those only a switch registers
+        method = "GET" if row["method"] == "WEBSOCKET" else row["method"]
+        path = re.sub(r"\{[^}]+\}", "x", row["path"])
+        for port in ("http", "metrics", "health"):
+            status = _raw(cold, port, method, path)
+            if not _allowed(port, method, row["path"]):
+                assert status == 403, (port, method, path, status)
+            elif port == "http":  # reaches vLLM, which asks for the key
+                assert status == 401, (port, method, path, status)
+            else:
+                assert status == 200, (port, method, path, status)
+            table.append(f"{port} {method} {row['path']} {status}")
+    RESULTS["allowlist_route_checks"] = len(table)
+    (cold.root / "allowlist-table.txt").write_text("\n".join(table) + "\n", encoding="utf-8")
+    assert _raw(cold, "http", "GET", "/v1/models", key=True) == 200
+    for lora in ("/v1/load_lora_adapter", "/v1/unload_lora_adapter"):
+        assert _raw(cold, "http", "POST", lora, key=True) == 403
+
+
+# Spellings that some layer might read as another route (each would reach vLLM unguarded or
+# as a runtime LoRA call if the proxy judged a different path than uvicorn/Starlette routes).
+BYPASSES = [
+    "/V1/models",
+    "//v1/models",
+    "/v1//models",
+    "/v1/../tokenize",
+    "/v1/./../invocations",
+    "/v1/%2e%2e/tokenize",
+    "/v1/%2E%2E/version",
+    "/v1/load%5flora_adapter",
+    "/v1/load_lora_adapter/",
+    "/v1/unload_lora_adapter?x=1",
+    "/v1/models/..%2f..%2ftokenize",
+    "/v1;/../invocations",
+    "http://localhost/tokenize",
+    "http://localhost/v1/../invocations",
+    "/v1\\..\\tokenize",
+    "*",
+]
+
+
+def test_no_spelling_of_a_refused_route_gets_through(cold: Run) -> None:
+    for target in BYPASSES:
+        for method in ("GET", "POST"):
+            assert _raw(cold, "http", method, target, key=True) in (400, 403), (method, target)
+    for target in ("/metrics/", "//metrics", "/metrics/../version", "/Metrics", "/metrics%2f"):
+        assert _raw(cold, "metrics", "GET", target) in (400, 403), target
+    assert _raw(cold, "metrics", "POST", "/metrics") == 403
+    assert _raw(cold, "health", "GET", "/health?x") == 200  # a query is not part of the path
+    assert _raw(cold, "health", "GET", "/health/../load") in (400, 403)
+
+
+def _listening(port: int) -> set[str]:
+    """The local addresses (hex, as /proc/net/tcp* writes them) listening on ``port``."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, _, hex_port = local.rpartition(":")
+            if state == "0A" and int(hex_port, 16) == port:
+                found.add(address)
+    return found
+
+
+def test_vllm_listens_on_the_loopback_only(cold: Run) -> None:
+    """As rendered (``--host 127.0.0.1``): in the pod no other pod can reach vLLM itself."""
+    argv = cold.container.argv
+    assert argv[argv.index("--host") + 1] == "127.0.0.1"
+    assert "ports" not in cold.container.spec
+    assert _listening(cold.address.port) == {"0100007F"}  # 127.0.0.1 and nothing else
+
+
 def _compiled(volume: Path) -> dict[Path, float]:
     return {p: p.stat().st_mtime for p in (volume / "cache").rglob("*.so")}
 
@@ -182,7 +287,7 @@ def test_a_warm_restart_reuses_the_compile_caches_on_the_volume(cold: Run) -> No
     assert cold.server is not None
     cold.server.stop()
     warm = cold.start_server(2)
-    elapsed = warm.wait_ready(f"{cold.address.base}/health", cold.startup_budget())
+    elapsed = warm.wait_ready(cold.url("health", "/health"), cold.startup_budget())
     RESULTS["warm_start_seconds"] = round(elapsed, 1)
     after = _compiled(cold.volumes["weights"])
     assert after == before, "the warm start compiled kernels again"

@@ -23,7 +23,7 @@ def _post(run: Run, path: str, body: dict[str, Any]) -> dict[str, Any]:
         [
             *("curl", "--silent", "--fail-with-body", "--max-time", "60"),
             *("-H", f"Authorization: Bearer {run.key}", "-H", "Content-Type: application/json"),
-            *("--data", json.dumps(body), f"{run.address.base}{path}"),
+            *("--data", json.dumps(body), run.url("http", path)),
         ],
         capture_output=True,
         text=True,
@@ -45,7 +45,7 @@ def test_the_server_serves_the_lora_adapter_by_name_offline(lora: Run) -> None:
                 "--fail",
                 "-H",
                 f"Authorization: Bearer {lora.key}",
-                f"{lora.address.base}/v1/models",
+                lora.url("http", "/v1/models"),
             ],
             capture_output=True,
             text=True,

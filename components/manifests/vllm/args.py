@@ -7,8 +7,9 @@ positional argument (``--model`` is deprecated for ``vllm serve``).
 
 from __future__ import annotations
 
-from components.config import VLLM_PORT, ModelConfig
+from components.config import ModelConfig
 from components.config.lora import LoraAdapter
+from components.contract import VLLM_LOOPBACK_PORT
 from components.manifests.toolkit import (
     API_KEY_SECRET,
     API_KEY_SECRET_KEY,
@@ -47,10 +48,11 @@ def server_args(model: ModelConfig) -> list[str]:
         model.hf_model_id,
         "--served-model-name",
         model.name,
+        # The pod's loopback: the route allowlist (allowlist.py) is the only way in.
         "--host",
-        "0.0.0.0",
+        "127.0.0.1",
         "--port",
-        str(VLLM_PORT),
+        str(VLLM_LOOPBACK_PORT),
         "--tensor-parallel-size",
         str(tensor_parallel_size(model)),
         "--max-model-len",

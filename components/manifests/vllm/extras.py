@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from components.config import ModelConfig, StackConfig
 from components.manifests.toolkit import Manifest
-from components.manifests.vllm.names import HTTP_PORT_NAME, metadata
+from components.manifests.vllm.names import HTTP_PORT_NAME, metadata, workload_name
 from components.manifests.vllm.observability import selector
 
 
@@ -70,7 +70,7 @@ def scaled_object(cfg: StackConfig, model: ModelConfig) -> Manifest | None:
             "scaleTargetRef": {
                 "apiVersion": "apps/v1",
                 "kind": "StatefulSet" if model.uses_statefulset else "Deployment",
-                "name": model.name,
+                "name": workload_name(model),
             },
             "minReplicaCount": auto.min_replicas,
             "maxReplicaCount": auto.max_replicas,

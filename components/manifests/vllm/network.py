@@ -1,33 +1,44 @@
 """The model's Services and NetworkPolicies.
 
-vLLM's API key protects ``/v1/*`` only; ``/invocations``, ``/tokenize``, ``/pooling``,
-``/score``, ``/rerank``, ``/classify``, ``/metrics`` and ``/health`` answer anyone who can reach
-port 8000 (components/data/vllm/v0.11.0/routes.json), so the NetworkPolicy is what keeps the
-pods private: ingress only from the API router's pods, the Prometheus pods (by label), this
-model's smoke test and the health reporter; egress to DNS and HTTPS (the Hugging Face Hub) only.
+vLLM itself listens on the pod's loopback; the route allowlist (allowlist.py) serves one port
+per caller, and the NetworkPolicy admits each caller to its own port only: the API router, this
+model's smoke test and the ingress controller to the API port (``/v1/*``), the Prometheus pods
+(by label) to the metrics port (``/metrics``), the health reporter to the health port
+(``/health``; the kubelet's probes are not subject to NetworkPolicy). Egress: DNS and HTTPS (the
+Hugging Face Hub) only.
 """
 
 from __future__ import annotations
 
 from components.config import VLLM_PORT, ModelConfig, MonitoringPeer, PeerSelector, StackConfig
-from components.contract import COMPONENT_LABEL
+from components.contract import COMPONENT_LABEL, HEALTH_PORT, METRICS_PORT
 from components.manifests import health_reporter
 from components.manifests.toolkit import NAMESPACE_LABEL, Manifest, dns_egress
 from components.manifests.vllm.names import (
+    HEALTH_PORT_NAME,
     HTTP_PORT_NAME,
+    METRICS_PORT_NAME,
     PODS_COMPONENT,
     headless_service_name,
     metadata,
     selector_labels,
+    served_selector_labels,
     smoke_selector_labels,
 )
 
 _PORT = [{"protocol": "TCP", "port": VLLM_PORT}]
+_SERVICE_PORTS = {
+    HTTP_PORT_NAME: VLLM_PORT,
+    METRICS_PORT_NAME: METRICS_PORT,
+    HEALTH_PORT_NAME: HEALTH_PORT,
+}
 
 
 def _service_ports() -> list[Manifest]:
+    """The allowlist's three ports (vLLM's own port is on the loopback and has none)."""
     return [
-        {"name": HTTP_PORT_NAME, "port": VLLM_PORT, "targetPort": HTTP_PORT_NAME, "protocol": "TCP"}
+        {"name": name, "port": port, "targetPort": name, "protocol": "TCP"}
+        for name, port in _SERVICE_PORTS.items()
     ]
 
 
@@ -39,7 +50,7 @@ def service(cfg: StackConfig, model: ModelConfig) -> Manifest:
         "metadata": metadata(cfg, model, model.name),
         "spec": {
             "type": "ClusterIP",
-            "selector": selector_labels(model),
+            "selector": served_selector_labels(model),
             "ports": _service_ports(),
         },
     }
@@ -56,7 +67,7 @@ def headless_service(cfg: StackConfig, model: ModelConfig) -> Manifest:
         "metadata": metadata(cfg, model, headless_service_name(model), PODS_COMPONENT),
         "spec": {
             "clusterIP": "None",
-            "selector": selector_labels(model),
+            "selector": served_selector_labels(model),
             "ports": _service_ports(),
         },
     }
@@ -70,15 +81,13 @@ def _namespace_peer(peer: PeerSelector | MonitoringPeer) -> Manifest:
 
 
 def server_network_policy(cfg: StackConfig, model: ModelConfig) -> Manifest:
-    peers: list[Manifest] = [
+    api_peers: list[Manifest] = [
         _namespace_peer(cfg.network.api_router),
-        _namespace_peer(cfg.network.monitoring),
         # Same namespace (a podSelector alone means the policy's namespace).
         {"podSelector": {"matchLabels": smoke_selector_labels(model)}},
-        {"podSelector": {"matchLabels": {COMPONENT_LABEL: health_reporter.COMPONENT}}},
     ]
     if model.ingress is not None:
-        peers.append(
+        api_peers.append(
             {
                 "namespaceSelector": {
                     "matchLabels": {NAMESPACE_LABEL: model.ingress.controller_namespace}
@@ -92,7 +101,23 @@ def server_network_policy(cfg: StackConfig, model: ModelConfig) -> Manifest:
         "spec": {
             "podSelector": {"matchLabels": selector_labels(model)},
             "policyTypes": ["Ingress", "Egress"],
-            "ingress": [{"from": peers, "ports": _PORT}],
+            "ingress": [
+                {"from": api_peers, "ports": _PORT},
+                {
+                    "from": [_namespace_peer(cfg.network.monitoring)],
+                    "ports": [{"protocol": "TCP", "port": METRICS_PORT}],
+                },
+                {
+                    "from": [
+                        {
+                            "podSelector": {
+                                "matchLabels": {COMPONENT_LABEL: health_reporter.COMPONENT}
+                            }
+                        }
+                    ],
+                    "ports": [{"protocol": "TCP", "port": HEALTH_PORT}],
+                },
+            ],
             "egress": [
                 dns_egress(),
                 # Model downloads: the Hub and its CDN have no stable addresses.

@@ -15,7 +15,7 @@ import json
 from components.config import ModelConfig, StackConfig
 from components.manifests.toolkit import Manifest
 from components.manifests.vllm.names import (
-    HTTP_PORT_NAME,
+    METRICS_PORT_NAME,
     metadata,
     selector_labels,
 )
@@ -48,7 +48,8 @@ def service_monitor(cfg: StackConfig, model: ModelConfig) -> Manifest | None:
             "namespaceSelector": {"matchNames": [cfg.namespace_name]},
             "endpoints": [
                 {
-                    "port": HTTP_PORT_NAME,
+                    # The allowlist's metrics port: GET /metrics and nothing else.
+                    "port": METRICS_PORT_NAME,
                     "path": "/metrics",
                     "interval": "15s",
                     "scrapeTimeout": "10s",

@@ -29,6 +29,7 @@ from components.manifests.vllm.names import (
     headless_service_name,
     labels,
     metadata,
+    workload_name,
 )
 
 # Two retries: the very first request after start may hit cold caches once; a model that is
@@ -78,7 +79,7 @@ def smoke_targets(cfg: StackConfig, model: ModelConfig) -> list[str]:
     if not model.uses_statefulset or model.autoscaled:
         return []
     domain = smoke_dns_name(cfg, model)
-    return [f"{model.name}-{i}.{domain}" for i in range(model.replicas)]
+    return [f"{workload_name(model)}-{i}.{domain}" for i in range(model.replicas)]
 
 
 def smoke_payloads(model: ModelConfig) -> list[str]:

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import math
 
-from components.config import VLLM_PORT, ModelConfig, StackConfig
+from components.config import ModelConfig, StackConfig
 from components.contract import (
     ALLOW_DOWNTIME_ANNOTATION,
     GPU_RESOURCE,
     GPU_TAINT_KEY,
+    HEALTH_PORT,
     ROUTING_ANNOTATION,
 )
 from components.manifests.toolkit import (
@@ -23,6 +24,7 @@ from components.manifests.toolkit import (
     container_security_context,
     pod_security_context,
 )
+from components.manifests.vllm import allowlist
 from components.manifests.vllm.args import (
     CACHE_MOUNT,
     HOME_DIR,
@@ -34,12 +36,14 @@ from components.manifests.vllm.args import (
 )
 from components.manifests.vllm.cpu import cpu_request
 from components.manifests.vllm.names import (
-    HTTP_PORT_NAME,
     headless_service_name,
     labels,
     metadata,
+    revision_labels,
     selector_labels,
+    served_selector_labels,
     weights_claim_name,
+    workload_name,
 )
 from components.manifests.vllm.prefetch import fetch_container, offline_env
 from components.planning.capacity import ModelPlan, RolloutStrategy
@@ -95,7 +99,9 @@ def rollout_timeouts(cfg: StackConfig, model: ModelConfig) -> tuple[int, int]:
 
 
 def probes(model: ModelConfig) -> Manifest:
-    """startup, readiness and liveness probes, all on vLLM's ``/health``.
+    """startup, readiness and liveness probes, all on vLLM's ``/health`` through the route
+    allowlist's health port (a number: a named port is looked up in the probed container's own
+    ports, and the port is the sidecar's), so they also fail when the proxy cannot reach vLLM.
 
     vLLM only starts listening once the model is loaded, and ``/health`` answers 200 while the
     engine is alive. The startup probe gives loading the whole budget (period x failures).
@@ -103,7 +109,7 @@ def probes(model: ModelConfig) -> Manifest:
     succeeded, so the liveness probe cannot kill a pod that is still downloading or loading;
     after that it restarts a pod whose engine died (``/health`` fails) within about a minute.
     """
-    http = {"path": "/health", "port": HTTP_PORT_NAME}
+    http = {"path": "/health", "port": HEALTH_PORT}
     return {
         "startupProbe": {
             "httpGet": http,
@@ -155,6 +161,7 @@ def _volumes(model: ModelConfig) -> tuple[list[Manifest], list[Manifest]]:
     volumes: list[Manifest] = [
         {"name": "home", "emptyDir": {}},
         {"name": "tmp", "emptyDir": {}},
+        allowlist.config_volume(model),
     ]
     mounts: list[Manifest] = [
         {"name": _WEIGHTS_VOLUME, "mountPath": CACHE_MOUNT},
@@ -193,7 +200,7 @@ def server_pod_template(cfg: StackConfig, model: ModelConfig) -> Manifest:
         "command": SERVER_COMMAND,
         "args": server_args(model),
         "env": server_env(model) + offline_env(model),
-        "ports": [{"name": HTTP_PORT_NAME, "containerPort": VLLM_PORT, "protocol": "TCP"}],
+        # No port: vLLM listens on the loopback; the allowlist sidecar has the pod's ports.
         "resources": resources(model),
         "volumeMounts": mounts,
         "securityContext": container_security_context(),
@@ -206,7 +213,8 @@ def server_pod_template(cfg: StackConfig, model: ModelConfig) -> Manifest:
         "enableServiceLinks": False,
         "securityContext": pod_security_context(),
         "terminationGracePeriodSeconds": 60,
-        **({"initContainers": [fetch]} if fetch is not None else {}),
+        # The weights first, then the allowlist (a native sidecar), then vLLM.
+        "initContainers": [c for c in (fetch, allowlist.sidecar(model)) if c is not None],
         "containers": [container],
         "volumes": volumes,
     }
@@ -217,7 +225,14 @@ def server_pod_template(cfg: StackConfig, model: ModelConfig) -> Manifest:
             spec["tolerations"] = [
                 {"key": GPU_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"}
             ]
-    return {"metadata": {"labels": labels(cfg, model)}, "spec": spec}
+    annotations = {allowlist.CHECKSUM_ANNOTATION: allowlist.config_checksum()}
+    return {
+        "metadata": {
+            "labels": labels(cfg, model) | revision_labels(model),
+            "annotations": annotations,
+        },
+        "spec": spec,
+    }
 
 
 def _check_strategy(model: ModelConfig, plan: ModelPlan) -> None:
@@ -240,7 +255,9 @@ def _stateful_set(cfg: StackConfig, model: ModelConfig, template: Manifest) -> M
     return {
         "apiVersion": "apps/v1",
         "kind": "StatefulSet",
-        "metadata": metadata(cfg, model, model.name, annotations=workload_annotations(model)),
+        "metadata": metadata(
+            cfg, model, workload_name(model), annotations=workload_annotations(model)
+        ),
         "spec": {
             "replicas": model.replicas,
             "serviceName": headless_service_name(model),
@@ -250,7 +267,7 @@ def _stateful_set(cfg: StackConfig, model: ModelConfig, template: Manifest) -> M
             "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}},
             "minReadySeconds": 0,
             "revisionHistoryLimit": 5,
-            "selector": {"matchLabels": selector_labels(model)},
+            "selector": {"matchLabels": served_selector_labels(model)},
             "template": template,
             "volumeClaimTemplates": [claim],
             # Scaling down keeps a replica's cache for the next scale-up; removing the
@@ -278,7 +295,9 @@ def _deployment(
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": metadata(cfg, model, model.name, annotations=workload_annotations(model)),
+        "metadata": metadata(
+            cfg, model, workload_name(model), annotations=workload_annotations(model)
+        ),
         "spec": {
             "replicas": model.replicas,
             "strategy": _deployment_strategy(plan),
@@ -287,14 +306,15 @@ def _deployment(
             # counts as failed.
             "progressDeadlineSeconds": update_seconds // model.replicas,
             "revisionHistoryLimit": 5,
-            "selector": {"matchLabels": selector_labels(model)},
+            "selector": {"matchLabels": served_selector_labels(model)},
             "template": template,
         },
     }
 
 
 def workload(cfg: StackConfig, model: ModelConfig, plan: ModelPlan) -> Manifest:
-    """The StatefulSet or Deployment named after the model, rolled out as the plan says."""
+    """The StatefulSet or Deployment (``workload_name``: the model's name, or its revision's with
+    keepPrevious), rolled out as the plan says."""
     _check_strategy(model, plan)
     template = server_pod_template(cfg, model)
     if model.uses_statefulset:

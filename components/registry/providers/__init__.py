@@ -9,12 +9,14 @@ the names below keep them loading.
 from components.registry.providers.base import CONNECTION
 from components.registry.providers.binding import RegistryWriterBindingProvider
 from components.registry.providers.entry import RegistryEntryProvider
+from components.registry.providers.previous import RegistryPreviousProvider
 from components.registry.providers.rollout import RegistryRolloutProvider
 from components.registry.providers.schema import RegistrySchemaProvider
 
 __all__ = [
     "CONNECTION",
     "RegistryEntryProvider",
+    "RegistryPreviousProvider",
     "RegistryRolloutProvider",
     "RegistrySchemaProvider",
     "RegistryWriterBindingProvider",

@@ -98,6 +98,12 @@ def _same_as_unquoted(out: str, _: Path) -> None:
     assert "environment development" in out
 
 
+_PREVIOUS = {
+    "image": "vllm/vllm-openai:v0.32.0",
+    "revision": "5206a32e0bd3067aef1ce90f5528ade7d866253f",
+    "until": "2999-01-01T00:00:00Z",
+}
+_KEEP = {"keepPrevious": 30, "previous": _PREVIOUS}
 EXTRA = "models[1].extraArgs[0]"
 CASES = [
     # 1. managed vLLM flags in other spellings, and flags that bypass them
@@ -194,6 +200,23 @@ CASES = [
         "longest model name: every derived name still fits",
         put("models[2].name", "q" * 40),
         safe=_names_fit,
+    ),
+    Case(
+        "longest model name keeping its previous revision: the revision-named workloads fit",
+        both(
+            put("models[2].name", "q" * 40),
+            put("cluster.gpuPool.autoscaler.max", 11),
+            put("models[2].rollout", _KEEP),
+        ),
+        safe=_names_fit,
+    ),
+    Case(
+        "kept revision's window end not a time",
+        both(
+            put("cluster.gpuPool.autoscaler.max", 11),
+            put("models[2].rollout", {**_KEEP, "previous": {**_PREVIOUS, "until": "tomorrow"}}),
+        ),
+        path="models[2].rollout.previous.until",
     ),
     Case("model name not DNS", put("models[2].name", "Qwen_7B"), path="models[2].name"),
     # 3. values Kubernetes or LKE would reject

@@ -40,6 +40,15 @@ def test_health_reporter_objects_pass_every_checkov_kubernetes_check(
     assert checkov_scan.failures("health-reporter") == []
 
 
+def test_a_model_keeping_its_previous_revision_passes_every_checkov_kubernetes_check(
+    checkov_scan: CheckovScan,
+) -> None:
+    """Both workloads (the kept and the served revision) and the flipped Services."""
+    [objects] = checkov_scan.yaml_files("keep-previous")
+    assert sum(o["kind"] == "StatefulSet" for o in yaml.safe_load_all(objects.read_text())) == 2
+    assert checkov_scan.failures("keep-previous") == []
+
+
 def test_checkov_reports_a_failing_object(checkov_scan: CheckovScan) -> None:
     """The harness sees failures, per file: a privileged, root, unprobed pod fails checks."""
     failed = checkov_scan.failures("known-bad")

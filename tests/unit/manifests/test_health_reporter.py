@@ -157,7 +157,7 @@ def test_the_reporter_policy_allows_only_dns_the_servers_and_the_registry() -> N
     assert policy["policyTypes"] == ["Ingress", "Egress"]
     assert policy["ingress"] == []
     ports = [{p["port"] for p in rule["ports"]} for rule in policy["egress"]]
-    assert ports == [{53}, {8000}, {cfg.registry.port}]
+    assert ports == [{53}, {8003}, {cfg.registry.port}]  # the allowlist's health port
     server_peer = policy["egress"][1]["to"][0]["podSelector"]["matchLabels"]
     assert all(_matches(server_peer, selector_labels(m)) for m in cfg.models)
 
@@ -199,9 +199,9 @@ def test_the_script_sql_and_models_are_in_the_config_map() -> None:
     assert data["reporter.sh"] == read_asset("reporter.sh")
     assert data["report.sql"] == read_asset("report.sql")
     assert data["models"].splitlines() == [
-        f"{m.name} http://{m.name}.vllm-staging.svc.cluster.local:8000/health" for m in cfg.models
+        f"{m.name} http://{m.name}.vllm-staging.svc.cluster.local:8003/health" for m in cfg.models
     ]
-    assert health_url(cfg, "x") == "http://x.vllm-staging.svc.cluster.local:8000/health"
+    assert health_url(cfg, "x") == "http://x.vllm-staging.svc.cluster.local:8003/health"
     for c in _containers(objs):
         assert c["command"] == ["/bin/sh", f"{CONFIG_DIR}/reporter.sh", c["name"]]
 

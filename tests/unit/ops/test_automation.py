@@ -201,6 +201,23 @@ def test_apply_runs_up_with_the_rollback_env_and_keeps_the_restored_config(
     assert any("Commit Pulumi.production.yaml" in line for line in out)
 
 
+def test_the_registry_switch_runs_after_the_preview_and_before_the_up(tmp_path: Path) -> None:
+    # keepPrevious (ops/rollback_switch.py): never before a preview that could still fail.
+    stack = FakeStack(tmp_path)
+    switched = lambda: stack.calls.append(("switch", None))  # noqa: E731
+    automation.preview_and_apply(
+        stack, plan_for(stack), message="m", apply=True, work_dir=tmp_path,
+        on_output=lambda _: None, before_up=switched,
+    )  # fmt: skip
+    assert stack.names()[-3:] == ["preview", "switch", "up"]
+    calls = len(stack.calls)
+    automation.preview_and_apply(
+        stack, plan_for(stack), message="m", apply=False, work_dir=tmp_path,
+        on_output=lambda _: None, before_up=switched,
+    )  # fmt: skip
+    assert "switch" not in stack.names()[calls:] and stack.names()[-1] == "preview"
+
+
 def test_a_failed_up_puts_the_stack_file_back_and_says_how_to_retry(tmp_path: Path) -> None:
     stack = FakeStack(tmp_path)
     stack.fail_up = True

@@ -174,20 +174,31 @@ def test_keep_previous_takes_the_spare_gpus_before_surge() -> None:
     assert plan.model("llama-3-1-8b-instruct").surge_gpus == 0
 
 
-def test_ops_plan_shows_what_keep_previous_costs_and_that_pulumi_up_refuses_it() -> None:
+def test_ops_plan_shows_what_keep_previous_costs_and_what_it_keeps_now() -> None:
     from ops.plan_timing import format_timing
 
     cfg, _, _ = stack(rollout={"keepPrevious": 30}, max_nodes=11)
     lines, warnings = format_timing(cfg)
     text = "\n".join(lines)
     assert "30.4 !" not in text and "0.2 (switch)" in text
-    assert (
-        "llama-3-3-70b-instruct: rollout.keepPrevious 30 min: its previous revision holds 4 "
-        "more GPUs for that long after each rollout" in warnings
-    )
     assert any(
-        w.startswith("models[0].rollout.keepPrevious: planned only") and "pulumi up refuses" in w
+        w.startswith(
+            "llama-3-3-70b-instruct: rollout.keepPrevious 30 min: its previous revision holds 4 "
+            "more GPUs for that long after each rollout"
+        )
         for w in warnings
+    )
+    assert not any("pulumi up refuses" in w for w in warnings)  # the workload half is built
+    assert any("keeps nothing now: a rollout names the revision it replaces" in w for w in warnings)
+    previous = {
+        "image": "vllm/vllm-openai:v0.32.0",
+        "revision": "5" * 40,
+        "until": "2999-01-01T00:00:00Z",
+    }
+    cfg, _, _ = stack(rollout={"keepPrevious": 30, "previous": previous}, max_nodes=11)
+    _, warnings = format_timing(cfg)
+    assert any(
+        f"keeps vllm/vllm-openai:v0.32.0 at {'5' * 40} serving until 2999" in w for w in warnings
     )
 
 

@@ -104,7 +104,9 @@ def test_with_weight_cache_none_the_caches_are_an_empty_dir() -> None:
 def test_weights_are_fetched_by_an_init_container_from_the_server_image() -> None:
     cfg, m, plan = stack()
     spec = pod(workload(cfg, m, plan))
-    (fetch,) = spec["initContainers"]
+    # the weights, then the route allowlist (a native sidecar, restartPolicy Always)
+    fetch, sidecar = spec["initContainers"]
+    assert sidecar.get("restartPolicy") == "Always" and "restartPolicy" not in fetch
     server = spec["containers"][0]
     assert fetch["name"] == FETCH_CONTAINER
     assert fetch["image"] == server["image"] == m.image
@@ -133,7 +135,7 @@ def test_models_reading_other_repositories_are_not_prefetched_and_stay_online(
 ) -> None:
     cfg, m, plan = stack(model=1, extraArgs=args, environment="development")
     spec = pod(workload(cfg, m, plan))
-    assert "initContainers" not in spec
+    assert [c["name"] for c in spec["initContainers"]] == ["allowlist"]  # no fetch-weights
     assert "HF_HUB_OFFLINE" not in env_of(spec["containers"][0])
     assert not prefetches_weights(m)
 

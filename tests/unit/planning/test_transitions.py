@@ -153,3 +153,26 @@ def test_a_cpu_model_needs_no_spare_gpu() -> None:
     line = create_first_line(cpu, 0)
     assert "create the new workload before the old one is deleted" in line
     assert "GPU" not in line.split("deleted at the end of the update", 1)[1]
+
+
+def _keep(i: int, revision: str | None = None) -> Edit:
+    def edit(raw: dict[str, Any]) -> None:
+        raw["models"][i]["rollout"] = {"keepPrevious": 30}
+        if revision is not None:
+            raw["models"][i]["revision"] = revision
+
+    return edit
+
+
+def test_a_revision_bump_under_keep_previous_is_a_new_workload_at_the_peak() -> None:
+    # keepPrevious names the workload for its revision: the bump creates another one while the
+    # old keeps its pods, so a rename in the same change finds the quota one GPU shorter.
+    budget = (_set("gpuBudget", 3), _set("otherNamespacesGpuBudget", 0))
+    old = _cfg("development", *budget, _keep(1))
+    renamed = _rename(0, "llama-3-1-8b-chat")
+    [alone] = create_first_findings(old, _cfg("development", *budget, _keep(1), renamed))
+    assert "requests 3 GPUs at the update's peak and its quota holds 3" in str(alone)
+    assert not alone.refused
+    bumped = _cfg("development", *budget, _keep(1, "b" * 40), renamed)
+    [finding] = create_first_findings(old, bumped)
+    assert "requests 4 GPUs at the update's peak and its quota holds 3: refused" in str(finding)

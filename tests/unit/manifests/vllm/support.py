@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import copy
+from datetime import UTC, datetime
 from typing import Any
 
 from components.config import ModelConfig, StackConfig, load_stack_config
 from components.config.source import read_stack_file
+from components.manifests.vllm.render import model_objects
 from components.planning.capacity import ModelPlan, plan_stack
 from tests.support.stackfiles import ROOT
 
@@ -51,3 +53,25 @@ def kinds(objs: list[dict[str, Any]]) -> list[str]:
 
 def container(obj: dict[str, Any]) -> dict[str, Any]:
     return obj["spec"]["template"]["spec"]["containers"][0]  # type: ignore[no-any-return]
+
+
+IMAGE = "vllm/vllm-openai:v0.32.0"
+SERVED_REVISION = "0e9e39f249a16976918f6564b8830bc894c89659"
+OLD_REVISION = "5206a32e0bd3067aef1ce90f5528ade7d866253f"  # the one replaced
+UNTIL = "2026-12-06T12:00:00Z"
+BEFORE = datetime(2026, 12, 6, 11, 59, tzinfo=UTC)
+AFTER = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+# rollout.keepPrevious (test_keep_previous.py): the 8B (models[1]), 2 replicas of 1 GPU; 11
+# nodes leave room for the kept replicas.
+MODEL = 1
+
+
+def kept_rollout(**rollout: Any) -> dict[str, Any]:
+    previous = {"image": IMAGE, "revision": OLD_REVISION}
+    return {"keepPrevious": 30, "previous": {**previous, "until": UNTIL}, **rollout}
+
+
+def keep_previous_objects(at: datetime = BEFORE) -> list[dict[str, Any]]:
+    """The 8B's objects while it keeps its previous revision (checkov scans them too)."""
+    cfg, m, plan = stack(model=MODEL, max_nodes=11, rollout=kept_rollout())
+    return model_objects(cfg, m, plan, at)

@@ -19,8 +19,8 @@ def test_args_put_the_model_first_then_managed_flags_then_extra_args() -> None:
     pairs = dict(zip(args[1:-5:2], args[2:-5:2], strict=True))
     assert pairs == {
         "--served-model-name": "llama-3-3-70b-instruct",
-        "--host": "0.0.0.0",
-        "--port": "8000",
+        "--host": "127.0.0.1",
+        "--port": "8001",
         "--tensor-parallel-size": "2",
         "--max-model-len": "32768",
         "--gpu-memory-utilization": "0.92",

@@ -75,7 +75,8 @@ def test_no_adapters_no_lora_flags() -> None:
     cfg, m, plan = stack()
     server = workload(cfg, m, plan)
     assert not any("lora" in a for a in container(server)["args"])
-    (fetch,) = server["spec"]["template"]["spec"]["initContainers"]
+    inits = server["spec"]["template"]["spec"]["initContainers"]
+    (fetch,) = [c for c in inits if c["name"] == "fetch-weights"]
     assert "LORA_ADAPTERS" not in _env(fetch)
 
 

@@ -13,30 +13,40 @@ from tests.unit.manifests.vllm.support import stack
 # ------------------------------------------------------------------------------------ network
 
 
-def test_network_policy_admits_router_monitoring_smoke_and_health_reporter_on_8000() -> None:
+ROUTER = {
+    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "api-router"}},
+    "podSelector": {"matchLabels": {"app.kubernetes.io/name": "api-router"}},
+}
+# only the Prometheus pods (by label), not every pod of the monitoring namespace
+PROMETHEUS = {
+    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+    "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
+}
+REPORTER = {"podSelector": {"matchLabels": {"app.kubernetes.io/component": "health-reporter"}}}
+
+
+def _admitted(np: dict[str, object]) -> list[tuple[list[int], list[object]]]:
+    rules = np["spec"]["ingress"]  # type: ignore[index]
+    return [([p["port"] for p in r["ports"]], r["from"]) for r in rules]
+
+
+def test_each_caller_is_admitted_to_its_allowlist_port_only() -> None:
+    """The router and the smoke test reach the API port (/v1), Prometheus the metrics port,
+    the health reporter the health port; nobody reaches vLLM's own port (the loopback's)."""
     cfg, m, _ = stack()
     np = server_network_policy(cfg, m)
-    (rule,) = np["spec"]["ingress"]
-    assert rule["ports"] == [{"protocol": "TCP", "port": 8000}]
-    assert rule["from"] == [
-        {
-            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "api-router"}},
-            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "api-router"}},
-        },
-        {
-            # only the Prometheus pods (by label), not every pod of the monitoring namespace
-            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
-            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
-        },
-        {
-            "podSelector": {
-                "matchLabels": {
-                    "app.kubernetes.io/name": m.name,
-                    "app.kubernetes.io/component": "smoke-test",
-                }
+    smoke = {
+        "podSelector": {
+            "matchLabels": {
+                "app.kubernetes.io/name": m.name,
+                "app.kubernetes.io/component": "smoke-test",
             }
-        },
-        {"podSelector": {"matchLabels": {"app.kubernetes.io/component": "health-reporter"}}},
+        }
+    }
+    assert _admitted(np) == [
+        ([8000], [ROUTER, smoke]),
+        ([8002], [PROMETHEUS]),
+        ([8003], [REPORTER]),
     ]
     assert np["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == m.name
 
@@ -51,7 +61,7 @@ def test_smoke_policy_lets_the_smoke_pods_reach_the_server_pods() -> None:
     to = np["spec"]["egress"][1]["to"][0]["podSelector"]["matchLabels"]
     assert to.items() <= server_labels.items()
     # and the server policy admits them
-    peer = server_network_policy(cfg, m)["spec"]["ingress"][0]["from"][2]["podSelector"]
+    peer = server_network_policy(cfg, m)["spec"]["ingress"][0]["from"][1]["podSelector"]
     assert peer["matchLabels"].items() <= job_labels.items()
 
 
@@ -61,8 +71,16 @@ def test_service_and_selectors_match_the_pods() -> None:
     svc = objs[("Service", m.name)]
     assert svc["spec"]["type"] == "ClusterIP"
     assert svc["spec"]["ports"] == [
-        {"name": "http", "port": 8000, "targetPort": "http", "protocol": "TCP"}
+        {"name": "http", "port": 8000, "targetPort": "http", "protocol": "TCP"},
+        {"name": "metrics", "port": 8002, "targetPort": "metrics", "protocol": "TCP"},
+        {"name": "health", "port": 8003, "targetPort": "health", "protocol": "TCP"},
     ]
+    # every target is a port of the allowlist sidecar; vLLM's container has none
+    pod = objs[("StatefulSet", m.name)]["spec"]["template"]["spec"]
+    [sidecar] = [c for c in pod["initContainers"] if c.get("restartPolicy") == "Always"]
+    named = {p["name"]: p["containerPort"] for p in sidecar["ports"]}
+    assert {p["targetPort"]: p["port"] for p in svc["spec"]["ports"]} == named
+    assert all("ports" not in c for c in pod["containers"])
     assert svc["metadata"]["namespace"] == "vllm-production"
     pod_labels = objs[("StatefulSet", m.name)]["spec"]["template"]["metadata"]["labels"]
     assert svc["spec"]["selector"].items() <= pod_labels.items()
