@@ -133,7 +133,7 @@ def _get(url: str) -> str:
 
 
 def _live_series(run: Run) -> set[str]:
-    [endpoint] = run.rendered.one("ServiceMonitor")["spec"]["endpoints"]
+    [endpoint] = run.rendered.one("ServiceMonitor", run.model)["spec"]["endpoints"]
     assert (endpoint["port"], endpoint["path"]) == ("metrics", "/metrics"), endpoint
     text = _get(run.url(endpoint["port"], endpoint["path"]))
     return {
