@@ -85,7 +85,7 @@ _EVENT = sql.SQL(
 
 def _row_values(p: dict[str, Any]) -> list[Any]:
     ints = ("max_model_len", "gpus_per_replica", "replicas")
-    return [*(int(p[c]) if c in ints else p[c] for c in SPEC_FIELDS), p["owner_stack"]]
+    return [*(int(p[c]) if c in ints else p.get(c) for c in SPEC_FIELDS), p["owner_stack"]]
 
 
 def _time(ops: list[Op]) -> list[float]:

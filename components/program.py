@@ -1,5 +1,5 @@
 """The program's wiring: config -> cluster -> namespace -> registry schema and roles -> per model
-a RegistryRollout then its VllmDeployment -> one RegistryEntry per model.
+a RegistryRollout then its VllmDeployment -> one RegistryEntry per model and per LoRA adapter.
 
 Every step is a ComponentResource built from the validated ``StackConfig``; nothing here
 computes manifests (the pure builders do) or talks to a database (the registry providers do).
@@ -15,7 +15,8 @@ from typing import Any
 
 import pulumi
 
-from components.config import PROJECT, ConfigError, LoadedStack, StackConfig
+from components.config import PROJECT, ConfigError, LoadedStack, ModelConfig, StackConfig
+from components.config.lora import LoraAdapter
 from components.config.source import load_from_pulumi
 from components.manifests.health_reporter import health_reporter_objects
 from components.manifests.stack import validate_stack
@@ -201,32 +202,19 @@ def wire_entries(
     entry_dsn: pulumi.Output[str],
     at: datetime | None = None,
 ) -> None:
-    """Each model's entry, once its server answered its smoke test; then, for a model whose
-    previous revision is kept serving at ``at``, its rollback target.
+    """Each model's entry and each of its LoRA adapters', once its server answered its smoke
+    test (which covers the adapters); then, for a model whose previous revision is kept serving
+    at ``at``, its rollback target.
 
     During ``ops rollback --yes`` the registry events record the change as ``rolled_back``.
     """
-    rollback_to = os.environ.get(ROLLBACK_ENV)
     for model in cfg.models:
-        dep, rollout = models[model.name].deployment, models[model.name].rollout
-        # The endpoint only resolves once the smoke Job passed: ready gates the registration.
-        endpoint = pulumi.Output.all(dep.endpoint_url, dep.ready).apply(_ready_endpoint(model.name))
-        entry = RegistryEntry(
-            f"{model.name}-registry",
-            entry_args(
-                cfg,
-                model,
-                connection=entry_dsn,
-                endpoint_url=endpoint,
-                deployment_name=dep.workload_name,
-                stack=pulumi.get_stack(),
-                owner_stack=owner_stack_name(),
-                smoke_evidence=dep.smoke_test_job_name,
-                change_kind="rollback" if rollback_to else "deploy",
-                note=f"rollback to stack version {rollback_to}" if rollback_to else None,
-                rollout=rollout.rollout_id,
-            ),
-        )
+        wiring = models[model.name]
+        entry = _entry(cfg, model, wiring, entry_dsn)
+        # One entry per LoRA adapter: the same endpoint, smoke Job (it sends a completion to
+        # every adapter on every replica) and rollout, registered by the same gate.
+        for adapter in model.lora_adapters:
+            _entry(cfg, model, wiring, entry_dsn, adapter)
         kept = kept_names(cfg, model, plan.model(model.name), at)
         if kept is not None and model.rollout.previous is not None:
             RegistryPrevious(
@@ -247,6 +235,37 @@ def wire_entries(
                 # write (no output of it is an input here).
                 pulumi.ResourceOptions(depends_on=[entry]),
             )
+
+
+def _entry(
+    cfg: StackConfig,
+    model: ModelConfig,
+    wiring: ModelWiring,
+    entry_dsn: pulumi.Output[str],
+    adapter: LoraAdapter | None = None,
+) -> RegistryEntry:
+    """The entry of ``model`` (or of its ``adapter``); the endpoint only resolves once the smoke
+    Job passed: ready gates the registration."""
+    dep, rollout = wiring.deployment, wiring.rollout
+    rollback_to = os.environ.get(ROLLBACK_ENV)
+    endpoint = pulumi.Output.all(dep.endpoint_url, dep.ready).apply(_ready_endpoint(model.name))
+    return RegistryEntry(
+        f"{adapter.name if adapter is not None else model.name}-registry",
+        entry_args(
+            cfg,
+            model,
+            connection=entry_dsn,
+            endpoint_url=endpoint,
+            deployment_name=dep.workload_name,
+            stack=pulumi.get_stack(),
+            owner_stack=owner_stack_name(),
+            smoke_evidence=dep.smoke_test_job_name,
+            change_kind="rollback" if rollback_to else "deploy",
+            note=f"rollback to stack version {rollback_to}" if rollback_to else None,
+            rollout=rollout.rollout_id,
+            adapter=adapter,
+        ),
+    )
 
 
 def _ready_endpoint(model: str) -> Callable[[list[Any]], str]:

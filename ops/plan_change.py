@@ -29,7 +29,7 @@ from components.planning.timing import COLD_START_TARGET_SECONDS, estimate_model
 from components.planning.transitions import create_first_findings
 from ops.plan_cost import usd as _usd
 from ops.plan_explain import what_ifs
-from ops.plan_lora import adapter_note
+from ops.plan_lora import adapter_note, adapter_registry_lines
 
 
 @dataclass(frozen=True)
@@ -238,7 +238,12 @@ def change_lines(old: Side, new: Side) -> ChangeReport:
         ]
     spare, problems = _spare_lines(changes, old, new)
     lines += spare
-    registry = [r for c in changes.models if (r := _registry_line(c)) is not None]
+    registry = [
+        line
+        for c in changes.models
+        for line in [r for r in (_registry_line(c),) if r is not None]
+        + adapter_registry_lines(c, old.config, new.config)
+    ]
     lines += ["Registry:"] + [f"  - {r}" for r in registry] if registry else ["Registry: no change"]
     newly = sorted(needed_secrets(new.loaded) - needed_secrets(old.loaded))
     unset = [k for k in newly if k not in new.loaded.secrets_set]

@@ -1,9 +1,11 @@
 """The LoRA adapters in ``ops plan``: each model's adapters under it with their slots' memory and
-how many slots fit, and in ``--against`` the adapters a change adds, removes or moves."""
+how many slots fit, and in ``--against`` the adapters a change adds, removes or moves and their
+registry rows."""
 
 from __future__ import annotations
 
 from components.config import ModelConfig, StackConfig
+from components.manifests.changes import ModelChange
 from components.planning.capacity import StackPlan
 
 
@@ -45,3 +47,36 @@ def adapter_note(old: ModelConfig, new: ModelConfig) -> str:
     if moved:
         parts.append("adapters changed: " + ", ".join(moved))
     return "; ".join(parts)
+
+
+def adapter_registry_lines(change: ModelChange, old: StackConfig, new: StackConfig) -> list[str]:
+    """The registry rows of a changed model's adapters (one row each, migration 0008): added
+    ones registered after the model's smoke test, removed ones retired, kept ones through the
+    model's rollout with it."""
+    base = change.name
+    before = _model(old, change.renamed_from or base)
+    after = _model(new, base) if change.status != "removed" else None
+    was = {a.name: a for a in before.lora_adapters} if before is not None else {}
+    now = {a.name: a for a in after.lora_adapters} if after is not None else {}
+    lines: list[str] = []
+    for name, adapter in now.items():
+        what = f"{name} (adapter of {base})"
+        if name not in was:
+            lines.append(f"{what}: no row until {base}'s smoke test passes, then registered")
+        elif change.renamed_from:
+            lines.append(f"{what}: its base model was {change.renamed_from}; updated after the "
+                         "smoke test")  # fmt: skip
+        elif change.smoke_again:
+            moved = f" at revision {adapter.revision}" if was[name] != adapter else ""
+            lines.append(f"{what}: rolling_out with {base}, then healthy{moved}")
+        elif change.routing:
+            lines.append(f"{what}: routing_enabled {str(change.routing[1]).lower()}")
+    for name in was:
+        if name not in now:
+            lines.append(f"{name} (adapter of {before.name if before else base}): retired "
+                         "(routing off; the row and its events are kept)")  # fmt: skip
+    return lines
+
+
+def _model(cfg: StackConfig, name: str) -> ModelConfig | None:
+    return next((m for m in cfg.models if m.name == name), None)

@@ -48,8 +48,13 @@ def registry_errors(dsn: str) -> Iterator[None]:
         raise CommandError(str(exc)) from None  # names the masked DSN, never the password
     except MigrationError as exc:
         raise CommandError(scrub(str(exc), dsn)) from None
-    except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedFunction):
-        # No registry, or one from before a migration the command needs (0006's functions).
+    except (
+        psycopg.errors.UndefinedTable,
+        psycopg.errors.UndefinedFunction,
+        psycopg.errors.UndefinedColumn,
+    ):
+        # No registry, or one from before a migration the command needs (0006's functions,
+        # 0008's adapter columns).
         raise CommandError(
             "the registry tables or functions do not exist here (a database not migrated, or "
             "migrated before this version); run `python -m ops migrate`"

@@ -128,11 +128,21 @@ def keep_previous_blockers(cfg: StackConfig, index: int, minutes: int = 1) -> li
 
 
 def not_deployable_yet(cfg: StackConfig) -> list[ConfigIssue]:
-    """The #27 option ``ops plan`` evaluates but ``pulumi up`` does not apply yet: the workload
-    half of ``weightSource.kind: objectStorage`` (the bucket, the staging Job, the streamer's
-    flags) is not built. The program refuses it rather than deploying without."""
+    """What ``ops plan`` evaluates but ``pulumi up`` does not apply yet: the workload half of
+    ``weightSource.kind: objectStorage`` (the bucket, the staging Job, the streamer's flags) is
+    not built, and LoRA adapters' registry rows do not follow a ``rollout.keepPrevious``
+    rollback target (migration 0008 takes them through rollouts, not the window's switch). The
+    program refuses them rather than deploying without."""
     out: list[ConfigIssue] = []
     for i, m in enumerate(cfg.models):
+        if m.lora_adapters and m.rollout.keep_previous > 0:
+            out.append(
+                ConfigIssue(
+                    f"models[{i}].rollout.keepPrevious",
+                    "not yet with loraAdapters: a rollback inside the window would switch the "
+                    "model's registry row but not its adapters' rows; set 0 or drop the adapters",
+                )
+            )
         if m.weight_source.kind == "objectStorage":
             out.append(
                 ConfigIssue(

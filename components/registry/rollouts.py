@@ -81,18 +81,30 @@ def fail_rollout(
 
 def fail_rollouts(conn: Conn, owner: str, *, note: str) -> list[str]:
     """Declare every rollout of stack ``owner`` failed (its `pulumi up` failed): the
-    ``environment/model`` of each row marked ``rollout_failed``."""
+    ``environment/model`` of each row marked ``rollout_failed``, LoRA adapters' rows included
+    (a model's rows first: failing one fails its adapters' rows with it, migration 0008)."""
     stack = stack_name_of(owner)
-    marked: list[str] = []
-    for row in list_entries(conn):
-        mine = row.owner_stack == owner or (row.owner_stack is None and row.stack == stack)
-        if not mine or row.health_status != "rolling_out" or not row.model_name:
-            continue
-        env, model = str(row.environment), row.model_name
-        outcome = fail_rollout(conn, env, model, owner=owner, stack=stack, note=note)
-        if outcome is not None and outcome.action is not None:
-            marked.append(f"{env}/{model}")
-    return marked
+    rolling = [
+        row
+        for row in list_entries(conn)
+        if (row.owner_stack == owner or (row.owner_stack is None and row.stack == stack))
+        and row.health_status == "rolling_out"
+        and row.model_name
+    ]
+    for row in sorted(rolling, key=lambda r: r.base_model_name is not None):
+        fail_rollout(
+            conn, str(row.environment), str(row.model_name), owner=owner, stack=stack, note=note
+        )
+    failed = {
+        (row.environment, row.model_name)
+        for row in list_entries(conn)
+        if row.health_status == "rollout_failed"
+    }
+    return [
+        f"{r.environment}/{r.model_name}"
+        for r in rolling
+        if (r.environment, r.model_name) in failed
+    ]
 
 
 def expire_rollouts(conn: Conn, environment: str | None = None) -> int:

@@ -61,9 +61,15 @@ class EntrySpec:
     gpus_per_replica: int
     replicas: int
     stack: str
+    base_model_name: str | None = None
+    """A LoRA adapter's row: its base model's ``model_name`` (None: a model's own row)."""
+    adapter_hf_repo: str | None = None
+    adapter_revision: str | None = None
 
 
 SPEC_FIELDS: Final[tuple[str, ...]] = tuple(f.name for f in fields(EntrySpec))
+# An adapter's fields (migration 0008): all set on an adapter's row, all None on a model's.
+ADAPTER_FIELDS: Final[tuple[str, ...]] = ("base_model_name", "adapter_hf_repo", "adapter_revision")
 KEY_FIELDS: Final[tuple[str, ...]] = ("environment", "model_name")
 # Every column an insert sets (vllm_platform_registry_register, migration 0006): other NOT NULL
 # columns of a legacy table need a default.
@@ -116,6 +122,10 @@ class RegistryRow:
     rollout_started_at: datetime | None
     rollout_deadline_at: datetime | None
     """A ``rolling_out`` row past this is ``rollout_failed`` (the update's timeouts ran out)."""
+    base_model_name: str | None
+    """A LoRA adapter's row: the base model whose replicas serve it (None: a model's own row)."""
+    adapter_hf_repo: str | None
+    adapter_revision: str | None
 
     @property
     def retired(self) -> bool:

@@ -14,6 +14,7 @@ from typing import Any
 import pulumi
 
 from components.config import ModelConfig, RegistryConfig, StackConfig
+from components.config.lora import LoraAdapter
 from components.registry import migrate as migrations
 from components.registry.connection import build_dsn
 from components.registry.providers import (
@@ -124,6 +125,10 @@ class RegistryEntryArgs:
     """Free text stored with the change's audit event (e.g. the release or rollback reason)."""
     rollout: pulumi.Input[str] | None = None
     """The model's ``RegistryRollout.rollout_id``: a new value makes the entry settle the row."""
+    base_model_name: str | None = None
+    """A LoRA adapter's entry: the base model whose replicas serve it (None: a model's own)."""
+    adapter_hf_repo: str | None = None
+    adapter_revision: str | None = None
 
 
 class RegistryEntry(DynamicResource, module="registry", name="RegistryEntry"):
@@ -249,12 +254,16 @@ def entry_args(
     change_kind: ChangeKind = "deploy",
     note: str | None = None,
     rollout: pulumi.Input[str] | None = None,
+    adapter: LoraAdapter | None = None,
 ) -> RegistryEntryArgs:
-    """The registry entry of ``model`` from validated config plus the deployment's outputs."""
+    """The registry entry of ``model`` from validated config plus the deployment's outputs; with
+    ``adapter``, the entry of that LoRA adapter of ``model``: its own name, the base model's
+    endpoint and served fields, the base model's name and the adapter's repository and revision
+    (migration 0008; docs/registry-contract.md)."""
     cpu = model.accelerator == "cpu"
     return RegistryEntryArgs(
         connection=connection,
-        model_name=model.name,
+        model_name=adapter.name if adapter is not None else model.name,
         environment=config.environment,
         endpoint_url=endpoint_url,
         routing_enabled=model.routing_enabled,
@@ -273,6 +282,9 @@ def entry_args(
         change_kind=change_kind,
         note=note,
         rollout=rollout,
+        base_model_name=model.name if adapter is not None else None,
+        adapter_hf_repo=adapter.hf_repo if adapter is not None else None,
+        adapter_revision=adapter.revision if adapter is not None else None,
     )
 
 

@@ -17,7 +17,7 @@ from pulumi.dynamic.dynamic import serialize_provider
 
 from components.registry.connection import connect
 from components.registry.providers import RegistryEntryProvider
-from components.registry.rows import EntrySpec, RegistryRow
+from components.registry.rows import ADAPTER_FIELDS, EntrySpec, RegistryRow
 from components.registry.store import get_entry
 from components.resources.registry_roles import WRITER_GRANTS, grant_statements
 
@@ -183,3 +183,17 @@ def report_sql(dsn: str, **variables: str) -> str:
     done = run_report_sql(dsn, observation, variables)
     assert done.returncode == 0, done.stderr
     return done.stdout
+
+
+def register_with_an_older_schema(dsn: str, entry: EntrySpec, **params: object) -> None:
+    """``vllm_platform_registry_register`` as 0006/0007 declared it (no adapter parameters), for
+    rows a registry held before migration 0008 (today's ``store`` reads 0008's columns)."""
+    values = {
+        **{k: v for k, v in asdict(entry).items() if k not in ADAPTER_FIELDS},
+        **params,
+    }
+    names = ", ".join(f"p_{k} => %s" for k in values)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            f"SELECT vllm_platform_registry_register({names})".encode(), list(values.values())
+        )

@@ -90,8 +90,13 @@ ADOPT = [
 
 @pytest.mark.parametrize(
     ("command", "applied"),
-    [(EXPIRE, 0), (ADOPT, 0), (ADOPT, 5)],
-    ids=["expire, no registry", "adopt, no registry", "adopt, migrated to 0005"],
+    [(EXPIRE, 0), (ADOPT, 0), (ADOPT, 5), (ADOPT, 7)],
+    ids=[
+        "expire, no registry",
+        "adopt, no registry",
+        "adopt, migrated to 0005",
+        "adopt, migrated to 0007",
+    ],
 )
 def test_every_command_on_a_database_behind_the_migrations_says_to_migrate(
     db: str, capsys: pytest.CaptureFixture[str], command: list[str], applied: int

@@ -27,7 +27,7 @@ from components.registry.providers.previous import RegistryPreviousProvider, win
 from components.registry.writers import bind_writer
 from ops.rollback_switch import Switch, switch_registry
 from tests.integration.conftest import database, roles
-from tests.integration.helpers import rows, spec, writer_roles
+from tests.integration.helpers import register_with_an_older_schema, rows, spec, writer_roles
 
 pytestmark = pytest.mark.integration
 
@@ -178,12 +178,11 @@ def test_0007_keeps_every_row_of_a_registry_migrated_to_0006(db: str) -> None:
     from components.registry import migrate as m
 
     m.migrate(db, [x for x in m.load_migrations() if x.version <= 6])
-    with connect(db, autocommit=True) as conn:
-        store.register(conn, OLD, owner=OWNER, evidence="smoke-old")
-        store.register(conn, spec(), owner=STAGING_OWNER)
+    register_with_an_older_schema(db, OLD, owner=OWNER, evidence="smoke-old")
+    register_with_an_older_schema(db, spec(), owner=STAGING_OWNER)
     columns = "id, model_name, environment, image, model_revision, health_status, smoke_job"
     before = rows(db, f"SELECT {columns} FROM model_registry_entries ORDER BY id")
-    assert m.migrate(db) == [7]
+    assert m.migrate(db, [x for x in m.load_migrations() if x.version <= 7]) == [7]
     assert rows(db, f"SELECT {columns} FROM model_registry_entries ORDER BY id") == before
     assert rows(db, "SELECT count(*) FROM model_registry_entries WHERE previous_until IS NULL") == [
         (2,)

@@ -136,6 +136,13 @@ def test_the_program_reads_each_stack_file_exactly_as_ops_plan_does(stack: str) 
     ("change", "key"),
     [
         ({"weightSource": {"kind": "objectStorage"}}, "models[1].weightSource.kind: planned only"),
+        (
+            {
+                "rollout": {"keepPrevious": 10},
+                "loraAdapters": [{"name": "sql-expert", "hfRepo": "org/sql", "revision": "c" * 40}],
+            },
+            "models[1].rollout.keepPrevious: not yet with loraAdapters",
+        ),
     ],
 )
 def test_the_program_refuses_the_options_it_cannot_apply_yet(

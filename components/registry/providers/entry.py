@@ -36,6 +36,7 @@ from components.registry.providers.base import (
     plain,
 )
 from components.registry.rows import (
+    ADAPTER_FIELDS,
     CHANGE_KINDS,
     ENVIRONMENTS,
     KEY_FIELDS,
@@ -72,8 +73,15 @@ def check_entry(news: Mapping[str, Any]) -> list[CheckFailure]:
         return None if isinstance(value, Unknown) else value
 
     for name in (CONNECTION, OWNER, *SPEC_FIELDS):
-        if name not in news or news[name] is None:
+        if name not in ADAPTER_FIELDS and (name not in news or news[name] is None):
             failures.append(CheckFailure(name, "is required"))
+    adapter = [known(name) for name in ADAPTER_FIELDS]
+    if any(v is not None for v in adapter) and not all(isinstance(v, str) and v for v in adapter):
+        failures.append(
+            CheckFailure(
+                "base_model_name", "an adapter's row needs all of " + ", ".join(ADAPTER_FIELDS)
+            )
+        )
     owner = known(OWNER)
     if owner is not None and (
         not isinstance(owner, str) or "/" not in owner or any(c.isspace() for c in owner)
@@ -84,7 +92,7 @@ def check_entry(news: Mapping[str, Any]) -> list[CheckFailure]:
         failures.append(CheckFailure(SMOKE_EVIDENCE, "must be a non-empty string or null"))
     for name in SPEC_FIELDS:
         value = known(name)
-        if value is None:
+        if value is None or name in ADAPTER_FIELDS:
             continue
         if name in _INT_FIELDS:
             if (
@@ -147,7 +155,7 @@ def diff_entry(olds: Mapping[str, Any], news: Mapping[str, Any]) -> DiffResult:
 
 
 def _spec(props: Mapping[str, Any]) -> EntrySpec:
-    values: dict[str, Any] = {name: props[name] for name in SPEC_FIELDS}
+    values: dict[str, Any] = {name: props.get(name) for name in SPEC_FIELDS}
     for name in _INT_FIELDS:
         values[name] = int(values[name])
     return EntrySpec(**values)

@@ -51,3 +51,33 @@ def test_against_names_the_added_and_removed_adapters_and_the_restart(
         "removed: sql-expert): restarts 2 replica(s), one at a time, the others serving; "
         "smoke test again"
     ) in text, text
+    assert (
+        "Registry:\n"
+        "  - llama-3-1-8b-instruct: rolling_out until the new smoke test passes on every replica, "
+        "then healthy (updated); rollout_failed at its deadline\n"
+        "  - support-bot (adapter of llama-3-1-8b-instruct): no row until "
+        "llama-3-1-8b-instruct's smoke test passes, then registered\n"
+        "  - sql-expert (adapter of llama-3-1-8b-instruct): retired (routing off; the row and its "
+        "events are kept)\n"
+    ) in text, text
+
+
+def test_against_takes_a_kept_adapter_through_its_models_rollout(
+    repo: Path,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    edit_stack(repo / "Pulumi.production.yaml", _adapters(SQL, BOT))
+    git(repo, "commit", "-qam", "two adapters")
+    git(repo, "tag", "two")
+    edit_stack(repo / "Pulumi.production.yaml", _adapters(SQL, {**BOT, "revision": "e" * 40}))
+    text = "\n".join(against(capsys, repo, "two"))
+    assert (
+        "  - sql-expert (adapter of llama-3-1-8b-instruct): rolling_out with "
+        "llama-3-1-8b-instruct, then healthy\n"
+        "  - support-bot (adapter of llama-3-1-8b-instruct): rolling_out with "
+        f"llama-3-1-8b-instruct, then healthy at revision {'e' * 40}\n"
+    ) in text, text
+    edit_stack(repo / "Pulumi.production.yaml", lambda c: c[P + "models"].pop(1))
+    text = "\n".join(against(capsys, repo, "two"))
+    assert "  - sql-expert (adapter of llama-3-1-8b-instruct): retired" in text, text
+    assert "  - support-bot (adapter of llama-3-1-8b-instruct): retired" in text, text

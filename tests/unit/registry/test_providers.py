@@ -145,6 +145,18 @@ def test_check_refuses_impossible_inputs(field: str, value: Any, reason: str) ->
     assert [(f.property, reason in f.reason) for f in failures] == [(field, True)]
 
 
+ADAPTER = {"base_model_name": "llama", "adapter_hf_repo": "org/sql-lora", "adapter_revision": "c"}
+
+
+def test_check_takes_an_adapters_entry_whole_and_refuses_part_of_one() -> None:
+    assert check_entry(_props(model_name="sql-expert", **ADAPTER)) == []
+    for missing in ADAPTER:
+        failures = check_entry(_props(model_name="sql-expert", **{**ADAPTER, missing: None}))
+        assert [(f.property, "needs all of" in f.reason) for f in failures] == [
+            ("base_model_name", True)
+        ]
+
+
 def _schema(**overrides: Any) -> dict[str, Any]:
     props: dict[str, Any] = {
         "connection": DSN,
