@@ -129,8 +129,9 @@ def keep_previous_blockers(cfg: StackConfig, index: int, minutes: int = 1) -> li
 
 def not_deployable_yet(cfg: StackConfig) -> list[ConfigIssue]:
     """The #27 option ``ops plan`` evaluates but ``pulumi up`` does not apply yet: the workload
-    half of ``weightSource.kind: objectStorage`` (the bucket, the staging Job, the streamer's
-    flags) is not built. The program refuses it rather than deploying without."""
+    half of ``weightSource.kind: objectStorage`` (the bucket and its key are not registered;
+    the staging Job and the streamer's flags, manifests/vllm/streamer.py, are not wired into
+    the model's objects). The program refuses it rather than deploying without."""
     out: list[ConfigIssue] = []
     for i, m in enumerate(cfg.models):
         if m.weight_source.kind == "objectStorage":
