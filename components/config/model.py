@@ -286,6 +286,27 @@ class ModelConfig(ConfigModel):
                 raise path_error(f"loraAdapters[{i}].revision", moving)
         return self
 
+    @model_validator(mode="after")
+    def _streams_only_the_staged_revision(self) -> Self:
+        """A streamed model reads what the staging Job copied, with the platform's
+        --load-format; nothing the init container would have fetched besides."""
+        if self.weight_source.kind != "objectStorage":
+            return self
+        if self.lora_adapters:
+            raise path_error(
+                "weightSource.kind",
+                "objectStorage with loraAdapters: adapters come from the fetch-weights init "
+                "container, which a model streaming from the bucket does not run",
+            )
+        other = next((f for f in OTHER_SOURCE_FLAGS if self.extra_arg(f) is not None), None)
+        if other is not None:
+            raise path_error(
+                "weightSource.kind",
+                f"objectStorage streams the staged revision (--load-format runai_streamer is "
+                f"the platform's); extraArgs {other} would read {OTHER_SOURCE_FLAGS[other]}",
+            )
+        return self
+
     @property
     def lora_slots(self) -> int:
         """--max-loras: ``maxLoras``, else one slot per adapter (0 without adapters)."""

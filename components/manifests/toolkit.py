@@ -25,7 +25,9 @@ Manifest = dict[str, Any]
 
 ASSETS_DIR: Final = Path(__file__).parent / "assets"
 """The scripts and SQL that run in containers, as files (``make lint`` lints each one)."""
-Asset = Literal["reporter.sh", "report.sql", "smoke.sh", "fetch_weights.py", "allowlist.cfg"]
+Asset = Literal[
+    "reporter.sh", "report.sql", "smoke.sh", "fetch_weights.py", "allowlist.cfg", "stage_weights.py"
+]
 
 REDACTED: Final = "REDACTED"
 """What ``ops render`` writes instead of a secret value."""
@@ -35,6 +37,10 @@ HF_TOKEN_SECRET: Final = "hf-token"
 HF_TOKEN_SECRET_KEY: Final = "token"
 API_KEY_SECRET: Final = "vllm-api-key"
 API_KEY_SECRET_KEY: Final = "api-key"
+# The stack's Object Storage key (weightSource.kind: objectStorage), from the key's outputs.
+WEIGHTS_SECRET: Final = "weights-object-storage"
+WEIGHTS_SECRET_ACCESS_KEY: Final = "access-key-id"
+WEIGHTS_SECRET_SECRET_KEY: Final = "secret-access-key"
 
 NAMESPACE_LABEL: Final = "kubernetes.io/metadata.name"
 """Kubernetes sets it on every namespace to the namespace's name (what namespaceSelectors match)."""

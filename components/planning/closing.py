@@ -129,10 +129,10 @@ def keep_previous_blockers(cfg: StackConfig, index: int, minutes: int = 1) -> li
 
 def not_deployable_yet(cfg: StackConfig) -> list[ConfigIssue]:
     """What ``ops plan`` evaluates but ``pulumi up`` does not apply yet: the workload half of
-    ``weightSource.kind: objectStorage`` (the bucket, the staging Job, the streamer's flags) is
-    not built, and LoRA adapters' registry rows do not follow a ``rollout.keepPrevious``
-    rollback target (migration 0008 takes them through rollouts, not the window's switch). The
-    program refuses them rather than deploying without."""
+    ``weightSource.kind: objectStorage`` (the bucket and its key are not registered; the staging
+    Job and the streamer's flags, manifests/vllm/streamer.py, are not wired into the model's
+    objects), and LoRA adapters' registry rows do not follow a ``rollout.keepPrevious``
+    rollback target. The program refuses them rather than deploying without."""
     out: list[ConfigIssue] = []
     for i, m in enumerate(cfg.models):
         if m.lora_adapters and m.rollout.keep_previous > 0:

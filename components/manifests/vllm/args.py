@@ -88,7 +88,7 @@ def lora_args(model: ModelConfig) -> list[str]:
     ]
 
 
-def _secret_env(name: str, secret: str, key: str, *, optional: bool) -> Manifest:
+def secret_env(name: str, secret: str, key: str, *, optional: bool) -> Manifest:
     ref: Manifest = {"name": secret, "key": key}
     if optional:
         ref["optional"] = True
@@ -98,7 +98,7 @@ def _secret_env(name: str, secret: str, key: str, *, optional: bool) -> Manifest
 def hf_token_env(model: ModelConfig) -> Manifest:
     """HF_TOKEN from the hf-token Secret: required for a gated model (the pod does not start
     without it instead of crash-looping on 401s), optional for the others."""
-    return _secret_env(
+    return secret_env(
         "HF_TOKEN", HF_TOKEN_SECRET, HF_TOKEN_SECRET_KEY, optional=not model.needs_hf_token
     )
 
@@ -138,7 +138,7 @@ def server_env(model: ModelConfig) -> list[Manifest]:
     """Environment of the server container: secrets by reference, writable cache paths."""
     env: list[Manifest] = [
         # vLLM requires `Authorization: Bearer <key>` on /v1/* when VLLM_API_KEY is set.
-        _secret_env("VLLM_API_KEY", API_KEY_SECRET, API_KEY_SECRET_KEY, optional=False),
+        secret_env("VLLM_API_KEY", API_KEY_SECRET, API_KEY_SECRET_KEY, optional=False),
         hf_token_env(model),
         *cache_env(),
         {"name": "HOME", "value": HOME_DIR},

@@ -9,7 +9,7 @@ from components.config.source import load_from_stack_file
 from components.manifests.health_reporter import health_reporter_objects
 from tests.support.checkov import CheckovScan, render_stack, run_checkov
 from tests.support.stackfiles import ROOT, STACKS
-from tests.unit.manifests.vllm.support import keep_previous_objects
+from tests.unit.manifests.vllm.support import keep_previous_objects, stage_objects
 
 HEALTH_REPORTER_STACK = "staging"
 # A privileged, root, unprobed pod: fails CKV_K8S_16 (privileged), _8 and _9 (probes).
@@ -32,7 +32,8 @@ KNOWN_BAD_POD = {
 @pytest.fixture(scope="session")
 def checkov_scan(tmp_path_factory: pytest.TempPathFactory) -> CheckovScan:
     """``stacks/<stack>/`` (ops render), ``health-reporter/``, ``keep-previous/`` (a model
-    keeping its previous revision: two workloads) and ``known-bad/``, one run."""
+    keeping its previous revision: two workloads), ``stage-weights/`` (the staging Job) and
+    ``known-bad/``, one run."""
     root = tmp_path_factory.mktemp("checkov")
     for stack in STACKS:
         render_stack(stack, root / "stacks" / stack)
@@ -43,6 +44,8 @@ def checkov_scan(tmp_path_factory: pytest.TempPathFactory) -> CheckovScan:
     (root / "health-reporter" / "health-reporter.yaml").write_text(yaml.safe_dump_all(reporter))
     (root / "keep-previous").mkdir()
     (root / "keep-previous" / "model.yaml").write_text(yaml.safe_dump_all(keep_previous_objects()))
+    (root / "stage-weights").mkdir()
+    (root / "stage-weights" / "job.yaml").write_text(yaml.safe_dump_all(stage_objects()))
     (root / "known-bad").mkdir()
     (root / "known-bad" / "pod.yaml").write_text(yaml.safe_dump(KNOWN_BAD_POD))
     return CheckovScan(root, run_checkov(root))

@@ -49,6 +49,15 @@ def test_a_model_keeping_its_previous_revision_passes_every_checkov_kubernetes_c
     assert checkov_scan.failures("keep-previous") == []
 
 
+def test_the_weight_staging_job_passes_every_checkov_kubernetes_check(
+    checkov_scan: CheckovScan,
+) -> None:
+    """weightSource.kind: objectStorage: the Job copying the revision into the bucket."""
+    [objects] = checkov_scan.yaml_files("stage-weights")
+    assert [o["kind"] for o in yaml.safe_load_all(objects.read_text())] == ["Job", "NetworkPolicy"]
+    assert checkov_scan.failures("stage-weights") == []
+
+
 def test_checkov_reports_a_failing_object(checkov_scan: CheckovScan) -> None:
     """The harness sees failures, per file: a privileged, root, unprobed pod fails checks."""
     failed = checkov_scan.failures("known-bad")
