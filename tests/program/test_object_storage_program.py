@@ -9,6 +9,7 @@ from functools import cache
 import pulumi
 import pytest
 
+from components.config import StackConfig
 from components.config.source import load_from_stack_file
 from components.manifests.toolkit import (
     WEIGHTS_SECRET,
@@ -42,7 +43,7 @@ def _streamed_run() -> ProgramRun:
     return run_program("production", overrides={"models": _models()})
 
 
-def _config():  # type: ignore[no-untyped-def]
+def _config() -> StackConfig:
     cfg = load_from_stack_file(ROOT / "Pulumi.production.yaml").config
     models = list(cfg.models)
     s = models[STREAMED]
