@@ -173,25 +173,7 @@ def _child_options(
     opts_kw: dict[str, Any] = {"parent": parent}
     meta_ns: pulumi.Input[str] = namespace
     if kind in WORKLOAD_KINDS:
-        # Pulumi waits for the rollout; its 10-minute default would fail a model that
-        # is still downloading or loading within its budgets.
-        opts_kw["custom_timeouts"] = pulumi.CustomTimeouts(
-            create=_minutes(create_s), update=_minutes(update_s)
-        )
-        if model.autoscaled:
-            opts_kw["ignore_changes"] = ["spec.replicas"]  # KEDA owns the count
-        # The SDK registers the workload only once the marker's and the pre-puller's
-        # registrations (create/update, await included) finished (docs/provider-semantics.md,
-        # "Rollout marker").
-        gates = [g for g in (args.rollout_gate, args.image_gate) if g is not None]
-        # A streamed model's replicas read what its staging Job copied: after it completed
-        # (not through a value, for the rollout gate's reason above).
-        if streams(model):
-            gates.append(made[_stage_key(model)])
-        if args.weights_gate is not None:
-            gates.append(args.weights_gate)
-        if gates:
-            opts_kw["depends_on"] = gates
+        opts_kw |= _workload_options(args, made)
     elif kind == "Service" and model.rollout.keep_previous:
         # Blue/green: the Services' selectors name the served revision; they flip to a new one
         # only once its workload is ready (the kept revision serves until then), and back to
@@ -205,15 +187,7 @@ def _child_options(
             create=_minutes(create_s), update=_minutes(update_s)
         )
     elif kind == "Job" and _stages(obj):
-        # Its name is fixed per revision: a new revision is a new Job, delete-first like the
-        # smoke Job; Pulumi waits for Complete=True, up to the Job's activeDeadlineSeconds.
-        opts_kw["delete_before_replace"] = True
-        stage_minutes = _minutes(obj["spec"]["activeDeadlineSeconds"] + 5 * 60)
-        opts_kw["custom_timeouts"] = pulumi.CustomTimeouts(
-            create=stage_minutes, update=stage_minutes
-        )
-        if args.weights_gate is not None:
-            opts_kw["depends_on"] = [args.weights_gate]
+        opts_kw |= _stage_options(args, obj)
     elif kind == "Job":
         # Delete-first: a create-first replacement (the name changes with every new spec)
         # leaves the old Job pending delete when the new one fails, and a rollback's plain
@@ -231,6 +205,49 @@ def _child_options(
             lambda values: str(values[0])
         )
     return pulumi.ResourceOptions(**opts_kw), meta_ns
+
+
+def _workload_options(
+    args: VllmDeploymentArgs, made: dict[str, pulumi.CustomResource]
+) -> dict[str, Any]:
+    """The served workload's timeouts, its replica count's owner and what it waits for."""
+    model = args.model
+    create_s, update_s = args.rollout_seconds
+    # Pulumi waits for the rollout; its 10-minute default would fail a model that is still
+    # downloading or loading within its budgets.
+    opts_kw: dict[str, Any] = {
+        "custom_timeouts": pulumi.CustomTimeouts(
+            create=_minutes(create_s), update=_minutes(update_s)
+        )
+    }
+    if model.autoscaled:
+        opts_kw["ignore_changes"] = ["spec.replicas"]  # KEDA owns the count
+    # The SDK registers the workload only once the marker's and the pre-puller's registrations
+    # (create/update, await included) finished (docs/provider-semantics.md, "Rollout marker").
+    gates = [g for g in (args.rollout_gate, args.image_gate) if g is not None]
+    # A streamed model's replicas read what its staging Job copied: after it completed (not
+    # through a value, for the rollout gate's reason), with the key's Secret in place.
+    if streams(model):
+        gates.append(made[_stage_key(model)])
+    if args.weights_gate is not None:
+        gates.append(args.weights_gate)
+    if gates:
+        opts_kw["depends_on"] = gates
+    return opts_kw
+
+
+def _stage_options(args: VllmDeploymentArgs, job: Manifest) -> dict[str, Any]:
+    """The staging Job: its name is fixed per revision, so a new revision is a new Job,
+    delete-first like the smoke Job; Pulumi waits for Complete=True past the Job's own
+    ``activeDeadlineSeconds``, after the key's Secret exists."""
+    minutes = _minutes(job["spec"]["activeDeadlineSeconds"] + 5 * 60)
+    opts_kw: dict[str, Any] = {
+        "delete_before_replace": True,
+        "custom_timeouts": pulumi.CustomTimeouts(create=minutes, update=minutes),
+    }
+    if args.weights_gate is not None:
+        opts_kw["depends_on"] = [args.weights_gate]
+    return opts_kw
 
 
 def _workload_key(model: ModelConfig) -> str:
