@@ -134,3 +134,23 @@ def test_an_attached_cluster_refuses_object_storage_by_its_key() -> None:
     with pytest.raises(pulumi.RunError) as info:
         run_program("staging", overrides={"models": models})
     assert "models[0].weightSource.kind: objectStorage needs cluster.mode create" in str(info.value)
+
+
+def test_with_keep_previous_the_staging_job_still_comes_before_the_served_workload() -> None:
+    """keepPrevious registers the workloads first (the Services wait for them): the staging
+    Job is moved up with them, so the served workload can still wait for it."""
+    models = _models()
+    models[STREAMED]["rollout"] = {"keepPrevious": 30}
+    cluster = dict(stack_file_config("production")["vllm-platform:cluster"])
+    cluster["gpuPool"] = {**cluster["gpuPool"], "autoscaler": {"min": 4, "max": 11}}
+    run = run_program("production", overrides={"models": models, "cluster": cluster})
+    model = _config().models[STREAMED]
+    job = _k8s(run, "Job", stage_job_name(model))
+    [server] = [
+        r
+        for r in run.kubernetes()
+        if r.inputs.get("kind") in {"StatefulSet", "Deployment"}
+        and r.inputs["metadata"]["labels"].get("app.kubernetes.io/name") == model.name
+    ]
+    assert job.urn in server.dependencies
+    assert run.resources.index(job) < run.resources.index(server)
