@@ -21,6 +21,7 @@ from components.config.source import load_from_pulumi
 from components.manifests.health_reporter import health_reporter_objects
 from components.manifests.stack import validate_stack
 from components.manifests.vllm.render import kept_names
+from components.manifests.vllm.streamer import streams
 from components.planning.capacity import StackPlan
 from components.planning.closing import not_deployable_yet
 from components.planning.release import ROLLBACK_ENV, current_git_commit, release_record
@@ -47,6 +48,7 @@ from components.resources.vllm import (
     smoke_job_name_of,
     vllm_deployment_args,
 )
+from components.resources.weights import WeightStore, weight_store_args
 
 
 def load_or_fail() -> tuple[LoadedStack, StackPlan]:
@@ -82,9 +84,12 @@ class Platform:
 
 
 def wire_platform(cfg: StackConfig) -> Platform:
-    """GpuCluster -> EnvironmentNamespace, with the Pulumi secrets read as secret Outputs."""
+    """GpuCluster -> (WeightStore, when a model streams) -> EnvironmentNamespace, with the
+    Pulumi secrets and the bucket key read as secret Outputs."""
     secrets = pulumi.Config(PROJECT)
     cluster = GpuCluster("cluster", gpu_cluster_args(cfg))
+    store_args = weight_store_args(cfg)
+    store = WeightStore("weights", store_args) if store_args is not None else None
     namespace = EnvironmentNamespace(
         "environment",
         environment_namespace_args(
@@ -92,6 +97,7 @@ def wire_platform(cfg: StackConfig) -> Platform:
             provider=cluster.provider,
             api_key=secrets.require_secret("vllmApiKey"),
             hf_token=secrets.get_secret("hfToken"),
+            weights_key=(store.access_key, store.secret_key) if store is not None else None,
         ),
     )
     if cluster.kubeconfig is not None and cfg.cluster.mode == "create":
@@ -129,6 +135,8 @@ def wire_models(
         args = vllm_deployment_args(
             cfg, model, plan.model(model.name), platform.namespace.namespace_name, at
         )
+        if streams(model):
+            args = replace(args, weights_gate=platform.namespace.weights_secret)
         if prepuller is not None and prepuller.daemon_set is not None:
             args = replace(
                 args, image_gate=prepuller.daemon_set, pull_seconds=prepuller.pull_seconds

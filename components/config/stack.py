@@ -202,6 +202,22 @@ class StackConfig(ConfigModel):
         return self
 
     @model_validator(mode="after")
+    def _object_storage_in_the_clusters_region(self) -> Self:
+        """The stack's bucket lives in the region of the LKE cluster it creates: with an
+        attached cluster (stack, kubeconfig) the program has no region and no Linode account
+        it may assume (docs/provider-semantics.md, "Object Storage")."""
+        if self.cluster.mode == "create":
+            return self
+        for i, m in enumerate(self.models):
+            if m.weight_source.kind == "objectStorage":
+                raise path_error(
+                    f"models[{i}].weightSource.kind",
+                    f"objectStorage needs cluster.mode create (the bucket is made in the "
+                    f"cluster's region); cluster.mode is {self.cluster.mode}: set hub",
+                )
+        return self
+
+    @model_validator(mode="after")
     def _custom_resources_have_their_crds(self) -> Self:
         c, obs = self.cluster, self.observability
         operator = c.has_crds_of("prometheus_operator")

@@ -24,6 +24,9 @@ from components.manifests.toolkit import (
     HF_TOKEN_SECRET,
     HF_TOKEN_SECRET_KEY,
     REDACTED,
+    WEIGHTS_SECRET,
+    WEIGHTS_SECRET_ACCESS_KEY,
+    WEIGHTS_SECRET_SECRET_KEY,
     Manifest,
     metadata,
     opaque_secret,
@@ -108,7 +111,8 @@ def environment_objects(
     api_key: str | None = None,
     hf_token_set: bool | None = None,
 ) -> list[dict[str, Any]]:
-    """Namespace, GPU quota, container defaults, default-deny ingress, and the two Secrets.
+    """Namespace, GPU quota, container defaults, default-deny ingress, the two Secrets, and
+    the Object Storage key's Secret when a model streams its weights (always redacted).
 
     With ``redact_secrets`` every secret value is ``REDACTED``. The ``hf-token`` Secret is built
     when a token is given or ``hf_token_set`` says the stack has one (offline render).
@@ -120,6 +124,10 @@ def environment_objects(
         objs.append(secret_object(cfg, HF_TOKEN_SECRET, HF_TOKEN_SECRET_KEY, value))
     api_value = REDACTED if redact_secrets or api_key is None else api_key
     objs.append(secret_object(cfg, API_KEY_SECRET, API_KEY_SECRET_KEY, api_value))
+    if any(m.weight_source.kind == "objectStorage" for m in cfg.models):
+        # The bucket key's two halves; only ever from the ObjectStorageKey's outputs.
+        keys = {WEIGHTS_SECRET_ACCESS_KEY: REDACTED, WEIGHTS_SECRET_SECRET_KEY: REDACTED}
+        objs.append(opaque_secret(_metadata(cfg, WEIGHTS_SECRET), keys))
     return objs
 
 

@@ -128,11 +128,9 @@ def keep_previous_blockers(cfg: StackConfig, index: int, minutes: int = 1) -> li
 
 
 def not_deployable_yet(cfg: StackConfig) -> list[ConfigIssue]:
-    """What ``ops plan`` evaluates but ``pulumi up`` does not apply yet: the workload half of
-    ``weightSource.kind: objectStorage`` (the bucket and its key are not registered; the staging
-    Job and the streamer's flags, manifests/vllm/streamer.py, are not wired into the model's
-    objects), and LoRA adapters' registry rows do not follow a ``rollout.keepPrevious``
-    rollback target. The program refuses them rather than deploying without."""
+    """What ``ops plan`` evaluates but ``pulumi up`` does not apply yet: LoRA adapters' registry
+    rows do not follow a ``rollout.keepPrevious`` rollback target. The program refuses it
+    rather than deploying without."""
     out: list[ConfigIssue] = []
     for i, m in enumerate(cfg.models):
         if m.lora_adapters and m.rollout.keep_previous > 0:
@@ -141,15 +139,6 @@ def not_deployable_yet(cfg: StackConfig) -> list[ConfigIssue]:
                     f"models[{i}].rollout.keepPrevious",
                     "not yet with loraAdapters: a rollback inside the window would switch the "
                     "model's registry row but not its adapters' rows; set 0 or drop the adapters",
-                )
-            )
-        if m.weight_source.kind == "objectStorage":
-            out.append(
-                ConfigIssue(
-                    f"models[{i}].weightSource.kind",
-                    "planned only: `ops plan` shows its load time, but the program does not yet "
-                    "create the bucket, the staging Job or the streamer's flags; set hub to "
-                    "deploy",
                 )
             )
     return out

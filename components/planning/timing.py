@@ -134,6 +134,13 @@ def download_budget_seconds(timing: TimingConfig, model: ModelConfig) -> int:
     return max(_DOWNLOAD_BUDGET_FLOOR_SECONDS, math.ceil(estimate * _DOWNLOAD_BUDGET_FACTOR))
 
 
+def stage_budget_seconds(timing: TimingConfig, model: ModelConfig) -> int:
+    """What the staging Job of a streamed model may take (its ``activeDeadlineSeconds``): three
+    times the estimated download plus upload of the checkpoint, at least ten minutes."""
+    estimate = 2 * _seconds_for(checkpoint_gb(model), download_mb_per_s(timing))
+    return max(_DOWNLOAD_BUDGET_FLOOR_SECONDS, math.ceil(estimate * _DOWNLOAD_BUDGET_FACTOR))
+
+
 def image_pull_budget_seconds(timing: TimingConfig) -> int:
     """What the rollout wait allows a node to pull the image: three times the estimate, at
     least ten minutes (the image pre-puller's Pulumi timeouts)."""

@@ -20,6 +20,9 @@ from components.manifests.toolkit import (
     API_KEY_SECRET,
     API_KEY_SECRET_KEY,
     HF_TOKEN_SECRET_KEY,
+    WEIGHTS_SECRET,
+    WEIGHTS_SECRET_ACCESS_KEY,
+    WEIGHTS_SECRET_SECRET_KEY,
     Manifest,
 )
 from components.resources.registration import child_name, register_child
@@ -35,6 +38,9 @@ class EnvironmentNamespaceArgs:
     provider: k8s.Provider
     api_key: pulumi.Input[str]
     hf_token: pulumi.Input[str] | None = None
+    weights_key: tuple[pulumi.Input[str], pulumi.Input[str]] | None = None
+    """The Object Storage key's (access key id, secret key) when a model streams its weights
+    (``WeightStore``'s secret outputs)."""
 
 
 def environment_namespace_args(
@@ -42,6 +48,7 @@ def environment_namespace_args(
     provider: k8s.Provider,
     api_key: pulumi.Input[str],
     hf_token: pulumi.Input[str] | None = None,
+    weights_key: tuple[pulumi.Input[str], pulumi.Input[str]] | None = None,
 ) -> EnvironmentNamespaceArgs:
     """The component's arguments for the stack's environment, built by the pure builders."""
     objects = environment_objects(cfg, redact_secrets=True, hf_token_set=hf_token is not None)
@@ -51,6 +58,7 @@ def environment_namespace_args(
         provider=provider,
         api_key=api_key,
         hf_token=hf_token,
+        weights_key=weights_key,
     )
 
 
@@ -61,6 +69,9 @@ class EnvironmentNamespace(pulumi.ComponentResource):
     namespace_name: pulumi.Output[str]
     api_key_secret_name: pulumi.Output[str]
     hf_token_secret_name: pulumi.Output[str] | None
+    weights_secret: pulumi.Resource | None
+    """The Object Storage key's Secret (None when no model streams): the staging Job and the
+    streamed workloads wait for it."""
 
     def __init__(
         self, name: str, args: EnvironmentNamespaceArgs, opts: pulumi.ResourceOptions | None = None
@@ -70,7 +81,11 @@ class EnvironmentNamespace(pulumi.ComponentResource):
         secret_values: dict[str, pulumi.Input[str]] = {API_KEY_SECRET_KEY: args.api_key}
         if args.hf_token is not None:
             secret_values[HF_TOKEN_SECRET_KEY] = args.hf_token
+        if args.weights_key is not None:
+            secret_values[WEIGHTS_SECRET_ACCESS_KEY] = args.weights_key[0]
+            secret_values[WEIGHTS_SECRET_SECRET_KEY] = args.weights_key[1]
         self.hf_token_secret_name = None
+        self.weights_secret = None
 
         ns_obj, *rest = args.objects
         previous = f"{name}-{ns_obj['metadata']['name']}"  # the 0.1.0 name, kept as an alias
@@ -86,8 +101,7 @@ class EnvironmentNamespace(pulumi.ComponentResource):
         for obj in rest:
             string_data = None
             if obj["kind"] == "Secret":
-                (key,) = obj["stringData"]
-                string_data = {key: secret_values[key]}
+                string_data = {key: secret_values[key] for key in obj["stringData"]}
             res = register_child(
                 name,
                 obj,
@@ -99,6 +113,8 @@ class EnvironmentNamespace(pulumi.ComponentResource):
             if isinstance(res, k8s.core.v1.Secret):
                 if obj["metadata"]["name"] == API_KEY_SECRET:
                     self.api_key_secret_name = res.metadata.name
+                elif obj["metadata"]["name"] == WEIGHTS_SECRET:
+                    self.weights_secret = res
                 else:
                     self.hf_token_secret_name = res.metadata.name
 

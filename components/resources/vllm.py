@@ -10,11 +10,13 @@ from typing import Any
 import pulumi
 
 from components.config import ModelConfig, StackConfig, endpoint_url
+from components.contract import COMPONENT_LABEL
 from components.manifests.k8s_semantics import awaits
 from components.manifests.toolkit import Manifest
 from components.manifests.vllm.names import workload_name
 from components.manifests.vllm.render import WORKLOAD_KINDS, model_objects
 from components.manifests.vllm.smoke import SMOKE_ACTIVE_DEADLINE_SECONDS
+from components.manifests.vllm.streamer import STAGE_COMPONENT, stage_job_name, streams
 from components.manifests.vllm.workload import rollout_timeouts
 from components.planning.capacity import ModelPlan
 from components.resources.registration import child_name, register_object
@@ -42,6 +44,9 @@ class VllmDeploymentArgs:
     """The image pre-puller's DaemonSet: the workload depends on it too, so an image bump is
     pulled on every GPU node before the new pods start (docs/time-to-ready.md)."""
     pull_seconds: int = 0
+    weights_gate: pulumi.Resource | None = None
+    """A streamed model's Object Storage key Secret: its staging Job and workload wait for it
+    (a missing ``secretKeyRef`` leaves the pods in CreateContainerConfigError)."""
     """The pre-puller's update timeout when there is one: the rollout deadline includes it."""
 
 
@@ -75,8 +80,13 @@ _DEADLINE_MARGIN_SECONDS = 5 * 60
 
 def smoke_job_name_of(args: VllmDeploymentArgs) -> str:
     """The name of the smoke Job the model's objects hold (a hash of what is served)."""
-    [job] = [o for o in args.objects if o["kind"] == "Job"]
+    [job] = [o for o in args.objects if o["kind"] == "Job" and not _stages(o)]
     return str(job["metadata"]["name"])
+
+
+def _stages(obj: Manifest) -> bool:
+    """Whether ``obj`` is a streamed model's staging Job or its policy (streamer.py)."""
+    return bool(obj["metadata"].get("labels", {}).get(COMPONENT_LABEL) == STAGE_COMPONENT)
 
 
 def rollout_deadline_seconds(args: VllmDeploymentArgs) -> int:
@@ -163,19 +173,7 @@ def _child_options(
     opts_kw: dict[str, Any] = {"parent": parent}
     meta_ns: pulumi.Input[str] = namespace
     if kind in WORKLOAD_KINDS:
-        # Pulumi waits for the rollout; its 10-minute default would fail a model that
-        # is still downloading or loading within its budgets.
-        opts_kw["custom_timeouts"] = pulumi.CustomTimeouts(
-            create=_minutes(create_s), update=_minutes(update_s)
-        )
-        if model.autoscaled:
-            opts_kw["ignore_changes"] = ["spec.replicas"]  # KEDA owns the count
-        # The SDK registers the workload only once the marker's and the pre-puller's
-        # registrations (create/update, await included) finished (docs/provider-semantics.md,
-        # "Rollout marker").
-        gates = [g for g in (args.rollout_gate, args.image_gate) if g is not None]
-        if gates:
-            opts_kw["depends_on"] = gates
+        opts_kw |= _workload_options(args, made)
     elif kind == "Service" and model.rollout.keep_previous:
         # Blue/green: the Services' selectors name the served revision; they flip to a new one
         # only once its workload is ready (the kept revision serves until then), and back to
@@ -188,6 +186,8 @@ def _child_options(
         opts_kw["custom_timeouts"] = pulumi.CustomTimeouts(
             create=_minutes(create_s), update=_minutes(update_s)
         )
+    elif kind == "Job" and _stages(obj):
+        opts_kw |= _stage_options(args, obj)
     elif kind == "Job":
         # Delete-first: a create-first replacement (the name changes with every new spec)
         # leaves the old Job pending delete when the new one fails, and a rollback's plain
@@ -207,6 +207,49 @@ def _child_options(
     return pulumi.ResourceOptions(**opts_kw), meta_ns
 
 
+def _workload_options(
+    args: VllmDeploymentArgs, made: dict[str, pulumi.CustomResource]
+) -> dict[str, Any]:
+    """The served workload's timeouts, its replica count's owner and what it waits for."""
+    model = args.model
+    create_s, update_s = args.rollout_seconds
+    # Pulumi waits for the rollout; its 10-minute default would fail a model that is still
+    # downloading or loading within its budgets.
+    opts_kw: dict[str, Any] = {
+        "custom_timeouts": pulumi.CustomTimeouts(
+            create=_minutes(create_s), update=_minutes(update_s)
+        )
+    }
+    if model.autoscaled:
+        opts_kw["ignore_changes"] = ["spec.replicas"]  # KEDA owns the count
+    # The SDK registers the workload only once the marker's and the pre-puller's registrations
+    # (create/update, await included) finished (docs/provider-semantics.md, "Rollout marker").
+    gates = [g for g in (args.rollout_gate, args.image_gate) if g is not None]
+    # A streamed model's replicas read what its staging Job copied: after it completed (not
+    # through a value, for the rollout gate's reason), with the key's Secret in place.
+    if streams(model):
+        gates.append(made[_stage_key(model)])
+    if args.weights_gate is not None:
+        gates.append(args.weights_gate)
+    if gates:
+        opts_kw["depends_on"] = gates
+    return opts_kw
+
+
+def _stage_options(args: VllmDeploymentArgs, job: Manifest) -> dict[str, Any]:
+    """The staging Job: its name is fixed per revision, so a new revision is a new Job,
+    delete-first like the smoke Job; Pulumi waits for Complete=True past the Job's own
+    ``activeDeadlineSeconds``, after the key's Secret exists."""
+    minutes = _minutes(job["spec"]["activeDeadlineSeconds"] + 5 * 60)
+    opts_kw: dict[str, Any] = {
+        "delete_before_replace": True,
+        "custom_timeouts": pulumi.CustomTimeouts(create=minutes, update=minutes),
+    }
+    if args.weights_gate is not None:
+        opts_kw["depends_on"] = [args.weights_gate]
+    return opts_kw
+
+
 def _workload_key(model: ModelConfig) -> str:
     """The served workload's key in ``made`` (its child name without the component's)."""
     obj = {
@@ -216,13 +259,19 @@ def _workload_key(model: ModelConfig) -> str:
     return child_name(model.name, obj).removeprefix(f"{model.name}-")
 
 
+def _stage_key(model: ModelConfig) -> str:
+    """The staging Job's key in ``made``."""
+    obj = {"kind": "Job", "metadata": {"name": stage_job_name(model)}}
+    return child_name(model.name, obj).removeprefix(f"{model.name}-")
+
+
 def _registration_order(args: VllmDeploymentArgs) -> list[Manifest]:
-    """The objects in apply order; with keepPrevious the workloads first, since the Services
-    wait for the served one (``_child_options``)."""
+    """The objects in apply order; with keepPrevious the staging Job and the workloads first,
+    since the Services wait for the served one and it for the Job (``_child_options``)."""
     if not args.model.rollout.keep_previous:
         return list(args.objects)
-    first = [o for o in args.objects if o["kind"] in WORKLOAD_KINDS]
-    return first + [o for o in args.objects if o["kind"] not in WORKLOAD_KINDS]
+    first = [o for o in args.objects if o["kind"] in WORKLOAD_KINDS or _stages(o)]
+    return first + [o for o in args.objects if o not in first]
 
 
 def _meta_field(resource: pulumi.CustomResource, field: str) -> pulumi.Output[str]:

@@ -135,7 +135,6 @@ def test_the_program_reads_each_stack_file_exactly_as_ops_plan_does(stack: str) 
 @pytest.mark.parametrize(
     ("change", "key"),
     [
-        ({"weightSource": {"kind": "objectStorage"}}, "models[1].weightSource.kind: planned only"),
         (
             {
                 "rollout": {"keepPrevious": 10},

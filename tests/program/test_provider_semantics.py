@@ -167,6 +167,7 @@ def _variant_runs() -> list[ProgramRun]:
     models[1]["autoscaling"] = {"minReplicas": 2, "maxReplicas": 3}
     models[1]["ingress"] = {"host": "llama.example.com"}
     models[2]["weightCache"] = {"mode": "shared", "storageClass": "nfs-rwx"}
+    models[0]["weightSource"] = {"kind": "objectStorage"}
     cluster = {
         **_stack_cluster("production"),
         "gpuEnablement": "gpu-operator",

@@ -161,6 +161,8 @@ def _outputs_for(args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, 
             "poolId": 654321,
             "nodes": [{"id": f"gpu-node-{i}", "status": "ready"} for i in range(int(count))],
         }
+    if typ == "linode:index/objectStorageKey:ObjectStorageKey":
+        return "4242", {**inputs, "accessKey": "FAKEACCESSKEY", "secretKey": "fake-secret-key"}
     if typ == "pulumi:pulumi:StackReference":
         return inputs.get("name", args.name), {
             "name": inputs.get("name", args.name),

@@ -24,6 +24,7 @@ from components.manifests.vllm.observability import (
     service_monitor,
 )
 from components.manifests.vllm.smoke import smoke_job
+from components.manifests.vllm.streamer import stage_objects
 from components.manifests.vllm.workload import pod_disruption_budget, shared_weights_claim, workload
 from components.planning.capacity import ModelPlan
 from components.planning.keep_previous import kept_revision
@@ -34,7 +35,8 @@ WORKLOAD_KINDS = frozenset({"StatefulSet", "Deployment"})
 def model_objects(
     cfg: StackConfig, model: ModelConfig, plan: ModelPlan, at: datetime | None = None
 ) -> list[Manifest]:
-    """All objects for ``model`` in apply order; the smoke-test Job comes last. With
+    """All objects for ``model`` in apply order; the smoke-test Job comes last (a streamed
+    model's staging Job and its policy come before the server). With
     ``rollout.previous`` inside its window at ``at`` (default: now), the kept revision's
     workload comes first, built by the same builder as when it was served (``kept_workload``).
 
@@ -49,6 +51,7 @@ def model_objects(
         server_network_policy(cfg, model),
         smoke_network_policy(cfg, model),
         config_map(cfg, model),
+        *stage_objects(cfg, model),
         server,
         pod_disruption_budget(cfg, model),
         service_monitor(cfg, model),

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Final
 
-from components.config import ModelConfig, StackConfig
+from components.config import PROJECT, ModelConfig, StackConfig
+from components.manifests.k8s_semantics import REPLACE_UNREADY_ANNOTATION
 from components.manifests.toolkit import (
     WEIGHTS_SECRET,
     WEIGHTS_SECRET_ACCESS_KEY,
@@ -23,6 +24,7 @@ from components.manifests.toolkit import (
 )
 from components.manifests.vllm.args import hf_token_env, secret_env, server_args
 from components.manifests.vllm.names import labels, metadata
+from components.planning.timing import stage_budget_seconds
 
 STAGE_COMPONENT: Final = "stage-weights"
 STAGE_SCRIPT: Final = read_asset("stage_weights.py")
@@ -45,6 +47,25 @@ def weights_prefix(model: ModelConfig) -> str:
 
 def weights_uri(model: ModelConfig, bucket: str) -> str:
     return f"s3://{bucket}/{weights_prefix(model)}/"
+
+
+def bucket_label(cfg: StackConfig) -> str:
+    """The stack's bucket: fixed by the project and the namespace (one per environment's
+    namespace), so the builders know it without a resource's output."""
+    return f"{PROJECT}-{cfg.namespace_name}-weights"
+
+
+def object_storage_region(cfg: StackConfig) -> str:
+    """The bucket's region: the LKE cluster's (the config refuses objectStorage otherwise)."""
+    if cfg.cluster.region is None:
+        raise ValueError("cluster.region: objectStorage needs the cluster's region")
+    return cfg.cluster.region
+
+
+def object_storage_endpoint(cfg: StackConfig) -> str:
+    """The region's S3 endpoint by Linode's documented pattern ``<region>-1.linodeobjects.com``
+    (docs/provider-semantics.md, "Object Storage")."""
+    return f"{object_storage_region(cfg)}-1.linodeobjects.com"
 
 
 def stage_job_name(model: ModelConfig) -> str:
@@ -117,9 +138,18 @@ def stage_job(cfg: StackConfig, model: ModelConfig, bucket: str, endpoint: str) 
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
-        "metadata": metadata(cfg, model, stage_job_name(model), STAGE_COMPONENT),
+        # A failed Job is replaced on the next ``up`` and copies again (k8s_semantics).
+        "metadata": metadata(
+            cfg,
+            model,
+            stage_job_name(model),
+            STAGE_COMPONENT,
+            annotations={REPLACE_UNREADY_ANNOTATION: "true"},
+        ),
         "spec": {
             "backoffLimit": STAGE_BACKOFF_LIMIT,
+            # A hung copy fails the Job (Failed=True), so Pulumi's await ends before its timeout.
+            "activeDeadlineSeconds": stage_budget_seconds(cfg.timing, model),
             "template": {
                 "metadata": {"labels": labels(cfg, model, STAGE_COMPONENT)},
                 "spec": {
@@ -154,3 +184,12 @@ def stage_network_policy(cfg: StackConfig, model: ModelConfig) -> Manifest:
             ],
         },
     }
+
+
+def stage_objects(cfg: StackConfig, model: ModelConfig) -> list[Manifest]:
+    """The staging policy and Job of a streamed model (none for a model fetching from the Hub),
+    with the stack's bucket and its region's endpoint."""
+    if not streams(model):
+        return []
+    job = stage_job(cfg, model, bucket_label(cfg), object_storage_endpoint(cfg))
+    return [stage_network_policy(cfg, model), job]

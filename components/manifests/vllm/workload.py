@@ -46,6 +46,13 @@ from components.manifests.vllm.names import (
     workload_name,
 )
 from components.manifests.vllm.prefetch import fetch_container, offline_env
+from components.manifests.vllm.streamer import (
+    bucket_label,
+    object_storage_endpoint,
+    streamer_args,
+    streamer_env,
+    streams,
+)
 from components.planning.capacity import ModelPlan, RolloutStrategy
 from components.planning.memory import weight_memory_gib
 from components.planning.model_checks import weight_cache_gi
@@ -192,14 +199,20 @@ def _volumes(model: ModelConfig) -> tuple[list[Manifest], list[Manifest]]:
 
 def server_pod_template(cfg: StackConfig, model: ModelConfig) -> Manifest:
     volumes, mounts = _volumes(model)
-    fetch = fetch_container(model, mounts, container_security_context())
+    if streams(model):  # the staging Job filled the bucket; no init container fetches
+        fetch = None
+        args = streamer_args(model, bucket_label(cfg))
+        env = server_env(model) + streamer_env(model, object_storage_endpoint(cfg))
+    else:
+        fetch = fetch_container(model, mounts, container_security_context())
+        args, env = server_args(model), server_env(model) + offline_env(model)
     container: Manifest = {
         "name": "vllm",
         "image": model.image,
         "imagePullPolicy": "IfNotPresent",
         "command": SERVER_COMMAND,
-        "args": server_args(model),
-        "env": server_env(model) + offline_env(model),
+        "args": args,
+        "env": env,
         # No port: vLLM listens on the loopback; the allowlist sidecar has the pod's ports.
         "resources": resources(model),
         "volumeMounts": mounts,

@@ -118,3 +118,26 @@ def test_an_out_path_under_a_file_is_a_message_not_a_traceback(tmp_path: Path) -
     result = render("staging", tmp_path / "file" / "render")
     assert result.returncode == 2
     assert "cannot make that directory" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_streamed_model_lists_the_bucket_keys_secret_and_renders_its_staging_job(
+    tmp_path: Path,
+) -> None:
+    """weightSource.kind: objectStorage: the key's Secret is listed, never written; the
+    staging Job is rendered before the server."""
+    from ops.__main__ import main
+
+    doc = yaml.safe_load((ROOT / "Pulumi.production.yaml").read_text())
+    doc["config"]["vllm-platform:models"][0]["weightSource"] = {"kind": "objectStorage"}
+    path = tmp_path / "Pulumi.production.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    out = tmp_path / "out"
+    assert main(["render", "--file", str(path), "--out", str(out)]) == 0
+    note = (out / "SECRETS.md").read_text()
+    assert "| weights-object-storage | access-key-id, secret-access-key |" in note
+    files = sorted(f.name for f in out.iterdir())
+    assert not [f for f in files if "secret" in f]
+    [job] = [f for f in files if re.search(r"-job-llama-3-3-70b-instruct-stage-", f)]
+    [server] = [f for f in files if re.search(r"-statefulset-llama-3-3-70b-instruct", f)]
+    assert job < server
+    assert "REDACTED" not in "".join(f.read_text() for f in out.glob("*.yaml"))

@@ -9,7 +9,6 @@ from typing import Any
 from components.config import ModelConfig, StackConfig, load_stack_config
 from components.config.source import read_stack_file
 from components.manifests.vllm.render import model_objects
-from components.manifests.vllm.streamer import stage_job, stage_network_policy
 from components.planning.capacity import ModelPlan, plan_stack
 from tests.support.stackfiles import ROOT
 
@@ -83,7 +82,7 @@ STREAM_ENDPOINT = "us-ord-1.linodeobjects.com"
 
 
 def stage_objects() -> list[dict[str, Any]]:
-    """The 8B's staging Job and its NetworkPolicy for a stream from the bucket (checkov scans
-    them too)."""
-    cfg, m, _ = stack(model=MODEL, weightSource={"kind": "objectStorage"})
-    return [stage_job(cfg, m, STREAM_BUCKET, STREAM_ENDPOINT), stage_network_policy(cfg, m)]
+    """Every object of the 8B streaming from the bucket: its staging Job and NetworkPolicy,
+    the streamed server and the rest (checkov scans them too)."""
+    cfg, m, plan = stack(model=MODEL, weightSource={"kind": "objectStorage"})
+    return model_objects(cfg, m, plan)

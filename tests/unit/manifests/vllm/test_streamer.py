@@ -16,6 +16,7 @@ from components.manifests.vllm.streamer import (
     streamer_args,
     streamer_env,
 )
+from components.resources.registration import CUSTOM_RESOURCE_GROUPS
 from components.vllm_contract import load_contract
 from tests.unit.manifests.vllm.support import (
     MODEL,
@@ -35,6 +36,8 @@ def _env(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def test_the_staging_objects_validate_strictly() -> None:
     cfg, _, _ = stack(model=MODEL)
     for obj in stage_objects():
+        if obj["apiVersion"].startswith(CUSTOM_RESOURCE_GROUPS):
+            continue  # no schema offline (their CRDs)
         kubernetes_validate.validate(
             obj, desired_version=f"{cfg.cluster.k8s_version}.0", strict=True
         )
@@ -116,3 +119,32 @@ def test_a_streamed_model_refuses_flags_that_read_anything_but_the_staged_revisi
     assert issue.startswith(f"models[{MODEL}].weightSource.kind: objectStorage streams")
     assert says in issue
     stack(model=MODEL, environment="development", **overrides)  # the Hub path takes them
+
+
+def test_a_streamed_model_stages_before_its_server_which_fetches_nothing() -> None:
+    from components.manifests.vllm.streamer import bucket_label, weights_uri
+
+    cfg, m, _ = stack(model=MODEL, weightSource=S3)
+    objects = stage_objects()
+    names = [(o["kind"], o["metadata"]["name"]) for o in objects]
+    job_at = names.index(("Job", stage_job_name(m)))
+    [server_at] = [i for i, (kind, _) in enumerate(names) if kind == "StatefulSet"]
+    assert names[job_at - 1] == ("NetworkPolicy", f"{m.name}-stage")
+    assert job_at < server_at
+    pod = objects[server_at]["spec"]["template"]["spec"]
+    assert [c["name"] for c in pod["initContainers"]] == ["allowlist"]
+    [vllm] = pod["containers"]
+    assert vllm["args"][0] == weights_uri(m, bucket_label(cfg))
+    assert _env(vllm)["AWS_ENDPOINT_URL"]["value"] == "https://us-ord-1.linodeobjects.com"
+    assert objects[job_at]["spec"]["activeDeadlineSeconds"] >= 600
+
+
+def test_a_hub_model_gets_no_staging_and_keeps_its_fetch() -> None:
+    from components.manifests.vllm.render import model_objects
+
+    cfg, m, plan = stack(model=MODEL)
+    objects = model_objects(cfg, m, plan)
+    assert not [o for o in objects if "-stage" in o["metadata"]["name"]]
+    [server] = [o for o in objects if o["kind"] == "StatefulSet"]
+    inits = [c["name"] for c in server["spec"]["template"]["spec"]["initContainers"]]
+    assert "fetch-weights" in inits

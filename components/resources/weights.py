@@ -1,0 +1,69 @@
+"""WeightStore: the stack's Object Storage bucket and a key limited to it (pulumi-linode), for
+models with ``weightSource.kind: objectStorage``.
+
+The bucket's label and region are fixed by the config (``manifests/vllm/streamer.py``), so the
+pure builders name them without an output; the key's halves leave this component only as
+secret outputs, for the namespace's ``weights-object-storage`` Secret.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_linode as linode
+
+from components.config import StackConfig
+from components.manifests.vllm.streamer import bucket_label, object_storage_region, streams
+
+TYPE_TOKEN = "vllm-platform:infra:WeightStore"
+
+
+@dataclass(frozen=True)
+class WeightStoreArgs:
+    label: str
+    """The bucket's label (``bucket_label``); the key is named after it."""
+    region: str
+    """The LKE cluster's region (``object_storage_region``)."""
+    protect: bool
+    """Protect the bucket (production by default): deleting it drops every staged revision."""
+
+
+def weight_store_args(cfg: StackConfig) -> WeightStoreArgs | None:
+    """The component's arguments, or None when no model streams its weights."""
+    if not any(streams(m) for m in cfg.models):
+        return None
+    return WeightStoreArgs(
+        label=bucket_label(cfg), region=object_storage_region(cfg), protect=cfg.protected
+    )
+
+
+class WeightStore(pulumi.ComponentResource):
+    """The bucket and its read-write key."""
+
+    access_key: pulumi.Output[str]
+    secret_key: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: WeightStoreArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(TYPE_TOKEN, name, None, opts)
+        guarded = pulumi.ResourceOptions(parent=self, protect=args.protect)
+        bucket = linode.ObjectStorageBucket(
+            f"{name}-bucket", label=args.label, region=args.region, opts=guarded
+        )
+        key = linode.ObjectStorageKey(
+            f"{name}-key",
+            label=args.label,
+            # A limited key: this bucket only (pulumi_linode object_storage_key.py:23-38).
+            bucket_accesses=[
+                linode.ObjectStorageKeyBucketAccessArgs(
+                    bucket_name=bucket.label, region=bucket.region, permissions="read_write"
+                )
+            ],
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+        )
+        # The SDK marks only secretKey secret (object_storage_key.py:372); the id too here.
+        self.access_key = pulumi.Output.secret(key.access_key)
+        self.secret_key = pulumi.Output.secret(key.secret_key)
+        self.register_outputs({"access_key": self.access_key, "secret_key": self.secret_key})
