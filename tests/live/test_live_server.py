@@ -22,6 +22,7 @@ from components.vllm_contract import DATA_DIR
 from tests.live.conftest import IMAGE_PATH, RESULTS, Run
 from tests.live.rendered import Container, local_env, reporter_models
 from tests.live.server import http_status, kubelet_seconds, probe_ok, startup_budget_seconds
+from tests.support.allowlist import BYPASSES
 from tests.unit.manifests.vllm.test_observability import (
     PROMETHEUS_SERIES,
     expressions,
@@ -222,28 +223,6 @@ def test_every_route_is_reachable_or_refused_through_the_allowlist_as_its_table_
     assert _raw(cold, "http", "GET", "/v1/models", key=True) == 200
     for lora in ("/v1/load_lora_adapter", "/v1/unload_lora_adapter"):
         assert _raw(cold, "http", "POST", lora, key=True) == 403
-
-
-# Spellings that some layer might read as another route (each would reach vLLM unguarded or
-# as a runtime LoRA call if the proxy judged a different path than uvicorn/Starlette routes).
-BYPASSES = [
-    "/V1/models",
-    "//v1/models",
-    "/v1//models",
-    "/v1/../tokenize",
-    "/v1/./../invocations",
-    "/v1/%2e%2e/tokenize",
-    "/v1/%2E%2E/version",
-    "/v1/load%5flora_adapter",
-    "/v1/load_lora_adapter/",
-    "/v1/unload_lora_adapter?x=1",
-    "/v1/models/..%2f..%2ftokenize",
-    "/v1;/../invocations",
-    "http://localhost/tokenize",
-    "http://localhost/v1/../invocations",
-    "/v1\\..\\tokenize",
-    "*",
-]
 
 
 def test_no_spelling_of_a_refused_route_gets_through(cold: Run) -> None:
