@@ -44,10 +44,10 @@ class VllmDeploymentArgs:
     """The image pre-puller's DaemonSet: the workload depends on it too, so an image bump is
     pulled on every GPU node before the new pods start (docs/time-to-ready.md)."""
     pull_seconds: int = 0
+    """The pre-puller's update timeout when there is one: the rollout deadline includes it."""
     weights_gate: pulumi.Resource | None = None
     """A streamed model's Object Storage key Secret: its staging Job and workload wait for it
     (a missing ``secretKeyRef`` leaves the pods in CreateContainerConfigError)."""
-    """The pre-puller's update timeout when there is one: the rollout deadline includes it."""
 
 
 def vllm_deployment_args(
