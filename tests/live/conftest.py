@@ -56,6 +56,7 @@ class Run:
     model: str = "tiny-chat"  # the live stack's model this run serves
     proxy: Server | None = None
     ports: dict[str, Address] = field(default_factory=dict)  # the allowlist's, by port name
+    secrets: dict[str, str] = field(default_factory=dict)  # other Secret references' values
 
     def url(self, port: str, path: str) -> str:
         """``path`` through the allowlist's port ``port`` (http, metrics, health)."""
@@ -80,7 +81,10 @@ class Run:
     def start_server(self, generation: int) -> Server:
         self.fresh_pod_dirs(generation)
         argv, env = local_env(
-            self.container, self.volumes, {"VLLM_API_KEY": self.key}, f"{self.env.bin}:{IMAGE_PATH}"
+            self.container,
+            self.volumes,
+            {"VLLM_API_KEY": self.key, **self.secrets},
+            f"{self.env.bin}:{IMAGE_PATH}",
         )
         upstream = self.rendered.allowlist(self.model).env_value("VLLM_UPSTREAM")
         argv = server_argv(argv, self.address, upstream)
@@ -137,7 +141,7 @@ class Run:
         return startup_budget_seconds(self.container.probe("startup"))
 
 
-LIVE_MODELS = ("tiny-chat", "tiny-base")
+LIVE_MODELS = ("tiny-chat", "tiny-base", "tiny-stream")
 
 
 def record(env: LiveEnvironment, model: str) -> Path:
@@ -155,9 +159,9 @@ def check_proxy_release(image: str) -> None:
     assert version.startswith(f"HAProxy version {release}-"), (image, version.splitlines()[0])
 
 
-def _user(rendered: Rendered) -> tuple[int, int] | None:
+def pod_user(rendered: Rendered, model: str = "tiny-chat") -> tuple[int, int] | None:
     """The rendered UID/GID when we may switch to it (root), else None: run as ourselves."""
-    return rendered.server().user if os.geteuid() == 0 else None
+    return rendered.server(model).user if os.geteuid() == 0 else None
 
 
 @pytest.fixture(scope="session")
@@ -182,7 +186,7 @@ def live_run(live_lock: None) -> Iterator[Run]:
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
     rendered = render(root / "rendered")
-    user = _user(rendered)
+    user = pod_user(rendered)
     run = Run(root, env, rendered, Address("127.0.0.1", free_port()), new_key(), user)
     run.ports = {name: Address("127.0.0.1", free_port()) for name in PROXY_PORTS}
     run.place_weights()
@@ -208,10 +212,11 @@ def cold(live_run: Run) -> Run:
     return live_run
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def lora(live_run: Run) -> Iterator[Run]:
     """The model that serves a LoRA adapter (tiny-base), on its own volume and port, started
-    once tiny-chat's server is stopped (two servers would share the two cores)."""
+    once tiny-chat's server is stopped (two servers would share the two cores); stopped after
+    its module."""
     if live_run.server is not None:
         live_run.server.stop()
         live_run.server = None

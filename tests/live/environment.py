@@ -1,7 +1,7 @@
-"""The live tier's cached environment: vLLM's CPU build of the live stack's version, and the tiny
-model made locally with it. Both live outside the clone (tools/vllm_env.py ``cache_root``) and
-are rebuilt only when their recipe changes; a fresh machine builds them once (about two
-minutes here), then every run reuses them.
+"""The live tier's cached environment: vLLM's CPU build of the live stack's version, the tiny
+model made locally with it, and an S3-compatible server (moto) for the streamed model. All live
+outside the clone (tools/vllm_env.py ``cache_root``) and are rebuilt only when their recipe
+changes; a fresh machine builds them once (about three minutes here), then every run reuses them.
 
     python -m tests.live.environment      # build or find both, print where they are
 """
@@ -26,6 +26,7 @@ __all__ = ["LiveEnvironment", "live_environment", "live_version", "place_model"]
 VLLM_ENV = ROOT / "tools" / "vllm_env.py"
 TINY_MODEL = ROOT / "tools" / "tiny_model.py"
 LIVE_STACK = ROOT / "tests" / "live" / "Pulumi.live.yaml"
+STREAM_STACK = ROOT / "tests" / "live" / "Pulumi.live-stream.yaml"
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class LiveEnvironment:
     venv: Path
     model: Path  # a plain Hugging Face model directory
     adapter: Path  # a LoRA adapter of it, PEFT's files
+    s3_server: Path  # the venv of the S3-compatible server (moto)
 
     @property
     def bin(self) -> Path:
@@ -52,15 +54,15 @@ def live_version() -> str:
     return version.removeprefix("v")
 
 
-def _venv(version: str) -> Path:
+def _venv(*args: str) -> Path:
     done = subprocess.run(
-        [sys.executable, str(VLLM_ENV), "venv", version],
+        [sys.executable, str(VLLM_ENV), *args],
         check=False,
         stdout=subprocess.PIPE,
         text=True,
     )
     if done.returncode != 0:
-        raise RuntimeError(f"tools/vllm_env.py venv {version} failed (see its log above)")
+        raise RuntimeError(f"tools/vllm_env.py {' '.join(args)} failed (see its log above)")
     return Path(done.stdout.strip().splitlines()[-1])
 
 
@@ -90,9 +92,11 @@ def _model(venv: Path) -> Path:
 
 
 def live_environment() -> LiveEnvironment:
-    venv = _venv(live_version())
+    venv = _venv("venv", live_version())
     made = _model(venv)
-    return LiveEnvironment(venv=venv, model=made / "model", adapter=made / "lora")
+    return LiveEnvironment(
+        venv=venv, model=made / "model", adapter=made / "lora", s3_server=_venv("s3-server")
+    )
 
 
 def place_model(model: Path, hf_home: Path, repo: str, revision: str) -> Path:

@@ -14,7 +14,9 @@ Only these differ from the rendered objects (docs/vllm-contract.md lists them to
   values alike, and the ``/tmp`` mount becomes ``TMPDIR``;
 - key: ``VLLM_API_KEY`` (a Secret in the cluster) is a random key of the run; an optional
   Secret reference that has no Secret (``HF_TOKEN``) is left out, as the kubelet does;
-- image: ``PATH`` starts with the venv's bin directory (the image's own environment).
+- image: ``PATH`` starts with the venv's bin directory (the image's own environment);
+- Object Storage (the streamed model): the ``weights-object-storage`` Secret's endpoint and key
+  are the local S3 server's, and the staging script's Hub is ``objectstore.hub_shim``.
 """
 
 from __future__ import annotations
@@ -125,6 +127,11 @@ class Rendered:
         pod = self.one("Job", f"{model}-smoke-")["spec"]["template"]["spec"]
         return Container(pod["containers"][0], pod.get("securityContext", {}))
 
+    def stage(self, model: str) -> Container:
+        """A streamed model's staging Job (``<model>-stage-<rev12>``)."""
+        pod = self.one("Job", f"{model}-stage-")["spec"]["template"]["spec"]
+        return Container(pod["containers"][0], pod.get("securityContext", {}))
+
     def reporter_probe(self) -> Container:
         spec = self.one("CronJob")["spec"]["jobTemplate"]["spec"]["template"]["spec"]
         probe = next(c for c in spec["initContainers"] if c["name"] == "probe")
@@ -145,10 +152,10 @@ class Rendered:
         return dict(self.one("ConfigMap", name)["data"])
 
 
-def render(out: Path) -> Rendered:
-    """``python -m ops render --file tests/live/Pulumi.live.yaml --out <out>``, read back."""
+def render(out: Path, stack: Path = LIVE_STACK) -> Rendered:
+    """``python -m ops render --file <stack> --out <out>``, read back."""
     subprocess.run(
-        [sys.executable, "-m", "ops", "render", "--file", str(LIVE_STACK), "--out", str(out)],
+        [sys.executable, "-m", "ops", "render", "--file", str(stack), "--out", str(out)],
         cwd=ROOT,
         check=True,
         capture_output=True,

