@@ -85,7 +85,7 @@ class Platform:
 
 def wire_platform(cfg: StackConfig) -> Platform:
     """GpuCluster -> (WeightStore, when a model streams) -> EnvironmentNamespace, with the
-    Pulumi secrets and the bucket key read as secret Outputs."""
+    Pulumi secrets, the bucket key and the bucket's endpoint read as secret Outputs."""
     secrets = pulumi.Config(PROJECT)
     cluster = GpuCluster("cluster", gpu_cluster_args(cfg))
     store_args = weight_store_args(cfg)
@@ -97,7 +97,7 @@ def wire_platform(cfg: StackConfig) -> Platform:
             provider=cluster.provider,
             api_key=secrets.require_secret("vllmApiKey"),
             hf_token=secrets.get_secret("hfToken"),
-            weights_key=(store.access_key, store.secret_key) if store is not None else None,
+            weights=store.secret_values if store is not None else None,
         ),
     )
     if cluster.kubeconfig is not None and cfg.cluster.mode == "create":

@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from components.manifests.device_plugin import GPU_OPERATOR_CHART, GPU_OPERATOR_VERSION
+from components.manifests.toolkit import WEIGHTS_SECRET
 from ops.render_dir import replace_render
 from ops.stack import load_offline
 
@@ -36,10 +37,16 @@ class _NoAliasDumper(yaml.SafeDumper):
 
 
 def secrets_note(secrets: list[dict[str, Any]]) -> str:
+    source = "`pulumi up` creates these from the stack's secret config"
+    if any(obj["metadata"]["name"] == WEIGHTS_SECRET for obj in secrets):
+        source += (
+            f" (`{WEIGHTS_SECRET}`: from the Object Storage key and bucket it creates, the"
+            " endpoint being the bucket's `s3_endpoint`)"
+        )
     lines = [
         "# Secrets of this stack (not rendered)",
         "",
-        "`pulumi up` creates these from the stack's secret config. They are not written as YAML:",
+        f"{source}. They are not written as YAML:",
         "applying a placeholder with this directory would overwrite the real values.",
         "",
         "| namespace | Secret | keys |",

@@ -26,6 +26,7 @@ from components.manifests.toolkit import (
     REDACTED,
     WEIGHTS_SECRET,
     WEIGHTS_SECRET_ACCESS_KEY,
+    WEIGHTS_SECRET_ENDPOINT_KEY,
     WEIGHTS_SECRET_SECRET_KEY,
     Manifest,
     metadata,
@@ -125,8 +126,13 @@ def environment_objects(
     api_value = REDACTED if redact_secrets or api_key is None else api_key
     objs.append(secret_object(cfg, API_KEY_SECRET, API_KEY_SECRET_KEY, api_value))
     if any(m.weight_source.kind == "objectStorage" for m in cfg.models):
-        # The bucket key's two halves; only ever from the ObjectStorageKey's outputs.
-        keys = {WEIGHTS_SECRET_ACCESS_KEY: REDACTED, WEIGHTS_SECRET_SECRET_KEY: REDACTED}
+        # The bucket key's two halves and the bucket's S3 endpoint URL; only ever from the
+        # ObjectStorageKey's and ObjectStorageBucket's outputs (resources/weights.py).
+        keys = {
+            WEIGHTS_SECRET_ACCESS_KEY: REDACTED,
+            WEIGHTS_SECRET_SECRET_KEY: REDACTED,
+            WEIGHTS_SECRET_ENDPOINT_KEY: REDACTED,
+        }
         objs.append(opaque_secret(_metadata(cfg, WEIGHTS_SECRET), keys))
     return objs
 

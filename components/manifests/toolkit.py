@@ -37,10 +37,12 @@ HF_TOKEN_SECRET: Final = "hf-token"
 HF_TOKEN_SECRET_KEY: Final = "token"
 API_KEY_SECRET: Final = "vllm-api-key"
 API_KEY_SECRET_KEY: Final = "api-key"
-# The stack's Object Storage key (weightSource.kind: objectStorage), from the key's outputs.
+# The stack's Object Storage key (weightSource.kind: objectStorage), from the key's outputs,
+# and the S3 endpoint URL, from the bucket's s3_endpoint output.
 WEIGHTS_SECRET: Final = "weights-object-storage"
 WEIGHTS_SECRET_ACCESS_KEY: Final = "access-key-id"
 WEIGHTS_SECRET_SECRET_KEY: Final = "secret-access-key"
+WEIGHTS_SECRET_ENDPOINT_KEY: Final = "endpoint-url"
 
 NAMESPACE_LABEL: Final = "kubernetes.io/metadata.name"
 """Kubernetes sets it on every namespace to the namespace's name (what namespaceSelectors match)."""

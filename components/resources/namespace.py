@@ -8,7 +8,7 @@ The namespace itself is protected when the stack is (production by default).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -21,8 +21,6 @@ from components.manifests.toolkit import (
     API_KEY_SECRET_KEY,
     HF_TOKEN_SECRET_KEY,
     WEIGHTS_SECRET,
-    WEIGHTS_SECRET_ACCESS_KEY,
-    WEIGHTS_SECRET_SECRET_KEY,
     Manifest,
 )
 from components.resources.registration import child_name, register_child
@@ -38,9 +36,9 @@ class EnvironmentNamespaceArgs:
     provider: k8s.Provider
     api_key: pulumi.Input[str]
     hf_token: pulumi.Input[str] | None = None
-    weights_key: tuple[pulumi.Input[str], pulumi.Input[str]] | None = None
-    """The Object Storage key's (access key id, secret key) when a model streams its weights
-    (``WeightStore``'s secret outputs)."""
+    weights: Mapping[str, pulumi.Input[str]] | None = None
+    """The ``weights-object-storage`` Secret's values by key when a model streams its weights
+    (``WeightStore.secret_values``: the key's halves and the bucket's endpoint URL)."""
 
 
 def environment_namespace_args(
@@ -48,7 +46,7 @@ def environment_namespace_args(
     provider: k8s.Provider,
     api_key: pulumi.Input[str],
     hf_token: pulumi.Input[str] | None = None,
-    weights_key: tuple[pulumi.Input[str], pulumi.Input[str]] | None = None,
+    weights: Mapping[str, pulumi.Input[str]] | None = None,
 ) -> EnvironmentNamespaceArgs:
     """The component's arguments for the stack's environment, built by the pure builders."""
     objects = environment_objects(cfg, redact_secrets=True, hf_token_set=hf_token is not None)
@@ -58,7 +56,7 @@ def environment_namespace_args(
         provider=provider,
         api_key=api_key,
         hf_token=hf_token,
-        weights_key=weights_key,
+        weights=weights,
     )
 
 
@@ -81,9 +79,8 @@ class EnvironmentNamespace(pulumi.ComponentResource):
         secret_values: dict[str, pulumi.Input[str]] = {API_KEY_SECRET_KEY: args.api_key}
         if args.hf_token is not None:
             secret_values[HF_TOKEN_SECRET_KEY] = args.hf_token
-        if args.weights_key is not None:
-            secret_values[WEIGHTS_SECRET_ACCESS_KEY] = args.weights_key[0]
-            secret_values[WEIGHTS_SECRET_SECRET_KEY] = args.weights_key[1]
+        if args.weights is not None:
+            secret_values.update(args.weights)
         self.hf_token_secret_name = None
         self.weights_secret = None
 

@@ -2,19 +2,31 @@
 models with ``weightSource.kind: objectStorage``.
 
 The bucket's label and region are fixed by the config (``manifests/vllm/streamer.py``), so the
-pure builders name them without an output; the key's halves leave this component only as
-secret outputs, for the namespace's ``weights-object-storage`` Secret.
+pure builders name them without an output; the key's halves (secret outputs) and the bucket's
+S3 endpoint URL (from its ``s3_endpoint`` output) go into the namespace's
+``weights-object-storage`` Secret, which the pods read by ``secretKeyRef``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_linode as linode
 
 from components.config import StackConfig
-from components.manifests.vllm.streamer import bucket_label, object_storage_region, streams
+from components.manifests.toolkit import (
+    WEIGHTS_SECRET_ACCESS_KEY,
+    WEIGHTS_SECRET_ENDPOINT_KEY,
+    WEIGHTS_SECRET_SECRET_KEY,
+)
+from components.manifests.vllm.streamer import (
+    bucket_label,
+    object_storage_region,
+    s3_endpoint_url,
+    streams,
+)
 
 TYPE_TOKEN = "vllm-platform:infra:WeightStore"
 
@@ -38,11 +50,23 @@ def weight_store_args(cfg: StackConfig) -> WeightStoreArgs | None:
     )
 
 
+def _endpoint_url(label: str, s3_endpoint: str | None) -> str:
+    """``s3_endpoint_url``, or the update stops with its message (a RunError: no traceback)
+    before the Secret, the staging Job or a streamed server is written."""
+    try:
+        return s3_endpoint_url(s3_endpoint)
+    except ValueError as e:
+        raise pulumi.RunError(f"bucket {label}: {e}") from None
+
+
 class WeightStore(pulumi.ComponentResource):
     """The bucket and its read-write key."""
 
     access_key: pulumi.Output[str]
     secret_key: pulumi.Output[str]
+    endpoint_url: pulumi.Output[str]
+    """``https://`` + the bucket's ``s3_endpoint`` (``s3_endpoint_url``: an empty or malformed
+    output fails the update naming it)."""
 
     def __init__(
         self, name: str, args: WeightStoreArgs, opts: pulumi.ResourceOptions | None = None
@@ -66,4 +90,21 @@ class WeightStore(pulumi.ComponentResource):
         # The SDK marks only secretKey secret (object_storage_key.py:372); the id too here.
         self.access_key = pulumi.Output.secret(key.access_key)
         self.secret_key = pulumi.Output.secret(key.secret_key)
-        self.register_outputs({"access_key": self.access_key, "secret_key": self.secret_key})
+        # The endpoint depends on the account's endpoint type, so it is read, never derived.
+        self.endpoint_url = bucket.s3_endpoint.apply(lambda host: _endpoint_url(args.label, host))
+        self.register_outputs(
+            {
+                "access_key": self.access_key,
+                "secret_key": self.secret_key,
+                "endpoint_url": self.endpoint_url,
+            }
+        )
+
+    @property
+    def secret_values(self) -> Mapping[str, pulumi.Output[str]]:
+        """The ``weights-object-storage`` Secret's values by key."""
+        return {
+            WEIGHTS_SECRET_ACCESS_KEY: self.access_key,
+            WEIGHTS_SECRET_SECRET_KEY: self.secret_key,
+            WEIGHTS_SECRET_ENDPOINT_KEY: self.endpoint_url,
+        }

@@ -1,10 +1,13 @@
 """``weightSource.kind: objectStorage`` as the program registers it (#27 item 2): the bucket and
-its limited key, the key's Secret, the staging Job before the server, the streamed server."""
+its limited key, the Secret of the key and the bucket's endpoint, the staging Job before the
+server, the streamed server."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from functools import cache
+from typing import Any
 
 import pulumi
 import pytest
@@ -14,6 +17,7 @@ from components.config.source import load_from_stack_file
 from components.manifests.toolkit import (
     WEIGHTS_SECRET,
     WEIGHTS_SECRET_ACCESS_KEY,
+    WEIGHTS_SECRET_ENDPOINT_KEY,
     WEIGHTS_SECRET_SECRET_KEY,
 )
 from components.manifests.vllm.streamer import (
@@ -22,7 +26,14 @@ from components.manifests.vllm.streamer import (
     stage_job_name,
     weights_uri,
 )
-from tests.support.harness import ProgramRun, Registered, run_program, stack_file_config
+from tests.support import harness
+from tests.support.harness import (
+    ProgramRun,
+    Registered,
+    fake_s3_endpoint,
+    run_program,
+    stack_file_config,
+)
 from tests.support.stackfiles import ROOT
 
 pytestmark = pytest.mark.program
@@ -72,15 +83,20 @@ def test_the_stack_owns_a_protected_bucket_in_the_clusters_region_and_a_key_for_
     assert "secretKey" in key.additional_secret_outputs
 
 
-def test_the_keys_secret_is_made_from_the_keys_outputs_as_secrets() -> None:
+def test_the_secret_is_made_from_the_keys_and_the_buckets_outputs_as_secrets() -> None:
     run = _streamed_run()
     secret = _k8s(run, "Secret", WEIGHTS_SECRET)
+    bucket = run.one(BUCKET)
+    # The bucket's own s3_endpoint (an E2 host here), not <region>-1.linodeobjects.com.
+    assert bucket.outputs["s3Endpoint"] == fake_s3_endpoint(_config().cluster.region or "")
     assert secret.inputs["stringData"] == {
         WEIGHTS_SECRET_ACCESS_KEY: "FAKEACCESSKEY",
         WEIGHTS_SECRET_SECRET_KEY: "fake-secret-key",
+        WEIGHTS_SECRET_ENDPOINT_KEY: f"https://{bucket.outputs['s3Endpoint']}",
     }
     assert "stringData" in secret.secret_inputs
     assert run.one(KEY).urn in secret.dependencies
+    assert bucket.urn in secret.dependencies
     assert "FAKEACCESSKEY" not in repr(run.outputs)
     assert "fake-secret-key" not in repr(run.outputs)
 
@@ -113,9 +129,67 @@ def test_the_streamed_server_waits_for_its_staging_job_and_reads_the_bucket() ->
     assert vllm["args"][vllm["args"].index("--load-format") + 1] == LOAD_FORMAT
     env = {e["name"]: e for e in vllm["env"]}
     assert env["RUNAI_STREAMER_CONCURRENCY"]["value"] == "12"
-    assert env["AWS_ENDPOINT_URL"]["value"] == f"https://{cfg.cluster.region}-1.linodeobjects.com"
     ref = env["AWS_SECRET_ACCESS_KEY"]["valueFrom"]["secretKeyRef"]
     assert ref == {"name": WEIGHTS_SECRET, "key": WEIGHTS_SECRET_SECRET_KEY}
+
+
+def _s3_env(container: dict[str, Any]) -> dict[str, Any]:
+    return {e["name"]: e for e in container["env"] if e["name"].startswith("AWS_")}
+
+
+def test_both_containers_take_the_endpoint_from_the_secret_and_name_no_host() -> None:
+    run = _streamed_run()
+    model = _config().models[STREAMED]
+    secret = _k8s(run, "Secret", WEIGHTS_SECRET)
+    assert WEIGHTS_SECRET_ENDPOINT_KEY in secret.inputs["stringData"]
+    [stage] = _k8s(run, "Job", stage_job_name(model)).inputs["spec"]["template"]["spec"][
+        "containers"
+    ]
+    (server,) = [
+        r
+        for r in run.kubernetes()
+        if r.inputs.get("kind") in {"StatefulSet", "Deployment"}
+        and r.inputs["metadata"]["labels"].get("app.kubernetes.io/name") == model.name
+    ]
+    [vllm] = [
+        c for c in server.inputs["spec"]["template"]["spec"]["containers"] if c["name"] == "vllm"
+    ]
+    for container in (stage, vllm):
+        env = _s3_env(container)
+        assert env["AWS_ENDPOINT_URL"] == {
+            "name": "AWS_ENDPOINT_URL",
+            "valueFrom": {
+                "secretKeyRef": {"name": WEIGHTS_SECRET, "key": WEIGHTS_SECRET_ENDPOINT_KEY}
+            },
+        }
+    objects = repr([r.inputs for r in run.kubernetes() if r.inputs.get("kind") != "Secret"])
+    assert "linodeobjects.com" not in objects
+
+
+@pytest.mark.parametrize("returned", [None, "", "http://us-ord-10.linodeobjects.com"])
+def test_a_bucket_without_a_usable_s3_endpoint_fails_the_update_naming_it(
+    monkeypatch: pytest.MonkeyPatch, returned: str | None
+) -> None:
+    real = harness._outputs_for
+
+    def outputs(args: Any) -> tuple[str, dict[str, Any]]:
+        ident, outs = real(args)
+        if args.typ == BUCKET:
+            outs = {k: v for k, v in outs.items() if k != "s3Endpoint"}
+            if returned is not None:
+                outs["s3Endpoint"] = returned
+        return ident, outs
+
+    monkeypatch.setattr(harness, "_outputs_for", outputs)
+    with pytest.raises(pulumi.RunError) as info:
+        run_program("production", overrides={"models": _models()})
+    label = bucket_label(_config())
+    assert str(info.value).startswith(f"bucket {label}: ObjectStorageBucket s3_endpoint: ")
+    assert f"the provider returned {returned!r}" in str(info.value)
+    # Every registration waiting on the endpoint failed with that error; only one is reported.
+    # The failed run's loop drops the rest instead of "Future exception was never retrieved"
+    # at exit, whenever they are collected.
+    asyncio.get_event_loop_policy().get_event_loop().set_exception_handler(lambda *_: None)
 
 
 def test_other_models_and_stacks_without_a_streamed_model_get_no_bucket() -> None:

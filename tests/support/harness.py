@@ -64,6 +64,12 @@ FAKE_KUBECONFIG = yaml.safe_dump(
 )
 
 
+def fake_s3_endpoint(region: str) -> str:
+    """The mocked bucket's ``s3Endpoint``: an E2-style host (``<region>-10``), which the
+    ``<region>-1.linodeobjects.com`` pattern of E0/E1 endpoints would get wrong."""
+    return f"{region}-10.linodeobjects.com"
+
+
 @dataclass
 class Registered:
     typ: str
@@ -160,6 +166,14 @@ def _outputs_for(args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, 
             **inputs,
             "poolId": 654321,
             "nodes": [{"id": f"gpu-node-{i}", "status": "ready"} for i in range(int(count))],
+        }
+    if typ == "linode:index/objectStorageBucket:ObjectStorageBucket":
+        host = fake_s3_endpoint(str(inputs["region"]))
+        return f"{inputs['region']}:{inputs['label']}", {
+            **inputs,
+            "hostname": f"{inputs['label']}.{host}",
+            "s3Endpoint": host,
+            "endpointType": "E2",
         }
     if typ == "linode:index/objectStorageKey:ObjectStorageKey":
         return "4242", {**inputs, "accessKey": "FAKEACCESSKEY", "secretKey": "fake-secret-key"}

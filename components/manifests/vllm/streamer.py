@@ -2,7 +2,8 @@
 Hub into the stack's bucket once (``assets/stage_weights.py``, a marker object per revision),
 its NetworkPolicy, and what a server streaming from the bucket gets instead of the
 fetch-weights init container: the ``s3://`` model, ``--load-format runai_streamer`` and the
-streamer's environment, credentials by ``secretKeyRef`` only (docs/time-to-ready.md).
+streamer's environment, endpoint and credentials by ``secretKeyRef`` only
+(docs/time-to-ready.md).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from components.manifests.k8s_semantics import REPLACE_UNREADY_ANNOTATION
 from components.manifests.toolkit import (
     WEIGHTS_SECRET,
     WEIGHTS_SECRET_ACCESS_KEY,
+    WEIGHTS_SECRET_ENDPOINT_KEY,
     WEIGHTS_SECRET_SECRET_KEY,
     Manifest,
     container_security_context,
@@ -62,10 +64,17 @@ def object_storage_region(cfg: StackConfig) -> str:
     return cfg.cluster.region
 
 
-def object_storage_endpoint(cfg: StackConfig) -> str:
-    """The region's S3 endpoint by Linode's documented pattern ``<region>-1.linodeobjects.com``
-    (docs/provider-semantics.md, "Object Storage")."""
-    return f"{object_storage_region(cfg)}-1.linodeobjects.com"
+def s3_endpoint_url(s3_endpoint: str | None) -> str:
+    """``AWS_ENDPOINT_URL`` from the bucket's ``s3_endpoint`` output, a bare hostname that
+    depends on the account's endpoint type (docs/provider-semantics.md, "Object Storage"); a
+    missing or malformed one is an error, never ``https://`` alone or a guessed host."""
+    host = (s3_endpoint or "").strip().removeprefix("https://").rstrip("/")
+    if not host or "/" in host or ":" in host or any(c.isspace() for c in host):
+        raise ValueError(
+            "ObjectStorageBucket s3_endpoint: expected the bucket's S3 hostname "
+            f"(e.g. us-ord-10.linodeobjects.com), the provider returned {s3_endpoint!r}"
+        )
+    return f"https://{host}"
 
 
 def stage_job_name(model: ModelConfig) -> str:
@@ -73,11 +82,12 @@ def stage_job_name(model: ModelConfig) -> str:
     return f"{model.name}-stage-{model.revision[:12]}"
 
 
-def s3_env(endpoint: str) -> list[Manifest]:
-    """The S3 client's endpoint and the key's credentials (by reference). The listing needs
+def s3_env() -> list[Manifest]:
+    """The S3 client's endpoint and the key's credentials, all by reference to the
+    ``weights-object-storage`` Secret (the endpoint is the bucket's output). The listing needs
     ``AWS_ENDPOINT_URL`` (boto3); vLLM copies it to ``RUNAI_STREAMER_S3_ENDPOINT``."""
     return [
-        {"name": "AWS_ENDPOINT_URL", "value": f"https://{endpoint}"},
+        secret_env("AWS_ENDPOINT_URL", WEIGHTS_SECRET, WEIGHTS_SECRET_ENDPOINT_KEY, optional=False),
         secret_env("AWS_ACCESS_KEY_ID", WEIGHTS_SECRET, WEIGHTS_SECRET_ACCESS_KEY, optional=False),
         secret_env(
             "AWS_SECRET_ACCESS_KEY", WEIGHTS_SECRET, WEIGHTS_SECRET_SECRET_KEY, optional=False
@@ -88,10 +98,10 @@ def s3_env(endpoint: str) -> list[Manifest]:
     ]
 
 
-def streamer_env(model: ModelConfig, endpoint: str) -> list[Manifest]:
+def streamer_env(model: ModelConfig) -> list[Manifest]:
     """The server's streamer settings: connections per rank from the plan's concurrency."""
     concurrency = str(model.weight_source.concurrency)
-    return [{"name": "RUNAI_STREAMER_CONCURRENCY", "value": concurrency}, *s3_env(endpoint)]
+    return [{"name": "RUNAI_STREAMER_CONCURRENCY", "value": concurrency}, *s3_env()]
 
 
 def streamer_args(model: ModelConfig, bucket: str) -> list[str]:
@@ -105,7 +115,7 @@ def streamer_args(model: ModelConfig, bucket: str) -> list[str]:
     return [weights_uri(model, bucket), *managed, "--load-format", LOAD_FORMAT, *model.extra_args]
 
 
-def _stage_container(model: ModelConfig, bucket: str, endpoint: str) -> Manifest:
+def _stage_container(model: ModelConfig, bucket: str) -> Manifest:
     return {
         "name": STAGE_COMPONENT,
         # The model's vLLM image: huggingface_hub, and boto3 with the streamer's s3 extra.
@@ -118,7 +128,7 @@ def _stage_container(model: ModelConfig, bucket: str, endpoint: str) -> Manifest
             {"name": "WEIGHTS_BUCKET", "value": bucket},
             {"name": "WEIGHTS_PREFIX", "value": weights_prefix(model)},
             hf_token_env(model),
-            *s3_env(endpoint),
+            *s3_env(),
             {"name": "HOME", "value": "/tmp"},
             {"name": "HF_HOME", "value": "/tmp/huggingface"},
             {"name": "HF_HUB_DISABLE_TELEMETRY", "value": "1"},
@@ -133,7 +143,7 @@ def _stage_container(model: ModelConfig, bucket: str, endpoint: str) -> Manifest
     }
 
 
-def stage_job(cfg: StackConfig, model: ModelConfig, bucket: str, endpoint: str) -> Manifest:
+def stage_job(cfg: StackConfig, model: ModelConfig, bucket: str) -> Manifest:
     """The Job copying the model's revision into ``bucket`` (skipped by its marker if there)."""
     return {
         "apiVersion": "batch/v1",
@@ -157,7 +167,7 @@ def stage_job(cfg: StackConfig, model: ModelConfig, bucket: str, endpoint: str) 
                     "automountServiceAccountToken": False,
                     "enableServiceLinks": False,
                     "securityContext": pod_security_context(),
-                    "containers": [_stage_container(model, bucket, endpoint)],
+                    "containers": [_stage_container(model, bucket)],
                     "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": STAGE_SCRATCH}}],
                 },
             },
@@ -188,8 +198,7 @@ def stage_network_policy(cfg: StackConfig, model: ModelConfig) -> Manifest:
 
 def stage_objects(cfg: StackConfig, model: ModelConfig) -> list[Manifest]:
     """The staging policy and Job of a streamed model (none for a model fetching from the Hub),
-    with the stack's bucket and its region's endpoint."""
+    with the stack's bucket."""
     if not streams(model):
         return []
-    job = stage_job(cfg, model, bucket_label(cfg), object_storage_endpoint(cfg))
-    return [stage_network_policy(cfg, model), job]
+    return [stage_network_policy(cfg, model), stage_job(cfg, model, bucket_label(cfg))]

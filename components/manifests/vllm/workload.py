@@ -48,7 +48,6 @@ from components.manifests.vllm.names import (
 from components.manifests.vllm.prefetch import fetch_container, offline_env
 from components.manifests.vllm.streamer import (
     bucket_label,
-    object_storage_endpoint,
     streamer_args,
     streamer_env,
     streams,
@@ -202,7 +201,7 @@ def server_pod_template(cfg: StackConfig, model: ModelConfig) -> Manifest:
     if streams(model):  # the staging Job filled the bucket; no init container fetches
         fetch = None
         args = streamer_args(model, bucket_label(cfg))
-        env = server_env(model) + streamer_env(model, object_storage_endpoint(cfg))
+        env = server_env(model) + streamer_env(model)
     else:
         fetch = fetch_container(model, mounts, container_security_context())
         args, env = server_args(model), server_env(model) + offline_env(model)

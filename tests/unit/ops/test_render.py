@@ -123,8 +123,9 @@ def test_an_out_path_under_a_file_is_a_message_not_a_traceback(tmp_path: Path) -
 def test_a_streamed_model_lists_the_bucket_keys_secret_and_renders_its_staging_job(
     tmp_path: Path,
 ) -> None:
-    """weightSource.kind: objectStorage: the key's Secret is listed, never written; the
-    staging Job is rendered before the server."""
+    """weightSource.kind: objectStorage: the Secret of the key and the bucket's endpoint is
+    listed, never written; the staging Job is rendered before the server; no rendered object
+    names an Object Storage host (the endpoint is the bucket's output, by secretKeyRef)."""
     from ops.__main__ import main
 
     doc = yaml.safe_load((ROOT / "Pulumi.production.yaml").read_text())
@@ -134,10 +135,13 @@ def test_a_streamed_model_lists_the_bucket_keys_secret_and_renders_its_staging_j
     out = tmp_path / "out"
     assert main(["render", "--file", str(path), "--out", str(out)]) == 0
     note = (out / "SECRETS.md").read_text()
-    assert "| weights-object-storage | access-key-id, secret-access-key |" in note
+    assert "| weights-object-storage | access-key-id, endpoint-url, secret-access-key |" in note
+    assert "`weights-object-storage`: from the Object Storage key and bucket it creates" in note
     files = sorted(f.name for f in out.iterdir())
     assert not [f for f in files if "secret" in f]
     [job] = [f for f in files if re.search(r"-job-llama-3-3-70b-instruct-stage-", f)]
     [server] = [f for f in files if re.search(r"-statefulset-llama-3-3-70b-instruct", f)]
     assert job < server
-    assert "REDACTED" not in "".join(f.read_text() for f in out.glob("*.yaml"))
+    rendered = "".join(f.read_text() for f in out.glob("*.yaml"))
+    assert "REDACTED" not in rendered
+    assert "linodeobjects.com" not in rendered

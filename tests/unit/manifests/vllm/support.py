@@ -78,7 +78,6 @@ def keep_previous_objects(at: datetime = BEFORE) -> list[dict[str, Any]]:
 
 
 STREAM_BUCKET = "vllm-production-weights"
-STREAM_ENDPOINT = "us-ord-1.linodeobjects.com"
 
 
 def stage_objects() -> list[dict[str, Any]]:

@@ -9,8 +9,14 @@ import pytest
 
 from components.config import ConfigError
 from components.config.vllm_args import MANAGED_DESTS
-from components.manifests.toolkit import HF_TOKEN_SECRET, WEIGHTS_SECRET, read_asset
+from components.manifests.toolkit import (
+    HF_TOKEN_SECRET,
+    WEIGHTS_SECRET,
+    WEIGHTS_SECRET_ENDPOINT_KEY,
+    read_asset,
+)
 from components.manifests.vllm.streamer import (
+    s3_endpoint_url,
     stage_job,
     stage_job_name,
     streamer_args,
@@ -21,12 +27,17 @@ from components.vllm_contract import load_contract
 from tests.unit.manifests.vllm.support import (
     MODEL,
     STREAM_BUCKET,
-    STREAM_ENDPOINT,
     stack,
     stage_objects,
 )
 
 S3 = {"kind": "objectStorage", "concurrency": 24}
+# The endpoint is the bucket's s3_endpoint output, read from the Secret (docs/provider-semantics.md,
+# "Object Storage"): never a value, optional never (a pod without it would talk to AWS).
+ENDPOINT_ENV = {
+    "name": "AWS_ENDPOINT_URL",
+    "valueFrom": {"secretKeyRef": {"name": WEIGHTS_SECRET, "key": WEIGHTS_SECRET_ENDPOINT_KEY}},
+}
 
 
 def _env(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -45,13 +56,13 @@ def test_the_staging_objects_validate_strictly() -> None:
 
 def test_the_job_copies_the_pinned_revision_with_every_credential_by_reference() -> None:
     cfg, m, _ = stack(model=MODEL, weightSource=S3)
-    job = stage_job(cfg, m, STREAM_BUCKET, STREAM_ENDPOINT)
+    job = stage_job(cfg, m, STREAM_BUCKET)
     [container] = job["spec"]["template"]["spec"]["containers"]
     env = _env(container)
     assert env["MODEL_REVISION"]["value"] == m.revision and len(m.revision) == 40
     assert env["WEIGHTS_PREFIX"]["value"] == f"{m.hf_model_id}/{m.revision}"
     assert env["WEIGHTS_BUCKET"]["value"] == STREAM_BUCKET
-    assert env["AWS_ENDPOINT_URL"]["value"] == f"https://{STREAM_ENDPOINT}"
+    assert env["AWS_ENDPOINT_URL"] == ENDPOINT_ENV
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         assert env[name]["valueFrom"]["secretKeyRef"]["name"] == WEIGHTS_SECRET
         assert "value" not in env[name]
@@ -70,7 +81,7 @@ def test_the_job_name_is_fixed_per_model_and_revision() -> None:
 @pytest.mark.parametrize("gated", [True, False])
 def test_the_token_is_required_exactly_for_a_gated_model(gated: bool) -> None:
     cfg, m, _ = stack(model=MODEL, weightSource=S3, gated=gated)
-    job = stage_job(cfg, m, STREAM_BUCKET, STREAM_ENDPOINT)
+    job = stage_job(cfg, m, STREAM_BUCKET)
     [container] = job["spec"]["template"]["spec"]["containers"]
     ref = _env(container)["HF_TOKEN"]["valueFrom"]["secretKeyRef"]
     assert ref.get("optional", False) is not gated
@@ -96,11 +107,36 @@ def test_the_server_streams_the_bucket_copy_with_vllms_own_flags() -> None:
 
 def test_the_streamer_env_carries_the_plans_concurrency_and_no_plain_credential() -> None:
     _, m, _ = stack(model=MODEL, weightSource=S3)
-    env = {e["name"]: e for e in streamer_env(m, STREAM_ENDPOINT)}
+    env = {e["name"]: e for e in streamer_env(m)}
     assert env["RUNAI_STREAMER_CONCURRENCY"]["value"] == "24"
     assert env["RUNAI_STREAMER_S3_USE_VIRTUAL_ADDRESSING"]["value"] == "0"
     secret_refs = {n for n, e in env.items() if "valueFrom" in e}
-    assert secret_refs == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+    assert secret_refs == {"AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+    assert env["AWS_ENDPOINT_URL"] == ENDPOINT_ENV
+
+
+@pytest.mark.parametrize(
+    ("returned", "url"),
+    [
+        ("us-ord-10.linodeobjects.com", "https://us-ord-10.linodeobjects.com"),  # E2/E3
+        ("us-east-1.linodeobjects.com", "https://us-east-1.linodeobjects.com"),  # E0/E1
+        ("https://us-ord-10.linodeobjects.com", "https://us-ord-10.linodeobjects.com"),
+    ],
+)
+def test_the_endpoint_url_is_the_buckets_s3_endpoint_over_https(returned: str, url: str) -> None:
+    assert s3_endpoint_url(returned) == url
+
+
+@pytest.mark.parametrize(
+    "returned",
+    [None, "", "  ", "http://us-ord-10.linodeobjects.com", "us-ord-10.linodeobjects.com/b"],
+)
+def test_a_missing_or_malformed_s3_endpoint_is_refused_never_https_alone(
+    returned: str | None,
+) -> None:
+    with pytest.raises(ValueError, match="ObjectStorageBucket s3_endpoint") as info:
+        s3_endpoint_url(returned)
+    assert f"the provider returned {returned!r}" in str(info.value)
 
 
 @pytest.mark.parametrize(
@@ -135,7 +171,9 @@ def test_a_streamed_model_stages_before_its_server_which_fetches_nothing() -> No
     assert [c["name"] for c in pod["initContainers"]] == ["allowlist"]
     [vllm] = pod["containers"]
     assert vllm["args"][0] == weights_uri(m, bucket_label(cfg))
-    assert _env(vllm)["AWS_ENDPOINT_URL"]["value"] == "https://us-ord-1.linodeobjects.com"
+    [stage] = objects[job_at]["spec"]["template"]["spec"]["containers"]
+    assert _env(vllm)["AWS_ENDPOINT_URL"] == _env(stage)["AWS_ENDPOINT_URL"] == ENDPOINT_ENV
+    assert "linodeobjects.com" not in repr(objects)  # no derived host anywhere
     assert objects[job_at]["spec"]["activeDeadlineSeconds"] >= 600
 
 
