@@ -1,9 +1,10 @@
-"""``models[].rollout`` and ``models[].weightSource``: the options that bring a model inside the
-time-to-ready targets (#27). What each costs and what it saves: docs/time-to-ready.md.
+"""``models[].rollout``, ``models[].weightSource`` and ``weightStore``: the options that bring a
+model inside the time-to-ready targets (#27). What each costs and saves: docs/time-to-ready.md.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Literal, Self
 
@@ -102,5 +103,34 @@ class WeightSource(ConfigModel):
             "Run:ai streamer connections per rank (RUNAI_STREAMER_CONCURRENCY); every rank of "
             "every replica starting at once must stay under the account's connection limit "
             "per Object Storage endpoint (objectStorageConnectionLimit)"
+        ),
+    )
+
+
+# Linode's bucket label rule (Linode API, ObjectStorageBucket ``label``: 3-63 characters, lower
+# case letters, digits and dashes, a letter or digit at both ends; docs/provider-semantics.md).
+BUCKET_LABEL = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
+
+
+def bucket_label_issue(label: str) -> str | None:
+    """Why Linode would refuse ``label`` as a bucket label, or None."""
+    if BUCKET_LABEL.fullmatch(label):
+        return None
+    return (
+        f"{label!r} is no Linode bucket label: 3-63 characters, lower-case letters, digits "
+        "and dashes, a letter or digit at both ends"
+    )
+
+
+class WeightStoreConfig(ConfigModel):
+    """The stack's Object Storage bucket (made when a model has ``weightSource.kind:
+    objectStorage``)."""
+
+    bucket: str | None = Field(
+        default=None,
+        description=(
+            "the bucket's label (default: vllm-platform-<namespace>-weights). Labels are unique "
+            "per region across every Linode account: set one of your own if the default is "
+            "taken or too long"
         ),
     )

@@ -20,10 +20,11 @@ from components.config.isolation import (
 from components.config.model import ModelConfig
 from components.config.network import NetworkConfig
 from components.config.observability import ObservabilityConfig
+from components.config.readiness import WeightStoreConfig, bucket_label_issue
 from components.config.registry import RegistryConfig, role_has_word
 from components.config.timing import TimingConfig
 from components.config.types import Environment, NamespaceName
-from components.contract import RESERVED_NAMESPACES, VLLM_PORT
+from components.contract import PROJECT, RESERVED_NAMESPACES, VLLM_PORT
 
 
 def endpoint_url(model: str, namespace: str) -> str:
@@ -64,6 +65,7 @@ class StackConfig(ConfigModel):
     health_reporter: HealthReporterConfig = Field(default_factory=HealthReporterConfig)
     timing: TimingConfig = Field(default_factory=TimingConfig)
     cost: CostConfig = Field(default_factory=CostConfig)
+    weight_store: WeightStoreConfig = Field(default_factory=WeightStoreConfig)
     models: list[ModelConfig] = Field(min_length=1)
 
     @field_validator("models")
@@ -206,15 +208,27 @@ class StackConfig(ConfigModel):
         """The stack's bucket lives in the region of the LKE cluster it creates: with an
         attached cluster (stack, kubeconfig) the program has no region and no Linode account
         it may assume (docs/provider-semantics.md, "Object Storage")."""
-        if self.cluster.mode == "create":
-            return self
-        for i, m in enumerate(self.models):
-            if m.weight_source.kind == "objectStorage":
+        streamed = [i for i, m in enumerate(self.models) if m.weight_source.kind == "objectStorage"]
+        if not streamed:
+            if self.weight_store.bucket is not None:
                 raise path_error(
-                    f"models[{i}].weightSource.kind",
-                    f"objectStorage needs cluster.mode create (the bucket is made in the "
-                    f"cluster's region); cluster.mode is {self.cluster.mode}: set hub",
+                    "weightStore.bucket",
+                    "no model streams its weights (models[].weightSource.kind: objectStorage)",
                 )
+            return self
+        if self.cluster.mode != "create":
+            raise path_error(
+                f"models[{streamed[0]}].weightSource.kind",
+                f"objectStorage needs cluster.mode create (the bucket is made in the "
+                f"cluster's region); cluster.mode is {self.cluster.mode}: set hub",
+            )
+        issue = bucket_label_issue(self.bucket_label)
+        if issue is not None and self.weight_store.bucket is not None:
+            raise path_error("weightStore.bucket", issue)
+        if issue is not None:
+            raise path_error(
+                "namespace", f"the default bucket label {issue}: set weightStore.bucket"
+            )
         return self
 
     @model_validator(mode="after")
@@ -293,6 +307,12 @@ class StackConfig(ConfigModel):
             return self.other_namespaces_gpu_budget
         pool = self.cluster.gpu_pool
         return pool.max_gpus - self.gpu_budget_resolved if pool is not None else 0
+
+    @property
+    def bucket_label(self) -> str:
+        """The stack's Object Storage bucket: ``weightStore.bucket``, else fixed by the project
+        and the namespace (one per environment's namespace)."""
+        return self.weight_store.bucket or f"{PROJECT}-{self.namespace_name}-weights"
 
     @property
     def namespace_name(self) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from components.config import PROJECT, ModelConfig, StackConfig
+from components.config import ModelConfig, StackConfig
 from components.manifests.k8s_semantics import REPLACE_UNREADY_ANNOTATION
 from components.manifests.toolkit import (
     WEIGHTS_SECRET,
@@ -52,9 +52,9 @@ def weights_uri(model: ModelConfig, bucket: str) -> str:
 
 
 def bucket_label(cfg: StackConfig) -> str:
-    """The stack's bucket: fixed by the project and the namespace (one per environment's
-    namespace), so the builders know it without a resource's output."""
-    return f"{PROJECT}-{cfg.namespace_name}-weights"
+    """The stack's bucket (``StackConfig.bucket_label``): fixed by the config, so the builders
+    know it without a resource's output."""
+    return cfg.bucket_label
 
 
 def object_storage_region(cfg: StackConfig) -> str:
