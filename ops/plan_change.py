@@ -62,6 +62,9 @@ _HOW = {
     RolloutStrategy.SURGE: "one at a time, each new pod started before an old one stops",
     RolloutStrategy.ONE_DOWN: "one at a time, the others serving",
     RolloutStrategy.DOWNTIME: "its only replica: down until the new pod is ready",
+    RolloutStrategy.ALL_AT_ONCE: (
+        "all at once (rollout.restart): downtime, no replica serves until the new pods are ready"
+    ),
 }
 
 

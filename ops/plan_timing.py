@@ -9,7 +9,9 @@ from __future__ import annotations
 from components.config import ModelConfig, StackConfig
 from components.planning.checkpoints import reads_per_replica_gb
 from components.planning.closing import (
+    closed_with_keep_previous,
     closing_options,
+    closing_without_keep_previous,
     keep_previous_blockers,
     not_deployable_yet,
 )
@@ -66,14 +68,13 @@ def format_timing(cfg: StackConfig) -> tuple[list[str], list[str]]:
                 f"{reads_per_replica_gb(model):.0f}",
                 _mark(est.cold_start, COLD_START_TARGET_SECONDS, held),
                 _min(est.warm_restart),
-                _mark(est.rollback, ROLLBACK_TARGET_SECONDS, held)
-                + (" (switch)" if est.keep_previous else ""),
+                _mark(est.rollback, ROLLBACK_TARGET_SECONDS, held) + _rollback_note(est),
                 _source(model.weight_source.kind, est.prefetch),
                 model.weight_cache.mode,
             ]
         )
         warnings += _with_fixes(cfg, i, timing_warnings(model, est), est) if held else []
-        warnings += _keep_previous_cost(model)
+        warnings += _keep_previous_cost(model) + _all_at_once_downtime(model, est)
     warnings += [f"{issue} (pulumi up refuses it)" for issue in not_deployable_yet(cfg)]
     pulled = " (pre-pulled)" if t.pre_pull_images and any_gpu(cfg) else ""
     lines = [
@@ -92,14 +93,17 @@ def format_timing(cfg: StackConfig) -> tuple[list[str], list[str]]:
 
 
 def _with_fixes(cfg: StackConfig, i: int, warnings: list[str], est: ModelTiming) -> list[str]:
-    """Each missed-target caution with what closes it (planning/closing.py), and for
-    keepPrevious what planning would refuse first (budget, quota, placement)."""
+    """Each missed-target caution with what closes it (planning/closing.py); for keepPrevious
+    what planning would refuse first (budget, quota, placement), and then what closes it
+    without keepPrevious's GPUs (rollout.restart allAtOnce among the options: downtime)."""
     m = cfg.models[i]
     fixes = closing_options(cfg.timing, m, est)
-    if "SC-004" in fixes and m.rollout.keep_previous == 0 and m.accelerator == "gpu":
-        fixes["SC-004"] += "".join(
-            f"; keepPrevious needs first: {b}" for b in keep_previous_blockers(cfg, i)
-        )
+    if "SC-004" in fixes and closed_with_keep_previous(cfg.timing, m, est):
+        blockers = keep_previous_blockers(cfg, i)
+        fixes["SC-004"] += "".join(f"; keepPrevious needs first: {b}" for b in blockers)
+        instead = closing_without_keep_previous(cfg, i) if blockers else None
+        if instead is not None:
+            fixes["SC-004"] += f"; without keepPrevious's GPUs: {instead}"
     out: list[str] = []
     for w in warnings:
         out.append(w + "".join(f"; {fix}" for key, fix in fixes.items() if f"({key})" in w))
@@ -118,6 +122,24 @@ def _keep_previous_cost(m: ModelConfig) -> list[str]:
     return [
         f"{m.name}: rollout.keepPrevious {m.rollout.keep_previous} min: its previous "
         f"revision holds {kept_gpus(m)} more GPUs for that long after each rollout; {now}"
+    ]
+
+
+def _rollback_note(est: ModelTiming) -> str:
+    if est.keep_previous:
+        return " (switch)"
+    return " (downtime)" if est.all_at_once else ""
+
+
+def _all_at_once_downtime(m: ModelConfig, est: ModelTiming) -> list[str]:
+    """The plan's line for a model that restarts every replica at once: it is downtime."""
+    if not m.rollout.all_at_once:
+        return []
+    return [
+        f"{m.name}: rollout.restart allAtOnce: downtime: every rollout and rollback takes all "
+        f"{m.replicas} replicas down at once, and the model serves nothing until they are ready "
+        f"again (a rollback about {_min(est.rollback_per_pod)} min, a new revision longer); "
+        "its registry row is rolling_out meanwhile (docs/registry-contract.md)"
     ]
 
 

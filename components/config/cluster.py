@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Self
+from typing import Annotated, Final, Literal, Self
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -109,6 +109,13 @@ class InstalledOperators(ConfigModel):
     keda: bool = Field(default=False, description="KEDA's CRD (ScaledObject) is installed")
 
 
+# A StatefulSet's spec.updateStrategy.rollingUpdate.maxUnavailable is behind Kubernetes'
+# MaxUnavailableStatefulSet feature gate, off by default before 1.37 (alpha 1.24-1.34; beta and on
+# in 1.35.0-1.35.3, off again from 1.35.4 through 1.36), and while it is off the API server drops
+# the field without a word: docs/provider-semantics.md, "StatefulSet maxUnavailable".
+STATEFULSET_MAX_UNAVAILABLE_SINCE: Final = 37  # Kubernetes 1.37
+
+
 class ClusterConfig(ConfigModel):
     """How the stack gets its cluster, and the GPU pool it plans against."""
 
@@ -208,6 +215,13 @@ class ClusterConfig(ConfigModel):
                 if path_or_ctx is not None:
                     raise path_error(key, "only applies when mode is kubeconfig")
         return self
+
+    @property
+    def honours_statefulset_max_unavailable(self) -> bool:
+        """Whether ``k8sVersion`` enables StatefulSet ``maxUnavailable`` by default (a minor
+        version names no patch: 1.35's early patches count as off)."""
+        minor = int(self.k8s_version.split(".")[1])
+        return minor >= STATEFULSET_MAX_UNAVAILABLE_SINCE
 
     @property
     def gpu(self) -> GpuPool:

@@ -152,7 +152,10 @@ class ModelConfig(ConfigModel):
         default=1, ge=1, le=64, description="production: >= 2 unless allowDowntime"
     )
     allow_downtime: bool = Field(
-        default=False, description="accept a single replica (and downtime on updates) in production"
+        default=False,
+        description=(
+            "accept downtime in production: a single replica, or rollout.restart allAtOnce"
+        ),
     )
     gpus_per_replica: GpuCount = Field(
         default=1, description="tensor parallel size; at most the plan's GPUs per node"
@@ -331,6 +334,12 @@ class ModelConfig(ConfigModel):
                 "replicas",
                 "production needs replicas >= 2 so an update or node loss keeps the model "
                 "serving; set allowDowntime: true to accept a single replica",
+            )
+        if env == "production" and self.rollout.all_at_once and not self.allow_downtime:
+            raise path_error(
+                "rollout.restart",
+                "allAtOnce takes every replica down during each rollout and rollback "
+                "(downtime); set allowDowntime: true to accept it in production",
             )
         if self.autoscaling is not None and not (
             self.autoscaling.min_replicas <= self.replicas <= self.autoscaling.max_replicas

@@ -54,7 +54,7 @@ class KeptRevision(ConfigModel):
 
 
 class Rollout(ConfigModel):
-    """What a rollout keeps for a rollback."""
+    """What a rollout keeps for a rollback, and how it replaces the replicas."""
 
     keep_previous: int = Field(
         default=0,
@@ -76,10 +76,33 @@ class Rollout(ConfigModel):
         ),
     )
 
+    restart: Literal["oneAtATime", "allAtOnce"] = Field(
+        default="oneAtATime",
+        description=(
+            "how a rollout or a rollback replaces the replicas: oneAtATime (the others keep "
+            "serving; a rollback takes replicas x one pod's restart) or allAtOnce (every "
+            "replica at once: a rollback takes one pod's restart, and the model serves "
+            "nothing meanwhile: downtime). allAtOnce: production needs allowDowntime; a "
+            "StatefulSet (weightCache.mode per-replica) needs cluster.k8sVersion 1.37 or later; "
+            "not with keepPrevious"
+        ),
+    )
+
+    @property
+    def all_at_once(self) -> bool:
+        return self.restart == "allAtOnce"
+
     @model_validator(mode="after")
     def _previous_needs_window(self) -> Self:
         if self.previous is not None and self.keep_previous == 0:
             raise path_error("previous", "needs keepPrevious > 0 (the window's length)")
+        if self.all_at_once and self.keep_previous > 0:
+            raise path_error(
+                "restart",
+                "allAtOnce with keepPrevious: inside the window a rollback is already a switch "
+                "and a new revision starts beside the old one, so allAtOnce would only take "
+                "every replica down on the other rollouts; set oneAtATime, or keepPrevious 0",
+            )
         return self
 
 

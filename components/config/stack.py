@@ -32,6 +32,22 @@ def endpoint_url(model: str, namespace: str) -> str:
     return f"http://{model}.{namespace}.svc.cluster.local:{VLLM_PORT}/v1"
 
 
+def all_at_once_version_issue(cluster: ClusterConfig, m: ModelConfig) -> str | None:
+    """Why ``rollout.restart: allAtOnce`` would not be honoured for ``m`` on the stack's cluster
+    (a StatefulSet's maxUnavailable before Kubernetes 1.37), or None. A Deployment is replaced
+    by ``Recreate``, which every version honours."""
+    if not m.uses_statefulset or cluster.honours_statefulset_max_unavailable:
+        return None
+    return (
+        "a StatefulSet (weightCache.mode per-replica) is replaced all at once through "
+        "updateStrategy.rollingUpdate.maxUnavailable, which Kubernetes enables by default only "
+        "from 1.37 (feature gate MaxUnavailableStatefulSet); before, the API server drops the "
+        "field silently and the replicas still restart one at a time. cluster.k8sVersion is "
+        f"{cluster.k8s_version}: set 1.37 or later, or weightCache.mode shared or none (a "
+        "Deployment), or restart oneAtATime"
+    )
+
+
 class StackConfig(ConfigModel):
     """Everything one stack deploys."""
 
@@ -229,6 +245,17 @@ class StackConfig(ConfigModel):
             raise path_error(
                 "namespace", f"the default bucket label {issue}: set weightStore.bucket"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _all_at_once_is_honoured(self) -> Self:
+        """``rollout.restart: allAtOnce`` only where the cluster does what it asks: a field the
+        API server drops would leave the rollback as slow as before while the plan says
+        otherwise (docs/provider-semantics.md, "StatefulSet maxUnavailable")."""
+        for i, m in enumerate(self.models):
+            issue = all_at_once_version_issue(self.cluster, m) if m.rollout.all_at_once else None
+            if issue is not None:
+                raise path_error(f"models[{i}].rollout.restart", issue)
         return self
 
     @model_validator(mode="after")

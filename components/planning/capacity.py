@@ -48,10 +48,12 @@ class RolloutStrategy(StrEnum):
     SURGE = "surge"  # start one extra replica first (needs spare GPUs), then retire an old one
     ONE_DOWN = "one-down"  # take one replica down at a time; the others keep serving
     DOWNTIME = "downtime"  # the only replica is replaced: the model is unavailable meanwhile
+    # rollout.restart allAtOnce: every replica is replaced at once, none serves meanwhile
+    ALL_AT_ONCE = "all-at-once"
 
     @property
     def zero_downtime(self) -> bool:
-        return self is not RolloutStrategy.DOWNTIME
+        return self not in (RolloutStrategy.DOWNTIME, RolloutStrategy.ALL_AT_ONCE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,10 +117,12 @@ def _gpu_plan(cfg: StackConfig) -> GpuPlan:
     return pool.plan if pool is not None else NO_GPU_PLAN
 
 
-def _strategy(replicas: int, can_surge: bool) -> RolloutStrategy:
+def _strategy(m: ModelConfig, can_surge: bool) -> RolloutStrategy:
+    if m.rollout.all_at_once:
+        return RolloutStrategy.ALL_AT_ONCE
     if can_surge:
         return RolloutStrategy.SURGE
-    if replicas >= 2:
+    if m.replicas >= 2:
         return RolloutStrategy.ONE_DOWN
     return RolloutStrategy.DOWNTIME
 
@@ -193,14 +197,14 @@ def _surges(cfg: StackConfig) -> list[bool]:
     replica needs) are handed out in model order, one surge replica's worth at a time, so that
     all models rolling at once fit the budget and can still be placed on the pool's nodes in
     every arrangement. Models whose workload cannot surge (per-replica weight caches:
-    ModelConfig.uses_statefulset) take none."""
+    ModelConfig.uses_statefulset) and models replaced all at once (rollout.restart) take none."""
     # The previous revisions kept serving (rollout.keepPrevious) come first: a rollback target.
     spare = cfg.gpu_budget_resolved - sum(m.gpus_total for m in cfg.models) - stack_kept_gpus(cfg)
     held = 0
     out: list[bool] = []
     for m in cfg.models:
         gpus = 0 if m.accelerator == "cpu" else m.gpus_per_replica
-        fits = m.supports_surge and spare >= gpus
+        fits = m.supports_surge and not m.rollout.all_at_once and spare >= gpus
         can_surge = fits and (gpus == 0 or _placeable(cfg, held + gpus))
         if can_surge:
             spare -= gpus
@@ -220,7 +224,7 @@ def _model_plan(cfg: StackConfig, m: ModelConfig, can_surge: bool) -> ModelPlan:
         replicas=m.replicas,
         gpus_total=m.gpus_total,
         fit=None if cpu else _fit(m, plan),
-        strategy=_strategy(m.replicas, can_surge),
+        strategy=_strategy(m, can_surge),
         surge_gpus=gpus if can_surge else 0,
         load=None if cpu else _load(m, plan),
         checkpoint_precision=checkpoint_precision(m) or m.precision,

@@ -1,11 +1,11 @@
 """Pure estimate of how long a change to one model takes until every replica serves again.
 
 Built on the per-phase figures of ``timing.estimate_model``. A rolling update takes the replicas
-times one pod's restart, and a restart costs by what changed: a new revision or model id
-downloads again and compiles cold; a new image is pulled (unless pre-pulled) and compiles cold;
-another vLLM argument compiles cold; anything else is a warm restart. A workload replaced
-delete-first restarts every pod at once, each downloading again; new models or replicas start
-cold, in parallel.
+times one pod's restart (one with ``rollout.restart: allAtOnce``), and a restart costs by what
+changed: a new revision or model id downloads again and compiles cold; a new image is pulled
+(unless pre-pulled) and compiles cold; another vLLM argument compiles cold; anything else is a
+warm restart. A workload replaced delete-first restarts every pod at once, each downloading
+again; new models or replicas start cold, in parallel.
 """
 
 from __future__ import annotations
@@ -43,14 +43,16 @@ def change_seconds(
 ) -> float:
     """Until every replica of ``new`` serves after the change: ``added`` (or renamed) starts
     cold; ``replaced`` (delete-first) restarts every pod at once with a fresh volume;
-    ``restarts`` replaces the pods one at a time; ``new_replicas`` more pods start cold."""
+    ``restarts`` replaces the pods one at a time (all at once with ``rollout.restart``
+    allAtOnce); ``new_replicas`` more pods start cold."""
     t = estimate_model(timing, new)
     if added:
         return t.cold_start
     pulled = 0.0 if t.image_pre_pulled else t.image_pull
     if replaced:
         return t.scheduling + pulled + t.download + t.load + t.cold_compile
-    seconds = new.replicas * restart_seconds(t, keys) if restarts else 0.0
+    pods = 1 if new.rollout.all_at_once else new.replicas  # rollout.restart: all at once
+    seconds = pods * restart_seconds(t, keys) if restarts else 0.0
     if new_replicas > 0:
         seconds = max(seconds, t.scheduling + pulled + t.download + t.load + t.cold_compile)
     return seconds

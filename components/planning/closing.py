@@ -1,7 +1,9 @@
 """For each model that misses SC-001 (cold start) or SC-004 (rollback), the option that closes the
 miss: an fp8-stored checkpoint (fewer bytes), the Object Storage weight source (faster bytes),
 ``rollout.keepPrevious`` (a rollback without a restart, for the model's GPUs once more), the
-smallest set of them that does it, or, when none does, how close all of them get.
+smallest set of them that does it, or, when none does, how close all of them get; where
+keepPrevious's GPUs are not there, the same without it but with ``rollout.restart: allAtOnce``
+(every replica at once: downtime).
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from dataclasses import dataclass
 from itertools import combinations
 
 from components.config import ConfigError, ConfigIssue, ModelConfig, StackConfig, TimingConfig
+from components.config.cluster import STATEFULSET_MAX_UNAVAILABLE_SINCE
 from components.config.readiness import Rollout, WeightSource
+from components.config.stack import all_at_once_version_issue
 from components.planning.capacity import plan_stack
 from components.planning.checkpoints import fp8_alternative
 from components.planning.timing import (
@@ -20,6 +24,8 @@ from components.planning.timing import (
     ModelTiming,
     estimate_model,
 )
+
+KEEP_PREVIOUS_KEY = "rollout.keepPrevious"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,13 +56,34 @@ def _options(m: ModelConfig, *, rollback: bool) -> list[Option]:
             )
         )
     if rollback and m.rollout.keep_previous == 0 and m.accelerator == "gpu":
+        instead = "; instead of rollout.restart allAtOnce" if m.rollout.all_at_once else ""
         out.append(
             Option(
-                f"rollout.keepPrevious: <minutes> (+{m.gpus_total} GPUs during the window)",
+                f"{KEEP_PREVIOUS_KEY}: <minutes> (+{m.gpus_total} GPUs during the window{instead})",
                 lambda x: x.model_copy(update={"rollout": Rollout(keep_previous=1)}),
             )
         )
     return out
+
+
+ALL_AT_ONCE_KEY = (
+    "rollout.restart: allAtOnce (downtime: every replica down during each rollout and rollback)"
+)
+
+
+def _all_at_once(m: ModelConfig) -> Option | None:
+    """``rollout.restart: allAtOnce``, for a GPU model restarting more than one replica one at
+    a time without keepPrevious."""
+    if m.rollout.all_at_once or m.rollout.keep_previous or m.accelerator != "gpu":
+        return None
+    if m.replicas < 2:
+        return None
+    return Option(
+        ALL_AT_ONCE_KEY,
+        lambda x: x.model_copy(
+            update={"rollout": x.rollout.model_copy(update={"restart": "allAtOnce"})}
+        ),
+    )
 
 
 def _smallest_closing(
@@ -113,6 +140,49 @@ def closing_options(timing: TimingConfig, m: ModelConfig, t: ModelTiming) -> dic
         )
         out["SC-004"] = _sentence(figure, ROLLBACK_TARGET_SECONDS, found, ok)
     return out
+
+
+def closed_with_keep_previous(timing: TimingConfig, m: ModelConfig, t: ModelTiming) -> bool:
+    """Whether what closes ``m``'s SC-004 miss (or comes closest) includes keepPrevious."""
+    if t.rollback <= ROLLBACK_TARGET_SECONDS:
+        return False
+    found, _, _ = _smallest_closing(
+        timing, m, _options(m, rollback=True), lambda e: e.rollback, ROLLBACK_TARGET_SECONDS
+    )
+    return any(o.key.startswith(KEEP_PREVIOUS_KEY) for o in found)
+
+
+def all_at_once_needs(cfg: StackConfig, m: ModelConfig) -> list[str]:
+    """What the config would ask before it accepts ``rollout.restart: allAtOnce`` for ``m``."""
+    out: list[str] = []
+    if all_at_once_version_issue(cfg.cluster, m) is not None:
+        out.append(
+            f"cluster.k8sVersion 1.{STATEFULSET_MAX_UNAVAILABLE_SINCE} or later (a StatefulSet's "
+            "maxUnavailable: earlier versions drop it)"
+        )
+    if cfg.environment == "production" and not m.allow_downtime:
+        out.append("allowDowntime: true")
+    return out
+
+
+def closing_without_keep_previous(cfg: StackConfig, index: int) -> str | None:
+    """What closes ``models[index]``'s SC-004 miss without keepPrevious's GPUs: the fewest of
+    the fp8-stored checkpoint, the Object Storage source and ``rollout.restart: allAtOnce``
+    (said as downtime, with what the config would ask for it); None without such options."""
+    m = cfg.models[index]
+    options = _options(m, rollback=False)
+    all_at_once = _all_at_once(m)
+    if all_at_once is not None:
+        options.append(all_at_once)
+    if not options:
+        return None
+    found, figure, ok = _smallest_closing(
+        cfg.timing, m, options, lambda e: e.rollback, ROLLBACK_TARGET_SECONDS
+    )
+    needs = all_at_once_needs(cfg, m) if all_at_once in found else []
+    return _sentence(figure, ROLLBACK_TARGET_SECONDS, found, ok) + "".join(
+        f"; allAtOnce needs {n}" for n in needs
+    )
 
 
 def keep_previous_blockers(cfg: StackConfig, index: int, minutes: int = 1) -> list[str]:

@@ -20,7 +20,7 @@ from components.manifests.vllm.names import (
     selector_labels,
 )
 from components.manifests.vllm.workload import rollout_timeouts
-from components.planning.capacity import ModelPlan, RolloutStrategy
+from components.planning.capacity import ModelPlan
 
 
 def selector(cfg: StackConfig, model: ModelConfig) -> str:
@@ -109,7 +109,7 @@ def availability_rules(cfg: StackConfig, model: ModelConfig, plan: ModelPlan) ->
             },
         },
     ]
-    if plan.strategy is not RolloutStrategy.DOWNTIME:
+    if plan.strategy.zero_downtime:
         rules.append(
             {
                 "alert": "VllmStoppedServing",

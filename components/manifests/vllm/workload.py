@@ -254,8 +254,21 @@ def _check_strategy(model: ModelConfig, plan: ModelPlan) -> None:
         raise ValueError(f"{model.name}: a StatefulSet cannot surge; the plan says SURGE")
 
 
-def _stateful_set(cfg: StackConfig, model: ModelConfig, template: Manifest) -> Manifest:
-    """Per-replica caches: one claim per pod, replaced one pod at a time."""
+def _stateful_set_update(plan: ModelPlan) -> Manifest:
+    """One pod at a time (ONE_DOWN with >= 2 replicas, DOWNTIME with one); with
+    rollout.restart allAtOnce every pod at once: ``maxUnavailable`` 100 % (of the replicas,
+    whatever their number), which the API server keeps only where the MaxUnavailableStatefulSet
+    gate is on (the config refuses it before Kubernetes 1.37; docs/provider-semantics.md)."""
+    rolling: Manifest = {"partition": 0}
+    if plan.strategy is RolloutStrategy.ALL_AT_ONCE:
+        rolling["maxUnavailable"] = "100%"
+    return {"type": "RollingUpdate", "rollingUpdate": rolling}
+
+
+def _stateful_set(
+    cfg: StackConfig, model: ModelConfig, plan: ModelPlan, template: Manifest
+) -> Manifest:
+    """Per-replica caches: one claim per pod, replaced one pod at a time (or all at once)."""
     claim = {
         "metadata": {"name": _WEIGHTS_VOLUME, "labels": labels(cfg, model)},
         "spec": {
@@ -275,8 +288,7 @@ def _stateful_set(cfg: StackConfig, model: ModelConfig, template: Manifest) -> M
             "serviceName": headless_service_name(model),
             # Replicas start (and download) together; ordered start buys nothing here.
             "podManagementPolicy": "Parallel",
-            # One pod at a time: ONE_DOWN with >= 2 replicas, DOWNTIME with one.
-            "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}},
+            "updateStrategy": _stateful_set_update(plan),
             "minReadySeconds": 0,
             "revisionHistoryLimit": 5,
             "selector": {"matchLabels": served_selector_labels(model)},
@@ -293,6 +305,11 @@ def _stateful_set(cfg: StackConfig, model: ModelConfig, template: Manifest) -> M
 
 
 def _deployment_strategy(plan: ModelPlan) -> Manifest:
+    """SURGE and ONE_DOWN roll one pod at a time. DOWNTIME (one replica) and ALL_AT_ONCE
+    (rollout.restart allAtOnce) are ``Recreate``: every old pod is gone before a new one is
+    created, so old and new pods never hold the GPUs at once (``RollingUpdate`` with
+    ``maxUnavailable`` 100 % would create the new pods beside the terminating ones, Pending
+    for their GPUs and quota)."""
     if plan.strategy is RolloutStrategy.SURGE:
         return {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
     if plan.strategy is RolloutStrategy.ONE_DOWN:
@@ -330,7 +347,7 @@ def workload(cfg: StackConfig, model: ModelConfig, plan: ModelPlan) -> Manifest:
     _check_strategy(model, plan)
     template = server_pod_template(cfg, model)
     if model.uses_statefulset:
-        return _stateful_set(cfg, model, template)
+        return _stateful_set(cfg, model, plan, template)
     return _deployment(cfg, model, plan, template)
 
 

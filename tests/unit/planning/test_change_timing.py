@@ -42,3 +42,14 @@ def test_new_replicas_start_cold_in_parallel_and_a_routing_change_takes_no_time(
     model = cfg.models[1]
     assert change_seconds(cfg.timing, model, new_replicas=1) == pytest.approx(30 + D + L + 110)
     assert change_seconds(cfg.timing, model) == 0
+
+
+@pytest.mark.parametrize(("keys", "per_pod"), [({"revision"}, 30 + D + L + 110)])
+def test_all_at_once_a_rolling_restart_takes_one_pods_time(keys: set[str], per_pod: float) -> None:
+    cfg = stack_config("production", k8sVersion="1.37")
+    model = cfg.models[1]
+    opted = model.model_copy(
+        update={"rollout": model.rollout.model_copy(update={"restart": "allAtOnce"})}
+    )
+    seconds = change_seconds(cfg.timing, opted, keys=frozenset(keys), restarts=True)
+    assert seconds == pytest.approx(per_pod)  # 2 replicas, both at once: not 2 x

@@ -250,3 +250,68 @@ def test_memory_at_load_and_the_cache_use_the_bytes_an_fp8_checkpoint_stores() -
     assert plan.load is not None
     assert plan.load.peak_per_gpu_gib == pytest.approx(34.85, abs=0.01)
     assert plan.weight_cache_gi == 149
+
+
+# ------------------------------------------------------- rollout.restart: allAtOnce (downtime)
+ALL_AT_ONCE: dict[str, Any] = {"rollout": {"restart": "allAtOnce"}, "allowDowntime": True}
+
+
+def test_all_at_once_a_rollback_is_one_pods_restart_not_replicas_times() -> None:
+    # the 70B, 2 replicas, per-replica cache, pre-pulled image: one pod's warm restart is
+    # scheduling 30 + 282.4 GB at 350 MB/s (806.9 s) + warm compile (large) 75 = 911.9 s
+    cfg, m, _ = stack()
+    one_by_one = estimate_model(cfg.timing, m)
+    assert one_by_one.rollback == pytest.approx(2 * (30 + 282_400 / 350 + 75))  # 30.4 min
+    cfg, m, _ = stack(k8s_version="1.37", **ALL_AT_ONCE)
+    t = estimate_model(cfg.timing, m)
+    assert t.rollback == t.rollback_per_pod == pytest.approx(30 + 282_400 / 350 + 75)  # 15.2
+    assert t.rollback == pytest.approx(one_by_one.rollback / 2)
+
+
+def test_where_keep_previous_does_not_fit_the_plan_proposes_all_at_once_as_downtime() -> None:
+    from ops.plan_timing import format_timing
+
+    cfg, _, _ = stack()  # production: keepPrevious needs autoscaler.max 11 first
+    _, warnings = format_timing(cfg)
+    (rollback,) = [w for w in warnings if "(SC-004)" in w]
+    # objectStorage + allAtOnce: 30 + 141.2 GB at 1000 MB/s + 75 = 246.2 s = 4.1 min, once;
+    # objectStorage alone 2 x 4.1 = 8.2, allAtOnce alone 15.2, fp8 + allAtOnce 8.7 min
+    assert (
+        "; without keepPrevious's GPUs: closed by weightSource.kind: objectStorage + "
+        "rollout.restart: allAtOnce (downtime: every replica down during each rollout and "
+        "rollback) (4.1 min ≤ 5.0)"
+    ) in rollback
+    # what the config asks for it on this stack: 1.33 drops a StatefulSet's maxUnavailable
+    assert "; allAtOnce needs cluster.k8sVersion 1.37 or later" in rollback
+    assert rollback.endswith("; allAtOnce needs allowDowntime: true")
+
+
+def test_without_a_keep_previous_blocker_all_at_once_is_not_proposed() -> None:
+    from ops.plan_timing import format_timing
+
+    cfg, _, _ = stack(max_nodes=11)  # room for the kept replicas: keepPrevious fits
+    _, warnings = format_timing(cfg)
+    (rollback,) = [w for w in warnings if "(SC-004)" in w]
+    assert "closed by rollout.keepPrevious" in rollback and "allAtOnce" not in rollback
+
+
+def test_ops_plan_says_a_model_restarting_all_at_once_is_downtime() -> None:
+    from ops.plan_timing import format_timing
+
+    cfg, _, _ = stack(k8s_version="1.37", **ALL_AT_ONCE)
+    lines, warnings = format_timing(cfg)
+    (row,) = [line for line in lines if line.lstrip().startswith("llama-3-3-70b-instruct")]
+    assert "15.2 ! (downtime)" in row
+    (rollback,) = [w for w in warnings if "(SC-004)" in w]
+    assert "estimated rollback 15.2 min (all 2 replicas at once, downtime)" in rollback
+    assert "keepPrevious needs first" not in rollback  # objectStorage closes it: 4.1 min
+    assert rollback.endswith("closed by weightSource.kind: objectStorage (4.1 min ≤ 5.0)")
+    assert (
+        "llama-3-3-70b-instruct: rollout.restart allAtOnce: downtime: every rollout and rollback "
+        "takes all 2 replicas down at once, and the model serves nothing until they are ready "
+        "again (a rollback about 15.2 min, a new revision longer); its registry row is "
+        "rolling_out meanwhile"
+    ) in " ".join(warnings)
+    lines, others = format_timing(stack()[0])  # one at a time: no downtime line, no mark
+    assert not any("rollout.restart allAtOnce: downtime" in w for w in others)
+    assert "(downtime)" not in "\n".join(lines)

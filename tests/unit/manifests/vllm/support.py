@@ -21,6 +21,7 @@ def stack(
     operators: bool = True,
     *,
     environment: str | None = None,
+    k8s_version: str | None = None,
     **overrides: Any,
 ) -> tuple[StackConfig, ModelConfig, ModelPlan]:
     """A committed stack file with ``overrides`` applied to one model (camelCase keys), and
@@ -28,9 +29,12 @@ def stack(
 
     ``operators``: the cluster has the Prometheus operator's and KEDA's CRDs.
     ``environment``: the stack's environment instead (its namespace the default for it).
+    ``k8s_version``: the cluster's Kubernetes version instead (``cluster.k8sVersion``).
     """
     raw, secrets = read_stack_file(ROOT / file)
     raw = copy.deepcopy(raw)
+    if k8s_version is not None:
+        raw["cluster"]["k8sVersion"] = k8s_version
     if environment is not None:
         raw["environment"] = environment
         raw.pop("namespace", None)
