@@ -4,13 +4,17 @@ models with ``weightSource.kind: objectStorage``.
 The bucket's label and region are fixed by the config (``manifests/vllm/streamer.py``), so the
 pure builders name them without an output; the key's halves (secret outputs) and the bucket's
 S3 endpoint URL (from its ``s3_endpoint`` output) go into the namespace's
-``weights-object-storage`` Secret, which the pods read by ``secretKeyRef``.
+``weights-object-storage`` Secret, which the pods read by ``secretKeyRef``. The bucket alone has
+a provider of its own that empties it before deleting it (docs/provider-semantics.md, "Object
+Storage").
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_linode as linode
@@ -29,6 +33,34 @@ from components.manifests.vllm.streamer import (
 )
 
 TYPE_TOKEN = "vllm-platform:infra:WeightStore"
+
+# The stack's ``linode:`` keys, which the engine gives the default provider (pulumi/pulumi
+# default_providers.go:143) and an explicit one only as arguments: every Provider argument but
+# the two the bucket's provider fixes, by how Pulumi config reads it.
+LINODE_TEXT_KEYS = (
+    "apiCaPath",
+    "apiVersion",
+    "configPath",
+    "configProfile",
+    "objAccessKey",
+    "uaPrefix",
+    "url",
+)
+LINODE_SECRET_KEYS = ("objSecretKey", "token")
+LINODE_BOOL_KEYS = (
+    "disableInternalCache",
+    "skipImplicitReboots",
+    "skipInstanceDeletePoll",
+    "skipInstanceReadyPoll",
+    "skipLkeClusterDeletePoll",
+)
+LINODE_INT_KEYS = (
+    "eventPollMs",
+    "lkeEventPollMs",
+    "lkeNodeReadyPollMs",
+    "maxRetryDelayMs",
+    "minRetryDelayMs",
+)
 
 
 @dataclass(frozen=True)
@@ -59,6 +91,27 @@ def _endpoint_url(label: str, s3_endpoint: str | None) -> str:
         raise pulumi.RunError(f"bucket {label}: {e}") from None
 
 
+def _snake(key: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower()
+
+
+def stack_linode_settings() -> dict[str, Any]:
+    """The stack's ``linode:`` config as ``linode.Provider`` arguments (secrets as secret
+    Outputs), set keys only: unset, the provider reads its environment as the default provider
+    does (``LINODE_TOKEN``: tfl ``linode/provider.go:174-179``)."""
+    config = pulumi.Config("linode")
+    found: dict[str, Any] = {}
+    for key in LINODE_TEXT_KEYS:
+        found[_snake(key)] = config.get(key)
+    for key in LINODE_SECRET_KEYS:
+        found[_snake(key)] = config.get_secret(key)
+    for key in LINODE_BOOL_KEYS:
+        found[_snake(key)] = config.get_bool(key)
+    for key in LINODE_INT_KEYS:
+        found[_snake(key)] = config.get_int(key)
+    return {name: value for name, value in found.items() if value is not None}
+
+
 class WeightStore(pulumi.ComponentResource):
     """The bucket and its read-write key."""
 
@@ -72,9 +125,22 @@ class WeightStore(pulumi.ComponentResource):
         self, name: str, args: WeightStoreArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(TYPE_TOKEN, name, None, opts)
-        guarded = pulumi.ResourceOptions(parent=self, protect=args.protect)
+        # The bucket's only (the LKE cluster and the key keep the default provider): a delete
+        # empties the bucket first, with a temporary key the provider makes for it (tfl
+        # linode/objbucket/resource.go:282-327, linode/obj/helpers.go:237-277); without it
+        # Linode refuses to delete a bucket that is not empty.
+        emptying = linode.Provider(
+            f"{name}-bucket-provider",
+            obj_bucket_force_delete=True,
+            obj_use_temp_keys=True,
+            opts=pulumi.ResourceOptions(parent=self),
+            **stack_linode_settings(),
+        )
         bucket = linode.ObjectStorageBucket(
-            f"{name}-bucket", label=args.label, region=args.region, opts=guarded
+            f"{name}-bucket",
+            label=args.label,
+            region=args.region,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, provider=emptying),
         )
         key = linode.ObjectStorageKey(
             f"{name}-key",

@@ -1,15 +1,19 @@
 """``weightSource.kind: objectStorage`` as the program registers it (#27 item 2): the bucket and
-its limited key, the Secret of the key and the bucket's endpoint, the staging Job before the
-server, the streamed server."""
+its limited key, the bucket's own provider (a delete empties it), the Secret of the key and the
+bucket's endpoint, the staging Job before the server, the streamed server."""
 
 from __future__ import annotations
 
 import asyncio
 import copy
+import inspect
+import json
+import re
 from functools import cache
 from typing import Any
 
 import pulumi
+import pulumi_linode as linode
 import pytest
 
 from components.config import StackConfig
@@ -28,6 +32,7 @@ from components.manifests.vllm.streamer import (
 )
 from tests.support import harness
 from tests.support.harness import (
+    TEST_SECRETS,
     ProgramRun,
     Registered,
     fake_s3_endpoint,
@@ -40,6 +45,7 @@ pytestmark = pytest.mark.program
 
 BUCKET = "linode:index/objectStorageBucket:ObjectStorageBucket"
 KEY = "linode:index/objectStorageKey:ObjectStorageKey"
+LINODE_PROVIDER = "pulumi:providers:linode"
 STREAMED = 0  # the 70B of the production stack file
 
 
@@ -81,6 +87,67 @@ def test_the_stack_owns_a_protected_bucket_in_the_clusters_region_and_a_key_for_
         {"bucketName": bucket_label(cfg), "region": cfg.cluster.region, "permissions": "read_write"}
     ]
     assert "secretKey" in key.additional_secret_outputs
+
+
+def _provider_of(run: ProgramRun, resource: Registered) -> Registered:
+    urn, _, _ = resource.provider.rpartition("::")
+    return run.by_urn(urn)
+
+
+def test_the_bucket_alone_has_a_provider_that_empties_it_before_deleting_it() -> None:
+    """Without ``objBucketForceDelete`` Linode refuses to delete the filled bucket: a destroy,
+    or the last streamed model switched back to ``hub``, would fail at the bucket on every
+    ``up`` (docs/provider-semantics.md, "Object Storage")."""
+    run = _streamed_run()
+    bucket = run.one(BUCKET)
+    assert bucket.provider, "the bucket uses the default provider, which never empties it"
+    provider = _provider_of(run, bucket)
+    assert provider.typ == LINODE_PROVIDER
+    assert json.loads(provider.inputs["objBucketForceDelete"]) is True
+    assert json.loads(provider.inputs["objUseTempKeys"]) is True
+    # No token of its own: like the default provider, it reads LINODE_TOKEN.
+    assert "token" not in provider.inputs
+    users = [r.urn for r in run.resources if r.provider.startswith(f"{provider.urn}::")]
+    assert users == [bucket.urn]
+    # The cluster, its pool and the key keep the default provider.
+    others = [r for r in run.resources if r.typ.startswith("linode:") and r is not bucket]
+    assert {r.typ for r in others} >= {KEY, "linode:index/lkeCluster:LkeCluster"}
+    assert all(not r.provider for r in others)
+
+
+def _stack_linode_config() -> tuple[dict[str, str], dict[str, str]]:
+    """A value for every setting of pulumi-linode's provider but the two the bucket's provider
+    fixes, as the engine hands them over (strings), split into plain and secret keys."""
+    plain: dict[str, str] = {}
+    secret: dict[str, str] = {}
+    for name, param in inspect.signature(linode.ProviderArgs.__init__).parameters.items():
+        if name in {"__self__", "obj_bucket_force_delete", "obj_use_temp_keys"}:
+            continue
+        key = "linode:" + re.sub(r"_(.)", lambda m: m.group(1).upper(), name)
+        kind = str(param.annotation)
+        value = "true" if "bool]" in kind else "7" if "int]" in kind else f"{name}-0123456789"
+        (secret if re.search("token|secret", name) else plain)[key] = value
+    return plain, secret
+
+
+def test_every_linode_key_of_the_stack_reaches_the_buckets_provider() -> None:
+    """The engine gives the stack's ``linode:`` config to the default provider only
+    (pulumi/pulumi default_providers.go:143): the bucket's provider gets it as arguments, so
+    it talks to the same API with the same token (``linode:token``, secret) as the cluster."""
+    plain, secret = _stack_linode_config()
+    assert {"linode:token", "linode:url", "linode:skipImplicitReboots"} <= {*plain, *secret}
+    run = run_program(
+        "production",
+        overrides={"models": _models(), **plain},
+        secrets={**TEST_SECRETS, **secret},
+    )
+    provider = _provider_of(run, run.one(BUCKET))
+    # As the engine would pass them on: text as is, bools and ints as JSON.
+    given = {f"linode:{k}": v for k, v in provider.inputs.items()}
+    assert {k: given.get(k) for k in {**plain, **secret}} == {**plain, **secret}
+    assert {"token", "objSecretKey"} <= set(provider.secret_inputs)
+    assert json.loads(provider.inputs["objBucketForceDelete"]) is True
+    assert secret["linode:token"] not in repr(run.outputs)
 
 
 def test_the_secret_is_made_from_the_keys_and_the_buckets_outputs_as_secrets() -> None:

@@ -381,13 +381,14 @@ def stack_file_config(stack: str) -> dict[str, Any]:
 def engine_config(
     config: Mapping[str, Any], secrets: Mapping[str, str]
 ) -> tuple[dict[str, str], list[str]]:
-    """Config as the engine hands it to a program: strings, objects as JSON, secrets listed."""
+    """Config as the engine hands it to a program: strings, objects as JSON, secrets listed
+    (a secret's key is the project's unless it names its namespace: ``linode:token``)."""
     out: dict[str, str] = {}
     for key, value in config.items():
         out[key] = value if isinstance(value, str) else json.dumps(value)
     secret_keys = []
     for key, value in secrets.items():
-        full = f"{PROJECT}:{key}"
+        full = key if ":" in key else f"{PROJECT}:{key}"
         out[full] = value
         secret_keys.append(full)
     return out, secret_keys
