@@ -78,7 +78,7 @@ def against_report(new: OfflineStack, ref: str) -> tuple[str, int]:
     if old is None:
         plan = format_plan(new.loaded, new.plan, source).splitlines()
         return "\n".join([f"{plan[0]} · against {ref}", why, *plan[1:]]), 0
-    report = change_lines(old, Side(new.loaded, new.plan))
+    report = change_lines(old, Side(new.loaded, new.plan), ref)
     count = report.changes
     what = f"{count} change{'' if count == 1 else 's'}" if count else "no change"
     head = headline(new.loaded, source, verdict(len(report.problems), len(found)))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from components.config import LoadedStack, StackConfig
 from components.manifests.changes import (
@@ -30,6 +31,7 @@ from components.planning.transitions import create_first_findings
 from ops.plan_cost import usd as _usd
 from ops.plan_explain import what_ifs
 from ops.plan_lora import adapter_note, adapter_registry_lines
+from ops.plan_previous import KeptRollout, kept_rollouts, rollout_line, stray_previous
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,9 @@ _HOW = {
 }
 
 
-def _model_line(change: ModelChange, before: Side, new: Side) -> str:
+def _model_line(
+    change: ModelChange, before: Side, new: Side, rollouts: dict[str, KeptRollout], at: datetime
+) -> str:
     name = change.name
     if change.status == "removed":
         return f"{name}: removed; its objects are deleted"
@@ -86,6 +90,8 @@ def _model_line(change: ModelChange, before: Side, new: Side) -> str:
     was = next((m for m in before.config.models if m.name == name), None)
     adapters = adapter_note(was, model) if was is not None else ""
     what += f" ({adapters})" if adapters else ""
+    if name in rollouts:
+        return f"{what}: {rollout_line(rollouts[name], size, at)}"
     if change.workload_replaced:
         return (
             f"{what}: the workload is replaced delete-first ({', '.join(change.workload_replaced)}"
@@ -128,7 +134,9 @@ def _registry_line(change: ModelChange) -> str | None:
     return None
 
 
-def _seconds(change: ModelChange, new: Side) -> float:
+def _seconds(change: ModelChange, new: Side, blue_green: set[str]) -> float:
+    """Until the changed model serves again; a keepPrevious rollout's new revision is a new
+    workload, started cold."""
     if change.status == "removed":
         return 0.0
     model = next(m for m in new.config.models if m.name == change.name)
@@ -137,7 +145,9 @@ def _seconds(change: ModelChange, new: Side) -> float:
         new.config.timing,
         model,
         keys=frozenset(change.keys),
-        added=change.status in ("added", "renamed") or change.kind_switch is not None,
+        added=change.status in ("added", "renamed")
+        or change.kind_switch is not None
+        or change.name in blue_green,
         replaced=bool(change.workload_replaced),
         restarts=change.restarts,
         new_replicas=grown,
@@ -188,10 +198,12 @@ def _stack_lines(old: Side, new: Side) -> tuple[list[str], bool]:
     return lines, over
 
 
-def _time_line(changes: StackChanges, new: Side, starts_over: bool) -> list[str]:
+def _time_line(
+    changes: StackChanges, new: Side, starts_over: bool, blue_green: set[str]
+) -> list[str]:
     """Until every changed model serves again: models change in parallel, each model's pods
     one at a time; after a replaced cluster, pool or namespace every model starts cold."""
-    timed = [(s, c.name) for c in changes.models if (s := _seconds(c, new)) > 0]
+    timed = [(s, c.name) for c in changes.models if (s := _seconds(c, new, blue_green)) > 0]
     if starts_over:
         timed += [
             (estimate_model(new.config.timing, m).cold_start, m.name) for m in new.config.models
@@ -220,16 +232,21 @@ def _cost_line(old: PoolCost | None, new: PoolCost | None) -> str:
 class ChangeReport:
     lines: list[str]
     changes: int  # models, stack keys and other objects that change
-    problems: list[str]  # what the change cannot do as it is (create-first beyond the quota)
+    problems: list[str]  # what the change cannot do as it is, or would do against its intent
 
 
-def change_lines(old: Side, new: Side) -> ChangeReport:
-    """The report's lines (after the verdict), how many things change, and its problems."""
+def change_lines(old: Side, new: Side, ref: str = "REF") -> ChangeReport:
+    """The report's lines (after the verdict), how many things change, and its problems
+    (create-first beyond the quota; a keepPrevious rollout that keeps nothing of ``ref``)."""
+    at = datetime.now(UTC)
     changes = stack_changes(old.loaded, old.plan, new.loaded, new.plan)
+    rollouts = {r.model.name: r for r in kept_rollouts(old, new, ref, at)}
     stack, starts_over = _stack_lines(old, new)
     lines: list[str] = []
     if changes.models:
-        lines += ["Models:"] + [f"  - {_model_line(c, old, new)}" for c in changes.models]
+        lines += ["Models:"] + [
+            f"  - {_model_line(c, old, new, rollouts, at)}" for c in changes.models
+        ]
     if stack:
         lines += ["Stack:"] + [f"  - {s}" for s in stack]
     shared = [c for c in changes.shared if c.action != "update"]
@@ -254,6 +271,8 @@ def change_lines(old: Side, new: Side) -> ChangeReport:
         "Secrets newly required: "
         + (", ".join(f"{k} ({'not set yet' if k in unset else 'set'})" for k in newly) or "none")
     )
-    lines += _time_line(changes, new, starts_over)
+    lines += _time_line(changes, new, starts_over, set(rollouts))
     lines.append(_cost_line(pool_cost(old.config), pool_cost(new.config)))
+    problems += [p for r in rollouts.values() for p in r.problems]
+    problems += stray_previous(old, new, ref, at)
     return ChangeReport(lines, len(changes.models) + len(stack) + len(shared), problems)
