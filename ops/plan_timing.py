@@ -114,11 +114,15 @@ def _keep_previous_cost(m: ModelConfig) -> list[str]:
     if not m.rollout.keep_previous:
         return []
     kept = m.rollout.previous
-    now = (
-        f"keeps {kept.image} at {kept.revision} serving until {kept.until}"
-        if kept is not None and kept_revision(m) is not None
-        else "keeps nothing now: a rollout names the revision it replaces in rollout.previous"
-    )
+    if kept is not None and kept_revision(m) is not None:
+        now = f"keeps {kept.image} at {kept.revision} serving until {kept.until}"
+    else:
+        ended = f"rollout.previous's window ended at {kept.until}; " if kept else ""
+        now = (
+            f"keeps nothing now: {ended}the change that rolls out a new image or revision must "
+            "set rollout.previous to the one it replaces, or a rollback restarts pods (`ops "
+            "plan --against REF` checks it)"
+        )
     return [
         f"{m.name}: rollout.keepPrevious {m.rollout.keep_previous} min: its previous "
         f"revision holds {kept_gpus(m)} more GPUs for that long after each rollout; {now}"
