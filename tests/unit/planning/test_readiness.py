@@ -189,7 +189,7 @@ def test_ops_plan_shows_what_keep_previous_costs_and_what_it_keeps_now() -> None
         for w in warnings
     )
     assert not any("pulumi up refuses" in w for w in warnings)  # the workload half is built
-    assert any("keeps nothing now: a rollout names the revision it replaces" in w for w in warnings)
+    assert any("keeps nothing now: the change that rolls out a new image" in w for w in warnings)
     previous = {
         "image": "vllm/vllm-openai:v0.32.0",
         "revision": "5" * 40,
