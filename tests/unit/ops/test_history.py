@@ -20,6 +20,7 @@ from ops.history import (
     secrets_shown,
 )
 from tests.fixtures.history import HIDDEN, SECRET_VALUES, SHOWN
+from tests.support.ops_cli import ops
 from tests.support.stackfiles import ROOT
 
 
@@ -127,12 +128,6 @@ def test_rows_for_json_carry_duration_models_and_no_config_values() -> None:
         "image": "vllm/vllm-openai:v0.32.0",
     }
     assert not any(s in json.dumps(rows) for s in SECRET_VALUES)
-
-
-def ops(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ops", *args], cwd=ROOT, capture_output=True, text=True, check=False
-    )
 
 
 def test_history_command_prints_json_from_a_history_file() -> None:

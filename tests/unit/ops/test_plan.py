@@ -14,13 +14,8 @@ import pytest
 import yaml
 
 from ops.schema import render
+from tests.support.ops_cli import ops
 from tests.support.stackfiles import ROOT, STACKS
-
-
-def ops(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ops", *args], cwd=ROOT, capture_output=True, text=True, check=False
-    )
 
 
 @pytest.mark.parametrize("stack", STACKS)

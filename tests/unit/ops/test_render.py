@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import kubernetes_validate
@@ -15,19 +14,14 @@ from components.config.source import load_from_stack_file
 from components.manifests.stack import stack_objects
 from components.planning.capacity import plan_stack
 from ops.render_dir import MANIFEST
+from tests.support.ops_cli import ops
 from tests.support.stackfiles import ROOT, STACKS
 
 CRD_GROUPS = ("monitoring.coreos.com/", "keda.sh/")
 
 
 def render(stack: str, out: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ops", "render", "--stack", stack, "--out", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return ops("render", "--stack", stack, "--out", str(out))
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -91,13 +85,7 @@ def test_render_of_an_invalid_stack_exits_2_without_writing(tmp_path: Path) -> N
     bad = tmp_path / "Pulumi.bad.yaml"
     bad.write_text(yaml.safe_dump(doc))
     out = tmp_path / "out"
-    result = subprocess.run(
-        [sys.executable, "-m", "ops", "render", "--file", str(bad), "--out", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = ops("render", "--file", str(bad), "--out", str(out))
     assert result.returncode == 2
     assert "models[0].image:" in result.stderr
     assert not out.exists()

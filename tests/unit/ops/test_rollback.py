@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,6 +21,7 @@ from ops.rollback import (
     validate_restored,
 )
 from tests.fixtures.history import HIDDEN, SECRET_VALUES, SHOWN
+from tests.support.ops_cli import ops
 from tests.support.stackfiles import ROOT
 
 P = "vllm-platform:"
@@ -197,12 +196,6 @@ def test_stack_file_secure_values_are_secrets_with_unknown_values(tmp_path: Path
 
 
 # ----------------------------------------------------------------------------- the command
-
-
-def ops(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ops", *args], cwd=ROOT, capture_output=True, text=True, check=False
-    )
 
 
 def test_offline_plan_from_a_history_file_prints_the_diff_and_applies_nothing() -> None:
