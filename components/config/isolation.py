@@ -1,6 +1,6 @@
 """One environment cannot take another's place: names that belong to another environment (its
-namespace, its registry roles, its stack, its cluster stack) and the GPU enablement of a cluster
-another stack owns are refused, each with the key that names them.
+namespace, its registry roles, its stack, its cluster stack, its weights bucket) and the GPU
+enablement of a cluster another stack owns are refused, each with the key that names them.
 
 A name belongs to an environment when one of its words names it (``ENVIRONMENT_WORDS``:
 ``vllm-prod`` is production's, ``vllm_registry_writer_development`` development's). The stacks
@@ -50,6 +50,15 @@ def role_issue(env: str, role: str) -> str | None:
         "a {env} stack writing as (or managing) the {other} stack's role takes its place in "
         "the registry, whatever the server; name it for '{env}' alone (e.g. "
         "vllm_registry_writer_{env})",
+    )
+
+
+def bucket_issue(env: str, bucket: str) -> str | None:
+    return _named_for(
+        env,
+        bucket,
+        "a {env} stack would stage into the {other} stack's bucket (its key reads and writes "
+        "it), or fail to create it; name one for {env} alone",
     )
 
 

@@ -11,6 +11,7 @@ from components.config.cluster import ClusterConfig
 from components.config.cost import CostConfig
 from components.config.health_reporter import HealthReporterConfig
 from components.config.isolation import (
+    bucket_issue,
     gpu_enablement_issue,
     namespace_issue,
     role_issue,
@@ -187,6 +188,9 @@ class StackConfig(ConfigModel):
                 else stack_reference_issue(env, cluster.stack_reference)
             ),
             "cluster.gpuEnablement": gpu_enablement_issue(cluster.mode, cluster.gpu_enablement),
+            "weightStore.bucket": (
+                None if self.weight_store.bucket is None else bucket_issue(env, self.bucket_label)
+            ),
         }
         for key, problem in found.items():
             if problem is not None:

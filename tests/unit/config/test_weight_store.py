@@ -75,3 +75,15 @@ def test_a_bucket_without_a_streamed_model_is_refused() -> None:
     path, message = _issue(raw)
     assert path == "weightStore.bucket"
     assert "no model streams its weights" in message
+
+
+def test_another_environments_bucket_is_refused() -> None:
+    raw = raw_stack("staging")
+    raw["models"][0]["weightSource"] = {"kind": "objectStorage"}
+    raw["cluster"] = raw_stack("development")["cluster"]  # objectStorage needs mode create
+    raw["weightStore"] = {"bucket": "vllm-platform-vllm-production-weights"}
+    path, message = _issue(raw)
+    assert path == "weightStore.bucket"
+    assert "names the environment 'production'" in message
+    raw["weightStore"] = {"bucket": "acme-weights-staging"}
+    assert load_stack_config(raw).config.bucket_label == "acme-weights-staging"
