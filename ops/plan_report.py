@@ -55,6 +55,18 @@ def headline(loaded: LoadedStack, source: str, verdict_text: str) -> str:
     )
 
 
+def _weights_lines(cfg: StackConfig) -> list[str]:
+    """The bucket a streamed model's weights are staged in (none without one)."""
+    streamed = [m.name for m in cfg.models if m.weight_source.kind == "objectStorage"]
+    if not streamed:
+        return []
+    where = f"{cfg.bucket_label!r} in {cfg.cluster.region}"
+    return [
+        f"Weights bucket: {where}, made by this stack, for {', '.join(streamed)} (labels are "
+        "unique per region across Linode accounts: weightStore.bucket names one of your own)"
+    ]
+
+
 def _cluster_line(cfg: StackConfig) -> str:
     c = cfg.cluster
     if c.mode == "create":
@@ -172,6 +184,7 @@ def format_plan(loaded: LoadedStack, plan: StackPlan, source: str) -> str:
             "plan reads only this file, so nothing that environment sets is checked here"
         )
     lines.append(f"Cluster: {_cluster_line(cfg)}")
+    lines += _weights_lines(cfg)
     lines += _pool_lines(cfg, plan)
     lines += [cost_line(cfg)]
     lines += ["", *table_lines(_model_rows(plan, cfg))]

@@ -285,3 +285,22 @@ def test_every_view_lists_the_cautions_its_verdict_counts(
     assert code == 0
     assert lines[0].startswith("2 cautions · ")
     assert _cautions_listed(lines) == 2, "\n".join(lines)
+
+
+def test_a_streamed_model_names_the_bucket_the_stack_makes(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    doc = yaml.safe_load((ROOT / "Pulumi.production.yaml").read_text())
+    doc["config"]["vllm-platform:models"][0]["weightSource"] = {"kind": "objectStorage"}
+    path = tmp_path / "Pulumi.production.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    code, lines = plan(capsys, "--file", str(path))
+    assert code == 0, lines
+    name = doc["config"]["vllm-platform:models"][0]["name"]
+    [line] = [x for x in lines if x.startswith("Weights bucket: ")]
+    assert line.startswith(
+        f"Weights bucket: 'vllm-platform-vllm-production-weights' in us-ord, made by this "
+        f"stack, for {name} ("
+    ), line
+    code, lines = plan(capsys, "--stack", "production")
+    assert code == 0 and not [x for x in lines if x.startswith("Weights")], lines
