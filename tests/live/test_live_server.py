@@ -34,7 +34,7 @@ pytestmark = pytest.mark.live
 SYSTEM_PATH = IMAGE_PATH  # the curl image's tools (sh, curl) are the system's here
 
 
-def _run_as(container: Container, run: Run, argv: list[str], env: dict[str, str]) -> str:
+def run_as(container: Container, run: Run, argv: list[str], env: dict[str, str]) -> str:
     """Run a rendered container's command here as its user; its output (stdout+stderr)."""
     kwargs: dict[str, Any] = {}
     if run.user is not None:
@@ -85,7 +85,7 @@ def run_smoke(run: Run, payload: str | None = None) -> str:
     env["SMOKE_PORT"] = str(run.ports["http"].port)
     if payload is not None:
         env["SMOKE_PAYLOADS"] = payload
-    return _run_as(smoke, run, argv, env)
+    return run_as(smoke, run, argv, env)
 
 
 def test_the_rendered_smoke_script_passes(cold: Run) -> None:
@@ -120,7 +120,7 @@ def test_the_health_reporters_probe_marks_it_healthy(cold: Run) -> None:
         "tmp": cold.own(cold.root / "reporter-tmp"),
     }
     argv, env = local_env(probe, volumes, {}, SYSTEM_PATH)
-    out = _run_as(probe, cold, argv, env)
+    out = run_as(probe, cold, argv, env)
     assert out.startswith("exit 0\n"), out
     results = (volumes["results"] / "results").read_text(encoding="utf-8")
     assert results == "tiny-chat healthy http_200\n", results

@@ -21,7 +21,7 @@ from tests.live.environment import STREAM_STACK
 from tests.live.objectstore import S3Store, hub_shim, start_s3
 from tests.live.rendered import Address, local_env, render
 from tests.live.server import free_port
-from tests.live.test_live_server import _run_as, run_smoke
+from tests.live.test_live_server import run_as, run_smoke
 
 pytestmark = pytest.mark.live
 
@@ -47,7 +47,7 @@ class Streamed:
             container, {"tmp": tmp}, self.s3_secrets(key), f"{self.run.env.bin}:{IMAGE_PATH}"
         )
         env["PYTHONPATH"] = str(self.run.root / "hub")  # the Hub (objectstore.hub_shim)
-        return _run_as(container, self.run, argv, env)
+        return run_as(container, self.run, argv, env)
 
     def s3_secrets(self, key: tuple[str, str] | None = None) -> dict[str, str]:
         """The ``weights-object-storage`` Secret's values by the variables that reference it."""
