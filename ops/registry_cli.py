@@ -87,6 +87,7 @@ def list_main(args: argparse.Namespace) -> int:
     headers = (
         "ENVIRONMENT",
         "MODEL",
+        "BASE",
         "HEALTH",
         "ROUTED",
         "REPLICAS",
@@ -100,6 +101,8 @@ def list_main(args: argparse.Namespace) -> int:
         (
             e.environment or "-",
             e.model_name or "-",
+            # A LoRA adapter's row: the base model whose replicas serve it.
+            e.base_model_name or "-",
             e.health_status,
             "yes" if e.routing_enabled else "no",
             "-" if e.replicas is None else str(e.replicas),

@@ -40,17 +40,33 @@ def test_registry_list_prints_a_table_filtered_by_environment(
             spec(environment="production", stack="production", replicas=4),
             owner="vllm-platform/production",
         )
+        store.register(
+            conn,
+            spec(
+                environment="production",
+                stack="production",
+                replicas=4,
+                model_name="sql-expert",
+                base_model_name=spec().model_name,
+                adapter_hf_repo="acme/sql-expert-lora",
+                adapter_revision="1" * 40,
+            ),
+            owner="vllm-platform/production",
+        )
     monkeypatch.setenv("VLLM_REGISTRY_DSN", migrated_db)
 
     assert main(["registry", "list", "--environment", "production"]) == 0
 
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == [
-        "ENVIRONMENT", "MODEL", "HEALTH", "ROUTED", "REPLICAS", "IMAGE", "TARGET", "ENDPOINT",
-        "OWNER", "UPDATED",
+        "ENVIRONMENT", "MODEL", "BASE", "HEALTH", "ROUTED", "REPLICAS", "IMAGE", "TARGET",
+        "ENDPOINT", "OWNER", "UPDATED",
     ]  # fmt: skip
-    assert len(lines) == 3
-    assert lines[2].split()[:5] == ["production", spec().model_name, "healthy", "yes", "4"]
+    assert len(lines) == 4
+    model = spec().model_name
+    assert lines[2].split()[:6] == ["production", model, "-", "healthy", "yes", "4"]
+    # An adapter's row names the base model whose replicas serve it.
+    assert lines[3].split()[:6] == ["production", "sql-expert", model, "healthy", "yes", "4"]
     assert "vllm-platform/production" in lines[2].split()
 
 
