@@ -343,7 +343,8 @@ class StackConfig(ConfigModel):
     def bucket_label(self) -> str:
         """The stack's Object Storage bucket: ``weightStore.bucket``, else fixed by the project
         and the namespace (one per environment's namespace)."""
-        return self.weight_store.bucket or f"{PROJECT}-{self.namespace_name}-weights"
+        chosen = self.weight_store.bucket  # "" is a label too (refused), never the default
+        return f"{PROJECT}-{self.namespace_name}-weights" if chosen is None else chosen
 
     @property
     def namespace_name(self) -> str:
