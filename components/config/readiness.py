@@ -14,6 +14,10 @@ from pydantic_core import PydanticCustomError
 from components.config.base import ConfigModel, path_error
 from components.config.types import ImageRef, ModelRevision
 
+# RFC 3339 section 5.6 ``date-time`` (a space for the T, as its note allows): Python's
+# fromisoformat alone also takes ISO 8601's week and basic forms and offsets in seconds.
+RFC_3339 = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})")
+
 
 def _instant(value: object) -> object:
     """An RFC 3339 instant with its offset, kept as the text the user wrote (quoted in the
@@ -21,7 +25,7 @@ def _instant(value: object) -> object:
     if not isinstance(value, str):
         return value
     try:
-        parsed = datetime.fromisoformat(value)
+        parsed = datetime.fromisoformat(value) if RFC_3339.fullmatch(value) else None
     except ValueError:
         parsed = None
     if parsed is None or parsed.tzinfo is None:
