@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Literal, Self
+from typing import Annotated, Final, Literal, Self
 
 from pydantic import BeforeValidator, Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -57,13 +57,18 @@ class KeptRevision(ConfigModel):
         return datetime.fromisoformat(self.until)
 
 
+# The longest window: the registry names a rollback target for 1..1440 minutes (migration 0007,
+# ``keep_previous``; registry/providers/previous.py clamps to it).
+KEEP_PREVIOUS_MAX_MINUTES: Final = 24 * 60
+
+
 class Rollout(ConfigModel):
     """What a rollout keeps for a rollback, and how it replaces the replicas."""
 
     keep_previous: int = Field(
         default=0,
         ge=0,
-        le=24 * 60,
+        le=KEEP_PREVIOUS_MAX_MINUTES,
         description=(
             "minutes the previous revision's replicas keep serving after a rollout, registered "
             "as the rollback target: a rollback inside the window is a registry and Service "
