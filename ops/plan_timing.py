@@ -139,11 +139,16 @@ def _all_at_once_downtime(m: ModelConfig, est: ModelTiming) -> list[str]:
     """The plan's line for a model that restarts every replica at once: it is downtime."""
     if not m.rollout.all_at_once:
         return []
+    auto = m.active_autoscaling
+    if auto is not None:  # KEDA sets the count: as many as run then
+        who = f"every replica ({auto.min_replicas} to {auto.max_replicas}, autoscaled)"
+    else:
+        who = "its only replica" if m.replicas == 1 else f"all {m.replicas} replicas"
     return [
-        f"{m.name}: rollout.restart allAtOnce: downtime: every rollout and rollback takes all "
-        f"{m.replicas} replicas down at once, and the model serves nothing until they are ready "
-        f"again (a rollback about {_min(est.rollback_per_pod)} min, a new revision longer); "
-        "its registry row is rolling_out meanwhile (docs/registry-contract.md)"
+        f"{m.name}: rollout.restart allAtOnce: downtime: every rollout and rollback takes {who} "
+        "down at once, and the model serves nothing until it is ready again (a rollback about "
+        f"{_min(est.rollback_per_pod)} min, a new revision longer); its registry row is "
+        "rolling_out meanwhile (docs/registry-contract.md)"
     ]
 
 

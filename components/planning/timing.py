@@ -176,11 +176,11 @@ def timing_warnings(model: ModelConfig, t: ModelTiming) -> list[str]:
             "restart the pod before it is ready"
         )
     if t.rollback > ROLLBACK_TARGET_SECONDS and held_to_targets(model):
-        how = (
-            f"all {t.replicas} replicas at once, downtime"
-            if t.all_at_once
-            else f"{t.replicas} x {_minutes(t.rollback_per_pod)}"
-        )
+        if not t.all_at_once:
+            how = f"{t.replicas} x {_minutes(t.rollback_per_pod)}"
+        else:
+            how = "its only replica" if t.replicas == 1 else f"all {t.replicas} replicas at once"
+            how += ", downtime"
         out.append(
             f"{model.name}: estimated rollback {_minutes(t.rollback)} ({how}) misses the "
             f"{_minutes(ROLLBACK_TARGET_SECONDS)} target (SC-004)"

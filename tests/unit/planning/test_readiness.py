@@ -308,10 +308,40 @@ def test_ops_plan_says_a_model_restarting_all_at_once_is_downtime() -> None:
     assert rollback.endswith("closed by weightSource.kind: objectStorage (4.1 min ≤ 5.0)")
     assert (
         "llama-3-3-70b-instruct: rollout.restart allAtOnce: downtime: every rollout and rollback "
-        "takes all 2 replicas down at once, and the model serves nothing until they are ready "
+        "takes all 2 replicas down at once, and the model serves nothing until it is ready "
         "again (a rollback about 15.2 min, a new revision longer); its registry row is "
         "rolling_out meanwhile"
     ) in " ".join(warnings)
     lines, others = format_timing(stack()[0])  # one at a time: no downtime line, no mark
     assert not any("rollout.restart allAtOnce: downtime" in w for w in others)
     assert "(downtime)" not in "\n".join(lines)
+
+
+@pytest.mark.parametrize(
+    ("more", "down"),
+    [
+        ({"replicas": 1}, "takes its only replica down at once"),
+        (
+            {"autoscaling": {"minReplicas": 2, "maxReplicas": 3}},
+            "takes every replica (2 to 3, autoscaled) down at once",
+        ),
+    ],
+)
+def test_the_downtime_line_names_the_replicas_a_rollout_takes_down(
+    more: dict[str, Any], down: str
+) -> None:
+    from ops.plan_timing import format_timing
+
+    cfg, _, _ = stack(model=1, max_nodes=11, k8s_version="1.37", **ALL_AT_ONCE, **more)
+    _, warnings = format_timing(cfg)
+    (line,) = [w for w in warnings if "rollout.restart allAtOnce: downtime" in w]
+    assert down in line, line
+
+
+def test_a_single_replica_restarting_all_at_once_is_said_as_one() -> None:
+    from ops.plan_timing import format_timing
+
+    cfg, _, _ = stack(k8s_version="1.37", replicas=1, **ALL_AT_ONCE)  # the 70B
+    _, warnings = format_timing(cfg)
+    (rollback,) = [w for w in warnings if "(SC-004)" in w]
+    assert "estimated rollback 15.2 min (its only replica, downtime)" in rollback, rollback
