@@ -16,17 +16,18 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from components.config import LoadedStack, StackConfig
+from components.config import LoadedStack, ModelConfig, StackConfig
 from components.manifests.changes import (
     ModelChange,
     StackChanges,
     stack_changes,
     stack_key_changes,
 )
+from components.manifests.vllm.streamer import staged_copies, staged_copy, streams
 from components.planning.capacity import RolloutStrategy, StackPlan
 from components.planning.change_timing import change_seconds
 from components.planning.cost import PoolCost, pool_cost
-from components.planning.timing import COLD_START_TARGET_SECONDS, estimate_model
+from components.planning.timing import COLD_START_TARGET_SECONDS
 from components.planning.transitions import create_first_findings
 from ops.plan_cost import usd as _usd
 from ops.plan_explain import what_ifs
@@ -134,7 +135,14 @@ def _registry_line(change: ModelChange) -> str | None:
     return None
 
 
-def _seconds(change: ModelChange, new: Side, blue_green: set[str]) -> float:
+def _stages(model: ModelConfig, old: Side, new: Side) -> bool:
+    """Whether the staging Job copies ``model``'s revision before its servers change: it streams
+    a revision the stack's bucket did not hold (a new revision, a switch to the bucket, a new
+    bucket label or region)."""
+    return streams(model) and staged_copy(new.config, model) not in staged_copies(old.config)
+
+
+def _seconds(change: ModelChange, old: Side, new: Side, blue_green: set[str]) -> float:
     """Until the changed model serves again; a keepPrevious rollout's new revision is a new
     workload, started cold."""
     if change.status == "removed":
@@ -151,6 +159,7 @@ def _seconds(change: ModelChange, new: Side, blue_green: set[str]) -> float:
         replaced=bool(change.workload_replaced),
         restarts=change.restarts,
         new_replicas=grown,
+        staged=_stages(model, old, new),
     )
 
 
@@ -199,14 +208,17 @@ def _stack_lines(old: Side, new: Side) -> tuple[list[str], bool]:
 
 
 def _time_line(
-    changes: StackChanges, new: Side, starts_over: bool, blue_green: set[str]
+    changes: StackChanges, old: Side, new: Side, starts_over: bool, blue_green: set[str]
 ) -> list[str]:
     """Until every changed model serves again: models change in parallel, each model's pods
-    one at a time; after a replaced cluster, pool or namespace every model starts cold."""
-    timed = [(s, c.name) for c in changes.models if (s := _seconds(c, new, blue_green)) > 0]
+    one at a time; after a replaced cluster, pool or namespace every model starts cold; a
+    revision the bucket does not hold is staged first."""
+    timed = [(s, c.name) for c in changes.models if (s := _seconds(c, old, new, blue_green)) > 0]
     if starts_over:
+        timing = new.config.timing
         timed += [
-            (estimate_model(new.config.timing, m).cold_start, m.name) for m in new.config.models
+            (change_seconds(timing, m, added=True, staged=_stages(m, old, new)), m.name)
+            for m in new.config.models
         ]
     if not timed:
         return []
@@ -271,7 +283,7 @@ def change_lines(old: Side, new: Side, ref: str = "REF") -> ChangeReport:
         "Secrets newly required: "
         + (", ".join(f"{k} ({'not set yet' if k in unset else 'set'})" for k in newly) or "none")
     )
-    lines += _time_line(changes, new, starts_over, set(rollouts))
+    lines += _time_line(changes, old, new, starts_over, set(rollouts))
     lines.append(_cost_line(pool_cost(old.config), pool_cost(new.config)))
     problems += [p for r in rollouts.values() for p in r.problems]
     problems += stray_previous(old, new, ref, at)

@@ -140,10 +140,16 @@ def download_budget_seconds(timing: TimingConfig, model: ModelConfig) -> int:
     return max(_DOWNLOAD_BUDGET_FLOOR_SECONDS, math.ceil(estimate * _DOWNLOAD_BUDGET_FACTOR))
 
 
+def stage_seconds(timing: TimingConfig, model: ModelConfig) -> float:
+    """The staging Job's copy of a streamed model's revision into the bucket: the checkpoint's
+    download from the Hub plus its upload, each at the Hub's rate into a volume."""
+    return 2 * _seconds_for(checkpoint_gb(model), download_mb_per_s(timing))
+
+
 def stage_budget_seconds(timing: TimingConfig, model: ModelConfig) -> int:
     """What the staging Job of a streamed model may take (its ``activeDeadlineSeconds``): three
-    times the estimated download plus upload of the checkpoint, at least ten minutes."""
-    estimate = 2 * _seconds_for(checkpoint_gb(model), download_mb_per_s(timing))
+    times ``stage_seconds``, at least ten minutes."""
+    estimate = stage_seconds(timing, model)
     return max(_DOWNLOAD_BUDGET_FLOOR_SECONDS, math.ceil(estimate * _DOWNLOAD_BUDGET_FACTOR))
 
 
