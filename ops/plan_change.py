@@ -228,6 +228,22 @@ def _time_line(
     return [f"Time to ready (estimate): {_minutes(seconds)}{over} ({slowest}; {why})"]
 
 
+def _bucket_lines(old: StackConfig, new: StackConfig) -> list[str]:
+    """The stack's bucket (a Linode resource, beside the Kubernetes objects) when the change
+    makes the first model stream or the last one stop (docs/operations.md)."""
+    was, now = (any(streams(m) for m in c.models) for c in (old, new))
+    if was == now:
+        return []
+    cfg = new if now else old
+    what = f"ObjectStorageBucket {cfg.bucket_label} (with its key)"
+    if now:
+        return [f"{what}: create in {cfg.cluster.region}"]
+    gone = f"{what}: delete, emptied first: every staged revision goes"
+    if cfg.protected:
+        gone += "; refused while protected: docs/operations.md, Stop streaming a model's weights"
+    return [gone]
+
+
 def _cost_line(old: PoolCost | None, new: PoolCost | None) -> str:
     lo = (old.monthly_min_usd, old.monthly_max_usd) if old else (0.0, 0.0)
     hi = (new.monthly_min_usd, new.monthly_max_usd) if new else (0.0, 0.0)
@@ -262,12 +278,13 @@ def change_lines(old: Side, new: Side, ref: str = "REF") -> ChangeReport:
     if stack:
         lines += ["Stack:"] + [f"  - {s}" for s in stack]
     shared = [c for c in changes.shared if c.action != "update"]
-    if shared:
-        lines += ["Other objects:"] + [
-            f"  - {c.kind} {c.name}: {c.action}"
-            + (f" delete-first ({', '.join(c.fields)})" if c.fields else "")
-            for c in shared
-        ]
+    others = [
+        f"{c.kind} {c.name}: {c.action}"
+        + (f" delete-first ({', '.join(c.fields)})" if c.fields else "")
+        for c in shared
+    ] + _bucket_lines(old.config, new.config)
+    if others:
+        lines += ["Other objects:"] + [f"  - {o}" for o in others]
     spare, problems = _spare_lines(changes, old, new)
     lines += spare
     registry = [
@@ -287,4 +304,4 @@ def change_lines(old: Side, new: Side, ref: str = "REF") -> ChangeReport:
     lines.append(_cost_line(pool_cost(old.config), pool_cost(new.config)))
     problems += [p for r in rollouts.values() for p in r.problems]
     problems += stray_previous(old, new, ref, at)
-    return ChangeReport(lines, len(changes.models) + len(stack) + len(shared), problems)
+    return ChangeReport(lines, len(changes.models) + len(stack) + len(others), problems)

@@ -16,6 +16,7 @@ import pytest
 from tests.unit.ops.test_plan_report import P, edit_stack, git, plan, repo  # noqa: F401
 
 STREAMED = {"kind": "objectStorage"}
+LABEL = "vllm-platform-vllm-production-weights"
 
 
 def _stream(cfg: dict[str, Any]) -> None:
@@ -69,3 +70,24 @@ def test_a_change_that_keeps_the_staged_revision_copies_nothing(
     # 2 x 246.2 s, one replica at a time, from the revision the bucket holds
     assert "Time to ready (estimate): 8.2 min (llama-3-3-70b-instruct;" in text
     assert "weightStore.bucket" not in text
+
+
+def test_the_bucket_goes_with_the_last_streamed_model(
+    streamed: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    edit_stack(streamed, lambda c: c[P + "models"][0].update(weightSource={"kind": "hub"}))
+    text = _against(capsys, streamed)
+    assert (
+        f"  - ObjectStorageBucket {LABEL} (with its key): delete, emptied first: every staged "
+        "revision goes; refused while protected"
+    ) in text
+
+
+def test_the_bucket_comes_with_the_first_streamed_model(
+    repo: Path,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = repo / "Pulumi.production.yaml"
+    edit_stack(path, _stream)
+    text = _against(capsys, path)
+    assert f"  - ObjectStorageBucket {LABEL} (with its key): create in us-ord" in text
