@@ -97,8 +97,8 @@ def _with_fixes(cfg: StackConfig, i: int, warnings: list[str], est: ModelTiming)
     what planning would refuse first (budget, quota, placement), and then what closes it
     without keepPrevious's GPUs (rollout.restart allAtOnce among the options: downtime)."""
     m = cfg.models[i]
-    fixes = closing_options(cfg.timing, m, est)
-    if "SC-004" in fixes and closed_with_keep_previous(cfg.timing, m, est):
+    fixes = closing_options(cfg, m, est)
+    if "SC-004" in fixes and closed_with_keep_previous(cfg, m, est):
         blockers = keep_previous_blockers(cfg, i)
         fixes["SC-004"] += "".join(f"; keepPrevious needs first: {b}" for b in blockers)
         instead = closing_without_keep_previous(cfg, i) if blockers else None

@@ -236,7 +236,7 @@ class StackConfig(ConfigModel):
                     "no model streams its weights (models[].weightSource.kind: objectStorage)",
                 )
             return self
-        if self.cluster.mode != "create":
+        if not self.object_storage_possible:
             raise path_error(
                 f"models[{streamed[0]}].weightSource.kind",
                 f"objectStorage needs cluster.mode create (the bucket is made in the "
@@ -338,6 +338,12 @@ class StackConfig(ConfigModel):
             return self.other_namespaces_gpu_budget
         pool = self.cluster.gpu_pool
         return pool.max_gpus - self.gpu_budget_resolved if pool is not None else 0
+
+    @property
+    def object_storage_possible(self) -> bool:
+        """Whether a model may stream from a bucket of the stack's: only where the stack creates
+        its cluster (its region, its Linode account; ``_object_storage_needs_create``)."""
+        return self.cluster.mode == "create"
 
     @property
     def bucket_label(self) -> str:
