@@ -13,6 +13,7 @@ compared), times from ``components.planning.change_timing``, costs from
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -23,6 +24,7 @@ from components.manifests.changes import (
     stack_changes,
     stack_key_changes,
 )
+from components.manifests.lke import cluster_label
 from components.manifests.vllm.streamer import staged_copies, staged_copy, streams
 from components.planning.capacity import RolloutStrategy, StackPlan
 from components.planning.change_timing import change_seconds
@@ -195,12 +197,24 @@ def _spare_lines(changes: StackChanges, old: Side, new: Side) -> tuple[list[str]
 _STARTS_OVER = re.compile(r"models are down|every Kubernetes object")
 
 
+# Keys whose unset value derives one: the value, either way, is what a change is about.
+_DERIVED: dict[str, Callable[[StackConfig], str]] = {
+    "namespace": lambda c: c.namespace_name,
+    "cluster.label": cluster_label,
+    "weightStore.bucket": lambda c: c.bucket_label,
+}
+
+
 def _stack_lines(old: Side, new: Side) -> tuple[list[str], bool]:
     """Keys outside ``models`` that differ, each with what the catalogue says a change does,
-    and whether one of them makes every model start over."""
+    and whether one of them makes every model start over. A default spelled out (or a value
+    equal to it removed) changes nothing."""
     facts = what_ifs(old.config)
     lines, over = [], False
     for key, was, now in stack_key_changes(old.config, new.config):
+        derived = _DERIVED.get(key)
+        if derived is not None and derived(old.config) == derived(new.config):
+            continue
         effect = next((f.split(": ", 1)[1] for f in facts if f.startswith(f"{key}=")), "")
         over = over or bool(_STARTS_OVER.search(effect))
         lines.append(f"{key}: {was} -> {now}" + (f": {effect}" if effect else ""))

@@ -91,3 +91,12 @@ def test_the_bucket_comes_with_the_first_streamed_model(
     edit_stack(path, _stream)
     text = _against(capsys, path)
     assert f"  - ObjectStorageBucket {LABEL} (with its key): create in us-ord" in text
+
+
+def test_spelling_out_the_default_bucket_label_changes_nothing(
+    streamed: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    edit_stack(streamed, lambda c: c.update({P + "weightStore": {"bucket": LABEL}}))
+    text = _against(capsys, streamed)
+    assert text.splitlines()[0].endswith("against HEAD: no change"), text
+    assert "replaces the bucket" not in text and "Time to ready" not in text
