@@ -13,20 +13,23 @@ compared), times from ``components.planning.change_timing``, costs from
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from components.config import LoadedStack, StackConfig
+from components.config import LoadedStack, ModelConfig, StackConfig
 from components.manifests.changes import (
     ModelChange,
     StackChanges,
     stack_changes,
     stack_key_changes,
 )
+from components.manifests.lke import cluster_label
+from components.manifests.vllm.streamer import staged_copies, staged_copy, streams
 from components.planning.capacity import RolloutStrategy, StackPlan
 from components.planning.change_timing import change_seconds
 from components.planning.cost import PoolCost, pool_cost
-from components.planning.timing import COLD_START_TARGET_SECONDS, estimate_model
+from components.planning.timing import COLD_START_TARGET_SECONDS
 from components.planning.transitions import create_first_findings
 from ops.plan_cost import usd as _usd
 from ops.plan_explain import what_ifs
@@ -134,7 +137,14 @@ def _registry_line(change: ModelChange) -> str | None:
     return None
 
 
-def _seconds(change: ModelChange, new: Side, blue_green: set[str]) -> float:
+def _stages(model: ModelConfig, old: Side, new: Side) -> bool:
+    """Whether the staging Job copies ``model``'s revision before its servers change: it streams
+    a revision the stack's bucket did not hold (a new revision, a switch to the bucket, a new
+    bucket label or region)."""
+    return streams(model) and staged_copy(new.config, model) not in staged_copies(old.config)
+
+
+def _seconds(change: ModelChange, old: Side, new: Side, blue_green: set[str]) -> float:
     """Until the changed model serves again; a keepPrevious rollout's new revision is a new
     workload, started cold."""
     if change.status == "removed":
@@ -151,6 +161,7 @@ def _seconds(change: ModelChange, new: Side, blue_green: set[str]) -> float:
         replaced=bool(change.workload_replaced),
         restarts=change.restarts,
         new_replicas=grown,
+        staged=_stages(model, old, new),
     )
 
 
@@ -186,12 +197,24 @@ def _spare_lines(changes: StackChanges, old: Side, new: Side) -> tuple[list[str]
 _STARTS_OVER = re.compile(r"models are down|every Kubernetes object")
 
 
+# Keys whose unset value derives one: the value, either way, is what a change is about.
+_DERIVED: dict[str, Callable[[StackConfig], str]] = {
+    "namespace": lambda c: c.namespace_name,
+    "cluster.label": cluster_label,
+    "weightStore.bucket": lambda c: c.bucket_label,
+}
+
+
 def _stack_lines(old: Side, new: Side) -> tuple[list[str], bool]:
     """Keys outside ``models`` that differ, each with what the catalogue says a change does,
-    and whether one of them makes every model start over."""
+    and whether one of them makes every model start over. A default spelled out (or a value
+    equal to it removed) changes nothing."""
     facts = what_ifs(old.config)
     lines, over = [], False
     for key, was, now in stack_key_changes(old.config, new.config):
+        derived = _DERIVED.get(key)
+        if derived is not None and derived(old.config) == derived(new.config):
+            continue
         effect = next((f.split(": ", 1)[1] for f in facts if f.startswith(f"{key}=")), "")
         over = over or bool(_STARTS_OVER.search(effect))
         lines.append(f"{key}: {was} -> {now}" + (f": {effect}" if effect else ""))
@@ -199,14 +222,17 @@ def _stack_lines(old: Side, new: Side) -> tuple[list[str], bool]:
 
 
 def _time_line(
-    changes: StackChanges, new: Side, starts_over: bool, blue_green: set[str]
+    changes: StackChanges, old: Side, new: Side, starts_over: bool, blue_green: set[str]
 ) -> list[str]:
     """Until every changed model serves again: models change in parallel, each model's pods
-    one at a time; after a replaced cluster, pool or namespace every model starts cold."""
-    timed = [(s, c.name) for c in changes.models if (s := _seconds(c, new, blue_green)) > 0]
+    one at a time; after a replaced cluster, pool or namespace every model starts cold; a
+    revision the bucket does not hold is staged first."""
+    timed = [(s, c.name) for c in changes.models if (s := _seconds(c, old, new, blue_green)) > 0]
     if starts_over:
+        timing = new.config.timing
         timed += [
-            (estimate_model(new.config.timing, m).cold_start, m.name) for m in new.config.models
+            (change_seconds(timing, m, added=True, staged=_stages(m, old, new)), m.name)
+            for m in new.config.models
         ]
     if not timed:
         return []
@@ -214,6 +240,22 @@ def _time_line(
     over = " !" if seconds > COLD_START_TARGET_SECONDS else ""
     why = "every model starts again" if starts_over else "models change in parallel"
     return [f"Time to ready (estimate): {_minutes(seconds)}{over} ({slowest}; {why})"]
+
+
+def _bucket_lines(old: StackConfig, new: StackConfig) -> list[str]:
+    """The stack's bucket (a Linode resource, beside the Kubernetes objects) when the change
+    makes the first model stream or the last one stop (docs/operations.md)."""
+    was, now = (any(streams(m) for m in c.models) for c in (old, new))
+    if was == now:
+        return []
+    cfg = new if now else old
+    what = f"ObjectStorageBucket {cfg.bucket_label} (with its key)"
+    if now:
+        return [f"{what}: create in {cfg.cluster.region}"]
+    gone = f"{what}: delete, emptied first: every staged revision goes"
+    if cfg.protected:
+        gone += "; refused while protected: docs/operations.md, Stop streaming a model's weights"
+    return [gone]
 
 
 def _cost_line(old: PoolCost | None, new: PoolCost | None) -> str:
@@ -250,12 +292,13 @@ def change_lines(old: Side, new: Side, ref: str = "REF") -> ChangeReport:
     if stack:
         lines += ["Stack:"] + [f"  - {s}" for s in stack]
     shared = [c for c in changes.shared if c.action != "update"]
-    if shared:
-        lines += ["Other objects:"] + [
-            f"  - {c.kind} {c.name}: {c.action}"
-            + (f" delete-first ({', '.join(c.fields)})" if c.fields else "")
-            for c in shared
-        ]
+    others = [
+        f"{c.kind} {c.name}: {c.action}"
+        + (f" delete-first ({', '.join(c.fields)})" if c.fields else "")
+        for c in shared
+    ] + _bucket_lines(old.config, new.config)
+    if others:
+        lines += ["Other objects:"] + [f"  - {o}" for o in others]
     spare, problems = _spare_lines(changes, old, new)
     lines += spare
     registry = [
@@ -271,8 +314,8 @@ def change_lines(old: Side, new: Side, ref: str = "REF") -> ChangeReport:
         "Secrets newly required: "
         + (", ".join(f"{k} ({'not set yet' if k in unset else 'set'})" for k in newly) or "none")
     )
-    lines += _time_line(changes, new, starts_over, set(rollouts))
+    lines += _time_line(changes, old, new, starts_over, set(rollouts))
     lines.append(_cost_line(pool_cost(old.config), pool_cost(new.config)))
     problems += [p for r in rollouts.values() for p in r.problems]
     problems += stray_previous(old, new, ref, at)
-    return ChangeReport(lines, len(changes.models) + len(stack) + len(shared), problems)
+    return ChangeReport(lines, len(changes.models) + len(stack) + len(others), problems)

@@ -15,10 +15,12 @@ from collections.abc import Callable
 from components.config import StackConfig
 from components.manifests.lke import replacement_warnings
 from components.manifests.replacements import model_replacements, registry_cautions
+from components.manifests.vllm.streamer import bucket_replacements
 
 # Each section: a title and the lines "key=value: what a change does".
 WHAT_IFS: list[tuple[str, Callable[[StackConfig], list[str]]]] = [
     ("Cluster, GPU pool and namespace", replacement_warnings),
+    ("Weights bucket", bucket_replacements),
     ("Models", model_replacements),
     ("Registry", registry_cautions),
 ]

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from components.config import ModelConfig, StackConfig
+from components.config.readiness import KEEP_PREVIOUS_MAX_MINUTES
 from components.manifests.changes import changed_keys, stack_key_changes
 from components.manifests.vllm.names import workload_name
 from components.manifests.vllm.render import kept_workload
@@ -103,6 +104,16 @@ def _problems(r: KeptRollout, old: Version, new: Version, ref: str, at: datetime
             f"a rollback restarts pods; set it to the window's end after the `pulumi up`, e.g. \""
             f'{suggested_until(r.model.rollout.keep_previous, at)}" (now + '
             f"{r.model.rollout.keep_previous} min, rounded up)"
+        ]
+    # the suggested end (now + keepPrevious, rounded up) may pass the limit by the rounding
+    if kept.until_time - at > timedelta(minutes=KEEP_PREVIOUS_MAX_MINUTES + UNTIL_STEP_MINUTES):
+        return [
+            f"models[{i}].rollout.previous.until: {kept.until} is {_from_now(kept.until_time - at)}"
+            f", but the registry names a rollback target for at most {KEEP_PREVIOUS_MAX_MINUTES} "
+            "min after the `pulumi up`: the kept replicas would go on holding "
+            f"{kept_gpus(r.model)} GPUs after it without being what a rollback switches to; set "
+            f'it to the window\'s end, e.g. "{suggested_until(r.model.rollout.keep_previous, at)}"'
+            f" (now + {r.model.rollout.keep_previous} min, rounded up)"
         ]
     held = kept_workload(new.config, r.model, new.plan.model(r.model.name), at)
     if held != workload(old.config, was, old.plan.model(was.name)):

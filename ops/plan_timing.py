@@ -97,8 +97,8 @@ def _with_fixes(cfg: StackConfig, i: int, warnings: list[str], est: ModelTiming)
     what planning would refuse first (budget, quota, placement), and then what closes it
     without keepPrevious's GPUs (rollout.restart allAtOnce among the options: downtime)."""
     m = cfg.models[i]
-    fixes = closing_options(cfg.timing, m, est)
-    if "SC-004" in fixes and closed_with_keep_previous(cfg.timing, m, est):
+    fixes = closing_options(cfg, m, est)
+    if "SC-004" in fixes and closed_with_keep_previous(cfg, m, est):
         blockers = keep_previous_blockers(cfg, i)
         fixes["SC-004"] += "".join(f"; keepPrevious needs first: {b}" for b in blockers)
         instead = closing_without_keep_previous(cfg, i) if blockers else None
@@ -139,11 +139,16 @@ def _all_at_once_downtime(m: ModelConfig, est: ModelTiming) -> list[str]:
     """The plan's line for a model that restarts every replica at once: it is downtime."""
     if not m.rollout.all_at_once:
         return []
+    auto = m.active_autoscaling
+    if auto is not None:  # KEDA sets the count: as many as run then
+        who = f"every replica ({auto.min_replicas} to {auto.max_replicas}, autoscaled)"
+    else:
+        who = "its only replica" if m.replicas == 1 else f"all {m.replicas} replicas"
     return [
-        f"{m.name}: rollout.restart allAtOnce: downtime: every rollout and rollback takes all "
-        f"{m.replicas} replicas down at once, and the model serves nothing until they are ready "
-        f"again (a rollback about {_min(est.rollback_per_pod)} min, a new revision longer); "
-        "its registry row is rolling_out meanwhile (docs/registry-contract.md)"
+        f"{m.name}: rollout.restart allAtOnce: downtime: every rollout and rollback takes {who} "
+        "down at once, and the model serves nothing until it is ready again (a rollback about "
+        f"{_min(est.rollback_per_pod)} min, a new revision longer); its registry row is "
+        "rolling_out meanwhile (docs/registry-contract.md)"
     ]
 
 

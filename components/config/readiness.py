@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Literal, Self
+from typing import Annotated, Final, Literal, Self
 
 from pydantic import BeforeValidator, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from components.config.base import ConfigModel, path_error
 from components.config.types import ImageRef, ModelRevision
+
+# RFC 3339 section 5.6 ``date-time`` (a space for the T, as its note allows): Python's
+# fromisoformat alone also takes ISO 8601's week and basic forms and offsets in seconds.
+RFC_3339 = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})")
 
 
 def _instant(value: object) -> object:
@@ -21,7 +25,7 @@ def _instant(value: object) -> object:
     if not isinstance(value, str):
         return value
     try:
-        parsed = datetime.fromisoformat(value)
+        parsed = datetime.fromisoformat(value) if RFC_3339.fullmatch(value) else None
     except ValueError:
         parsed = None
     if parsed is None or parsed.tzinfo is None:
@@ -53,13 +57,18 @@ class KeptRevision(ConfigModel):
         return datetime.fromisoformat(self.until)
 
 
+# The longest window: the registry names a rollback target for 1..1440 minutes (migration 0007,
+# ``keep_previous``; registry/providers/previous.py clamps to it).
+KEEP_PREVIOUS_MAX_MINUTES: Final = 24 * 60
+
+
 class Rollout(ConfigModel):
     """What a rollout keeps for a rollback, and how it replaces the replicas."""
 
     keep_previous: int = Field(
         default=0,
         ge=0,
-        le=24 * 60,
+        le=KEEP_PREVIOUS_MAX_MINUTES,
         description=(
             "minutes the previous revision's replicas keep serving after a rollout, registered "
             "as the rollback target: a rollback inside the window is a registry and Service "

@@ -236,7 +236,7 @@ class StackConfig(ConfigModel):
                     "no model streams its weights (models[].weightSource.kind: objectStorage)",
                 )
             return self
-        if self.cluster.mode != "create":
+        if not self.object_storage_possible:
             raise path_error(
                 f"models[{streamed[0]}].weightSource.kind",
                 f"objectStorage needs cluster.mode create (the bucket is made in the "
@@ -340,10 +340,17 @@ class StackConfig(ConfigModel):
         return pool.max_gpus - self.gpu_budget_resolved if pool is not None else 0
 
     @property
+    def object_storage_possible(self) -> bool:
+        """Whether a model may stream from a bucket of the stack's: only where the stack creates
+        its cluster (its region, its Linode account; ``_object_storage_needs_create``)."""
+        return self.cluster.mode == "create"
+
+    @property
     def bucket_label(self) -> str:
         """The stack's Object Storage bucket: ``weightStore.bucket``, else fixed by the project
         and the namespace (one per environment's namespace)."""
-        return self.weight_store.bucket or f"{PROJECT}-{self.namespace_name}-weights"
+        chosen = self.weight_store.bucket  # "" is a label too (refused), never the default
+        return f"{PROJECT}-{self.namespace_name}-weights" if chosen is None else chosen
 
     @property
     def namespace_name(self) -> str:

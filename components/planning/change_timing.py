@@ -5,13 +5,14 @@ times one pod's restart (one with ``rollout.restart: allAtOnce``), and a restart
 changed: a new revision or model id downloads again and compiles cold; a new image is pulled
 (unless pre-pulled) and compiles cold; another vLLM argument compiles cold; anything else is a
 warm restart. A workload replaced delete-first restarts every pod at once, each downloading
-again; new models or replicas start cold, in parallel.
+again; new models or replicas start cold, in parallel. A streamed revision the bucket does not
+hold yet is first copied there by the staging Job.
 """
 
 from __future__ import annotations
 
 from components.config import ModelConfig, TimingConfig
-from components.planning.timing import ModelTiming, estimate_model
+from components.planning.timing import ModelTiming, estimate_model, stage_seconds
 
 WEIGHT_KEYS = frozenset({"hfModelId", "revision"})
 COMPILE_KEYS = frozenset(
@@ -40,19 +41,23 @@ def change_seconds(
     replaced: bool = False,
     restarts: bool = False,
     new_replicas: int = 0,
+    staged: bool = False,
 ) -> float:
     """Until every replica of ``new`` serves after the change: ``added`` (or renamed) starts
     cold; ``replaced`` (delete-first) restarts every pod at once with a fresh volume;
     ``restarts`` replaces the pods one at a time (all at once with ``rollout.restart``
-    allAtOnce); ``new_replicas`` more pods start cold."""
+    allAtOnce); ``new_replicas`` more pods start cold. ``staged``: the staging Job first copies
+    the revision into the bucket (a streamed revision the bucket does not hold yet): no server
+    changes before it completed."""
+    first = stage_seconds(timing, new) if staged else 0.0
     t = estimate_model(timing, new)
     if added:
-        return t.cold_start
+        return first + t.cold_start
     pulled = 0.0 if t.image_pre_pulled else t.image_pull
     if replaced:
-        return t.scheduling + pulled + t.download + t.load + t.cold_compile
+        return first + t.scheduling + pulled + t.download + t.load + t.cold_compile
     pods = 1 if new.rollout.all_at_once else new.replicas  # rollout.restart: all at once
     seconds = pods * restart_seconds(t, keys) if restarts else 0.0
     if new_replicas > 0:
         seconds = max(seconds, t.scheduling + pulled + t.download + t.load + t.cold_compile)
-    return seconds
+    return first + seconds

@@ -34,7 +34,10 @@ class Option:
     apply: Callable[[ModelConfig], ModelConfig]
 
 
-def _options(m: ModelConfig, *, rollback: bool) -> list[Option]:
+def _options(m: ModelConfig, *, rollback: bool, streamable: bool) -> list[Option]:
+    """The options for ``m``; ``streamable``: the stack may have a bucket
+    (``StackConfig.object_storage_possible``), else the config refuses the Object Storage
+    source and it is no option."""
     out: list[Option] = []
     alt = fp8_alternative(m)
     if alt is not None:
@@ -46,7 +49,7 @@ def _options(m: ModelConfig, *, rollback: bool) -> list[Option]:
                 lambda x: x.model_copy(update={"hf_model_id": repo, "precision": "fp8"}),
             )
         )
-    if m.weight_source.kind != "objectStorage":
+    if streamable and m.weight_source.kind != "objectStorage":
         out.append(
             Option(
                 "weightSource.kind: objectStorage",
@@ -122,32 +125,35 @@ def _sentence(figure: float, target: int, found: tuple[Option, ...], ok: bool) -
     )
 
 
-def closing_options(timing: TimingConfig, m: ModelConfig, t: ModelTiming) -> dict[str, str]:
+def closing_options(cfg: StackConfig, m: ModelConfig, t: ModelTiming) -> dict[str, str]:
     """Per missed target of ``m`` (``SC-001``, ``SC-004``), what closes it."""
+    timing, streamable = cfg.timing, cfg.object_storage_possible
     out: dict[str, str] = {}
     if t.cold_start > COLD_START_TARGET_SECONDS:
         found, figure, ok = _smallest_closing(
             timing,
             m,
-            _options(m, rollback=False),
+            _options(m, rollback=False, streamable=streamable),
             lambda e: e.cold_start,
             COLD_START_TARGET_SECONDS,
         )
         out["SC-001"] = _sentence(figure, COLD_START_TARGET_SECONDS, found, ok)
     if t.rollback > ROLLBACK_TARGET_SECONDS:
+        options = _options(m, rollback=True, streamable=streamable)
         found, figure, ok = _smallest_closing(
-            timing, m, _options(m, rollback=True), lambda e: e.rollback, ROLLBACK_TARGET_SECONDS
+            timing, m, options, lambda e: e.rollback, ROLLBACK_TARGET_SECONDS
         )
         out["SC-004"] = _sentence(figure, ROLLBACK_TARGET_SECONDS, found, ok)
     return out
 
 
-def closed_with_keep_previous(timing: TimingConfig, m: ModelConfig, t: ModelTiming) -> bool:
+def closed_with_keep_previous(cfg: StackConfig, m: ModelConfig, t: ModelTiming) -> bool:
     """Whether what closes ``m``'s SC-004 miss (or comes closest) includes keepPrevious."""
     if t.rollback <= ROLLBACK_TARGET_SECONDS:
         return False
+    options = _options(m, rollback=True, streamable=cfg.object_storage_possible)
     found, _, _ = _smallest_closing(
-        timing, m, _options(m, rollback=True), lambda e: e.rollback, ROLLBACK_TARGET_SECONDS
+        cfg.timing, m, options, lambda e: e.rollback, ROLLBACK_TARGET_SECONDS
     )
     return any(o.key.startswith(KEEP_PREVIOUS_KEY) for o in found)
 
@@ -170,7 +176,7 @@ def closing_without_keep_previous(cfg: StackConfig, index: int) -> str | None:
     the fp8-stored checkpoint, the Object Storage source and ``rollout.restart: allAtOnce``
     (said as downtime, with what the config would ask for it); None without such options."""
     m = cfg.models[index]
-    options = _options(m, rollback=False)
+    options = _options(m, rollback=False, streamable=cfg.object_storage_possible)
     all_at_once = _all_at_once(m)
     if all_at_once is not None:
         options.append(all_at_once)

@@ -140,10 +140,16 @@ def download_budget_seconds(timing: TimingConfig, model: ModelConfig) -> int:
     return max(_DOWNLOAD_BUDGET_FLOOR_SECONDS, math.ceil(estimate * _DOWNLOAD_BUDGET_FACTOR))
 
 
+def stage_seconds(timing: TimingConfig, model: ModelConfig) -> float:
+    """The staging Job's copy of a streamed model's revision into the bucket: the checkpoint's
+    download from the Hub plus its upload, each at the Hub's rate into a volume."""
+    return 2 * _seconds_for(checkpoint_gb(model), download_mb_per_s(timing))
+
+
 def stage_budget_seconds(timing: TimingConfig, model: ModelConfig) -> int:
     """What the staging Job of a streamed model may take (its ``activeDeadlineSeconds``): three
-    times the estimated download plus upload of the checkpoint, at least ten minutes."""
-    estimate = 2 * _seconds_for(checkpoint_gb(model), download_mb_per_s(timing))
+    times ``stage_seconds``, at least ten minutes."""
+    estimate = stage_seconds(timing, model)
     return max(_DOWNLOAD_BUDGET_FLOOR_SECONDS, math.ceil(estimate * _DOWNLOAD_BUDGET_FACTOR))
 
 
@@ -176,11 +182,11 @@ def timing_warnings(model: ModelConfig, t: ModelTiming) -> list[str]:
             "restart the pod before it is ready"
         )
     if t.rollback > ROLLBACK_TARGET_SECONDS and held_to_targets(model):
-        how = (
-            f"all {t.replicas} replicas at once, downtime"
-            if t.all_at_once
-            else f"{t.replicas} x {_minutes(t.rollback_per_pod)}"
-        )
+        if not t.all_at_once:
+            how = f"{t.replicas} x {_minutes(t.rollback_per_pod)}"
+        else:
+            how = "its only replica" if t.replicas == 1 else f"all {t.replicas} replicas at once"
+            how += ", downtime"
         out.append(
             f"{model.name}: estimated rollback {_minutes(t.rollback)} ({how}) misses the "
             f"{_minutes(ROLLBACK_TARGET_SECONDS)} target (SC-004)"

@@ -12,7 +12,7 @@ Storage").
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,20 +96,27 @@ def _snake(key: str) -> str:
 
 
 def stack_linode_settings() -> dict[str, Any]:
-    """The stack's ``linode:`` config as ``linode.Provider`` arguments (secrets as secret
-    Outputs), set keys only: unset, the provider reads its environment as the default provider
-    does (``LINODE_TOKEN``: tfl ``linode/provider.go:174-179``)."""
+    """The stack's ``linode:`` config as ``linode.Provider`` arguments, set keys only: unset,
+    the provider reads its environment as the default provider does (``LINODE_TOKEN``: tfl
+    ``linode/provider.go:174-179``). ``token``, ``objSecretKey`` and every key the stack keeps
+    secret are secret Outputs, as the engine keeps them for the default provider
+    (docs/provider-semantics.md, "Object Storage")."""
     config = pulumi.Config("linode")
+    readers: list[tuple[tuple[str, ...], Callable[[str], Any]]] = [
+        (LINODE_TEXT_KEYS, config.get),
+        (LINODE_SECRET_KEYS, config.get_secret),
+        (LINODE_BOOL_KEYS, config.get_bool),
+        (LINODE_INT_KEYS, config.get_int),
+    ]
     found: dict[str, Any] = {}
-    for key in LINODE_TEXT_KEYS:
-        found[_snake(key)] = config.get(key)
-    for key in LINODE_SECRET_KEYS:
-        found[_snake(key)] = config.get_secret(key)
-    for key in LINODE_BOOL_KEYS:
-        found[_snake(key)] = config.get_bool(key)
-    for key in LINODE_INT_KEYS:
-        found[_snake(key)] = config.get_int(key)
-    return {name: value for name, value in found.items() if value is not None}
+    for keys, read in readers:
+        for key in keys:
+            value = read(key)
+            if value is not None and pulumi.runtime.is_config_secret(config.full_key(key)):
+                value = pulumi.Output.secret(value)
+            if value is not None:
+                found[_snake(key)] = value
+    return found
 
 
 class WeightStore(pulumi.ComponentResource):

@@ -150,6 +150,24 @@ def test_every_linode_key_of_the_stack_reaches_the_buckets_provider() -> None:
     assert secret["linode:token"] not in repr(run.outputs)
 
 
+def test_a_linode_key_the_stack_keeps_secret_stays_secret_in_the_buckets_provider() -> None:
+    """The engine keeps a secret ``linode:`` value secret in the default provider's inputs
+    (pulumi/pulumi pkg/resource/deploy/target.go ``GetPackageConfig``): the bucket's provider
+    must not write one in plain text to the state, whichever setting it is (an
+    ``objAccessKey`` or a ``url`` with credentials set with ``pulumi config set --secret``)."""
+    plain, secret = _stack_linode_config()
+    run = run_program(
+        "production",
+        overrides={"models": _models()},
+        secrets={**TEST_SECRETS, **plain, **secret},
+    )
+    provider = _provider_of(run, run.one(BUCKET))
+    given = {f"linode:{k}" for k in provider.inputs}
+    assert {*plain, *secret} <= given
+    stored = {f"linode:{k}" for k in provider.secret_inputs}
+    assert sorted({*plain, *secret} - stored) == []
+
+
 def test_the_secret_is_made_from_the_keys_and_the_buckets_outputs_as_secrets() -> None:
     run = _streamed_run()
     secret = _k8s(run, "Secret", WEIGHTS_SECRET)

@@ -64,6 +64,31 @@ def object_storage_region(cfg: StackConfig) -> str:
     return cfg.cluster.region
 
 
+def staged_copy(cfg: StackConfig, model: ModelConfig) -> tuple[str, str, str]:
+    """Where ``model``'s revision is staged: (region, bucket, prefix)."""
+    return (object_storage_region(cfg), bucket_label(cfg), weights_prefix(model))
+
+
+def staged_copies(cfg: StackConfig) -> set[tuple[str, str, str]]:
+    """Where the stack's streamed revisions are staged."""
+    return {staged_copy(cfg, m) for m in cfg.models if streams(m)}
+
+
+def bucket_replacements(cfg: StackConfig) -> list[str]:
+    """The what-if line of the stack's bucket (none without a streamed model): its label is its
+    identity (docs/provider-semantics.md, the ObjectStorageBucket row)."""
+    if not any(streams(m) for m in cfg.models):
+        return []
+    line = (
+        f"weightStore.bucket={bucket_label(cfg)}: a new label replaces the bucket: its staged "
+        "copies are deleted with it, and every streamed revision is staged again from the Hub "
+        "before its servers restart"
+    )
+    if cfg.protected:
+        line += " (refused while protected: docs/operations.md, Stop streaming a model's weights)"
+    return [line]
+
+
 def s3_endpoint_url(s3_endpoint: str | None) -> str:
     """``AWS_ENDPOINT_URL`` from the bucket's ``s3_endpoint`` output, a bare hostname that
     depends on the account's endpoint type (docs/provider-semantics.md, "Object Storage"); a

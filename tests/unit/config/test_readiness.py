@@ -94,3 +94,37 @@ def test_an_unknown_restart_is_refused_at_its_key() -> None:
     issue = _issue(_with("staging", "1.37", rollout={"restart": "allAtonce"}))
     assert issue.startswith("models[0].rollout.restart: ")
     assert "'oneAtATime' or 'allAtOnce'" in issue
+
+
+def _kept_until(until: str) -> dict[str, Any]:
+    raw = raw_stack("production")
+    raw["cluster"]["gpuPool"]["autoscaler"]["max"] = 11  # room for the kept replicas
+    previous = {"image": "vllm/vllm-openai:v0.32.0", "revision": "5" * 40, "until": until}
+    raw["models"][1]["rollout"] = {"keepPrevious": 30, "previous": previous}
+    return raw
+
+
+@pytest.mark.parametrize(
+    "until",
+    ["2026-12-06T12:30:00Z", "2026-12-06T18:00:00.5+05:30", "2026-12-06 12:30:00-00:00"],
+)
+def test_the_windows_end_is_an_rfc_3339_time(until: str) -> None:
+    assert _loaded(_kept_until(until)).models[1].rollout.previous is not None
+
+
+@pytest.mark.parametrize(
+    "until",
+    [
+        "2026-W49-7T12:30:00Z",  # an ISO 8601 week date: 2026-12-06, which no reviewer reads
+        "20261206T123000Z",  # ISO 8601's basic format
+        "2026-340T12:30:00Z",  # an ordinal date
+        "2026-12-06T12:30Z",  # no seconds
+        "2026-12-06T12:30:00+00:00:30",  # an offset in seconds
+        "2026-12-06T12:30:00+0530",  # an offset without its colon
+        "2026-12-06T12:30:00",  # no offset
+        "2026-13-06T12:30:00Z",  # no such month
+    ],
+)
+def test_another_iso_8601_spelling_of_the_windows_end_is_refused(until: str) -> None:
+    issue = _issue(_kept_until(until))
+    assert issue.startswith("models[1].rollout.previous.until: an RFC 3339 time"), issue

@@ -51,7 +51,17 @@ def test_a_bucket_of_the_users_own_is_what_the_servers_stream() -> None:
 
 @pytest.mark.parametrize(
     "label",
-    ["ab", "a" * 64, "Acme-weights", "acme_weights", "acme.weights", "-acme", "acme-", "acme wts"],
+    [
+        "",
+        "ab",
+        "a" * 64,
+        "Acme-weights",
+        "acme_weights",
+        "acme.weights",
+        "-acme",
+        "acme-",
+        "acme wts",
+    ],
 )
 def test_a_bucket_label_linode_refuses_is_refused_at_its_key(label: str) -> None:
     path, message = _issue(_streamed(bucket=label))

@@ -142,6 +142,25 @@ def test_a_window_that_has_passed_is_a_problem_at_until(
     assert problem.startswith("models[1].rollout.previous.until: 2020-01-01T00:00:00Z has passed")
 
 
+def test_a_window_longer_than_the_registry_keeps_a_target_is_a_problem_at_until(
+    stack: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The registry names a rollback target for at most 1440 minutes (migration 0007), while
+    the kept replicas run until the first up after ``until``: past that, they hold their GPUs
+    without being what a rollback switches to, and the plan must not promise the switch."""
+    _roll_out(stack, image=IMAGE, revision=REVISION, until=_in(2 * 24 * 60))
+    code, text = _against(capsys, stack)
+    assert code == 2, text
+    [problem] = _problems(text)
+    assert problem.startswith("models[1].rollout.previous.until: ")
+    assert "the registry names a rollback target for at most 1440 min" in problem
+    assert "the rollback target" not in text.split("Problems:")[0]
+    # what the plan suggests for keepPrevious 1440 (now + 1440 min, rounded up to 5) passes
+    _roll_out(stack, image=IMAGE, revision=REVISION, until=_in(24 * 60 + 4))
+    code, text = _against(capsys, stack)
+    assert code == 0 and "Problems:" not in text, text
+
+
 def test_other_keys_in_the_same_change_would_restart_the_kept_revision(
     stack: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -255,6 +255,28 @@ def test_a_new_gpu_plan_replaces_the_pool_and_every_model_starts_cold(
     assert "$14,600 -> $29,200 at the pool's minimum (+$14,600)" in text
 
 
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("namespace", None), ("cluster", {"label": None})],  # their defaults: what production sets
+)
+def test_a_name_left_to_its_default_is_no_change(
+    key: str, value: Any, repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Unset, ``namespace`` is ``vllm-<environment>`` and ``cluster.label`` the same: removing
+    a value equal to the default renames nothing (no namespace replaced, no model restarted)."""
+
+    def unset(cfg: dict[str, Any]) -> None:
+        if value is None:
+            cfg.pop(P + key)
+        else:
+            cfg[P + key].update(value)
+            cfg[P + key] = {k: v for k, v in cfg[P + key].items() if v is not None}
+
+    edit_stack(repo / "Pulumi.production.yaml", unset)
+    lines = against(capsys, repo)
+    assert lines[0].endswith("against base: no change"), "\n".join(lines)
+
+
 def test_a_rename_the_quota_cannot_hold_is_a_problem_with_the_two_updates(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

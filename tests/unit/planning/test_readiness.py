@@ -81,7 +81,7 @@ def test_a_rollback_inside_the_keep_previous_window_is_the_switch() -> None:
 
 def test_production_70b_misses_are_named_with_what_closes_them() -> None:
     cfg, m, _ = stack()
-    fixes = closing_options(cfg.timing, m, estimate_model(cfg.timing, m))
+    fixes = closing_options(cfg, m, estimate_model(cfg.timing, m))
     cold, rollback = fixes["SC-001"], fixes["SC-004"]
     # fp8 (72.7 GB) + object storage, read once: 30 + 200 + 72.7 + 240 = 542.7 s = 9.0 min;
     # object storage alone: 30 + 200 + 141.2 + 240 = 611.2 s = 10.2 min, not enough
@@ -106,7 +106,9 @@ def test_ops_plan_appends_what_closes_each_miss_to_its_caution() -> None:
 def test_when_nothing_closes_the_cold_start_the_plan_says_how_close_all_options_get() -> None:
     cfg, m, _ = stack()
     slow = cfg.timing.model_copy(update={"image_pull_mb_per_s": 25.0})  # pull 400 s
-    cold = closing_options(slow, m, estimate_model(slow, m))["SC-001"]
+    cold = closing_options(cfg.model_copy(update={"timing": slow}), m, estimate_model(slow, m))[
+        "SC-001"
+    ]
     # 30 + 400 + 72.7 + 240 = 742.7 s = 12.4 min with every option
     assert cold.startswith("no option here closes it; hfModelId: " + FP8_70B)
     assert "+ weightSource.kind: objectStorage reach 12.4 min" in cold
@@ -115,7 +117,7 @@ def test_when_nothing_closes_the_cold_start_the_plan_says_how_close_all_options_
 def test_the_small_models_meet_both_targets_and_get_no_option() -> None:
     for i in (1, 2):
         cfg, m, _ = stack(model=i)
-        assert closing_options(cfg.timing, m, estimate_model(cfg.timing, m)) == {}
+        assert closing_options(cfg, m, estimate_model(cfg.timing, m)) == {}
 
 
 def _production(**model0: Any) -> dict[str, Any]:
@@ -308,10 +310,66 @@ def test_ops_plan_says_a_model_restarting_all_at_once_is_downtime() -> None:
     assert rollback.endswith("closed by weightSource.kind: objectStorage (4.1 min ≤ 5.0)")
     assert (
         "llama-3-3-70b-instruct: rollout.restart allAtOnce: downtime: every rollout and rollback "
-        "takes all 2 replicas down at once, and the model serves nothing until they are ready "
+        "takes all 2 replicas down at once, and the model serves nothing until it is ready "
         "again (a rollback about 15.2 min, a new revision longer); its registry row is "
         "rolling_out meanwhile"
     ) in " ".join(warnings)
     lines, others = format_timing(stack()[0])  # one at a time: no downtime line, no mark
     assert not any("rollout.restart allAtOnce: downtime" in w for w in others)
     assert "(downtime)" not in "\n".join(lines)
+
+
+@pytest.mark.parametrize(
+    ("more", "down"),
+    [
+        ({"replicas": 1}, "takes its only replica down at once"),
+        (
+            {"autoscaling": {"minReplicas": 2, "maxReplicas": 3}},
+            "takes every replica (2 to 3, autoscaled) down at once",
+        ),
+    ],
+)
+def test_the_downtime_line_names_the_replicas_a_rollout_takes_down(
+    more: dict[str, Any], down: str
+) -> None:
+    from ops.plan_timing import format_timing
+
+    cfg, _, _ = stack(model=1, max_nodes=11, k8s_version="1.37", **ALL_AT_ONCE, **more)
+    _, warnings = format_timing(cfg)
+    (line,) = [w for w in warnings if "rollout.restart allAtOnce: downtime" in w]
+    assert down in line, line
+
+
+def test_a_single_replica_restarting_all_at_once_is_said_as_one() -> None:
+    from ops.plan_timing import format_timing
+
+    cfg, _, _ = stack(k8s_version="1.37", replicas=1, **ALL_AT_ONCE)  # the 70B
+    _, warnings = format_timing(cfg)
+    (rollback,) = [w for w in warnings if "(SC-004)" in w]
+    assert "estimated rollback 15.2 min (its only replica, downtime)" in rollback, rollback
+
+
+def test_a_stack_on_an_attached_cluster_is_never_offered_the_object_storage_source() -> None:
+    """The config refuses ``weightSource.kind: objectStorage`` unless the stack creates its
+    cluster (the bucket needs the cluster's region and account): staging attaches to
+    development's, so the plan must not name it as what closes a miss there."""
+    from ops.plan_timing import format_timing
+
+    raw, secrets = read_stack_file(ROOT / "Pulumi.staging.yaml")
+    prod, _ = read_stack_file(ROOT / "Pulumi.production.yaml")
+    raw = copy.deepcopy(raw)
+    raw["models"] = [copy.deepcopy(prod["models"][0])]  # the 70B, 2 replicas of 2 GPUs
+    raw["gpuBudget"], raw["otherNamespacesGpuBudget"] = 4, 0
+    raw["cluster"]["gpuPool"] = {"type": "g3-gpu-rtxpro6000-blackwell-4", "count": 2}
+    cfg = load_stack_config(raw, secrets).config
+    assert cfg.cluster.mode == "stack"
+    _, warnings = format_timing(cfg)
+    missed = [w for w in warnings if "(SC-001)" in w or "(SC-004)" in w]
+    assert len(missed) == 2 and not any("objectStorage" in w for w in missed), missed
+    (cold,) = [w for w in missed if "(SC-001)" in w]
+    # the fp8-stored checkpoint alone: 30 s scheduling + 200 s image + 207.7 s download (72.7 GB
+    # at 350 MB/s) + 415.4 s load (2 ranks x 72.7 GB at 350 MB/s) + 240 s compile = 18.2 min
+    assert "no option here closes it; hfModelId: " + FP8_70B in cold
+    assert cold.endswith(
+        "reach 18.2 min (the rest is image pull, scheduling and compile: measure them, timing.*)"
+    )
