@@ -241,7 +241,9 @@ def test_ops_registry_shows_the_rollout_and_expires_it(
         rollouts.begin_rollout(conn, "staging", MODEL, target, owner=OWNER, stack="staging")
 
     assert main(["registry", "list", "--dsn", dsn]) == 0
-    health, _, _, image, target_image = capsys.readouterr().out.splitlines()[2].split()[2:7]
+    line = capsys.readouterr().out.splitlines()[2].split()
+    base, health, _, _, image, target_image = line[2:8]
+    assert base == "-"  # the model's own row, not an adapter's
     assert (health, image, target_image) == ("rolling_out", V1, V2)
 
     with psycopg.connect(dsn) as conn:
