@@ -52,13 +52,14 @@ def test_a_new_bucket_label_replaces_the_bucket_and_stages_again_first(
     assert "Time to ready (estimate): 21.7 min ! (llama-3-3-70b-instruct;" in text
 
 
-def test_switching_a_model_to_the_bucket_stages_its_revision_first(
+def test_the_first_streamed_model_brings_the_bucket_and_stages_its_revision_first(
     repo: Path,  # noqa: F811
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     path = repo / "Pulumi.production.yaml"
     edit_stack(path, _stream)
     text = _against(capsys, path)
+    assert f"  - ObjectStorageBucket {LABEL} (with its key): create in us-ord" in text
     assert "Time to ready (estimate): 21.7 min ! (llama-3-3-70b-instruct;" in text
 
 
@@ -81,16 +82,6 @@ def test_the_bucket_goes_with_the_last_streamed_model(
         f"  - ObjectStorageBucket {LABEL} (with its key): delete, emptied first: every staged "
         "revision goes; refused while protected"
     ) in text
-
-
-def test_the_bucket_comes_with_the_first_streamed_model(
-    repo: Path,  # noqa: F811
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    path = repo / "Pulumi.production.yaml"
-    edit_stack(path, _stream)
-    text = _against(capsys, path)
-    assert f"  - ObjectStorageBucket {LABEL} (with its key): create in us-ord" in text
 
 
 def test_spelling_out_the_default_bucket_label_changes_nothing(
