@@ -21,7 +21,6 @@ from components.config.source import load_from_pulumi
 from components.manifests.health_reporter import health_reporter_objects
 from components.manifests.stack import validate_stack
 from components.manifests.vllm.render import kept_names
-from components.manifests.vllm.streamer import streams
 from components.planning.capacity import StackPlan
 from components.planning.closing import not_deployable_yet
 from components.planning.release import ROLLBACK_ENV, current_git_commit, release_record
@@ -135,7 +134,7 @@ def wire_models(
         args = vllm_deployment_args(
             cfg, model, plan.model(model.name), platform.namespace.namespace_name, at
         )
-        if streams(model):
+        if model.streams_weights:
             args = replace(args, weights_gate=platform.namespace.weights_secret)
         if prepuller is not None and prepuller.daemon_set is not None:
             args = replace(

@@ -25,7 +25,7 @@ from components.manifests.changes import (
     stack_key_changes,
 )
 from components.manifests.lke import cluster_label
-from components.manifests.vllm.streamer import staged_copies, staged_copy, streams
+from components.manifests.vllm.streamer import staged_copies, staged_copy
 from components.planning.capacity import RolloutStrategy, StackPlan
 from components.planning.change_timing import change_seconds
 from components.planning.cost import PoolCost, pool_cost
@@ -141,7 +141,7 @@ def _stages(model: ModelConfig, old: Side, new: Side) -> bool:
     """Whether the staging Job copies ``model``'s revision before its servers change: it streams
     a revision the stack's bucket did not hold (a new revision, a switch to the bucket, a new
     bucket label or region)."""
-    return streams(model) and staged_copy(new.config, model) not in staged_copies(old.config)
+    return model.streams_weights and staged_copy(new.config, model) not in staged_copies(old.config)
 
 
 def _seconds(change: ModelChange, old: Side, new: Side, blue_green: set[str]) -> float:
@@ -245,7 +245,7 @@ def _time_line(
 def _bucket_lines(old: StackConfig, new: StackConfig) -> list[str]:
     """The stack's bucket (a Linode resource, beside the Kubernetes objects) when the change
     makes the first model stream or the last one stop (docs/operations.md)."""
-    was, now = (any(streams(m) for m in c.models) for c in (old, new))
+    was, now = (any(m.streams_weights for m in c.models) for c in (old, new))
     if was == now:
         return []
     cfg = new if now else old

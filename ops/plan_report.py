@@ -57,7 +57,7 @@ def headline(loaded: LoadedStack, source: str, verdict_text: str) -> str:
 
 def _weights_lines(cfg: StackConfig) -> list[str]:
     """The bucket a streamed model's weights are staged in (none without one)."""
-    streamed = [m.name for m in cfg.models if m.weight_source.kind == "objectStorage"]
+    streamed = [m.name for m in cfg.models if m.streams_weights]
     if not streamed:
         return []
     where = f"{cfg.bucket_label!r} in {cfg.cluster.region}"

@@ -293,7 +293,7 @@ class ModelConfig(ConfigModel):
     def _streams_only_the_staged_revision(self) -> Self:
         """A streamed model reads what the staging Job copied, with the platform's
         --load-format; nothing the init container would have fetched besides."""
-        if self.weight_source.kind != "objectStorage":
+        if not self.streams_weights:
             return self
         if self.lora_adapters:
             raise path_error(
@@ -309,6 +309,12 @@ class ModelConfig(ConfigModel):
                 f"the platform's); extraArgs {other} would read {OTHER_SOURCE_FLAGS[other]}",
             )
         return self
+
+    @property
+    def streams_weights(self) -> bool:
+        """Whether the replicas stream their weights from the stack's Object Storage bucket
+        (``weightSource.kind: objectStorage``) instead of fetching them from the Hub."""
+        return self.weight_source.kind == "objectStorage"
 
     @property
     def lora_slots(self) -> int:

@@ -228,7 +228,7 @@ class StackConfig(ConfigModel):
         """The stack's bucket lives in the region of the LKE cluster it creates: with an
         attached cluster (stack, kubeconfig) the program has no region and no Linode account
         it may assume (docs/provider-semantics.md, "Object Storage")."""
-        streamed = [i for i, m in enumerate(self.models) if m.weight_source.kind == "objectStorage"]
+        streamed = [i for i, m in enumerate(self.models) if m.streams_weights]
         if not streamed:
             if self.weight_store.bucket is not None:
                 raise path_error(

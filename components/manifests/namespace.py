@@ -125,7 +125,7 @@ def environment_objects(
         objs.append(secret_object(cfg, HF_TOKEN_SECRET, HF_TOKEN_SECRET_KEY, value))
     api_value = REDACTED if redact_secrets or api_key is None else api_key
     objs.append(secret_object(cfg, API_KEY_SECRET, API_KEY_SECRET_KEY, api_value))
-    if any(m.weight_source.kind == "objectStorage" for m in cfg.models):
+    if any(m.streams_weights for m in cfg.models):
         # The bucket key's two halves and the bucket's S3 endpoint URL; only ever from the
         # ObjectStorageKey's and ObjectStorageBucket's outputs (resources/weights.py).
         keys = {

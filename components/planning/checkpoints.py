@@ -87,7 +87,7 @@ def reads_per_replica_gb(m: ModelConfig) -> float:
     streamer's distributed mode (``--model-loader-extra-config '{"distributed": true}'``,
     ``runai_streamer_loader.py:34-46``) splits the chunks among the ranks and broadcasts them,
     so the replica reads the checkpoint once; the Object Storage source is planned with it."""
-    if m.weight_source.kind == "objectStorage":
+    if m.streams_weights:
         return stored_checkpoint_gb(m)
     ranks = 1 if m.accelerator == "cpu" else m.gpus_per_replica
     return stored_checkpoint_gb(m) * ranks

@@ -49,7 +49,7 @@ def _options(m: ModelConfig, *, rollback: bool, streamable: bool) -> list[Option
                 lambda x: x.model_copy(update={"hf_model_id": repo, "precision": "fp8"}),
             )
         )
-    if streamable and m.weight_source.kind != "objectStorage":
+    if streamable and not m.streams_weights:
         out.append(
             Option(
                 "weightSource.kind: objectStorage",

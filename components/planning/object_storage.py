@@ -12,9 +12,7 @@ from components.config import ConfigIssue, StackConfig
 def connection_issues(cfg: StackConfig) -> list[ConfigIssue]:
     """One issue when the streams of every replica (at its autoscaling maximum) starting at once
     would open more connections than the account's limit, at the first streaming model."""
-    streaming = [
-        (i, m) for i, m in enumerate(cfg.models) if m.weight_source.kind == "objectStorage"
-    ]
+    streaming = [(i, m) for i, m in enumerate(cfg.models) if m.streams_weights]
     if not streaming:
         return []
     total = 0

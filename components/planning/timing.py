@@ -34,11 +34,6 @@ def checkpoint_gb(model: ModelConfig) -> float:
     return stored_checkpoint_gb(model)
 
 
-def streams_from_object_storage(model: ModelConfig) -> bool:
-    """Whether the replicas stream the weights from the stack's Object Storage bucket."""
-    return model.weight_source.kind == "objectStorage"
-
-
 def download_mb_per_s(timing: TimingConfig) -> float:
     """The Hub's rate into the weight volume: whichever of the two is slower."""
     return min(timing.download_mb_per_s, timing.volume_write_mb_per_s)
@@ -109,7 +104,7 @@ def estimate_model(timing: TimingConfig, model: ModelConfig) -> ModelTiming:
     replica share the volume's read rate; streaming from Object Storage downloads nothing per
     pod (a staging Job copied the revision once) and reads at the streamer's rate."""
     size = size_class(model.parameters_billions)
-    streamed = streams_from_object_storage(model)
+    streamed = model.streams_weights
     reads = reads_per_replica_gb(model)
     return ModelTiming(
         name=model.name,
@@ -134,7 +129,7 @@ def estimate_model(timing: TimingConfig, model: ModelConfig) -> ModelTiming:
 def download_budget_seconds(timing: TimingConfig, model: ModelConfig) -> int:
     """What the rollout wait allows the fetch-weights init container (0 when not prefetching):
     three times the estimated download, at least ten minutes."""
-    if not prefetches_weights(model) or streams_from_object_storage(model):
+    if not prefetches_weights(model) or model.streams_weights:
         return 0
     estimate = _seconds_for(checkpoint_gb(model), download_mb_per_s(timing))
     return max(_DOWNLOAD_BUDGET_FLOOR_SECONDS, math.ceil(estimate * _DOWNLOAD_BUDGET_FACTOR))

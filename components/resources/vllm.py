@@ -16,7 +16,7 @@ from components.manifests.toolkit import Manifest
 from components.manifests.vllm.names import workload_name
 from components.manifests.vllm.render import WORKLOAD_KINDS, model_objects
 from components.manifests.vllm.smoke import SMOKE_ACTIVE_DEADLINE_SECONDS
-from components.manifests.vllm.streamer import STAGE_COMPONENT, stage_job_name, streams
+from components.manifests.vllm.streamer import STAGE_COMPONENT, stage_job_name
 from components.manifests.vllm.workload import rollout_timeouts
 from components.planning.capacity import ModelPlan
 from components.resources.registration import child_name, register_object
@@ -227,7 +227,7 @@ def _workload_options(
     gates = [g for g in (args.rollout_gate, args.image_gate) if g is not None]
     # A streamed model's replicas read what its staging Job copied: after it completed (not
     # through a value, for the rollout gate's reason), with the key's Secret in place.
-    if streams(model):
+    if model.streams_weights:
         gates.append(made[_stage_key(model)])
     if args.weights_gate is not None:
         gates.append(args.weights_gate)

@@ -29,7 +29,6 @@ from components.manifests.vllm.streamer import (
     bucket_label,
     object_storage_region,
     s3_endpoint_url,
-    streams,
 )
 
 TYPE_TOKEN = "vllm-platform:infra:WeightStore"
@@ -75,7 +74,7 @@ class WeightStoreArgs:
 
 def weight_store_args(cfg: StackConfig) -> WeightStoreArgs | None:
     """The component's arguments, or None when no model streams its weights."""
-    if not any(streams(m) for m in cfg.models):
+    if not any(m.streams_weights for m in cfg.models):
         return None
     return WeightStoreArgs(
         label=bucket_label(cfg), region=object_storage_region(cfg), protect=cfg.protected

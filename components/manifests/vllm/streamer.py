@@ -36,11 +36,6 @@ STAGE_SCRATCH: Final = "32Gi"
 LOAD_FORMAT: Final = "runai_streamer"
 
 
-def streams(model: ModelConfig) -> bool:
-    """Whether the model's replicas stream their weights from the stack's bucket."""
-    return model.weight_source.kind == "objectStorage"
-
-
 def weights_prefix(model: ModelConfig) -> str:
     """The revision's objects in the bucket: ``<org>/<repo>/<revision>`` (one per revision, so
     staging a new revision never touches the one replicas read)."""
@@ -71,13 +66,13 @@ def staged_copy(cfg: StackConfig, model: ModelConfig) -> tuple[str, str, str]:
 
 def staged_copies(cfg: StackConfig) -> set[tuple[str, str, str]]:
     """Where the stack's streamed revisions are staged."""
-    return {staged_copy(cfg, m) for m in cfg.models if streams(m)}
+    return {staged_copy(cfg, m) for m in cfg.models if m.streams_weights}
 
 
 def bucket_replacements(cfg: StackConfig) -> list[str]:
     """The what-if line of the stack's bucket (none without a streamed model): its label is its
     identity (docs/provider-semantics.md, the ObjectStorageBucket row)."""
-    if not any(streams(m) for m in cfg.models):
+    if not any(m.streams_weights for m in cfg.models):
         return []
     line = (
         f"weightStore.bucket={bucket_label(cfg)}: a new label replaces the bucket: its staged "
@@ -224,6 +219,6 @@ def stage_network_policy(cfg: StackConfig, model: ModelConfig) -> Manifest:
 def stage_objects(cfg: StackConfig, model: ModelConfig) -> list[Manifest]:
     """The staging policy and Job of a streamed model (none for a model fetching from the Hub),
     with the stack's bucket."""
-    if not streams(model):
+    if not model.streams_weights:
         return []
     return [stage_network_policy(cfg, model), stage_job(cfg, model, bucket_label(cfg))]

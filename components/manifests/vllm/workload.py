@@ -50,7 +50,6 @@ from components.manifests.vllm.streamer import (
     bucket_label,
     streamer_args,
     streamer_env,
-    streams,
 )
 from components.planning.capacity import ModelPlan, RolloutStrategy
 from components.planning.memory import weight_memory_gib
@@ -198,7 +197,7 @@ def _volumes(model: ModelConfig) -> tuple[list[Manifest], list[Manifest]]:
 
 def server_pod_template(cfg: StackConfig, model: ModelConfig) -> Manifest:
     volumes, mounts = _volumes(model)
-    if streams(model):  # the staging Job filled the bucket; no init container fetches
+    if model.streams_weights:  # the staging Job filled the bucket; no init container fetches
         fetch = None
         args = streamer_args(model, bucket_label(cfg))
         env = server_env(model) + streamer_env(model)
